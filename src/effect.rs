@@ -1,0 +1,26 @@
+//! Effects: what `update` asks the driver to do. Data only; the driver runs them.
+
+use crate::journal::Record;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append and fsync before running any effect after it.
+    Journal(Record),
+    /// Change the cluster; the result comes back as `Event::Outcome { seq }`.
+    Kube { seq: u64, op: KubeOp },
+    Quit,
+}
+
+/// A change to the cluster, described fully so the confirmation can say exactly what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KubeOp {
+    /// Set `spec.replicas` of each Deployment, in order.
+    Scale { targets: Vec<(String, u32)>, cause: String },
+    /// Put the canary's pod template (the new version) into the stable Deployment, scale it
+    /// to `replicas`, and the canary to zero.
+    Promote { stable: String, canary: String, replicas: u32, cause: String },
+    /// What `kubectl rollout undo` does: back to the previous revision's template.
+    Undo { deployment: String, cause: String },
+    /// Set or clear `spec.paused`.
+    Pause { deployments: Vec<String>, paused: bool, cause: String },
+}

@@ -1,0 +1,26 @@
+//! Events: everything that reaches the console from outside, as data.
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::state::cluster::Snapshot;
+use crate::state::metrics::Reading;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Key(KeyEvent),
+    Paste(String),
+    Resize,
+    /// The clock: sent once a second.
+    Tick(DateTime<Utc>),
+    /// The cluster's current objects for the release's Deployments.
+    Cluster(Snapshot),
+    /// The Kubernetes API stopped answering (watch errors).
+    ClusterLost { at: DateTime<Utc>, error: String },
+    /// A gauge's query answered (or failed) at `at`.
+    Metric { index: usize, at: DateTime<Utc>, reading: Reading },
+    /// Past values for a gauge's sparkline, oldest first, fetched at start-up.
+    Backfill { index: usize, points: Vec<f64> },
+    /// The result of the effect journaled with sequence number `seq`.
+    Outcome { seq: u64, ok: bool, message: String },
+}

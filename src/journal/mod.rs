@@ -1,0 +1,174 @@
+//! The journal: every decision and every action, one JSON object per line, flushed to
+//! disk before it counts. It is the source of truth for what people decided; replaying it
+//! rebuilds ticks, stage, notes and the comms log after a restart.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    Todo,
+    Done,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// What was decided or done. `seq` orders records; outcomes point at their intent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// A console started on this journal.
+    Session { runbook: String, release: String, version: String },
+    /// An item's state changed (tick, untick, skip, fail, sign-off).
+    Mark { item: String, mark: Mark },
+    Note { text: String },
+    /// Intent: move to stage `to` (its id), doing `plan`.
+    Advance { to: String, plan: String },
+    /// Intent: return all traffic to the stable version.
+    Rollback { reason: String, plan: String },
+    /// Intent: pause (true) or resume (false) the rollout.
+    Pause { paused: bool, plan: String },
+    /// The result of the intent with sequence number `of`.
+    Outcome { of: u64, ok: bool, message: String },
+    /// Something the console saw: thresholds crossed, the API lost or back.
+    System { level: Level, text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub who: String,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// Appends records, each flushed and fsynced before `append` returns.
+pub struct Writer {
+    file: File,
+    path: PathBuf,
+}
+
+impl Writer {
+    pub fn open(path: &Path) -> io::Result<Writer> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Writer { file, path: path.to_path_buf() })
+    }
+
+    pub fn append(&mut self, rec: &Record) -> io::Result<()> {
+        let mut line = serde_json::to_vec(rec).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What replaying a journal found.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub records: Vec<Record>,
+    /// A last line cut short (the console died mid-write): its bytes were moved aside to
+    /// this file and the journal truncated to its last whole record.
+    pub torn: Option<(usize, PathBuf)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{path}: cannot read the journal: {err}")]
+    Io { path: String, err: io::Error },
+    #[error(
+        "{path}:{line}:{column}: line {line} is not a journal record ({msg}); the journal is left untouched: fix or remove that line, or start with another --journal file"
+    )]
+    Corrupt { path: String, line: usize, column: usize, msg: String },
+}
+
+/// Read every record. A torn last line is tolerated: moved aside, reported, never fatal.
+/// A bad line anywhere else is an error, because skipping it would lose a decision.
+pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
+    let io_err = |err| ReplayError::Io { path: path.display().to_string(), err };
+    let mut out = Replay::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut data = Vec::new();
+    BufReader::new(file).read_to_end(&mut data).map_err(io_err)?;
+    let ends_clean = data.last().is_none_or(|b| *b == b'\n');
+    let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+    // split yields a trailing empty slice after the final newline
+    let n = if ends_clean { lines.len().saturating_sub(1) } else { lines.len() };
+    let mut good_bytes = 0usize;
+    for (i, raw) in lines.iter().take(n).enumerate() {
+        let is_last = i + 1 == n;
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            good_bytes += raw.len() + 1;
+            continue;
+        }
+        match serde_json::from_slice::<Record>(raw) {
+            Ok(r) => {
+                out.records.push(r);
+                good_bytes += raw.len() + 1;
+            }
+            Err(_) if is_last => {
+                let aside = torn_path(path);
+                std::fs::write(&aside, raw).map_err(io_err)?;
+                let f = OpenOptions::new().write(true).open(path).map_err(io_err)?;
+                f.set_len(good_bytes as u64).map_err(io_err)?;
+                f.sync_all().map_err(io_err)?;
+                out.torn = Some((i + 1, aside));
+            }
+            Err(e) => {
+                return Err(ReplayError::Corrupt {
+                    path: path.display().to_string(),
+                    line: i + 1,
+                    column: e.column(),
+                    msg: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn torn_path(path: &Path) -> PathBuf {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".torn-{stamp}"));
+    PathBuf::from(s)
+}
+
+/// The default journal: one per release, in the user's state directory.
+pub fn default_path(release: &str, version: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    let slug: String = format!("{release}-{version}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    base.join("warroom").join(format!("{slug}.jsonl"))
+}

@@ -1,0 +1,555 @@
+//! Runbooks, scenarios and layouts are YAML; all YAML parsing lives behind this module so
+//! a later switch of parser touches one place.
+
+pub mod duration;
+pub mod locate;
+pub mod scenario;
+pub mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::Dur;
+use locate::{Seg, locate};
+pub use scenario::Scenario;
+pub use schema::*;
+
+/// One thing wrong with a file: where, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Parse YAML into `T` strictly, turning serde_yaml's message into one a user can act on.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Result<T, Problems> {
+    serde_yaml::from_str(src).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        Problems(vec![Problem {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: explain_serde(&e.to_string()),
+        }])
+    })
+}
+
+/// serde's messages name the problem; add how to fix it.
+fn explain_serde(msg: &str) -> String {
+    // serde_yaml appends " at line L column C"; the position is printed separately.
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    let msg = msg.trim_start_matches(|c: char| c == '.' || c.is_alphanumeric() || c == '_' || c == '[' || c == ']');
+    let msg = msg.trim_start_matches(": ").trim();
+    if msg.starts_with("unknown field") {
+        format!("{msg}: remove it or correct its spelling")
+    } else if msg.starts_with("missing field") {
+        format!("{msg}: add it")
+    } else if msg.starts_with("invalid type") {
+        format!("{msg}: change the value to the expected type")
+    } else if msg.starts_with("unknown variant") {
+        format!("{msg}: use one of the expected values")
+    } else if msg.starts_with("duplicate field") {
+        format!("{msg}: keep only one")
+    } else {
+        msg.to_string()
+    }
+}
+
+// serde_yaml prefixes messages with the path (`phases[0].groups: ...`); strip it so the
+// sentence starts with what is wrong.
+#[cfg(test)]
+#[test]
+fn explains_serde_messages() {
+    assert_eq!(
+        explain_serde("phases[0]: unknown field `titel`, expected one of `id`, `title` at line 3 column 5"),
+        "unknown field `titel`, expected one of `id`, `title`: remove it or correct its spelling"
+    );
+}
+
+pub fn read(path: &Path) -> Result<String, Problems> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Problems(vec![Problem {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the file: {e}"),
+        }])
+    })
+}
+
+/// Load and validate a runbook file.
+pub fn load(path: &Path) -> Result<Runbook, Problems> {
+    let src = read(path)?;
+    parse_runbook(path, &src)
+}
+
+pub fn parse_runbook(path: &Path, src: &str) -> Result<Runbook, Problems> {
+    let rb: Runbook = parse_yaml(path, src)?;
+    let problems = validate(&rb);
+    if problems.is_empty() {
+        Ok(rb)
+    } else {
+        Err(Problems(
+            problems
+                .into_iter()
+                .map(|(path_segs, message)| {
+                    let (line, column) = locate(src, &path_segs);
+                    Problem {
+                        file: path.to_path_buf(),
+                        line,
+                        column,
+                        message,
+                    }
+                })
+                .collect(),
+        ))
+    }
+}
+
+pub fn load_scenario(path: &Path) -> Result<Scenario, Problems> {
+    let src = read(path)?;
+    let sc: Scenario = parse_yaml(path, &src)?;
+    let mut problems = Vec::new();
+    for (which, d) in [("stable", &sc.stable), ("canary", &sc.canary)] {
+        if sc.behavior(&d.image).is_none() {
+            problems.push((
+                vec![Seg::from(which), Seg::from("image")],
+                format!(
+                    "no behaviour for version `{}`: add it under `versions:`",
+                    Scenario::tag(&d.image)
+                ),
+            ));
+        }
+    }
+    for (tag, b) in &sc.versions {
+        for (field, v) in [
+            ("error_rate", b.error_rate),
+            ("cpu", b.cpu),
+            ("memory", b.memory),
+            ("payment_success", b.payment_success),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                problems.push((
+                    vec![Seg::from("versions"), Seg::Key(tag.clone()), Seg::from(field)],
+                    format!("{field} is a fraction: write a number from 0 to 1 (got {v})"),
+                ));
+            }
+        }
+        if b.latency_p95_ms < b.latency_p50_ms {
+            problems.push((
+                vec![Seg::from("versions"), Seg::Key(tag.clone()), Seg::from("latency_p95_ms")],
+                "latency_p95_ms must be at least latency_p50_ms".to_string(),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(sc)
+    } else {
+        Err(Problems(
+            problems
+                .into_iter()
+                .map(|(p, message)| {
+                    let (line, column) = locate(&src, &p);
+                    Problem {
+                        file: path.to_path_buf(),
+                        line,
+                        column,
+                        message,
+                    }
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Parse a scenario from a string (tests and the built-in default).
+pub fn parse_scenario(src: &str) -> Result<Scenario, String> {
+    serde_yaml::from_str(src).map_err(|e| e.to_string())
+}
+
+type Found = Vec<(Vec<Seg>, String)>;
+
+fn validate(rb: &Runbook) -> Found {
+    let mut out: Found = Vec::new();
+    // Release
+    if chrono::NaiveDate::parse_from_str(&rb.release.date, "%Y-%m-%d").is_err() {
+        out.push((
+            vec!["release".into(), "date".into()],
+            format!("`{}` is not a date: write it as YYYY-MM-DD", rb.release.date),
+        ));
+    }
+    if rb.release.planned_duration.secs() == 0 {
+        out.push((
+            vec!["release".into(), "planned_duration".into()],
+            "planned_duration must be more than zero, e.g. 2h".into(),
+        ));
+    }
+    if rb.kubernetes.stable == rb.kubernetes.canary {
+        out.push((
+            vec!["kubernetes".into(), "canary".into()],
+            "the canary Deployment must differ from the stable one: give it its own name".into(),
+        ));
+    }
+    if rb.kubernetes.traffic.replicas == 0 {
+        out.push((
+            vec!["kubernetes".into(), "traffic".into(), "replicas".into()],
+            "replicas must be at least 1: the total number of pods shared by stable and canary"
+                .into(),
+        ));
+    }
+
+    // Stages
+    let mut stage_ids = HashSet::new();
+    let mut last_traffic = 0;
+    if rb.stages.is_empty() {
+        out.push((
+            vec!["stages".into()],
+            "add at least one stage, e.g. `- {id: full, title: Full, traffic: 100, hold: 5m}`"
+                .into(),
+        ));
+    }
+    for (i, s) in rb.stages.iter().enumerate() {
+        if !stage_ids.insert(s.id.as_str()) {
+            out.push((
+                vec!["stages".into(), i.into(), "id".into()],
+                format!("duplicate stage id `{}`: give each stage its own id", s.id),
+            ));
+        }
+        if s.traffic == 0 || s.traffic > 100 {
+            out.push((
+                vec!["stages".into(), i.into(), "traffic".into()],
+                format!("traffic is a percentage from 1 to 100 (got {})", s.traffic),
+            ));
+        } else if s.traffic <= last_traffic {
+            out.push((
+                vec!["stages".into(), i.into(), "traffic".into()],
+                format!(
+                    "stages must raise traffic: {}% does not follow {}%; order stages from least to most traffic",
+                    s.traffic, last_traffic
+                ),
+            ));
+        }
+        last_traffic = last_traffic.max(s.traffic);
+    }
+    if let Some(last) = rb.stages.last()
+        && last.traffic != 100
+    {
+        out.push((
+            vec!["stages".into(), (rb.stages.len() - 1).into(), "traffic".into()],
+            format!(
+                "the last stage sends {}% of traffic: end with a stage at 100 so the release can finish",
+                last.traffic
+            ),
+        ));
+    }
+
+    // Metrics
+    let mut metric_ids = HashSet::new();
+    for (i, m) in rb.metrics.iter().enumerate() {
+        let here = |k: &str| vec![Seg::from("metrics"), Seg::from(i), Seg::from(k)];
+        if !metric_ids.insert(m.id.as_str()) {
+            out.push((
+                here("id"),
+                format!("duplicate metric id `{}`: give each metric its own id", m.id),
+            ));
+        }
+        if m.query.trim().is_empty() {
+            out.push((here("query"), "the query is empty: write a PromQL expression".into()));
+        }
+        for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
+            if !v.is_finite() {
+                out.push((here(k), format!("{k} must be a finite number")));
+            }
+        }
+        let ordered = match m.bad {
+            Bad::Above => m.warn <= m.critical,
+            Bad::Below => m.warn >= m.critical,
+        };
+        if !ordered {
+            let (rel, dir) = match m.bad {
+                Bad::Above => ("at or below", "above"),
+                Bad::Below => ("at or above", "below"),
+            };
+            out.push((
+                here("critical"),
+                format!(
+                    "impossible thresholds: bad is `{dir}`, so warn ({}) must be {rel} critical ({}); swap them or change `bad`",
+                    m.warn, m.critical
+                ),
+            ));
+        }
+        if matches!(m.unit, Unit::Percent) {
+            for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
+                if !(0.0..=100.0).contains(&v) {
+                    out.push((here(k), format!("{k} is a percentage: write a number from 0 to 100 (got {v})")));
+                }
+            }
+        }
+        if matches!(m.unit, Unit::Ratio) {
+            for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
+                if !(0.0..=1.0).contains(&v) {
+                    out.push((here(k), format!("{k} is a ratio: write a number from 0 to 1 (got {v}); for percentages use unit: percent")));
+                }
+            }
+        }
+    }
+
+    // Triggers
+    let mut trigger_ids = HashSet::new();
+    for (i, t) in rb.rollback_triggers.iter().enumerate() {
+        if !trigger_ids.insert(t.id.as_str()) {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "id".into()],
+                format!("duplicate trigger id `{}`: give each trigger its own id", t.id),
+            ));
+        }
+        if t.kind == TriggerKind::Automatic && t.conditions.is_empty() {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "kind".into()],
+                "an automatic trigger needs `conditions:` saying which metric fires it".into(),
+            ));
+        }
+        for (j, c) in t.conditions.iter().enumerate() {
+            let here = |k: &str| {
+                vec![
+                    Seg::from("rollback_triggers"),
+                    Seg::from(i),
+                    Seg::from("conditions"),
+                    Seg::from(j),
+                    Seg::from(k),
+                ]
+            };
+            if !metric_ids.contains(c.metric.as_str()) {
+                out.push((
+                    here("metric"),
+                    format!(
+                        "no metric has id `{}`: use one of {}",
+                        c.metric,
+                        list(rb.metrics.iter().map(|m| m.id.as_str()))
+                    ),
+                ));
+            }
+            if c.above.is_some() == c.below.is_some() {
+                out.push((
+                    here("metric"),
+                    "give exactly one of `above:` or `below:`".into(),
+                ));
+            }
+        }
+    }
+
+    // Phases and items
+    let mut item_ids: HashMap<&str, ()> = HashMap::new();
+    let mut phase_ids = HashSet::new();
+    let stage_list = || list(rb.stages.iter().map(|s| s.id.as_str()));
+    for (pi, ph) in rb.phases.iter().enumerate() {
+        if !phase_ids.insert(ph.id.as_str()) {
+            out.push((
+                vec!["phases".into(), pi.into(), "id".into()],
+                format!("duplicate phase id `{}`: give each phase its own id", ph.id),
+            ));
+        }
+        if let Some(g) = &ph.gates
+            && !stage_ids.contains(g.as_str())
+        {
+            out.push((
+                vec!["phases".into(), pi.into(), "gates".into()],
+                format!("no stage has id `{g}`: use one of {}", stage_list()),
+            ));
+        }
+        for (gi, grp) in ph.groups.iter().enumerate() {
+            let base = vec![
+                Seg::from("phases"),
+                Seg::from(pi),
+                Seg::from("groups"),
+                Seg::from(gi),
+            ];
+            check_items(&grp.items, base, &stage_ids, &mut item_ids, &stage_list, &mut out);
+        }
+    }
+    out
+}
+
+fn check_items<'a>(
+    items: &'a [Item],
+    base: Vec<Seg>,
+    stage_ids: &HashSet<&str>,
+    seen: &mut HashMap<&'a str, ()>,
+    stage_list: &dyn Fn() -> String,
+    out: &mut Found,
+) {
+    let key = if matches!(base.last(), Some(Seg::Key(k)) if k == "children") {
+        None
+    } else {
+        Some("items")
+    };
+    for (ii, it) in items.iter().enumerate() {
+        let mut here = base.clone();
+        if let Some(k) = key {
+            here.push(k.into());
+        }
+        here.push(ii.into());
+        let at = |k: &str| {
+            let mut p = here.clone();
+            p.push(k.into());
+            p
+        };
+        if it.id.trim().is_empty() {
+            out.push((at("id"), "the id is empty: give the item a short unique id".into()));
+        } else if seen.insert(&it.id, ()).is_some() {
+            out.push((
+                at("id"),
+                format!("duplicate item id `{}`: give each item its own id", it.id),
+            ));
+        }
+        if it.text.trim().is_empty() {
+            out.push((at("text"), "the text is empty: say what is to be checked".into()));
+        }
+        if let Some(g) = &it.gates
+            && !stage_ids.contains(g.as_str())
+        {
+            out.push((at("gates"), format!("no stage has id `{g}`: use one of {}", stage_list())));
+        }
+        if !it.kind.tickable() && (it.done || it.required == Some(true)) {
+            out.push((
+                at("kind"),
+                "contacts and info items cannot be ticked: remove `done`/`required` or make it a check".into(),
+            ));
+        }
+        if it.kind == ItemKind::Signoff && it.role.is_none() {
+            out.push((at("kind"), "a sign-off needs the `role:` that signs".into()));
+        }
+        if !it.children.is_empty() {
+            check_items(&it.children, at("children"), stage_ids, seen, stage_list, out);
+        }
+    }
+}
+
+fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<String> = ids.map(|s| format!("`{s}`")).collect();
+    if v.is_empty() {
+        "(none defined)".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// A checklist item flattened for display and state: its place, depth and effective gate.
+#[derive(Debug, Clone)]
+pub struct FlatItem {
+    pub phase: usize,
+    pub group: Option<String>,
+    pub depth: usize,
+    pub id: String,
+    pub text: String,
+    pub kind: ItemKind,
+    pub role: Option<String>,
+    pub required: bool,
+    pub gates: Option<String>,
+    pub done: bool,
+}
+
+impl Runbook {
+    /// Every item in file order, children after their parent.
+    pub fn flat_items(&self) -> Vec<FlatItem> {
+        let mut out = Vec::new();
+        for (pi, ph) in self.phases.iter().enumerate() {
+            for g in &ph.groups {
+                flatten(&g.items, pi, g.title.as_ref(), 0, ph.gates.as_ref(), &mut out);
+            }
+        }
+        out
+    }
+
+    pub fn stage_index(&self, id: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.id == id)
+    }
+
+    pub fn summary(&self) -> String {
+        let items = self.flat_items();
+        let checks = items.iter().filter(|i| i.kind.tickable()).count();
+        format!(
+            "{} {}: {} phases, {} items ({} to tick), {} stages, {} metrics, {} rollback triggers",
+            self.release.name,
+            self.release.version,
+            self.phases.len(),
+            items.len(),
+            checks,
+            self.stages.len(),
+            self.metrics.len(),
+            self.rollback_triggers.len()
+        )
+    }
+}
+
+fn flatten(
+    items: &[Item],
+    phase: usize,
+    group: Option<&String>,
+    depth: usize,
+    phase_gate: Option<&String>,
+    out: &mut Vec<FlatItem>,
+) {
+    for it in items {
+        out.push(FlatItem {
+            phase,
+            group: group.cloned(),
+            depth,
+            id: it.id.clone(),
+            text: it.text.clone(),
+            kind: it.kind,
+            role: it.role.clone(),
+            required: it
+                .required
+                .unwrap_or(matches!(it.kind, ItemKind::Check | ItemKind::Signoff)),
+            gates: it.gates.clone().or_else(|| {
+                if it.kind.tickable() {
+                    phase_gate.cloned()
+                } else {
+                    None
+                }
+            }),
+            done: it.done,
+        });
+        flatten(&it.children, phase, group, depth + 1, phase_gate, out);
+    }
+}

@@ -1,0 +1,150 @@
+//! Scenario files drive the simulated cluster: which versions run, how many replicas,
+//! how fast pods start, and how each version behaves under traffic.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::duration::Dur;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub namespace: String,
+    /// The `minor` the simulated API server reports in `/version`.
+    #[serde(default = "default_minor")]
+    pub kube_minor: String,
+    pub app: String,
+    pub stable: DeploymentSpec,
+    pub canary: DeploymentSpec,
+    /// Behaviour keyed by image tag (the part after the last `:`).
+    pub versions: BTreeMap<String, Behavior>,
+    pub traffic: TrafficModel,
+    #[serde(default)]
+    pub timing: Timing,
+    /// Relative random variation of the metrics, 0 = values hold still.
+    #[serde(default)]
+    pub noise: f64,
+}
+
+fn default_minor() -> String {
+    "32".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    pub name: String,
+    pub image: String,
+    pub replicas: u32,
+    /// The `track` label of its pods: `stable` or `canary`.
+    pub track: String,
+    #[serde(default = "default_surge")]
+    pub max_surge: String,
+    #[serde(default = "default_unavailable")]
+    pub max_unavailable: String,
+}
+
+fn default_surge() -> String {
+    "25%".into()
+}
+fn default_unavailable() -> String {
+    "25%".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behavior {
+    /// Fraction of requests answered with a 5xx, 0..1.
+    pub error_rate: f64,
+    /// Typical and slow response times, in milliseconds.
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    /// CPU use as a fraction of the container's limit, 0..1.
+    pub cpu: f64,
+    /// Memory use as a fraction of the container's limit, 0..1.
+    pub memory: f64,
+    /// Seconds from pod creation until its container runs.
+    #[serde(default = "default_start")]
+    pub start: Dur,
+    /// Seconds from running until the readiness probe passes.
+    #[serde(default = "default_ready")]
+    pub ready: Dur,
+    /// The container exits shortly after starting, over and over.
+    #[serde(default)]
+    pub crash_loop: bool,
+    /// The container runs but its readiness probe never passes.
+    #[serde(default)]
+    pub never_ready: bool,
+    /// Fraction of payments that succeed, 0..1.
+    #[serde(default = "default_payment")]
+    pub payment_success: f64,
+}
+
+fn default_start() -> Dur {
+    Dur::from_secs(2)
+}
+fn default_ready() -> Dur {
+    Dur::from_secs(3)
+}
+fn default_payment() -> f64 {
+    0.995
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficModel {
+    /// Requests per second across all ready pods of the app.
+    pub rps: f64,
+    pub orders_per_min: f64,
+    pub active_users: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    /// How often the controllers reconcile.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    /// How long a deleted pod stays Terminating.
+    #[serde(default = "default_terminate")]
+    pub terminate: Dur,
+    /// `spec.progressDeadlineSeconds` of the simulated Deployments.
+    #[serde(default = "default_deadline")]
+    pub progress_deadline: Dur,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            tick_ms: default_tick_ms(),
+            terminate: default_terminate(),
+            progress_deadline: default_deadline(),
+        }
+    }
+}
+
+fn default_tick_ms() -> u64 {
+    250
+}
+fn default_terminate() -> Dur {
+    Dur::from_secs(2)
+}
+fn default_deadline() -> Dur {
+    Dur::from_secs(600)
+}
+
+impl Scenario {
+    /// The tag of an image reference: `registry/erp-backend:v1.0.0` → `v1.0.0`.
+    pub fn tag(image: &str) -> &str {
+        match image.rsplit_once(':') {
+            Some((_, t)) if !t.contains('/') => t,
+            _ => "latest",
+        }
+    }
+
+    pub fn behavior(&self, image: &str) -> Option<&Behavior> {
+        self.versions.get(Self::tag(image))
+    }
+}

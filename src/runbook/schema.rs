@@ -1,0 +1,214 @@
+//! The runbook: one file describes one release. Every struct denies unknown fields so a
+//! typo is an error with a position, never a silently ignored setting.
+
+use serde::Deserialize;
+
+use super::duration::Dur;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    pub release: Release,
+    pub kubernetes: KubeTarget,
+    #[serde(default)]
+    pub prometheus: Option<PromConfig>,
+    pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+    #[serde(default)]
+    pub rollback_triggers: Vec<Trigger>,
+    pub phases: Vec<Phase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    pub name: String,
+    pub version: String,
+    /// YYYY-MM-DD
+    pub date: String,
+    pub owner: String,
+    pub planned_duration: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeTarget {
+    pub namespace: String,
+    /// The Deployment that serves the current version.
+    pub stable: String,
+    /// The Deployment that serves the new version during the canary stages.
+    pub canary: String,
+    pub traffic: Traffic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    pub strategy: TrafficStrategy,
+    /// Replica ratio: the total number of pods shared between stable and canary.
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrafficStrategy {
+    /// Stable and canary Deployments behind one Service; a stage's percentage becomes
+    /// replica counts.
+    ReplicaRatio,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_refresh")]
+    pub refresh: Dur,
+}
+
+fn default_refresh() -> Dur {
+    Dur::from_secs(5)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub id: String,
+    pub title: String,
+    /// Percent of traffic sent to the new version at this stage, 1..=100.
+    pub traffic: u32,
+    /// How long to watch this stage before the next may start.
+    pub hold: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub id: String,
+    pub title: String,
+    pub query: String,
+    pub unit: Unit,
+    pub warn: f64,
+    pub critical: f64,
+    /// Which direction is bad: `above` (error rate) or `below` (payment success).
+    pub bad: Bad,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// The query returns a percentage, 0..100.
+    Percent,
+    /// The query returns a fraction, 0..1, shown as a percentage.
+    Ratio,
+    Seconds,
+    Milliseconds,
+    #[serde(rename = "req/s")]
+    ReqPerSec,
+    Bytes,
+    Count,
+    #[serde(rename = "per-min")]
+    PerMin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bad {
+    Above,
+    Below,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub id: String,
+    pub kind: TriggerKind,
+    pub text: String,
+    /// For automatic triggers: any condition holding for its duration fires the trigger.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    Automatic,
+    Manual,
+    Emergency,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub metric: String,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    #[serde(rename = "for")]
+    pub for_: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub id: String,
+    pub title: String,
+    /// The stage this phase's items gate, unless an item says otherwise.
+    #[serde(default)]
+    pub gates: Option<String>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    #[serde(default)]
+    pub title: Option<String>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    pub id: String,
+    pub text: String,
+    #[serde(default)]
+    pub kind: ItemKind,
+    /// Who is expected to do it (a role, not a person).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Defaults to true for checks and sign-offs, false for the other kinds.
+    #[serde(default)]
+    pub required: Option<bool>,
+    #[serde(default)]
+    pub gates: Option<String>,
+    /// Already done before release night (the seed's `[x]`).
+    #[serde(default)]
+    pub done: bool,
+    #[serde(default)]
+    pub children: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// A box to tick.
+    #[default]
+    Check,
+    /// A procedure step (rollback, emergency): tickable to record that it was done.
+    Step,
+    /// A role signs off the release.
+    Signoff,
+    /// A person or channel to reach; not tickable.
+    Contact,
+    /// Text to read; not tickable.
+    Info,
+}
+
+impl ItemKind {
+    pub fn tickable(self) -> bool {
+        matches!(self, ItemKind::Check | ItemKind::Step | ItemKind::Signoff)
+    }
+}

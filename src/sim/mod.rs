@@ -1,0 +1,7 @@
+//! The simulated cluster: a Kubernetes API server, its controllers, and a Prometheus API
+//! whose numbers come from the same simulation.
+
+pub mod metrics;
+pub mod prom_api;
+pub mod promql;
+pub mod tsdb;

@@ -1,0 +1,376 @@
+//! The console's state. It changes only through `apply` (journal records) and the pure
+//! `update` function; sources and rendering never write to it.
+
+pub mod cluster;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::effect::KubeOp;
+use crate::journal::{Entry, Level as LogLevel, Mark, Record};
+use crate::layout::Pane;
+use crate::runbook::{FlatItem, Runbook};
+use crate::text::clean;
+use cluster::Cluster;
+use metrics::MetricState;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemMark {
+    pub mark: Mark,
+    pub by: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Phase(usize),
+    Group(usize, String),
+    Item(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Checklist {
+    pub items: Arc<Vec<FlatItem>>,
+    pub marks: Vec<ItemMark>,
+    pub collapsed: Vec<bool>,
+    /// Index into `rows()`.
+    pub cursor: usize,
+}
+
+impl Checklist {
+    pub fn new(rb: &Runbook) -> Self {
+        let items = rb.flat_items();
+        let marks = items
+            .iter()
+            .map(|it| ItemMark { mark: if it.done { Mark::Done } else { Mark::Todo }, by: None, at: None })
+            .collect();
+        let mut c = Checklist { items: Arc::new(items), marks, collapsed: vec![true; rb.phases.len()], cursor: 0 };
+        // Open the first phase with work left, so the room sees where we are.
+        if let Some(p) = (0..rb.phases.len()).find(|p| c.phase_progress(*p).0 < c.phase_progress(*p).1) {
+            c.collapsed[p] = false;
+        } else if !c.collapsed.is_empty() {
+            c.collapsed[0] = false;
+        }
+        c
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        let mut out = Vec::new();
+        let mut last: Option<(usize, Option<&String>)> = None;
+        for phase in 0..self.collapsed.len() {
+            out.push(Row::Phase(phase));
+            if self.collapsed[phase] {
+                continue;
+            }
+            for (i, it) in self.items.iter().enumerate().filter(|(_, it)| it.phase == phase) {
+                if last != Some((phase, it.group.as_ref()))
+                    && let Some(g) = &it.group
+                {
+                    out.push(Row::Group(phase, g.clone()));
+                }
+                last = Some((phase, it.group.as_ref()));
+                out.push(Row::Item(i));
+            }
+        }
+        out
+    }
+
+    /// (done, total) over the phase's tickable items.
+    pub fn phase_progress(&self, phase: usize) -> (usize, usize) {
+        let mut done = 0;
+        let mut total = 0;
+        for (i, it) in self.items.iter().enumerate() {
+            if it.phase == phase && it.kind.tickable() {
+                total += 1;
+                if matches!(self.marks[i].mark, Mark::Done | Mark::Skipped) {
+                    done += 1;
+                }
+            }
+        }
+        (done, total)
+    }
+
+    pub fn selected(&self) -> Option<Row> {
+        self.rows().get(self.cursor).cloned()
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.items.iter().position(|i| i.id == id)
+    }
+
+    /// Required items, gating a stage at or before `stage`, that are not done.
+    pub fn blockers(&self, rb: &Runbook, stage: usize) -> Vec<usize> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| {
+                it.required
+                    && it.kind.tickable()
+                    && self.marks[*i].mark != Mark::Done
+                    && it.gates.as_deref().and_then(|g| rb.stage_index(g)).is_some_and(|g| g <= stage)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Where the release stands, as decided by people (the cluster may lag or disagree; the
+/// rollout pane shows the cluster's own view).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stages {
+    /// Index of the stage in force (None: before the first stage, or after a rollback).
+    pub current: Option<usize>,
+    pub since: Option<DateTime<Utc>>,
+    /// When the first console started on this journal: the release clock.
+    pub release_started: Option<DateTime<Utc>>,
+    pub paused: bool,
+    /// Hold time already served before a pause.
+    pub held_before_pause: i64,
+    pub rolled_back: Option<DateTime<Utc>>,
+    /// The stable Deployment now runs the new version (the 100% stage happened).
+    pub promoted: bool,
+    /// An intent sent and not yet answered.
+    pub pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub seq: u64,
+    pub entry: Entry,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommsEntry {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub level: LogLevel,
+    pub text: String,
+}
+
+/// What the operator is being asked to confirm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub plan: Vec<String>,
+    /// Why it cannot be done now; when not empty, confirming does nothing.
+    pub blockers: Vec<String>,
+    pub proposal: Proposal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    Advance { to: usize, op: KubeOp },
+    Rollback { op: KubeOp },
+    Pause { paused: bool, op: KubeOp },
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Note(String),
+    Confirm(Confirm),
+    Help,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub focus: Pane,
+    pub mode: Mode,
+    /// Scroll offset from the newest comms entry (0 = follow).
+    pub comms_scroll: usize,
+    pub rollout_scroll: usize,
+    pub gauge_cursor: usize,
+    /// Set by `update` whenever something visible changed.
+    pub dirty: bool,
+    pub quit: bool,
+    /// A message shown in the key bar until the next key.
+    pub flash: Option<String>,
+}
+
+pub struct State {
+    pub rb: Arc<Runbook>,
+    pub operator: String,
+    pub now: DateTime<Utc>,
+    pub checklist: Checklist,
+    pub stages: Stages,
+    pub metrics: Vec<MetricState>,
+    pub cluster: Cluster,
+    pub comms: Vec<CommsEntry>,
+    pub ui: Ui,
+    /// Sequence number of the last record applied.
+    pub seq: u64,
+    /// Seconds after which a metric value is stale.
+    pub stale_after: i64,
+    /// Journal problems found at start-up, reported in the log.
+    pub startup_notes: Vec<String>,
+}
+
+impl State {
+    pub fn new(rb: Arc<Runbook>, operator: &str, now: DateTime<Utc>) -> Self {
+        let refresh = rb.prometheus.as_ref().map(|p| p.refresh.secs()).unwrap_or(5).max(1) as i64;
+        State {
+            checklist: Checklist::new(&rb),
+            metrics: vec![MetricState::default(); rb.metrics.len()],
+            rb,
+            operator: clean(operator).into_owned(),
+            now,
+            stages: Stages::default(),
+            cluster: Cluster::default(),
+            comms: Vec::new(),
+            ui: Ui {
+                focus: Pane::Checklist,
+                mode: Mode::Normal,
+                comms_scroll: 0,
+                rollout_scroll: 0,
+                gauge_cursor: 0,
+                dirty: true,
+                quit: false,
+                flash: None,
+            },
+            seq: 0,
+            stale_after: 3 * refresh,
+            startup_notes: Vec::new(),
+        }
+    }
+
+    /// Make a record of something that happens now, by `who`.
+    pub fn record(&self, who: &str, entry: Entry) -> Record {
+        Record { seq: self.seq + 1, at: self.now, who: who.to_string(), entry }
+    }
+
+    /// Apply one journal record. Live and replayed records go through here alike, so a
+    /// restart rebuilds exactly what was on screen.
+    pub fn apply(&mut self, rec: &Record) {
+        self.seq = self.seq.max(rec.seq);
+        self.ui.dirty = true;
+        let who = rec.who.clone();
+        let log = |s: &mut State, level: LogLevel, text: String| {
+            s.comms.push(CommsEntry { at: rec.at, who: who.clone(), level, text });
+        };
+        match &rec.entry {
+            Entry::Session { runbook, release, version } => {
+                self.stages.release_started.get_or_insert(rec.at);
+                log(self, LogLevel::Info, format!("console started on {release} {version} ({runbook})"));
+            }
+            Entry::Mark { item, mark } => {
+                let Some(i) = self.checklist.index_of(item) else {
+                    log(self, LogLevel::Warn, format!("journal names item `{item}`, which this runbook does not have"));
+                    return;
+                };
+                self.checklist.marks[i] = ItemMark { mark: *mark, by: Some(rec.who.clone()), at: Some(rec.at) };
+                let it = &self.checklist.items[i];
+                let sym = match mark {
+                    Mark::Done if it.kind == crate::runbook::ItemKind::Signoff => "signed off",
+                    Mark::Done => "✔",
+                    Mark::Todo => "☐ unticked",
+                    Mark::Skipped => "skipped",
+                    Mark::Failed => "✘ FAILED",
+                };
+                let text = format!("{sym} {}", it.text);
+                let level = if *mark == Mark::Failed { LogLevel::Warn } else { LogLevel::Info };
+                log(self, level, text);
+            }
+            Entry::Note { text } => log(self, LogLevel::Info, format!("“{text}”")),
+            Entry::Advance { plan, .. } | Entry::Rollback { plan, .. } | Entry::Pause { plan, .. } => {
+                self.stages.pending = Some(Pending { seq: rec.seq, entry: rec.entry.clone(), at: rec.at });
+                let verb = match &rec.entry {
+                    Entry::Rollback { reason, .. } => format!("ROLLBACK ({reason}): "),
+                    _ => String::new(),
+                };
+                log(self, LogLevel::Info, format!("{verb}{plan} — sent"));
+            }
+            Entry::Outcome { of, ok, message } => {
+                let pending = self.stages.pending.take_if(|p| p.seq == *of);
+                if *ok && let Some(p) = &pending {
+                    self.stage_done(&p.entry, rec.at);
+                }
+                let level = if *ok { LogLevel::Info } else { LogLevel::Error };
+                let head = if *ok { "done" } else { "FAILED" };
+                log(self, level, format!("{head}: {message}"));
+            }
+            Entry::System { level, text } => log(self, *level, text.clone()),
+        }
+    }
+
+    fn stage_done(&mut self, entry: &Entry, at: DateTime<Utc>) {
+        let s = &mut self.stages;
+        match entry {
+            Entry::Advance { to, .. } => {
+                let idx = self.rb.stage_index(to);
+                s.current = idx;
+                s.since = Some(at);
+                s.held_before_pause = 0;
+                s.paused = false;
+                s.rolled_back = None;
+                if idx.is_some_and(|i| self.rb.stages[i].traffic >= 100) {
+                    s.promoted = true;
+                }
+            }
+            Entry::Rollback { .. } => {
+                s.current = None;
+                s.since = None;
+                s.paused = false;
+                s.rolled_back = Some(at);
+                s.promoted = false;
+            }
+            Entry::Pause { paused, .. } => {
+                if *paused && !s.paused {
+                    s.held_before_pause += s.since.map(|t| (at - t).num_seconds()).unwrap_or(0);
+                    s.since = None;
+                } else if !*paused && s.paused {
+                    s.since = Some(at);
+                }
+                s.paused = *paused;
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds the current stage has been held (pauses excluded).
+    pub fn held(&self) -> i64 {
+        self.stages.held_before_pause + self.stages.since.map(|t| (self.now - t).num_seconds().max(0)).unwrap_or(0)
+    }
+
+    /// A stage is in progress: the release is under way and not finished or rolled back.
+    pub fn in_progress(&self) -> bool {
+        self.stages.pending.is_some()
+            || match self.stages.current {
+                Some(i) => i + 1 < self.rb.stages.len() || self.held() < self.rb.stages[i].hold.secs() as i64,
+                None => false,
+            }
+    }
+
+    pub fn stage_name(&self) -> String {
+        if let Some(p) = &self.stages.pending {
+            return match &p.entry {
+                Entry::Advance { to, .. } => format!("→ {} (waiting for the API)", self.stage_title(to)),
+                Entry::Rollback { .. } => "rolling back (waiting for the API)".into(),
+                Entry::Pause { paused: true, .. } => "pausing (waiting for the API)".into(),
+                _ => "resuming (waiting for the API)".into(),
+            };
+        }
+        if self.stages.rolled_back.is_some() {
+            return "ROLLED BACK".into();
+        }
+        match self.stages.current {
+            None => "preparation".into(),
+            Some(i) => {
+                let st = &self.rb.stages[i];
+                let paused = if self.stages.paused { " PAUSED" } else { "" };
+                if i + 1 == self.rb.stages.len() && self.held() >= st.hold.secs() as i64 {
+                    format!("{} complete", st.title)
+                } else {
+                    format!("{}{paused}", st.title)
+                }
+            }
+        }
+    }
+
+    fn stage_title(&self, id: &str) -> String {
+        self.rb.stage_index(id).map(|i| self.rb.stages[i].title.clone()).unwrap_or_else(|| id.to_string())
+    }
+}

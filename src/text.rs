@@ -1,0 +1,105 @@
+//! Text from outside (cluster objects, metric labels, runbook text, notes) may carry
+//! control characters or escape sequences; they must never reach the terminal.
+
+use std::borrow::Cow;
+
+use unicode_width::UnicodeWidthStr;
+use unicode_width::UnicodeWidthChar;
+
+/// Replace control characters (C0, DEL, C1) with U+FFFD; tabs become a space.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                '\t' => ' ',
+                c if is_control(c) => '\u{FFFD}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// Display width in terminal cells (CJK characters take two).
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Cut `s` to at most `max` cells, ending with `…` when cut.
+pub fn fit(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > max - 1 {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// Break `s` into lines of at most `max` cells, at spaces where possible, anywhere in CJK.
+pub fn wrap(s: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > max {
+            // Prefer to break at the last space on the line.
+            if let Some(sp) = line.rfind(' ').filter(|&i| i > 0) {
+                let rest = line[sp + 1..].to_string();
+                line.truncate(sp);
+                lines.push(std::mem::take(&mut line));
+                line = rest;
+                w = width(&line);
+            } else {
+                lines.push(std::mem::take(&mut line));
+                w = 0;
+            }
+        }
+        line.push(c);
+        w += cw;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_never_pass() {
+        assert_eq!(clean("ok\x1b[2Jboom\x07"), "ok\u{FFFD}[2Jboom\u{FFFD}");
+        assert!(matches!(clean("plain 中文"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn cjk_takes_two_cells() {
+        assert_eq!(width("数据库备份执行"), 14);
+        assert_eq!(fit("数据库备份执行", 7), "数据库…");
+        assert_eq!(width(&fit("数据库备份执行", 8)), 7);
+        for l in wrap("Kubernetes集群就绪 (v1.25+) 集群节点资源充足", 10) {
+            assert!(width(&l) <= 10, "{l}");
+        }
+    }
+}

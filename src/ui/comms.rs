@@ -1,0 +1,60 @@
+//! The comms log, drawn from the journal-backed state: every entry shows when it happened
+//! (the journal's time), not when it was drawn or replayed.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{block, hms};
+use crate::text::{width, wrap};
+use crate::state::State;
+
+pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
+    let title = if s.ui.comms_scroll > 0 {
+        format!(" Comms log (scrolled back {}) ", s.ui.comms_scroll)
+    } else {
+        " Comms log ".to_string()
+    };
+    let outer = block(title, focused, theme);
+    let inner = outer.inner(area);
+    f.render_widget(outer, area);
+    let w = inner.width as usize;
+    let h = inner.height as usize;
+    if w < 12 || h == 0 {
+        return;
+    }
+    // Build from the newest entry backwards until the pane is full.
+    let end = s.comms.len().saturating_sub(s.ui.comms_scroll);
+    let mut lines: Vec<Line> = Vec::new();
+    for e in s.comms[..end].iter().rev() {
+        let head = format!("{} {} ", hms(e.at), e.who);
+        let indent = 9;
+        let first_w = w.saturating_sub(width(&head)).max(4);
+        let mut parts = wrap(&e.text, first_w);
+        let rest: Vec<String> = if parts.len() > 1 {
+            let tail = parts.split_off(1).join(" ");
+            wrap(&tail, w.saturating_sub(indent).max(4))
+        } else {
+            Vec::new()
+        };
+        let st = theme.log(e.level);
+        let mut block_lines = vec![Line::from(vec![
+            Span::styled(head, theme.dim),
+            Span::styled(parts.remove(0), st),
+        ])];
+        for r in rest {
+            block_lines.push(Line::from(vec![Span::raw(" ".repeat(indent)), Span::styled(r, st)]));
+        }
+        for l in block_lines.into_iter().rev() {
+            lines.push(l);
+        }
+        if lines.len() >= h {
+            break;
+        }
+    }
+    lines.truncate(h);
+    lines.reverse();
+    f.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,123 @@
+//! The header: release, stage, the clock against the plan, health in a word, and how
+//! fresh the data is.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::theme::Theme;
+use super::{fmt_secs, hms};
+use crate::state::State;
+use crate::state::cluster::{Link, RolloutStatus, rollout_status};
+use crate::state::metrics::Level;
+
+/// Overall health: the worst fresh gauge, and the rollout's own failures. With no fresh
+/// data at all the honest answer is UNKNOWN, not OK.
+pub fn health(s: &State) -> Level {
+    let mut worst = None::<Level>;
+    for (m, def) in s.metrics.iter().zip(&s.rb.metrics) {
+        let l = m.level(def, s.now, s.stale_after);
+        if l != Level::Unknown {
+            worst = Some(worst.map_or(l, |w| w.max(l)));
+        }
+    }
+    let k = &s.rb.kubernetes;
+    for name in [&k.stable, &k.canary] {
+        if let Some(d) = s.cluster.deployment(name)
+            && matches!(rollout_status(d), RolloutStatus::Failed(_))
+        {
+            worst = Some(Level::Critical);
+        }
+    }
+    if s.cluster.snap.pods.iter().any(|p| p.status == "CrashLoopBackOff") {
+        worst = Some(worst.map_or(Level::Warn, |w| w.max(Level::Warn)));
+    }
+    worst.unwrap_or(Level::Unknown)
+}
+
+/// Live, or how stale: the cluster link first, then the gauges.
+pub fn freshness(s: &State) -> (String, bool) {
+    match &s.cluster.link {
+        Link::Lost { since, .. } => return (format!("DISCONNECTED since {}", hms(*since)), false),
+        Link::Connecting => return ("connecting…".into(), false),
+        Link::Live => {}
+    }
+    let stale: Vec<i64> = s
+        .metrics
+        .iter()
+        .filter(|m| m.is_stale(s.now, s.stale_after))
+        .filter_map(|m| m.age(s.now))
+        .collect();
+    let never = s.metrics.iter().filter(|m| m.last_value.is_none() && m.fetched.is_none()).count();
+    if let Some(oldest) = stale.iter().max() {
+        (format!("STALE: {} gauges, oldest {}", stale.len(), fmt_secs(*oldest)), false)
+    } else if never > 0 && !s.metrics.is_empty() {
+        (format!("waiting for {never} gauges"), false)
+    } else {
+        ("LIVE".into(), true)
+    }
+}
+
+pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
+    let rb = &s.rb;
+    let lvl = health(s);
+    let elapsed = s.stages.release_started.map(|t| (s.now - t).num_seconds()).unwrap_or(0);
+    let planned = rb.release.planned_duration.secs() as i64;
+    let over = elapsed > planned;
+    let mut stage = vec![
+        Span::styled(" STAGE ", theme.dim),
+        Span::styled(s.stage_name(), theme.title.add_modifier(Modifier::BOLD)),
+    ];
+    if let Some(i) = s.stages.current
+        && s.stages.pending.is_none()
+        && s.stages.rolled_back.is_none()
+    {
+        let hold = rb.stages[i].hold.secs() as i64;
+        stage.push(Span::styled(format!("  hold {}/{}", fmt_secs(s.held().min(hold)), fmt_secs(hold)), theme.dim));
+    }
+    let rolled_back = s.stages.rolled_back.is_some();
+    let line1 = Line::from(
+        [
+            vec![Span::styled(
+                format!(" {} {} ", crate::text::clean(&rb.release.name), rb.release.version),
+                if rolled_back {
+                    Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+                } else {
+                    theme.title
+                },
+            )],
+            stage,
+        ]
+        .concat(),
+    );
+    let (fresh, live) = freshness(s);
+    let line2 = Line::from(vec![
+        Span::styled(" ELAPSED ", theme.dim),
+        Span::styled(
+            format!("{} / {}", clock(elapsed), clock(planned)),
+            if over { Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD) } else { theme.text },
+        ),
+        Span::styled("  HEALTH ", theme.dim),
+        Span::styled(format!(" {} ", lvl.word()), theme.level_badge(lvl)),
+        Span::styled("  DATA ", theme.dim),
+        Span::styled(
+            fresh,
+            if live {
+                Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+            },
+        ),
+        Span::styled(format!("  {}", s.operator), theme.dim),
+    ]);
+    let block = if area.height >= 3 { Block::default().borders(Borders::BOTTOM).border_style(theme.border) } else { Block::default() };
+    f.render_widget(Paragraph::new(vec![line1, line2]).block(block), area);
+}
+
+/// H:MM:SS, the way a meeting reads a clock.
+fn clock(secs: i64) -> String {
+    let s = secs.max(0);
+    format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+}

@@ -1,0 +1,125 @@
+//! Rendering: `draw` reads the state and writes a frame. No I/O, no changes to state.
+
+pub mod checklist;
+pub mod comms;
+pub mod gauges;
+pub mod header;
+pub mod overlay;
+pub mod rollout;
+pub mod theme;
+
+use chrono::{DateTime, Local, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+use crate::layout::{Fit, Layout, Pane, Solved, fit};
+use crate::state::{Mode, State};
+use theme::Theme;
+
+/// The layouts in use: the one asked for, and compact to fall back on.
+pub struct View {
+    pub layout: Layout,
+    pub compact: Layout,
+}
+
+impl View {
+    pub fn new(layout: Layout) -> Self {
+        View { layout, compact: crate::layout::builtin("compact") }
+    }
+}
+
+pub fn draw(s: &State, view: &View, f: &mut Frame) {
+    let area = f.area();
+    let solved = match fit(&view.layout, &view.compact, area, s.ui.focus) {
+        Fit::Fits(solved) => solved,
+        Fit::TooSmall { need_w, need_h } => {
+            let msg = format!("terminal too small (need {need_w}x{need_h})");
+            let y = area.height / 2;
+            let line = Line::from(crate::text::fit(&msg, area.width as usize).into_owned());
+            f.render_widget(Paragraph::new(line), Rect { x: 0, y, width: area.width, height: 1.min(area.height) });
+            return;
+        }
+    };
+    let theme = Theme::for_layout(solved.theme);
+    draw_solved(s, &solved, &theme, f);
+}
+
+fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Frame) {
+    for (bar, tabs, active) in &solved.tab_bars {
+        let mut spans = Vec::new();
+        for p in tabs {
+            let st = if p == active { theme.tab_active } else { theme.tab };
+            spans.push(Span::styled(format!(" {} ", p.title()), st));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled("Tab: next pane", theme.dim));
+        f.render_widget(Paragraph::new(Line::from(spans)), *bar);
+    }
+    for (pane, rect) in &solved.panes {
+        let focused = *pane == s.ui.focus;
+        match pane {
+            Pane::Header => header::draw(s, theme, *rect, f),
+            Pane::Checklist => checklist::draw(s, theme, focused, *rect, f),
+            Pane::Gauges => gauges::draw(s, theme, focused, *rect, f),
+            Pane::Rollout => rollout::draw(s, theme, focused, *rect, f),
+            Pane::Comms => comms::draw(s, theme, focused, *rect, f),
+            Pane::Keybar => overlay::keybar(s, theme, *rect, f),
+        }
+    }
+    match &s.ui.mode {
+        Mode::Help => overlay::help(theme, f),
+        Mode::Confirm(c) => overlay::confirm(c, theme, f),
+        Mode::Note(text) => overlay::note(text, theme, f),
+        Mode::Normal => {}
+    }
+}
+
+/// A pane's frame: a title, and a border that shows focus.
+pub fn block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    let b = Block::default().borders(Borders::ALL).title(title);
+    if focused {
+        b.border_type(theme.focus_border).border_style(theme.focus)
+    } else {
+        b.border_type(if theme.high_contrast { BorderType::Thick } else { BorderType::Plain }).border_style(theme.border)
+    }
+}
+
+pub fn bold() -> ratatui::style::Style {
+    ratatui::style::Style::default().add_modifier(Modifier::BOLD)
+}
+
+/// HH:MM:SS in the operator's time zone.
+pub fn hms(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%H:%M:%S").to_string()
+}
+
+/// 42s, 3m05s, 1h02m: for ages and countdowns.
+pub fn fmt_secs(s: i64) -> String {
+    let s = s.max(0);
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// kubectl's age format: 5s, 3m12s, 45m, 3h, 2d.
+pub fn kube_age(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 120 {
+        format!("{s}s")
+    } else if s < 600 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else if s < 3 * 3600 {
+        format!("{}m", s / 60)
+    } else if s < 48 * 3600 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86400)
+    }
+}

@@ -1,0 +1,134 @@
+//! The key bar, the help overlay, the confirmation dialog and the note prompt. The key
+//! bar and help are generated from the keymap itself.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::action::{NORMAL, bindings};
+use crate::state::{Confirm, State};
+use crate::text::{fit, width, wrap};
+
+pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
+    let w = area.width as usize;
+    let mut spans = Vec::new();
+    let mut used = 0;
+    if let Some(msg) = &s.ui.flash {
+        let m = fit(msg, w).into_owned();
+        used += width(&m) + 2;
+        spans.push(Span::styled(m, Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw("  "));
+    }
+    for b in bindings(&s.ui.mode).iter().filter(|b| b.in_bar) {
+        let item_w = width(b.label) + 1 + width(b.short) + 2;
+        if used + item_w > w {
+            break;
+        }
+        used += item_w;
+        let key_style = if b.short == "ROLLBACK" {
+            Style::default().fg(Color::Black).bg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(Color::Black).bg(Color::Cyan)
+        };
+        spans.push(Span::styled(b.label.to_string(), key_style));
+        spans.push(Span::styled(format!(" {}  ", b.short), theme.text));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(r);
+    r
+}
+
+pub fn help(theme: &Theme, f: &mut Frame) {
+    let mut lines = vec![Line::from(Span::styled("Keys", theme.title)), Line::default()];
+    for b in NORMAL {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>8}  ", b.label), Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+            Span::raw(b.help),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("In a confirmation: y or Enter confirms, n or Esc cancels.", theme.dim)));
+    lines.push(Line::from(Span::styled("Any key closes this help.", theme.dim)));
+    let area = centered(f.area(), 64, lines.len() as u16 + 2);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).border_type(BorderType::Double).title(" Help ")),
+        area,
+    );
+}
+
+pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Frame) {
+    let full = f.area();
+    let w = full.width.saturating_sub(4).min(90);
+    let inner_w = w.saturating_sub(2) as usize;
+    let blocked = !c.blockers.is_empty();
+    let mut lines = Vec::new();
+    for l in wrap(&c.title, inner_w) {
+        lines.push(Line::from(Span::styled(l, theme.title.add_modifier(Modifier::BOLD))));
+    }
+    for p in &c.plan {
+        for l in wrap(p, inner_w) {
+            lines.push(Line::from(Span::raw(l)));
+        }
+    }
+    if blocked {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled("BLOCKED — this cannot be done until:", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))));
+        for b in &c.blockers {
+            for l in wrap(&format!("• {b}"), inner_w) {
+                lines.push(Line::from(Span::styled(l, Style::default().fg(Color::Red))));
+            }
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(if blocked {
+        vec![Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)), Span::raw(" close")]
+    } else {
+        vec![
+            Span::styled(" y/Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::raw(" confirm    "),
+            Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+            Span::raw(" cancel"),
+        ]
+    }));
+    let area = centered(full, w, lines.len() as u16 + 2);
+    let border = if blocked { Color::Red } else { Color::Yellow };
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).border_type(BorderType::Double).border_style(Style::default().fg(border)).title(" Confirm ")),
+        area,
+    );
+}
+
+pub fn note(text: &str, _theme: &Theme, f: &mut Frame) {
+    let full = f.area();
+    let w = full.width.saturating_sub(4).min(90);
+    let inner_w = w.saturating_sub(2) as usize;
+    let shown = format!("{text}▏");
+    // Show the end of a long note: that is where the typing happens.
+    let tail: String = {
+        let mut out = String::new();
+        for c in shown.chars().rev() {
+            if width(&out) + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) > inner_w {
+                break;
+            }
+            out.insert(0, c);
+        }
+        out
+    };
+    let area = centered(full, w, 3);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(tail).block(Block::default().borders(Borders::ALL).title(" Note for the comms log (Enter logs it, Esc discards) ")),
+        area,
+    );
+}

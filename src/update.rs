@@ -1,0 +1,547 @@
+//! The pure heart of the console: `update(state, event) -> effects`. No I/O happens here;
+//! stage rules, gates and checklist rules live here and are tested without a terminal,
+//! a cluster or a runtime.
+
+use crate::action::{Action, action_for};
+use crate::effect::{Effect, KubeOp};
+use crate::event::Event;
+use crate::journal::{Entry, Level as LogLevel, Mark};
+use crate::layout::Pane;
+use crate::runbook::ItemKind;
+use crate::state::cluster::Link;
+use crate::state::metrics::{Level, Reading};
+use crate::state::{Confirm, Mode, Proposal, Row, State};
+use crate::text::clean;
+
+/// Who the console itself is in the journal and the log.
+pub const CONSOLE: &str = "console";
+
+pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match ev {
+        Event::Key(k) => {
+            s.ui.flash = None;
+            s.ui.dirty = true;
+            if let Mode::Note(buf) = &mut s.ui.mode {
+                match action_for(&Mode::Note(String::new()), &k) {
+                    Some(a) => act(s, a, &mut fx),
+                    None => {
+                        use ratatui::crossterm::event::KeyCode;
+                        match k.code {
+                            KeyCode::Char(c) => buf.push(c),
+                            KeyCode::Backspace => {
+                                buf.pop();
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            } else if let Some(a) = action_for(&s.ui.mode, &k) {
+                act(s, a, &mut fx);
+            }
+        }
+        Event::Paste(text) => {
+            if let Mode::Note(buf) = &mut s.ui.mode {
+                buf.push_str(&text.replace(['\r', '\n'], " "));
+                s.ui.dirty = true;
+            }
+        }
+        Event::Resize => s.ui.dirty = true,
+        Event::Tick(now) => {
+            let before = s.stage_name();
+            s.now = now;
+            s.ui.dirty = true;
+            announce_staleness(s, &mut fx);
+            if let Some(i) = s.stages.current
+                && s.stages.pending.is_none()
+                && !s.stages.paused
+                && s.held() == s.rb.stages[i].hold.secs() as i64
+                && before != s.stage_name()
+            {
+                let st = &s.rb.stages[i];
+                let text = if i + 1 < s.rb.stages.len() {
+                    format!("{} held for {}: ready to advance", st.title, st.hold)
+                } else {
+                    format!("{} held for {}: release complete", st.title, st.hold)
+                };
+                emit(s, CONSOLE, Entry::System { level: LogLevel::Info, text }, &mut fx);
+            }
+        }
+        Event::Cluster(snap) => {
+            if let Link::Lost { since, .. } = &s.cluster.link {
+                let text = format!(
+                    "Kubernetes API reachable again (lost since {})",
+                    since.with_timezone(&chrono::Local).format("%H:%M:%S")
+                );
+                emit(s, CONSOLE, Entry::System { level: LogLevel::Info, text }, &mut fx);
+            }
+            s.cluster.link = Link::Live;
+            s.cluster.updated = Some(s.now);
+            if s.cluster.snap != snap {
+                s.cluster.snap = snap;
+                s.ui.dirty = true;
+            }
+        }
+        Event::ClusterLost { at, error } => {
+            let error = clean(&error).into_owned();
+            if !matches!(s.cluster.link, Link::Lost { .. }) {
+                s.cluster.link = Link::Lost { since: at, error: error.clone() };
+                let text = format!(
+                    "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
+                );
+                emit(s, CONSOLE, Entry::System { level: LogLevel::Error, text }, &mut fx);
+            }
+            s.ui.dirty = true;
+        }
+        Event::Metric { index, at, reading } => metric(s, index, at, reading, &mut fx),
+        Event::Backfill { index, points } => {
+            if let Some(m) = s.metrics.get_mut(index) {
+                for p in points.into_iter().filter(|p| p.is_finite()) {
+                    m.push_history(p);
+                }
+                s.ui.dirty = true;
+            }
+        }
+        Event::Outcome { seq, ok, message } => {
+            let message = clean(&message).into_owned();
+            emit(s, CONSOLE, Entry::Outcome { of: seq, ok, message }, &mut fx);
+        }
+    }
+    fx
+}
+
+/// Record `entry`, apply it to the state, and have the driver journal it.
+fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
+    let rec = s.record(who, entry);
+    s.apply(&rec);
+    let seq = rec.seq;
+    fx.push(Effect::Journal(rec));
+    seq
+}
+
+fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    match (&s.ui.mode, a) {
+        (Mode::Help, Action::Quit) => {
+            s.ui.mode = Mode::Normal;
+            quit(s, fx);
+        }
+        (Mode::Help, _) => s.ui.mode = Mode::Normal,
+        (Mode::Note(text), Action::Confirm) => {
+            let text = clean(text.trim()).into_owned();
+            s.ui.mode = Mode::Normal;
+            if !text.is_empty() {
+                let who = s.operator.clone();
+                emit(s, &who, Entry::Note { text }, fx);
+            }
+        }
+        (Mode::Note(_), Action::Cancel) => s.ui.mode = Mode::Normal,
+        (Mode::Note(_), Action::Quit) => s.ui.mode = Mode::Normal,
+        (Mode::Confirm(c), Action::Confirm) => {
+            if c.blockers.is_empty() {
+                let c = c.clone();
+                s.ui.mode = Mode::Normal;
+                confirmed(s, c, fx);
+            } else {
+                s.ui.flash = Some("blocked: see the confirmation for why".into());
+            }
+        }
+        (Mode::Confirm(_), Action::Cancel) => {
+            s.ui.mode = Mode::Normal;
+            s.ui.flash = Some("cancelled: nothing was done".into());
+        }
+        (Mode::Confirm(_), Action::Quit) => s.ui.mode = Mode::Normal,
+        (Mode::Confirm(_) | Mode::Note(_), _) => {}
+        (Mode::Normal, a) => normal(s, a, fx),
+    }
+}
+
+fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    match a {
+        Action::FocusNext | Action::FocusPrev => {
+            let all = Pane::FOCUSABLE;
+            let i = all.iter().position(|p| *p == s.ui.focus).unwrap_or(0);
+            let n = all.len();
+            let j = if a == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            s.ui.focus = all[j];
+        }
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            let step: isize = match a {
+                Action::Up => -1,
+                Action::Down => 1,
+                Action::PageUp => -10,
+                _ => 10,
+            };
+            move_cursor(s, step);
+        }
+        Action::Collapse | Action::Expand => {
+            if s.ui.focus == Pane::Checklist {
+                let rows = s.checklist.rows();
+                let phase = match rows.get(s.checklist.cursor) {
+                    Some(Row::Phase(p)) | Some(Row::Group(p, _)) => Some(*p),
+                    Some(Row::Item(i)) => Some(s.checklist.items[*i].phase),
+                    None => None,
+                };
+                if let Some(p) = phase {
+                    s.checklist.collapsed[p] = a == Action::Collapse;
+                    // keep the cursor on the phase row when its items disappear
+                    let rows = s.checklist.rows();
+                    if let Some(pos) = rows.iter().position(|r| *r == Row::Phase(p))
+                        && a == Action::Collapse
+                    {
+                        s.checklist.cursor = pos;
+                    }
+                    s.checklist.cursor = s.checklist.cursor.min(rows.len().saturating_sub(1));
+                }
+            }
+        }
+        Action::Toggle | Action::Skip | Action::Fail => mark_selected(s, a, fx),
+        Action::Note => s.ui.mode = Mode::Note(String::new()),
+        Action::Advance => propose(s, plan_advance(s)),
+        Action::Rollback => propose(s, plan_rollback(s)),
+        Action::Pause => propose(s, plan_pause(s)),
+        Action::Help => s.ui.mode = Mode::Help,
+        Action::Quit => quit(s, fx),
+        Action::Confirm | Action::Cancel => {}
+    }
+}
+
+fn propose(s: &mut State, c: Result<Confirm, String>) {
+    match c {
+        Ok(c) => s.ui.mode = Mode::Confirm(c),
+        Err(why) => s.ui.flash = Some(why),
+    }
+}
+
+fn quit(s: &mut State, fx: &mut Vec<Effect>) {
+    if s.in_progress() {
+        s.ui.mode = Mode::Confirm(Confirm {
+            title: format!("Quit while {} is in progress?", s.stage_name()),
+            plan: vec![
+                "The cluster stays exactly as it is; nothing is rolled back.".into(),
+                "Start the console again with the same journal to carry on.".into(),
+            ],
+            blockers: vec![],
+            proposal: Proposal::Quit,
+        });
+    } else {
+        s.ui.quit = true;
+        fx.push(Effect::Quit);
+    }
+}
+
+fn move_cursor(s: &mut State, step: isize) {
+    let clamp = |v: usize, step: isize, max: usize| -> usize {
+        (v as isize + step).clamp(0, max.saturating_sub(1) as isize) as usize
+    };
+    match s.ui.focus {
+        Pane::Checklist => {
+            let n = s.checklist.rows().len();
+            s.checklist.cursor = clamp(s.checklist.cursor, step, n);
+        }
+        // The log scrolls back from the newest entry: up goes further back.
+        Pane::Comms => s.ui.comms_scroll = clamp(s.ui.comms_scroll, -step, s.comms.len()),
+        Pane::Rollout => {
+            let n = s.cluster.snap.pods.len() + s.cluster.snap.replicasets.len() + 8;
+            s.ui.rollout_scroll = clamp(s.ui.rollout_scroll, step, n);
+        }
+        Pane::Gauges => s.ui.gauge_cursor = clamp(s.ui.gauge_cursor, step, s.metrics.len()),
+        _ => {}
+    }
+}
+
+fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    if s.ui.focus != Pane::Checklist {
+        s.ui.flash = Some("select an item in the checklist first (Tab to the checklist)".into());
+        return;
+    }
+    let i = match s.checklist.selected() {
+        Some(Row::Item(i)) => i,
+        Some(Row::Phase(p)) if a == Action::Toggle => {
+            s.checklist.collapsed[p] = !s.checklist.collapsed[p];
+            return;
+        }
+        _ => return,
+    };
+    let item = &s.checklist.items[i];
+    if !item.kind.tickable() {
+        s.ui.flash = Some(format!("“{}” is for reading, not ticking", crate::text::fit(&item.text, 40)));
+        return;
+    }
+    let cur = s.checklist.marks[i].mark;
+    let mark = match a {
+        Action::Toggle => {
+            if cur == Mark::Done {
+                Mark::Todo
+            } else {
+                Mark::Done
+            }
+        }
+        Action::Skip => {
+            if item.kind == ItemKind::Signoff {
+                s.ui.flash = Some("a sign-off cannot be skipped".into());
+                return;
+            }
+            if cur == Mark::Skipped { Mark::Todo } else { Mark::Skipped }
+        }
+        _ => {
+            if cur == Mark::Failed {
+                Mark::Todo
+            } else {
+                Mark::Failed
+            }
+        }
+    };
+    let id = item.id.clone();
+    let who = s.operator.clone();
+    emit(s, &who, Entry::Mark { item: id, mark }, fx);
+}
+
+fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
+    let who = s.operator.clone();
+    let plan = c.title.clone();
+    match c.proposal {
+        Proposal::Advance { to, op } => {
+            let to = s.rb.stages[to].id.clone();
+            let seq = emit(s, &who, Entry::Advance { to, plan }, fx);
+            fx.push(Effect::Kube { seq, op });
+        }
+        Proposal::Rollback { op } => {
+            let reason = format!("manual rollback by {who}");
+            let seq = emit(s, &who, Entry::Rollback { reason, plan }, fx);
+            fx.push(Effect::Kube { seq, op });
+        }
+        Proposal::Pause { paused, op } => {
+            let seq = emit(s, &who, Entry::Pause { paused, plan }, fx);
+            fx.push(Effect::Kube { seq, op });
+        }
+        Proposal::Quit => {
+            s.ui.quit = true;
+            fx.push(Effect::Quit);
+        }
+    }
+}
+
+/// The replica split for a stage: (canary, stable, a note when rounding was needed).
+pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
+    let exact = total as f64 * traffic as f64 / 100.0;
+    let canary = (exact.round() as u32).clamp(1, total);
+    let note = (exact.fract() != 0.0 || canary as f64 != exact).then(|| {
+        format!("{traffic}% of {total} replicas is {exact:.1}; rounded to {canary} canary, so the canary takes {:.0}% of pods", 100.0 * canary as f64 / total as f64)
+    });
+    (canary, total - canary, note)
+}
+
+fn common_blockers(s: &State) -> Vec<String> {
+    let mut b = Vec::new();
+    if let Some(p) = &s.stages.pending {
+        b.push(format!("the last action (#{}) has no answer from the API yet", p.seq));
+    }
+    b
+}
+
+pub fn plan_advance(s: &State) -> Result<Confirm, String> {
+    let rb = &s.rb;
+    let k = &rb.kubernetes;
+    let next = s.stages.current.map(|i| i + 1).unwrap_or(0);
+    let Some(stage) = rb.stages.get(next) else {
+        return Err("already at the last stage: nothing to advance to".into());
+    };
+    let who = &s.operator;
+    let total = k.traffic.replicas;
+    let mut blockers = common_blockers(s);
+    for i in s.checklist.blockers(rb, next).iter().take(6) {
+        blockers.push(format!("not done: {}", s.checklist.items[*i].text));
+    }
+    let n = s.checklist.blockers(rb, next).len();
+    if n > 6 {
+        blockers.push(format!("… and {} more required items", n - 6));
+    }
+    if s.stages.paused {
+        blockers.push("the rollout is paused: press p to resume first".into());
+    }
+    if let Some(i) = s.stages.current {
+        let hold = rb.stages[i].hold.secs() as i64;
+        let left = hold - s.held();
+        if left > 0 {
+            blockers.push(format!(
+                "{} holds for {}: {} left",
+                rb.stages[i].title,
+                rb.stages[i].hold,
+                crate::ui::fmt_secs(left)
+            ));
+        }
+    }
+    let canary = s.cluster.deployment(&k.canary);
+    if canary.is_none() {
+        blockers.push(format!("Deployment {} has not been seen in the cluster", k.canary));
+    }
+    if s.cluster.deployment(&k.stable).is_none() {
+        blockers.push(format!("Deployment {} has not been seen in the cluster", k.stable));
+    }
+    let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
+    let (title, mut plan, op) = if stage.traffic >= 100 {
+        let image = canary.map(|d| d.image.clone()).unwrap_or_else(|| "?".into());
+        (
+            format!("Promote to 100%: roll {} to {image}, scale it to {total} and {} to 0", k.stable, k.canary),
+            vec![
+                format!("{}'s pod template becomes {}'s (image {image}): a rolling update, new revision", k.stable, k.canary),
+                format!("kubernetes.io/change-cause: \"{cause}\""),
+            ],
+            KubeOp::Promote { stable: k.stable.clone(), canary: k.canary.clone(), replicas: total, cause },
+        )
+    } else {
+        let (c, st, note) = split(total, stage.traffic);
+        (
+            format!("Shift traffic to {}%: scale {} to {c} and {} to {st}", stage.traffic, k.canary, k.stable),
+            note.into_iter().collect(),
+            KubeOp::Scale { targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)], cause },
+        )
+    };
+    plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
+    Ok(Confirm { title, plan, blockers, proposal: Proposal::Advance { to: next, op } })
+}
+
+pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
+    let k = &s.rb.kubernetes;
+    let who = &s.operator;
+    let mut blockers = common_blockers(s);
+    let cause = format!("{who}: manual rollback from the console");
+    if s.stages.promoted {
+        let prev = previous_revision(s, &k.stable);
+        let target = match &prev {
+            Some((rev, image)) => format!("revision {rev} ({image})"),
+            None => "its previous revision".into(),
+        };
+        if prev.is_none() {
+            blockers.push(format!("no earlier revision of {} is visible in the cluster", k.stable));
+        }
+        if s.cluster.deployment(&k.stable).is_some_and(|d| d.paused) {
+            blockers.push(format!("{} is paused and kubectl rollout undo refuses a paused Deployment: press p to resume first", k.stable));
+        }
+        return Ok(Confirm {
+            title: format!("Roll back {} to {target}, as kubectl rollout undo does", k.stable),
+            plan: vec![
+                "All traffic stays on one Deployment; its pods roll back to the previous template.".into(),
+                format!("kubernetes.io/change-cause: \"{cause}\""),
+            ],
+            blockers,
+            proposal: Proposal::Rollback { op: KubeOp::Undo { deployment: k.stable.clone(), cause } },
+        });
+    }
+    let canary_up = s.cluster.deployment(&k.canary).is_some_and(|d| d.desired > 0);
+    if s.stages.current.is_none() && s.stages.pending.is_none() && !canary_up {
+        return Err(format!("nothing to roll back: {} has no replicas", k.canary));
+    }
+    let total = k.traffic.replicas;
+    Ok(Confirm {
+        title: format!("Roll back: scale {} to 0 and {} to {total}", k.canary, k.stable),
+        plan: vec!["All traffic returns to the stable version.".into()],
+        blockers,
+        proposal: Proposal::Rollback {
+            op: KubeOp::Scale { targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)], cause },
+        },
+    })
+}
+
+/// The revision `kubectl rollout undo` would go back to, and its image, as the cluster
+/// shows them now: the second-highest revision among the Deployment's ReplicaSets.
+pub fn previous_revision(s: &State, deploy: &str) -> Option<(i64, String)> {
+    let mut revs: Vec<(i64, String)> = s
+        .cluster
+        .snap
+        .replicasets
+        .iter()
+        .filter(|r| r.owner == deploy)
+        .filter_map(|r| r.revision.parse().ok().map(|n| (n, r.image.clone())))
+        .collect();
+    revs.sort();
+    revs.iter().rev().nth(1).cloned()
+}
+
+pub fn plan_pause(s: &State) -> Result<Confirm, String> {
+    let k = &s.rb.kubernetes;
+    let paused = !s.stages.paused;
+    let verb = if paused { "Pause" } else { "Resume" };
+    let cause = format!("{}: {} the rollout", s.operator, verb.to_lowercase());
+    let title = format!(
+        "{verb} the rollout: set spec.paused={paused} on {} and {}",
+        k.stable, k.canary
+    );
+    let plan = vec![if paused {
+        "Rolling updates stop where they are; the stage's hold clock stops.".into()
+    } else {
+        "Rolling updates continue; the stage's hold clock runs again.".into()
+    }];
+    Ok(Confirm {
+        title,
+        plan,
+        blockers: common_blockers(s),
+        proposal: Proposal::Pause {
+            paused,
+            op: KubeOp::Pause { deployments: vec![k.stable.clone(), k.canary.clone()], paused, cause },
+        },
+    })
+}
+
+fn metric(s: &mut State, index: usize, at: chrono::DateTime<chrono::Utc>, reading: Reading, fx: &mut Vec<Effect>) {
+    let Some(m) = s.metrics.get_mut(index) else { return };
+    let reading = match reading {
+        Reading::Error(e) => Reading::Error(clean(&e).into_owned()),
+        r => r,
+    };
+    if let Reading::Value { value, at } = &reading {
+        if value.is_finite() {
+            m.push_history(*value);
+        }
+        m.last_value = Some((*value, *at));
+    }
+    let changed = m.reading.as_ref() != Some(&reading);
+    m.reading = Some(reading);
+    m.fetched = Some(at);
+    if changed {
+        s.ui.dirty = true;
+    }
+    announce(s, index, fx);
+}
+
+/// Log a gauge's level when it changes: crossing a threshold, recovering, failing.
+fn announce(s: &mut State, index: usize, fx: &mut Vec<Effect>) {
+    let def = &s.rb.metrics[index];
+    let m = &s.metrics[index];
+    let level = m.level(def, s.now, s.stale_after);
+    if m.announced == Some(level) {
+        return;
+    }
+    let first = m.announced.is_none();
+    let value = crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0));
+    let text = match (level, &m.reading) {
+        (Level::Critical | Level::Warn, _) => {
+            let (thr, word) = if level == Level::Critical { (def.critical, "critical") } else { (def.warn, "warn") };
+            let dir = if def.bad == crate::runbook::Bad::Above { "above" } else { "below" };
+            Some((
+                if level == Level::Critical { LogLevel::Error } else { LogLevel::Warn },
+                format!("{} is {} at {value}: {dir} its {word} threshold {}", def.title, level.word(), crate::ui::gauges::format_value(def, Some(thr))),
+            ))
+        }
+        (Level::Ok, _) if !first => Some((LogLevel::Info, format!("{} is back to OK at {value}", def.title))),
+        (Level::Unknown, Some(Reading::Error(e))) => Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title))),
+        (Level::Unknown, Some(Reading::NoData)) => Some((LogLevel::Warn, format!("{}: no data (the query matched no series)", def.title))),
+        (Level::Unknown, Some(Reading::Value { .. })) => Some((
+            LogLevel::Warn,
+            format!("{}: no fresh value for {}s; showing the last one as stale", def.title, m.age(s.now).unwrap_or(0)),
+        )),
+        _ => None,
+    };
+    s.metrics[index].announced = Some(level);
+    if let Some((level, text)) = text {
+        emit(s, CONSOLE, Entry::System { level, text }, fx);
+    }
+}
+
+fn announce_staleness(s: &mut State, fx: &mut Vec<Effect>) {
+    for i in 0..s.metrics.len() {
+        if s.metrics[i].announced.is_some() {
+            announce(s, i, fx);
+        }
+    }
+}
