@@ -11,3 +11,18 @@ pub mod state;
 pub mod text;
 pub mod ui;
 pub mod update;
+pub mod kube;
+pub mod app;
+pub mod cli;
+pub mod prom;
+
+/// TLS uses rustls with the ring provider, for kube and reqwest alike.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Built-in assets, so `warroom demo` works from anywhere in one command.
+pub mod builtin {
+    pub const DEMO_RUNBOOK: &str = include_str!("../assets/runbooks/demo.yaml");
+    pub const DEFAULT_SCENARIO: &str = include_str!("../assets/scenarios/default.yaml");
+}

@@ -1,1 +1,153 @@
-fn main(){}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use warroom::cli::{Cli, Command, ConsoleArgs};
+use warroom::runbook::{self, Problems, Runbook};
+use warroom::{app, builtin, journal, layout};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    warroom::install_crypto();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warroom: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Check { files } => check(&files),
+        cmd => match rt.block_on(start(cmd)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("warroom: {e:#}");
+                ExitCode::from(if e.downcast_ref::<Problems>().is_some() { 2 } else { 1 })
+            }
+        },
+    }
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut bad = false;
+    for f in files {
+        let src = match runbook::read(f) {
+            Ok(s) => s,
+            Err(p) => {
+                eprintln!("{p}");
+                bad = true;
+                continue;
+            }
+        };
+        // A file with a top-level `root:` is a layout; anything else is a runbook.
+        let is_layout = src.lines().any(|l| l.starts_with("root:"));
+        let result = if is_layout {
+            layout::parse(f, &src).map(|l| format!("layout {}: minimum {}x{}", l.name, l.min_width, l.min_height))
+        } else {
+            runbook::parse_runbook(f, &src).map(|rb| rb.summary())
+        };
+        match result {
+            Ok(summary) => println!("{}: ok: {summary}", f.display()),
+            Err(p) => {
+                eprintln!("{p}");
+                bad = true;
+            }
+        }
+    }
+    if bad { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+fn journal_for(rb: &Runbook, args: &ConsoleArgs, demo: bool) -> PathBuf {
+    match &args.journal {
+        Some(p) => p.clone(),
+        None if demo => std::env::temp_dir().join(format!("warroom-demo-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S"))),
+        None => journal::default_path(&rb.release.name, &rb.release.version),
+    }
+}
+
+async fn start(cmd: Command) -> anyhow::Result<()> {
+    if let Command::Run { console, .. } | Command::Demo { console, .. } = &cmd
+        && console.utc
+    {
+        warroom::ui::show_utc();
+    }
+    match cmd {
+        Command::Run { runbook, prometheus, kubeconfig, context, namespace, console } => {
+            let mut rb = runbook::load(&runbook)?;
+            if let Some(ns) = namespace {
+                rb.kubernetes.namespace = ns;
+            }
+            let layout = layout::load(&console.layout)?;
+            let client = warroom::kube::connect(kubeconfig.as_deref(), context.as_deref()).await?;
+            let journal = journal_for(&rb, &console, false);
+            let path = app::run(app::Launch {
+                runbook_label: runbook.display().to_string(),
+                runbook: rb,
+                journal,
+                operator: console.operator(),
+                layout,
+                kube: client,
+                prometheus,
+            })
+            .await?;
+            println!("journal: {}", path.display());
+            Ok(())
+        }
+        Command::Demo { scenario, runbook, kubeconfig_out, console } => {
+            let sc = match &scenario {
+                Some(p) => runbook::load_scenario(p)?,
+                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO).map_err(anyhow::Error::msg)?,
+            };
+            let (rb, label) = match &runbook {
+                Some(p) => (runbook::load(p)?, p.display().to_string()),
+                None => (
+                    runbook::parse_runbook(Path::new("assets/runbooks/demo.yaml"), builtin::DEMO_RUNBOOK)?,
+                    "built-in demo runbook".to_string(),
+                ),
+            };
+            let layout = layout::load(&console.layout)?;
+            let sim = warroom::sim::start(sc, 0, 0).await?;
+            let kc = kubeconfig_out.unwrap_or_else(|| std::env::temp_dir().join(format!("warroom-demo-{}.kubeconfig", std::process::id())));
+            sim.write_kubeconfig(&kc)?;
+            eprintln!("simulated cluster: Kubernetes API {} · Prometheus API {}", sim.kube_url, sim.prom_url);
+            eprintln!("kubeconfig: {}   (try: kubectl --kubeconfig {} get pods -w)", kc.display(), kc.display());
+            let client = warroom::kube::connect(Some(&kc), None).await?;
+            let journal = journal_for(&rb, &console, true);
+            let result = app::run(app::Launch {
+                runbook: rb,
+                runbook_label: label,
+                journal,
+                operator: console.operator(),
+                layout,
+                kube: client,
+                prometheus: Some(sim.prom_url.clone()),
+            })
+            .await;
+            sim.shutdown().await;
+            let path = result?;
+            println!("journal: {}", path.display());
+            Ok(())
+        }
+        Command::Sim { scenario, kube_port, prom_port, kubeconfig_out } => {
+            let sc = match &scenario {
+                Some(p) => runbook::load_scenario(p)?,
+                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO).map_err(anyhow::Error::msg)?,
+            };
+            let sim = warroom::sim::start(sc, kube_port, prom_port).await?;
+            let kc = kubeconfig_out.unwrap_or_else(|| std::env::temp_dir().join(format!("warroom-sim-{}.kubeconfig", std::process::id())));
+            sim.write_kubeconfig(&kc)?;
+            println!("Kubernetes API: {}", sim.kube_url);
+            println!("Prometheus API: {}  (/metrics for scraping)", sim.prom_url);
+            println!("kubeconfig: {}", kc.display());
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            sim.shutdown().await;
+            println!("simulator stopped");
+            Ok(())
+        }
+        Command::Check { .. } => unreachable!("handled before the runtime starts"),
+    }
+}

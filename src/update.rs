@@ -69,10 +69,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Cluster(snap) => {
             if let Link::Lost { since, .. } = &s.cluster.link {
-                let text = format!(
-                    "Kubernetes API reachable again (lost since {})",
-                    since.with_timezone(&chrono::Local).format("%H:%M:%S")
-                );
+                let text = format!("Kubernetes API reachable again (lost since {})", crate::ui::hms(*since));
                 emit(s, CONSOLE, Entry::System { level: LogLevel::Info, text }, &mut fx);
             }
             s.cluster.link = Link::Live;

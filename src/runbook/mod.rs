@@ -57,17 +57,61 @@ impl std::error::Error for Problems {}
 /// Parse YAML into `T` strictly, turning serde_yaml's message into one a user can act on.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Result<T, Problems> {
     serde_yaml::from_str(src).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        Problems(vec![Problem {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: explain_serde(&e.to_string()),
-        }])
+        let msg = e.to_string();
+        let at_serde = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        // serde_yaml places errors raised inside a value (a bad duration) at the start of
+        // the enclosing mapping; the path in its message finds the value itself.
+        let at_path = error_path(&msg).map(|p| locate(src, &p)).unwrap_or((1, 1));
+        let mut at = at_serde.max(at_path);
+        // A value named in the message (`soon`) sits at or below that start: point at it.
+        if let Some(tok) = msg.split('`').nth(1).filter(|t| !t.is_empty())
+            && let Some(found) = find_value(src, at, tok)
+        {
+            at = found;
+        }
+        let (line, column) = at;
+        Problems(vec![Problem { file: file.to_path_buf(), line, column, message: explain_serde(&msg) }])
     })
+}
+
+/// The first `key: token` value at or after `from` (1-based), within the same block.
+fn find_value(src: &str, from: (usize, usize), tok: &str) -> Option<(usize, usize)> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = src.lines().collect();
+    let first = lines.get(from.0 - 1)?;
+    let base = indent(first);
+    for (i, l) in lines.iter().enumerate().skip(from.0 - 1) {
+        if i >= from.0 && !l.trim().is_empty() && indent(l) < base {
+            break;
+        }
+        for pat in [format!(": {tok}"), format!(": \"{tok}\""), format!(": '{tok}'")] {
+            if let Some(p) = l.find(&pat) {
+                return Some((i + 1, l[..p + 2].chars().count() + 1));
+            }
+        }
+    }
+    None
+}
+
+/// `stages[0].hold: ...` → [stages, 0, hold].
+fn error_path(msg: &str) -> Option<Vec<Seg>> {
+    let (head, _) = msg.split_once(": ")?;
+    if head.is_empty() || !head.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c)) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for part in head.split('.') {
+        let (key, rest) = part.split_once('[').map(|(k, r)| (k, Some(r))).unwrap_or((part, None));
+        if !key.is_empty() {
+            out.push(Seg::Key(key.to_string()));
+        }
+        if let Some(r) = rest {
+            for idx in r.split('[') {
+                out.push(Seg::Index(idx.trim_end_matches(']').parse().ok()?));
+            }
+        }
+    }
+    Some(out)
 }
 
 /// serde's messages name the problem; add how to fix it.

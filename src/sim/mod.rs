@@ -5,3 +5,17 @@ pub mod metrics;
 pub mod prom_api;
 pub mod promql;
 pub mod tsdb;
+
+mod controller;
+mod kube_api;
+mod objects;
+mod patch;
+mod selector;
+mod server;
+mod store;
+mod table;
+
+pub use server::{Sim, SimHandle, start};
+
+#[cfg(test)]
+mod tests;

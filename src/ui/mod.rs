@@ -8,6 +8,8 @@ pub mod overlay;
 pub mod rollout;
 pub mod theme;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Local, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -91,9 +93,20 @@ pub fn bold() -> ratatui::style::Style {
     ratatui::style::Style::default().add_modifier(Modifier::BOLD)
 }
 
-/// HH:MM:SS in the operator's time zone.
+static SHOW_UTC: AtomicBool = AtomicBool::new(false);
+
+/// Show times in UTC instead of the local zone (`--utc`; tests use it to be deterministic).
+pub fn show_utc() {
+    SHOW_UTC.store(true, Ordering::Relaxed);
+}
+
+/// HH:MM:SS in the operator's time zone (or UTC with `--utc`).
 pub fn hms(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%H:%M:%S").to_string()
+    if SHOW_UTC.load(Ordering::Relaxed) {
+        t.format("%H:%M:%S").to_string()
+    } else {
+        t.with_timezone(&Local).format("%H:%M:%S").to_string()
+    }
 }
 
 /// 42s, 3m05s, 1h02m: for ages and countdowns.

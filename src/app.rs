@@ -1,0 +1,296 @@
+//! The driver: events → update → effects → draw. The only place where state, I/O and the
+//! terminal meet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{Event as CtEvent, EventStream, KeyEventKind};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+use crate::effect::Effect;
+use crate::event::Event;
+use crate::journal::{self, Entry, Level as LogLevel, Writer};
+use crate::layout::Layout;
+use crate::runbook::Runbook;
+use crate::state::{CommsEntry, State};
+use crate::ui::{self, View};
+use crate::update::{CONSOLE, update};
+
+/// At most this many frames a second.
+const FRAME: Duration = Duration::from_millis(33);
+
+pub struct App {
+    pub state: State,
+    pub view: View,
+    journal: Writer,
+    tx: UnboundedSender<Event>,
+    kube: Option<kube::Client>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Replay(#[from] journal::ReplayError),
+    #[error("{path}: cannot open the journal for writing: {err}")]
+    Open { path: String, err: std::io::Error },
+    #[error(
+        "{path}: this journal belongs to {other}, not {this}: choose another file with --journal"
+    )]
+    OtherRelease { path: String, other: String, this: String },
+}
+
+impl App {
+    /// Open the journal, replay it into a fresh state, and record this session's start.
+    pub fn open(
+        rb: Runbook,
+        runbook_label: &str,
+        journal_path: &Path,
+        operator: &str,
+        layout: Layout,
+        tx: UnboundedSender<Event>,
+    ) -> Result<App, StartError> {
+        let rb = Arc::new(rb);
+        let replay = journal::replay(journal_path)?;
+        let this = format!("{} {}", rb.release.name, rb.release.version);
+        for r in &replay.records {
+            if let Entry::Session { release, version, .. } = &r.entry {
+                let other = format!("{release} {version}");
+                if other != this {
+                    return Err(StartError::OtherRelease { path: journal_path.display().to_string(), other, this });
+                }
+            }
+        }
+        let mut state = State::new(rb.clone(), operator, Utc::now());
+        for r in &replay.records {
+            state.apply(r);
+        }
+        let journal = Writer::open(journal_path)
+            .map_err(|err| StartError::Open { path: journal_path.display().to_string(), err })?;
+        let mut app = App { state, view: View::new(layout), journal, tx, kube: None };
+        let mut fx = Vec::new();
+        let session = app.state.record(
+            &app.state.operator.clone(),
+            Entry::Session { runbook: runbook_label.to_string(), release: rb.release.name.clone(), version: rb.release.version.clone() },
+        );
+        app.state.apply(&session);
+        fx.push(Effect::Journal(session));
+        if let Some((line, aside)) = &replay.torn {
+            let text = format!(
+                "line {line} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
+                aside.display()
+            );
+            let rec = app.state.record(CONSOLE, Entry::System { level: LogLevel::Warn, text });
+            app.state.apply(&rec);
+            fx.push(Effect::Journal(rec));
+        }
+        if let Some(p) = app.state.stages.pending.take() {
+            let text = format!(
+                "action #{} was sent at {} but its result was never recorded: the rollout pane shows what the cluster actually did",
+                p.seq,
+                ui::hms(p.at)
+            );
+            let rec = app.state.record(CONSOLE, Entry::System { level: LogLevel::Warn, text });
+            app.state.apply(&rec);
+            fx.push(Effect::Journal(rec));
+        }
+        app.run_effects(fx);
+        Ok(app)
+    }
+
+    pub fn set_kube(&mut self, client: kube::Client) {
+        self.kube = Some(client);
+    }
+
+    pub fn journal_path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    pub fn sender(&self) -> UnboundedSender<Event> {
+        self.tx.clone()
+    }
+
+    pub fn handle(&mut self, ev: Event) {
+        let fx = update(&mut self.state, ev);
+        self.run_effects(fx);
+    }
+
+    fn run_effects(&mut self, fx: Vec<Effect>) {
+        for e in fx {
+            match e {
+                Effect::Journal(rec) => {
+                    if let Err(err) = self.journal.append(&rec) {
+                        // Without the record on disk the decision does not count: say so and
+                        // run nothing that followed it.
+                        self.state.comms.push(CommsEntry {
+                            at: Utc::now(),
+                            who: CONSOLE.into(),
+                            level: LogLevel::Error,
+                            text: format!(
+                                "cannot write the journal {}: {err}. Nothing further was done.",
+                                self.journal.path().display()
+                            ),
+                        });
+                        self.state.stages.pending = None;
+                        self.state.ui.dirty = true;
+                        return;
+                    }
+                }
+                Effect::Kube { seq, op } => {
+                    let tx = self.tx.clone();
+                    let ns = self.state.rb.kubernetes.namespace.clone();
+                    match self.kube.clone() {
+                        Some(client) => {
+                            tokio::spawn(async move {
+                                let r = crate::kube::run(&client, &ns, &op).await;
+                                let (ok, message) = match r {
+                                    Ok(m) => (true, m),
+                                    Err(m) => (false, m),
+                                };
+                                let _ = tx.send(Event::Outcome { seq, ok, message });
+                            });
+                        }
+                        None => {
+                            let _ = tx.send(Event::Outcome { seq, ok: false, message: "no Kubernetes client is configured".into() });
+                        }
+                    }
+                }
+                Effect::Quit => self.state.ui.quit = true,
+            }
+        }
+    }
+
+    /// Draw if something changed since the last frame.
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> std::io::Result<()>
+    where
+        B::Error: Into<std::io::Error>,
+    {
+        if self.state.ui.dirty {
+            terminal.draw(|f| ui::draw(&self.state, &self.view, f)).map_err(Into::into)?;
+            self.state.ui.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+/// Send the clock once a second, on the second.
+pub fn spawn_clock(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = Utc::now();
+            let to_next = 1000 - now.timestamp_subsec_millis().min(999) as u64;
+            tokio::time::sleep(Duration::from_millis(to_next)).await;
+            if tx.send(Event::Tick(Utc::now())).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Keys, pastes and resizes from the terminal.
+pub fn spawn_terminal_events(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(Ok(ev)) = events.next().await {
+            let e = match ev {
+                CtEvent::Key(k) if k.kind == KeyEventKind::Press => Event::Key(k),
+                CtEvent::Paste(s) => Event::Paste(s),
+                CtEvent::Resize(..) => Event::Resize,
+                _ => continue,
+            };
+            if tx.send(e).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// The loop: wait for events, apply them in batches, draw at most ~30 times a second and
+/// only when something changed.
+pub async fn drive<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, rx: &mut UnboundedReceiver<Event>) -> std::io::Result<()>
+where
+    B::Error: Into<std::io::Error>,
+{
+    let mut last_draw = Instant::now() - FRAME;
+    app.draw(terminal)?;
+    loop {
+        let Some(ev) = rx.recv().await else { return Ok(()) };
+        app.handle(ev);
+        while let Ok(ev) = rx.try_recv() {
+            app.handle(ev);
+        }
+        if app.state.ui.quit {
+            return Ok(());
+        }
+        if app.state.ui.dirty {
+            let since = last_draw.elapsed();
+            if since < FRAME {
+                tokio::time::sleep(FRAME - since).await;
+                while let Ok(ev) = rx.try_recv() {
+                    app.handle(ev);
+                }
+            }
+            app.draw(terminal)?;
+            last_draw = Instant::now();
+        }
+    }
+}
+
+/// Everything the console needs to start.
+pub struct Launch {
+    pub runbook: Runbook,
+    pub runbook_label: String,
+    pub journal: PathBuf,
+    pub operator: String,
+    pub layout: Layout,
+    pub kube: kube::Client,
+    pub prometheus: Option<String>,
+}
+
+/// Run the console in the real terminal until the operator quits. The terminal is restored
+/// on every way out: normal exit, error, and panic (ratatui's hook restores, then chains).
+pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::open(l.runbook, &l.runbook_label, &l.journal, &l.operator, l.layout, tx.clone())?;
+    app.set_kube(l.kube.clone());
+    let rb = app.state.rb.clone();
+    let k = &rb.kubernetes;
+    let mut tasks = vec![
+        crate::kube::spawn_watch(l.kube, &k.namespace, vec![k.stable.clone(), k.canary.clone()], tx.clone()),
+        spawn_clock(tx.clone()),
+    ];
+    let url = l.prometheus.or_else(|| rb.prometheus.as_ref().and_then(|p| p.url.clone()));
+    let refresh = rb.prometheus.as_ref().map(|p| p.refresh.0).unwrap_or(Duration::from_secs(5));
+    match url {
+        Some(url) if !rb.metrics.is_empty() => {
+            let prom = crate::prom::Prom::new(&url, refresh.min(Duration::from_secs(10))).map_err(anyhow::Error::msg)?;
+            tasks.push(crate::prom::spawn_poller(prom, rb.metrics.iter().map(|m| m.query.clone()).collect(), refresh, tx.clone()));
+        }
+        Some(_) => {}
+        None if rb.metrics.is_empty() => {}
+        None => {
+            for i in 0..rb.metrics.len() {
+                let _ = tx.send(Event::Metric {
+                    index: i,
+                    at: Utc::now(),
+                    reading: crate::state::metrics::Reading::Error("no Prometheus configured: pass --prometheus URL or set prometheus.url in the runbook".into()),
+                });
+            }
+        }
+    }
+    let mut terminal = ratatui::init();
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::EnableBracketedPaste);
+    tasks.push(spawn_terminal_events(tx.clone()));
+    let result = drive(&mut app, &mut terminal, &mut rx).await;
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
+    for t in tasks {
+        t.abort();
+    }
+    result?;
+    Ok(app.journal_path().to_path_buf())
+}

@@ -1,0 +1,1602 @@
+//! The simulated control plane: the deployment controller, the ReplicaSet controller, a
+//! garbage collector and a kubelet, each a port of the real one's decisions (Kubernetes
+//! `pkg/controller/deployment`, `pkg/controller/replicaset`) reduced to what a release
+//! console can observe.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::objects;
+use super::store::{ApiError, Resource, Store, key_of, parse_time, rfc3339};
+use crate::runbook::Scenario;
+use crate::runbook::scenario::Behavior;
+
+pub const HASH_LABEL: &str = "pod-template-hash";
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
+/// Deployment annotations the controller does not copy to its ReplicaSets.
+const SKIP_COPY: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+];
+const NODES: usize = 3;
+/// How long a crash-looping container runs before it exits.
+const CRASH_AFTER: f64 = 2.0;
+/// How long an image pull failure shows as ErrImagePull before ImagePullBackOff.
+const PULL_ERROR_FOR: f64 = 5.0;
+
+/// Precise pod times: the API's timestamps are whole seconds, the lifecycle is not.
+#[derive(Debug, Clone, Copy)]
+struct PodClock {
+    created: f64,
+    terminating_since: Option<f64>,
+}
+
+/// The whole simulated cluster: the store and the controllers' private bookkeeping.
+pub struct Cluster {
+    pub store: Store,
+    scenario: Scenario,
+    clocks: HashMap<String, PodClock>,
+}
+
+impl Cluster {
+    /// A cluster in the scenario's initial state: both Deployments rolled out, stable pods
+    /// Running and Ready, created a few minutes before `now` so the demo starts healthy.
+    pub fn new(scenario: Scenario, now: f64) -> Cluster {
+        let seed = (now * 1e6) as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        let mut c = Cluster {
+            store: Store::new(seed),
+            scenario,
+            clocks: HashMap::new(),
+        };
+        let created = now - 300.0;
+        for ns in [c.scenario.namespace.clone(), "default".into(), "kube-system".into()] {
+            if c.store.get(Resource::Namespace, "", &ns).is_none() {
+                let obj = objects::namespace(&ns, created - 86400.0);
+                c.store
+                    .create(Resource::Namespace, obj, created)
+                    .expect("a fresh namespace is valid");
+            }
+        }
+        for d in objects::initial_deployments(&c.scenario, created) {
+            c.store
+                .create(Resource::Deployment, d, created)
+                .expect("the scenario's deployments are valid");
+        }
+        c.tick(created);
+        c.tick(now);
+        c.tick(now);
+        c
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// One reconcile pass of every controller.
+    pub fn tick(&mut self, now: f64) {
+        self.kubelet(now);
+        self.collect_garbage(now);
+        // ReplicaSet status first, so the deployment controller decides on fresh counts;
+        // again after it, so the pods it asked for exist within the same tick.
+        self.sync_replicasets(now);
+        let deployments: Vec<_> = self
+            .store
+            .list(Resource::Deployment, None)
+            .map(|d| key_of(d))
+            .collect();
+        for (ns, name) in deployments {
+            self.sync_deployment(&ns, &name, now);
+        }
+        self.sync_replicasets(now);
+    }
+
+    /// Deletes a pod the way the API does: gracefully (it shows Terminating until the
+    /// kubelet has stopped it) unless the grace period is 0.
+    pub fn delete_pod(
+        &mut self,
+        ns: &str,
+        name: &str,
+        grace: Option<i64>,
+        now: f64,
+    ) -> Option<Arc<Value>> {
+        let pod = self.store.get(Resource::Pod, ns, name)?.clone();
+        let grace = grace.unwrap_or_else(|| {
+            pod.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(30)
+        });
+        if grace <= 0 {
+            return self.store.delete(Resource::Pod, ns, name);
+        }
+        if let Some(uid) = pod.pointer("/metadata/uid").and_then(Value::as_str)
+            && let Some(clock) = self.clocks.get_mut(uid)
+        {
+            clock.terminating_since.get_or_insert(now);
+        }
+        self.store
+            .mark_deleting(Resource::Pod, ns, name, &rfc3339(now + grace as f64), grace)
+    }
+
+    // ---------------------------------------------------------------- garbage collector
+
+    /// Removes what lost its owner: ReplicaSets of deleted Deployments, pods of deleted
+    /// ReplicaSets (background propagation, as `kubectl delete` asks for).
+    fn collect_garbage(&mut self, now: f64) {
+        let uids = |store: &Store, res| -> HashSet<String> {
+            store
+                .list(res, None)
+                .filter_map(|o| o.pointer("/metadata/uid").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        };
+        let deployments = uids(&self.store, Resource::Deployment);
+        let orphans: Vec<_> = self
+            .store
+            .list(Resource::ReplicaSet, None)
+            .filter(|rs| controller_uid(rs).is_some_and(|u| !deployments.contains(u)))
+            .map(|rs| key_of(rs))
+            .collect();
+        for (ns, name) in orphans {
+            self.store.delete(Resource::ReplicaSet, &ns, &name);
+        }
+        let replicasets = uids(&self.store, Resource::ReplicaSet);
+        let orphans: Vec<_> = self
+            .store
+            .list(Resource::Pod, None)
+            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+            .filter(|p| controller_uid(p).is_some_and(|u| !replicasets.contains(u)))
+            .map(|p| key_of(p))
+            .collect();
+        for (ns, name) in orphans {
+            self.delete_pod(&ns, &name, None, now);
+        }
+    }
+
+    // ---------------------------------------------------------------- kubelet
+
+    fn kubelet(&mut self, now: f64) {
+        let pods: Vec<Arc<Value>> = self.store.list(Resource::Pod, None).cloned().collect();
+        let live: HashSet<&str> = pods
+            .iter()
+            .filter_map(|p| p.pointer("/metadata/uid").and_then(Value::as_str))
+            .collect();
+        self.clocks.retain(|uid, _| live.contains(uid.as_str()));
+        let terminate = self.scenario.timing.terminate.0.as_secs_f64();
+        for pod in &pods {
+            let uid = pod
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let created = pod
+                .pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+                .unwrap_or(now);
+            let clock = self.clocks.entry(uid).or_insert(PodClock {
+                created,
+                terminating_since: None,
+            });
+            if pod.pointer("/metadata/deletionTimestamp").is_some() {
+                let since = *clock.terminating_since.get_or_insert(now);
+                if now >= since + terminate {
+                    let (ns, name) = key_of(pod);
+                    self.store.delete(Resource::Pod, &ns, &name);
+                    continue;
+                }
+            }
+            let clock = *clock;
+            let mut updated = (**pod).clone();
+            updated["status"] = pod_status(&self.scenario, pod, clock, now);
+            self.store
+                .update(Resource::Pod, updated)
+                .expect("the pod was just listed");
+        }
+    }
+
+    // ---------------------------------------------------------------- ReplicaSet controller
+
+    fn sync_replicasets(&mut self, now: f64) {
+        let keys: Vec<_> = self
+            .store
+            .list(Resource::ReplicaSet, None)
+            .map(|rs| key_of(rs))
+            .collect();
+        for (ns, name) in keys {
+            self.sync_replicaset(&ns, &name, now);
+        }
+    }
+
+    fn sync_replicaset(&mut self, ns: &str, name: &str, now: f64) {
+        let Some(rs) = self.store.get(Resource::ReplicaSet, ns, name).cloned() else {
+            return;
+        };
+        let uid = rs.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+        let owned = |store: &Store| -> Vec<Arc<Value>> {
+            store
+                .list(Resource::Pod, Some(ns))
+                .filter(|p| controller_uid(p) == Some(uid))
+                .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+                .cloned()
+                .collect()
+        };
+        let mut active = owned(&self.store);
+        let want = int(&rs, "/spec/replicas").max(0) as usize;
+        if active.len() < want {
+            for _ in active.len()..want {
+                self.create_pod(&rs, now);
+            }
+            active = owned(&self.store);
+        } else if active.len() > want {
+            // The real controller's preference: delete pods that are the least far along
+            // (unscheduled, pending, not ready, ready the shortest time), newest first.
+            active.sort_by(|a, b| {
+                deletion_rank(a)
+                    .partial_cmp(&deletion_rank(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            for p in &active[..active.len() - want] {
+                let (pns, pname) = key_of(p);
+                self.delete_pod(&pns, &pname, None, now);
+            }
+            active = owned(&self.store);
+        }
+        let min_ready = int(&rs, "/spec/minReadySeconds") as f64;
+        let ready = active.iter().filter(|p| pod_ready(p)).count();
+        let available = active.iter().filter(|p| pod_available(p, min_ready, now)).count();
+        let mut status = Map::new();
+        status.insert("replicas".into(), json!(active.len()));
+        insert_nonzero(&mut status, "fullyLabeledReplicas", active.len() as i64);
+        insert_nonzero(&mut status, "readyReplicas", ready as i64);
+        insert_nonzero(&mut status, "availableReplicas", available as i64);
+        insert_nonzero(&mut status, "observedGeneration", int(&rs, "/metadata/generation"));
+        let mut updated = (*rs).clone();
+        updated["status"] = Value::Object(status);
+        self.store
+            .update(Resource::ReplicaSet, updated)
+            .expect("the replicaset was just read");
+    }
+
+    fn create_pod(&mut self, rs: &Value, now: f64) {
+        let (ns, rs_name) = key_of(rs);
+        let template = rs.pointer("/spec/template").cloned().unwrap_or_default();
+        let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let node = self.least_loaded_node();
+        spec["nodeName"] = json!(node);
+        let defaults = json!({
+            "serviceAccountName": "default",
+            "serviceAccount": "default",
+            "enableServiceLinks": true,
+            "priority": 0,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "tolerations": [
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            ],
+        });
+        for (k, v) in defaults.as_object().expect("a literal object") {
+            spec.as_object_mut()
+                .map(|s| s.entry(k.clone()).or_insert(v.clone()));
+        }
+        // Pods (not templates) get requests defaulted from limits.
+        if let Some(cs) = spec.get_mut("containers").and_then(Value::as_array_mut) {
+            for c in cs {
+                if let Some(limits) = c.pointer("/resources/limits").cloned()
+                    && c.pointer("/resources/requests").is_none()
+                {
+                    c["resources"]["requests"] = limits;
+                }
+            }
+        }
+        let qos = qos_class(&spec);
+        let mut meta = json!({
+            "name": format!("{rs_name}-{}", self.store.rng.alphanumeric(5)),
+            "generateName": format!("{rs_name}-"),
+            "namespace": ns,
+            "labels": template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+            "ownerReferences": [owner_ref(rs, "ReplicaSet")],
+        });
+        if let Some(a) = template.pointer("/metadata/annotations") {
+            meta["annotations"] = a.clone();
+        }
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,
+            "status": {
+                "phase": "Pending",
+                "qosClass": qos,
+                "conditions": [condition("PodScheduled", true, now, None)],
+            },
+        });
+        match self.store.create(Resource::Pod, pod, now) {
+            Ok(p) => {
+                let uid = p.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+                self.clocks.insert(
+                    uid.to_string(),
+                    PodClock {
+                        created: now,
+                        terminating_since: None,
+                    },
+                );
+            }
+            // A generated name taken: the next tick tries another.
+            Err(ApiError { code: 409, .. }) => {}
+            Err(e) => panic!("creating a pod from a stored template failed: {e}"),
+        }
+    }
+
+    fn least_loaded_node(&self) -> String {
+        let mut load = [0usize; NODES];
+        for p in self.store.list(Resource::Pod, None) {
+            if let Some(i) = node_index(p) {
+                load[i] += 1;
+            }
+        }
+        let i = (0..NODES).min_by_key(|&i| load[i]).unwrap_or(0);
+        format!("sim-node-{}", i + 1)
+    }
+
+    // ---------------------------------------------------------------- deployment controller
+
+    fn sync_deployment(&mut self, ns: &str, name: &str, now: f64) {
+        let Some(d) = self.store.get(Resource::Deployment, ns, name).cloned() else {
+            return;
+        };
+        if d.pointer("/metadata/deletionTimestamp").is_some() {
+            return;
+        }
+        let uid = d.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+        let mut rss: Vec<Value> = self
+            .store
+            .list(Resource::ReplicaSet, Some(ns))
+            .filter(|rs| controller_uid(rs) == Some(uid))
+            .map(|rs| (**rs).clone())
+            .collect();
+        sort_by_creation(&mut rss);
+        let mut sync = DeploymentSync {
+            store: &mut self.store,
+            now,
+            d: (*d).clone(),
+            rss,
+        };
+        sync.check_paused_conditions();
+        if bool_at(&sync.d, "/spec/paused") || sync.is_scaling_event() {
+            sync.sync();
+        } else if str_at(&sync.d, "/spec/strategy/type") == "Recreate" {
+            sync.rollout_recreate();
+        } else {
+            sync.rollout_rolling();
+        }
+    }
+}
+
+/// One pass of the deployment controller over one Deployment and its ReplicaSets
+/// (`rss`, oldest first). Writes go to the store at once, as the real controller's
+/// API calls do; the local copies follow them.
+struct DeploymentSync<'a> {
+    store: &'a mut Store,
+    now: f64,
+    d: Value,
+    rss: Vec<Value>,
+}
+
+impl DeploymentSync<'_> {
+    fn replicas(&self) -> i64 {
+        self.d
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+    }
+
+    fn write_deployment(&mut self) {
+        if let Ok(d) = self.store.update(Resource::Deployment, self.d.clone()) {
+            self.d = (*d).clone();
+        }
+    }
+
+    fn write_rs(&mut self, i: usize) {
+        if let Ok(rs) = self.store.update(Resource::ReplicaSet, self.rss[i].clone()) {
+            self.rss[i] = (*rs).clone();
+        }
+    }
+
+    fn old_indices(&self, new: Option<usize>) -> Vec<usize> {
+        (0..self.rss.len()).filter(|&i| Some(i) != new).collect()
+    }
+
+    fn total_spec(&self, indices: impl IntoIterator<Item = usize>) -> i64 {
+        indices.into_iter().map(|i| int(&self.rss[i], "/spec/replicas")).sum()
+    }
+
+    fn total_status(&self, indices: impl IntoIterator<Item = usize>, field: &str) -> i64 {
+        let ptr = format!("/status/{field}");
+        indices.into_iter().map(|i| int(&self.rss[i], &ptr)).sum()
+    }
+
+    fn event(&mut self, reason: &str, message: String) {
+        record_event(self.store, self.now, &self.d, "Normal", reason, message, "deployment-controller");
+    }
+
+    /// The ReplicaSet whose template is the Deployment's (the oldest if several).
+    fn find_new(&self) -> Option<usize> {
+        let template = self.d.pointer("/spec/template")?;
+        self.rss.iter().position(|rs| {
+            rs.pointer("/spec/template")
+                .is_some_and(|t| templates_equal(t, template))
+        })
+    }
+
+    /// `getAllReplicaSetsAndSyncRevision`: finds (or creates) the new ReplicaSet and keeps
+    /// the revision annotations of it and the Deployment in step.
+    fn new_rs_synced(&mut self, create: bool) -> Option<usize> {
+        let existing = self.find_new();
+        let max_old = self
+            .old_indices(existing)
+            .into_iter()
+            .map(|i| revision(&self.rss[i]))
+            .max()
+            .unwrap_or(0);
+        let new_revision = max_old + 1;
+        if let Some(i) = existing {
+            let mut rs = self.rss[i].clone();
+            let mut changed = set_new_rs_annotations(&self.d, &mut rs, new_revision, true);
+            let min_ready = self.d.pointer("/spec/minReadySeconds").cloned();
+            if rs.pointer("/spec/minReadySeconds").cloned() != min_ready {
+                match min_ready {
+                    Some(m) => rs["spec"]["minReadySeconds"] = m,
+                    None => {
+                        rs["spec"].as_object_mut().map(|s| s.remove("minReadySeconds"));
+                    }
+                }
+                changed = true;
+            }
+            if changed {
+                self.rss[i] = rs;
+                self.write_rs(i);
+            }
+            let rev = revision(&self.rss[i]).to_string();
+            let mut needs_update = set_annotation(&mut self.d, REVISION, &rev);
+            if has_progress_deadline(&self.d) && condition_of(&self.d, "Progressing").is_none() {
+                let name = str_at(&self.rss[i], "/metadata/name").to_string();
+                let c = deployment_condition(
+                    "Progressing",
+                    "True",
+                    "FoundNewReplicaSet",
+                    format!("Found new replica set \"{name}\""),
+                    self.now,
+                );
+                set_condition(&mut self.d, c);
+                needs_update = true;
+            }
+            if needs_update {
+                self.write_deployment();
+            }
+            return Some(i);
+        }
+        if !create {
+            return None;
+        }
+        let mut template = self.d.pointer("/spec/template").cloned().unwrap_or_default();
+        let collisions = int(&self.d, "/status/collisionCount");
+        let hash = pod_template_hash(&template, collisions);
+        if !template.get("metadata").is_some_and(Value::is_object) {
+            template["metadata"] = json!({});
+        }
+        if !template["metadata"].get("labels").is_some_and(Value::is_object) {
+            template["metadata"]["labels"] = json!({});
+        }
+        template["metadata"]["labels"][HASH_LABEL] = json!(hash);
+        let mut selector = self.d.pointer("/spec/selector").cloned().unwrap_or_default();
+        if !selector.get("matchLabels").is_some_and(Value::is_object) {
+            selector["matchLabels"] = json!({});
+        }
+        selector["matchLabels"][HASH_LABEL] = json!(hash);
+        let (ns, dname) = key_of(&self.d);
+        let rs_name = format!("{dname}-{hash}");
+        let mut spec = json!({"replicas": 0, "selector": selector, "template": template.clone()});
+        if let Some(m) = self.d.pointer("/spec/minReadySeconds") {
+            spec["minReadySeconds"] = m.clone();
+        }
+        let mut rs = json!({
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": rs_name,
+                "namespace": ns,
+                "labels": template["metadata"]["labels"].clone(),
+                "ownerReferences": [owner_ref(&self.d, "Deployment")],
+            },
+            "spec": spec,
+            "status": {"replicas": 0},
+        });
+        let all = self.total_spec(0..self.rss.len());
+        let count = new_rs_new_replicas(&self.d, all, 0);
+        rs["spec"]["replicas"] = json!(count);
+        set_new_rs_annotations(&self.d, &mut rs, new_revision, false);
+        match self.store.create(Resource::ReplicaSet, rs, self.now) {
+            Ok(created) => self.rss.push((*created).clone()),
+            Err(_) => {
+                // The name is taken by a ReplicaSet with another template: like the real
+                // controller, count the collision so the next hash differs.
+                let status = self.d["status"].as_object_mut();
+                if let Some(s) = status {
+                    s.insert("collisionCount".into(), json!(collisions + 1));
+                } else {
+                    self.d["status"] = json!({"collisionCount": collisions + 1});
+                }
+                self.write_deployment();
+                return None;
+            }
+        }
+        let i = self.rss.len() - 1;
+        if count > 0 {
+            self.event("ScalingReplicaSet", format!("Scaled up replica set {rs_name} from 0 to {count}"));
+        }
+        if has_progress_deadline(&self.d) {
+            let c = deployment_condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                format!("Created new replica set \"{rs_name}\""),
+                self.now,
+            );
+            set_condition(&mut self.d, c);
+        }
+        set_annotation(&mut self.d, REVISION, &new_revision.to_string());
+        self.write_deployment();
+        Some(i)
+    }
+
+    fn is_scaling_event(&mut self) -> bool {
+        // Also keeps the revision annotations in step, as the real check does.
+        self.new_rs_synced(false);
+        let replicas = self.replicas();
+        (0..self.rss.len())
+            .filter(|&i| int(&self.rss[i], "/spec/replicas") > 0)
+            .any(|i| annotation_int(&self.rss[i], DESIRED_REPLICAS).is_some_and(|d| d != replicas))
+    }
+
+    fn check_paused_conditions(&mut self) {
+        if !has_progress_deadline(&self.d) {
+            return;
+        }
+        let cond = condition_of(&self.d, "Progressing");
+        let reason = cond.map(|c| str_at(c, "/reason").to_string());
+        if reason.as_deref() == Some("ProgressDeadlineExceeded") {
+            return;
+        }
+        let paused_cond = reason.as_deref() == Some("DeploymentPaused");
+        let paused = bool_at(&self.d, "/spec/paused");
+        let c = if paused && !paused_cond {
+            deployment_condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into(), self.now)
+        } else if !paused && paused_cond {
+            deployment_condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed".into(), self.now)
+        } else {
+            return;
+        };
+        set_condition(&mut self.d, c);
+        self.write_deployment();
+    }
+
+    /// `sync`: for paused Deployments and scaling events — scale, never roll.
+    fn sync(&mut self) {
+        let new = self.new_rs_synced(false);
+        self.scale(new);
+        if bool_at(&self.d, "/spec/paused") {
+            self.cleanup(new);
+        }
+        let status = self.calculate_status(new);
+        self.d["status"] = status;
+        self.write_deployment();
+    }
+
+    fn scale(&mut self, new: Option<usize>) {
+        let replicas = self.replicas();
+        let active: Vec<usize> = (0..self.rss.len())
+            .filter(|&i| int(&self.rss[i], "/spec/replicas") > 0)
+            .collect();
+        // One active ReplicaSet (or none: then the newest) takes the whole count.
+        let active_or_latest = match active.len() {
+            0 => new.or_else(|| {
+                self.old_indices(new)
+                    .into_iter()
+                    .max_by(|&a, &b| creation_order(&self.rss[a], &self.rss[b]))
+            }),
+            1 => Some(active[0]),
+            _ => None,
+        };
+        if let Some(i) = active_or_latest {
+            if int(&self.rss[i], "/spec/replicas") != replicas {
+                self.scale_rs(i, replicas);
+            }
+            return;
+        }
+        if let Some(n) = new
+            && self.is_saturated(n)
+        {
+            for i in self.old_indices(new) {
+                if int(&self.rss[i], "/spec/replicas") > 0 {
+                    self.scale_rs(i, 0);
+                }
+            }
+            return;
+        }
+        if str_at(&self.d, "/spec/strategy/type") == "Recreate" {
+            return;
+        }
+        // Several active ReplicaSets mid-rollout: scale each in proportion to its size.
+        let mut all = active;
+        let total = self.total_spec(all.iter().copied());
+        let allowed = if replicas > 0 { replicas + max_surge(&self.d) } else { 0 };
+        let to_add = allowed - total;
+        if to_add > 0 {
+            // Largest first, newest first among equals.
+            all.sort_by(|&a, &b| {
+                int(&self.rss[b], "/spec/replicas")
+                    .cmp(&int(&self.rss[a], "/spec/replicas"))
+                    .then_with(|| creation_order(&self.rss[b], &self.rss[a]))
+            });
+        } else if to_add < 0 {
+            // Largest first, oldest first among equals.
+            all.sort_by(|&a, &b| {
+                int(&self.rss[b], "/spec/replicas")
+                    .cmp(&int(&self.rss[a], "/spec/replicas"))
+                    .then_with(|| creation_order(&self.rss[a], &self.rss[b]))
+            });
+        }
+        let mut added = 0;
+        let mut sizes: Vec<(usize, i64)> = Vec::new();
+        for &i in &all {
+            let size = int(&self.rss[i], "/spec/replicas");
+            if to_add != 0 {
+                let p = self.proportion(i, to_add, added);
+                sizes.push((i, size + p));
+                added += p;
+            } else {
+                sizes.push((i, size));
+            }
+        }
+        if let Some(first) = sizes.first_mut()
+            && to_add != 0
+        {
+            first.1 = (first.1 + to_add - added).max(0);
+        }
+        for (i, size) in sizes {
+            self.scale_rs(i, size);
+        }
+    }
+
+    fn proportion(&self, i: usize, to_add: i64, added: i64) -> i64 {
+        let size = int(&self.rss[i], "/spec/replicas");
+        if size == 0 || to_add == 0 || to_add == added {
+            return 0;
+        }
+        let replicas = self.replicas();
+        let fraction = if replicas == 0 {
+            -size
+        } else {
+            let target = replicas + max_surge(&self.d);
+            let annotated = annotation_int(&self.rss[i], MAX_REPLICAS)
+                .unwrap_or_else(|| int(&self.d, "/status/replicas"));
+            if annotated == 0 {
+                0
+            } else {
+                ((size * target) as f64 / annotated as f64).round() as i64 - size
+            }
+        };
+        let allowed = to_add - added;
+        if to_add > 0 {
+            fraction.min(allowed)
+        } else {
+            fraction.max(allowed)
+        }
+    }
+
+    fn is_saturated(&self, i: usize) -> bool {
+        let rs = &self.rss[i];
+        let replicas = self.replicas();
+        int(rs, "/spec/replicas") == replicas
+            && annotation_int(rs, DESIRED_REPLICAS) == Some(replicas)
+            && int(rs, "/status/availableReplicas") == replicas
+    }
+
+    /// Sets a ReplicaSet's size and the replica annotations, and records the event.
+    fn scale_rs(&mut self, i: usize, size: i64) {
+        let old = int(&self.rss[i], "/spec/replicas");
+        let replicas = self.replicas();
+        let max = replicas + max_surge(&self.d);
+        let mut rs = self.rss[i].clone();
+        let annotations_changed = set_replicas_annotations(&mut rs, replicas, max);
+        if old == size && !annotations_changed {
+            return;
+        }
+        rs["spec"]["replicas"] = json!(size);
+        self.rss[i] = rs;
+        self.write_rs(i);
+        if old != size {
+            let op = if size > old { "up" } else { "down" };
+            let name = str_at(&self.rss[i], "/metadata/name").to_string();
+            self.event(
+                "ScalingReplicaSet",
+                format!("Scaled {op} replica set {name} from {old} to {size}"),
+            );
+        }
+    }
+
+    fn rollout_rolling(&mut self) {
+        let Some(new) = self.new_rs_synced(true) else {
+            return;
+        };
+        if self.reconcile_new(new) || self.reconcile_old(new) {
+            self.sync_rollout_status(Some(new));
+            return;
+        }
+        if deployment_complete(&self.d, &self.d["status"]) {
+            self.cleanup(Some(new));
+        }
+        self.sync_rollout_status(Some(new));
+    }
+
+    fn reconcile_new(&mut self, new: usize) -> bool {
+        let replicas = self.replicas();
+        let current = int(&self.rss[new], "/spec/replicas");
+        if current == replicas {
+            return false;
+        }
+        if current > replicas {
+            self.scale_rs(new, replicas);
+            return true;
+        }
+        let all = self.total_spec(0..self.rss.len());
+        let count = new_rs_new_replicas(&self.d, all, current);
+        self.scale_rs(new, count);
+        count != current
+    }
+
+    fn reconcile_old(&mut self, new: usize) -> bool {
+        let old: Vec<usize> = self
+            .old_indices(Some(new))
+            .into_iter()
+            .filter(|&i| int(&self.rss[i], "/spec/replicas") > 0)
+            .collect();
+        if self.total_spec(old.iter().copied()) == 0 {
+            return false;
+        }
+        let all_pods = self.total_spec(0..self.rss.len());
+        let min_available = self.replicas() - max_unavailable(&self.d);
+        let new_unavailable = int(&self.rss[new], "/spec/replicas")
+            - int(&self.rss[new], "/status/availableReplicas");
+        let max_scaled_down = all_pods - min_available - new_unavailable;
+        if max_scaled_down <= 0 {
+            return false;
+        }
+        // Unhealthy old replicas go first: removing them costs no availability.
+        let mut cleaned = 0;
+        for &i in &old {
+            if cleaned >= max_scaled_down {
+                break;
+            }
+            let size = int(&self.rss[i], "/spec/replicas");
+            let available = int(&self.rss[i], "/status/availableReplicas");
+            if size == 0 || size == available {
+                continue;
+            }
+            let n = (max_scaled_down - cleaned).min(size - available);
+            self.scale_rs(i, size - n);
+            cleaned += n;
+        }
+        // Then healthy ones, as far as minimum availability allows.
+        let available = self.total_status(0..self.rss.len(), "availableReplicas");
+        let mut scaled = 0;
+        if available > min_available {
+            let budget = available - min_available;
+            for &i in &old {
+                if scaled >= budget {
+                    break;
+                }
+                let size = int(&self.rss[i], "/spec/replicas");
+                if size == 0 {
+                    continue;
+                }
+                let n = size.min(budget - scaled);
+                self.scale_rs(i, size - n);
+                scaled += n;
+            }
+        }
+        cleaned + scaled > 0
+    }
+
+    fn rollout_recreate(&mut self) {
+        let new = self.new_rs_synced(false);
+        let mut scaled_down = false;
+        for i in self.old_indices(new) {
+            if int(&self.rss[i], "/spec/replicas") > 0 {
+                self.scale_rs(i, 0);
+                scaled_down = true;
+            }
+        }
+        if scaled_down {
+            self.sync_rollout_status(new);
+            return;
+        }
+        // Recreate waits until no old pod exists at all, terminating ones included.
+        let old_uids: HashSet<String> = self
+            .old_indices(new)
+            .into_iter()
+            .map(|i| str_at(&self.rss[i], "/metadata/uid").to_string())
+            .collect();
+        let ns = str_at(&self.d, "/metadata/namespace").to_string();
+        let old_running = self
+            .store
+            .list(Resource::Pod, Some(&ns))
+            .any(|p| controller_uid(p).is_some_and(|u| old_uids.contains(u)));
+        if old_running {
+            self.sync_rollout_status(new);
+            return;
+        }
+        let new = match new {
+            Some(n) => Some(n),
+            None => self.new_rs_synced(true),
+        };
+        if let Some(n) = new {
+            let replicas = self.replicas();
+            if int(&self.rss[n], "/spec/replicas") != replicas {
+                self.scale_rs(n, replicas);
+            }
+        }
+        if deployment_complete(&self.d, &self.d["status"]) {
+            self.cleanup(new);
+        }
+        self.sync_rollout_status(new);
+    }
+
+    /// Deletes the oldest unused ReplicaSets beyond `revisionHistoryLimit`.
+    fn cleanup(&mut self, new: Option<usize>) {
+        let Some(limit) = self.d.pointer("/spec/revisionHistoryLimit").and_then(Value::as_i64)
+        else {
+            return;
+        };
+        let mut old = self.old_indices(new);
+        let excess = old.len() as i64 - limit;
+        if excess <= 0 {
+            return;
+        }
+        old.sort_by_key(|&i| revision(&self.rss[i]));
+        let mut doomed = Vec::new();
+        for &i in old.iter().take(excess as usize) {
+            let rs = &self.rss[i];
+            if int(rs, "/status/replicas") != 0
+                || int(rs, "/spec/replicas") != 0
+                || int(rs, "/metadata/generation") > int(rs, "/status/observedGeneration")
+            {
+                continue;
+            }
+            doomed.push(key_of(rs));
+        }
+        for (ns, name) in doomed {
+            self.store.delete(Resource::ReplicaSet, &ns, &name);
+        }
+        // `self.rss` keeps the deleted ones: they count zero in every sum that follows.
+    }
+
+    fn calculate_status(&self, new: Option<usize>) -> Value {
+        let all = 0..self.rss.len();
+        let available = self.total_status(all.clone(), "availableReplicas");
+        let total = self.total_spec(all.clone());
+        let mut status = Map::new();
+        insert_nonzero(&mut status, "observedGeneration", int(&self.d, "/metadata/generation"));
+        insert_nonzero(&mut status, "replicas", self.total_status(all.clone(), "replicas"));
+        insert_nonzero(&mut status, "updatedReplicas", self.total_status(new, "replicas"));
+        insert_nonzero(&mut status, "readyReplicas", self.total_status(all, "readyReplicas"));
+        insert_nonzero(&mut status, "availableReplicas", available);
+        insert_nonzero(&mut status, "unavailableReplicas", (total - available).max(0));
+        insert_nonzero(&mut status, "collisionCount", int(&self.d, "/status/collisionCount"));
+        if let Some(c) = self.d.pointer("/status/conditions") {
+            status.insert("conditions".into(), c.clone());
+        }
+        let mut holder = json!({ "status": Value::Object(status) });
+        let c = if available >= self.replicas() - max_unavailable(&self.d) {
+            deployment_condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into(), self.now)
+        } else {
+            deployment_condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into(), self.now)
+        };
+        set_condition(&mut holder, c);
+        holder["status"].take()
+    }
+
+    /// `syncRolloutStatus`: the status plus the Progressing condition (progress made,
+    /// complete, or past the progress deadline).
+    fn sync_rollout_status(&mut self, new: Option<usize>) {
+        let mut holder = json!({ "status": self.calculate_status(new) });
+        let has_deadline = has_progress_deadline(&self.d);
+        if !has_deadline {
+            remove_condition(&mut holder, "Progressing");
+        }
+        let current = condition_of(&self.d, "Progressing").cloned();
+        let new_status = holder["status"].clone();
+        let is_complete = int(&new_status, "/replicas") == int(&new_status, "/updatedReplicas")
+            && current
+                .as_ref()
+                .is_some_and(|c| str_at(c, "/reason") == "NewReplicaSetAvailable");
+        if has_deadline && !is_complete {
+            let rs_name = new.map(|i| str_at(&self.rss[i], "/metadata/name").to_string());
+            let dname = str_at(&self.d, "/metadata/name").to_string();
+            let what = match &rs_name {
+                Some(n) => format!("ReplicaSet \"{n}\""),
+                None => format!("Deployment \"{dname}\""),
+            };
+            if deployment_complete(&self.d, &new_status) {
+                let c = deployment_condition(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    format!("{what} has successfully progressed."),
+                    self.now,
+                );
+                set_condition(&mut holder, c);
+            } else if deployment_progressing(&self.d["status"], &new_status) {
+                let mut c = deployment_condition(
+                    "Progressing",
+                    "True",
+                    "ReplicaSetUpdated",
+                    format!("{what} is progressing."),
+                    self.now,
+                );
+                // Progress refreshes lastUpdateTime even when the reason stays the same.
+                if let Some(cur) = &current {
+                    if str_at(cur, "/status") == "True" {
+                        c["lastTransitionTime"] = cur["lastTransitionTime"].clone();
+                    }
+                    remove_condition(&mut holder, "Progressing");
+                }
+                set_condition(&mut holder, c);
+            } else if self.timed_out(&holder) {
+                let c = deployment_condition(
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    format!("{what} has timed out progressing."),
+                    self.now,
+                );
+                set_condition(&mut holder, c);
+            }
+        }
+        self.d["status"] = holder["status"].take();
+        self.write_deployment();
+    }
+
+    fn timed_out(&self, holder: &Value) -> bool {
+        let Some(c) = condition_of(holder, "Progressing") else {
+            return false;
+        };
+        match str_at(c, "/reason") {
+            "NewReplicaSetAvailable" => false,
+            "ProgressDeadlineExceeded" => true,
+            _ => {
+                let deadline = int(&self.d, "/spec/progressDeadlineSeconds") as f64;
+                parse_time(str_at(c, "/lastUpdateTime"))
+                    .is_some_and(|from| from + deadline < self.now)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- deployment helpers
+
+fn has_progress_deadline(d: &Value) -> bool {
+    d.pointer("/spec/progressDeadlineSeconds")
+        .and_then(Value::as_i64)
+        .is_some_and(|s| s != i64::from(i32::MAX))
+}
+
+fn deployment_complete(d: &Value, status: &Value) -> bool {
+    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    int(status, "/updatedReplicas") == replicas
+        && int(status, "/replicas") == replicas
+        && int(status, "/availableReplicas") == replicas
+        && int(status, "/observedGeneration") >= int(d, "/metadata/generation")
+}
+
+fn deployment_progressing(old: &Value, new: &Value) -> bool {
+    let old_old = int(old, "/replicas") - int(old, "/updatedReplicas");
+    let new_old = int(new, "/replicas") - int(new, "/updatedReplicas");
+    int(new, "/updatedReplicas") > int(old, "/updatedReplicas")
+        || new_old < old_old
+        || int(new, "/readyReplicas") > int(old, "/readyReplicas")
+        || int(new, "/availableReplicas") > int(old, "/availableReplicas")
+}
+
+/// `25%` of `total`, rounded up or down; a plain number as is.
+fn scaled_value(v: Option<&Value>, total: i64, round_up: bool, default_percent: i64) -> i64 {
+    let percent = |p: i64| {
+        let x = p * total;
+        if round_up { (x + 99) / 100 } else { x / 100 }
+    };
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => match s.strip_suffix('%') {
+            Some(p) => percent(p.trim().parse().unwrap_or(0)),
+            None => s.trim().parse().unwrap_or(0),
+        },
+        _ => percent(default_percent),
+    }
+}
+
+/// `ResolveFenceposts`: (maxSurge, maxUnavailable) as pod counts.
+fn fenceposts(d: &Value) -> (i64, i64) {
+    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let ru = d.pointer("/spec/strategy/rollingUpdate");
+    let surge = scaled_value(ru.and_then(|r| r.get("maxSurge")), replicas, true, 25);
+    let unavailable = scaled_value(ru.and_then(|r| r.get("maxUnavailable")), replicas, false, 25);
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
+}
+
+fn is_rolling(d: &Value) -> bool {
+    str_at(d, "/spec/strategy/type") != "Recreate"
+}
+
+fn max_surge(d: &Value) -> i64 {
+    if is_rolling(d) { fenceposts(d).0 } else { 0 }
+}
+
+fn max_unavailable(d: &Value) -> i64 {
+    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    if !is_rolling(d) || replicas == 0 {
+        return 0;
+    }
+    fenceposts(d).1.min(replicas)
+}
+
+/// `NewRSNewReplicas`: how far the new ReplicaSet may grow now.
+fn new_rs_new_replicas(d: &Value, all_pods: i64, new_size: i64) -> i64 {
+    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    if !is_rolling(d) {
+        return replicas;
+    }
+    let max_total = replicas + max_surge(d);
+    if all_pods >= max_total {
+        return new_size;
+    }
+    new_size + (max_total - all_pods).min(replicas - new_size)
+}
+
+/// Copies the Deployment's annotations onto its new ReplicaSet and moves its revision up;
+/// a re-used ReplicaSet keeps its former revisions in `revision-history`.
+fn set_new_rs_annotations(d: &Value, rs: &mut Value, new_revision: i64, exists: bool) -> bool {
+    let mut changed = false;
+    if let Some(da) = d.pointer("/metadata/annotations").and_then(Value::as_object) {
+        for (k, v) in da {
+            if SKIP_COPY.contains(&k.as_str()) {
+                continue;
+            }
+            if rs.pointer("/metadata/annotations").and_then(|a| a.get(k)) != Some(v) {
+                annotations_mut(rs).insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
+    }
+    let old = rs
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(REVISION))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let old_int = old.as_deref().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    if old_int < new_revision {
+        annotations_mut(rs).insert(REVISION.into(), json!(new_revision.to_string()));
+        changed = true;
+        if let Some(old) = old {
+            let history = annotations_mut(rs)
+                .get(REVISION_HISTORY)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let history = if history.is_empty() {
+                old
+            } else {
+                format!("{history},{old}")
+            };
+            annotations_mut(rs).insert(REVISION_HISTORY.into(), json!(history));
+        }
+    }
+    if !exists {
+        let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        changed |= set_replicas_annotations(rs, replicas, replicas + max_surge(d));
+    }
+    changed
+}
+
+fn set_replicas_annotations(rs: &mut Value, desired: i64, max: i64) -> bool {
+    let mut changed = false;
+    for (k, v) in [(DESIRED_REPLICAS, desired), (MAX_REPLICAS, max)] {
+        let v = json!(v.to_string());
+        let a = annotations_mut(rs);
+        if a.get(k) != Some(&v) {
+            a.insert(k.into(), v);
+            changed = true;
+        }
+    }
+    changed
+}
+
+fn set_annotation(obj: &mut Value, key: &str, value: &str) -> bool {
+    let a = annotations_mut(obj);
+    if a.get(key).and_then(Value::as_str) == Some(value) {
+        return false;
+    }
+    a.insert(key.into(), json!(value));
+    true
+}
+
+fn annotations_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    let meta = super::store::meta_mut(obj);
+    if !meta.get("annotations").is_some_and(Value::is_object) {
+        meta.insert("annotations".into(), json!({}));
+    }
+    meta.get_mut("annotations")
+        .and_then(Value::as_object_mut)
+        .expect("annotations was just made an object")
+}
+
+fn annotation_int(obj: &Value, key: &str) -> Option<i64> {
+    obj.pointer("/metadata/annotations")?
+        .get(key)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+fn revision(rs: &Value) -> i64 {
+    annotation_int(rs, REVISION).unwrap_or(0)
+}
+
+/// Whether two pod templates are the same apart from the pod-template-hash label.
+pub fn templates_equal(a: &Value, b: &Value) -> bool {
+    fn strip(t: &Value) -> Value {
+        let mut t = t.clone();
+        if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            labels.remove(HASH_LABEL);
+            if labels.is_empty() {
+                t["metadata"].as_object_mut().map(|m| m.remove("labels"));
+            }
+        }
+        t
+    }
+    strip(a) == strip(b)
+}
+
+/// The pod-template-hash: FNV-1a of the template (and the collision count), its decimal
+/// digits spelled in the Kubernetes name alphabet, as `controller.ComputeHash` does.
+pub fn pod_template_hash(template: &Value, collisions: i64) -> String {
+    // serde_json sorts object keys, so equal templates always serialize the same.
+    let mut text = serde_json::to_string(template).unwrap_or_default();
+    if collisions > 0 {
+        text.push_str(&collisions.to_string());
+    }
+    let mut h: u32 = 0x811c_9dc5;
+    for b in text.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let alphabet = super::store::NAME_ALPHABET;
+    h.to_string()
+        .bytes()
+        .map(|b| alphabet[b as usize % alphabet.len()] as char)
+        .collect()
+}
+
+fn condition_of<'a>(obj: &'a Value, ty: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
+}
+
+fn deployment_condition(ty: &str, status: &str, reason: &str, message: String, now: f64) -> Value {
+    let t = rfc3339(now);
+    json!({
+        "type": ty,
+        "status": status,
+        "lastUpdateTime": t,
+        "lastTransitionTime": t,
+        "reason": reason,
+        "message": message,
+    })
+}
+
+/// `SetDeploymentCondition`: a condition with the same status and reason is left alone;
+/// a status that did not change keeps its lastTransitionTime.
+fn set_condition(obj: &mut Value, mut c: Value) {
+    let ty = str_at(&c, "/type").to_string();
+    if let Some(cur) = condition_of(obj, &ty) {
+        if cur.get("status") == c.get("status") && cur.get("reason") == c.get("reason") {
+            return;
+        }
+        if cur.get("status") == c.get("status") {
+            c["lastTransitionTime"] = cur["lastTransitionTime"].clone();
+        }
+    }
+    remove_condition(obj, &ty);
+    if !obj.get("status").is_some_and(Value::is_object) {
+        obj["status"] = json!({});
+    }
+    match obj["status"].get_mut("conditions").and_then(Value::as_array_mut) {
+        Some(cs) => cs.push(c),
+        None => obj["status"]["conditions"] = json!([c]),
+    }
+}
+
+fn remove_condition(obj: &mut Value, ty: &str) {
+    if let Some(cs) = obj
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        cs.retain(|c| c.get("type").and_then(Value::as_str) != Some(ty));
+    }
+}
+
+/// Writes a core/v1 Event about `about`, as the controllers' event recorders do.
+pub fn record_event(
+    store: &mut Store,
+    now: f64,
+    about: &Value,
+    ty: &str,
+    reason: &str,
+    message: String,
+    component: &str,
+) {
+    let (ns, name) = key_of(about);
+    let nanos = (now * 1e9) as u64 + store.rng.next_u64() % 1000;
+    let t = rfc3339(now);
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{name}.{nanos:x}"), "namespace": ns},
+        "involvedObject": {
+            "apiVersion": about.get("apiVersion").cloned().unwrap_or_default(),
+            "kind": about.get("kind").cloned().unwrap_or_default(),
+            "name": name,
+            "namespace": ns,
+            "uid": about.pointer("/metadata/uid").cloned().unwrap_or_default(),
+            "resourceVersion": about.pointer("/metadata/resourceVersion").cloned().unwrap_or_default(),
+        },
+        "reason": reason,
+        "message": message,
+        "source": {"component": component},
+        "firstTimestamp": t,
+        "lastTimestamp": t,
+        "count": 1,
+        "type": ty,
+        "eventTime": null,
+        "reportingComponent": component,
+        "reportingInstance": "",
+    });
+    // A name clash only loses one informational event.
+    let _ = store.create(Resource::Event, event, now);
+}
+
+// ---------------------------------------------------------------- pod helpers
+
+fn owner_ref(owner: &Value, kind: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "name": str_at(owner, "/metadata/name"),
+        "uid": str_at(owner, "/metadata/uid"),
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
+/// The uid of the object's controlling owner.
+pub fn controller_uid(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?
+        .get("uid")?
+        .as_str()
+}
+
+fn node_index(pod: &Value) -> Option<usize> {
+    let n: usize = str_at(pod, "/spec/nodeName")
+        .strip_prefix("sim-node-")?
+        .parse()
+        .ok()?;
+    (1..=NODES).contains(&n).then(|| n - 1)
+}
+
+fn pod_condition_true(pod: &Value, ty: &str) -> Option<f64> {
+    let c = condition_of(pod, ty)?;
+    (str_at(c, "/status") == "True")
+        .then(|| parse_time(str_at(c, "/lastTransitionTime")).unwrap_or(0.0))
+}
+
+pub fn pod_ready(pod: &Value) -> bool {
+    pod_condition_true(pod, "Ready").is_some()
+}
+
+fn pod_available(pod: &Value, min_ready_seconds: f64, now: f64) -> bool {
+    pod_condition_true(pod, "Ready")
+        .is_some_and(|since| min_ready_seconds <= 0.0 || since + min_ready_seconds <= now)
+}
+
+/// Sort key for choosing which pods a shrinking ReplicaSet deletes first.
+fn deletion_rank(pod: &Value) -> (u8, u8, u8, f64, i64, f64) {
+    let scheduled = u8::from(!str_at(pod, "/spec/nodeName").is_empty());
+    let phase = match str_at(pod, "/status/phase") {
+        "Pending" => 0,
+        "Unknown" => 1,
+        "Running" => 2,
+        _ => 0,
+    };
+    let ready_since = pod_condition_true(pod, "Ready");
+    let ready = u8::from(ready_since.is_some());
+    let restarts: i64 = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().map(|c| int(c, "/restartCount")).sum())
+        .unwrap_or(0);
+    let created = parse_time(str_at(pod, "/metadata/creationTimestamp")).unwrap_or(0.0);
+    // Ready longer sorts later; more restarts and newer creation sort earlier.
+    (scheduled, phase, ready, -ready_since.unwrap_or(0.0), -restarts, -created)
+}
+
+fn qos_class(spec: &Value) -> &'static str {
+    let cs = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let any = cs.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| {
+            c.pointer(&format!("/resources/{k}"))
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty())
+        })
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = cs.iter().all(|c| {
+        let l = c.pointer("/resources/limits");
+        let r = c.pointer("/resources/requests");
+        ["cpu", "memory"]
+            .iter()
+            .all(|k| l.and_then(|l| l.get(*k)).is_some() && l.and_then(|l| l.get(*k)) == r.and_then(|r| r.get(*k)))
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
+}
+
+fn condition(ty: &str, ok: bool, since: f64, not_ready: Option<&str>) -> Value {
+    let mut c = json!({
+        "type": ty,
+        "status": if ok { "True" } else { "False" },
+        "lastProbeTime": null,
+        "lastTransitionTime": rfc3339(since),
+    });
+    if let Some(msg) = not_ready.filter(|_| !ok) {
+        c["reason"] = json!("ContainersNotReady");
+        c["message"] = json!(msg);
+    }
+    c
+}
+
+/// A container's state at a moment, derived from its version's behaviour and the pod's
+/// age alone, so the kubelet needs no memory beyond the pod's creation time.
+struct ContainerState {
+    /// The state object (`running` / `waiting`).
+    state: Value,
+    last_state: Value,
+    ready: bool,
+    /// Whether the container has ever run (it has an ID and the pod is past Pending).
+    ever_started: bool,
+    running_now: bool,
+    restarts: u32,
+    /// When it last became ready.
+    ready_since: f64,
+    /// When the pod's sandbox came up (it has an IP from then).
+    sandbox_at: f64,
+}
+
+fn container_state(b: Option<&Behavior>, image: &str, name: &str, created: f64, now: f64) -> ContainerState {
+    let start = b.map_or(2.0, |b| b.start.0.as_secs_f64());
+    let elapsed = now - created;
+    let mut st = ContainerState {
+        state: json!({"waiting": {"reason": "ContainerCreating"}}),
+        last_state: json!({}),
+        ready: false,
+        ever_started: false,
+        running_now: false,
+        restarts: 0,
+        ready_since: created,
+        sandbox_at: created + start,
+    };
+    if elapsed < start {
+        return st;
+    }
+    let Some(b) = b else {
+        // An image the registry does not have: the pull fails, then backs off.
+        st.state = if elapsed - start < PULL_ERROR_FOR {
+            json!({"waiting": {"reason": "ErrImagePull", "message": format!("failed to pull and unpack image \"{image}\": not found")}})
+        } else {
+            json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}})
+        };
+        return st;
+    };
+    st.ever_started = true;
+    let mut run_start = created + start;
+    if b.crash_loop {
+        // Runs CRASH_AFTER seconds, exits, waits out a doubling back-off (10s … 5m), again.
+        loop {
+            let crash_at = run_start + CRASH_AFTER;
+            if now < crash_at {
+                st.state = json!({"running": {"startedAt": rfc3339(run_start)}});
+                st.running_now = true;
+                return st;
+            }
+            st.restarts += 1;
+            st.last_state = json!({"terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": rfc3339(run_start),
+                "finishedAt": rfc3339(crash_at),
+            }});
+            let backoff = (10.0 * 2f64.powi(st.restarts as i32 - 1)).min(300.0);
+            if now < crash_at + backoff {
+                st.state = json!({"waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": format!("back-off {}s restarting failed container={name}", backoff as u64),
+                }});
+                return st;
+            }
+            run_start = crash_at + backoff;
+        }
+    }
+    st.state = json!({"running": {"startedAt": rfc3339(run_start)}});
+    st.running_now = true;
+    let ready_at = run_start + b.ready.0.as_secs_f64();
+    if !b.never_ready && now >= ready_at {
+        st.ready = true;
+        st.ready_since = ready_at;
+    }
+    st
+}
+
+/// The pod status the kubelet reports at `now`.
+fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Value {
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let uid = str_at(pod, "/metadata/uid");
+    let mut statuses = Vec::new();
+    let mut all_ready = !containers.is_empty();
+    let mut all_started = !containers.is_empty();
+    let mut ready_since = clock.created;
+    let mut sandbox_at = clock.created;
+    let mut unready = Vec::new();
+    for c in containers {
+        let name = str_at(c, "/name");
+        let image = str_at(c, "/image");
+        let st = container_state(scenario.behavior(image), image, name, clock.created, now);
+        // A pod being deleted stops passing its readiness probe.
+        let ready = st.ready && clock.terminating_since.is_none();
+        all_ready &= ready;
+        all_started &= st.ever_started;
+        if !ready {
+            unready.push(name.to_string());
+        }
+        ready_since = ready_since.max(st.ready_since);
+        sandbox_at = sandbox_at.max(st.sandbox_at);
+        let mut cs = json!({
+            "name": name,
+            "image": image,
+            "imageID": "",
+            "ready": ready,
+            "restartCount": st.restarts,
+            "started": st.running_now,
+            "state": st.state,
+            "lastState": st.last_state,
+        });
+        if st.ever_started {
+            cs["imageID"] = json!(format!("{image}@sha256:{}", hex_digest(image, 4)));
+            cs["containerID"] =
+                json!(format!("containerd://{}", hex_digest(&format!("{uid}/{name}/{}", st.restarts), 4)));
+        }
+        statuses.push(cs);
+    }
+    let unready_since = clock.terminating_since.unwrap_or(clock.created);
+    let message = format!("containers with unready status: [{}]", unready.join(" "));
+    let (ready_t, msg) = if all_ready {
+        (ready_since, None)
+    } else {
+        (unready_since, Some(message.as_str()))
+    };
+    let sandbox = now >= sandbox_at;
+    let mut status = json!({
+        "phase": if all_started { "Running" } else { "Pending" },
+        "conditions": [
+            condition("PodReadyToStartContainers", sandbox, if sandbox { sandbox_at } else { clock.created }, None),
+            condition("Initialized", true, clock.created, None),
+            condition("Ready", all_ready, ready_t, msg),
+            condition("ContainersReady", all_ready, ready_t, msg),
+            condition("PodScheduled", true, clock.created, None),
+        ],
+        "qosClass": pod.pointer("/status/qosClass").cloned().unwrap_or(json!("BestEffort")),
+        "startTime": rfc3339(clock.created),
+        "containerStatuses": statuses,
+    });
+    if let Some(i) = node_index(pod) {
+        status["hostIP"] = json!(format!("192.168.0.{}", 11 + i));
+        status["hostIPs"] = json!([{"ip": format!("192.168.0.{}", 11 + i)}]);
+        if sandbox {
+            let host = 2 + (fnv(uid) % 250);
+            let ip = format!("10.0.{}.{host}", i + 1);
+            status["podIP"] = json!(ip);
+            status["podIPs"] = json!([{ "ip": ip }]);
+        }
+    }
+    status
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A stable fake digest: `words` × 16 hex digits.
+fn hex_digest(s: &str, words: usize) -> String {
+    (0..words).map(|i| format!("{:016x}", fnv(&format!("{i}:{s}")))).collect()
+}
+
+// ---------------------------------------------------------------- small accessors
+
+fn int(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+fn bool_at(v: &Value, ptr: &str) -> bool {
+    v.pointer(ptr).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Kubernetes omits zero counts from statuses (`omitempty`); so do we.
+fn insert_nonzero(m: &mut Map<String, Value>, key: &str, v: i64) {
+    if v != 0 {
+        m.insert(key.into(), json!(v));
+    }
+}
+
+fn creation_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    let ta = str_at(a, "/metadata/creationTimestamp");
+    let tb = str_at(b, "/metadata/creationTimestamp");
+    ta.cmp(tb)
+        .then_with(|| str_at(a, "/metadata/name").cmp(str_at(b, "/metadata/name")))
+}
+
+fn sort_by_creation(rss: &mut [Value]) {
+    rss.sort_by(creation_order);
+}

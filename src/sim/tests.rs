@@ -1,0 +1,582 @@
+//! End-to-end tests of the simulator over HTTP, with reqwest and with kube-rs (the client
+//! the console uses).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::store::{now, parse_time};
+use super::{SimHandle, start};
+use crate::runbook::{Dur, Scenario, parse_scenario};
+
+const NS: &str = "erp-production";
+const DEPLOYS: &str = "/apis/apps/v1/namespaces/erp-production/deployments";
+const PODS: &str = "/api/v1/namespaces/erp-production/pods";
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+/// The default scenario with a fast clock: pods start and get ready in 100 ms each.
+fn fast_scenario() -> Scenario {
+    let mut s = parse_scenario(include_str!("../../assets/scenarios/default.yaml")).unwrap();
+    s.timing.tick_ms = 20;
+    s.timing.terminate = Dur(Duration::from_millis(100));
+    for b in s.versions.values_mut() {
+        b.start = Dur(Duration::from_millis(100));
+        b.ready = Dur(Duration::from_millis(100));
+    }
+    s
+}
+
+async fn fast_sim() -> SimHandle {
+    start(fast_scenario(), 0, 0).await.unwrap()
+}
+
+struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    fn new(sim: &SimHandle) -> Http {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Http {
+            client: reqwest::Client::new(),
+            base: sim.kube_url.clone(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.unwrap();
+        let code = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        (code, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    async fn patch(&self, path: &str, content_type: &str, body: Value) -> (u16, Value) {
+        let req = self
+            .client
+            .patch(format!("{}{path}", self.base))
+            .header("Content-Type", content_type)
+            .body(body.to_string());
+        self.send(req).await
+    }
+
+    /// Opens a watch; events come from `Watch::next`.
+    async fn watch(&self, path: &str, accept: &str) -> Watch {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        Watch {
+            content_type: resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            resp,
+            buf: Vec::new(),
+        }
+    }
+}
+
+struct Watch {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+    content_type: String,
+}
+
+impl Watch {
+    /// The next event, or None when the server ended the stream.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return Some(serde_json::from_slice(&line).unwrap());
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.resp.chunk())
+                .await
+                .expect("a watch event within 20s")
+                .unwrap()?;
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+}
+
+fn rv_of(v: &Value) -> &str {
+    v["metadata"]["resourceVersion"].as_str().unwrap()
+}
+
+/// The stable Deployment's pods (the canary's names share its prefix; the label does not).
+fn stable_pods(pods: &[Value]) -> Vec<&Value> {
+    pods
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["track"] == "stable")
+        .collect()
+}
+
+fn is_ready(p: &Value) -> bool {
+    p["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn terminating(p: &Value) -> bool {
+    p["metadata"].get("deletionTimestamp").is_some()
+}
+
+fn revision(o: &Value) -> &str {
+    o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+        .as_str()
+        .unwrap_or("")
+}
+
+/// `kubectl rollout status`'s verdict: done when every replica is updated and available.
+fn rolled_out(d: &Value) -> bool {
+    let n = |p: &str| d.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    n("/metadata/generation") <= n("/status/observedGeneration")
+        && n("/status/updatedReplicas") == n("/spec/replicas")
+        && n("/status/replicas") == n("/status/updatedReplicas")
+        && n("/status/availableReplicas") == n("/status/updatedReplicas")
+}
+
+async fn wait_until(sim: &SimHandle, what: &str, mut f: impl FnMut(&SimHandle) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !f(sim) {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_deployments_with_selectors_and_errors() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+
+    let (code, list) = http.get(DEPLOYS).await;
+    assert_eq!(code, 200);
+    assert_eq!(list["kind"], "DeploymentList");
+    assert_eq!(list["apiVersion"], "apps/v1");
+    assert!(rv_of(&list).parse::<u64>().unwrap() > 0);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let stable = &items[0];
+    assert_eq!(stable["kind"], "Deployment");
+    assert_eq!(stable["metadata"]["name"], "erp-backend");
+    assert_eq!(stable["status"]["readyReplicas"], 10, "the demo starts healthy");
+    assert_eq!(revision(stable), "1");
+    assert!(rolled_out(stable));
+    let age = now() - parse_time(stable["metadata"]["creationTimestamp"].as_str().unwrap()).unwrap();
+    assert!(age > 60.0, "created minutes ago, not now");
+
+    let (_, all) = http.get("/apis/apps/v1/deployments").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let (_, canary) = http.get(&format!("{DEPLOYS}?labelSelector=track%3Dcanary")).await;
+    assert_eq!(canary["items"][0]["metadata"]["name"], "erp-backend-canary");
+    let (_, one) = http.get(&format!("{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend")).await;
+    assert_eq!(one["items"].as_array().unwrap().len(), 1);
+    let (_, none) = http.get(&format!("{DEPLOYS}?labelSelector=track+notin+(stable,canary)")).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+    let (code, status) = http.get(&format!("{DEPLOYS}/nope")).await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        status,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "deployments.apps \"nope\" not found", "reason": "NotFound",
+               "details": {"name": "nope", "group": "apps", "kind": "deployments"}, "code": 404})
+    );
+    let (code, _) = http.get("/apis/apps/v1/namespaces/erp-production/statefulsets").await;
+    assert_eq!(code, 404);
+
+    let (_, pods) = http.get(PODS).await;
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 10);
+    assert!(pods.iter().all(is_ready));
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Running"));
+
+    let (_, version) = http.get("/version").await;
+    assert_eq!(version["minor"], "32");
+    let (_, apps) = http.get("/apis/apps/v1").await;
+    let names: Vec<&str> = apps["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"deployments/scale"));
+    assert!(names.contains(&"replicasets"));
+
+    assert!(sim.requests().iter().all(|(m, _)| m == "GET"), "reads only");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_patch_of_replicas_is_seen_by_a_watch() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let (_, list) = http.get(&format!("{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend")).await;
+    let rv = rv_of(&list).to_string();
+    let mut watch = http
+        .watch(
+            &format!("{DEPLOYS}?watch=1&fieldSelector=metadata.name%3Derp-backend&resourceVersion={rv}&allowWatchBookmarks=true"),
+            "application/json",
+        )
+        .await;
+    assert_eq!(watch.content_type, "application/json");
+
+    let (code, d) = http
+        .patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": 4}}))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert_eq!(d["metadata"]["generation"], 2);
+
+    loop {
+        let ev = watch.next().await.expect("the watch stays open");
+        if ev["type"] == "BOOKMARK" {
+            continue;
+        }
+        assert_eq!(ev["type"], "MODIFIED");
+        assert_eq!(ev["object"]["metadata"]["name"], "erp-backend", "filtered by field selector");
+        let o = &ev["object"];
+        if o["status"]["replicas"] == 4 && rolled_out(o) {
+            break;
+        }
+    }
+    wait_until(&sim, "terminated pods to go", |s| {
+        stable_pods(&s.pods()).len() == 4
+    })
+    .await;
+    let rss = sim.replicasets();
+    let rs = rss.iter().find(|r| r["metadata"]["labels"]["track"] == "stable").unwrap();
+    assert_eq!(rs["spec"]["replicas"], 4);
+    assert_eq!(revision(rs), "1", "scaling is not a new revision");
+
+    // The scale subresource does the same, and a stale resourceVersion is a conflict.
+    let (code, scale) = http
+        .patch(&format!("{DEPLOYS}/erp-backend/scale"), "application/merge-patch+json", json!({"spec": {"replicas": 6}}))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 6);
+    assert_eq!(scale["status"]["selector"], "app=erp-backend,track=stable");
+    let (code, conflict) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}}),
+        )
+        .await;
+    assert_eq!(code, 409);
+    assert_eq!(conflict["reason"], "Conflict");
+    let (code, dry) = http
+        .patch(&format!("{DEPLOYS}/erp-backend?dryRun=All"), "application/merge-patch+json", json!({"spec": {"replicas": 1}}))
+        .await;
+    assert_eq!((code, &dry["spec"]["replicas"]), (200, &json!(1)));
+    assert_eq!(sim.deployment("erp-backend").unwrap()["spec"]["replicas"], 6, "a dry run stores nothing");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let set_image = json!({"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "erp-backend"}],
+        "containers": [{"image": "registry.local/erp-backend:v1.0.0", "name": "erp-backend"}]}}}});
+    let (code, d) = http
+        .patch(&format!("{DEPLOYS}/erp-backend?fieldManager=kubectl-set"), "application/strategic-merge-patch+json", set_image)
+        .await;
+    assert_eq!(code, 200, "{d}");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "registry.local/erp-backend:v1.0.0");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/healthz", "strategic merge keeps the rest");
+
+    // Sample every tick: never fewer than 10 - 2 ready pods, never more than 10 + 3 pods.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut saw_surge = false;
+    loop {
+        let pods = sim.pods();
+        let live: Vec<&Value> = stable_pods(&pods).into_iter().filter(|p| !terminating(p)).collect();
+        let ready = live.iter().filter(|p| is_ready(p)).count();
+        assert!(ready >= 8, "only {ready} ready pods during the rollout");
+        assert!(live.len() <= 13, "{} pods exceed maxSurge", live.len());
+        saw_surge |= live.len() > 10;
+        let d = sim.deployment("erp-backend").unwrap();
+        if rolled_out(&d) && revision(&d) == "2" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the rollout did not finish");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(saw_surge, "the rollout surged");
+    let rss = sim.replicasets();
+    let stable: Vec<&Value> = rss.iter().filter(|r| r["metadata"]["labels"]["track"] == "stable").collect();
+    assert_eq!(stable.len(), 2);
+    let old = stable.iter().find(|r| revision(r) == "1").unwrap();
+    let new = stable.iter().find(|r| revision(r) == "2").unwrap();
+    assert_eq!(old["spec"]["replicas"], 0);
+    assert_eq!(new["spec"]["replicas"], 10);
+    assert_eq!(
+        new["metadata"]["annotations"]["kubernetes.io/change-cause"],
+        "initial deploy of registry.local/erp-backend:v0.9.3",
+        "deployment annotations are copied"
+    );
+    let d = sim.deployment("erp-backend").unwrap();
+    let progressing = d["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Progressing").unwrap();
+    assert_eq!(progressing["reason"], "NewReplicaSetAvailable");
+
+    // `kubectl rollout undo`: the old template, hash label removed, and its annotations.
+    let mut template = old["spec"]["template"].clone();
+    template["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
+    let mut annotations = old["metadata"]["annotations"].as_object().unwrap().clone();
+    for k in ["deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"] {
+        annotations.remove(k);
+    }
+    annotations.insert("deployment.kubernetes.io/revision".into(), json!("2"));
+    let undo = json!([
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]);
+    let (code, d) = http.patch(&format!("{DEPLOYS}/erp-backend"), "application/json-patch+json", undo).await;
+    assert_eq!(code, 200, "{d}");
+    wait_until(&sim, "the undo to roll out", |s| {
+        let d = s.deployment("erp-backend").unwrap();
+        rolled_out(&d) && revision(&d) == "3"
+    })
+    .await;
+    let rss = sim.replicasets();
+    let back = rss.iter().find(|r| r["metadata"]["name"] == old["metadata"]["name"]).unwrap();
+    assert_eq!(revision(back), "3");
+    assert_eq!(back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"], "1");
+    assert_eq!(back["spec"]["replicas"], 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_resource_version_gets_410_and_initial_events_end_with_a_bookmark() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    sim.sim().write(|c| c.store.set_history_limit(3));
+    for n in [3, 4, 5, 6] {
+        http.patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": n}}))
+            .await;
+    }
+    let mut w = http.watch(&format!("{DEPLOYS}?watch=true&resourceVersion=1"), "application/json").await;
+    let ev = w.next().await.unwrap();
+    assert_eq!(ev["type"], "ERROR");
+    assert_eq!(ev["object"]["code"], 410);
+    assert_eq!(ev["object"]["reason"], "Expired");
+    assert!(w.next().await.is_none(), "the stream ends after the error");
+
+    let mut w = http
+        .watch(&format!("{DEPLOYS}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"), "application/json")
+        .await;
+    let a = w.next().await.unwrap();
+    let b = w.next().await.unwrap();
+    assert_eq!((a["type"].as_str(), b["type"].as_str()), (Some("ADDED"), Some("ADDED")));
+    let end = w.next().await.unwrap();
+    assert_eq!(end["type"], "BOOKMARK");
+    assert_eq!(end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(end["object"]["kind"], "Deployment");
+
+    let mut w = http.watch(&format!("{DEPLOYS}?watch=true&timeoutSeconds=1"), "application/json").await;
+    assert_eq!(w.next().await.unwrap()["type"], "ADDED");
+    assert_eq!(w.next().await.unwrap()["type"], "ADDED");
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while w.next().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "timeoutSeconds ends the watch");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_as_tables_for_get_and_watch() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let resp = http
+        .client
+        .get(format!("{}{PODS}?limit=500", http.base))
+        .header("Accept", TABLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json;as=Table;v=v1;g=meta.k8s.io"
+    );
+    let t: Value = resp.json().await.unwrap();
+    assert_eq!(t["kind"], "Table");
+    let columns: Vec<(&str, i64)> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["priority"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [("Name", 0), ("Ready", 0), ("Status", 0), ("Restarts", 0), ("Age", 0), ("IP", 1), ("Node", 1), ("Nominated Node", 1), ("Readiness Gates", 1)]
+    );
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    let cells = &rows[0]["cells"];
+    assert_eq!(cells[1], "1/1");
+    assert_eq!(cells[2], "Running");
+    assert_eq!(cells[3], "0");
+    assert!(cells[4].as_str().unwrap().starts_with('5'), "about 5m old: {}", cells[4]);
+    assert!(cells[5].as_str().unwrap().starts_with("10.0."));
+    assert!(cells[6].as_str().unwrap().starts_with("sim-node-"));
+    assert_eq!(rows[0]["object"]["kind"], "PartialObjectMetadata");
+    let rv = rv_of(&t).to_string();
+
+    let mut w = http.watch(&format!("{PODS}?watch=1&resourceVersion={rv}"), TABLE).await;
+    http.patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": 11}}))
+        .await;
+    let first = w.next().await.unwrap();
+    assert_eq!(first["type"], "ADDED");
+    assert_eq!(first["object"]["kind"], "Table");
+    assert_eq!(first["object"]["columnDefinitions"].as_array().unwrap().len(), 9);
+    assert_eq!(first["object"]["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(first["object"]["rows"][0]["cells"][2], "Pending", "not scheduled yet");
+    let second = w.next().await.unwrap();
+    assert_eq!(second["object"]["columnDefinitions"], json!([]), "columns are sent once");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_watchers_and_patches_work() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::runtime::watcher::{self, Event};
+
+    let sim = fast_sim().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&path).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(config.default_namespace, NS);
+    let client = kube::Client::try_from(config).unwrap();
+    let api: Api<Deployment> = Api::default_namespaced(client);
+
+    for config in [watcher::Config::default(), watcher::Config::default().streaming_lists()] {
+        let mut events = watcher::watcher(api.clone(), config.fields("metadata.name=erp-backend")).boxed();
+        let mut initial = Vec::new();
+        loop {
+            match events.next().await.unwrap().unwrap() {
+                Event::Init => {}
+                Event::InitApply(d) => initial.push(d),
+                Event::InitDone => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(initial.len(), 1);
+        let replicas = initial[0].spec.as_ref().unwrap().replicas.unwrap() + 1;
+        api.patch_scale(
+            "erp-backend",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await
+        .unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), events.next()).await.unwrap() {
+                Some(Ok(Event::Apply(d))) => {
+                    let status = d.status.unwrap_or_default();
+                    if status.ready_replicas == Some(replicas) && status.replicas == Some(replicas) {
+                        break;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    let d = api
+        .patch(
+            "erp-backend",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"paused": true}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.spec.unwrap().paused, Some(true));
+    wait_until(&sim, "the paused condition", |s| {
+        let d = s.deployment("erp-backend").unwrap();
+        d["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["reason"] == "DeploymentPaused")
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_can_be_written_and_listed_and_pods_deleted() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let event = json!({
+        "metadata": {"name": "warroom.1", "namespace": NS},
+        "involvedObject": {"kind": "Deployment", "name": "erp-backend", "namespace": NS},
+        "reason": "StageStarted", "message": "canary 10%", "type": "Normal",
+        "source": {"component": "warroom"},
+    });
+    let resp = http
+        .client
+        .post(format!("{}/api/v1/namespaces/{NS}/events", http.base))
+        .header("Content-Type", "application/json")
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let (_, list) = http
+        .get(&format!("/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Derp-backend,reason%3DStageStarted"))
+        .await;
+    assert_eq!(list["kind"], "EventList");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["message"], "canary 10%");
+
+    let name = sim.pods()[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let resp = http
+        .client
+        .delete(format!("{}{PODS}/{name}", http.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let pod: Value = resp.json().await.unwrap();
+    assert!(terminating(&pod));
+    wait_until(&sim, "the pod to be replaced and removed", |s| {
+        let pods = s.pods();
+        pods.len() == 10 && pods.iter().all(|p| p["metadata"]["name"] != name.as_str()) && pods.iter().all(is_ready)
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn hold_open_tmp() {
+    let s = parse_scenario(include_str!("../../assets/scenarios/default.yaml")).unwrap();
+    let sim = start(s, 0, 0).await.unwrap();
+    sim.write_kubeconfig(std::path::Path::new("/tmp/sim.kubeconfig")).unwrap();
+    println!("URL {}", sim.kube_url);
+    tokio::time::sleep(Duration::from_secs(1200)).await;
+    for (m, p) in sim.requests() { println!("{m} {p}"); }
+}

@@ -1,0 +1,125 @@
+//! End to end: the simulated cluster, the real kube client and Prometheus client, and the
+//! app loop headless on a TestBackend. Keys go in; the simulated cluster's Deployments and
+//! the screen come out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+use warroom::app::App;
+use warroom::event::Event;
+use warroom::layout;
+use warroom::runbook::{parse_runbook, parse_scenario};
+use warroom::state::Row;
+
+/// Handle events until `done` holds. The limit only stops a broken run from hanging.
+async fn until(app: &mut App, rx: &mut UnboundedReceiver<Event>, what: &str, done: impl Fn(&App) -> bool) {
+    let limit = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !done(app) {
+        match tokio::time::timeout_at(limit, rx.recv()).await {
+            Ok(Some(ev)) => app.handle(ev),
+            Ok(None) => panic!("event channel closed while waiting for {what}"),
+            Err(_) => panic!("gave up waiting for {what}; log:\n{}", log(app)),
+        }
+    }
+}
+
+fn log(app: &App) -> String {
+    app.state.comms.iter().map(|c| format!("{} {}", c.who, c.text)).collect::<Vec<_>>().join("\n")
+}
+
+fn key(app: &mut App, c: char) {
+    app.handle(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+}
+
+fn replicas(d: &serde_json::Value) -> i64 {
+    d["spec"]["replicas"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advance_to_ten_percent_then_roll_back() {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
+    let sim = warroom::sim::start(scenario, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::open(rb, "demo", &dir.path().join("journal.jsonl"), "lin", layout::builtin("war-room"), tx.clone()).unwrap();
+    app.set_kube(client.clone());
+    let k = app.state.rb.kubernetes.clone();
+    let watch = warroom::kube::spawn_watch(client, &k.namespace, vec![k.stable.clone(), k.canary.clone()], tx.clone());
+    let prom = warroom::prom::Prom::new(&sim.prom_url, Duration::from_secs(5)).unwrap();
+    let queries = app.state.rb.metrics.iter().map(|m| m.query.clone()).collect();
+    let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+
+    until(&mut app, &mut rx, "the stable Deployment ready in the rollout pane", |a| {
+        a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+    })
+    .await;
+    until(&mut app, &mut rx, "a live error-rate gauge", |a| matches!(a.state.metrics[0].reading, Some(warroom::state::metrics::Reading::Value { .. }))).await;
+
+    // Tick what gates the 10% stage.
+    let gating: Vec<usize> = (0..app.state.checklist.items.len())
+        .filter(|i| {
+            let it = &app.state.checklist.items[*i];
+            it.gates.as_deref() == Some("canary-10") && it.required && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
+        })
+        .collect();
+    assert!(!gating.is_empty());
+    for i in gating {
+        let phase = app.state.checklist.items[i].phase;
+        app.state.checklist.collapsed[phase] = false;
+        app.state.checklist.cursor = app.state.checklist.rows().iter().position(|r| *r == Row::Item(i)).unwrap();
+        key(&mut app, ' ');
+    }
+
+    key(&mut app, 'a');
+    app.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(screen.contains("Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"), "the confirmation says what will be done");
+    key(&mut app, 'y');
+    until(&mut app, &mut rx, "the API's answer to the advance", |a| a.state.stages.current == Some(0)).await;
+    // The cluster itself changed, and the console shows it from the watch.
+    assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 1);
+    assert_eq!(replicas(&sim.deployment(&k.stable).unwrap()), 9);
+    until(&mut app, &mut rx, "the canary pod ready in the rollout pane", |a| {
+        a.state.cluster.deployment(&k.canary).is_some_and(|d| d.ready == 1) && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 9)
+    })
+    .await;
+
+    key(&mut app, 'R');
+    key(&mut app, 'y');
+    until(&mut app, &mut rx, "the rollback's answer", |a| a.state.stages.rolled_back.is_some()).await;
+    assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 0);
+    assert_eq!(replicas(&sim.deployment(&k.stable).unwrap()), 10);
+    until(&mut app, &mut rx, "the canary's pods gone from the rollout pane", |a| {
+        a.state.cluster.deployment(&k.canary).is_some_and(|d| d.replicas == 0) && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+    })
+    .await;
+    app.state.ui.dirty = true;
+    app.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(screen.contains("ROLLED BACK"));
+
+    // Every decision and action is in the journal, intent before outcome.
+    let j = warroom::journal::replay(&dir.path().join("journal.jsonl")).unwrap().records;
+    let kinds: Vec<String> = j.iter().map(|r| serde_json::to_value(&r.entry).unwrap()["kind"].as_str().unwrap().to_string()).collect();
+    let adv = kinds.iter().position(|k| k == "advance").unwrap();
+    let rb_ = kinds.iter().position(|k| k == "rollback").unwrap();
+    assert!(kinds[adv..rb_].contains(&"outcome".to_string()));
+    assert_eq!(kinds.last().map(String::as_str), Some("outcome"));
+    // the console never wrote anything but the two Deployments' scale
+    let writes: Vec<_> = sim.requests().into_iter().filter(|(m, _)| m != "GET").collect();
+    assert_eq!(writes.len(), 4, "{writes:?}");
+    watch.abort();
+    poll.abort();
+    sim.shutdown().await;
+}

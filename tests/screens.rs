@@ -1,0 +1,241 @@
+//! Whole screens rendered into ratatui's TestBackend at the sizes people use, compared
+//! with stored snapshots; colours that carry meaning are asserted cell by cell.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use warroom::event::Event;
+use warroom::journal::{Entry, Level, Mark, Record};
+use warroom::layout::{self, Fit, Pane};
+use warroom::runbook::{load, parse_runbook};
+use warroom::state::State;
+use warroom::state::cluster::{DeployView, PodView, RsView, Snapshot};
+use warroom::state::metrics::Reading;
+use warroom::ui::{self, View};
+use warroom::update::update;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn snapshot() -> Snapshot {
+    let d = |name: &str, desired: u32, ready: u32, rev: &str, image: &str| DeployView {
+        name: name.into(),
+        desired,
+        replicas: desired,
+        updated: desired,
+        ready,
+        available: ready,
+        generation: 2,
+        observed_generation: 2,
+        revision: rev.into(),
+        image: image.into(),
+        ..Default::default()
+    };
+    let pod = |name: &str, owner: &str, ready: u32, status: &str, restarts: u32, age: i64| PodView {
+        name: name.into(),
+        owner: owner.into(),
+        ready_containers: ready,
+        containers: 1,
+        status: status.into(),
+        restarts,
+        created: Some(t0() - Duration::seconds(age)),
+    };
+    Snapshot {
+        deployments: vec![
+            d("erp-backend", 9, 9, "1", "registry.local/erp-backend:v0.9.3"),
+            d("erp-backend-canary", 1, 0, "1", "registry.local/erp-backend:v1.0.0"),
+        ],
+        replicasets: vec![
+            RsView { name: "erp-backend-7c9d5f".into(), owner: "erp-backend".into(), revision: "1".into(), image: "registry.local/erp-backend:v0.9.3".into(), desired: 9, ready: 9, created: None },
+            RsView { name: "erp-backend-canary-5b8c4".into(), owner: "erp-backend-canary".into(), revision: "1".into(), image: "registry.local/erp-backend:v1.0.0".into(), desired: 1, ready: 0, created: None },
+        ],
+        pods: vec![
+            pod("erp-backend-7c9d5f-2xk4q", "erp-backend-7c9d5f", 1, "Running", 0, 3600),
+            pod("erp-backend-7c9d5f-8mvbn", "erp-backend-7c9d5f", 1, "Running", 0, 3600),
+            pod("erp-backend-canary-5b8c4-q7wzt", "erp-backend-canary-5b8c4", 0, "CrashLoopBackOff", 3, 95),
+        ],
+    }
+}
+
+/// A release night in progress: some ticks, a note, the canary at 10%, gauges in every state.
+fn busy_state(runbook: &str) -> State {
+    ui::show_utc();
+    let rb = if runbook == "demo" {
+        parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap()
+    } else {
+        load(Path::new(runbook)).unwrap()
+    };
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let mut seq = 0;
+    let mut rec = |s: &mut State, secs: i64, who: &str, entry: Entry| {
+        seq += 1;
+        s.apply(&Record { seq, at: t0() + Duration::seconds(secs), who: who.into(), entry });
+    };
+    let (release, version) = (s.rb.release.name.clone(), s.rb.release.version.clone());
+    rec(&mut s, 0, "lin", Entry::Session { runbook: "demo".into(), release, version });
+    let ids: Vec<String> = s.checklist.items.iter().filter(|i| i.kind.tickable()).take(4).map(|i| i.id.clone()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        rec(&mut s, 30 + n as i64 * 40, "lin", Entry::Mark { item: id.clone(), mark: Mark::Done });
+    }
+    rec(&mut s, 200, "lin", Entry::Note { text: "DBA confirms the backup finished at 20:02; 数据库备份完成".into() });
+    rec(&mut s, 240, "lin", Entry::Advance { to: "canary-10".into(), plan: "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9".into() });
+    rec(&mut s, 241, "console", Entry::Outcome { of: 7, ok: true, message: "erp-backend-canary scaled to 1, erp-backend scaled to 9".into() });
+    rec(&mut s, 300, "console", Entry::System { level: Level::Error, text: "Canary error rate is CRITICAL at 6.02 %: above its critical threshold 5.00 %".into() });
+    s.now = t0() + Duration::seconds(330);
+    update(&mut s, Event::Cluster(snapshot()));
+    let at = s.now - Duration::seconds(1);
+    for i in 0..s.metrics.len() {
+        let id = s.rb.metrics[i].id.clone();
+        let reading = match id.as_str() {
+            "canary-error-rate" => Reading::Value { value: 6.02, at },
+            "error-rate" => Reading::Value { value: 0.78, at },
+            "p95-latency" => Reading::Value { value: 0.412, at },
+            "cpu" => Reading::Value { value: 44.0, at },
+            "memory" => Reading::Value { value: 61.5, at },
+            "disk" => Reading::Value { value: 62.0, at: at - Duration::seconds(90) },
+            "orders" => Reading::NoData,
+            "payment-success" => Reading::Error("the query is not valid PromQL: 1:5: parse error: unexpected end of input".into()),
+            _ => Reading::Value { value: 1250.0, at },
+        };
+        for k in 0..30 {
+            if let Reading::Value { value, .. } = reading {
+                s.metrics[i].push_history(value * (1.0 + (k % 7) as f64 / 50.0));
+            }
+        }
+        update(&mut s, Event::Metric { index: i, at, reading });
+    }
+    s
+}
+
+fn render(s: &State, layout_name: &str, w: u16, h: u16) -> Buffer {
+    let view = View::new(layout::builtin(layout_name));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(s, &view, f)).unwrap();
+    t.backend().buffer().clone()
+}
+
+fn text(b: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..b.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = b[(x, y)].symbol();
+            line.push_str(sym);
+            skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn find(b: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let t = text(b);
+    for (y, line) in t.lines().enumerate() {
+        if let Some(i) = line.find(needle) {
+            let x = unicode_width::UnicodeWidthStr::width(&line[..i]);
+            return Some((x as u16, y as u16));
+        }
+    }
+    None
+}
+
+#[test]
+fn war_room_at_every_size() {
+    let s = busy_state("demo");
+    for (w, h) in [(200, 60), (120, 40), (80, 24), (40, 12)] {
+        insta::assert_snapshot!(format!("war_room_{w}x{h}"), text(&render(&s, "war-room", w, h)));
+    }
+}
+
+#[test]
+fn projector_and_compact() {
+    let s = busy_state("demo");
+    insta::assert_snapshot!("projector_160x48", text(&render(&s, "projector", 160, 48)));
+    insta::assert_snapshot!("compact_80x24", text(&render(&s, "compact", 80, 24)));
+}
+
+#[test]
+fn chinese_runbook_lines_up() {
+    let mut s = busy_state("assets/runbooks/erp-v1.0.0.zh.yaml");
+    s.checklist.cursor = 3;
+    let b = render(&s, "war-room", 160, 48);
+    insta::assert_snapshot!("zh_160x48", text(&b));
+    // no row is wider than the screen: CJK characters took two cells each
+    for line in text(&b).lines() {
+        assert!(unicode_width::UnicodeWidthStr::width(line) <= 160, "{line}");
+    }
+}
+
+#[test]
+fn below_compact_the_console_says_so() {
+    let s = busy_state("demo");
+    let t = text(&render(&s, "war-room", 40, 12));
+    assert!(t.contains("terminal too small (need 50x14)"), "{t}");
+    // and compact takes over between its minimum and war-room's
+    let compact = layout::builtin("compact");
+    let war = layout::builtin("war-room");
+    let fit = layout::fit(&war, &compact, Rect::new(0, 0, 80, 24), Pane::Checklist);
+    assert!(matches!(fit, Fit::Fits(ref solved) if solved.layout == "compact"));
+}
+
+#[test]
+fn meaning_carrying_colours() {
+    let s = busy_state("demo");
+    let b = render(&s, "war-room", 200, 60);
+    // the critical gauge's word is a red badge
+    let (x, y) = find(&b, "CRITICAL").expect("a CRITICAL gauge");
+    assert_eq!(b[(x, y)].bg, Color::Red);
+    // the stale gauge shows its age, dimmed, not a level
+    let (x, y) = find(&b, "1m31s old").expect("the stale disk gauge shows its age");
+    assert!(b[(x, y)].modifier.contains(Modifier::DIM));
+    let line = text(&b).lines().nth(y as usize).unwrap().to_string();
+    assert!(line.contains("62.0 %") && !line.contains(" OK "), "{line}");
+    // no data is not zero
+    let (_, y) = find(&b, "NO DATA").expect("the orders gauge says no data");
+    assert!(!text(&b).lines().nth(y as usize).unwrap().contains(" 0 "));
+    // a crash-looping pod is red
+    let (x, y) = find(&b, "CrashLoopBackOff").unwrap();
+    assert_eq!(b[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn a_rolled_back_release_is_red_in_the_header() {
+    let mut s = busy_state("demo");
+    s.apply(&Record { seq: 20, at: s.now, who: "lin".into(), entry: Entry::Rollback { reason: "manual".into(), plan: "Roll back".into() } });
+    s.apply(&Record { seq: 21, at: s.now, who: "console".into(), entry: Entry::Outcome { of: 20, ok: true, message: "done".into() } });
+    let b = render(&s, "war-room", 120, 40);
+    let (x, y) = find(&b, "ROLLED BACK").unwrap();
+    assert_eq!((x, y).1, 0);
+    let (hx, hy) = find(&b, "ERP backend (demo)").unwrap();
+    assert_eq!(b[(hx, hy)].bg, Color::Red);
+    let _ = x;
+}
+
+#[test]
+fn confirmation_and_help_overlays() {
+    let mut s = busy_state("demo");
+    s.stages.current = None;
+    s.stages.pending = None;
+    update(&mut s, Event::Key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('a'))));
+    insta::assert_snapshot!("confirm_advance_120x40", text(&render(&s, "war-room", 120, 40)));
+    let mut s = busy_state("demo");
+    update(&mut s, Event::Key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('?'))));
+    let t = text(&render(&s, "war-room", 120, 40));
+    // the help lists every binding of the keymap, from the keymap itself
+    for b in warroom::action::NORMAL {
+        assert!(t.contains(b.help), "help is missing {:?}", b.help);
+    }
+}
