@@ -165,12 +165,9 @@ impl App {
     }
 
     /// Draw if something changed since the last frame.
-    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> std::io::Result<()>
-    where
-        B::Error: Into<std::io::Error>,
-    {
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
         if self.state.ui.dirty {
-            terminal.draw(|f| ui::draw(&self.state, &self.view, f)).map_err(Into::into)?;
+            terminal.draw(|f| ui::draw(&self.state, &self.view, f))?;
             self.state.ui.dirty = false;
         }
         Ok(())
@@ -211,10 +208,7 @@ pub fn spawn_terminal_events(tx: UnboundedSender<Event>) -> tokio::task::JoinHan
 
 /// The loop: wait for events, apply them in batches, draw at most ~30 times a second and
 /// only when something changed.
-pub async fn drive<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, rx: &mut UnboundedReceiver<Event>) -> std::io::Result<()>
-where
-    B::Error: Into<std::io::Error>,
-{
+pub async fn drive<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, rx: &mut UnboundedReceiver<Event>) -> Result<(), B::Error> {
     let mut last_draw = Instant::now() - FRAME;
     app.draw(terminal)?;
     loop {

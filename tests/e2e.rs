@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use warroom::app::App;
 use warroom::event::Event;
+use warroom::journal::Entry;
 use warroom::layout;
 use warroom::runbook::{parse_runbook, parse_scenario};
 use warroom::state::Row;
@@ -109,13 +110,14 @@ async fn advance_to_ten_percent_then_roll_back() {
     let screen = format!("{:?}", term.backend().buffer());
     assert!(screen.contains("ROLLED BACK"));
 
-    // Every decision and action is in the journal, intent before outcome.
+    // Every decision is in the journal, and each intent is followed by its outcome.
     let j = warroom::journal::replay(&dir.path().join("journal.jsonl")).unwrap().records;
-    let kinds: Vec<String> = j.iter().map(|r| serde_json::to_value(&r.entry).unwrap()["kind"].as_str().unwrap().to_string()).collect();
-    let adv = kinds.iter().position(|k| k == "advance").unwrap();
-    let rb_ = kinds.iter().position(|k| k == "rollback").unwrap();
-    assert!(kinds[adv..rb_].contains(&"outcome".to_string()));
-    assert_eq!(kinds.last().map(String::as_str), Some("outcome"));
+    for intent in j.iter().filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. })) {
+        let outcome = j.iter().find(|r| matches!(r.entry, Entry::Outcome { of, .. } if of == intent.seq)).expect("an outcome");
+        assert!(outcome.seq > intent.seq);
+        assert!(matches!(outcome.entry, Entry::Outcome { ok: true, .. }), "{outcome:?}");
+    }
+    assert_eq!(j.iter().filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. })).count(), 2);
     // the console never wrote anything but the two Deployments' scale
     let writes: Vec<_> = sim.requests().into_iter().filter(|(m, _)| m != "GET").collect();
     assert_eq!(writes.len(), 4, "{writes:?}");

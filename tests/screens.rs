@@ -102,6 +102,10 @@ fn busy_state(runbook: &str) -> State {
             "disk" => Reading::Value { value: 62.0, at: at - Duration::seconds(90) },
             "orders" => Reading::NoData,
             "payment-success" => Reading::Error("the query is not valid PromQL: 1:5: parse error: unexpected end of input".into()),
+            "availability" => Reading::Value { value: 99.95, at },
+            "api-latency" => Reading::Value { value: 412.0, at },
+            "page-load" => Reading::Value { value: 1.1, at },
+            "cache-hit" => Reading::Value { value: 94.2, at },
             _ => Reading::Value { value: 1250.0, at },
         };
         for k in 0..30 {

@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::objects::{default_deployment, scale_of, validate_deployment};
+use super::objects::{default_deployment, drop_nulls, scale_of, validate_deployment};
 use super::patch::{self, PatchType};
 use super::selector::{FieldSelector, LabelSelector};
 use super::server::Sim;
@@ -304,6 +304,7 @@ fn parse_body(req: &Req) -> Result<Value, ApiError> {
 
 fn create(sim: &Sim, req: &Req, res: Resource, ns: &str) -> Result<Response<Body>, ApiError> {
     let mut obj = parse_body(req)?;
+    drop_nulls(&mut obj);
     if res.info().namespaced {
         let body_ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
         match body_ns {
@@ -370,6 +371,7 @@ fn write(
             if patch_type == Some(PatchType::Apply) && !status_only {
                 let mut obj = json!({});
                 patch::apply(&mut obj, PatchType::Apply, &req.body).map_err(ApiError::bad_request)?;
+                drop_nulls(&mut obj);
                 let meta = super::store::meta_mut(&mut obj);
                 meta.insert("name".into(), json!(name));
                 if res.info().namespaced {
@@ -401,6 +403,7 @@ fn write(
             }
             (None, None) => unreachable!("a PUT has a body, a PATCH a patch type"),
         };
+        drop_nulls(&mut new);
         check_identity(res, &old, &new, ns, name)?;
         if status_only {
             let status = new.get("status").cloned();

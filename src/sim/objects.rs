@@ -80,6 +80,20 @@ pub fn namespace(name: &str, created: f64) -> Value {
     })
 }
 
+/// Removes `null` fields, as decoding into the API's typed objects does: a client that
+/// sends `"creationTimestamp": null` in a template (kubectl does) must get back a template
+/// equal to the stored one.
+pub fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(l) => l.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 fn set_default(obj: &mut Value, key: &str, value: Value) {
     if let Some(m) = obj.as_object_mut() {
         m.entry(key).or_insert(value);

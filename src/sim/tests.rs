@@ -338,6 +338,8 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
     // `kubectl rollout undo`: the old template, hash label removed, and its annotations.
     let mut template = old["spec"]["template"].clone();
     template["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
+    // kubectl's Go types serialize the empty timestamp as null.
+    template["metadata"]["creationTimestamp"] = Value::Null;
     let mut annotations = old["metadata"]["annotations"].as_object().unwrap().clone();
     for k in ["deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"] {
         annotations.remove(k);

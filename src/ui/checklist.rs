@@ -37,7 +37,8 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) 
             Row::Phase(p) => {
                 let (d, t) = c.phase_progress(*p);
                 let arrow = if c.collapsed[*p] { "▸" } else { "▾" };
-                let prog = format!(" {d}/{t}");
+                // Phases with nothing to tick (contacts) show no count.
+                let prog = if t > 0 { format!(" {d}/{t}") } else { String::new() };
                 let complete = t > 0 && d == t;
                 let title = fit(&s.rb.phases[*p].title, w.saturating_sub(2 + width(&prog) + 1)).into_owned();
                 let pad = w.saturating_sub(2 + width(&title) + width(&prog));

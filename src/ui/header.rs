@@ -75,7 +75,12 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
         && s.stages.rolled_back.is_none()
     {
         let hold = rb.stages[i].hold.secs() as i64;
-        stage.push(Span::styled(format!("  hold {}/{}", fmt_secs(s.held().min(hold)), fmt_secs(hold)), theme.dim));
+        let text = if s.held() >= hold {
+            format!("  held {} ✔", fmt_secs(hold))
+        } else {
+            format!("  hold {}/{}", fmt_secs(s.held()), fmt_secs(hold))
+        };
+        stage.push(Span::styled(text, theme.dim));
     }
     let rolled_back = s.stages.rolled_back.is_some();
     let line1 = Line::from(
