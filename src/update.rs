@@ -501,15 +501,27 @@ fn metric(s: &mut State, index: usize, at: chrono::DateTime<chrono::Utc>, readin
     announce(s, index, fx);
 }
 
-/// Log a gauge's level when it changes: crossing a threshold, recovering, failing.
+/// Log a gauge's level when it changes in a way the room should hear about: a threshold
+/// crossed, a recovery from one, a query failing, data going missing or stale. A gauge's
+/// first answer is logged only when it is bad: at start-up every gauge arrives at once.
 fn announce(s: &mut State, index: usize, fx: &mut Vec<Effect>) {
+    let m = &s.metrics[index];
+    let level = m.level(&s.rb.metrics[index], s.now, s.stale_after);
+    match m.announced {
+        Some(before) if before == level => {}
+        Some(_) => announce_change(s, index, level, false, fx),
+        None if level >= Level::Warn || matches!(m.reading, Some(Reading::Error(_))) => {
+            announce_change(s, index, level, true, fx)
+        }
+        // No data yet: the baseline is the first real value.
+        None if level == Level::Unknown => {}
+        None => s.metrics[index].announced = Some(level),
+    }
+}
+
+fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &mut Vec<Effect>) {
     let def = &s.rb.metrics[index];
     let m = &s.metrics[index];
-    let level = m.level(def, s.now, s.stale_after);
-    if m.announced == Some(level) {
-        return;
-    }
-    let first = m.announced.is_none();
     let value = crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0));
     let text = match (level, &m.reading) {
         (Level::Critical | Level::Warn, _) => {

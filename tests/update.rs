@@ -313,3 +313,20 @@ fn the_split_shows_its_rounding() {
     assert!(note.unwrap().contains("10% of 4 replicas is 0.4; rounded to 1 canary"));
     assert_eq!(split(10, 100).0, 10);
 }
+
+#[test]
+fn a_quiet_start_logs_only_what_is_bad() {
+    let mut s = state();
+    let at = t0();
+    let err = s.rb.metrics.iter().position(|m| m.id == "error-rate").unwrap();
+    let orders = s.rb.metrics.iter().position(|m| m.id == "orders").unwrap();
+    let mut logged = Vec::new();
+    logged.extend(update(&mut s, Event::Metric { index: err, at, reading: Reading::NoData }));
+    logged.extend(update(&mut s, Event::Metric { index: err, at, reading: Reading::Value { value: 0.2, at } }));
+    assert!(logged.is_empty(), "no data at start, then a good value: nothing to announce");
+    let fx = update(&mut s, Event::Metric { index: orders, at, reading: Reading::Error("cannot reach Prometheus".into()) });
+    assert!(matches!(journaled(&fx)[..], [Entry::System { text, .. }] if text.contains("query failed: cannot reach Prometheus")));
+    // after a good value, losing the data is news
+    let fx = update(&mut s, Event::Metric { index: err, at, reading: Reading::NoData });
+    assert_eq!(journaled(&fx).len(), 1);
+}

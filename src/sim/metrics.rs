@@ -944,36 +944,3 @@ noise: {noise}
         assert!((normal_cdf(-1.0) - 0.158_655_253_931_457_05).abs() < 1e-7);
     }
 }
-#[cfg(test)]
-mod scratch_timing {
-    use super::*;
-    #[test]
-    fn scratch_timing() {
-        let yaml = std::fs::read_to_string("assets/scenarios/steady.yaml").unwrap();
-        let sc = crate::runbook::parse_scenario(&yaml).unwrap();
-        let mut sim = MetricsSim::new(&sc);
-        let mut pods: Vec<PodSample> = (0..9).map(|i| PodSample{name: format!("s{i}"), track: "stable".into(), version: "v0.9.3".into(), ready: true, restarts: 0}).collect();
-        pods.push(PodSample{name: "c0".into(), track: "canary".into(), version: "v1.0.0".into(), ready: true, restarts: 0});
-        let t0 = 1_700_000_000.0;
-        let start = std::time::Instant::now();
-        for i in 1..=3600 { sim.step(t0 + i as f64, 1.0, &pods); }
-        eprintln!("3600 steps: {:?}, series {}, samples {}", start.elapsed(), sim.tsdb().series_count(), sim.tsdb().sample_count());
-        let q = r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{track="canary"}[5m])))"#;
-        let end = ((t0 + 3600.0) * 1000.0) as i64;
-        let start = std::time::Instant::now();
-        let r = crate::sim::promql::range(sim.tsdb(), q, end - 3_600_000, end, 15_000).unwrap();
-        eprintln!("range p95 1h/15s: {:?}", start.elapsed());
-        let start = std::time::Instant::now();
-        for _ in 0..100 { crate::sim::promql::instant(sim.tsdb(), q, end).unwrap(); }
-        eprintln!("100 instant p95: {:?}", start.elapsed());
-        let start = std::time::Instant::now();
-        let e = sim.exposition();
-        eprintln!("exposition {} bytes: {:?}", e.len(), start.elapsed());
-        let _ = r;
-        for _ in 0..1 { let e2 = crate::runbook::parse_scenario("x"); let _ = e2; }
-        let _ = e; let _ = crate::sim::promql::instant(sim.tsdb(), "predict_linear(x[5m], 1)", end).map_err(|e| eprintln!("{e}"));
-        let _ = crate::sim::promql::instant(sim.tsdb(), "sum(rate(x{a=\"b\"}[5m])", end).map_err(|e| eprintln!("parse: {e}"));
-        let _ = crate::sim::promql::instant(sim.tsdb(), "x{a=", end).map_err(|e| eprintln!("parse: {e}"));
-        let _ = crate::sim::promql::instant(sim.tsdb(), "", end).map_err(|e| eprintln!("parse: {e}"));
-    }
-}

@@ -778,17 +778,27 @@ traffic: {rps: 400, orders_per_min: 180, active_users: 1250}
             .unwrap()
             .port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let mut prometheus = std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the prometheus binary (apt-get install prometheus)");
+        // Stops the child even when an assertion fails.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let _prometheus = KillOnDrop(
+            std::process::Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("the prometheus binary (apt-get install prometheus)"),
+        );
 
         tokio::time::sleep(Duration::from_secs(40)).await;
         // A moment ago, so both stores hold the samples around that instant.
@@ -874,8 +884,6 @@ traffic: {rps: 400, orders_per_min: 180, active_users: 1250}
             );
         }
 
-        let _ = prometheus.kill();
-        let _ = prometheus.wait();
         stepper.abort();
         server.abort();
     }

@@ -575,9 +575,10 @@ async fn events_can_be_written_and_listed_and_pods_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn hold_open_tmp() {
+    if std::env::var("WARROOM_SIM_HOLD").is_err() { return; }
     let s = parse_scenario(include_str!("../../assets/scenarios/default.yaml")).unwrap();
     let sim = start(s, 0, 0).await.unwrap();
-    sim.write_kubeconfig(std::path::Path::new("/tmp/sim.kubeconfig")).unwrap();
+    sim.write_kubeconfig(std::path::Path::new("/tmp/warroom-simcheck.kubeconfig")).unwrap();
     println!("URL {}", sim.kube_url);
     tokio::time::sleep(Duration::from_secs(1200)).await;
     for (m, p) in sim.requests() { println!("{m} {p}"); }
