@@ -55,11 +55,16 @@ pub fn fit(s: &str, max: usize) -> Cow<'_, str> {
 
 /// Break `s` into lines of at most `max` cells, at spaces where possible, anywhere in CJK.
 pub fn wrap(s: &str, max: usize) -> Vec<String> {
-    let max = max.max(1);
-    let mut lines = Vec::new();
+    wrap_hanging(s, max, max)
+}
+
+/// Like `wrap`, with a first line of `first` cells and the rest of `rest` cells.
+pub fn wrap_hanging(s: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut w = 0;
     for c in s.chars() {
+        let max = if lines.is_empty() { first } else { rest }.max(1);
         let cw = c.width().unwrap_or(0);
         if w + cw > max {
             // Prefer to break at the last space on the line.
@@ -73,6 +78,10 @@ pub fn wrap(s: &str, max: usize) -> Vec<String> {
                 lines.push(std::mem::take(&mut line));
                 w = 0;
             }
+        }
+        // A line never starts with the space it was broken at.
+        if c == ' ' && line.is_empty() && !lines.is_empty() {
+            continue;
         }
         line.push(c);
         w += cw;
@@ -101,5 +110,9 @@ mod tests {
         for l in wrap("Kubernetes集群就绪 (v1.25+) 集群节点资源充足", 10) {
             assert!(width(&l) <= 10, "{l}");
         }
+        // a word longer than a line breaks without inventing spaces
+        let lines = wrap_hanging("at http://127.0.0.1:1 now", 8, 6);
+        assert_eq!(lines.concat().replace(' ', ""), "athttp://127.0.0.1:1now");
+        assert!(lines.iter().all(|l| width(l) <= 8 && !l.starts_with(' ')), "{lines:?}");
     }
 }

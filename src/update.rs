@@ -542,6 +542,13 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
         _ => None,
     };
     s.metrics[index].announced = Some(level);
+    // One Prometheus outage fails every gauge at once with the same words: say it once.
+    if let (Some(Reading::Error(e)), Some(last)) = (&s.metrics[index].reading, s.comms.last())
+        && last.text.ends_with(&format!("query failed: {e}"))
+        && (s.now - last.at).num_seconds().abs() < 5
+    {
+        return;
+    }
     if let Some((level, text)) = text {
         emit(s, CONSOLE, Entry::System { level, text }, fx);
     }

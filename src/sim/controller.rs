@@ -58,7 +58,11 @@ impl Cluster {
             clocks: HashMap::new(),
         };
         let created = now - 300.0;
-        for ns in [c.scenario.namespace.clone(), "default".into(), "kube-system".into()] {
+        for ns in [
+            c.scenario.namespace.clone(),
+            "default".into(),
+            "kube-system".into(),
+        ] {
             if c.store.get(Resource::Namespace, "", &ns).is_none() {
                 let obj = objects::namespace(&ns, created - 86400.0);
                 c.store
@@ -220,7 +224,10 @@ impl Cluster {
         let Some(rs) = self.store.get(Resource::ReplicaSet, ns, name).cloned() else {
             return;
         };
-        let uid = rs.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+        let uid = rs
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let owned = |store: &Store| -> Vec<Arc<Value>> {
             store
                 .list(Resource::Pod, Some(ns))
@@ -252,13 +259,20 @@ impl Cluster {
         }
         let min_ready = int(&rs, "/spec/minReadySeconds") as f64;
         let ready = active.iter().filter(|p| pod_ready(p)).count();
-        let available = active.iter().filter(|p| pod_available(p, min_ready, now)).count();
+        let available = active
+            .iter()
+            .filter(|p| pod_available(p, min_ready, now))
+            .count();
         let mut status = Map::new();
         status.insert("replicas".into(), json!(active.len()));
         insert_nonzero(&mut status, "fullyLabeledReplicas", active.len() as i64);
         insert_nonzero(&mut status, "readyReplicas", ready as i64);
         insert_nonzero(&mut status, "availableReplicas", available as i64);
-        insert_nonzero(&mut status, "observedGeneration", int(&rs, "/metadata/generation"));
+        insert_nonzero(
+            &mut status,
+            "observedGeneration",
+            int(&rs, "/metadata/generation"),
+        );
         let mut updated = (*rs).clone();
         updated["status"] = Value::Object(status);
         self.store
@@ -321,7 +335,10 @@ impl Cluster {
         });
         match self.store.create(Resource::Pod, pod, now) {
             Ok(p) => {
-                let uid = p.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+                let uid = p
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 self.clocks.insert(
                     uid.to_string(),
                     PodClock {
@@ -356,7 +373,10 @@ impl Cluster {
         if d.pointer("/metadata/deletionTimestamp").is_some() {
             return;
         }
-        let uid = d.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+        let uid = d
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let mut rss: Vec<Value> = self
             .store
             .list(Resource::ReplicaSet, Some(ns))
@@ -416,7 +436,10 @@ impl DeploymentSync<'_> {
     }
 
     fn total_spec(&self, indices: impl IntoIterator<Item = usize>) -> i64 {
-        indices.into_iter().map(|i| int(&self.rss[i], "/spec/replicas")).sum()
+        indices
+            .into_iter()
+            .map(|i| int(&self.rss[i], "/spec/replicas"))
+            .sum()
     }
 
     fn total_status(&self, indices: impl IntoIterator<Item = usize>, field: &str) -> i64 {
@@ -425,7 +448,15 @@ impl DeploymentSync<'_> {
     }
 
     fn event(&mut self, reason: &str, message: String) {
-        record_event(self.store, self.now, &self.d, "Normal", reason, message, "deployment-controller");
+        record_event(
+            self.store,
+            self.now,
+            &self.d,
+            "Normal",
+            reason,
+            message,
+            "deployment-controller",
+        );
     }
 
     /// The ReplicaSet whose template is the Deployment's (the oldest if several).
@@ -456,7 +487,9 @@ impl DeploymentSync<'_> {
                 match min_ready {
                     Some(m) => rs["spec"]["minReadySeconds"] = m,
                     None => {
-                        rs["spec"].as_object_mut().map(|s| s.remove("minReadySeconds"));
+                        rs["spec"]
+                            .as_object_mut()
+                            .map(|s| s.remove("minReadySeconds"));
                     }
                 }
                 changed = true;
@@ -487,17 +520,28 @@ impl DeploymentSync<'_> {
         if !create {
             return None;
         }
-        let mut template = self.d.pointer("/spec/template").cloned().unwrap_or_default();
+        let mut template = self
+            .d
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_default();
         let collisions = int(&self.d, "/status/collisionCount");
         let hash = pod_template_hash(&template, collisions);
         if !template.get("metadata").is_some_and(Value::is_object) {
             template["metadata"] = json!({});
         }
-        if !template["metadata"].get("labels").is_some_and(Value::is_object) {
+        if !template["metadata"]
+            .get("labels")
+            .is_some_and(Value::is_object)
+        {
             template["metadata"]["labels"] = json!({});
         }
         template["metadata"]["labels"][HASH_LABEL] = json!(hash);
-        let mut selector = self.d.pointer("/spec/selector").cloned().unwrap_or_default();
+        let mut selector = self
+            .d
+            .pointer("/spec/selector")
+            .cloned()
+            .unwrap_or_default();
         if !selector.get("matchLabels").is_some_and(Value::is_object) {
             selector["matchLabels"] = json!({});
         }
@@ -541,7 +585,10 @@ impl DeploymentSync<'_> {
         }
         let i = self.rss.len() - 1;
         if count > 0 {
-            self.event("ScalingReplicaSet", format!("Scaled up replica set {rs_name} from 0 to {count}"));
+            self.event(
+                "ScalingReplicaSet",
+                format!("Scaled up replica set {rs_name} from 0 to {count}"),
+            );
         }
         if has_progress_deadline(&self.d) {
             let c = deployment_condition(
@@ -579,9 +626,21 @@ impl DeploymentSync<'_> {
         let paused_cond = reason.as_deref() == Some("DeploymentPaused");
         let paused = bool_at(&self.d, "/spec/paused");
         let c = if paused && !paused_cond {
-            deployment_condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into(), self.now)
+            deployment_condition(
+                "Progressing",
+                "Unknown",
+                "DeploymentPaused",
+                "Deployment is paused".into(),
+                self.now,
+            )
         } else if !paused && paused_cond {
-            deployment_condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed".into(), self.now)
+            deployment_condition(
+                "Progressing",
+                "Unknown",
+                "DeploymentResumed",
+                "Deployment is resumed".into(),
+                self.now,
+            )
         } else {
             return;
         };
@@ -638,7 +697,11 @@ impl DeploymentSync<'_> {
         // Several active ReplicaSets mid-rollout: scale each in proportion to its size.
         let mut all = active;
         let total = self.total_spec(all.iter().copied());
-        let allowed = if replicas > 0 { replicas + max_surge(&self.d) } else { 0 };
+        let allowed = if replicas > 0 {
+            replicas + max_surge(&self.d)
+        } else {
+            0
+        };
         let to_add = allowed - total;
         if to_add > 0 {
             // Largest first, newest first among equals.
@@ -863,7 +926,10 @@ impl DeploymentSync<'_> {
 
     /// Deletes the oldest unused ReplicaSets beyond `revisionHistoryLimit`.
     fn cleanup(&mut self, new: Option<usize>) {
-        let Some(limit) = self.d.pointer("/spec/revisionHistoryLimit").and_then(Value::as_i64)
+        let Some(limit) = self
+            .d
+            .pointer("/spec/revisionHistoryLimit")
+            .and_then(Value::as_i64)
         else {
             return;
         };
@@ -895,21 +961,57 @@ impl DeploymentSync<'_> {
         let available = self.total_status(all.clone(), "availableReplicas");
         let total = self.total_spec(all.clone());
         let mut status = Map::new();
-        insert_nonzero(&mut status, "observedGeneration", int(&self.d, "/metadata/generation"));
-        insert_nonzero(&mut status, "replicas", self.total_status(all.clone(), "replicas"));
-        insert_nonzero(&mut status, "updatedReplicas", self.total_status(new, "replicas"));
-        insert_nonzero(&mut status, "readyReplicas", self.total_status(all, "readyReplicas"));
+        insert_nonzero(
+            &mut status,
+            "observedGeneration",
+            int(&self.d, "/metadata/generation"),
+        );
+        insert_nonzero(
+            &mut status,
+            "replicas",
+            self.total_status(all.clone(), "replicas"),
+        );
+        insert_nonzero(
+            &mut status,
+            "updatedReplicas",
+            self.total_status(new, "replicas"),
+        );
+        insert_nonzero(
+            &mut status,
+            "readyReplicas",
+            self.total_status(all, "readyReplicas"),
+        );
         insert_nonzero(&mut status, "availableReplicas", available);
-        insert_nonzero(&mut status, "unavailableReplicas", (total - available).max(0));
-        insert_nonzero(&mut status, "collisionCount", int(&self.d, "/status/collisionCount"));
+        insert_nonzero(
+            &mut status,
+            "unavailableReplicas",
+            (total - available).max(0),
+        );
+        insert_nonzero(
+            &mut status,
+            "collisionCount",
+            int(&self.d, "/status/collisionCount"),
+        );
         if let Some(c) = self.d.pointer("/status/conditions") {
             status.insert("conditions".into(), c.clone());
         }
         let mut holder = json!({ "status": Value::Object(status) });
         let c = if available >= self.replicas() - max_unavailable(&self.d) {
-            deployment_condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into(), self.now)
+            deployment_condition(
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.".into(),
+                self.now,
+            )
         } else {
-            deployment_condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into(), self.now)
+            deployment_condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.".into(),
+                self.now,
+            )
         };
         set_condition(&mut holder, c);
         holder["status"].take()
@@ -1001,7 +1103,10 @@ fn has_progress_deadline(d: &Value) -> bool {
 }
 
 fn deployment_complete(d: &Value, status: &Value) -> bool {
-    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     int(status, "/updatedReplicas") == replicas
         && int(status, "/replicas") == replicas
         && int(status, "/availableReplicas") == replicas
@@ -1035,10 +1140,18 @@ fn scaled_value(v: Option<&Value>, total: i64, round_up: bool, default_percent: 
 
 /// `ResolveFenceposts`: (maxSurge, maxUnavailable) as pod counts.
 fn fenceposts(d: &Value) -> (i64, i64) {
-    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let ru = d.pointer("/spec/strategy/rollingUpdate");
     let surge = scaled_value(ru.and_then(|r| r.get("maxSurge")), replicas, true, 25);
-    let unavailable = scaled_value(ru.and_then(|r| r.get("maxUnavailable")), replicas, false, 25);
+    let unavailable = scaled_value(
+        ru.and_then(|r| r.get("maxUnavailable")),
+        replicas,
+        false,
+        25,
+    );
     if surge == 0 && unavailable == 0 {
         (0, 1)
     } else {
@@ -1055,7 +1168,10 @@ fn max_surge(d: &Value) -> i64 {
 }
 
 fn max_unavailable(d: &Value) -> i64 {
-    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     if !is_rolling(d) || replicas == 0 {
         return 0;
     }
@@ -1064,7 +1180,10 @@ fn max_unavailable(d: &Value) -> i64 {
 
 /// `NewRSNewReplicas`: how far the new ReplicaSet may grow now.
 fn new_rs_new_replicas(d: &Value, all_pods: i64, new_size: i64) -> i64 {
-    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     if !is_rolling(d) {
         return replicas;
     }
@@ -1079,7 +1198,10 @@ fn new_rs_new_replicas(d: &Value, all_pods: i64, new_size: i64) -> i64 {
 /// a re-used ReplicaSet keeps its former revisions in `revision-history`.
 fn set_new_rs_annotations(d: &Value, rs: &mut Value, new_revision: i64, exists: bool) -> bool {
     let mut changed = false;
-    if let Some(da) = d.pointer("/metadata/annotations").and_then(Value::as_object) {
+    if let Some(da) = d
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    {
         for (k, v) in da {
             if SKIP_COPY.contains(&k.as_str()) {
                 continue;
@@ -1095,7 +1217,10 @@ fn set_new_rs_annotations(d: &Value, rs: &mut Value, new_revision: i64, exists: 
         .and_then(|a| a.get(REVISION))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let old_int = old.as_deref().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let old_int = old
+        .as_deref()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(0);
     if old_int < new_revision {
         annotations_mut(rs).insert(REVISION.into(), json!(new_revision.to_string()));
         changed = true;
@@ -1114,7 +1239,10 @@ fn set_new_rs_annotations(d: &Value, rs: &mut Value, new_revision: i64, exists: 
         }
     }
     if !exists {
-        let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let replicas = d
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         changed |= set_replicas_annotations(rs, replicas, replicas + max_surge(d));
     }
     changed
@@ -1168,7 +1296,10 @@ fn revision(rs: &Value) -> i64 {
 pub fn templates_equal(a: &Value, b: &Value) -> bool {
     fn strip(t: &Value) -> Value {
         let mut t = t.clone();
-        if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        if let Some(labels) = t
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
             labels.remove(HASH_LABEL);
             if labels.is_empty() {
                 t["metadata"].as_object_mut().map(|m| m.remove("labels"));
@@ -1234,7 +1365,10 @@ fn set_condition(obj: &mut Value, mut c: Value) {
     if !obj.get("status").is_some_and(Value::is_object) {
         obj["status"] = json!({});
     }
-    match obj["status"].get_mut("conditions").and_then(Value::as_array_mut) {
+    match obj["status"]
+        .get_mut("conditions")
+        .and_then(Value::as_array_mut)
+    {
         Some(cs) => cs.push(c),
         None => obj["status"]["conditions"] = json!([c]),
     }
@@ -1353,7 +1487,14 @@ fn deletion_rank(pod: &Value) -> (u8, u8, u8, f64, i64, f64) {
         .unwrap_or(0);
     let created = parse_time(str_at(pod, "/metadata/creationTimestamp")).unwrap_or(0.0);
     // Ready longer sorts later; more restarts and newer creation sort earlier.
-    (scheduled, phase, ready, -ready_since.unwrap_or(0.0), -restarts, -created)
+    (
+        scheduled,
+        phase,
+        ready,
+        -ready_since.unwrap_or(0.0),
+        -restarts,
+        -created,
+    )
 }
 
 fn qos_class(spec: &Value) -> &'static str {
@@ -1375,11 +1516,16 @@ fn qos_class(spec: &Value) -> &'static str {
     let guaranteed = cs.iter().all(|c| {
         let l = c.pointer("/resources/limits");
         let r = c.pointer("/resources/requests");
-        ["cpu", "memory"]
-            .iter()
-            .all(|k| l.and_then(|l| l.get(*k)).is_some() && l.and_then(|l| l.get(*k)) == r.and_then(|r| r.get(*k)))
+        ["cpu", "memory"].iter().all(|k| {
+            l.and_then(|l| l.get(*k)).is_some()
+                && l.and_then(|l| l.get(*k)) == r.and_then(|r| r.get(*k))
+        })
     });
-    if guaranteed { "Guaranteed" } else { "Burstable" }
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 fn condition(ty: &str, ok: bool, since: f64, not_ready: Option<&str>) -> Value {
@@ -1413,7 +1559,13 @@ struct ContainerState {
     sandbox_at: f64,
 }
 
-fn container_state(b: Option<&Behavior>, image: &str, name: &str, created: f64, now: f64) -> ContainerState {
+fn container_state(
+    b: Option<&Behavior>,
+    image: &str,
+    name: &str,
+    created: f64,
+    now: f64,
+) -> ContainerState {
     let start = b.map_or(2.0, |b| b.start.0.as_secs_f64());
     let elapsed = now - created;
     let mut st = ContainerState {
@@ -1516,8 +1668,10 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
         });
         if st.ever_started {
             cs["imageID"] = json!(format!("{image}@sha256:{}", hex_digest(image, 4)));
-            cs["containerID"] =
-                json!(format!("containerd://{}", hex_digest(&format!("{uid}/{name}/{}", st.restarts), 4)));
+            cs["containerID"] = json!(format!(
+                "containerd://{}",
+                hex_digest(&format!("{uid}/{name}/{}", st.restarts), 4)
+            ));
         }
         statuses.push(cs);
     }
@@ -1566,7 +1720,9 @@ fn fnv(s: &str) -> u64 {
 
 /// A stable fake digest: `words` × 16 hex digits.
 fn hex_digest(s: &str, words: usize) -> String {
-    (0..words).map(|i| format!("{:016x}", fnv(&format!("{i}:{s}")))).collect()
+    (0..words)
+        .map(|i| format!("{:016x}", fnv(&format!("{i}:{s}"))))
+        .collect()
 }
 
 // ---------------------------------------------------------------- small accessors
@@ -1599,4 +1755,412 @@ fn creation_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 fn sort_by_creation(rss: &mut [Value]) {
     rss.sort_by(creation_order);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::parse_scenario;
+
+    const NS: &str = "erp-production";
+    const T0: f64 = 1_800_000_000.0;
+
+    /// The default scenario plus versions `crash` (crash-looping) and `stuck` (never ready).
+    fn scenario() -> Scenario {
+        let mut s = parse_scenario(include_str!("../../assets/scenarios/default.yaml")).unwrap();
+        let base = s.versions["v1.0.0"].clone();
+        s.versions.insert(
+            "crash".into(),
+            Behavior {
+                crash_loop: true,
+                ..base.clone()
+            },
+        );
+        s.versions.insert(
+            "stuck".into(),
+            Behavior {
+                never_ready: true,
+                ..base
+            },
+        );
+        s
+    }
+
+    struct Sim {
+        c: Cluster,
+        t: f64,
+    }
+
+    impl Sim {
+        fn new() -> Sim {
+            Sim {
+                c: Cluster::new(scenario(), T0),
+                t: T0,
+            }
+        }
+
+        /// Advances simulated time tick by tick, checking `each` after every tick.
+        fn run_checking(&mut self, secs: f64, mut each: impl FnMut(&Cluster)) {
+            let tick = self.c.scenario.timing.tick_ms as f64 / 1000.0;
+            let end = self.t + secs;
+            while self.t < end {
+                self.t += tick;
+                self.c.tick(self.t);
+                each(&self.c);
+            }
+        }
+
+        fn run(&mut self, secs: f64) {
+            self.run_checking(secs, |_| {});
+        }
+
+        fn deployment(&self, name: &str) -> Value {
+            (**self.c.store.get(Resource::Deployment, NS, name).unwrap()).clone()
+        }
+
+        /// A spec change as the API makes it: defaulted, then stored.
+        fn edit(&mut self, name: &str, f: impl FnOnce(&mut Value)) {
+            let mut d = self.deployment(name);
+            f(&mut d);
+            objects::default_deployment(&mut d);
+            self.c.store.update(Resource::Deployment, d).unwrap();
+        }
+
+        fn set_image(&mut self, name: &str, image: &str) {
+            let image = image.to_string();
+            self.edit(name, |d| {
+                d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image)
+            });
+        }
+
+        fn replicasets(&self, track: &str) -> Vec<Value> {
+            self.c
+                .store
+                .list(Resource::ReplicaSet, Some(NS))
+                .filter(|r| r["metadata"]["labels"]["track"] == track)
+                .map(|r| (**r).clone())
+                .collect()
+        }
+
+        fn pods(&self, track: &str) -> Vec<Value> {
+            self.c
+                .store
+                .list(Resource::Pod, Some(NS))
+                .filter(|p| p["metadata"]["labels"]["track"] == track)
+                .map(|p| (**p).clone())
+                .collect()
+        }
+    }
+
+    fn progressing_reason(d: &Value) -> String {
+        condition_of(d, "Progressing")
+            .map(|c| str_at(c, "/reason").to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_scenario_starts_rolled_out_and_healthy() {
+        let sim = Sim::new();
+        let d = sim.deployment("erp-backend");
+        assert_eq!(d["status"]["replicas"], 10);
+        assert_eq!(d["status"]["readyReplicas"], 10);
+        assert_eq!(d["status"]["availableReplicas"], 10);
+        assert_eq!(d["status"]["updatedReplicas"], 10);
+        assert_eq!(d["status"]["observedGeneration"], 1);
+        assert_eq!(progressing_reason(&d), "NewReplicaSetAvailable");
+        assert_eq!(
+            str_at(condition_of(&d, "Available").unwrap(), "/status"),
+            "True"
+        );
+        assert_eq!(revision(&d), 1);
+
+        let rss = sim.replicasets("stable");
+        assert_eq!(rss.len(), 1);
+        let rs = &rss[0];
+        let hash = str_at(rs, "/metadata/labels/pod-template-hash");
+        assert_eq!(str_at(rs, "/metadata/name"), format!("erp-backend-{hash}"));
+        assert_eq!(rs["spec"]["selector"]["matchLabels"][HASH_LABEL], hash);
+        assert_eq!(controller_uid(rs), d["metadata"]["uid"].as_str());
+        assert_eq!(annotation_int(rs, DESIRED_REPLICAS), Some(10));
+        assert_eq!(annotation_int(rs, MAX_REPLICAS), Some(13));
+        assert_eq!(
+            rs["metadata"]["annotations"]["kubernetes.io/change-cause"],
+            "initial deploy of registry.local/erp-backend:v0.9.3"
+        );
+        assert!(templates_equal(
+            &rs["spec"]["template"],
+            &d["spec"]["template"]
+        ));
+
+        let pods = sim.pods("stable");
+        assert_eq!(pods.len(), 10);
+        for p in &pods {
+            assert!(pod_ready(p));
+            assert_eq!(p["status"]["phase"], "Running");
+            assert!(str_at(p, "/status/podIP").starts_with("10.0."));
+            assert!(str_at(p, "/spec/nodeName").starts_with("sim-node-"));
+            assert_eq!(controller_uid(p), rs["metadata"]["uid"].as_str());
+            assert!(parse_time(str_at(p, "/metadata/creationTimestamp")).unwrap() < T0 - 60.0);
+        }
+        let canary = sim.deployment("erp-backend-canary");
+        assert!(
+            canary["status"].get("replicas").is_none(),
+            "zero counts are omitted"
+        );
+        assert_eq!(sim.replicasets("canary").len(), 1);
+        assert!(sim.c.store.get(Resource::Namespace, "", NS).is_some());
+    }
+
+    #[test]
+    fn hashes_are_stable_and_in_the_name_alphabet() {
+        let t =
+            json!({"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "x"}]}});
+        let h = pod_template_hash(&t, 0);
+        assert_eq!(h, pod_template_hash(&t.clone(), 0));
+        assert_ne!(h, pod_template_hash(&t, 1));
+        assert!(!h.is_empty() && h.len() <= 10);
+        assert!(
+            h.bytes()
+                .all(|b| super::super::store::NAME_ALPHABET.contains(&b))
+        );
+    }
+
+    #[test]
+    fn container_lifecycles_follow_the_behaviour() {
+        let s = scenario();
+        let created = 100.0;
+        let at = |tag: &str, t: f64| {
+            container_state(s.versions.get(tag), "img", "c", created, created + t)
+        };
+
+        let healthy = at("v1.0.0", 1.0);
+        assert_eq!(healthy.state["waiting"]["reason"], "ContainerCreating");
+        let running = at("v1.0.0", 4.0);
+        assert!(running.running_now && !running.ready);
+        let ready = at("v1.0.0", 7.5);
+        assert!(ready.ready);
+        assert_eq!(ready.ready_since, created + 7.0);
+
+        let crashed = at("crash", 3.0 + 2.5);
+        assert_eq!(crashed.state["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(crashed.restarts, 1);
+        assert_eq!(crashed.last_state["terminated"]["exitCode"], 1);
+        let rerun = at("crash", 3.0 + 2.0 + 10.0 + 1.0);
+        assert!(rerun.running_now && !rerun.ready);
+        let later = at("crash", 3600.0);
+        assert!(later.restarts > 10 && !later.ready);
+
+        let stuck = at("stuck", 600.0);
+        assert!(stuck.running_now && !stuck.ready);
+
+        let missing = at("v9", 3.0);
+        assert_eq!(missing.state["waiting"]["reason"], "ErrImagePull");
+        let missing = at("v9", 30.0);
+        assert_eq!(missing.state["waiting"]["reason"], "ImagePullBackOff");
+        assert!(!missing.ever_started);
+    }
+
+    #[test]
+    fn a_crash_looping_canary_restarts_and_is_never_ready() {
+        let mut sim = Sim::new();
+        sim.edit("erp-backend-canary", |d| d["spec"]["replicas"] = json!(1));
+        sim.set_image("erp-backend-canary", "registry.local/erp-backend:crash");
+        sim.run(40.0);
+        let pods: Vec<Value> = sim
+            .pods("canary")
+            .into_iter()
+            .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+            .collect();
+        assert_eq!(pods.len(), 1);
+        let p = &pods[0];
+        assert_eq!(p["status"]["phase"], "Running");
+        assert!(!pod_ready(p));
+        assert!(int(p, "/status/containerStatuses/0/restartCount") >= 2);
+        let d = sim.deployment("erp-backend-canary");
+        assert_eq!(int(&d, "/status/availableReplicas"), 0);
+        assert_eq!(int(&d, "/status/unavailableReplicas"), 1);
+    }
+
+    #[test]
+    fn a_rollout_keeps_min_availability_and_max_surge() {
+        let mut sim = Sim::new();
+        sim.set_image("erp-backend", "registry.local/erp-backend:v1.0.0");
+        let mut max_pods = 0;
+        sim.run_checking(60.0, |c| {
+            let live: Vec<&Arc<Value>> = c
+                .store
+                .list(Resource::Pod, Some(NS))
+                .filter(|p| p["metadata"]["labels"]["track"] == "stable")
+                .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+                .collect();
+            let ready = live.iter().filter(|p| pod_ready(p)).count();
+            assert!(ready >= 8, "{ready} ready");
+            assert!(live.len() <= 13, "{} pods", live.len());
+            max_pods = max_pods.max(live.len());
+        });
+        assert_eq!(max_pods, 13);
+        let d = sim.deployment("erp-backend");
+        assert!(deployment_complete(&d, &d["status"]));
+        assert_eq!(revision(&d), 2);
+        assert_eq!(progressing_reason(&d), "NewReplicaSetAvailable");
+        assert_eq!(sim.pods("stable").len(), 10);
+    }
+
+    #[test]
+    fn a_paused_deployment_keeps_its_pods_until_resumed() {
+        let mut sim = Sim::new();
+        sim.edit("erp-backend", |d| d["spec"]["paused"] = json!(true));
+        sim.set_image("erp-backend", "registry.local/erp-backend:v1.0.0");
+        sim.run(20.0);
+        let d = sim.deployment("erp-backend");
+        assert_eq!(
+            sim.replicasets("stable").len(),
+            1,
+            "no new ReplicaSet while paused"
+        );
+        assert_eq!(progressing_reason(&d), "DeploymentPaused");
+        assert!(d["status"].get("updatedReplicas").is_none());
+        assert_eq!(
+            d["status"]["observedGeneration"],
+            d["metadata"]["generation"]
+        );
+
+        // Scaling still works while paused.
+        sim.edit("erp-backend", |d| d["spec"]["replicas"] = json!(12));
+        sim.run(10.0);
+        assert_eq!(
+            int(&sim.deployment("erp-backend"), "/status/readyReplicas"),
+            12
+        );
+
+        sim.edit("erp-backend", |d| {
+            d["spec"].as_object_mut().unwrap().remove("paused");
+        });
+        sim.run(60.0);
+        let d = sim.deployment("erp-backend");
+        assert!(deployment_complete(&d, &d["status"]));
+        assert_eq!(revision(&d), 2);
+    }
+
+    #[test]
+    fn a_stuck_rollout_exceeds_its_progress_deadline() {
+        let mut sim = Sim::new();
+        sim.edit("erp-backend", |d| {
+            d["spec"]["progressDeadlineSeconds"] = json!(30)
+        });
+        sim.set_image("erp-backend", "registry.local/erp-backend:v9.9.9");
+        sim.run(20.0);
+        assert_eq!(
+            progressing_reason(&sim.deployment("erp-backend")),
+            "ReplicaSetUpdated"
+        );
+        sim.run(30.0);
+        let d = sim.deployment("erp-backend");
+        let c = condition_of(&d, "Progressing").unwrap();
+        assert_eq!(str_at(c, "/reason"), "ProgressDeadlineExceeded");
+        assert_eq!(str_at(c, "/status"), "False");
+        assert_eq!(
+            str_at(condition_of(&d, "Available").unwrap(), "/status"),
+            "True"
+        );
+        assert_eq!(int(&d, "/status/availableReplicas"), 8);
+        assert_eq!(int(&d, "/status/updatedReplicas"), 5);
+    }
+
+    #[test]
+    fn scaling_mid_rollout_is_proportional() {
+        let mut sim = Sim::new();
+        sim.set_image("erp-backend", "registry.local/erp-backend:v9.9.9");
+        sim.run(10.0);
+        let sizes = |sim: &Sim| -> Vec<i64> {
+            let mut rss = sim.replicasets("stable");
+            rss.sort_by_key(revision);
+            rss.iter().map(|r| int(r, "/spec/replicas")).collect()
+        };
+        assert_eq!(sizes(&sim), [8, 5]);
+        sim.edit("erp-backend", |d| d["spec"]["replicas"] = json!(20));
+        sim.run(1.0);
+        // 20 + 25% surge = 25 pods, shared in proportion to 8:5 (8·25/13 ≈ 15, 5·25/13 ≈ 10).
+        assert_eq!(sizes(&sim), [15, 10]);
+    }
+
+    #[test]
+    fn an_undo_reuses_the_old_replicaset_with_a_new_revision() {
+        let mut sim = Sim::new();
+        let first = sim.deployment("erp-backend")["spec"]["template"].clone();
+        sim.set_image("erp-backend", "registry.local/erp-backend:v1.0.0");
+        sim.run(60.0);
+        sim.edit("erp-backend", |d| d["spec"]["template"] = first);
+        sim.run(60.0);
+        let d = sim.deployment("erp-backend");
+        assert_eq!(revision(&d), 3);
+        assert!(deployment_complete(&d, &d["status"]));
+        let rss = sim.replicasets("stable");
+        assert_eq!(rss.len(), 2);
+        let back = rss.iter().find(|r| revision(r) == 3).unwrap();
+        assert_eq!(back["metadata"]["annotations"][REVISION_HISTORY], "1");
+        assert_eq!(int(back, "/spec/replicas"), 10);
+    }
+
+    #[test]
+    fn old_replicasets_beyond_the_history_limit_are_deleted() {
+        let mut sim = Sim::new();
+        sim.edit("erp-backend", |d| {
+            d["spec"]["revisionHistoryLimit"] = json!(1)
+        });
+        for v in ["a", "b", "c"] {
+            sim.edit("erp-backend", |d| {
+                d["spec"]["template"]["metadata"]["annotations"] = json!({"release": v});
+            });
+            sim.run(30.0);
+        }
+        let rss = sim.replicasets("stable");
+        let mut revisions: Vec<i64> = rss.iter().map(revision).collect();
+        revisions.sort_unstable();
+        assert_eq!(revisions, [3, 4]);
+    }
+
+    #[test]
+    fn deleting_a_deployment_collects_its_replicasets_and_pods() {
+        let mut sim = Sim::new();
+        sim.c.store.delete(Resource::Deployment, NS, "erp-backend");
+        sim.run(1.0);
+        assert!(sim.replicasets("stable").is_empty());
+        assert!(
+            sim.pods("stable")
+                .iter()
+                .all(|p| p["metadata"].get("deletionTimestamp").is_some())
+        );
+        sim.run(5.0);
+        assert!(sim.pods("stable").is_empty());
+        assert_eq!(sim.pods("canary").len(), 0);
+        assert_eq!(
+            sim.replicasets("canary").len(),
+            1,
+            "the other deployment is untouched"
+        );
+    }
+
+    #[test]
+    fn a_deleted_pod_terminates_and_is_replaced() {
+        let mut sim = Sim::new();
+        let name = str_at(&sim.pods("stable")[0], "/metadata/name").to_string();
+        let t = sim.t;
+        let pod = sim.c.delete_pod(NS, &name, None, t).unwrap();
+        assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 30);
+        sim.run(0.5);
+        let p = sim.c.store.get(Resource::Pod, NS, &name).unwrap().clone();
+        assert!(!pod_ready(&p), "a terminating pod is not ready");
+        assert_eq!(
+            sim.pods("stable").len(),
+            11,
+            "its replacement is already there"
+        );
+        sim.run(3.0);
+        assert!(sim.c.store.get(Resource::Pod, NS, &name).is_none());
+        sim.run(10.0);
+        let pods = sim.pods("stable");
+        assert_eq!(pods.len(), 10);
+        assert!(pods.iter().all(pod_ready));
+    }
 }

@@ -75,10 +75,10 @@ enum Format {
 
 pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_string(), |pq| pq.as_str().to_string());
+    let path_and_query = req.uri().path_and_query().map_or_else(
+        || req.uri().path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
     sim.log_request(method.as_str(), &path_and_query);
     let header = |name| {
         req.headers()
@@ -193,7 +193,9 @@ fn resource_request(
         },
         (Some(name), Some("status")) if info.status_subresource => match req.method {
             Method::GET => Ok(Reply::Now(get(sim, req, res, ns_key, name)?)),
-            Method::PUT | Method::PATCH => Ok(Reply::Now(write(sim, req, res, ns_key, name, true)?)),
+            Method::PUT | Method::PATCH => {
+                Ok(Reply::Now(write(sim, req, res, ns_key, name, true)?))
+            }
             _ => Err(method_not_allowed()),
         },
         (Some(name), Some("scale")) if res == Resource::Deployment => match req.method {
@@ -236,7 +238,9 @@ fn list(sim: &Sim, req: &Req, res: Resource, ns: Option<&str>) -> Result<Respons
     });
     let refs: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
     Ok(match req.format() {
-        Format::Table(include) => table_response(&table(res, &refs, Some(rv), include, true, now())),
+        Format::Table(include) => {
+            table_response(&table(res, &refs, Some(rv), include, true, now()))
+        }
         Format::Metadata => json_response(
             StatusCode::OK,
             &json!({
@@ -258,7 +262,13 @@ fn list(sim: &Sim, req: &Req, res: Resource, ns: Option<&str>) -> Result<Respons
     })
 }
 
-fn get(sim: &Sim, req: &Req, res: Resource, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
+fn get(
+    sim: &Sim,
+    req: &Req,
+    res: Resource,
+    ns: &str,
+    name: &str,
+) -> Result<Response<Body>, ApiError> {
     let obj = sim.read(|c| c.store.get(res, ns, name).cloned());
     let obj = obj.ok_or_else(|| ApiError::not_found(res, name))?;
     Ok(represent(req, res, &obj, StatusCode::OK))
@@ -322,9 +332,16 @@ fn create(sim: &Sim, req: &Req, res: Resource, ns: &str) -> Result<Response<Body
     }
     if res == Resource::Deployment {
         default_deployment(&mut obj);
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         validate_deployment(&obj, None).map_err(|e| {
-            if name.is_empty() { ApiError::invalid(res, name, "metadata.name: Required value") } else { e }
+            if name.is_empty() {
+                ApiError::invalid(res, name, "metadata.name: Required value")
+            } else {
+                e
+            }
         })?;
     }
     if res == Resource::Namespace && obj.get("status").is_none() {
@@ -363,14 +380,19 @@ fn write(
     } else {
         None
     };
-    let body = if patch_type.is_none() { Some(parse_body(req)?) } else { None };
+    let body = if patch_type.is_none() {
+        Some(parse_body(req)?)
+    } else {
+        None
+    };
     let dry_run = req.dry_run();
     let (stored, created) = sim.write(|c| -> Result<(Value, bool), ApiError> {
         let Some(old) = c.store.get(res, ns, name).cloned() else {
             // Server-side apply creates what does not exist yet.
             if patch_type == Some(PatchType::Apply) && !status_only {
                 let mut obj = json!({});
-                patch::apply(&mut obj, PatchType::Apply, &req.body).map_err(ApiError::bad_request)?;
+                patch::apply(&mut obj, PatchType::Apply, &req.body)
+                    .map_err(ApiError::bad_request)?;
                 drop_nulls(&mut obj);
                 let meta = super::store::meta_mut(&mut obj);
                 meta.insert("name".into(), json!(name));
@@ -433,12 +455,22 @@ fn write(
         };
         Ok((stored, false))
     })?;
-    let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(represent(req, res, &stored, code))
 }
 
 /// The body may not rename the object, and a resourceVersion in it is a precondition.
-fn check_identity(res: Resource, old: &Value, new: &Value, ns: &str, name: &str) -> Result<(), ApiError> {
+fn check_identity(
+    res: Resource,
+    old: &Value,
+    new: &Value,
+    ns: &str,
+    name: &str,
+) -> Result<(), ApiError> {
     let field = |v: &Value, f: &str| {
         v.pointer(&format!("/metadata/{f}"))
             .and_then(Value::as_str)
@@ -465,13 +497,23 @@ fn check_identity(res: Resource, old: &Value, new: &Value, ns: &str, name: &str)
 fn write_scale(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
     let res = Resource::Deployment;
     let patch_type = if req.method == Method::PATCH {
-        Some(PatchType::from_content_type(&req.content_type).ok_or_else(|| {
-            ApiError::new(415, "UnsupportedMediaType", "unsupported patch type for the scale subresource")
-        })?)
+        Some(
+            PatchType::from_content_type(&req.content_type).ok_or_else(|| {
+                ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "unsupported patch type for the scale subresource",
+                )
+            })?,
+        )
     } else {
         None
     };
-    let body = if patch_type.is_none() { Some(parse_body(req)?) } else { None };
+    let body = if patch_type.is_none() {
+        Some(parse_body(req)?)
+    } else {
+        None
+    };
     let dry_run = req.dry_run();
     let d = sim.write(|c| -> Result<Value, ApiError> {
         let old = c
@@ -511,7 +553,13 @@ fn write_scale(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Bo
     Ok(json_response(StatusCode::OK, &scale_of(&d)))
 }
 
-fn delete(sim: &Sim, req: &Req, res: Resource, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
+fn delete(
+    sim: &Sim,
+    req: &Req,
+    res: Resource,
+    ns: &str,
+    name: &str,
+) -> Result<Response<Body>, ApiError> {
     // The grace period comes as a parameter or in a DeleteOptions body.
     let body_grace = serde_json::from_slice::<Value>(&req.body)
         .ok()
@@ -636,7 +684,14 @@ impl Encoder<'_> {
             Format::Full => obj.clone(),
             Format::Metadata => partial(obj),
             Format::Table(include) => {
-                let t = table(self.spec.res, &[obj], None, include, !self.columns_sent, now());
+                let t = table(
+                    self.spec.res,
+                    &[obj],
+                    None,
+                    include,
+                    !self.columns_sent,
+                    now(),
+                );
                 self.columns_sent = true;
                 t
             }
@@ -650,7 +705,10 @@ impl Encoder<'_> {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let (kind, api_version) = match self.spec.format {
-            Format::Full => (self.spec.res.info().kind.to_string(), self.spec.res.api_version()),
+            Format::Full => (
+                self.spec.res.info().kind.to_string(),
+                self.spec.res.api_version(),
+            ),
             Format::Metadata => ("PartialObjectMetadata".into(), "meta.k8s.io/v1".into()),
             Format::Table(_) => ("Table".into(), "meta.k8s.io/v1".into()),
         };
@@ -662,9 +720,9 @@ impl Encoder<'_> {
 
     fn matches(&self, obj: &Value) -> bool {
         let s = self.spec;
-        s.ns.as_deref().is_none_or(|ns| {
-            obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
-        }) && matches(obj, &s.label, &s.field)
+        s.ns.as_deref()
+            .is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            && matches(obj, &s.label, &s.field)
     }
 
     /// A stored change as this client sees it: an object that stops matching its
@@ -887,7 +945,9 @@ fn resource_list(group: &str, version: &str) -> Result<Value, ApiError> {
     } else {
         format!("{group}/{version}")
     };
-    Ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    Ok(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 // ---------------------------------------------------------------- responses
@@ -914,8 +974,10 @@ fn with_type(code: StatusCode, v: &Value, content_type: &'static str) -> Respons
 
 fn text_response(s: &'static str) -> Response<Body> {
     let mut resp = Response::new(body_of(s.as_bytes().to_vec()));
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -925,11 +987,19 @@ fn error(e: &ApiError) -> Response<Body> {
 }
 
 fn path_not_found() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
 fn method_not_allowed() -> ApiError {
-    ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    ApiError::new(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+    )
 }
 
 // ---------------------------------------------------------------- query strings
@@ -939,7 +1009,10 @@ fn parse_query(q: &str) -> HashMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }

@@ -115,7 +115,11 @@ pub fn default_deployment(d: &mut Value) {
     if strategy["type"] == "RollingUpdate" {
         set_default(strategy, "rollingUpdate", json!({}));
         set_default(&mut strategy["rollingUpdate"], "maxSurge", json!("25%"));
-        set_default(&mut strategy["rollingUpdate"], "maxUnavailable", json!("25%"));
+        set_default(
+            &mut strategy["rollingUpdate"],
+            "maxUnavailable",
+            json!("25%"),
+        );
     }
     if let Some(tspec) = spec.pointer_mut("/template/spec") {
         default_pod_spec(tspec);
@@ -174,10 +178,15 @@ fn image_tag(image: &str) -> Option<&str> {
 
 /// The checks clients depend on: what a real apiserver would reject with 422.
 pub fn validate_deployment(d: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = d
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let invalid = |m: String| Err(ApiError::invalid(Resource::Deployment, name, m));
     match d.pointer("/spec/replicas") {
-        Some(r) if r.as_i64().is_some_and(|n| (0..=i32::MAX as i64).contains(&n)) => {}
+        Some(r)
+            if r.as_i64()
+                .is_some_and(|n| (0..=i32::MAX as i64).contains(&n)) => {}
         Some(r) => {
             return invalid(format!(
                 "spec.replicas: Invalid value: {r}: must be greater than or equal to 0"
@@ -214,7 +223,10 @@ pub fn validate_deployment(d: &Value, old: Option<&Value>) -> Result<(), ApiErro
     }
     for (i, c) in containers.iter().enumerate() {
         for field in ["name", "image"] {
-            if c.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+            if c.get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 return invalid(format!(
                     "spec.template.spec.containers[{i}].{field}: Required value"
                 ));
@@ -243,7 +255,13 @@ pub fn validate_deployment(d: &Value, old: Option<&Value>) -> Result<(), ApiErro
 pub fn scale_of(d: &Value) -> Value {
     let m = &d["metadata"];
     let mut meta = json!({});
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = m.get(f) {
             meta[f] = v.clone();
         }
@@ -279,7 +297,10 @@ mod tests {
         assert_eq!(c["imagePullPolicy"], "IfNotPresent");
         assert_eq!(c["ports"][0]["protocol"], "TCP");
         assert_eq!(c["readinessProbe"]["httpGet"]["scheme"], "HTTP");
-        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["version"], "v0.9.3");
+        assert_eq!(
+            d["spec"]["template"]["metadata"]["labels"]["version"],
+            "v0.9.3"
+        );
         assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
         validate_deployment(d, None).unwrap();
         validate_deployment(&ds[1], None).unwrap();
@@ -305,6 +326,9 @@ mod tests {
         d["status"] = json!({"replicas": 9});
         let s = scale_of(&d);
         assert_eq!(s["spec"]["replicas"], 10);
-        assert_eq!(s["status"], json!({"replicas": 9, "selector": "app=erp-backend,track=stable"}));
+        assert_eq!(
+            s["status"],
+            json!({"replicas": 9, "selector": "app=erp-backend,track=stable"})
+        );
     }
 }

@@ -32,8 +32,8 @@ impl PatchType {
 pub fn apply(doc: &mut Value, kind: PatchType, body: &[u8]) -> Result<(), String> {
     match kind {
         PatchType::Json => {
-            let p: json_patch::Patch = serde_json::from_slice(body)
-                .map_err(|e| format!("invalid JSON patch: {e}"))?;
+            let p: json_patch::Patch =
+                serde_json::from_slice(body).map_err(|e| format!("invalid JSON patch: {e}"))?;
             json_patch::patch(doc, &p).map_err(|e| e.to_string())
         }
         PatchType::Merge => {
@@ -63,8 +63,13 @@ fn parse(body: &[u8]) -> Result<Value, String> {
 /// patch merges instead of replacing (from the `patchMergeKey` tags of the Kubernetes types).
 fn merge_key(field: &str, elements: &[Value]) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "conditions" => "type",
@@ -219,7 +224,7 @@ fn merge_list(field: &str, target: &[Value], patch: &[Value]) -> Result<Vec<Valu
 
 /// Sorts a merged list into the order `$setElementOrder` gives; elements it does not
 /// mention keep their relative order after the ones it does.
-fn reorder(field: &str, list: &mut Vec<Value>, order: &[Value]) {
+fn reorder(field: &str, list: &mut [Value], order: &[Value]) {
     let key = merge_key(field, list);
     let id = |v: &Value| -> Value {
         match key {
@@ -228,7 +233,12 @@ fn reorder(field: &str, list: &mut Vec<Value>, order: &[Value]) {
         }
     };
     let wanted: Vec<Value> = order.iter().map(&id).collect();
-    let rank = |v: &Value| wanted.iter().position(|w| *w == id(v)).unwrap_or(usize::MAX);
+    let rank = |v: &Value| {
+        wanted
+            .iter()
+            .position(|w| *w == id(v))
+            .unwrap_or(usize::MAX)
+    };
     list.sort_by_key(|v| rank(v));
 }
 
@@ -280,7 +290,10 @@ mod tests {
         strategic_merge(&mut d, &p).unwrap();
         let cs = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(cs[0]["image"], "a:2");
-        assert_eq!(cs[0]["ports"][0]["containerPort"], 8080, "other fields are kept");
+        assert_eq!(
+            cs[0]["ports"][0]["containerPort"], 8080,
+            "other fields are kept"
+        );
         assert_eq!(cs[1]["image"], "s:1");
         assert_eq!(cs.as_array().unwrap().len(), 2);
     }
@@ -293,9 +306,14 @@ mod tests {
             {"name": "sidecar", "$patch": "delete"}]}}}});
         strategic_merge(&mut d, &p).unwrap();
         assert!(d["spec"].get("paused").is_none());
-        let cs = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+        let cs = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap();
         assert_eq!(cs.len(), 1);
-        assert_eq!(cs[0]["env"], json!([{"name": "B", "value": "2"}, {"name": "C", "value": "3"}]));
+        assert_eq!(
+            cs[0]["env"],
+            json!([{"name": "B", "value": "2"}, {"name": "C", "value": "3"}])
+        );
     }
 
     #[test]
@@ -304,7 +322,10 @@ mod tests {
         let p = json!({"spec": {"template": {"spec": {
             "$setElementOrder/containers": [{"name": "sidecar"}, {"name": "app"}]}}}});
         strategic_merge(&mut d, &p).unwrap();
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["name"], "sidecar");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["name"],
+            "sidecar"
+        );
 
         let p = json!({"spec": {"template": {"$patch": "replace", "spec": {"containers": []}}}});
         strategic_merge(&mut d, &p).unwrap();
@@ -314,12 +335,29 @@ mod tests {
     #[test]
     fn json_and_merge_patches() {
         let mut d = deployment();
-        apply(&mut d, PatchType::Merge, br#"{"spec":{"replicas":5,"paused":null}}"#).unwrap();
+        apply(
+            &mut d,
+            PatchType::Merge,
+            br#"{"spec":{"replicas":5,"paused":null}}"#,
+        )
+        .unwrap();
         assert_eq!(d["spec"]["replicas"], 5);
         assert!(d["spec"].get("paused").is_none());
-        apply(&mut d, PatchType::Json, br#"[{"op":"replace","path":"/spec/replicas","value":2}]"#).unwrap();
+        apply(
+            &mut d,
+            PatchType::Json,
+            br#"[{"op":"replace","path":"/spec/replicas","value":2}]"#,
+        )
+        .unwrap();
         assert_eq!(d["spec"]["replicas"], 2);
-        assert!(apply(&mut d, PatchType::Json, br#"[{"op":"replace","path":"/spec/nope/x","value":2}]"#).is_err());
+        assert!(
+            apply(
+                &mut d,
+                PatchType::Json,
+                br#"[{"op":"replace","path":"/spec/nope/x","value":2}]"#
+            )
+            .is_err()
+        );
         assert!(apply(&mut d, PatchType::Merge, b"spec: {}").is_err());
     }
 }

@@ -159,7 +159,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
             };
             let path = path.trim().split('.').map(str::to_string).collect();
             reqs.push((path, eq, value.trim().to_string()));
@@ -218,7 +220,10 @@ pub fn selector_object_matches(selector: &Value, labels: Option<&Value>) -> bool
 pub fn format_selector(selector: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+        parts.extend(
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
+        );
     }
     if let Some(es) = selector.get("matchExpressions").and_then(Value::as_array) {
         for e in es {
@@ -272,7 +277,8 @@ mod tests {
 
     #[test]
     fn field_selector_paths() {
-        let obj = json!({"metadata": {"name": "a", "namespace": "n"}, "status": {"phase": "Running"}});
+        let obj =
+            json!({"metadata": {"name": "a", "namespace": "n"}, "status": {"phase": "Running"}});
         let m = |s: &str| FieldSelector::parse(s).unwrap().matches(&obj);
         assert!(m("metadata.name=a"));
         assert!(m("metadata.name=a,metadata.namespace==n"));
@@ -284,7 +290,10 @@ mod tests {
     #[test]
     fn selector_objects() {
         let sel = json!({"matchLabels": {"app": "erp"}, "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable", "a"]}]});
-        assert!(selector_object_matches(&sel, Some(&json!({"app": "erp", "track": "stable"}))));
+        assert!(selector_object_matches(
+            &sel,
+            Some(&json!({"app": "erp", "track": "stable"}))
+        ));
         assert!(!selector_object_matches(&sel, Some(&json!({"app": "erp"}))));
         assert_eq!(format_selector(&sel), "app=erp,track in (a,stable)");
         assert_eq!(format_selector(&json!({})), "<none>");

@@ -107,7 +107,11 @@ pub struct SimHandle {
 }
 
 /// Starts the simulated cluster on 127.0.0.1 (port 0 = any free port).
-pub async fn start(scenario: Scenario, kube_port: u16, prom_port: u16) -> anyhow::Result<SimHandle> {
+pub async fn start(
+    scenario: Scenario,
+    kube_port: u16,
+    prom_port: u16,
+) -> anyhow::Result<SimHandle> {
     let kube_listener = TcpListener::bind(("127.0.0.1", kube_port)).await?;
     let prom_listener = TcpListener::bind(("127.0.0.1", prom_port)).await?;
     let kube_addr = kube_listener.local_addr()?;
@@ -198,7 +202,11 @@ async fn run_controllers(sim: Arc<Sim>, tick: Duration, mut shutdown: watch::Rec
 
 /// Steps the metrics once per second of wall time at whole-second timestamps with a
 /// fixed `dt` of 1.0, so that with no noise the values hold still.
-async fn run_metrics(sim: Arc<Sim>, metrics: Arc<Mutex<MetricsSim>>, mut shutdown: watch::Receiver<bool>) {
+async fn run_metrics(
+    sim: Arc<Sim>,
+    metrics: Arc<Mutex<MetricsSim>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut t = now().floor();
     lock(&metrics).step(t, 1.0, &sim.pod_samples());
     let mut interval = tokio::time::interval_at(

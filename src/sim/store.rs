@@ -72,7 +72,9 @@ impl Resource {
                 namespaced: false,
                 short_names: &["ns"],
                 categories: &[],
-                verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+                verbs: &[
+                    "create", "delete", "get", "list", "patch", "update", "watch",
+                ],
                 generation: false,
                 status_subresource: true,
             },
@@ -377,7 +379,12 @@ impl Store {
 
     /// Stores a new object, filling the fields the server owns. `now` becomes its
     /// creationTimestamp unless the object already has one (the bootstrap backdates).
-    pub fn create(&mut self, res: Resource, mut obj: Value, now: f64) -> Result<Arc<Value>, ApiError> {
+    pub fn create(
+        &mut self,
+        res: Resource,
+        mut obj: Value,
+        now: f64,
+    ) -> Result<Arc<Value>, ApiError> {
         let info = res.info();
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -475,14 +482,24 @@ impl Store {
         let old_meta = old.get("metadata").cloned().unwrap_or_default();
         let spec_changed = old.get("spec") != obj.get("spec");
         let meta = meta_mut(obj);
-        for f in ["uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "resourceVersion",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match old_meta.get(f) {
                 Some(v) => meta.insert(f.into(), v.clone()),
                 None => meta.remove(f),
             };
         }
         if info.generation && spec_changed {
-            let g = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+            let g = old_meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             meta.insert("generation".into(), json!(g + 1));
         }
     }
@@ -529,7 +546,13 @@ impl Store {
         Some(obj)
     }
 
-    fn record(&mut self, resource: Resource, kind: EventType, object: Arc<Value>, prev: Option<Arc<Value>>) {
+    fn record(
+        &mut self,
+        resource: Resource,
+        kind: EventType,
+        object: Arc<Value>,
+        prev: Option<Arc<Value>>,
+    ) {
         self.history.push_back(Change {
             rv: self.rv,
             resource,
@@ -564,7 +587,12 @@ impl Store {
 
 /// The (namespace, name) an object is stored under.
 pub fn key_of(obj: &Value) -> (String, String) {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     (s("/metadata/namespace"), s("/metadata/name"))
 }
 
@@ -573,7 +601,9 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("metadata was just made an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object")
 }
 
 /// Unix time in seconds.
@@ -664,7 +694,10 @@ mod tests {
         b["status"] = json!({"replicas": 1});
         let b = s.update(Resource::Deployment, b).unwrap();
         assert_eq!(b["metadata"]["resourceVersion"], "2");
-        assert_eq!(b["metadata"]["generation"], 1, "a status change keeps the generation");
+        assert_eq!(
+            b["metadata"]["generation"], 1,
+            "a status change keeps the generation"
+        );
 
         let mut c = (*b).clone();
         c["spec"]["x"] = json!(2);
@@ -676,7 +709,12 @@ mod tests {
         let kinds: Vec<_> = s.changes_after(0).unwrap().map(|c| c.kind).collect();
         assert_eq!(
             kinds,
-            [EventType::Added, EventType::Modified, EventType::Modified, EventType::Deleted]
+            [
+                EventType::Added,
+                EventType::Modified,
+                EventType::Modified,
+                EventType::Deleted
+            ]
         );
         assert_eq!(s.changes_after(2).unwrap().count(), 2);
     }
@@ -690,20 +728,34 @@ mod tests {
         }
         assert!(s.changes_after(1).is_err());
         assert_eq!(s.changes_after(2).unwrap().count(), 2);
-        assert!(s.changes_after(5).is_err(), "a version from the future must relist");
+        assert!(
+            s.changes_after(5).is_err(),
+            "a version from the future must relist"
+        );
     }
 
     #[test]
     fn generate_name_and_uuid() {
         let mut s = Store::new(7);
         let o = s
-            .create(Resource::Event, json!({"metadata": {"generateName": "x-", "namespace": "n"}}), 0.0)
+            .create(
+                Resource::Event,
+                json!({"metadata": {"generateName": "x-", "namespace": "n"}}),
+                0.0,
+            )
             .unwrap();
         let name = o["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("x-") && name.len() == 7);
         let uid = o["metadata"]["uid"].as_str().unwrap();
         assert_eq!(uid.len(), 36);
         assert_eq!(&uid[14..15], "4");
-        assert!(s.create(Resource::Event, json!({"metadata": {"name": name, "namespace": "n"}}), 0.0).is_err());
+        assert!(
+            s.create(
+                Resource::Event,
+                json!({"metadata": {"name": name, "namespace": "n"}}),
+                0.0
+            )
+            .is_err()
+        );
     }
 }

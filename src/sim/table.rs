@@ -98,46 +98,214 @@ fn column_definitions(res: Resource) -> Vec<Column> {
     match res {
         Resource::Deployment => vec![
             NAME,
-            ("Ready", "string", "", 0, "Number of the pod with ready state"),
-            ("Up-to-date", "string", "", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-            ("Available", "string", "", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+            (
+                "Ready",
+                "string",
+                "",
+                0,
+                "Number of the pod with ready state",
+            ),
+            (
+                "Up-to-date",
+                "string",
+                "",
+                0,
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+            ),
+            (
+                "Available",
+                "string",
+                "",
+                0,
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+            ),
             AGE,
-            ("Containers", "string", "", 1, "Names of each container in the template."),
-            ("Images", "string", "", 1, "Images referenced by each container in the template."),
-            ("Selector", "string", "", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+            ),
         ],
         Resource::ReplicaSet => vec![
             NAME,
-            ("Desired", "integer", "", 0, "Replicas is the number of desired replicas."),
-            ("Current", "integer", "", 0, "Replicas is the most recently observed number of replicas."),
-            ("Ready", "integer", "", 0, "The number of ready replicas for this replica set."),
+            (
+                "Desired",
+                "integer",
+                "",
+                0,
+                "Replicas is the number of desired replicas.",
+            ),
+            (
+                "Current",
+                "integer",
+                "",
+                0,
+                "Replicas is the most recently observed number of replicas.",
+            ),
+            (
+                "Ready",
+                "integer",
+                "",
+                0,
+                "The number of ready replicas for this replica set.",
+            ),
             AGE,
-            ("Containers", "string", "", 1, "Names of each container in the template."),
-            ("Images", "string", "", 1, "Images referenced by each container in the template."),
-            ("Selector", "string", "", 1, "Selector is a label query over pods that should match the replica count."),
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Selector is a label query over pods that should match the replica count.",
+            ),
         ],
         Resource::Pod => vec![
             NAME,
-            ("Ready", "string", "", 0, "The aggregate readiness state of this pod for accepting traffic."),
-            ("Status", "string", "", 0, "The aggregate status of the containers in this pod."),
-            ("Restarts", "string", "", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+            (
+                "Ready",
+                "string",
+                "",
+                0,
+                "The aggregate readiness state of this pod for accepting traffic.",
+            ),
+            (
+                "Status",
+                "string",
+                "",
+                0,
+                "The aggregate status of the containers in this pod.",
+            ),
+            (
+                "Restarts",
+                "string",
+                "",
+                0,
+                "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+            ),
             AGE,
             ("IP", "string", "", 1, "podIP address allocated to the pod."),
-            ("Node", "string", "", 1, "NodeName is a request to schedule this pod onto a specific node."),
-            ("Nominated Node", "string", "", 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
-            ("Readiness Gates", "string", "", 1, "If specified, all readiness gates will be evaluated for pod readiness."),
+            (
+                "Node",
+                "string",
+                "",
+                1,
+                "NodeName is a request to schedule this pod onto a specific node.",
+            ),
+            (
+                "Nominated Node",
+                "string",
+                "",
+                1,
+                "nominatedNodeName is set only when this pod preempts other pods on the node.",
+            ),
+            (
+                "Readiness Gates",
+                "string",
+                "",
+                1,
+                "If specified, all readiness gates will be evaluated for pod readiness.",
+            ),
         ],
         Resource::Event => vec![
-            ("Last Seen", "string", "", 0, "The time at which the most recent occurrence of this event was recorded."),
-            ("Type", "string", "", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-            ("Reason", "string", "", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
-            ("Object", "string", "", 0, "The object that this event is about."),
-            ("Subobject", "string", "", 1, "The field of the object that this event is about."),
-            ("Source", "string", "", 1, "The component reporting this event."),
-            ("Message", "string", "", 0, "A human-readable description of the status of this operation."),
-            ("First Seen", "string", "", 1, "The time at which the event was first recorded."),
-            ("Count", "string", "", 1, "The number of times this event has occurred."),
-            ("Name", "string", "name", 1, "Name must be unique within a namespace."),
+            (
+                "Last Seen",
+                "string",
+                "",
+                0,
+                "The time at which the most recent occurrence of this event was recorded.",
+            ),
+            (
+                "Type",
+                "string",
+                "",
+                0,
+                "Type of this event (Normal, Warning), new types could be added in the future.",
+            ),
+            (
+                "Reason",
+                "string",
+                "",
+                0,
+                "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+            ),
+            (
+                "Object",
+                "string",
+                "",
+                0,
+                "The object that this event is about.",
+            ),
+            (
+                "Subobject",
+                "string",
+                "",
+                1,
+                "The field of the object that this event is about.",
+            ),
+            (
+                "Source",
+                "string",
+                "",
+                1,
+                "The component reporting this event.",
+            ),
+            (
+                "Message",
+                "string",
+                "",
+                0,
+                "A human-readable description of the status of this operation.",
+            ),
+            (
+                "First Seen",
+                "string",
+                "",
+                1,
+                "The time at which the event was first recorded.",
+            ),
+            (
+                "Count",
+                "string",
+                "",
+                1,
+                "The number of times this event has occurred.",
+            ),
+            (
+                "Name",
+                "string",
+                "name",
+                1,
+                "Name must be unique within a namespace.",
+            ),
         ],
         Resource::Namespace => vec![
             NAME,
@@ -151,7 +319,13 @@ fn column_definitions(res: Resource) -> Vec<Column> {
         ],
         Resource::EventV1 | Resource::HttpRoute => vec![
             NAME,
-            ("Created At", "date", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
+            (
+                "Created At",
+                "date",
+                "",
+                0,
+                "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            ),
         ],
     }
 }
@@ -200,7 +374,10 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
                 .pointer("/spec/selector")
                 .map(format_selector)
                 .unwrap_or_else(|| "<none>".into());
-            let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            let desired = o
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             if res == Resource::Deployment {
                 vec![
                     json!(name),
@@ -264,7 +441,11 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
                 json!(name),
             ]
         }
-        Resource::Namespace => vec![json!(name), json!(s(o, "/status/phase")), json!(age(o, now))],
+        Resource::Namespace => vec![
+            json!(name),
+            json!(s(o, "/status/phase")),
+            json!(age(o, now)),
+        ],
         Resource::Lease => {
             let holder = s(o, "/spec/holderIdentity");
             vec![json!(name), json!(holder), json!(age(o, now))]
@@ -327,7 +508,13 @@ fn pod_cells(o: &Value, now: f64) -> Vec<Value> {
         Some(t) => format!("{restarts} ({} ago)", human_duration(now - t)),
         None => restarts.to_string(),
     };
-    let none = |v: &str| if v.is_empty() { "<none>".to_string() } else { v.to_string() };
+    let none = |v: &str| {
+        if v.is_empty() {
+            "<none>".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     vec![
         json!(s(o, "/metadata/name")),
         json!(format!("{ready}/{total}")),
@@ -434,12 +621,29 @@ mod tests {
                 "state": {"waiting": {"reason": "CrashLoopBackOff"}},
                 "lastState": {"terminated": {"finishedAt": "1970-01-01T00:01:00Z"}}}]}
         });
-        let t = table(Resource::Pod, &[&pod], Some(7), IncludeObject::Metadata, true, 200.0);
+        let t = table(
+            Resource::Pod,
+            &[&pod],
+            Some(7),
+            IncludeObject::Metadata,
+            true,
+            200.0,
+        );
         assert_eq!(t["metadata"]["resourceVersion"], "7");
         assert_eq!(t["columnDefinitions"].as_array().unwrap().len(), 9);
         assert_eq!(
             t["rows"][0]["cells"],
-            json!(["p", "0/1", "CrashLoopBackOff", "3 (2m20s ago)", "3m20s", "10.0.1.5", "sim-node-1", "<none>", "<none>"])
+            json!([
+                "p",
+                "0/1",
+                "CrashLoopBackOff",
+                "3 (2m20s ago)",
+                "3m20s",
+                "10.0.1.5",
+                "sim-node-1",
+                "<none>",
+                "<none>"
+            ])
         );
         assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
     }

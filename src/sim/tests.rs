@@ -53,7 +53,8 @@ impl Http {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.client.get(format!("{}{path}", self.base))).await
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
     }
 
     async fn patch(&self, path: &str, content_type: &str, body: Value) -> (u16, Value) {
@@ -117,16 +118,16 @@ fn rv_of(v: &Value) -> &str {
 
 /// The stable Deployment's pods (the canary's names share its prefix; the label does not).
 fn stable_pods(pods: &[Value]) -> Vec<&Value> {
-    pods
-        .iter()
+    pods.iter()
         .filter(|p| p["metadata"]["labels"]["track"] == "stable")
         .collect()
 }
 
 fn is_ready(p: &Value) -> bool {
-    p["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn terminating(p: &Value) -> bool {
@@ -151,7 +152,10 @@ fn rolled_out(d: &Value) -> bool {
 async fn wait_until(sim: &SimHandle, what: &str, mut f: impl FnMut(&SimHandle) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !f(sim) {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -171,19 +175,33 @@ async fn lists_deployments_with_selectors_and_errors() {
     let stable = &items[0];
     assert_eq!(stable["kind"], "Deployment");
     assert_eq!(stable["metadata"]["name"], "erp-backend");
-    assert_eq!(stable["status"]["readyReplicas"], 10, "the demo starts healthy");
+    assert_eq!(
+        stable["status"]["readyReplicas"], 10,
+        "the demo starts healthy"
+    );
     assert_eq!(revision(stable), "1");
     assert!(rolled_out(stable));
-    let age = now() - parse_time(stable["metadata"]["creationTimestamp"].as_str().unwrap()).unwrap();
+    let age =
+        now() - parse_time(stable["metadata"]["creationTimestamp"].as_str().unwrap()).unwrap();
     assert!(age > 60.0, "created minutes ago, not now");
 
     let (_, all) = http.get("/apis/apps/v1/deployments").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
-    let (_, canary) = http.get(&format!("{DEPLOYS}?labelSelector=track%3Dcanary")).await;
+    let (_, canary) = http
+        .get(&format!("{DEPLOYS}?labelSelector=track%3Dcanary"))
+        .await;
     assert_eq!(canary["items"][0]["metadata"]["name"], "erp-backend-canary");
-    let (_, one) = http.get(&format!("{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend")).await;
+    let (_, one) = http
+        .get(&format!(
+            "{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend"
+        ))
+        .await;
     assert_eq!(one["items"].as_array().unwrap().len(), 1);
-    let (_, none) = http.get(&format!("{DEPLOYS}?labelSelector=track+notin+(stable,canary)")).await;
+    let (_, none) = http
+        .get(&format!(
+            "{DEPLOYS}?labelSelector=track+notin+(stable,canary)"
+        ))
+        .await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
 
     let (code, status) = http.get(&format!("{DEPLOYS}/nope")).await;
@@ -194,7 +212,9 @@ async fn lists_deployments_with_selectors_and_errors() {
                "message": "deployments.apps \"nope\" not found", "reason": "NotFound",
                "details": {"name": "nope", "group": "apps", "kind": "deployments"}, "code": 404})
     );
-    let (code, _) = http.get("/apis/apps/v1/namespaces/erp-production/statefulsets").await;
+    let (code, _) = http
+        .get("/apis/apps/v1/namespaces/erp-production/statefulsets")
+        .await;
     assert_eq!(code, 404);
 
     let (_, pods) = http.get(PODS).await;
@@ -223,7 +243,11 @@ async fn lists_deployments_with_selectors_and_errors() {
 async fn merge_patch_of_replicas_is_seen_by_a_watch() {
     let sim = fast_sim().await;
     let http = Http::new(&sim);
-    let (_, list) = http.get(&format!("{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend")).await;
+    let (_, list) = http
+        .get(&format!(
+            "{DEPLOYS}?fieldSelector=metadata.name%3Derp-backend"
+        ))
+        .await;
     let rv = rv_of(&list).to_string();
     let mut watch = http
         .watch(
@@ -234,7 +258,11 @@ async fn merge_patch_of_replicas_is_seen_by_a_watch() {
     assert_eq!(watch.content_type, "application/json");
 
     let (code, d) = http
-        .patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": 4}}))
+        .patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 4}}),
+        )
         .await;
     assert_eq!(code, 200);
     assert_eq!(d["spec"]["replicas"], 4);
@@ -246,7 +274,10 @@ async fn merge_patch_of_replicas_is_seen_by_a_watch() {
             continue;
         }
         assert_eq!(ev["type"], "MODIFIED");
-        assert_eq!(ev["object"]["metadata"]["name"], "erp-backend", "filtered by field selector");
+        assert_eq!(
+            ev["object"]["metadata"]["name"], "erp-backend",
+            "filtered by field selector"
+        );
         let o = &ev["object"];
         if o["status"]["replicas"] == 4 && rolled_out(o) {
             break;
@@ -257,13 +288,20 @@ async fn merge_patch_of_replicas_is_seen_by_a_watch() {
     })
     .await;
     let rss = sim.replicasets();
-    let rs = rss.iter().find(|r| r["metadata"]["labels"]["track"] == "stable").unwrap();
+    let rs = rss
+        .iter()
+        .find(|r| r["metadata"]["labels"]["track"] == "stable")
+        .unwrap();
     assert_eq!(rs["spec"]["replicas"], 4);
     assert_eq!(revision(rs), "1", "scaling is not a new revision");
 
     // The scale subresource does the same, and a stale resourceVersion is a conflict.
     let (code, scale) = http
-        .patch(&format!("{DEPLOYS}/erp-backend/scale"), "application/merge-patch+json", json!({"spec": {"replicas": 6}}))
+        .patch(
+            &format!("{DEPLOYS}/erp-backend/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 6}}),
+        )
         .await;
     assert_eq!(code, 200);
     assert_eq!(scale["kind"], "Scale");
@@ -279,10 +317,18 @@ async fn merge_patch_of_replicas_is_seen_by_a_watch() {
     assert_eq!(code, 409);
     assert_eq!(conflict["reason"], "Conflict");
     let (code, dry) = http
-        .patch(&format!("{DEPLOYS}/erp-backend?dryRun=All"), "application/merge-patch+json", json!({"spec": {"replicas": 1}}))
+        .patch(
+            &format!("{DEPLOYS}/erp-backend?dryRun=All"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
         .await;
     assert_eq!((code, &dry["spec"]["replicas"]), (200, &json!(1)));
-    assert_eq!(sim.deployment("erp-backend").unwrap()["spec"]["replicas"], 6, "a dry run stores nothing");
+    assert_eq!(
+        sim.deployment("erp-backend").unwrap()["spec"]["replicas"],
+        6,
+        "a dry run stores nothing"
+    );
     sim.shutdown().await;
 }
 
@@ -294,19 +340,29 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
         "$setElementOrder/containers": [{"name": "erp-backend"}],
         "containers": [{"image": "registry.local/erp-backend:v1.0.0", "name": "erp-backend"}]}}}});
     let (code, d) = http
-        .patch(&format!("{DEPLOYS}/erp-backend?fieldManager=kubectl-set"), "application/strategic-merge-patch+json", set_image)
+        .patch(
+            &format!("{DEPLOYS}/erp-backend?fieldManager=kubectl-set"),
+            "application/strategic-merge-patch+json",
+            set_image,
+        )
         .await;
     assert_eq!(code, 200, "{d}");
     let c = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["image"], "registry.local/erp-backend:v1.0.0");
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/healthz", "strategic merge keeps the rest");
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"], "/healthz",
+        "strategic merge keeps the rest"
+    );
 
     // Sample every tick: never fewer than 10 - 2 ready pods, never more than 10 + 3 pods.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut saw_surge = false;
     loop {
         let pods = sim.pods();
-        let live: Vec<&Value> = stable_pods(&pods).into_iter().filter(|p| !terminating(p)).collect();
+        let live: Vec<&Value> = stable_pods(&pods)
+            .into_iter()
+            .filter(|p| !terminating(p))
+            .collect();
         let ready = live.iter().filter(|p| is_ready(p)).count();
         assert!(ready >= 8, "only {ready} ready pods during the rollout");
         assert!(live.len() <= 13, "{} pods exceed maxSurge", live.len());
@@ -315,12 +371,18 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
         if rolled_out(&d) && revision(&d) == "2" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the rollout did not finish");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rollout did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(saw_surge, "the rollout surged");
     let rss = sim.replicasets();
-    let stable: Vec<&Value> = rss.iter().filter(|r| r["metadata"]["labels"]["track"] == "stable").collect();
+    let stable: Vec<&Value> = rss
+        .iter()
+        .filter(|r| r["metadata"]["labels"]["track"] == "stable")
+        .collect();
     assert_eq!(stable.len(), 2);
     let old = stable.iter().find(|r| revision(r) == "1").unwrap();
     let new = stable.iter().find(|r| revision(r) == "2").unwrap();
@@ -332,16 +394,27 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
         "deployment annotations are copied"
     );
     let d = sim.deployment("erp-backend").unwrap();
-    let progressing = d["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Progressing").unwrap();
+    let progressing = d["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .unwrap();
     assert_eq!(progressing["reason"], "NewReplicaSetAvailable");
 
     // `kubectl rollout undo`: the old template, hash label removed, and its annotations.
     let mut template = old["spec"]["template"].clone();
-    template["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pod-template-hash");
     // kubectl's Go types serialize the empty timestamp as null.
     template["metadata"]["creationTimestamp"] = Value::Null;
     let mut annotations = old["metadata"]["annotations"].as_object().unwrap().clone();
-    for k in ["deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"] {
+    for k in [
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+    ] {
         annotations.remove(k);
     }
     annotations.insert("deployment.kubernetes.io/revision".into(), json!("2"));
@@ -349,7 +422,13 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]);
-    let (code, d) = http.patch(&format!("{DEPLOYS}/erp-backend"), "application/json-patch+json", undo).await;
+    let (code, d) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/json-patch+json",
+            undo,
+        )
+        .await;
     assert_eq!(code, 200, "{d}");
     wait_until(&sim, "the undo to roll out", |s| {
         let d = s.deployment("erp-backend").unwrap();
@@ -357,9 +436,15 @@ async fn set_image_rolls_within_max_unavailable_and_undo_restores_revision_one()
     })
     .await;
     let rss = sim.replicasets();
-    let back = rss.iter().find(|r| r["metadata"]["name"] == old["metadata"]["name"]).unwrap();
+    let back = rss
+        .iter()
+        .find(|r| r["metadata"]["name"] == old["metadata"]["name"])
+        .unwrap();
     assert_eq!(revision(back), "3");
-    assert_eq!(back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"], "1");
+    assert_eq!(
+        back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
     assert_eq!(back["spec"]["replicas"], 10);
     sim.shutdown().await;
 }
@@ -370,10 +455,19 @@ async fn an_expired_resource_version_gets_410_and_initial_events_end_with_a_book
     let http = Http::new(&sim);
     sim.sim().write(|c| c.store.set_history_limit(3));
     for n in [3, 4, 5, 6] {
-        http.patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": n}}))
-            .await;
+        http.patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": n}}),
+        )
+        .await;
     }
-    let mut w = http.watch(&format!("{DEPLOYS}?watch=true&resourceVersion=1"), "application/json").await;
+    let mut w = http
+        .watch(
+            &format!("{DEPLOYS}?watch=true&resourceVersion=1"),
+            "application/json",
+        )
+        .await;
     let ev = w.next().await.unwrap();
     assert_eq!(ev["type"], "ERROR");
     assert_eq!(ev["object"]["code"], 410);
@@ -385,13 +479,24 @@ async fn an_expired_resource_version_gets_410_and_initial_events_end_with_a_book
         .await;
     let a = w.next().await.unwrap();
     let b = w.next().await.unwrap();
-    assert_eq!((a["type"].as_str(), b["type"].as_str()), (Some("ADDED"), Some("ADDED")));
+    assert_eq!(
+        (a["type"].as_str(), b["type"].as_str()),
+        (Some("ADDED"), Some("ADDED"))
+    );
     let end = w.next().await.unwrap();
     assert_eq!(end["type"], "BOOKMARK");
-    assert_eq!(end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
     assert_eq!(end["object"]["kind"], "Deployment");
 
-    let mut w = http.watch(&format!("{DEPLOYS}?watch=true&timeoutSeconds=1"), "application/json").await;
+    let mut w = http
+        .watch(
+            &format!("{DEPLOYS}?watch=true&timeoutSeconds=1"),
+            "application/json",
+        )
+        .await;
     assert_eq!(w.next().await.unwrap()["type"], "ADDED");
     assert_eq!(w.next().await.unwrap()["type"], "ADDED");
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
@@ -427,7 +532,17 @@ async fn pods_as_tables_for_get_and_watch() {
         .collect();
     assert_eq!(
         columns,
-        [("Name", 0), ("Ready", 0), ("Status", 0), ("Restarts", 0), ("Age", 0), ("IP", 1), ("Node", 1), ("Nominated Node", 1), ("Readiness Gates", 1)]
+        [
+            ("Name", 0),
+            ("Ready", 0),
+            ("Status", 0),
+            ("Restarts", 0),
+            ("Age", 0),
+            ("IP", 1),
+            ("Node", 1),
+            ("Nominated Node", 1),
+            ("Readiness Gates", 1)
+        ]
     );
     let rows = t["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 10);
@@ -435,23 +550,46 @@ async fn pods_as_tables_for_get_and_watch() {
     assert_eq!(cells[1], "1/1");
     assert_eq!(cells[2], "Running");
     assert_eq!(cells[3], "0");
-    assert!(cells[4].as_str().unwrap().starts_with('5'), "about 5m old: {}", cells[4]);
+    assert!(
+        cells[4].as_str().unwrap().starts_with('5'),
+        "about 5m old: {}",
+        cells[4]
+    );
     assert!(cells[5].as_str().unwrap().starts_with("10.0."));
     assert!(cells[6].as_str().unwrap().starts_with("sim-node-"));
     assert_eq!(rows[0]["object"]["kind"], "PartialObjectMetadata");
     let rv = rv_of(&t).to_string();
 
-    let mut w = http.watch(&format!("{PODS}?watch=1&resourceVersion={rv}"), TABLE).await;
-    http.patch(&format!("{DEPLOYS}/erp-backend"), "application/merge-patch+json", json!({"spec": {"replicas": 11}}))
+    let mut w = http
+        .watch(&format!("{PODS}?watch=1&resourceVersion={rv}"), TABLE)
         .await;
+    http.patch(
+        &format!("{DEPLOYS}/erp-backend"),
+        "application/merge-patch+json",
+        json!({"spec": {"replicas": 11}}),
+    )
+    .await;
     let first = w.next().await.unwrap();
     assert_eq!(first["type"], "ADDED");
     assert_eq!(first["object"]["kind"], "Table");
-    assert_eq!(first["object"]["columnDefinitions"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        first["object"]["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        9
+    );
     assert_eq!(first["object"]["rows"].as_array().unwrap().len(), 1);
-    assert_eq!(first["object"]["rows"][0]["cells"][2], "Pending", "not scheduled yet");
+    assert_eq!(
+        first["object"]["rows"][0]["cells"][2], "Pending",
+        "not scheduled yet"
+    );
     let second = w.next().await.unwrap();
-    assert_eq!(second["object"]["columnDefinitions"], json!([]), "columns are sent once");
+    assert_eq!(
+        second["object"]["columnDefinitions"],
+        json!([]),
+        "columns are sent once"
+    );
     sim.shutdown().await;
 }
 
@@ -474,8 +612,12 @@ async fn kube_rs_watchers_and_patches_work() {
     let client = kube::Client::try_from(config).unwrap();
     let api: Api<Deployment> = Api::default_namespaced(client);
 
-    for config in [watcher::Config::default(), watcher::Config::default().streaming_lists()] {
-        let mut events = watcher::watcher(api.clone(), config.fields("metadata.name=erp-backend")).boxed();
+    for config in [
+        watcher::Config::default(),
+        watcher::Config::default().streaming_lists(),
+    ] {
+        let mut events =
+            watcher::watcher(api.clone(), config.fields("metadata.name=erp-backend")).boxed();
         let mut initial = Vec::new();
         loop {
             match events.next().await.unwrap().unwrap() {
@@ -495,10 +637,14 @@ async fn kube_rs_watchers_and_patches_work() {
         .await
         .unwrap();
         loop {
-            match tokio::time::timeout(Duration::from_secs(20), events.next()).await.unwrap() {
+            match tokio::time::timeout(Duration::from_secs(20), events.next())
+                .await
+                .unwrap()
+            {
                 Some(Ok(Event::Apply(d))) => {
                     let status = d.status.unwrap_or_default();
-                    if status.ready_replicas == Some(replicas) && status.replicas == Some(replicas) {
+                    if status.ready_replicas == Some(replicas) && status.replicas == Some(replicas)
+                    {
                         break;
                     }
                 }
@@ -554,7 +700,10 @@ async fn events_can_be_written_and_listed_and_pods_deleted() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["message"], "canary 10%");
 
-    let name = sim.pods()[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let name = sim.pods()[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let resp = http
         .client
         .delete(format!("{}{PODS}/{name}", http.base))
@@ -566,20 +715,10 @@ async fn events_can_be_written_and_listed_and_pods_deleted() {
     assert!(terminating(&pod));
     wait_until(&sim, "the pod to be replaced and removed", |s| {
         let pods = s.pods();
-        pods.len() == 10 && pods.iter().all(|p| p["metadata"]["name"] != name.as_str()) && pods.iter().all(is_ready)
+        pods.len() == 10
+            && pods.iter().all(|p| p["metadata"]["name"] != name.as_str())
+            && pods.iter().all(is_ready)
     })
     .await;
     sim.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn hold_open_tmp() {
-    if std::env::var("WARROOM_SIM_HOLD").is_err() { return; }
-    let s = parse_scenario(include_str!("../../assets/scenarios/default.yaml")).unwrap();
-    let sim = start(s, 0, 0).await.unwrap();
-    sim.write_kubeconfig(std::path::Path::new("/tmp/warroom-simcheck.kubeconfig")).unwrap();
-    println!("URL {}", sim.kube_url);
-    tokio::time::sleep(Duration::from_secs(1200)).await;
-    for (m, p) in sim.requests() { println!("{m} {p}"); }
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{block, hms};
-use crate::text::{width, wrap};
+use crate::text::{width, wrap_hanging};
 use crate::state::State;
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
@@ -31,14 +31,8 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) 
     for e in s.comms[..end].iter().rev() {
         let head = format!("{} {} ", hms(e.at), e.who);
         let indent = 9;
-        let first_w = w.saturating_sub(width(&head)).max(4);
-        let mut parts = wrap(&e.text, first_w);
-        let rest: Vec<String> = if parts.len() > 1 {
-            let tail = parts.split_off(1).join(" ");
-            wrap(&tail, w.saturating_sub(indent).max(4))
-        } else {
-            Vec::new()
-        };
+        let mut parts = wrap_hanging(&e.text, w.saturating_sub(width(&head)).max(4), w.saturating_sub(indent).max(4));
+        let rest = parts.split_off(1);
         let st = theme.log(e.level);
         let mut block_lines = vec![Line::from(vec![
             Span::styled(head, theme.dim),

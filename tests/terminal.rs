@@ -1,0 +1,148 @@
+//! The built binary in a real terminal (tmux): it starts, answers keys, quits, and leaves
+//! the terminal as it found it, on the normal way out and on the error paths.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A private tmux server running a shell at `w`x`h`; None (with a reason printed) when
+    /// tmux is not installed.
+    fn start(name: &str, w: u16, h: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+            return None;
+        }
+        let t = Tmux { socket: format!("warroom-test-{name}-{}", std::process::id()) };
+        let ok = t
+            .cmd(&["new-session", "-d", "-s", "t", "-x", &w.to_string(), "-y", &h.to_string(), "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME=/tmp USER=lin sh"])
+            .status
+            .success();
+        assert!(ok, "tmux starts");
+        Some(t)
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().unwrap()
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "t"];
+        a.extend_from_slice(keys);
+        assert!(self.cmd(&a).status.success());
+    }
+
+    fn line(&self, text: &str) {
+        self.send(&["-l", text]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    /// Wait until the screen shows `text`; the limit only stops a broken run from hanging.
+    fn wait_for(&self, text: &str) -> String {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(Instant::now() < end, "gave up waiting for {text:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The terminal modes a shell expects back: canonical input and echo.
+    fn assert_sane(&self) {
+        self.line("clear; stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' '; echo MODES-END");
+        let s = self.wait_for("MODES-END\n");
+        let modes = s.lines().find(|l| l.contains("icanon")).unwrap_or_default().to_string();
+        assert!(modes.contains("icanon") && !modes.contains("-icanon"), "raw mode left on: {modes:?}\n{s}");
+        assert!(!modes.contains("-echo"), "echo left off: {modes:?}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn demo_starts_answers_keys_and_restores_the_terminal_on_quit() {
+    let Some(t) = Tmux::start("demo", 80, 24) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.jsonl");
+    let kc = dir.path().join("kc");
+    t.line("echo BEFORE-THE-CONSOLE");
+    t.line(&format!("{BIN} demo --journal {} --kubeconfig-out {}; echo EXIT=$?", j.display(), kc.display()));
+    // 80x24 is below war-room's minimum: compact takes over, everything reachable by Tab
+    let s = t.wait_for("Checklist");
+    assert!(s.contains("Gauges") && s.contains("Rollout") && s.contains("Comms log"), "{s}");
+    assert!(!s.contains("BEFORE-THE-CONSOLE"), "the console draws on its own screen");
+    t.send(&["?"]);
+    t.wait_for("Any key closes this help");
+    t.send(&["Escape"]);
+    t.send(&["Tab"]);
+    t.wait_for("Error rate");
+    // a note goes into the log and the journal
+    t.send(&["Tab", "Tab"]);
+    t.send(&["n"]);
+    t.wait_for("Note for the comms log");
+    t.send(&["-l", "备份完成 backup done"]);
+    t.send(&["Enter"]);
+    t.wait_for("backup done");
+    t.send(&["q"]);
+    let s = t.wait_for("EXIT=0");
+    assert!(s.contains("BEFORE-THE-CONSOLE"), "the shell's screen is back:\n{s}");
+    assert!(s.contains(&format!("journal: {}", j.display())), "{s}");
+    t.assert_sane();
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(journal.contains("\"kind\":\"note\"") && journal.contains("备份完成 backup done"), "{journal}");
+    assert!(Path::new(&kc).exists());
+}
+
+#[test]
+fn a_bad_runbook_is_refused_before_the_screen_changes() {
+    let Some(t) = Tmux::start("bad", 100, 30) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    let src = warroom::builtin::DEMO_RUNBOOK.replace("planned_duration: 30m", "planned_duration: soon");
+    std::fs::write(&rb, src).unwrap();
+    t.line(&format!("{BIN} run {}; echo EXIT=$?", rb.display()));
+    let s = t.wait_for("EXIT=2");
+    assert!(s.contains("rb.yaml:11:21: `soon` is not a duration"), "{s}");
+    t.assert_sane();
+}
+
+#[test]
+fn an_unreachable_cluster_is_shown_as_such_and_quitting_restores() {
+    let Some(t) = Tmux::start("down", 200, 50) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 on loopback: nothing listens there.
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n",
+    )
+    .unwrap();
+    t.line(&format!(
+        "{BIN} run assets/runbooks/demo.yaml --kubeconfig {} --prometheus http://127.0.0.1:1 --journal {}; echo EXIT=$?",
+        kc.display(),
+        dir.path().join("j").display()
+    ));
+    let s = t.wait_for("DISCONNECTED since");
+    assert!(s.contains("Kubernetes API unreachable"), "{s}");
+    t.wait_for("ERROR");
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    t.assert_sane();
+}
