@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::StreamExt;
 use ratatui::Terminal;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::{Event as CtEvent, EventStream, KeyEventKind};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -30,6 +32,8 @@ pub struct App {
     journal: Writer,
     tx: UnboundedSender<Event>,
     kube: Option<kube::Client>,
+    /// The last frame sent to the terminal.
+    shown: Option<Buffer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +75,7 @@ impl App {
         }
         let journal = Writer::open(journal_path)
             .map_err(|err| StartError::Open { path: journal_path.display().to_string(), err })?;
-        let mut app = App { state, view: View::new(layout), journal, tx, kube: None };
+        let mut app = App { state, view: View::new(layout), journal, tx, kube: None, shown: None };
         let mut fx = Vec::new();
         let session = app.state.record(
             &app.state.operator.clone(),
@@ -115,6 +119,9 @@ impl App {
     }
 
     pub fn handle(&mut self, ev: Event) {
+        if ev == Event::Resize {
+            self.shown = None;
+        }
         let fx = update(&mut self.state, ev);
         self.run_effects(fx);
     }
@@ -164,12 +171,28 @@ impl App {
         }
     }
 
-    /// Draw if something changed since the last frame.
+    /// Draw if the state changed, and send the frame only if a cell changed: even an
+    /// empty frame costs the terminal a style reset, and over a slow link every byte counts.
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
-        if self.state.ui.dirty {
-            terminal.draw(|f| ui::draw(&self.state, &self.view, f))?;
-            self.state.ui.dirty = false;
+        if !self.state.ui.dirty {
+            return Ok(());
         }
+        self.state.ui.dirty = false;
+        let size = terminal.size()?;
+        let mut next = Buffer::empty(Rect::new(0, 0, size.width, size.height));
+        ui::draw_into(&self.state, &self.view, &mut next);
+        if self.shown.as_ref() == Some(&next) {
+            return Ok(());
+        }
+        terminal.draw(|f| {
+            if f.area() == next.area {
+                f.buffer_mut().clone_from(&next);
+            } else {
+                // resized between the two calls: draw for the new size
+                ui::draw_into(&self.state, &self.view, f.buffer_mut());
+            }
+        })?;
+        self.shown = Some(next);
         Ok(())
     }
 }

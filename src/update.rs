@@ -49,8 +49,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Resize => s.ui.dirty = true,
         Event::Tick(now) => {
             let before = s.stage_name();
+            if clock_shows_change(s, s.now, now) {
+                s.ui.dirty = true;
+            }
             s.now = now;
-            s.ui.dirty = true;
             announce_staleness(s, &mut fx);
             if let Some(i) = s.stages.current
                 && s.stages.pending.is_none()
@@ -105,6 +107,19 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Whether moving the clock from `before` to `now` changes anything on screen: the header
+/// clock and older pods' ages move by the minute; hold countdowns, new pods' ages and
+/// stale gauges' ages by the second.
+fn clock_shows_change(s: &State, before: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    if before.timestamp() / 60 != now.timestamp() / 60 {
+        return true;
+    }
+    let counting_down = s.stages.current.is_some_and(|i| s.held() <= s.rb.stages[i].hold.secs() as i64 + 1);
+    let young_pod = s.cluster.snap.pods.iter().any(|p| p.created.is_some_and(|c| (now - c).num_seconds() <= 121));
+    let stale_soon = s.metrics.iter().any(|m| m.age(now).is_some_and(|a| a >= s.stale_after));
+    counting_down || young_pod || stale_soon || s.stages.pending.is_some()
 }
 
 /// Record `entry`, apply it to the state, and have the driver journal it.
@@ -486,13 +501,22 @@ fn metric(s: &mut State, index: usize, at: chrono::DateTime<chrono::Utc>, readin
         Reading::Error(e) => Reading::Error(clean(&e).into_owned()),
         r => r,
     };
+    // Only a different value, kind of answer, or sparkline changes what is on screen; the
+    // sample time alone is not shown while the value is fresh.
+    let mut changed = match (&m.reading, &reading) {
+        (Some(Reading::Value { .. }), Reading::Value { .. }) | (Some(Reading::NoData), Reading::NoData) => false,
+        (Some(Reading::Error(a)), Reading::Error(b)) => a != b,
+        _ => true,
+    };
     if let Reading::Value { value, at } = &reading {
         if value.is_finite() {
+            changed |= m.history.iter().any(|v| v != value);
             m.push_history(*value);
         }
+        changed |= m.last_value.map(|v| v.0.to_bits()) != Some(value.to_bits());
+        changed |= m.is_stale(s.now, s.stale_after);
         m.last_value = Some((*value, *at));
     }
-    let changed = m.reading.as_ref() != Some(&reading);
     m.reading = Some(reading);
     m.fetched = Some(at);
     if changed {

@@ -121,7 +121,7 @@ fn busy_state(runbook: &str) -> State {
 fn render(s: &State, layout_name: &str, w: u16, h: u16) -> Buffer {
     let view = View::new(layout::builtin(layout_name));
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(s, &view, f)).unwrap();
+    t.draw(|f| ui::draw_into(s, &view, f.buffer_mut())).unwrap();
     t.backend().buffer().clone()
 }
 

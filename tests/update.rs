@@ -330,3 +330,21 @@ fn a_quiet_start_logs_only_what_is_bad() {
     let fx = update(&mut s, Event::Metric { index: err, at, reading: Reading::NoData });
     assert_eq!(journaled(&fx).len(), 1);
 }
+
+#[test]
+fn a_quiet_second_redraws_nothing() {
+    let mut s = state();
+    s.ui.dirty = false;
+    update(&mut s, Event::Tick(t0() + Duration::seconds(1)));
+    assert!(!s.ui.dirty, "the header clock shows minutes: nothing visible changed");
+    update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
+    assert!(s.ui.dirty, "a new minute shows");
+    // the same value again changes nothing on screen; a new one does
+    let at = t0();
+    update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.2, at } });
+    s.ui.dirty = false;
+    update(&mut s, Event::Metric { index: 0, at: at + Duration::seconds(2), reading: Reading::Value { value: 0.2, at: at + Duration::seconds(2) } });
+    assert!(!s.ui.dirty);
+    update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.3, at } });
+    assert!(s.ui.dirty);
+}

@@ -173,7 +173,7 @@ fn resource_request(
         _ => return Err(path_not_found()),
     };
     let info = res.info();
-    if !info.namespaced && ns.is_some() || info.namespaced && name.is_some() && ns.is_none() {
+    if (!info.namespaced && ns.is_some()) || (info.namespaced && name.is_some() && ns.is_none()) {
         return Err(path_not_found());
     }
     let ns_key = ns.unwrap_or("");
@@ -360,6 +360,59 @@ fn create(sim: &Sim, req: &Req, res: Resource, ns: &str) -> Result<Response<Body
     Ok(represent(req, res, &created, StatusCode::CREATED))
 }
 
+/// What a PUT or PATCH asks for.
+enum Edit {
+    /// PUT: the whole new object.
+    Replace(Value),
+    Patch(PatchType),
+}
+
+impl Edit {
+    fn of(req: &Req) -> Result<Edit, ApiError> {
+        if req.method != Method::PATCH {
+            return Ok(Edit::Replace(parse_body(req)?));
+        }
+        PatchType::from_content_type(&req.content_type)
+            .map(Edit::Patch)
+            .ok_or_else(|| {
+                ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!(
+                        "the body of the request was in an unknown format - accepted media types include: \
+                         application/json-patch+json, application/merge-patch+json, \
+                         application/apply-patch+yaml, application/strategic-merge-patch+json (got {:?})",
+                        req.content_type
+                    ),
+                )
+            })
+    }
+
+    /// The edited version of `current`.
+    fn apply(
+        &self,
+        current: &Value,
+        body: &[u8],
+        res: Resource,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let mut doc = match self {
+            Edit::Replace(v) => v.clone(),
+            Edit::Patch(pt) => {
+                let mut doc = current.clone();
+                patch::apply(&mut doc, *pt, body).map_err(|m| match pt {
+                    // A JSON patch that does not fit the object is a semantic error.
+                    PatchType::Json => ApiError::invalid(res, name, m),
+                    _ => ApiError::bad_request(m),
+                })?;
+                doc
+            }
+        };
+        drop_nulls(&mut doc);
+        Ok(doc)
+    }
+}
+
 /// PUT or PATCH of an object or its status.
 fn write(
     sim: &Sim,
@@ -369,31 +422,13 @@ fn write(
     name: &str,
     status_only: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let patch_type = if req.method == Method::PATCH {
-        Some(PatchType::from_content_type(&req.content_type).ok_or_else(|| {
-            ApiError::new(
-                415,
-                "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {:?})", req.content_type),
-            )
-        })?)
-    } else {
-        None
-    };
-    let body = if patch_type.is_none() {
-        Some(parse_body(req)?)
-    } else {
-        None
-    };
+    let edit = Edit::of(req)?;
     let dry_run = req.dry_run();
     let (stored, created) = sim.write(|c| -> Result<(Value, bool), ApiError> {
         let Some(old) = c.store.get(res, ns, name).cloned() else {
             // Server-side apply creates what does not exist yet.
-            if patch_type == Some(PatchType::Apply) && !status_only {
-                let mut obj = json!({});
-                patch::apply(&mut obj, PatchType::Apply, &req.body)
-                    .map_err(ApiError::bad_request)?;
-                drop_nulls(&mut obj);
+            if matches!(edit, Edit::Patch(PatchType::Apply)) && !status_only {
+                let mut obj = edit.apply(&json!({}), &req.body, res, name)?;
                 let meta = super::store::meta_mut(&mut obj);
                 meta.insert("name".into(), json!(name));
                 if res.info().namespaced {
@@ -410,35 +445,17 @@ fn write(
             }
             return Err(ApiError::not_found(res, name));
         };
-        let mut new = match (&body, patch_type) {
-            (Some(b), _) => b.clone(),
-            (None, Some(pt)) => {
-                let mut doc = (*old).clone();
-                patch::apply(&mut doc, pt, &req.body).map_err(|m| {
-                    if pt == PatchType::Json {
-                        ApiError::invalid(res, name, m)
-                    } else {
-                        ApiError::bad_request(m)
-                    }
-                })?;
-                doc
-            }
-            (None, None) => unreachable!("a PUT has a body, a PATCH a patch type"),
-        };
-        drop_nulls(&mut new);
+        let mut new = edit.apply(&old, &req.body, res, name)?;
         check_identity(res, &old, &new, ns, name)?;
+        // The main resource and its status subresource each write only their own part.
+        let keep_status_of = if status_only { &new } else { &old };
+        let status = keep_status_of.get("status").cloned();
         if status_only {
-            let status = new.get("status").cloned();
             new = (*old).clone();
+        }
+        if status_only || res.info().status_subresource {
             match status {
                 Some(s) => new["status"] = s,
-                None => {
-                    new.as_object_mut().map(|o| o.remove("status"));
-                }
-            }
-        } else if res.info().status_subresource {
-            match old.get("status") {
-                Some(s) => new["status"] = s.clone(),
                 None => {
                     new.as_object_mut().map(|o| o.remove("status"));
                 }
@@ -496,24 +513,7 @@ fn check_identity(
 
 fn write_scale(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
     let res = Resource::Deployment;
-    let patch_type = if req.method == Method::PATCH {
-        Some(
-            PatchType::from_content_type(&req.content_type).ok_or_else(|| {
-                ApiError::new(
-                    415,
-                    "UnsupportedMediaType",
-                    "unsupported patch type for the scale subresource",
-                )
-            })?,
-        )
-    } else {
-        None
-    };
-    let body = if patch_type.is_none() {
-        Some(parse_body(req)?)
-    } else {
-        None
-    };
+    let edit = Edit::of(req)?;
     let dry_run = req.dry_run();
     let d = sim.write(|c| -> Result<Value, ApiError> {
         let old = c
@@ -521,15 +521,7 @@ fn write_scale(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Bo
             .get(res, ns, name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(res, name))?;
-        let scale = match (body, patch_type) {
-            (Some(b), _) => b,
-            (None, Some(pt)) => {
-                let mut s = scale_of(&old);
-                patch::apply(&mut s, pt, &req.body).map_err(ApiError::bad_request)?;
-                s
-            }
-            (None, None) => unreachable!("a PUT has a body, a PATCH a patch type"),
-        };
+        let scale = edit.apply(&scale_of(&old), &req.body, res, name)?;
         check_identity(res, &old, &scale, ns, name)?;
         let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64);
         let replicas = match replicas {

@@ -200,6 +200,9 @@ async fn run_controllers(sim: Arc<Sim>, tick: Duration, mut shutdown: watch::Rec
     }
 }
 
+/// Seconds of metric history the simulator starts with.
+const HISTORY_SECS: u32 = 600;
+
 /// Steps the metrics once per second of wall time at whole-second timestamps with a
 /// fixed `dt` of 1.0, so that with no noise the values hold still.
 async fn run_metrics(
@@ -208,9 +211,19 @@ async fn run_metrics(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut t = now().floor();
-    lock(&metrics).step(t, 1.0, &sim.pod_samples());
+    // Start with the scrape history a Prometheus that had been running for a while would
+    // hold, so that rate() windows are full from the first query.
+    {
+        let pods = sim.pod_samples();
+        let mut m = lock(&metrics);
+        for back in (1..=HISTORY_SECS).rev() {
+            m.step(t - back as f64, 1.0, &pods);
+        }
+        m.step(t, 1.0, &pods);
+    }
+    let until_next = Duration::try_from_secs_f64(t + 1.0 - now()).unwrap_or(Duration::ZERO);
     let mut interval = tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs_f64(t + 1.0 - now()).max(Duration::ZERO),
+        tokio::time::Instant::now() + until_next,
         Duration::from_secs(1),
     );
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

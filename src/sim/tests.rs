@@ -662,6 +662,25 @@ async fn kube_rs_watchers_and_patches_work() {
         .await
         .unwrap();
     assert_eq!(d.spec.unwrap().paused, Some(true));
+
+    // kube-rs's event recorder creates an events.k8s.io Event, then merge-patches its series.
+    use kube::Resource as _;
+    use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+    let recorder = Recorder::new(api.clone().into_client(), Reporter { controller: "warroom".into(), instance: None });
+    let reference = api.get("erp-backend").await.unwrap().object_ref(&());
+    let ev = KubeEvent {
+        type_: EventType::Normal,
+        reason: "StageStarted".into(),
+        note: Some("canary at 10%".into()),
+        action: "Promote".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(api.into_client(), NS);
+    let list = events.list(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].series.as_ref().unwrap().count, 2);
     wait_until(&sim, "the paused condition", |s| {
         let d = s.deployment("erp-backend").unwrap();
         d["status"]["conditions"]

@@ -1,12 +1,12 @@
 //! The checklist: phases with progress, items with state, who and when; the selected
 //! item's full text below, wrapped, however long and in whatever script.
 
-use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::Canvas;
 use super::theme::Theme;
 use super::{block, hms};
 use crate::journal::Mark;
@@ -14,7 +14,7 @@ use crate::runbook::ItemKind;
 use crate::state::{Row, State};
 use crate::text::{fit, width, wrap};
 
-pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
+pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let c = &s.checklist;
     let (done, total) = (0..c.collapsed.len()).map(|p| c.phase_progress(p)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     let outer = block(format!(" Checklist {done}/{total} "), focused, theme);
@@ -103,7 +103,7 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
     ])
 }
 
-fn draw_detail(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
+fn draw_detail(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let c = &s.checklist;
     let w = area.width as usize;
     let mut lines = Vec::new();

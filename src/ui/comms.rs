@@ -1,17 +1,17 @@
 //! The comms log, drawn from the journal-backed state: every entry shows when it happened
 //! (the journal's time), not when it was drawn or replayed.
 
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::Canvas;
 use super::theme::Theme;
 use super::{block, hms};
 use crate::text::{width, wrap_hanging};
 use crate::state::State;
 
-pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
+pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let title = if s.ui.comms_scroll > 0 {
         format!(" Comms log (scrolled back {}) ", s.ui.comms_scroll)
     } else {

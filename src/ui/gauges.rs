@@ -1,12 +1,12 @@
 //! Gauges: one per runbook metric, value and unit, level in a word and a colour, a
 //! sparkline of recent history; stale values dimmed with their age, never shown as live.
 
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::Canvas;
 use super::theme::Theme;
 use super::{block, fmt_secs};
 use crate::runbook::{Bad, Metric, Unit};
@@ -104,7 +104,7 @@ fn bar(m: &Metric, v: Option<f64>, w: usize, level: Level, theme: &Theme) -> Lin
     Line::from(spans)
 }
 
-pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
+pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let outer = block(" Gauges ", focused, theme);
     let inner = outer.inner(area);
     f.render_widget(outer, area);

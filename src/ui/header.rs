@@ -1,12 +1,12 @@
 //! The header: release, stage, the clock against the plan, health in a word, and how
 //! fresh the data is.
 
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::Canvas;
 use super::theme::Theme;
 use super::{fmt_secs, hms};
 use crate::state::State;
@@ -60,7 +60,7 @@ pub fn freshness(s: &State) -> (String, bool) {
     }
 }
 
-pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
+pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let rb = &s.rb;
     let lvl = health(s);
     let elapsed = s.stages.release_started.map(|t| (s.now - t).num_seconds()).unwrap_or(0);
@@ -121,8 +121,9 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
     f.render_widget(Paragraph::new(vec![line1, line2]).block(block), area);
 }
 
-/// H:MM:SS, the way a meeting reads a clock.
+/// H:MM, the way a meeting reads a clock (and a minute's resolution keeps the screen
+/// still when nothing happens).
 fn clock(secs: i64) -> String {
     let s = secs.max(0);
-    format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    format!("{}:{:02}", s / 3600, (s % 3600) / 60)
 }

@@ -11,11 +11,11 @@ pub mod theme;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Local, Utc};
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 
 use crate::layout::{Fit, Layout, Pane, Solved, fit};
 use crate::state::{Mode, State};
@@ -33,7 +33,31 @@ impl View {
     }
 }
 
-pub fn draw(s: &State, view: &View, f: &mut Frame) {
+/// Where the panes draw: a buffer of the whole screen. Drawing into a buffer of our own
+/// (rather than straight into the terminal's frame) lets the driver skip a frame that
+/// would change no cell.
+pub struct Canvas<'a> {
+    buf: &'a mut Buffer,
+}
+
+impl<'a> Canvas<'a> {
+    pub fn new(buf: &'a mut Buffer) -> Self {
+        Canvas { buf }
+    }
+    pub fn area(&self) -> Rect {
+        self.buf.area
+    }
+    pub fn render_widget<W: Widget>(&mut self, w: W, area: Rect) {
+        w.render(area, self.buf);
+    }
+}
+
+/// Draw the whole screen into `buf`.
+pub fn draw_into(s: &State, view: &View, buf: &mut Buffer) {
+    draw(s, view, &mut Canvas::new(buf));
+}
+
+pub fn draw(s: &State, view: &View, f: &mut Canvas) {
     let area = f.area();
     let solved = match fit(&view.layout, &view.compact, area, s.ui.focus) {
         Fit::Fits(solved) => solved,
@@ -49,7 +73,7 @@ pub fn draw(s: &State, view: &View, f: &mut Frame) {
     draw_solved(s, &solved, &theme, f);
 }
 
-fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Frame) {
+fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
     for (bar, tabs, active) in &solved.tab_bars {
         let mut spans = Vec::new();
         for p in tabs {
@@ -121,13 +145,12 @@ pub fn fmt_secs(s: i64) -> String {
     }
 }
 
-/// kubectl's age format: 5s, 3m12s, 45m, 3h, 2d.
+/// A pod's age: seconds while it is new (when they matter), then whole minutes, hours
+/// and days as kubectl rounds them.
 pub fn kube_age(secs: i64) -> String {
     let s = secs.max(0);
     if s < 120 {
         format!("{s}s")
-    } else if s < 600 {
-        format!("{}m{}s", s / 60, s % 60)
     } else if s < 3 * 3600 {
         format!("{}m", s / 60)
     } else if s < 48 * 3600 {

@@ -1,18 +1,18 @@
 //! The key bar, the help overlay, the confirmation dialog and the note prompt. The key
 //! bar and help are generated from the keymap itself.
 
-use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
+use super::Canvas;
 use super::theme::Theme;
 use crate::action::{NORMAL, bindings};
 use crate::state::{Confirm, State};
 use crate::text::{fit, width, wrap};
 
-pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Frame) {
+pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let w = area.width as usize;
     let mut spans = Vec::new();
     let mut used = 0;
@@ -45,7 +45,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn help(theme: &Theme, f: &mut Frame) {
+pub fn help(theme: &Theme, f: &mut Canvas) {
     let mut lines = vec![Line::from(Span::styled("Keys", theme.title)), Line::default()];
     for b in NORMAL {
         lines.push(Line::from(vec![
@@ -64,7 +64,7 @@ pub fn help(theme: &Theme, f: &mut Frame) {
     );
 }
 
-pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Frame) {
+pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(90);
     let inner_w = w.saturating_sub(2) as usize;
@@ -109,7 +109,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Frame) {
     );
 }
 
-pub fn note(text: &str, _theme: &Theme, f: &mut Frame) {
+pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(90);
     let inner_w = w.saturating_sub(2) as usize;

@@ -1,19 +1,19 @@
 //! The rollout, as the cluster reports it: each Deployment's replica counts as bars, its
 //! ReplicaSets with revision and image, and its pods.
 
-use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::Canvas;
 use super::theme::Theme;
 use super::{block, hms, kube_age};
 use crate::state::State;
 use crate::state::cluster::{DeployView, Link, RolloutStatus, rollout_status};
 use crate::text::{fit, width};
 
-pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Frame) {
+pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let (title, stale) = match &s.cluster.link {
         Link::Live => (" Rollout ".to_string(), false),
         Link::Connecting => (" Rollout (connecting…) ".to_string(), true),

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# What the console costs when nothing happens: bytes written to the terminal per second
+# and CPU used, at 160x48, against a simulated cluster whose numbers hold still
+# (assets/scenarios/steady.yaml).
+#
+#   benches/idle.sh [SECONDS]      (default 120; needs tmux, script(1), pgrep)
+#
+# Two runs: `warroom demo` (console and simulator in one process, as users start it), and
+# `warroom run` against `warroom sim` in a separate process, which separates the console's
+# own cost from the simulator's. script(1) records every byte the console writes to its
+# terminal; CPU comes from /proc/PID/stat over the measuring window, after a warm-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-120}
+warm=${WARM:-20}
+cargo build --release -q
+bin=$PWD/target/release/warroom
+dir=$(mktemp -d)
+sock=warroom-idle-$$
+simpid=
+cleanup() {
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  [ -n "$simpid" ] && kill "$simpid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pid_of() { for _ in $(seq 100); do p=$(pgrep -f "^$1" | head -1 || true); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; echo "no process: $1" >&2; exit 1; }
+
+# measure NAME CMD [EXTRA_PID]
+measure() {
+  local name=$1 cmd=$2 extra=${3:-} out=$dir/$1.tty
+  tmux -L "$sock" new-session -d -s "$name" -x 160 -y 48 "script -q -f -c '$cmd' $out"
+  local pid; pid=$(pid_of "$cmd")
+  sleep "$warm"
+  local b0 c0 e0=0 t0 b1 c1 e1=0 t1
+  b0=$(stat -c %s "$out"); c0=$(ticks "$pid"); [ -n "$extra" ] && e0=$(ticks "$extra"); t0=$(date +%s.%N)
+  sleep "$secs"
+  b1=$(stat -c %s "$out"); c1=$(ticks "$pid"); [ -n "$extra" ] && e1=$(ticks "$extra"); t1=$(date +%s.%N)
+  tmux -L "$sock" send-keys -t "$name" q
+  awk -v name="$name" -v b="$((b1 - b0))" -v c="$((c1 - c0))" -v e="$((e1 - e0))" -v extra="$extra" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+    dt = t1 - t0
+    printf "%s, %.0f s at 160x48:\n", name, dt
+    printf "  terminal output: %d bytes, %.2f bytes/s\n", b, b / dt
+    printf "  console CPU: %.2f s, %.3f%% of one core\n", c / hz, 100 * c / hz / dt
+    if (extra != "") printf "  simulator CPU (separate process): %.2f s, %.3f%% of one core\n", e / hz, 100 * e / hz / dt
+  }'
+}
+
+measure demo "$bin demo --scenario assets/scenarios/steady.yaml --journal $dir/demo.jsonl --kubeconfig-out $dir/demo.kc"
+
+"$bin" sim --scenario assets/scenarios/steady.yaml --kubeconfig-out "$dir/sim.kc" > "$dir/sim.out" &
+simpid=$!
+for _ in $(seq 100); do grep -q '^Prometheus API' "$dir/sim.out" 2>/dev/null && break; sleep 0.1; done
+prom=$(awk '/^Prometheus API/ {print $3}' "$dir/sim.out")
+measure run "$bin run assets/runbooks/demo.yaml --kubeconfig $dir/sim.kc --prometheus $prom --journal $dir/run.jsonl" "$simpid"
