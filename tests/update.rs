@@ -340,7 +340,7 @@ fn a_quiet_second_redraws_nothing() {
     update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
     assert!(s.ui.dirty, "a new minute shows");
     // the same value again changes nothing on screen; a new one does
-    let at = t0();
+    let at = s.now;
     update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.2, at } });
     s.ui.dirty = false;
     update(&mut s, Event::Metric { index: 0, at: at + Duration::seconds(2), reading: Reading::Value { value: 0.2, at: at + Duration::seconds(2) } });
