@@ -22,16 +22,36 @@ fn busy() -> State {
     let rb = load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
     let t0 = Utc::now() - Duration::minutes(30);
     let mut s = State::new(Arc::new(rb), "lin", t0);
-    let ids: Vec<String> = s.checklist.items.iter().filter(|i| i.kind.tickable()).take(60).map(|i| i.id.clone()).collect();
+    let ids: Vec<String> = s
+        .checklist
+        .items
+        .iter()
+        .filter(|i| i.kind.tickable())
+        .take(60)
+        .map(|i| i.id.clone())
+        .collect();
     for (n, id) in ids.into_iter().enumerate() {
-        s.apply(&Record { seq: n as u64 + 1, at: t0 + Duration::seconds(n as i64), who: "lin".into(), entry: Entry::Mark { item: id, mark: Mark::Done } });
+        s.apply(&Record {
+            seq: n as u64 + 1,
+            at: t0 + Duration::seconds(n as i64),
+            who: "lin".into(),
+            entry: Entry::Mark {
+                item: id,
+                mark: Mark::Done,
+            },
+        });
     }
     for n in 0..200u64 {
         s.apply(&Record {
             seq: 100 + n,
             at: t0 + Duration::seconds(100 + n as i64),
             who: "console".into(),
-            entry: Entry::System { level: Level::Info, text: format!("note {n}: 数据库备份执行 and a line long enough to wrap in the comms pane") },
+            entry: Entry::System {
+                level: Level::Info,
+                text: format!(
+                    "note {n}: 数据库备份执行 and a line long enough to wrap in the comms pane"
+                ),
+            },
         });
     }
     for p in 0..s.checklist.collapsed.len() {
@@ -48,13 +68,37 @@ fn busy() -> State {
             created: Some(t0),
         })
         .collect();
-    let d = DeployView { name: "erp-backend".into(), desired: 10, replicas: 10, updated: 10, ready: 10, available: 10, revision: "3".into(), image: "erp:v1".into(), ..Default::default() };
+    let d = DeployView {
+        name: "erp-backend".into(),
+        desired: 10,
+        replicas: 10,
+        updated: 10,
+        ready: 10,
+        available: 10,
+        revision: "3".into(),
+        image: "erp:v1".into(),
+        ..Default::default()
+    };
     s.now = Utc::now();
     update(
         &mut s,
         Event::Cluster(Snapshot {
-            deployments: vec![d.clone(), DeployView { name: "erp-backend-canary".into(), ..d }],
-            replicasets: vec![RsView { name: "erp-backend-7c9d5f".into(), owner: "erp-backend".into(), revision: "3".into(), image: "erp:v1".into(), desired: 10, ready: 10, created: None }],
+            deployments: vec![
+                d.clone(),
+                DeployView {
+                    name: "erp-backend-canary".into(),
+                    ..d
+                },
+            ],
+            replicasets: vec![RsView {
+                name: "erp-backend-7c9d5f".into(),
+                owner: "erp-backend".into(),
+                revision: "3".into(),
+                image: "erp:v1".into(),
+                desired: 10,
+                ready: 10,
+                created: None,
+            }],
             pods,
         }),
     );
@@ -63,7 +107,17 @@ fn busy() -> State {
             s.metrics[i].push_history((k % 17) as f64);
         }
         let at = s.now;
-        update(&mut s, Event::Metric { index: i, at, reading: Reading::Value { value: 1.5 + i as f64, at } });
+        update(
+            &mut s,
+            Event::Metric {
+                index: i,
+                at,
+                reading: Reading::Value {
+                    value: 1.5 + i as f64,
+                    at,
+                },
+            },
+        );
     }
     s
 }
@@ -75,7 +129,8 @@ fn frames(c: &mut Criterion) {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
         c.bench_function(&format!("render {name} {w}x{h}"), |b| {
             b.iter(|| {
-                term.draw(|f| ui::draw_into(&s, &view, f.buffer_mut())).unwrap();
+                term.draw(|f| ui::draw_into(&s, &view, f.buffer_mut()))
+                    .unwrap();
             })
         });
     }

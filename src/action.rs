@@ -40,40 +40,194 @@ pub struct Binding {
     pub in_bar: bool,
 }
 
-const fn b(keys: &'static [KeyCode], label: &'static str, short: &'static str, help: &'static str, action: Action, in_bar: bool) -> Binding {
-    Binding { keys, label, short, help, action, in_bar }
+const fn b(
+    keys: &'static [KeyCode],
+    label: &'static str,
+    short: &'static str,
+    help: &'static str,
+    action: Action,
+    in_bar: bool,
+) -> Binding {
+    Binding {
+        keys,
+        label,
+        short,
+        help,
+        action,
+        in_bar,
+    }
 }
 
 use KeyCode::*;
 
 pub const NORMAL: &[Binding] = &[
-    b(&[Tab], "Tab", "pane", "focus the next pane", Action::FocusNext, true),
-    b(&[BackTab], "S-Tab", "back", "focus the previous pane", Action::FocusPrev, false),
+    b(
+        &[Tab],
+        "Tab",
+        "pane",
+        "focus the next pane",
+        Action::FocusNext,
+        true,
+    ),
+    b(
+        &[BackTab],
+        "S-Tab",
+        "back",
+        "focus the previous pane",
+        Action::FocusPrev,
+        false,
+    ),
     b(&[Up, Char('k')], "↑/k", "up", "move up", Action::Up, false),
-    b(&[Down, Char('j')], "↓/j", "down", "move down", Action::Down, true),
-    b(&[PageUp], "PgUp", "page up", "move a page up", Action::PageUp, false),
-    b(&[PageDown], "PgDn", "page down", "move a page down", Action::PageDown, false),
-    b(&[Left, Char('h')], "←/h", "collapse", "collapse the phase", Action::Collapse, false),
-    b(&[Right, Char('l'), Enter], "→/l", "expand", "expand the phase", Action::Expand, false),
-    b(&[Char(' ')], "Space", "tick", "tick or untick the selected item (sign off a role)", Action::Toggle, true),
-    b(&[Char('s')], "s", "skip", "mark the selected item skipped", Action::Skip, false),
-    b(&[Char('x')], "x", "failed", "mark the selected item failed", Action::Fail, false),
-    b(&[Char('n')], "n", "note", "write a note into the comms log", Action::Note, true),
-    b(&[Char('a')], "a", "advance", "advance to the next canary stage (asks first)", Action::Advance, true),
-    b(&[Char('R')], "R", "ROLLBACK", "roll back: all traffic to stable (asks first)", Action::Rollback, true),
-    b(&[Char('p')], "p", "pause", "pause or resume the rollout (asks first)", Action::Pause, true),
-    b(&[Char('?')], "?", "help", "show or hide this help", Action::Help, true),
-    b(&[Char('q')], "q", "quit", "quit (asks first while a stage is in progress)", Action::Quit, true),
+    b(
+        &[Down, Char('j')],
+        "↓/j",
+        "down",
+        "move down",
+        Action::Down,
+        true,
+    ),
+    b(
+        &[PageUp],
+        "PgUp",
+        "page up",
+        "move a page up",
+        Action::PageUp,
+        false,
+    ),
+    b(
+        &[PageDown],
+        "PgDn",
+        "page down",
+        "move a page down",
+        Action::PageDown,
+        false,
+    ),
+    b(
+        &[Left, Char('h')],
+        "←/h",
+        "collapse",
+        "collapse the phase",
+        Action::Collapse,
+        false,
+    ),
+    b(
+        &[Right, Char('l'), Enter],
+        "→/l",
+        "expand",
+        "expand the phase",
+        Action::Expand,
+        false,
+    ),
+    b(
+        &[Char(' ')],
+        "Space",
+        "tick",
+        "tick or untick the selected item (sign off a role)",
+        Action::Toggle,
+        true,
+    ),
+    b(
+        &[Char('s')],
+        "s",
+        "skip",
+        "mark the selected item skipped",
+        Action::Skip,
+        false,
+    ),
+    b(
+        &[Char('x')],
+        "x",
+        "failed",
+        "mark the selected item failed",
+        Action::Fail,
+        false,
+    ),
+    b(
+        &[Char('n')],
+        "n",
+        "note",
+        "write a note into the comms log",
+        Action::Note,
+        true,
+    ),
+    b(
+        &[Char('a')],
+        "a",
+        "advance",
+        "advance to the next canary stage (asks first)",
+        Action::Advance,
+        true,
+    ),
+    b(
+        &[Char('R')],
+        "R",
+        "ROLLBACK",
+        "roll back: all traffic to stable (asks first)",
+        Action::Rollback,
+        true,
+    ),
+    b(
+        &[Char('p')],
+        "p",
+        "pause",
+        "pause or resume the rollout (asks first)",
+        Action::Pause,
+        true,
+    ),
+    b(
+        &[Char('?')],
+        "?",
+        "help",
+        "show or hide this help",
+        Action::Help,
+        true,
+    ),
+    b(
+        &[Char('q')],
+        "q",
+        "quit",
+        "quit (asks first while a stage is in progress)",
+        Action::Quit,
+        true,
+    ),
 ];
 
 pub const CONFIRM: &[Binding] = &[
-    b(&[Char('y'), Char('Y'), Enter], "y/Enter", "confirm", "do it", Action::Confirm, true),
-    b(&[Char('n'), Char('N'), Esc], "n/Esc", "cancel", "do nothing", Action::Cancel, true),
+    b(
+        &[Char('y'), Char('Y'), Enter],
+        "y/Enter",
+        "confirm",
+        "do it",
+        Action::Confirm,
+        true,
+    ),
+    b(
+        &[Char('n'), Char('N'), Esc],
+        "n/Esc",
+        "cancel",
+        "do nothing",
+        Action::Cancel,
+        true,
+    ),
 ];
 
 pub const NOTE: &[Binding] = &[
-    b(&[Enter], "Enter", "log it", "add the note to the comms log", Action::Confirm, true),
-    b(&[Esc], "Esc", "cancel", "discard the note", Action::Cancel, true),
+    b(
+        &[Enter],
+        "Enter",
+        "log it",
+        "add the note to the comms log",
+        Action::Confirm,
+        true,
+    ),
+    b(
+        &[Esc],
+        "Esc",
+        "cancel",
+        "discard the note",
+        Action::Cancel,
+        true,
+    ),
 ];
 
 pub fn bindings(mode: &Mode) -> &'static [Binding] {
@@ -91,7 +245,14 @@ pub fn action_for(mode: &Mode, key: &KeyEvent) -> Option<Action> {
     }
     if matches!(mode, Mode::Help) {
         // Any key closes help; `q` still quits.
-        return Some(if key.code == Char('q') { Action::Quit } else { Action::Help });
+        return Some(if key.code == Char('q') {
+            Action::Quit
+        } else {
+            Action::Help
+        });
     }
-    bindings(mode).iter().find(|b| b.keys.contains(&key.code)).map(|b| b.action)
+    bindings(mode)
+        .iter()
+        .find(|b| b.keys.contains(&key.code))
+        .map(|b| b.action)
 }

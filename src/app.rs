@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::StreamExt;
 use ratatui::Terminal;
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
 use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{Event as CtEvent, EventStream, KeyEventKind};
+use ratatui::layout::Rect;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use crate::effect::Effect;
@@ -45,7 +45,11 @@ pub enum StartError {
     #[error(
         "{path}: this journal belongs to {other}, not {this}: choose another file with --journal"
     )]
-    OtherRelease { path: String, other: String, this: String },
+    OtherRelease {
+        path: String,
+        other: String,
+        this: String,
+    },
 }
 
 impl App {
@@ -62,10 +66,17 @@ impl App {
         let replay = journal::replay(journal_path)?;
         let this = format!("{} {}", rb.release.name, rb.release.version);
         for r in &replay.records {
-            if let Entry::Session { release, version, .. } = &r.entry {
+            if let Entry::Session {
+                release, version, ..
+            } = &r.entry
+            {
                 let other = format!("{release} {version}");
                 if other != this {
-                    return Err(StartError::OtherRelease { path: journal_path.display().to_string(), other, this });
+                    return Err(StartError::OtherRelease {
+                        path: journal_path.display().to_string(),
+                        other,
+                        this,
+                    });
                 }
             }
         }
@@ -73,13 +84,26 @@ impl App {
         for r in &replay.records {
             state.apply(r);
         }
-        let journal = Writer::open(journal_path)
-            .map_err(|err| StartError::Open { path: journal_path.display().to_string(), err })?;
-        let mut app = App { state, view: View::new(layout), journal, tx, kube: None, shown: None };
+        let journal = Writer::open(journal_path).map_err(|err| StartError::Open {
+            path: journal_path.display().to_string(),
+            err,
+        })?;
+        let mut app = App {
+            state,
+            view: View::new(layout),
+            journal,
+            tx,
+            kube: None,
+            shown: None,
+        };
         let mut fx = Vec::new();
         let session = app.state.record(
             &app.state.operator.clone(),
-            Entry::Session { runbook: runbook_label.to_string(), release: rb.release.name.clone(), version: rb.release.version.clone() },
+            Entry::Session {
+                runbook: runbook_label.to_string(),
+                release: rb.release.name.clone(),
+                version: rb.release.version.clone(),
+            },
         );
         app.state.apply(&session);
         fx.push(Effect::Journal(session));
@@ -88,7 +112,13 @@ impl App {
                 "line {line} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
                 aside.display()
             );
-            let rec = app.state.record(CONSOLE, Entry::System { level: LogLevel::Warn, text });
+            let rec = app.state.record(
+                CONSOLE,
+                Entry::System {
+                    level: LogLevel::Warn,
+                    text,
+                },
+            );
             app.state.apply(&rec);
             fx.push(Effect::Journal(rec));
         }
@@ -98,7 +128,13 @@ impl App {
                 p.seq,
                 ui::hms(p.at)
             );
-            let rec = app.state.record(CONSOLE, Entry::System { level: LogLevel::Warn, text });
+            let rec = app.state.record(
+                CONSOLE,
+                Entry::System {
+                    level: LogLevel::Warn,
+                    text,
+                },
+            );
             app.state.apply(&rec);
             fx.push(Effect::Journal(rec));
         }
@@ -162,7 +198,11 @@ impl App {
                             });
                         }
                         None => {
-                            let _ = tx.send(Event::Outcome { seq, ok: false, message: "no Kubernetes client is configured".into() });
+                            let _ = tx.send(Event::Outcome {
+                                seq,
+                                ok: false,
+                                message: "no Kubernetes client is configured".into(),
+                            });
                         }
                     }
                 }
@@ -231,11 +271,17 @@ pub fn spawn_terminal_events(tx: UnboundedSender<Event>) -> tokio::task::JoinHan
 
 /// The loop: wait for events, apply them in batches, draw at most ~30 times a second and
 /// only when something changed.
-pub async fn drive<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, rx: &mut UnboundedReceiver<Event>) -> Result<(), B::Error> {
+pub async fn drive<B: Backend>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    rx: &mut UnboundedReceiver<Event>,
+) -> Result<(), B::Error> {
     let mut last_draw = Instant::now() - FRAME;
     app.draw(terminal)?;
     loop {
-        let Some(ev) = rx.recv().await else { return Ok(()) };
+        let Some(ev) = rx.recv().await else {
+            return Ok(());
+        };
         app.handle(ev);
         while let Ok(ev) = rx.try_recv() {
             app.handle(ev);
@@ -272,20 +318,44 @@ pub struct Launch {
 /// on every way out: normal exit, error, and panic (ratatui's hook restores, then chains).
 pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::open(l.runbook, &l.runbook_label, &l.journal, &l.operator, l.layout, tx.clone())?;
+    let mut app = App::open(
+        l.runbook,
+        &l.runbook_label,
+        &l.journal,
+        &l.operator,
+        l.layout,
+        tx.clone(),
+    )?;
     app.set_kube(l.kube.clone());
     let rb = app.state.rb.clone();
     let k = &rb.kubernetes;
     let mut tasks = vec![
-        crate::kube::spawn_watch(l.kube, &k.namespace, vec![k.stable.clone(), k.canary.clone()], tx.clone()),
+        crate::kube::spawn_watch(
+            l.kube,
+            &k.namespace,
+            vec![k.stable.clone(), k.canary.clone()],
+            tx.clone(),
+        ),
         spawn_clock(tx.clone()),
     ];
-    let url = l.prometheus.or_else(|| rb.prometheus.as_ref().and_then(|p| p.url.clone()));
-    let refresh = rb.prometheus.as_ref().map(|p| p.refresh.0).unwrap_or(Duration::from_secs(5));
+    let url = l
+        .prometheus
+        .or_else(|| rb.prometheus.as_ref().and_then(|p| p.url.clone()));
+    let refresh = rb
+        .prometheus
+        .as_ref()
+        .map(|p| p.refresh.0)
+        .unwrap_or(Duration::from_secs(5));
     match url {
         Some(url) if !rb.metrics.is_empty() => {
-            let prom = crate::prom::Prom::new(&url, refresh.min(Duration::from_secs(10))).map_err(anyhow::Error::msg)?;
-            tasks.push(crate::prom::spawn_poller(prom, rb.metrics.iter().map(|m| m.query.clone()).collect(), refresh, tx.clone()));
+            let prom = crate::prom::Prom::new(&url, refresh.min(Duration::from_secs(10)))
+                .map_err(anyhow::Error::msg)?;
+            tasks.push(crate::prom::spawn_poller(
+                prom,
+                rb.metrics.iter().map(|m| m.query.clone()).collect(),
+                refresh,
+                tx.clone(),
+            ));
         }
         Some(_) => {}
         None if rb.metrics.is_empty() => {}
@@ -300,10 +370,16 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         }
     }
     let mut terminal = ratatui::init();
-    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::EnableBracketedPaste);
+    let _ = ratatui::crossterm::execute!(
+        std::io::stdout(),
+        ratatui::crossterm::event::EnableBracketedPaste
+    );
     tasks.push(spawn_terminal_events(tx.clone()));
     let result = drive(&mut app, &mut terminal, &mut rx).await;
-    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::DisableBracketedPaste);
+    let _ = ratatui::crossterm::execute!(
+        std::io::stdout(),
+        ratatui::crossterm::event::DisableBracketedPaste
+    );
     ratatui::restore();
     for t in tasks {
         t.abort();

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "warroom", version, about = "A war-room console for driving a production release live")]
+#[command(
+    name = "warroom",
+    version,
+    about = "A war-room console for driving a production release live"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

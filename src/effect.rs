@@ -7,7 +7,10 @@ pub enum Effect {
     /// Append and fsync before running any effect after it.
     Journal(Record),
     /// Change the cluster; the result comes back as `Event::Outcome { seq }`.
-    Kube { seq: u64, op: KubeOp },
+    Kube {
+        seq: u64,
+        op: KubeOp,
+    },
     Quit,
 }
 
@@ -15,12 +18,24 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub enum KubeOp {
     /// Set `spec.replicas` of each Deployment, in order.
-    Scale { targets: Vec<(String, u32)>, cause: String },
+    Scale {
+        targets: Vec<(String, u32)>,
+        cause: String,
+    },
     /// Put the canary's pod template (the new version) into the stable Deployment, scale it
     /// to `replicas`, and the canary to zero.
-    Promote { stable: String, canary: String, replicas: u32, cause: String },
+    Promote {
+        stable: String,
+        canary: String,
+        replicas: u32,
+        cause: String,
+    },
     /// What `kubectl rollout undo` does: back to the previous revision's template.
     Undo { deployment: String, cause: String },
     /// Set or clear `spec.paused`.
-    Pause { deployments: Vec<String>, paused: bool, cause: String },
+    Pause {
+        deployments: Vec<String>,
+        paused: bool,
+        cause: String,
+    },
 }

@@ -16,11 +16,25 @@ pub enum Event {
     /// The cluster's current objects for the release's Deployments.
     Cluster(Snapshot),
     /// The Kubernetes API stopped answering (watch errors).
-    ClusterLost { at: DateTime<Utc>, error: String },
+    ClusterLost {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// A gauge's query answered (or failed) at `at`.
-    Metric { index: usize, at: DateTime<Utc>, reading: Reading },
+    Metric {
+        index: usize,
+        at: DateTime<Utc>,
+        reading: Reading,
+    },
     /// Past values for a gauge's sparkline, oldest first, fetched at start-up.
-    Backfill { index: usize, points: Vec<f64> },
+    Backfill {
+        index: usize,
+        points: Vec<f64>,
+    },
     /// The result of the effect journaled with sequence number `seq`.
-    Outcome { seq: u64, ok: bool, message: String },
+    Outcome {
+        seq: u64,
+        ok: bool,
+        message: String,
+    },
 }

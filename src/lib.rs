@@ -1,20 +1,20 @@
 //! warroom: a terminal console for driving a production release live.
 
-pub mod runbook;
-pub mod sim;
 pub mod action;
+pub mod app;
+pub mod cli;
 pub mod effect;
 pub mod event;
 pub mod journal;
+pub mod kube;
 pub mod layout;
+pub mod prom;
+pub mod runbook;
+pub mod sim;
 pub mod state;
 pub mod text;
 pub mod ui;
 pub mod update;
-pub mod kube;
-pub mod app;
-pub mod cli;
-pub mod prom;
 
 /// TLS uses rustls with the ring provider, for kube and reqwest alike.
 pub fn install_crypto() {

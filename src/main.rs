@@ -9,7 +9,11 @@ use warroom::{app, builtin, journal, layout};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     warroom::install_crypto();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warroom: cannot start the runtime: {e}");
@@ -22,7 +26,11 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("warroom: {e:#}");
-                ExitCode::from(if e.downcast_ref::<Problems>().is_some() { 2 } else { 1 })
+                ExitCode::from(if e.downcast_ref::<Problems>().is_some() {
+                    2
+                } else {
+                    1
+                })
             }
         },
     }
@@ -42,7 +50,12 @@ fn check(files: &[PathBuf]) -> ExitCode {
         // A file with a top-level `root:` is a layout; anything else is a runbook.
         let is_layout = src.lines().any(|l| l.starts_with("root:"));
         let result = if is_layout {
-            layout::parse(f, &src).map(|l| format!("layout {}: minimum {}x{}", l.name, l.min_width, l.min_height))
+            layout::parse(f, &src).map(|l| {
+                format!(
+                    "layout {}: minimum {}x{}",
+                    l.name, l.min_width, l.min_height
+                )
+            })
         } else {
             runbook::parse_runbook(f, &src).map(|rb| rb.summary())
         };
@@ -54,13 +67,20 @@ fn check(files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if bad { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn journal_for(rb: &Runbook, args: &ConsoleArgs, demo: bool) -> PathBuf {
     match &args.journal {
         Some(p) => p.clone(),
-        None if demo => std::env::temp_dir().join(format!("warroom-demo-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S"))),
+        None if demo => std::env::temp_dir().join(format!(
+            "warroom-demo-{}.jsonl",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        )),
         None => journal::default_path(&rb.release.name, &rb.release.version),
     }
 }
@@ -72,7 +92,14 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         warroom::ui::show_utc();
     }
     match cmd {
-        Command::Run { runbook, prometheus, kubeconfig, context, namespace, console } => {
+        Command::Run {
+            runbook,
+            prometheus,
+            kubeconfig,
+            context,
+            namespace,
+            console,
+        } => {
             let mut rb = runbook::load(&runbook)?;
             if let Some(ns) = namespace {
                 rb.kubernetes.namespace = ns;
@@ -93,24 +120,42 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             println!("journal: {}", path.display());
             Ok(())
         }
-        Command::Demo { scenario, runbook, kubeconfig_out, console } => {
+        Command::Demo {
+            scenario,
+            runbook,
+            kubeconfig_out,
+            console,
+        } => {
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
-                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO).map_err(anyhow::Error::msg)?,
+                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO)
+                    .map_err(anyhow::Error::msg)?,
             };
             let (rb, label) = match &runbook {
                 Some(p) => (runbook::load(p)?, p.display().to_string()),
                 None => (
-                    runbook::parse_runbook(Path::new("assets/runbooks/demo.yaml"), builtin::DEMO_RUNBOOK)?,
+                    runbook::parse_runbook(
+                        Path::new("assets/runbooks/demo.yaml"),
+                        builtin::DEMO_RUNBOOK,
+                    )?,
                     "built-in demo runbook".to_string(),
                 ),
             };
             let layout = layout::load(&console.layout)?;
             let sim = warroom::sim::start(sc, 0, 0).await?;
-            let kc = kubeconfig_out.unwrap_or_else(|| std::env::temp_dir().join(format!("warroom-demo-{}.kubeconfig", std::process::id())));
+            let kc = kubeconfig_out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("warroom-demo-{}.kubeconfig", std::process::id()))
+            });
             sim.write_kubeconfig(&kc)?;
-            eprintln!("simulated cluster: Kubernetes API {} · Prometheus API {}", sim.kube_url, sim.prom_url);
-            eprintln!("kubeconfig: {}   (try: kubectl --kubeconfig {} get pods -w)", kc.display(), kc.display());
+            eprintln!(
+                "simulated cluster: Kubernetes API {} · Prometheus API {}",
+                sim.kube_url, sim.prom_url
+            );
+            eprintln!(
+                "kubeconfig: {}   (try: kubectl --kubeconfig {} get pods -w)",
+                kc.display(),
+                kc.display()
+            );
             let client = warroom::kube::connect(Some(&kc), None).await?;
             let journal = journal_for(&rb, &console, true);
             let result = app::run(app::Launch {
@@ -128,18 +173,27 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             println!("journal: {}", path.display());
             Ok(())
         }
-        Command::Sim { scenario, kube_port, prom_port, kubeconfig_out } => {
+        Command::Sim {
+            scenario,
+            kube_port,
+            prom_port,
+            kubeconfig_out,
+        } => {
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
-                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO).map_err(anyhow::Error::msg)?,
+                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO)
+                    .map_err(anyhow::Error::msg)?,
             };
             let sim = warroom::sim::start(sc, kube_port, prom_port).await?;
-            let kc = kubeconfig_out.unwrap_or_else(|| std::env::temp_dir().join(format!("warroom-sim-{}.kubeconfig", std::process::id())));
+            let kc = kubeconfig_out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("warroom-sim-{}.kubeconfig", std::process::id()))
+            });
             sim.write_kubeconfig(&kc)?;
             println!("Kubernetes API: {}", sim.kube_url);
             println!("Prometheus API: {}  (/metrics for scraping)", sim.prom_url);
             println!("kubeconfig: {}", kc.display());
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

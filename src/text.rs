@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-use unicode_width::UnicodeWidthStr;
 use unicode_width::UnicodeWidthChar;
+use unicode_width::UnicodeWidthStr;
 
 /// Replace control characters (C0, DEL, C1) with U+FFFD; tabs become a space.
 pub fn clean(s: &str) -> Cow<'_, str> {
@@ -113,6 +113,9 @@ mod tests {
         // a word longer than a line breaks without inventing spaces
         let lines = wrap_hanging("at http://127.0.0.1:1 now", 8, 6);
         assert_eq!(lines.concat().replace(' ', ""), "athttp://127.0.0.1:1now");
-        assert!(lines.iter().all(|l| width(l) <= 8 && !l.starts_with(' ')), "{lines:?}");
+        assert!(
+            lines.iter().all(|l| width(l) <= 8 && !l.starts_with(' ')),
+            "{lines:?}"
+        );
     }
 }

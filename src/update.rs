@@ -66,13 +66,32 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 } else {
                     format!("{} held for {}: release complete", st.title, st.hold)
                 };
-                emit(s, CONSOLE, Entry::System { level: LogLevel::Info, text }, &mut fx);
+                emit(
+                    s,
+                    CONSOLE,
+                    Entry::System {
+                        level: LogLevel::Info,
+                        text,
+                    },
+                    &mut fx,
+                );
             }
         }
         Event::Cluster(snap) => {
             if let Link::Lost { since, .. } = &s.cluster.link {
-                let text = format!("Kubernetes API reachable again (lost since {})", crate::ui::hms(*since));
-                emit(s, CONSOLE, Entry::System { level: LogLevel::Info, text }, &mut fx);
+                let text = format!(
+                    "Kubernetes API reachable again (lost since {})",
+                    crate::ui::hms(*since)
+                );
+                emit(
+                    s,
+                    CONSOLE,
+                    Entry::System {
+                        level: LogLevel::Info,
+                        text,
+                    },
+                    &mut fx,
+                );
             }
             s.cluster.link = Link::Live;
             s.cluster.updated = Some(s.now);
@@ -84,11 +103,22 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::ClusterLost { at, error } => {
             let error = clean(&error).into_owned();
             if !matches!(s.cluster.link, Link::Lost { .. }) {
-                s.cluster.link = Link::Lost { since: at, error: error.clone() };
+                s.cluster.link = Link::Lost {
+                    since: at,
+                    error: error.clone(),
+                };
                 let text = format!(
                     "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
                 );
-                emit(s, CONSOLE, Entry::System { level: LogLevel::Error, text }, &mut fx);
+                emit(
+                    s,
+                    CONSOLE,
+                    Entry::System {
+                        level: LogLevel::Error,
+                        text,
+                    },
+                    &mut fx,
+                );
             }
             s.ui.dirty = true;
         }
@@ -103,7 +133,16 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Outcome { seq, ok, message } => {
             let message = clean(&message).into_owned();
-            emit(s, CONSOLE, Entry::Outcome { of: seq, ok, message }, &mut fx);
+            emit(
+                s,
+                CONSOLE,
+                Entry::Outcome {
+                    of: seq,
+                    ok,
+                    message,
+                },
+                &mut fx,
+            );
         }
     }
     fx
@@ -112,13 +151,28 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
 /// Whether moving the clock from `before` to `now` changes anything on screen: the header
 /// clock and older pods' ages move by the minute; hold countdowns, new pods' ages and
 /// stale gauges' ages by the second.
-fn clock_shows_change(s: &State, before: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+fn clock_shows_change(
+    s: &State,
+    before: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
     if before.timestamp() / 60 != now.timestamp() / 60 {
         return true;
     }
-    let counting_down = s.stages.current.is_some_and(|i| s.held() <= s.rb.stages[i].hold.secs() as i64 + 1);
-    let young_pod = s.cluster.snap.pods.iter().any(|p| p.created.is_some_and(|c| (now - c).num_seconds() <= 121));
-    let stale_soon = s.metrics.iter().any(|m| m.age(now).is_some_and(|a| a >= s.stale_after));
+    let counting_down = s
+        .stages
+        .current
+        .is_some_and(|i| s.held() <= s.rb.stages[i].hold.secs() as i64 + 1);
+    let young_pod = s
+        .cluster
+        .snap
+        .pods
+        .iter()
+        .any(|p| p.created.is_some_and(|c| (now - c).num_seconds() <= 121));
+    let stale_soon = s
+        .metrics
+        .iter()
+        .any(|m| m.age(now).is_some_and(|a| a >= s.stale_after));
     counting_down || young_pod || stale_soon || s.stages.pending.is_some()
 }
 
@@ -173,7 +227,11 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             let all = Pane::FOCUSABLE;
             let i = all.iter().position(|p| *p == s.ui.focus).unwrap_or(0);
             let n = all.len();
-            let j = if a == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            let j = if a == Action::FocusNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
             s.ui.focus = all[j];
         }
         Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
@@ -276,7 +334,10 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
     };
     let item = &s.checklist.items[i];
     if !item.kind.tickable() {
-        s.ui.flash = Some(format!("“{}” is for reading, not ticking", crate::text::fit(&item.text, 40)));
+        s.ui.flash = Some(format!(
+            "“{}” is for reading, not ticking",
+            crate::text::fit(&item.text, 40)
+        ));
         return;
     }
     let cur = s.checklist.marks[i].mark;
@@ -293,7 +354,11 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 s.ui.flash = Some("a sign-off cannot be skipped".into());
                 return;
             }
-            if cur == Mark::Skipped { Mark::Todo } else { Mark::Skipped }
+            if cur == Mark::Skipped {
+                Mark::Todo
+            } else {
+                Mark::Skipped
+            }
         }
         _ => {
             if cur == Mark::Failed {
@@ -346,7 +411,10 @@ pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
 fn common_blockers(s: &State) -> Vec<String> {
     let mut b = Vec::new();
     if let Some(p) = &s.stages.pending {
-        b.push(format!("the last action (#{}) has no answer from the API yet", p.seq));
+        b.push(format!(
+            "the last action (#{}) has no answer from the API yet",
+            p.seq
+        ));
     }
     b
 }
@@ -385,32 +453,62 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
     }
     let canary = s.cluster.deployment(&k.canary);
     if canary.is_none() {
-        blockers.push(format!("Deployment {} has not been seen in the cluster", k.canary));
+        blockers.push(format!(
+            "Deployment {} has not been seen in the cluster",
+            k.canary
+        ));
     }
     if s.cluster.deployment(&k.stable).is_none() {
-        blockers.push(format!("Deployment {} has not been seen in the cluster", k.stable));
+        blockers.push(format!(
+            "Deployment {} has not been seen in the cluster",
+            k.stable
+        ));
     }
     let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
     let (title, mut plan, op) = if stage.traffic >= 100 {
-        let image = canary.map(|d| d.image.clone()).unwrap_or_else(|| "?".into());
+        let image = canary
+            .map(|d| d.image.clone())
+            .unwrap_or_else(|| "?".into());
         (
-            format!("Promote to 100%: roll {} to {image}, scale it to {total} and {} to 0", k.stable, k.canary),
+            format!(
+                "Promote to 100%: roll {} to {image}, scale it to {total} and {} to 0",
+                k.stable, k.canary
+            ),
             vec![
-                format!("{}'s pod template becomes {}'s (image {image}): a rolling update, new revision", k.stable, k.canary),
+                format!(
+                    "{}'s pod template becomes {}'s (image {image}): a rolling update, new revision",
+                    k.stable, k.canary
+                ),
                 format!("kubernetes.io/change-cause: \"{cause}\""),
             ],
-            KubeOp::Promote { stable: k.stable.clone(), canary: k.canary.clone(), replicas: total, cause },
+            KubeOp::Promote {
+                stable: k.stable.clone(),
+                canary: k.canary.clone(),
+                replicas: total,
+                cause,
+            },
         )
     } else {
         let (c, st, note) = split(total, stage.traffic);
         (
-            format!("Shift traffic to {}%: scale {} to {c} and {} to {st}", stage.traffic, k.canary, k.stable),
+            format!(
+                "Shift traffic to {}%: scale {} to {c} and {} to {st}",
+                stage.traffic, k.canary, k.stable
+            ),
             note.into_iter().collect(),
-            KubeOp::Scale { targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)], cause },
+            KubeOp::Scale {
+                targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)],
+                cause,
+            },
         )
     };
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
-    Ok(Confirm { title, plan, blockers, proposal: Proposal::Advance { to: next, op } })
+    Ok(Confirm {
+        title,
+        plan,
+        blockers,
+        proposal: Proposal::Advance { to: next, op },
+    })
 }
 
 pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
@@ -425,32 +523,56 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
             None => "its previous revision".into(),
         };
         if prev.is_none() {
-            blockers.push(format!("no earlier revision of {} is visible in the cluster", k.stable));
+            blockers.push(format!(
+                "no earlier revision of {} is visible in the cluster",
+                k.stable
+            ));
         }
         if s.cluster.deployment(&k.stable).is_some_and(|d| d.paused) {
             blockers.push(format!("{} is paused and kubectl rollout undo refuses a paused Deployment: press p to resume first", k.stable));
         }
         return Ok(Confirm {
-            title: format!("Roll back {} to {target}, as kubectl rollout undo does", k.stable),
+            title: format!(
+                "Roll back {} to {target}, as kubectl rollout undo does",
+                k.stable
+            ),
             plan: vec![
-                "All traffic stays on one Deployment; its pods roll back to the previous template.".into(),
+                "All traffic stays on one Deployment; its pods roll back to the previous template."
+                    .into(),
                 format!("kubernetes.io/change-cause: \"{cause}\""),
             ],
             blockers,
-            proposal: Proposal::Rollback { op: KubeOp::Undo { deployment: k.stable.clone(), cause } },
+            proposal: Proposal::Rollback {
+                op: KubeOp::Undo {
+                    deployment: k.stable.clone(),
+                    cause,
+                },
+            },
         });
     }
-    let canary_up = s.cluster.deployment(&k.canary).is_some_and(|d| d.desired > 0);
+    let canary_up = s
+        .cluster
+        .deployment(&k.canary)
+        .is_some_and(|d| d.desired > 0);
     if s.stages.current.is_none() && s.stages.pending.is_none() && !canary_up {
-        return Err(format!("nothing to roll back: {} has no replicas", k.canary));
+        return Err(format!(
+            "nothing to roll back: {} has no replicas",
+            k.canary
+        ));
     }
     let total = k.traffic.replicas;
     Ok(Confirm {
-        title: format!("Roll back: scale {} to 0 and {} to {total}", k.canary, k.stable),
+        title: format!(
+            "Roll back: scale {} to 0 and {} to {total}",
+            k.canary, k.stable
+        ),
         plan: vec!["All traffic returns to the stable version.".into()],
         blockers,
         proposal: Proposal::Rollback {
-            op: KubeOp::Scale { targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)], cause },
+            op: KubeOp::Scale {
+                targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
+                cause,
+            },
         },
     })
 }
@@ -490,13 +612,25 @@ pub fn plan_pause(s: &State) -> Result<Confirm, String> {
         blockers: common_blockers(s),
         proposal: Proposal::Pause {
             paused,
-            op: KubeOp::Pause { deployments: vec![k.stable.clone(), k.canary.clone()], paused, cause },
+            op: KubeOp::Pause {
+                deployments: vec![k.stable.clone(), k.canary.clone()],
+                paused,
+                cause,
+            },
         },
     })
 }
 
-fn metric(s: &mut State, index: usize, at: chrono::DateTime<chrono::Utc>, reading: Reading, fx: &mut Vec<Effect>) {
-    let Some(m) = s.metrics.get_mut(index) else { return };
+fn metric(
+    s: &mut State,
+    index: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    reading: Reading,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(m) = s.metrics.get_mut(index) else {
+        return;
+    };
     let reading = match reading {
         Reading::Error(e) => Reading::Error(clean(&e).into_owned()),
         r => r,
@@ -504,7 +638,8 @@ fn metric(s: &mut State, index: usize, at: chrono::DateTime<chrono::Utc>, readin
     // Only a different value, kind of answer, or sparkline changes what is on screen; the
     // sample time alone is not shown while the value is fresh.
     let mut changed = match (&m.reading, &reading) {
-        (Some(Reading::Value { .. }), Reading::Value { .. }) | (Some(Reading::NoData), Reading::NoData) => false,
+        (Some(Reading::Value { .. }), Reading::Value { .. })
+        | (Some(Reading::NoData), Reading::NoData) => false,
         (Some(Reading::Error(a)), Reading::Error(b)) => a != b,
         _ => true,
     };
@@ -549,19 +684,48 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
     let value = crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0));
     let text = match (level, &m.reading) {
         (Level::Critical | Level::Warn, _) => {
-            let (thr, word) = if level == Level::Critical { (def.critical, "critical") } else { (def.warn, "warn") };
-            let dir = if def.bad == crate::runbook::Bad::Above { "above" } else { "below" };
+            let (thr, word) = if level == Level::Critical {
+                (def.critical, "critical")
+            } else {
+                (def.warn, "warn")
+            };
+            let dir = if def.bad == crate::runbook::Bad::Above {
+                "above"
+            } else {
+                "below"
+            };
             Some((
-                if level == Level::Critical { LogLevel::Error } else { LogLevel::Warn },
-                format!("{} is {} at {value}: {dir} its {word} threshold {}", def.title, level.word(), crate::ui::gauges::format_value(def, Some(thr))),
+                if level == Level::Critical {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Warn
+                },
+                format!(
+                    "{} is {} at {value}: {dir} its {word} threshold {}",
+                    def.title,
+                    level.word(),
+                    crate::ui::gauges::format_value(def, Some(thr))
+                ),
             ))
         }
-        (Level::Ok, _) if !first => Some((LogLevel::Info, format!("{} is back to OK at {value}", def.title))),
-        (Level::Unknown, Some(Reading::Error(e))) => Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title))),
-        (Level::Unknown, Some(Reading::NoData)) => Some((LogLevel::Warn, format!("{}: no data (the query matched no series)", def.title))),
+        (Level::Ok, _) if !first => Some((
+            LogLevel::Info,
+            format!("{} is back to OK at {value}", def.title),
+        )),
+        (Level::Unknown, Some(Reading::Error(e))) => {
+            Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title)))
+        }
+        (Level::Unknown, Some(Reading::NoData)) => Some((
+            LogLevel::Warn,
+            format!("{}: no data (the query matched no series)", def.title),
+        )),
         (Level::Unknown, Some(Reading::Value { .. })) => Some((
             LogLevel::Warn,
-            format!("{}: no fresh value for {}s; showing the last one as stale", def.title, m.age(s.now).unwrap_or(0)),
+            format!(
+                "{}: no fresh value for {}s; showing the last one as stale",
+                def.title,
+                m.age(s.now).unwrap_or(0)
+            ),
         )),
         _ => None,
     };

@@ -17,7 +17,12 @@ use warroom::runbook::{parse_runbook, parse_scenario};
 use warroom::state::Row;
 
 /// Handle events until `done` holds. The limit only stops a broken run from hanging.
-async fn until(app: &mut App, rx: &mut UnboundedReceiver<Event>, what: &str, done: impl Fn(&App) -> bool) {
+async fn until(
+    app: &mut App,
+    rx: &mut UnboundedReceiver<Event>,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) {
     let limit = tokio::time::Instant::now() + Duration::from_secs(90);
     while !done(app) {
         match tokio::time::timeout_at(limit, rx.recv()).await {
@@ -29,11 +34,19 @@ async fn until(app: &mut App, rx: &mut UnboundedReceiver<Event>, what: &str, don
 }
 
 fn log(app: &App) -> String {
-    app.state.comms.iter().map(|c| format!("{} {}", c.who, c.text)).collect::<Vec<_>>().join("\n")
+    app.state
+        .comms
+        .iter()
+        .map(|c| format!("{} {}", c.who, c.text))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn key(app: &mut App, c: char) {
-    app.handle(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
 }
 
 fn replicas(d: &serde_json::Value) -> i64 {
@@ -52,58 +65,132 @@ async fn advance_to_ten_percent_then_roll_back() {
 
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::open(rb, "demo", &dir.path().join("journal.jsonl"), "lin", layout::builtin("war-room"), tx.clone()).unwrap();
+    let mut app = App::open(
+        rb,
+        "demo",
+        &dir.path().join("journal.jsonl"),
+        "lin",
+        layout::builtin("war-room"),
+        tx.clone(),
+    )
+    .unwrap();
     app.set_kube(client.clone());
     let k = app.state.rb.kubernetes.clone();
-    let watch = warroom::kube::spawn_watch(client, &k.namespace, vec![k.stable.clone(), k.canary.clone()], tx.clone());
+    let watch = warroom::kube::spawn_watch(
+        client,
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        tx.clone(),
+    );
     let prom = warroom::prom::Prom::new(&sim.prom_url, Duration::from_secs(5)).unwrap();
-    let queries = app.state.rb.metrics.iter().map(|m| m.query.clone()).collect();
+    let queries = app
+        .state
+        .rb
+        .metrics
+        .iter()
+        .map(|m| m.query.clone())
+        .collect();
     let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
 
-    until(&mut app, &mut rx, "the stable Deployment ready in the rollout pane", |a| {
-        a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+    until(
+        &mut app,
+        &mut rx,
+        "the stable Deployment ready in the rollout pane",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.stable)
+                .is_some_and(|d| d.ready == 10)
+        },
+    )
+    .await;
+    until(&mut app, &mut rx, "a live error-rate gauge", |a| {
+        matches!(
+            a.state.metrics[0].reading,
+            Some(warroom::state::metrics::Reading::Value { .. })
+        )
     })
     .await;
-    until(&mut app, &mut rx, "a live error-rate gauge", |a| matches!(a.state.metrics[0].reading, Some(warroom::state::metrics::Reading::Value { .. }))).await;
 
     // Tick what gates the 10% stage.
     let gating: Vec<usize> = (0..app.state.checklist.items.len())
         .filter(|i| {
             let it = &app.state.checklist.items[*i];
-            it.gates.as_deref() == Some("canary-10") && it.required && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
+            it.gates.as_deref() == Some("canary-10")
+                && it.required
+                && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
         })
         .collect();
     assert!(!gating.is_empty());
     for i in gating {
         let phase = app.state.checklist.items[i].phase;
         app.state.checklist.collapsed[phase] = false;
-        app.state.checklist.cursor = app.state.checklist.rows().iter().position(|r| *r == Row::Item(i)).unwrap();
+        app.state.checklist.cursor = app
+            .state
+            .checklist
+            .rows()
+            .iter()
+            .position(|r| *r == Row::Item(i))
+            .unwrap();
         key(&mut app, ' ');
     }
 
     key(&mut app, 'a');
     app.draw(&mut term).unwrap();
     let screen = format!("{:?}", term.backend().buffer());
-    assert!(screen.contains("Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"), "the confirmation says what will be done");
+    assert!(
+        screen.contains("Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"),
+        "the confirmation says what will be done"
+    );
     key(&mut app, 'y');
-    until(&mut app, &mut rx, "the API's answer to the advance", |a| a.state.stages.current == Some(0)).await;
+    until(&mut app, &mut rx, "the API's answer to the advance", |a| {
+        a.state.stages.current == Some(0)
+    })
+    .await;
     // The cluster itself changed, and the console shows it from the watch.
     assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 1);
     assert_eq!(replicas(&sim.deployment(&k.stable).unwrap()), 9);
-    until(&mut app, &mut rx, "the canary pod ready in the rollout pane", |a| {
-        a.state.cluster.deployment(&k.canary).is_some_and(|d| d.ready == 1) && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 9)
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "the canary pod ready in the rollout pane",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.ready == 1)
+                && a.state
+                    .cluster
+                    .deployment(&k.stable)
+                    .is_some_and(|d| d.ready == 9)
+        },
+    )
     .await;
 
     key(&mut app, 'R');
     key(&mut app, 'y');
-    until(&mut app, &mut rx, "the rollback's answer", |a| a.state.stages.rolled_back.is_some()).await;
+    until(&mut app, &mut rx, "the rollback's answer", |a| {
+        a.state.stages.rolled_back.is_some()
+    })
+    .await;
     assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 0);
     assert_eq!(replicas(&sim.deployment(&k.stable).unwrap()), 10);
-    until(&mut app, &mut rx, "the canary's pods gone from the rollout pane", |a| {
-        a.state.cluster.deployment(&k.canary).is_some_and(|d| d.replicas == 0) && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "the canary's pods gone from the rollout pane",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.replicas == 0)
+                && a.state
+                    .cluster
+                    .deployment(&k.stable)
+                    .is_some_and(|d| d.ready == 10)
+        },
+    )
     .await;
     app.state.ui.dirty = true;
     app.draw(&mut term).unwrap();
@@ -111,15 +198,35 @@ async fn advance_to_ten_percent_then_roll_back() {
     assert!(screen.contains("ROLLED BACK"));
 
     // Every decision is in the journal, and each intent is followed by its outcome.
-    let j = warroom::journal::replay(&dir.path().join("journal.jsonl")).unwrap().records;
-    for intent in j.iter().filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. })) {
-        let outcome = j.iter().find(|r| matches!(r.entry, Entry::Outcome { of, .. } if of == intent.seq)).expect("an outcome");
+    let j = warroom::journal::replay(&dir.path().join("journal.jsonl"))
+        .unwrap()
+        .records;
+    for intent in j
+        .iter()
+        .filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. }))
+    {
+        let outcome = j
+            .iter()
+            .find(|r| matches!(r.entry, Entry::Outcome { of, .. } if of == intent.seq))
+            .expect("an outcome");
         assert!(outcome.seq > intent.seq);
-        assert!(matches!(outcome.entry, Entry::Outcome { ok: true, .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome.entry, Entry::Outcome { ok: true, .. }),
+            "{outcome:?}"
+        );
     }
-    assert_eq!(j.iter().filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. })).count(), 2);
+    assert_eq!(
+        j.iter()
+            .filter(|r| matches!(r.entry, Entry::Advance { .. } | Entry::Rollback { .. }))
+            .count(),
+        2
+    );
     // the console never wrote anything but the two Deployments' scale
-    let writes: Vec<_> = sim.requests().into_iter().filter(|(m, _)| m != "GET").collect();
+    let writes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|(m, _)| m != "GET")
+        .collect();
     assert_eq!(writes.len(), 4, "{writes:?}");
     watch.abort();
     poll.abort();

@@ -31,7 +31,10 @@ fn select_open_item(app: &mut App) {
 }
 
 fn key(app: &mut App, c: char) {
-    app.handle(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
 }
 
 #[tokio::test]
@@ -47,24 +50,53 @@ async fn a_restart_restores_ticks_notes_stage_and_log() {
         for c in "备份完成".chars() {
             key(&mut app, c);
         }
-        app.handle(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        app.handle(Event::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )));
         // a stage reached through an intent and its outcome
         let seq = app.state.seq + 1;
-        let rec = app.state.record("lin", Entry::Advance { to: "canary-10".into(), plan: "Shift traffic to 10%".into() });
+        let rec = app.state.record(
+            "lin",
+            Entry::Advance {
+                to: "canary-10".into(),
+                plan: "Shift traffic to 10%".into(),
+            },
+        );
         journal::Writer::open(&path).unwrap().append(&rec).unwrap();
         app.state.apply(&rec);
-        app.handle(Event::Outcome { seq, ok: true, message: "scaled".into() });
+        app.handle(Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        });
         assert_eq!(app.state.stages.current, Some(0));
-        let log: Vec<_> = app.state.comms.iter().map(|c| (c.at, c.who.clone(), c.text.clone())).collect();
+        let log: Vec<_> = app
+            .state
+            .comms
+            .iter()
+            .map(|c| (c.at, c.who.clone(), c.text.clone()))
+            .collect();
         (log, app.state.stage_name())
     };
     let app = open(&path).unwrap();
-    let log_after: Vec<_> = app.state.comms.iter().map(|c| (c.at, c.who.clone(), c.text.clone())).collect();
+    let log_after: Vec<_> = app
+        .state
+        .comms
+        .iter()
+        .map(|c| (c.at, c.who.clone(), c.text.clone()))
+        .collect();
     // Everything from before, with its original times, then the new session's start.
     assert_eq!(&log_after[..log_before.len()], &log_before[..]);
     assert!(log_after[log_before.len()].2.starts_with("console started"));
     assert_eq!(app.state.stage_name(), stage_before);
-    let ticked = app.state.checklist.marks.iter().filter(|m| m.by.as_deref() == Some("lin") && m.mark == Mark::Done).count();
+    let ticked = app
+        .state
+        .checklist
+        .marks
+        .iter()
+        .filter(|m| m.by.as_deref() == Some("lin") && m.mark == Mark::Done)
+        .count();
     assert_eq!(ticked, 1);
     assert!(app.state.comms.iter().any(|c| c.text == "“备份完成”"));
 }
@@ -79,18 +111,45 @@ async fn a_torn_last_line_is_moved_aside_and_reported() {
         key(&mut app, ' ');
     }
     let whole = std::fs::read(&path).unwrap();
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(br#"{"seq":9,"at":"2026-11-25T20:0"#).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(br#"{"seq":9,"at":"2026-11-25T20:0"#)
+        .unwrap();
     let app = open(&path).unwrap();
-    let last = app.state.comms.iter().rev().find(|c| c.text.contains("cut short")).expect("the torn line is reported");
+    let last = app
+        .state
+        .comms
+        .iter()
+        .rev()
+        .find(|c| c.text.contains("cut short"))
+        .expect("the torn line is reported");
     assert!(last.text.contains("line 3"), "{}", last.text);
-    assert_eq!(app.state.checklist.marks.iter().filter(|m| m.by.is_some()).count(), 1, "the tick before it survived");
+    assert_eq!(
+        app.state
+            .checklist
+            .marks
+            .iter()
+            .filter(|m| m.by.is_some())
+            .count(),
+        1,
+        "the tick before it survived"
+    );
     // The journal again ends with whole records, and the torn bytes were kept aside.
     let now = std::fs::read(&path).unwrap();
     assert!(now.starts_with(&whole));
     assert!(now.ends_with(b"\n"));
-    let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".torn-")).collect();
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".torn-"))
+        .collect();
     assert_eq!(aside.len(), 1);
-    assert_eq!(std::fs::read(aside[0].path()).unwrap(), br#"{"seq":9,"at":"2026-11-25T20:0"#);
+    assert_eq!(
+        std::fs::read(aside[0].path()).unwrap(),
+        br#"{"seq":9,"at":"2026-11-25T20:0"#
+    );
     drop(app);
     assert!(open(&path).is_ok(), "and it opens cleanly next time");
 }
@@ -100,26 +159,62 @@ async fn a_corrupt_line_in_the_middle_stops_start_up_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.jsonl");
     drop(open(&path).unwrap());
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     f.write_all(b"{not json}\n").unwrap();
     drop(f);
     let before = std::fs::read(&path).unwrap();
     // now a good line after it, so the bad one is not the last
-    let good = format!("{}\n", serde_json::to_string(&journal::Record { seq: 5, at: Utc::now(), who: "lin".into(), entry: Entry::Note { text: "x".into() } }).unwrap());
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(good.as_bytes()).unwrap();
+    let good = format!(
+        "{}\n",
+        serde_json::to_string(&journal::Record {
+            seq: 5,
+            at: Utc::now(),
+            who: "lin".into(),
+            entry: Entry::Note { text: "x".into() }
+        })
+        .unwrap()
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(good.as_bytes())
+        .unwrap();
     let before = [before, good.into_bytes()].concat();
     let err = open(&path).err().expect("refused").to_string();
-    assert!(err.contains("j.jsonl:2:2: line 2 is not a journal record"), "{err}");
+    assert!(
+        err.contains("j.jsonl:2:2: line 2 is not a journal record"),
+        "{err}"
+    );
     assert!(err.contains("fix or remove that line"), "{err}");
-    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was lost or changed");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "nothing was lost or changed"
+    );
 }
 
 #[tokio::test]
 async fn a_journal_of_another_release_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.jsonl");
-    let rec = journal::Record { seq: 1, at: Utc::now(), who: "lin".into(), entry: Entry::Session { runbook: "x".into(), release: "Other".into(), version: "v9".into() } };
+    let rec = journal::Record {
+        seq: 1,
+        at: Utc::now(),
+        who: "lin".into(),
+        entry: Entry::Session {
+            runbook: "x".into(),
+            release: "Other".into(),
+            version: "v9".into(),
+        },
+    };
     journal::Writer::open(&path).unwrap().append(&rec).unwrap();
     let err = open(&path).err().unwrap().to_string();
-    assert!(err.contains("belongs to Other v9, not ERP backend (demo) v1.0.0"), "{err}");
+    assert!(
+        err.contains("belongs to Other v9, not ERP backend (demo) v1.0.0"),
+        "{err}"
+    );
 }

@@ -10,7 +10,9 @@ fn seed_checks() -> Vec<String> {
     seed.lines()
         .filter_map(|l| {
             let t = l.trim_start();
-            t.strip_prefix("- [ ] ").or_else(|| t.strip_prefix("- [x] ")).map(str::to_string)
+            t.strip_prefix("- [ ] ")
+                .or_else(|| t.strip_prefix("- [x] "))
+                .map(str::to_string)
         })
         .collect()
 }
@@ -18,42 +20,95 @@ fn seed_checks() -> Vec<String> {
 #[test]
 fn the_chinese_runbook_carries_every_seed_item_in_order() {
     let rb = load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
-    let checks: Vec<String> = rb.flat_items().into_iter().filter(|i| i.kind == ItemKind::Check).map(|i| i.text).collect();
+    let checks: Vec<String> = rb
+        .flat_items()
+        .into_iter()
+        .filter(|i| i.kind == ItemKind::Check)
+        .map(|i| i.text)
+        .collect();
     let seed = seed_checks();
     assert_eq!(seed.len(), 143);
     assert_eq!(checks, seed);
     // the seed's `[x]` items arrive done
-    let done: Vec<_> = rb.flat_items().into_iter().filter(|i| i.done).map(|i| i.text).collect();
-    assert_eq!(done, ["功能测试通过", "性能测试通过", "安全测试通过", "兼容性测试通过", "用户验收测试通过"]);
+    let done: Vec<_> = rb
+        .flat_items()
+        .into_iter()
+        .filter(|i| i.done)
+        .map(|i| i.text)
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "功能测试通过",
+            "性能测试通过",
+            "安全测试通过",
+            "兼容性测试通过",
+            "用户验收测试通过"
+        ]
+    );
     // the sections that are not checkboxes are there too
     let titles: Vec<&str> = rb.phases.iter().map(|p| p.title.as_str()).collect();
-    for t in ["回滚计划", "部署后检查", "应急预案", "联系人和沟通", "最终确认"] {
+    for t in [
+        "回滚计划",
+        "部署后检查",
+        "应急预案",
+        "联系人和沟通",
+        "最终确认",
+    ] {
         assert!(titles.contains(&t), "missing phase {t}: {titles:?}");
     }
     let items = rb.flat_items();
     let kind_count = |k| items.iter().filter(|i| i.kind == k).count();
     assert_eq!(kind_count(ItemKind::Signoff), 3);
     assert_eq!(kind_count(ItemKind::Contact), 4);
-    assert_eq!(kind_count(ItemKind::Step), 16, "4 rollback steps and 12 emergency steps");
+    assert_eq!(
+        kind_count(ItemKind::Step),
+        16,
+        "4 rollback steps and 12 emergency steps"
+    );
     assert_eq!(rb.release.planned_duration.secs(), 7200);
     let m = |id: &str| rb.metrics.iter().find(|m| m.id == id).unwrap().clone();
-    assert_eq!((m("cpu").critical, m("memory").critical, m("error-rate").warn, m("p95-latency").critical, m("disk").critical), (80.0, 90.0, 1.0, 3.0, 85.0));
+    assert_eq!(
+        (
+            m("cpu").critical,
+            m("memory").critical,
+            m("error-rate").warn,
+            m("p95-latency").critical,
+            m("disk").critical
+        ),
+        (80.0, 90.0, 1.0, 3.0, 85.0)
+    );
 }
 
 #[test]
 fn the_english_runbook_mirrors_the_chinese_one() {
     let zh = load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
     let en = load(Path::new("assets/runbooks/erp-v1.0.0.en.yaml")).unwrap();
-    let ids = |rb: &warroom::runbook::Runbook| rb.flat_items().into_iter().map(|i| (i.id, i.kind, i.gates, i.done)).collect::<Vec<_>>();
+    let ids = |rb: &warroom::runbook::Runbook| {
+        rb.flat_items()
+            .into_iter()
+            .map(|i| (i.id, i.kind, i.gates, i.done))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&zh), ids(&en));
-    assert!(en.flat_items().iter().all(|i| !i.text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))));
+    assert!(en.flat_items().iter().all(|i| {
+        !i.text
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }));
 }
 
 #[test]
 fn the_demo_runbook_loads() {
     let rb = load(Path::new("assets/runbooks/demo.yaml")).unwrap();
-    assert_eq!(rb.stages.iter().map(|s| s.traffic).collect::<Vec<_>>(), [10, 100]);
-    assert_eq!(warroom::builtin::DEMO_RUNBOOK, std::fs::read_to_string("assets/runbooks/demo.yaml").unwrap());
+    assert_eq!(
+        rb.stages.iter().map(|s| s.traffic).collect::<Vec<_>>(),
+        [10, 100]
+    );
+    assert_eq!(
+        warroom::builtin::DEMO_RUNBOOK,
+        std::fs::read_to_string("assets/runbooks/demo.yaml").unwrap()
+    );
 }
 
 const GOOD: &str = "\
@@ -123,14 +178,22 @@ fn one(p: &Problems) -> (usize, usize, String) {
 #[test]
 fn a_good_runbook_parses() {
     let rb = parse_runbook(Path::new("good.yaml"), GOOD).unwrap();
-    assert_eq!(rb.summary(), "Shop v2: 1 phases, 2 items (2 to tick), 2 stages, 1 metrics, 1 rollback triggers");
+    assert_eq!(
+        rb.summary(),
+        "Shop v2: 1 phases, 2 items (2 to tick), 2 stages, 1 metrics, 1 rollback triggers"
+    );
 }
 
 #[test]
 fn unknown_keys_are_refused_where_they_are() {
-    let (l, c, m) = one(&bad(|s| s.replace("    title: Prep\n", "    titel: Prep\n")));
+    let (l, c, m) = one(&bad(|s| {
+        s.replace("    title: Prep\n", "    titel: Prep\n")
+    }));
     assert_eq!((l, c), (41, 5));
-    assert!(m.starts_with("unknown field `titel`, expected one of"), "{m}");
+    assert!(
+        m.starts_with("unknown field `titel`, expected one of"),
+        "{m}"
+    );
     assert!(m.ends_with("remove it or correct its spelling"), "{m}");
 }
 
@@ -138,12 +201,20 @@ fn unknown_keys_are_refused_where_they_are() {
 fn wrong_types_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("replicas: 4", "replicas: four")));
     assert_eq!((l, c), (13, 15));
-    assert!(m.contains("invalid type") && m.contains("expected u32"), "{m}");
-    let (l, _, m) = one(&bad(|s| s.replace("hold: 1m\n  - id: full", "hold: soon\n  - id: full")));
+    assert!(
+        m.contains("invalid type") && m.contains("expected u32"),
+        "{m}"
+    );
+    let (l, _, m) = one(&bad(|s| {
+        s.replace("hold: 1m\n  - id: full", "hold: soon\n  - id: full")
+    }));
     assert_eq!(l, 18);
     assert!(m.contains("`soon` is not a duration"), "{m}");
     let (_, _, m) = one(&bad(|s| s.replace("replica-ratio", "dns-weights")));
-    assert!(m.contains("unknown variant `dns-weights`") && m.contains("use one of"), "{m}");
+    assert!(
+        m.contains("unknown variant `dns-weights`") && m.contains("use one of"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -167,10 +238,23 @@ fn references_to_missing_ids_are_refused() {
 fn impossible_thresholds_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("critical: 5", "critical: 0.5")));
     assert_eq!((l, c), (29, 15));
-    assert!(m.starts_with("impossible thresholds: bad is `above`, so warn (1) must be at or below critical (0.5)"), "{m}");
-    let p = bad(|s| s.replace("warn: 1", "warn: 140").replace("critical: 5", "critical: 150"));
+    assert!(
+        m.starts_with(
+            "impossible thresholds: bad is `above`, so warn (1) must be at or below critical (0.5)"
+        ),
+        "{m}"
+    );
+    let p = bad(|s| {
+        s.replace("warn: 1", "warn: 140")
+            .replace("critical: 5", "critical: 150")
+    });
     assert_eq!(p.0.len(), 2, "{p}");
-    assert!(p.0.iter().all(|x| x.message.contains("is a percentage: write a number from 0 to 100")), "{p}");
+    assert!(
+        p.0.iter().all(|x| x
+            .message
+            .contains("is a percentage: write a number from 0 to 100")),
+        "{p}"
+    );
     let (l, _, m) = one(&bad(|s| s.replace("traffic: 25", "traffic: 0")));
     assert_eq!(l, 17);
     assert!(m.contains("from 1 to 100"), "{m}");
@@ -178,7 +262,10 @@ fn impossible_thresholds_are_refused() {
 
 #[test]
 fn several_problems_are_all_reported() {
-    let p = bad(|s| s.replace("id: config", "id: backup").replace("gates: c10", "gates: nope"));
+    let p = bad(|s| {
+        s.replace("id: config", "id: backup")
+            .replace("gates: c10", "gates: nope")
+    });
     assert_eq!(p.0.len(), 2, "{p}");
     let text = p.to_string();
     assert!(text.lines().all(|l| l.starts_with("bad.yaml:")), "{text}");

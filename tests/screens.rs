@@ -21,7 +21,9 @@ use warroom::ui::{self, View};
 use warroom::update::update;
 
 fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn snapshot() -> Snapshot {
@@ -38,28 +40,78 @@ fn snapshot() -> Snapshot {
         image: image.into(),
         ..Default::default()
     };
-    let pod = |name: &str, owner: &str, ready: u32, status: &str, restarts: u32, age: i64| PodView {
-        name: name.into(),
-        owner: owner.into(),
-        ready_containers: ready,
-        containers: 1,
-        status: status.into(),
-        restarts,
-        created: Some(t0() - Duration::seconds(age)),
-    };
+    let pod =
+        |name: &str, owner: &str, ready: u32, status: &str, restarts: u32, age: i64| PodView {
+            name: name.into(),
+            owner: owner.into(),
+            ready_containers: ready,
+            containers: 1,
+            status: status.into(),
+            restarts,
+            created: Some(t0() - Duration::seconds(age)),
+        };
     Snapshot {
         deployments: vec![
-            d("erp-backend", 9, 9, "1", "registry.local/erp-backend:v0.9.3"),
-            d("erp-backend-canary", 1, 0, "1", "registry.local/erp-backend:v1.0.0"),
+            d(
+                "erp-backend",
+                9,
+                9,
+                "1",
+                "registry.local/erp-backend:v0.9.3",
+            ),
+            d(
+                "erp-backend-canary",
+                1,
+                0,
+                "1",
+                "registry.local/erp-backend:v1.0.0",
+            ),
         ],
         replicasets: vec![
-            RsView { name: "erp-backend-7c9d5f".into(), owner: "erp-backend".into(), revision: "1".into(), image: "registry.local/erp-backend:v0.9.3".into(), desired: 9, ready: 9, created: None },
-            RsView { name: "erp-backend-canary-5b8c4".into(), owner: "erp-backend-canary".into(), revision: "1".into(), image: "registry.local/erp-backend:v1.0.0".into(), desired: 1, ready: 0, created: None },
+            RsView {
+                name: "erp-backend-7c9d5f".into(),
+                owner: "erp-backend".into(),
+                revision: "1".into(),
+                image: "registry.local/erp-backend:v0.9.3".into(),
+                desired: 9,
+                ready: 9,
+                created: None,
+            },
+            RsView {
+                name: "erp-backend-canary-5b8c4".into(),
+                owner: "erp-backend-canary".into(),
+                revision: "1".into(),
+                image: "registry.local/erp-backend:v1.0.0".into(),
+                desired: 1,
+                ready: 0,
+                created: None,
+            },
         ],
         pods: vec![
-            pod("erp-backend-7c9d5f-2xk4q", "erp-backend-7c9d5f", 1, "Running", 0, 3600),
-            pod("erp-backend-7c9d5f-8mvbn", "erp-backend-7c9d5f", 1, "Running", 0, 3600),
-            pod("erp-backend-canary-5b8c4-q7wzt", "erp-backend-canary-5b8c4", 0, "CrashLoopBackOff", 3, 95),
+            pod(
+                "erp-backend-7c9d5f-2xk4q",
+                "erp-backend-7c9d5f",
+                1,
+                "Running",
+                0,
+                3600,
+            ),
+            pod(
+                "erp-backend-7c9d5f-8mvbn",
+                "erp-backend-7c9d5f",
+                1,
+                "Running",
+                0,
+                3600,
+            ),
+            pod(
+                "erp-backend-canary-5b8c4-q7wzt",
+                "erp-backend-canary-5b8c4",
+                0,
+                "CrashLoopBackOff",
+                3,
+                95,
+            ),
         ],
     }
 }
@@ -76,18 +128,80 @@ fn busy_state(runbook: &str) -> State {
     let mut seq = 0;
     let mut rec = |s: &mut State, secs: i64, who: &str, entry: Entry| {
         seq += 1;
-        s.apply(&Record { seq, at: t0() + Duration::seconds(secs), who: who.into(), entry });
+        s.apply(&Record {
+            seq,
+            at: t0() + Duration::seconds(secs),
+            who: who.into(),
+            entry,
+        });
     };
     let (release, version) = (s.rb.release.name.clone(), s.rb.release.version.clone());
-    rec(&mut s, 0, "lin", Entry::Session { runbook: "demo".into(), release, version });
-    let ids: Vec<String> = s.checklist.items.iter().filter(|i| i.kind.tickable()).take(4).map(|i| i.id.clone()).collect();
+    rec(
+        &mut s,
+        0,
+        "lin",
+        Entry::Session {
+            runbook: "demo".into(),
+            release,
+            version,
+        },
+    );
+    let ids: Vec<String> = s
+        .checklist
+        .items
+        .iter()
+        .filter(|i| i.kind.tickable())
+        .take(4)
+        .map(|i| i.id.clone())
+        .collect();
     for (n, id) in ids.iter().enumerate() {
-        rec(&mut s, 30 + n as i64 * 40, "lin", Entry::Mark { item: id.clone(), mark: Mark::Done });
+        rec(
+            &mut s,
+            30 + n as i64 * 40,
+            "lin",
+            Entry::Mark {
+                item: id.clone(),
+                mark: Mark::Done,
+            },
+        );
     }
-    rec(&mut s, 200, "lin", Entry::Note { text: "DBA confirms the backup finished at 20:02; 数据库备份完成".into() });
-    rec(&mut s, 240, "lin", Entry::Advance { to: "canary-10".into(), plan: "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9".into() });
-    rec(&mut s, 241, "console", Entry::Outcome { of: 7, ok: true, message: "erp-backend-canary scaled to 1, erp-backend scaled to 9".into() });
-    rec(&mut s, 300, "console", Entry::System { level: Level::Error, text: "Canary error rate is CRITICAL at 6.02 %: above its critical threshold 5.00 %".into() });
+    rec(
+        &mut s,
+        200,
+        "lin",
+        Entry::Note {
+            text: "DBA confirms the backup finished at 20:02; 数据库备份完成".into(),
+        },
+    );
+    rec(
+        &mut s,
+        240,
+        "lin",
+        Entry::Advance {
+            to: "canary-10".into(),
+            plan: "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9".into(),
+        },
+    );
+    rec(
+        &mut s,
+        241,
+        "console",
+        Entry::Outcome {
+            of: 7,
+            ok: true,
+            message: "erp-backend-canary scaled to 1, erp-backend scaled to 9".into(),
+        },
+    );
+    rec(
+        &mut s,
+        300,
+        "console",
+        Entry::System {
+            level: Level::Error,
+            text: "Canary error rate is CRITICAL at 6.02 %: above its critical threshold 5.00 %"
+                .into(),
+        },
+    );
     s.now = t0() + Duration::seconds(330);
     update(&mut s, Event::Cluster(snapshot()));
     let at = s.now - Duration::seconds(1);
@@ -99,9 +213,14 @@ fn busy_state(runbook: &str) -> State {
             "p95-latency" => Reading::Value { value: 0.412, at },
             "cpu" => Reading::Value { value: 44.0, at },
             "memory" => Reading::Value { value: 61.5, at },
-            "disk" => Reading::Value { value: 62.0, at: at - Duration::seconds(90) },
+            "disk" => Reading::Value {
+                value: 62.0,
+                at: at - Duration::seconds(90),
+            },
             "orders" => Reading::NoData,
-            "payment-success" => Reading::Error("the query is not valid PromQL: 1:5: parse error: unexpected end of input".into()),
+            "payment-success" => Reading::Error(
+                "the query is not valid PromQL: 1:5: parse error: unexpected end of input".into(),
+            ),
             "availability" => Reading::Value { value: 99.95, at },
             "api-latency" => Reading::Value { value: 412.0, at },
             "page-load" => Reading::Value { value: 1.1, at },
@@ -113,7 +232,14 @@ fn busy_state(runbook: &str) -> State {
                 s.metrics[i].push_history(value * (1.0 + (k % 7) as f64 / 50.0));
             }
         }
-        update(&mut s, Event::Metric { index: i, at, reading });
+        update(
+            &mut s,
+            Event::Metric {
+                index: i,
+                at,
+                reading,
+            },
+        );
     }
     s
 }
@@ -160,7 +286,10 @@ fn find(b: &Buffer, needle: &str) -> Option<(u16, u16)> {
 fn war_room_at_every_size() {
     let s = busy_state("demo");
     for (w, h) in [(200, 60), (120, 40), (80, 24), (40, 12)] {
-        insta::assert_snapshot!(format!("war_room_{w}x{h}"), text(&render(&s, "war-room", w, h)));
+        insta::assert_snapshot!(
+            format!("war_room_{w}x{h}"),
+            text(&render(&s, "war-room", w, h))
+        );
     }
 }
 
@@ -218,8 +347,25 @@ fn meaning_carrying_colours() {
 #[test]
 fn a_rolled_back_release_is_red_in_the_header() {
     let mut s = busy_state("demo");
-    s.apply(&Record { seq: 20, at: s.now, who: "lin".into(), entry: Entry::Rollback { reason: "manual".into(), plan: "Roll back".into() } });
-    s.apply(&Record { seq: 21, at: s.now, who: "console".into(), entry: Entry::Outcome { of: 20, ok: true, message: "done".into() } });
+    s.apply(&Record {
+        seq: 20,
+        at: s.now,
+        who: "lin".into(),
+        entry: Entry::Rollback {
+            reason: "manual".into(),
+            plan: "Roll back".into(),
+        },
+    });
+    s.apply(&Record {
+        seq: 21,
+        at: s.now,
+        who: "console".into(),
+        entry: Entry::Outcome {
+            of: 20,
+            ok: true,
+            message: "done".into(),
+        },
+    });
     let b = render(&s, "war-room", 120, 40);
     let (x, y) = find(&b, "ROLLED BACK").unwrap();
     assert_eq!((x, y).1, 0);
@@ -233,10 +379,23 @@ fn confirmation_and_help_overlays() {
     let mut s = busy_state("demo");
     s.stages.current = None;
     s.stages.pending = None;
-    update(&mut s, Event::Key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('a'))));
-    insta::assert_snapshot!("confirm_advance_120x40", text(&render(&s, "war-room", 120, 40)));
+    update(
+        &mut s,
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char('a'),
+        )),
+    );
+    insta::assert_snapshot!(
+        "confirm_advance_120x40",
+        text(&render(&s, "war-room", 120, 40))
+    );
     let mut s = busy_state("demo");
-    update(&mut s, Event::Key(ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('?'))));
+    update(
+        &mut s,
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char('?'),
+        )),
+    );
     let t = text(&render(&s, "war-room", 120, 40));
     // the help lists every binding of the keymap, from the keymap itself
     for b in warroom::action::NORMAL {

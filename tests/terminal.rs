@@ -19,9 +19,21 @@ impl Tmux {
             eprintln!("skipped: tmux is not installed (.ci/run installs it)");
             return None;
         }
-        let t = Tmux { socket: format!("warroom-test-{name}-{}", std::process::id()) };
+        let t = Tmux {
+            socket: format!("warroom-test-{name}-{}", std::process::id()),
+        };
         let ok = t
-            .cmd(&["new-session", "-d", "-s", "t", "-x", &w.to_string(), "-y", &h.to_string(), "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME=/tmp USER=lin sh"])
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME=/tmp USER=lin sh",
+            ])
             .status
             .success();
         assert!(ok, "tmux starts");
@@ -29,7 +41,12 @@ impl Tmux {
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().unwrap()
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     fn send(&self, keys: &[&str]) {
@@ -55,7 +72,10 @@ impl Tmux {
             if s.contains(text) {
                 return s;
             }
-            assert!(Instant::now() < end, "gave up waiting for {text:?}; screen:\n{s}");
+            assert!(
+                Instant::now() < end,
+                "gave up waiting for {text:?}; screen:\n{s}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -64,8 +84,15 @@ impl Tmux {
     fn assert_sane(&self) {
         self.line("clear; stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' '; echo MODES-END");
         let s = self.wait_for("MODES-END\n");
-        let modes = s.lines().find(|l| l.contains("icanon")).unwrap_or_default().to_string();
-        assert!(modes.contains("icanon") && !modes.contains("-icanon"), "raw mode left on: {modes:?}\n{s}");
+        let modes = s
+            .lines()
+            .find(|l| l.contains("icanon"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            modes.contains("icanon") && !modes.contains("-icanon"),
+            "raw mode left on: {modes:?}\n{s}"
+        );
         assert!(!modes.contains("-echo"), "echo left off: {modes:?}");
     }
 }
@@ -78,16 +105,28 @@ impl Drop for Tmux {
 
 #[test]
 fn demo_starts_answers_keys_and_restores_the_terminal_on_quit() {
-    let Some(t) = Tmux::start("demo", 80, 24) else { return };
+    let Some(t) = Tmux::start("demo", 80, 24) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.jsonl");
     let kc = dir.path().join("kc");
     t.line("echo BEFORE-THE-CONSOLE");
-    t.line(&format!("{BIN} demo --journal {} --kubeconfig-out {}; echo EXIT=$?", j.display(), kc.display()));
+    t.line(&format!(
+        "{BIN} demo --journal {} --kubeconfig-out {}; echo EXIT=$?",
+        j.display(),
+        kc.display()
+    ));
     // 80x24 is below war-room's minimum: compact takes over, everything reachable by Tab
     let s = t.wait_for("Checklist");
-    assert!(s.contains("Gauges") && s.contains("Rollout") && s.contains("Comms log"), "{s}");
-    assert!(!s.contains("BEFORE-THE-CONSOLE"), "the console draws on its own screen");
+    assert!(
+        s.contains("Gauges") && s.contains("Rollout") && s.contains("Comms log"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("BEFORE-THE-CONSOLE"),
+        "the console draws on its own screen"
+    );
     t.send(&["?"]);
     t.wait_for("Any key closes this help");
     t.send(&["Escape"]);
@@ -102,20 +141,29 @@ fn demo_starts_answers_keys_and_restores_the_terminal_on_quit() {
     t.wait_for("backup done");
     t.send(&["q"]);
     let s = t.wait_for("EXIT=0");
-    assert!(s.contains("BEFORE-THE-CONSOLE"), "the shell's screen is back:\n{s}");
+    assert!(
+        s.contains("BEFORE-THE-CONSOLE"),
+        "the shell's screen is back:\n{s}"
+    );
     assert!(s.contains(&format!("journal: {}", j.display())), "{s}");
     t.assert_sane();
     let journal = std::fs::read_to_string(&j).unwrap();
-    assert!(journal.contains("\"kind\":\"note\"") && journal.contains("备份完成 backup done"), "{journal}");
+    assert!(
+        journal.contains("\"kind\":\"note\"") && journal.contains("备份完成 backup done"),
+        "{journal}"
+    );
     assert!(Path::new(&kc).exists());
 }
 
 #[test]
 fn a_bad_runbook_is_refused_before_the_screen_changes() {
-    let Some(t) = Tmux::start("bad", 100, 30) else { return };
+    let Some(t) = Tmux::start("bad", 100, 30) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.yaml");
-    let src = warroom::builtin::DEMO_RUNBOOK.replace("planned_duration: 30m", "planned_duration: soon");
+    let src =
+        warroom::builtin::DEMO_RUNBOOK.replace("planned_duration: 30m", "planned_duration: soon");
     std::fs::write(&rb, src).unwrap();
     t.line(&format!("{BIN} run {}; echo EXIT=$?", rb.display()));
     let s = t.wait_for("EXIT=2");
@@ -125,7 +173,9 @@ fn a_bad_runbook_is_refused_before_the_screen_changes() {
 
 #[test]
 fn an_unreachable_cluster_is_shown_as_such_and_quitting_restores() {
-    let Some(t) = Tmux::start("down", 200, 50) else { return };
+    let Some(t) = Tmux::start("down", 200, 50) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens there.
     let kc = dir.path().join("kc");

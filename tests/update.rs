@@ -17,7 +17,9 @@ use warroom::state::{Mode, Proposal, Row, State};
 use warroom::update::{split, update};
 
 pub fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn state() -> State {
@@ -42,8 +44,19 @@ fn cluster(stable: u32, canary: u32) -> Snapshot {
         ..Default::default()
     };
     Snapshot {
-        deployments: vec![d("erp-backend", stable, "erp:v0.9.3"), d("erp-backend-canary", canary, "erp:v1.0.0")],
-        replicasets: vec![RsView { name: "erp-backend-abc".into(), owner: "erp-backend".into(), revision: "1".into(), image: "erp:v0.9.3".into(), desired: stable, ready: stable, created: None }],
+        deployments: vec![
+            d("erp-backend", stable, "erp:v0.9.3"),
+            d("erp-backend-canary", canary, "erp:v1.0.0"),
+        ],
+        replicasets: vec![RsView {
+            name: "erp-backend-abc".into(),
+            owner: "erp-backend".into(),
+            revision: "1".into(),
+            image: "erp:v0.9.3".into(),
+            desired: stable,
+            ready: stable,
+            created: None,
+        }],
         pods: vec![],
     }
 }
@@ -60,12 +73,23 @@ fn select_item(s: &mut State, id: &str) {
     let i = s.checklist.index_of(id).unwrap();
     let phase = s.checklist.items[i].phase;
     s.checklist.collapsed[phase] = false;
-    s.checklist.cursor = s.checklist.rows().iter().position(|r| *r == Row::Item(i)).unwrap();
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == Row::Item(i))
+        .unwrap();
     s.ui.focus = Pane::Checklist;
 }
 
 fn tick_all_gating(s: &mut State, stage: &str) {
-    let ids: Vec<String> = s.checklist.items.iter().filter(|i| i.gates.as_deref() == Some(stage) && i.required).map(|i| i.id.clone()).collect();
+    let ids: Vec<String> = s
+        .checklist
+        .items
+        .iter()
+        .filter(|i| i.gates.as_deref() == Some(stage) && i.required)
+        .map(|i| i.id.clone())
+        .collect();
     for id in ids {
         let i = s.checklist.index_of(&id).unwrap();
         if s.checklist.marks[i].mark != Mark::Done {
@@ -76,7 +100,15 @@ fn tick_all_gating(s: &mut State, stage: &str) {
 }
 
 fn journaled(fx: &[Effect]) -> Vec<&Entry> {
-    fx.iter().filter_map(|e| if let Effect::Journal(r) = e { Some(&r.entry) } else { None }).collect()
+    fx.iter()
+        .filter_map(|e| {
+            if let Effect::Journal(r) = e {
+                Some(&r.entry)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -84,7 +116,13 @@ fn space_ticks_and_unticks_with_who_and_when() {
     let mut s = state();
     select_item(&mut s, "prep-rollback-image");
     let fx = ch(&mut s, ' ');
-    assert_eq!(journaled(&fx), [&Entry::Mark { item: "prep-rollback-image".into(), mark: Mark::Done }]);
+    assert_eq!(
+        journaled(&fx),
+        [&Entry::Mark {
+            item: "prep-rollback-image".into(),
+            mark: Mark::Done
+        }]
+    );
     let i = s.checklist.index_of("prep-rollback-image").unwrap();
     assert_eq!(s.checklist.marks[i].mark, Mark::Done);
     assert_eq!(s.checklist.marks[i].by.as_deref(), Some("lin"));
@@ -112,9 +150,18 @@ fn advance_is_blocked_until_required_items_are_done() {
     let mut s = state();
     let fx = ch(&mut s, 'a');
     assert!(fx.is_empty(), "opening a confirmation does nothing yet");
-    let Mode::Confirm(c) = &s.ui.mode else { panic!("a confirmation opens") };
-    assert_eq!(c.title, "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9");
-    assert!(c.blockers.iter().any(|b| b.starts_with("not done: ")), "{:?}", c.blockers);
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("a confirmation opens")
+    };
+    assert_eq!(
+        c.title,
+        "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"
+    );
+    assert!(
+        c.blockers.iter().any(|b| b.starts_with("not done: ")),
+        "{:?}",
+        c.blockers
+    );
     // y does nothing while blocked
     let fx = ch(&mut s, 'y');
     assert!(fx.is_empty());
@@ -128,22 +175,38 @@ fn advance_journals_the_intent_before_the_kube_effect_and_waits_for_the_outcome(
     let mut s = state();
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
     assert!(c.blockers.is_empty(), "{:?}", c.blockers);
     let fx = key(&mut s, KeyCode::Enter);
     assert_eq!(fx.len(), 2);
-    let Effect::Journal(rec) = &fx[0] else { panic!("journal first: {fx:?}") };
+    let Effect::Journal(rec) = &fx[0] else {
+        panic!("journal first: {fx:?}")
+    };
     assert!(matches!(&rec.entry, Entry::Advance { to, .. } if to == "canary-10"));
-    let Effect::Kube { seq, op } = &fx[1] else { panic!() };
+    let Effect::Kube { seq, op } = &fx[1] else {
+        panic!()
+    };
     assert_eq!(*seq, rec.seq);
     assert_eq!(
         op,
-        &KubeOp::Scale { targets: vec![("erp-backend-canary".into(), 1), ("erp-backend".into(), 9)], cause: "lin: advance to canary-10 (10%)".into() }
+        &KubeOp::Scale {
+            targets: vec![("erp-backend-canary".into(), 1), ("erp-backend".into(), 9)],
+            cause: "lin: advance to canary-10 (10%)".into()
+        }
     );
     // not in force until the API says so
     assert_eq!(s.stages.current, None);
     assert!(s.stage_name().contains("waiting for the API"));
-    update(&mut s, Event::Outcome { seq: *seq, ok: true, message: "scaled".into() });
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
     assert_eq!(s.stages.current, Some(0));
     assert_eq!(s.stage_name(), "Canary 10%");
 }
@@ -154,12 +217,30 @@ fn a_failed_action_is_logged_and_changes_no_stage() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else { panic!() };
-    let fx = update(&mut s, Event::Outcome { seq, ok: false, message: "forbidden (403): no".into() });
-    assert!(matches!(journaled(&fx)[0], Entry::Outcome { ok: false, .. }));
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!()
+    };
+    let fx = update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: false,
+            message: "forbidden (403): no".into(),
+        },
+    );
+    assert!(matches!(
+        journaled(&fx)[0],
+        Entry::Outcome { ok: false, .. }
+    ));
     assert_eq!(s.stages.current, None);
     assert!(s.stages.pending.is_none());
-    assert!(s.comms.last().unwrap().text.contains("FAILED: forbidden (403)"));
+    assert!(
+        s.comms
+            .last()
+            .unwrap()
+            .text
+            .contains("FAILED: forbidden (403)")
+    );
 }
 
 #[test]
@@ -168,20 +249,50 @@ fn hold_time_blocks_the_next_stage_until_served() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else { panic!() };
-    update(&mut s, Event::Outcome { seq, ok: true, message: "ok".into() });
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
     update(&mut s, Event::Cluster(cluster(9, 1)));
     tick_all_gating(&mut s, "full");
     ch(&mut s, 'a');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
-    assert!(c.blockers.iter().any(|b| b.contains("holds for 1m0s") || b.contains("holds for 1m")), "{:?}", c.blockers);
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b.contains("holds for 1m0s") || b.contains("holds for 1m")),
+        "{:?}",
+        c.blockers
+    );
     key(&mut s, KeyCode::Esc);
     update(&mut s, Event::Tick(t0() + Duration::seconds(61)));
     ch(&mut s, 'a');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
     assert!(c.blockers.is_empty(), "{:?}", c.blockers);
-    assert!(c.title.starts_with("Promote to 100%: roll erp-backend to erp:v1.0.0"), "{}", c.title);
-    assert!(matches!(&c.proposal, Proposal::Advance { op: KubeOp::Promote { replicas: 10, .. }, .. }));
+    assert!(
+        c.title
+            .starts_with("Promote to 100%: roll erp-backend to erp:v1.0.0"),
+        "{}",
+        c.title
+    );
+    assert!(matches!(
+        &c.proposal,
+        Proposal::Advance {
+            op: KubeOp::Promote { replicas: 10, .. },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -190,16 +301,45 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else { panic!() };
-    update(&mut s, Event::Outcome { seq, ok: true, message: "ok".into() });
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
     ch(&mut s, 'R');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
-    assert_eq!(c.title, "Roll back: scale erp-backend-canary to 0 and erp-backend to 10");
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert_eq!(
+        c.title,
+        "Roll back: scale erp-backend-canary to 0 and erp-backend to 10"
+    );
     let fx = ch(&mut s, 'y');
     assert!(matches!(journaled(&fx)[0], Entry::Rollback { .. }));
-    let Effect::Kube { seq, op } = &fx[1] else { panic!() };
-    assert_eq!(op, &KubeOp::Scale { targets: vec![("erp-backend".into(), 10), ("erp-backend-canary".into(), 0)], cause: "lin: manual rollback from the console".into() });
-    update(&mut s, Event::Outcome { seq: *seq, ok: true, message: "ok".into() });
+    let Effect::Kube { seq, op } = &fx[1] else {
+        panic!()
+    };
+    assert_eq!(
+        op,
+        &KubeOp::Scale {
+            targets: vec![("erp-backend".into(), 10), ("erp-backend-canary".into(), 0)],
+            cause: "lin: manual rollback from the console".into()
+        }
+    );
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
     assert_eq!(s.stage_name(), "ROLLED BACK");
     assert_eq!(s.stages.current, None);
 }
@@ -208,11 +348,26 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
 fn rollback_after_promotion_is_an_undo() {
     let mut s = state();
     s.stages.promoted = true;
-    s.cluster.snap.replicasets.push(RsView { name: "erp-backend-new".into(), owner: "erp-backend".into(), revision: "2".into(), image: "erp:v1.0.0".into(), desired: 10, ready: 10, created: None });
+    s.cluster.snap.replicasets.push(RsView {
+        name: "erp-backend-new".into(),
+        owner: "erp-backend".into(),
+        revision: "2".into(),
+        image: "erp:v1.0.0".into(),
+        desired: 10,
+        ready: 10,
+        created: None,
+    });
     ch(&mut s, 'R');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
-    assert_eq!(c.title, "Roll back erp-backend to revision 1 (erp:v0.9.3), as kubectl rollout undo does");
-    assert!(matches!(&c.proposal, Proposal::Rollback { op: KubeOp::Undo { deployment, .. } } if deployment == "erp-backend"));
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert_eq!(
+        c.title,
+        "Roll back erp-backend to revision 1 (erp:v0.9.3), as kubectl rollout undo does"
+    );
+    assert!(
+        matches!(&c.proposal, Proposal::Rollback { op: KubeOp::Undo { deployment, .. } } if deployment == "erp-backend")
+    );
 }
 
 #[test]
@@ -221,20 +376,32 @@ fn nothing_to_roll_back_before_the_canary_has_pods() {
     let fx = ch(&mut s, 'R');
     assert!(fx.is_empty());
     assert_eq!(s.ui.mode, Mode::Normal);
-    assert!(s.ui.flash.as_deref().unwrap().starts_with("nothing to roll back"));
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("nothing to roll back")
+    );
 }
 
 #[test]
 fn pause_confirms_then_journals() {
     let mut s = state();
     ch(&mut s, 'p');
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
-    assert!(c.title.starts_with("Pause the rollout: set spec.paused=true on erp-backend and erp-backend-canary"));
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert!(c.title.starts_with(
+        "Pause the rollout: set spec.paused=true on erp-backend and erp-backend-canary"
+    ));
     let fx = ch(&mut s, 'n');
     assert!(fx.is_empty(), "n cancels and does nothing");
     ch(&mut s, 'p');
     let fx = ch(&mut s, 'y');
-    assert!(matches!(journaled(&fx)[0], Entry::Pause { paused: true, .. }));
+    assert!(matches!(
+        journaled(&fx)[0],
+        Entry::Pause { paused: true, .. }
+    ));
 }
 
 #[test]
@@ -247,7 +414,12 @@ fn notes_are_typed_and_logged() {
     key(&mut s, KeyCode::Backspace);
     update(&mut s, Event::Paste("成\x1b[2J".into()));
     let fx = key(&mut s, KeyCode::Enter);
-    assert_eq!(journaled(&fx), [&Entry::Note { text: "DBA: 备份完成\u{FFFD}[2J".into() }]);
+    assert_eq!(
+        journaled(&fx),
+        [&Entry::Note {
+            text: "DBA: 备份完成\u{FFFD}[2J".into()
+        }]
+    );
     assert_eq!(s.comms.last().unwrap().who, "lin");
     // keys typed into a note are text, not commands
     ch(&mut s, 'n');
@@ -266,11 +438,22 @@ fn quitting_mid_stage_asks_first() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else { panic!() };
-    update(&mut s, Event::Outcome { seq, ok: true, message: "ok".into() });
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
     let fx = ch(&mut s, 'q');
     assert!(fx.is_empty());
-    let Mode::Confirm(c) = &s.ui.mode else { panic!() };
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
     assert_eq!(c.proposal, Proposal::Quit);
     assert_eq!(ch(&mut s, 'y'), [Effect::Quit]);
 }
@@ -278,17 +461,47 @@ fn quitting_mid_stage_asks_first() {
 #[test]
 fn thresholds_crossed_are_logged_once_with_the_numbers() {
     let mut s = state();
-    let i = s.rb.metrics.iter().position(|m| m.id == "canary-error-rate").unwrap();
+    let i =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
     let at = t0();
-    let fx = update(&mut s, Event::Metric { index: i, at, reading: Reading::Value { value: 6.02, at } });
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Value { value: 6.02, at },
+        },
+    );
     let e = journaled(&fx);
     assert_eq!(e.len(), 1);
-    let Entry::System { text, .. } = e[0] else { panic!() };
-    assert!(text.contains("CRITICAL at 6.02 %") && text.contains("critical threshold 5.00 %"), "{text}");
-    let fx = update(&mut s, Event::Metric { index: i, at, reading: Reading::Value { value: 6.5, at } });
+    let Entry::System { text, .. } = e[0] else {
+        panic!()
+    };
+    assert!(
+        text.contains("CRITICAL at 6.02 %") && text.contains("critical threshold 5.00 %"),
+        "{text}"
+    );
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Value { value: 6.5, at },
+        },
+    );
     assert!(fx.is_empty(), "still critical: not logged again");
     // no data is not zero, and not OK
-    let fx = update(&mut s, Event::Metric { index: i, at, reading: Reading::NoData });
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::NoData,
+        },
+    );
     assert!(matches!(journaled(&fx)[0], Entry::System { text, .. } if text.contains("no data")));
 }
 
@@ -296,13 +509,30 @@ fn thresholds_crossed_are_logged_once_with_the_numbers() {
 fn a_value_goes_stale_when_no_fresh_sample_comes() {
     let mut s = state();
     let at = t0();
-    update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.2, at } });
-    assert_eq!(warroom::ui::header::health(&s), warroom::state::metrics::Level::Ok);
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: Reading::Value { value: 0.2, at },
+        },
+    );
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Ok
+    );
     let later = at + Duration::seconds(s.stale_after + 1);
     update(&mut s, Event::Tick(later));
     assert!(s.metrics[0].is_stale(s.now, s.stale_after));
-    assert_eq!(warroom::ui::header::health(&s), warroom::state::metrics::Level::Unknown);
-    assert!(warroom::ui::header::freshness(&s).0.starts_with("STALE: 1 gauges"));
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Unknown
+    );
+    assert!(
+        warroom::ui::header::freshness(&s)
+            .0
+            .starts_with("STALE: 1 gauges")
+    );
 }
 
 #[test]
@@ -310,7 +540,10 @@ fn the_split_shows_its_rounding() {
     assert_eq!(split(10, 10), (1, 9, None));
     let (c, s, note) = split(4, 10);
     assert_eq!((c, s), (1, 3));
-    assert!(note.unwrap().contains("10% of 4 replicas is 0.4; rounded to 1 canary"));
+    assert!(
+        note.unwrap()
+            .contains("10% of 4 replicas is 0.4; rounded to 1 canary")
+    );
     assert_eq!(split(10, 100).0, 10);
 }
 
@@ -318,16 +551,53 @@ fn the_split_shows_its_rounding() {
 fn a_quiet_start_logs_only_what_is_bad() {
     let mut s = state();
     let at = t0();
-    let err = s.rb.metrics.iter().position(|m| m.id == "error-rate").unwrap();
+    let err =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "error-rate")
+            .unwrap();
     let orders = s.rb.metrics.iter().position(|m| m.id == "orders").unwrap();
     let mut logged = Vec::new();
-    logged.extend(update(&mut s, Event::Metric { index: err, at, reading: Reading::NoData }));
-    logged.extend(update(&mut s, Event::Metric { index: err, at, reading: Reading::Value { value: 0.2, at } }));
-    assert!(logged.is_empty(), "no data at start, then a good value: nothing to announce");
-    let fx = update(&mut s, Event::Metric { index: orders, at, reading: Reading::Error("cannot reach Prometheus".into()) });
-    assert!(matches!(journaled(&fx)[..], [Entry::System { text, .. }] if text.contains("query failed: cannot reach Prometheus")));
+    logged.extend(update(
+        &mut s,
+        Event::Metric {
+            index: err,
+            at,
+            reading: Reading::NoData,
+        },
+    ));
+    logged.extend(update(
+        &mut s,
+        Event::Metric {
+            index: err,
+            at,
+            reading: Reading::Value { value: 0.2, at },
+        },
+    ));
+    assert!(
+        logged.is_empty(),
+        "no data at start, then a good value: nothing to announce"
+    );
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: orders,
+            at,
+            reading: Reading::Error("cannot reach Prometheus".into()),
+        },
+    );
+    assert!(
+        matches!(journaled(&fx)[..], [Entry::System { text, .. }] if text.contains("query failed: cannot reach Prometheus"))
+    );
     // after a good value, losing the data is news
-    let fx = update(&mut s, Event::Metric { index: err, at, reading: Reading::NoData });
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: err,
+            at,
+            reading: Reading::NoData,
+        },
+    );
     assert_eq!(journaled(&fx).len(), 1);
 }
 
@@ -336,15 +606,42 @@ fn a_quiet_second_redraws_nothing() {
     let mut s = state();
     s.ui.dirty = false;
     update(&mut s, Event::Tick(t0() + Duration::seconds(1)));
-    assert!(!s.ui.dirty, "the header clock shows minutes: nothing visible changed");
+    assert!(
+        !s.ui.dirty,
+        "the header clock shows minutes: nothing visible changed"
+    );
     update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
     assert!(s.ui.dirty, "a new minute shows");
     // the same value again changes nothing on screen; a new one does
     let at = s.now;
-    update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.2, at } });
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: Reading::Value { value: 0.2, at },
+        },
+    );
     s.ui.dirty = false;
-    update(&mut s, Event::Metric { index: 0, at: at + Duration::seconds(2), reading: Reading::Value { value: 0.2, at: at + Duration::seconds(2) } });
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at: at + Duration::seconds(2),
+            reading: Reading::Value {
+                value: 0.2,
+                at: at + Duration::seconds(2),
+            },
+        },
+    );
     assert!(!s.ui.dirty);
-    update(&mut s, Event::Metric { index: 0, at, reading: Reading::Value { value: 0.3, at } });
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: Reading::Value { value: 0.3, at },
+        },
+    );
     assert!(s.ui.dirty);
 }

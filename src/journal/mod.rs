@@ -31,20 +31,45 @@ pub enum Level {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Entry {
     /// A console started on this journal.
-    Session { runbook: String, release: String, version: String },
+    Session {
+        runbook: String,
+        release: String,
+        version: String,
+    },
     /// An item's state changed (tick, untick, skip, fail, sign-off).
-    Mark { item: String, mark: Mark },
-    Note { text: String },
+    Mark {
+        item: String,
+        mark: Mark,
+    },
+    Note {
+        text: String,
+    },
     /// Intent: move to stage `to` (its id), doing `plan`.
-    Advance { to: String, plan: String },
+    Advance {
+        to: String,
+        plan: String,
+    },
     /// Intent: return all traffic to the stable version.
-    Rollback { reason: String, plan: String },
+    Rollback {
+        reason: String,
+        plan: String,
+    },
     /// Intent: pause (true) or resume (false) the rollout.
-    Pause { paused: bool, plan: String },
+    Pause {
+        paused: bool,
+        plan: String,
+    },
     /// The result of the intent with sequence number `of`.
-    Outcome { of: u64, ok: bool, message: String },
+    Outcome {
+        of: u64,
+        ok: bool,
+        message: String,
+    },
     /// Something the console saw: thresholds crossed, the API lost or back.
-    System { level: Level, text: String },
+    System {
+        level: Level,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +95,10 @@ impl Writer {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Writer { file, path: path.to_path_buf() })
+        Ok(Writer {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn append(&mut self, rec: &Record) -> io::Result<()> {
@@ -101,13 +129,21 @@ pub enum ReplayError {
     #[error(
         "{path}:{line}:{column}: line {line} is not a journal record ({msg}); the journal is left untouched: fix or remove that line, or start with another --journal file"
     )]
-    Corrupt { path: String, line: usize, column: usize, msg: String },
+    Corrupt {
+        path: String,
+        line: usize,
+        column: usize,
+        msg: String,
+    },
 }
 
 /// Read every record. A torn last line is tolerated: moved aside, reported, never fatal.
 /// A bad line anywhere else is an error, because skipping it would lose a decision.
 pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
-    let io_err = |err| ReplayError::Io { path: path.display().to_string(), err };
+    let io_err = |err| ReplayError::Io {
+        path: path.display().to_string(),
+        err,
+    };
     let mut out = Replay::default();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -115,11 +151,17 @@ pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
         Err(e) => return Err(io_err(e)),
     };
     let mut data = Vec::new();
-    BufReader::new(file).read_to_end(&mut data).map_err(io_err)?;
+    BufReader::new(file)
+        .read_to_end(&mut data)
+        .map_err(io_err)?;
     let ends_clean = data.last().is_none_or(|b| *b == b'\n');
     let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
     // split yields a trailing empty slice after the final newline
-    let n = if ends_clean { lines.len().saturating_sub(1) } else { lines.len() };
+    let n = if ends_clean {
+        lines.len().saturating_sub(1)
+    } else {
+        lines.len()
+    };
     let mut good_bytes = 0usize;
     for (i, raw) in lines.iter().take(n).enumerate() {
         let is_last = i + 1 == n;
@@ -168,7 +210,13 @@ pub fn default_path(release: &str, version: &str) -> PathBuf {
         .unwrap_or_else(std::env::temp_dir);
     let slug: String = format!("{release}-{version}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     base.join("warroom").join(format!("{slug}.jsonl"))
 }

@@ -27,11 +27,15 @@ const FIELD_MANAGER: &str = "warroom";
 /// A client from a kubeconfig file, or the usual places: `KUBECONFIG`, `~/.kube/config`,
 /// then the in-cluster service account.
 pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<Client> {
-    let opts = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
     let config = match kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| anyhow::anyhow!("{}: cannot read the kubeconfig: {e}", path.display()))?;
+            let kc = Kubeconfig::read_from(path).map_err(|e| {
+                anyhow::anyhow!("{}: cannot read the kubeconfig: {e}", path.display())
+            })?;
             Config::from_custom_kubeconfig(kc, &opts).await?
         }
         None if context.is_some() => Config::from_kubeconfig(&opts).await?,
@@ -42,23 +46,44 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow
 
 /// Watch the namespace's Deployments, ReplicaSets and pods; send a snapshot of the
 /// release's objects whenever they change, and `ClusterLost` when the API fails.
-pub fn spawn_watch(client: Client, ns: &str, deployments: Vec<String>, tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_watch(
+    client: Client,
+    ns: &str,
+    deployments: Vec<String>,
+    tx: UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
     let ns = ns.to_string();
     tokio::spawn(async move {
         let (deps, dw) = reflector::store::<Deployment>();
         let (rss, rw) = reflector::store::<ReplicaSet>();
         let (pods, pw) = reflector::store::<Pod>();
         let cfg = watcher::Config::default();
-        let d = reflector::reflector(dw, watcher(Api::<Deployment>::namespaced(client.clone(), &ns), cfg.clone()))
-            .default_backoff()
-            .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)));
-        let r = reflector::reflector(rw, watcher(Api::<ReplicaSet>::namespaced(client.clone(), &ns), cfg.clone()))
-            .default_backoff()
-            .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)));
-        let p = reflector::reflector(pw, watcher(Api::<Pod>::namespaced(client.clone(), &ns), cfg))
-            .default_backoff()
-            .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)));
-        let mut all = futures::stream::select(futures::stream::select(d.boxed(), r.boxed()), p.boxed());
+        let d = reflector::reflector(
+            dw,
+            watcher(
+                Api::<Deployment>::namespaced(client.clone(), &ns),
+                cfg.clone(),
+            ),
+        )
+        .default_backoff()
+        .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)));
+        let r = reflector::reflector(
+            rw,
+            watcher(
+                Api::<ReplicaSet>::namespaced(client.clone(), &ns),
+                cfg.clone(),
+            ),
+        )
+        .default_backoff()
+        .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)));
+        let p = reflector::reflector(
+            pw,
+            watcher(Api::<Pod>::namespaced(client.clone(), &ns), cfg),
+        )
+        .default_backoff()
+        .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)));
+        let mut all =
+            futures::stream::select(futures::stream::select(d.boxed(), r.boxed()), p.boxed());
         let mut last: Option<Snapshot> = None;
         let mut listed = [false; 3];
         while let Some(item) = all.next().await {
@@ -79,7 +104,13 @@ pub fn spawn_watch(client: Client, ns: &str, deployments: Vec<String>, tx: Unbou
                     }
                 }
                 Err(e) => {
-                    if tx.send(Event::ClusterLost { at: Utc::now(), error: plain_watch_error(&e) }).is_err() {
+                    if tx
+                        .send(Event::ClusterLost {
+                            at: Utc::now(),
+                            error: plain_watch_error(&e),
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -90,9 +121,9 @@ pub fn spawn_watch(client: Client, ns: &str, deployments: Vec<String>, tx: Unbou
 
 fn plain_watch_error(e: &watcher::Error) -> String {
     match e {
-        watcher::Error::InitialListFailed(err) | watcher::Error::WatchStartFailed(err) | watcher::Error::WatchFailed(err) => {
-            plain_error(err)
-        }
+        watcher::Error::InitialListFailed(err)
+        | watcher::Error::WatchStartFailed(err)
+        | watcher::Error::WatchFailed(err) => plain_error(err),
         other => clean(&other.to_string()).into_owned(),
     }
 }
@@ -102,10 +133,18 @@ pub fn plain_error(e: &kube::Error) -> String {
     let s = match e {
         kube::Error::Api(status) => {
             let what = match status.code {
-                401 => "not authenticated (401): the credentials in the kubeconfig were refused; log in again or refresh the token",
-                403 => "forbidden (403): this user may not do that; check the Role bound to it (see assets/rbac.yaml)",
-                404 => "not found (404): check the namespace and the Deployment names in the runbook",
-                409 => "conflict (409): the object changed underneath; look at the rollout pane and try again",
+                401 => {
+                    "not authenticated (401): the credentials in the kubeconfig were refused; log in again or refresh the token"
+                }
+                403 => {
+                    "forbidden (403): this user may not do that; check the Role bound to it (see assets/rbac.yaml)"
+                }
+                404 => {
+                    "not found (404): check the namespace and the Deployment names in the runbook"
+                }
+                409 => {
+                    "conflict (409): the object changed underneath; look at the rollout pane and try again"
+                }
                 422 => "rejected as invalid (422)",
                 429 => "throttled by the API server (429); it will be retried",
                 500..=599 => "the API server failed (5xx); try again shortly",
@@ -120,26 +159,63 @@ pub fn plain_error(e: &kube::Error) -> String {
     clean(&s).into_owned()
 }
 
-fn snapshot(deps: &Store<Deployment>, rss: &Store<ReplicaSet>, pods: &Store<Pod>, names: &[String]) -> Snapshot {
-    let mut deployments: Vec<DeployView> = deps.state().iter().filter(|d| names.contains(&d.name_any())).map(|d| deploy_view(d)).collect();
+fn snapshot(
+    deps: &Store<Deployment>,
+    rss: &Store<ReplicaSet>,
+    pods: &Store<Pod>,
+    names: &[String],
+) -> Snapshot {
+    let mut deployments: Vec<DeployView> = deps
+        .state()
+        .iter()
+        .filter(|d| names.contains(&d.name_any()))
+        .map(|d| deploy_view(d))
+        .collect();
     deployments.sort_by_key(|d| names.iter().position(|n| *n == d.name));
-    let mut replicasets: Vec<RsView> = rss.state().iter().filter_map(|r| rs_view(r)).filter(|r| names.contains(&r.owner)).collect();
-    replicasets.sort_by(|a, b| a.owner.cmp(&b.owner).then(b.revision.len().cmp(&a.revision.len())).then(b.revision.cmp(&a.revision)));
-    let mut pods: Vec<PodView> = pods.state().iter().map(|p| pod_view(p)).filter(|p| replicasets.iter().any(|r| r.name == p.owner)).collect();
+    let mut replicasets: Vec<RsView> = rss
+        .state()
+        .iter()
+        .filter_map(|r| rs_view(r))
+        .filter(|r| names.contains(&r.owner))
+        .collect();
+    replicasets.sort_by(|a, b| {
+        a.owner
+            .cmp(&b.owner)
+            .then(b.revision.len().cmp(&a.revision.len()))
+            .then(b.revision.cmp(&a.revision))
+    });
+    let mut pods: Vec<PodView> = pods
+        .state()
+        .iter()
+        .map(|p| pod_view(p))
+        .filter(|p| replicasets.iter().any(|r| r.name == p.owner))
+        .collect();
     pods.sort_by(|a, b| a.name.cmp(&b.name));
-    Snapshot { deployments, replicasets, pods }
+    Snapshot {
+        deployments,
+        replicasets,
+        pods,
+    }
 }
 
 fn first_image(spec: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>) -> String {
-    spec.and_then(|t| t.spec.as_ref()).and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default()
+    spec.and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
 }
 
 fn ann(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, key: &str) -> String {
-    meta.annotations.as_ref().and_then(|a| a.get(key)).cloned().unwrap_or_default()
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn time(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<DateTime<Utc>> {
-    t.as_ref().and_then(|t| DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond() as u32))
+    t.as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond() as u32))
 }
 
 pub fn deploy_view(d: &Deployment) -> DeployView {
@@ -175,13 +251,21 @@ pub fn deploy_view(d: &Deployment) -> DeployView {
 }
 
 pub fn rs_view(r: &ReplicaSet) -> Option<RsView> {
-    let owner = r.owner_references().iter().find(|o| o.controller == Some(true) && o.kind == "Deployment")?.name.clone();
+    let owner = r
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "Deployment")?
+        .name
+        .clone();
     let st = r.status.clone().unwrap_or_default();
     Some(RsView {
         name: clean(&r.name_any()).into_owned(),
         owner: clean(&owner).into_owned(),
         revision: ann(&r.metadata, "deployment.kubernetes.io/revision"),
-        image: clean(&first_image(r.spec.as_ref().and_then(|s| s.template.as_ref()))).into_owned(),
+        image: clean(&first_image(
+            r.spec.as_ref().and_then(|s| s.template.as_ref()),
+        ))
+        .into_owned(),
         desired: r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0).max(0) as u32,
         ready: st.ready_replicas.unwrap_or(0).max(0) as u32,
         created: time(&r.metadata.creation_timestamp),
@@ -189,18 +273,28 @@ pub fn rs_view(r: &ReplicaSet) -> Option<RsView> {
 }
 
 pub fn pod_view(p: &Pod) -> PodView {
-    let owner = p.owner_references().iter().find(|o| o.controller == Some(true)).map(|o| o.name.clone()).unwrap_or_default();
+    let owner = p
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.name.clone())
+        .unwrap_or_default();
     let st = p.status.clone().unwrap_or_default();
     let cs = st.container_statuses.clone().unwrap_or_default();
-    let containers = p.spec.as_ref().map(|s| s.containers.len()).unwrap_or(cs.len()) as u32;
+    let containers = p
+        .spec
+        .as_ref()
+        .map(|s| s.containers.len())
+        .unwrap_or(cs.len()) as u32;
     // What kubectl prints in STATUS: Terminating wins, then a waiting container's reason.
     let status = if p.metadata.deletion_timestamp.is_some() {
         "Terminating".to_string()
-    } else if let Some(reason) = cs
-        .iter()
-        .filter_map(|c| c.state.as_ref())
-        .find_map(|s| s.waiting.as_ref().and_then(|w| w.reason.clone()).or_else(|| s.terminated.as_ref().and_then(|t| t.reason.clone())))
-    {
+    } else if let Some(reason) = cs.iter().filter_map(|c| c.state.as_ref()).find_map(|s| {
+        s.waiting
+            .as_ref()
+            .and_then(|w| w.reason.clone())
+            .or_else(|| s.terminated.as_ref().and_then(|t| t.reason.clone()))
+    }) {
         reason
     } else {
         st.phase.clone().unwrap_or_else(|| "Unknown".into())
@@ -219,7 +313,10 @@ pub fn pod_view(p: &Pod) -> PodView {
 /// Carry out an action. Ok is what was done, in a sentence; Err says what failed.
 pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, String> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    let pp = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
     let err = |what: &str| {
         let what = what.to_string();
         move |e: kube::Error| format!("{what}: {}", plain_error(&e))
@@ -235,43 +332,98 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             }
             Ok(done.join(", "))
         }
-        KubeOp::Promote { stable, canary, replicas, cause } => {
-            let c = api.get(canary).await.map_err(err(&format!("read {canary}")))?;
-            let s = api.get(stable).await.map_err(err(&format!("read {stable}")))?;
+        KubeOp::Promote {
+            stable,
+            canary,
+            replicas,
+            cause,
+        } => {
+            let c = api
+                .get(canary)
+                .await
+                .map_err(err(&format!("read {canary}")))?;
+            let s = api
+                .get(stable)
+                .await
+                .map_err(err(&format!("read {stable}")))?;
             let patch = promotion_patch(&s, &c, *replicas, cause)?;
-            api.patch(stable, &pp, &Patch::Merge(patch)).await.map_err(err(&format!("update {stable}")))?;
+            api.patch(stable, &pp, &Patch::Merge(patch))
+                .await
+                .map_err(err(&format!("update {stable}")))?;
             api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": 0}})))
                 .await
                 .map_err(err(&format!("scale {canary} to 0")))?;
-            Ok(format!("{stable} now rolls out {}; {canary} scaled to 0", first_image(c.spec.as_ref().map(|s| &s.template))))
+            Ok(format!(
+                "{stable} now rolls out {}; {canary} scaled to 0",
+                first_image(c.spec.as_ref().map(|s| &s.template))
+            ))
         }
         KubeOp::Undo { deployment, cause } => undo(&api, client, ns, deployment, cause, &pp).await,
-        KubeOp::Pause { deployments, paused, .. } => {
+        KubeOp::Pause {
+            deployments,
+            paused,
+            ..
+        } => {
             let value = if *paused { json!(true) } else { Value::Null };
             for name in deployments {
                 api.patch(name, &pp, &Patch::Merge(json!({"spec": {"paused": value}})))
                     .await
-                    .map_err(err(&format!("{} {name}", if *paused { "pause" } else { "resume" })))?;
+                    .map_err(err(&format!(
+                        "{} {name}",
+                        if *paused { "pause" } else { "resume" }
+                    )))?;
             }
-            Ok(format!("{} {}", deployments.join(" and "), if *paused { "paused" } else { "resumed" }))
+            Ok(format!(
+                "{} {}",
+                deployments.join(" and "),
+                if *paused { "paused" } else { "resumed" }
+            ))
         }
     }
 }
 
 /// The stable Deployment takes the canary's containers (the new version) and the canary's
 /// values for template labels outside the stable selector; its selector labels stay.
-fn promotion_patch(stable: &Deployment, canary: &Deployment, replicas: u32, cause: &str) -> Result<Value, String> {
-    let ct = canary.spec.as_ref().map(|s| &s.template).ok_or("the canary Deployment has no spec")?;
-    let sspec = stable.spec.as_ref().ok_or("the stable Deployment has no spec")?;
-    let selector: BTreeMap<String, String> = sspec.selector.match_labels.clone().unwrap_or_default();
-    let mut labels = sspec.template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
-    for (k, v) in ct.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default() {
+fn promotion_patch(
+    stable: &Deployment,
+    canary: &Deployment,
+    replicas: u32,
+    cause: &str,
+) -> Result<Value, String> {
+    let ct = canary
+        .spec
+        .as_ref()
+        .map(|s| &s.template)
+        .ok_or("the canary Deployment has no spec")?;
+    let sspec = stable
+        .spec
+        .as_ref()
+        .ok_or("the stable Deployment has no spec")?;
+    let selector: BTreeMap<String, String> =
+        sspec.selector.match_labels.clone().unwrap_or_default();
+    let mut labels = sspec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    for (k, v) in ct
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
+    {
         if !selector.contains_key(&k) {
             labels.insert(k, v);
         }
     }
-    let containers = serde_json::to_value(&ct.spec.as_ref().ok_or("the canary's template has no pod spec")?.containers)
-        .map_err(|e| e.to_string())?;
+    let containers = serde_json::to_value(
+        &ct.spec
+            .as_ref()
+            .ok_or("the canary's template has no pod spec")?
+            .containers,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(json!({
         "metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
         "spec": {
@@ -292,10 +444,22 @@ const UNDO_SKIP: [&str; 6] = [
 ];
 
 /// `kubectl rollout undo`, step for step, then the change-cause says who and why.
-async fn undo(api: &Api<Deployment>, client: &Client, ns: &str, name: &str, cause: &str, pp: &PatchParams) -> Result<String, String> {
-    let d = api.get(name).await.map_err(|e| format!("read {name}: {}", plain_error(&e)))?;
+async fn undo(
+    api: &Api<Deployment>,
+    client: &Client,
+    ns: &str,
+    name: &str,
+    cause: &str,
+    pp: &PatchParams,
+) -> Result<String, String> {
+    let d = api
+        .get(name)
+        .await
+        .map_err(|e| format!("read {name}: {}", plain_error(&e)))?;
     if d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false) {
-        return Err(format!("{name} is paused: resume it before rolling back (kubectl refuses too)"));
+        return Err(format!(
+            "{name} is paused: resume it before rolling back (kubectl refuses too)"
+        ));
     }
     let uid = d.meta().uid.clone().unwrap_or_default();
     let selector = d
@@ -315,21 +479,41 @@ async fn undo(api: &Api<Deployment>, client: &Client, ns: &str, name: &str, caus
     let mut owned: Vec<(i64, ReplicaSet)> = list
         .items
         .into_iter()
-        .filter(|r| r.owner_references().iter().any(|o| o.controller == Some(true) && o.uid == uid))
-        .filter_map(|r| ann(&r.metadata, "deployment.kubernetes.io/revision").parse().ok().map(|n| (n, r)))
+        .filter(|r| {
+            r.owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.uid == uid)
+        })
+        .filter_map(|r| {
+            ann(&r.metadata, "deployment.kubernetes.io/revision")
+                .parse()
+                .ok()
+                .map(|n| (n, r))
+        })
         .collect();
     owned.sort_by_key(|(n, _)| *n);
     if owned.len() < 2 {
-        return Err(format!("no rollout history found for {name}: there is no earlier revision to go back to"));
+        return Err(format!(
+            "no rollout history found for {name}: there is no earlier revision to go back to"
+        ));
     }
     let (rev, rs) = owned.swap_remove(owned.len() - 2);
-    let mut template = rs.spec.and_then(|s| s.template).ok_or_else(|| format!("revision {rev} has no pod template"))?;
+    let mut template = rs
+        .spec
+        .and_then(|s| s.template)
+        .ok_or_else(|| format!("revision {rev} has no pod template"))?;
     if let Some(l) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         l.remove("pod-template-hash");
     }
-    let current = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let current = d
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     if serde_json::to_value(&template).ok() == serde_json::to_value(&current).ok() {
-        return Ok(format!("skipped rollback: {name} already runs revision {rev}'s template"));
+        return Ok(format!(
+            "skipped rollback: {name} already runs revision {rev}'s template"
+        ));
     }
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
     let dann = d.metadata.annotations.clone().unwrap_or_default();
@@ -349,6 +533,11 @@ async fn undo(api: &Api<Deployment>, client: &Client, ns: &str, name: &str, caus
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]))
     .map_err(|e| e.to_string())?;
-    api.patch(name, pp, &Patch::<()>::Json(patch)).await.map_err(|e| format!("roll back {name}: {}", plain_error(&e)))?;
-    Ok(format!("{name} rolled back to revision {rev} ({})", first_image(Some(&template))))
+    api.patch(name, pp, &Patch::<()>::Json(patch))
+        .await
+        .map_err(|e| format!("roll back {name}: {}", plain_error(&e)))?;
+    Ok(format!(
+        "{name} rolled back to revision {rev} ({})",
+        first_image(Some(&template))
+    ))
 }

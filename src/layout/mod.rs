@@ -111,7 +111,10 @@ impl<'de> Deserialize<'de> for Size {
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(Size::Cells(n)),
             Raw::S(s) if s == "fill" => Ok(Size::Fill),
-            Raw::S(s) => match s.strip_suffix('%').and_then(|p| p.trim().parse::<u16>().ok()) {
+            Raw::S(s) => match s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
                 Some(p) if p <= 100 => Ok(Size::Percent(p)),
                 _ => Err(bad(&s)),
             },
@@ -141,7 +144,12 @@ pub fn parse(file: &Path, src: &str) -> Result<Layout, Problems> {
                 .into_iter()
                 .map(|(p, message)| {
                     let (line, column) = locate(src, &p);
-                    Problem { file: file.to_path_buf(), line, column, message }
+                    Problem {
+                        file: file.to_path_buf(),
+                        line,
+                        column,
+                        message,
+                    }
                 })
                 .collect(),
         ))
@@ -162,7 +170,10 @@ fn check_node(n: &Node, path: &mut Vec<Seg>, out: &mut Vec<(Vec<Seg>, String)>) 
         out.push((path.clone(), "a split needs `children:`".into()));
     }
     if n.split.is_none() && !n.children.is_empty() {
-        out.push((path.clone(), "only a split has `children:`; add `split: rows` or `split: columns`".into()));
+        out.push((
+            path.clone(),
+            "only a split has `children:`; add `split: rows` or `split: columns`".into(),
+        ));
     }
     if let Some(t) = &n.tabs
         && t.is_empty()
@@ -191,7 +202,11 @@ pub fn load(name_or_path: &str) -> Result<Layout, Problems> {
             column: 1,
             message: format!(
                 "no such layout: use one of {} or the path of a layout file",
-                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }]));
     }
@@ -219,7 +234,10 @@ impl Solved {
     pub fn visible_focusable(&self) -> Vec<Pane> {
         Pane::FOCUSABLE
             .into_iter()
-            .filter(|p| self.panes.iter().any(|(q, _)| q == p) || self.tab_bars.iter().any(|(_, ps, _)| ps.contains(p)))
+            .filter(|p| {
+                self.panes.iter().any(|(q, _)| q == p)
+                    || self.tab_bars.iter().any(|(_, ps, _)| ps.contains(p))
+            })
             .collect()
     }
 }
@@ -238,11 +256,19 @@ pub fn fit(preferred: &Layout, compact: &Layout, area: Rect, focus: Pane) -> Fit
             return Fit::Fits(solve(l, area, focus));
         }
     }
-    Fit::TooSmall { need_w: compact.min_width, need_h: compact.min_height }
+    Fit::TooSmall {
+        need_w: compact.min_width,
+        need_h: compact.min_height,
+    }
 }
 
 pub fn solve(l: &Layout, area: Rect, focus: Pane) -> Solved {
-    let mut s = Solved { panes: Vec::new(), tab_bars: Vec::new(), theme: l.theme, layout: l.name.clone() };
+    let mut s = Solved {
+        panes: Vec::new(),
+        tab_bars: Vec::new(),
+        theme: l.theme,
+        layout: l.name.clone(),
+    };
     place(&l.root, area, focus, &mut s);
     s
 }
@@ -251,8 +277,13 @@ fn place(n: &Node, area: Rect, focus: Pane, out: &mut Solved) {
     if let Some(p) = n.pane {
         out.panes.push((p, area));
     } else if let Some(tabs) = &n.tabs {
-        let active = if tabs.contains(&focus) { focus } else { tabs[0] };
-        let [bar, body] = RLayout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+        let active = if tabs.contains(&focus) {
+            focus
+        } else {
+            tabs[0]
+        };
+        let [bar, body] =
+            RLayout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
         out.tab_bars.push((bar, tabs.clone(), active));
         out.panes.push((active, body));
     } else if let Some(split) = n.split {

@@ -55,26 +55,46 @@ impl Prom {
             .connect_timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Prom { http, base: base.trim_end_matches('/').to_string(), timeout })
+        Ok(Prom {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            timeout,
+        })
     }
 
     async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Data, String> {
         let url = format!("{}{path}", self.base);
-        let resp = self.http.get(&url).query(params).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("Prometheus did not answer within {}s", self.timeout.as_secs_f64())
-            } else if e.is_connect() {
-                format!("cannot reach Prometheus at {}", self.base)
-            } else {
-                format!("request to Prometheus failed: {e}")
-            }
-        })?;
+        let resp = self
+            .http
+            .get(&url)
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!(
+                        "Prometheus did not answer within {}s",
+                        self.timeout.as_secs_f64()
+                    )
+                } else if e.is_connect() {
+                    format!("cannot reach Prometheus at {}", self.base)
+                } else {
+                    format!("request to Prometheus failed: {e}")
+                }
+            })?;
         let code = resp.status();
-        let body = resp.bytes().await.map_err(|e| format!("reading Prometheus' answer failed: {e}"))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("reading Prometheus' answer failed: {e}"))?;
         let parsed: ApiResponse = match serde_json::from_slice(&body) {
             Ok(p) => p,
             Err(_) if !code.is_success() => return Err(format!("Prometheus answered HTTP {code}")),
-            Err(e) => return Err(format!("Prometheus answered with something that is not its JSON API ({e})")),
+            Err(e) => {
+                return Err(format!(
+                    "Prometheus answered with something that is not its JSON API ({e})"
+                ));
+            }
         };
         if parsed.status != "success" {
             let kind = parsed.error_type.unwrap_or_else(|| "error".into());
@@ -86,69 +106,118 @@ impl Prom {
                 _ => format!("Prometheus {kind} (HTTP {code}): {msg}"),
             });
         }
-        parsed.data.ok_or_else(|| "Prometheus answered success without data".into())
+        parsed
+            .data
+            .ok_or_else(|| "Prometheus answered success without data".into())
     }
 
     pub async fn instant(&self, query: &str) -> Result<Answer, String> {
-        let data = self.get("/api/v1/query", &[("query", query.to_string())]).await?;
+        let data = self
+            .get("/api/v1/query", &[("query", query.to_string())])
+            .await?;
         match data.result_type.as_str() {
             "scalar" => {
                 let (at, v) = sample(&data.result)?;
                 Ok(Answer::Value { value: v, at })
             }
             "vector" => {
-                let series = data.result.as_array().ok_or("a vector result that is not a list")?;
+                let series = data
+                    .result
+                    .as_array()
+                    .ok_or("a vector result that is not a list")?;
                 match series.len() {
                     0 => Ok(Answer::NoData),
                     1 => {
                         let (at, v) = sample(&series[0]["value"])?;
                         Ok(Answer::Value { value: v, at })
                     }
-                    n => Err(format!("the query returned {n} series; a gauge shows one: aggregate it, e.g. sum(...)")),
+                    n => Err(format!(
+                        "the query returned {n} series; a gauge shows one: aggregate it, e.g. sum(...)"
+                    )),
                 }
             }
-            other => Err(format!("the query returned a {other}; a gauge needs an instant vector or a scalar")),
+            other => Err(format!(
+                "the query returned a {other}; a gauge needs an instant vector or a scalar"
+            )),
         }
     }
 
     /// Values of a range query, oldest first (one series, as for `instant`).
-    pub async fn range(&self, query: &str, start: DateTime<Utc>, end: DateTime<Utc>, step: Duration) -> Result<Vec<f64>, String> {
+    pub async fn range(
+        &self,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Vec<f64>, String> {
         let secs = |t: DateTime<Utc>| format!("{:.3}", t.timestamp_millis() as f64 / 1000.0);
         let data = self
             .get(
                 "/api/v1/query_range",
-                &[("query", query.to_string()), ("start", secs(start)), ("end", secs(end)), ("step", format!("{}", step.as_secs_f64()))],
+                &[
+                    ("query", query.to_string()),
+                    ("start", secs(start)),
+                    ("end", secs(end)),
+                    ("step", format!("{}", step.as_secs_f64())),
+                ],
             )
             .await?;
-        let series = data.result.as_array().ok_or("a range result that is not a list")?;
+        let series = data
+            .result
+            .as_array()
+            .ok_or("a range result that is not a list")?;
         if series.len() > 1 {
-            return Err(format!("the query returned {} series; aggregate it, e.g. sum(...)", series.len()));
+            return Err(format!(
+                "the query returned {} series; aggregate it, e.g. sum(...)",
+                series.len()
+            ));
         }
-        let Some(s) = series.first() else { return Ok(Vec::new()) };
-        s["values"].as_array().ok_or("a matrix without values")?.iter().map(|p| sample(p).map(|(_, v)| v)).collect()
+        let Some(s) = series.first() else {
+            return Ok(Vec::new());
+        };
+        s["values"]
+            .as_array()
+            .ok_or("a matrix without values")?
+            .iter()
+            .map(|p| sample(p).map(|(_, v)| v))
+            .collect()
     }
 }
 
 /// `[unix_seconds, "value"]` → (time, value); values may be "NaN", "+Inf", "-Inf".
 fn sample(v: &Value) -> Result<(DateTime<Utc>, f64), String> {
-    let t = v.get(0).and_then(Value::as_f64).ok_or("a sample without a time")?;
-    let s = v.get(1).and_then(Value::as_str).ok_or("a sample without a value")?;
+    let t = v
+        .get(0)
+        .and_then(Value::as_f64)
+        .ok_or("a sample without a time")?;
+    let s = v
+        .get(1)
+        .and_then(Value::as_str)
+        .ok_or("a sample without a value")?;
     let value = match s {
         "NaN" => f64::NAN,
         "+Inf" | "Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         s => s.parse().map_err(|_| format!("`{s}` is not a number"))?,
     };
-    let at = DateTime::from_timestamp_millis((t * 1000.0).round() as i64).ok_or("a sample time out of range")?;
+    let at = DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+        .ok_or("a sample time out of range")?;
     Ok((at, value))
 }
 
 /// Fill the sparklines, then query every gauge each `refresh`, sending each answer as it
 /// arrives.
-pub fn spawn_poller(prom: Prom, queries: Vec<String>, refresh: Duration, tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_poller(
+    prom: Prom,
+    queries: Vec<String>,
+    refresh: Duration,
+    tx: UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let end = Utc::now();
-        let start = end - chrono::Duration::from_std(refresh * crate::state::metrics::HISTORY as u32).unwrap_or_default();
+        let start = end
+            - chrono::Duration::from_std(refresh * crate::state::metrics::HISTORY as u32)
+                .unwrap_or_default();
         let backfills = futures::stream::iter(queries.clone().into_iter().enumerate())
             .map(|(i, q)| {
                 let prom = prom.clone();
@@ -179,7 +248,14 @@ pub fn spawn_poller(prom: Prom, queries: Vec<String>, refresh: Duration, tx: Unb
                     Ok(Answer::NoData) => Reading::NoData,
                     Err(e) => Reading::Error(e),
                 };
-                if tx.send(Event::Metric { index, at: Utc::now(), reading }).is_err() {
+                if tx
+                    .send(Event::Metric {
+                        index,
+                        at: Utc::now(),
+                        reading,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -58,7 +58,10 @@ impl std::error::Error for Problems {}
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Result<T, Problems> {
     serde_yaml::from_str(src).map_err(|e| {
         let msg = e.to_string();
-        let at_serde = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let at_serde = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
         // serde_yaml places errors raised inside a value (a bad duration) at the start of
         // the enclosing mapping; the path in its message finds the value itself.
         let at_path = error_path(&msg).map(|p| locate(src, &p)).unwrap_or((1, 1));
@@ -70,7 +73,12 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Res
             at = found;
         }
         let (line, column) = at;
-        Problems(vec![Problem { file: file.to_path_buf(), line, column, message: explain_serde(&msg) }])
+        Problems(vec![Problem {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: explain_serde(&msg),
+        }])
     })
 }
 
@@ -84,7 +92,11 @@ fn find_value(src: &str, from: (usize, usize), tok: &str) -> Option<(usize, usiz
         if i >= from.0 && !l.trim().is_empty() && indent(l) < base {
             break;
         }
-        for pat in [format!(": {tok}"), format!(": \"{tok}\""), format!(": '{tok}'")] {
+        for pat in [
+            format!(": {tok}"),
+            format!(": \"{tok}\""),
+            format!(": '{tok}'"),
+        ] {
             if let Some(p) = l.find(&pat) {
                 return Some((i + 1, l[..p + 2].chars().count() + 1));
             }
@@ -96,12 +108,19 @@ fn find_value(src: &str, from: (usize, usize), tok: &str) -> Option<(usize, usiz
 /// `stages[0].hold: ...` → [stages, 0, hold].
 fn error_path(msg: &str) -> Option<Vec<Seg>> {
     let (head, _) = msg.split_once(": ")?;
-    if head.is_empty() || !head.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c)) {
+    if head.is_empty()
+        || !head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c))
+    {
         return None;
     }
     let mut out = Vec::new();
     for part in head.split('.') {
-        let (key, rest) = part.split_once('[').map(|(k, r)| (k, Some(r))).unwrap_or((part, None));
+        let (key, rest) = part
+            .split_once('[')
+            .map(|(k, r)| (k, Some(r)))
+            .unwrap_or((part, None));
         if !key.is_empty() {
             out.push(Seg::Key(key.to_string()));
         }
@@ -121,7 +140,9 @@ fn explain_serde(msg: &str) -> String {
         Some(i) => &msg[..i],
         None => msg,
     };
-    let msg = msg.trim_start_matches(|c: char| c == '.' || c.is_alphanumeric() || c == '_' || c == '[' || c == ']');
+    let msg = msg.trim_start_matches(|c: char| {
+        c == '.' || c.is_alphanumeric() || c == '_' || c == '[' || c == ']'
+    });
     let msg = msg.trim_start_matches(": ").trim();
     if msg.starts_with("unknown field") {
         format!("{msg}: remove it or correct its spelling")
@@ -144,7 +165,9 @@ fn explain_serde(msg: &str) -> String {
 #[test]
 fn explains_serde_messages() {
     assert_eq!(
-        explain_serde("phases[0]: unknown field `titel`, expected one of `id`, `title` at line 3 column 5"),
+        explain_serde(
+            "phases[0]: unknown field `titel`, expected one of `id`, `title` at line 3 column 5"
+        ),
         "unknown field `titel`, expected one of `id`, `title`: remove it or correct its spelling"
     );
 }
@@ -213,14 +236,22 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Problems> {
         ] {
             if !(0.0..=1.0).contains(&v) {
                 problems.push((
-                    vec![Seg::from("versions"), Seg::Key(tag.clone()), Seg::from(field)],
+                    vec![
+                        Seg::from("versions"),
+                        Seg::Key(tag.clone()),
+                        Seg::from(field),
+                    ],
                     format!("{field} is a fraction: write a number from 0 to 1 (got {v})"),
                 ));
             }
         }
         if b.latency_p95_ms < b.latency_p50_ms {
             problems.push((
-                vec![Seg::from("versions"), Seg::Key(tag.clone()), Seg::from("latency_p95_ms")],
+                vec![
+                    Seg::from("versions"),
+                    Seg::Key(tag.clone()),
+                    Seg::from("latency_p95_ms"),
+                ],
                 "latency_p95_ms must be at least latency_p50_ms".to_string(),
             ));
         }
@@ -258,7 +289,10 @@ fn validate(rb: &Runbook) -> Found {
     if chrono::NaiveDate::parse_from_str(&rb.release.date, "%Y-%m-%d").is_err() {
         out.push((
             vec!["release".into(), "date".into()],
-            format!("`{}` is not a date: write it as YYYY-MM-DD", rb.release.date),
+            format!(
+                "`{}` is not a date: write it as YYYY-MM-DD",
+                rb.release.date
+            ),
         ));
     }
     if rb.release.planned_duration.secs() == 0 {
@@ -333,11 +367,17 @@ fn validate(rb: &Runbook) -> Found {
         if !metric_ids.insert(m.id.as_str()) {
             out.push((
                 here("id"),
-                format!("duplicate metric id `{}`: give each metric its own id", m.id),
+                format!(
+                    "duplicate metric id `{}`: give each metric its own id",
+                    m.id
+                ),
             ));
         }
         if m.query.trim().is_empty() {
-            out.push((here("query"), "the query is empty: write a PromQL expression".into()));
+            out.push((
+                here("query"),
+                "the query is empty: write a PromQL expression".into(),
+            ));
         }
         for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
             if !v.is_finite() {
@@ -364,7 +404,10 @@ fn validate(rb: &Runbook) -> Found {
         if matches!(m.unit, Unit::Percent) {
             for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
                 if !(0.0..=100.0).contains(&v) {
-                    out.push((here(k), format!("{k} is a percentage: write a number from 0 to 100 (got {v})")));
+                    out.push((
+                        here(k),
+                        format!("{k} is a percentage: write a number from 0 to 100 (got {v})"),
+                    ));
                 }
             }
         }
@@ -383,7 +426,10 @@ fn validate(rb: &Runbook) -> Found {
         if !trigger_ids.insert(t.id.as_str()) {
             out.push((
                 vec!["rollback_triggers".into(), i.into(), "id".into()],
-                format!("duplicate trigger id `{}`: give each trigger its own id", t.id),
+                format!(
+                    "duplicate trigger id `{}`: give each trigger its own id",
+                    t.id
+                ),
             ));
         }
         if t.kind == TriggerKind::Automatic && t.conditions.is_empty() {
@@ -447,7 +493,14 @@ fn validate(rb: &Runbook) -> Found {
                 Seg::from("groups"),
                 Seg::from(gi),
             ];
-            check_items(&grp.items, base, &stage_ids, &mut item_ids, &stage_list, &mut out);
+            check_items(
+                &grp.items,
+                base,
+                &stage_ids,
+                &mut item_ids,
+                &stage_list,
+                &mut out,
+            );
         }
     }
     out
@@ -478,7 +531,10 @@ fn check_items<'a>(
             p
         };
         if it.id.trim().is_empty() {
-            out.push((at("id"), "the id is empty: give the item a short unique id".into()));
+            out.push((
+                at("id"),
+                "the id is empty: give the item a short unique id".into(),
+            ));
         } else if seen.insert(&it.id, ()).is_some() {
             out.push((
                 at("id"),
@@ -486,12 +542,18 @@ fn check_items<'a>(
             ));
         }
         if it.text.trim().is_empty() {
-            out.push((at("text"), "the text is empty: say what is to be checked".into()));
+            out.push((
+                at("text"),
+                "the text is empty: say what is to be checked".into(),
+            ));
         }
         if let Some(g) = &it.gates
             && !stage_ids.contains(g.as_str())
         {
-            out.push((at("gates"), format!("no stage has id `{g}`: use one of {}", stage_list())));
+            out.push((
+                at("gates"),
+                format!("no stage has id `{g}`: use one of {}", stage_list()),
+            ));
         }
         if !it.kind.tickable() && (it.done || it.required == Some(true)) {
             out.push((
@@ -503,7 +565,14 @@ fn check_items<'a>(
             out.push((at("kind"), "a sign-off needs the `role:` that signs".into()));
         }
         if !it.children.is_empty() {
-            check_items(&it.children, at("children"), stage_ids, seen, stage_list, out);
+            check_items(
+                &it.children,
+                at("children"),
+                stage_ids,
+                seen,
+                stage_list,
+                out,
+            );
         }
     }
 }
@@ -538,7 +607,14 @@ impl Runbook {
         let mut out = Vec::new();
         for (pi, ph) in self.phases.iter().enumerate() {
             for g in &ph.groups {
-                flatten(&g.items, pi, g.title.as_ref(), 0, ph.gates.as_ref(), &mut out);
+                flatten(
+                    &g.items,
+                    pi,
+                    g.title.as_ref(),
+                    0,
+                    ph.gates.as_ref(),
+                    &mut out,
+                );
             }
         }
         out

@@ -666,7 +666,13 @@ async fn kube_rs_watchers_and_patches_work() {
     // kube-rs's event recorder creates an events.k8s.io Event, then merge-patches its series.
     use kube::Resource as _;
     use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
-    let recorder = Recorder::new(api.clone().into_client(), Reporter { controller: "warroom".into(), instance: None });
+    let recorder = Recorder::new(
+        api.clone().into_client(),
+        Reporter {
+            controller: "warroom".into(),
+            instance: None,
+        },
+    );
     let reference = api.get("erp-backend").await.unwrap().object_ref(&());
     let ev = KubeEvent {
         type_: EventType::Normal,

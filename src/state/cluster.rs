@@ -60,7 +60,10 @@ pub enum Link {
     /// No answer from the API yet.
     Connecting,
     Live,
-    Lost { since: DateTime<Utc>, error: String },
+    Lost {
+        since: DateTime<Utc>,
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +76,11 @@ pub struct Cluster {
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { link: Link::Connecting, snap: Snapshot::default(), updated: None }
+        Cluster {
+            link: Link::Connecting,
+            snap: Snapshot::default(),
+            updated: None,
+        }
     }
 }
 
@@ -98,7 +105,10 @@ pub fn rollout_status(d: &DeployView) -> RolloutStatus {
     if let Some(c) = d.conditions.iter().find(|c| c.0 == "Progressing")
         && c.2 == "ProgressDeadlineExceeded"
     {
-        return RolloutStatus::Failed(format!("deployment {:?} exceeded its progress deadline", d.name));
+        return RolloutStatus::Failed(format!(
+            "deployment {:?} exceeded its progress deadline",
+            d.name
+        ));
     }
     if d.updated < d.desired {
         return RolloutStatus::Waiting(format!(

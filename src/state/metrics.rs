@@ -71,7 +71,8 @@ pub fn level_of(m: &Metric, v: f64) -> Level {
 impl MetricState {
     /// Seconds since the value was sampled, if there is one.
     pub fn age(&self, now: DateTime<Utc>) -> Option<i64> {
-        self.last_value.map(|(_, at)| (now - at).num_seconds().max(0))
+        self.last_value
+            .map(|(_, at)| (now - at).num_seconds().max(0))
     }
 
     pub fn is_stale(&self, now: DateTime<Utc>, stale_after: i64) -> bool {
@@ -84,7 +85,9 @@ impl MetricState {
     /// The level to show: only a fresh value has one; everything else is Unknown.
     pub fn level(&self, m: &Metric, now: DateTime<Utc>, stale_after: i64) -> Level {
         match &self.reading {
-            Some(Reading::Value { value, .. }) if !self.is_stale(now, stale_after) => level_of(m, *value),
+            Some(Reading::Value { value, .. }) if !self.is_stale(now, stale_after) => {
+                level_of(m, *value)
+            }
             _ => Level::Unknown,
         }
     }

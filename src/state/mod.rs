@@ -44,11 +44,20 @@ impl Checklist {
         let items = rb.flat_items();
         let marks = items
             .iter()
-            .map(|it| ItemMark { mark: if it.done { Mark::Done } else { Mark::Todo }, by: None, at: None })
+            .map(|it| ItemMark {
+                mark: if it.done { Mark::Done } else { Mark::Todo },
+                by: None,
+                at: None,
+            })
             .collect();
-        let mut c = Checklist { items: Arc::new(items), marks, collapsed: vec![true; rb.phases.len()], cursor: 0 };
+        let mut c = Checklist {
+            items: Arc::new(items),
+            marks,
+            collapsed: vec![true; rb.phases.len()],
+            cursor: 0,
+        };
         // Open the first phase with work left, so the room sees where we are.
-        if let Some(p) = (0..rb.phases.len()).find(|p| c.phase_progress(*p).0 < c.phase_progress(*p).1) {
+        if let Some(p) = c.progress().iter().position(|(d, t)| d < t) {
             c.collapsed[p] = false;
         } else if !c.collapsed.is_empty() {
             c.collapsed[0] = false;
@@ -64,7 +73,12 @@ impl Checklist {
             if self.collapsed[phase] {
                 continue;
             }
-            for (i, it) in self.items.iter().enumerate().filter(|(_, it)| it.phase == phase) {
+            for (i, it) in self
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.phase == phase)
+            {
                 if last != Some((phase, it.group.as_ref()))
                     && let Some(g) = &it.group
                 {
@@ -79,17 +93,21 @@ impl Checklist {
 
     /// (done, total) over the phase's tickable items.
     pub fn phase_progress(&self, phase: usize) -> (usize, usize) {
-        let mut done = 0;
-        let mut total = 0;
-        for (i, it) in self.items.iter().enumerate() {
-            if it.phase == phase && it.kind.tickable() {
-                total += 1;
-                if matches!(self.marks[i].mark, Mark::Done | Mark::Skipped) {
-                    done += 1;
+        self.progress()[phase]
+    }
+
+    /// (done, total) for every phase, in one pass.
+    pub fn progress(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.collapsed.len()];
+        for (it, m) in self.items.iter().zip(&self.marks) {
+            if it.kind.tickable() {
+                out[it.phase].1 += 1;
+                if matches!(m.mark, Mark::Done | Mark::Skipped) {
+                    out[it.phase].0 += 1;
                 }
             }
         }
-        (done, total)
+        out
     }
 
     pub fn selected(&self) -> Option<Row> {
@@ -109,7 +127,11 @@ impl Checklist {
                 it.required
                     && it.kind.tickable()
                     && self.marks[*i].mark != Mark::Done
-                    && it.gates.as_deref().and_then(|g| rb.stage_index(g)).is_some_and(|g| g <= stage)
+                    && it
+                        .gates
+                        .as_deref()
+                        .and_then(|g| rb.stage_index(g))
+                        .is_some_and(|g| g <= stage)
             })
             .map(|(i, _)| i)
             .collect()
@@ -211,7 +233,12 @@ pub struct State {
 
 impl State {
     pub fn new(rb: Arc<Runbook>, operator: &str, now: DateTime<Utc>) -> Self {
-        let refresh = rb.prometheus.as_ref().map(|p| p.refresh.secs()).unwrap_or(5).max(1) as i64;
+        let refresh = rb
+            .prometheus
+            .as_ref()
+            .map(|p| p.refresh.secs())
+            .unwrap_or(5)
+            .max(1) as i64;
         State {
             checklist: Checklist::new(&rb),
             metrics: vec![MetricState::default(); rb.metrics.len()],
@@ -239,7 +266,12 @@ impl State {
 
     /// Make a record of something that happens now, by `who`.
     pub fn record(&self, who: &str, entry: Entry) -> Record {
-        Record { seq: self.seq + 1, at: self.now, who: who.to_string(), entry }
+        Record {
+            seq: self.seq + 1,
+            at: self.now,
+            who: who.to_string(),
+            entry,
+        }
     }
 
     /// Apply one journal record. Live and replayed records go through here alike, so a
@@ -249,19 +281,40 @@ impl State {
         self.ui.dirty = true;
         let who = rec.who.clone();
         let log = |s: &mut State, level: LogLevel, text: String| {
-            s.comms.push(CommsEntry { at: rec.at, who: who.clone(), level, text });
+            s.comms.push(CommsEntry {
+                at: rec.at,
+                who: who.clone(),
+                level,
+                text,
+            });
         };
         match &rec.entry {
-            Entry::Session { runbook, release, version } => {
+            Entry::Session {
+                runbook,
+                release,
+                version,
+            } => {
                 self.stages.release_started.get_or_insert(rec.at);
-                log(self, LogLevel::Info, format!("console started on {release} {version} ({runbook})"));
+                log(
+                    self,
+                    LogLevel::Info,
+                    format!("console started on {release} {version} ({runbook})"),
+                );
             }
             Entry::Mark { item, mark } => {
                 let Some(i) = self.checklist.index_of(item) else {
-                    log(self, LogLevel::Warn, format!("journal names item `{item}`, which this runbook does not have"));
+                    log(
+                        self,
+                        LogLevel::Warn,
+                        format!("journal names item `{item}`, which this runbook does not have"),
+                    );
                     return;
                 };
-                self.checklist.marks[i] = ItemMark { mark: *mark, by: Some(rec.who.clone()), at: Some(rec.at) };
+                self.checklist.marks[i] = ItemMark {
+                    mark: *mark,
+                    by: Some(rec.who.clone()),
+                    at: Some(rec.at),
+                };
                 let it = &self.checklist.items[i];
                 let sym = match mark {
                     Mark::Done if it.kind == crate::runbook::ItemKind::Signoff => "signed off",
@@ -271,12 +324,22 @@ impl State {
                     Mark::Failed => "✘ FAILED",
                 };
                 let text = format!("{sym} {}", it.text);
-                let level = if *mark == Mark::Failed { LogLevel::Warn } else { LogLevel::Info };
+                let level = if *mark == Mark::Failed {
+                    LogLevel::Warn
+                } else {
+                    LogLevel::Info
+                };
                 log(self, level, text);
             }
             Entry::Note { text } => log(self, LogLevel::Info, format!("“{text}”")),
-            Entry::Advance { plan, .. } | Entry::Rollback { plan, .. } | Entry::Pause { plan, .. } => {
-                self.stages.pending = Some(Pending { seq: rec.seq, entry: rec.entry.clone(), at: rec.at });
+            Entry::Advance { plan, .. }
+            | Entry::Rollback { plan, .. }
+            | Entry::Pause { plan, .. } => {
+                self.stages.pending = Some(Pending {
+                    seq: rec.seq,
+                    entry: rec.entry.clone(),
+                    at: rec.at,
+                });
                 let verb = match &rec.entry {
                     Entry::Rollback { reason, .. } => format!("ROLLBACK ({reason}): "),
                     _ => String::new(),
@@ -332,14 +395,22 @@ impl State {
 
     /// Seconds the current stage has been held (pauses excluded).
     pub fn held(&self) -> i64 {
-        self.stages.held_before_pause + self.stages.since.map(|t| (self.now - t).num_seconds().max(0)).unwrap_or(0)
+        self.stages.held_before_pause
+            + self
+                .stages
+                .since
+                .map(|t| (self.now - t).num_seconds().max(0))
+                .unwrap_or(0)
     }
 
     /// A stage is in progress: the release is under way and not finished or rolled back.
     pub fn in_progress(&self) -> bool {
         self.stages.pending.is_some()
             || match self.stages.current {
-                Some(i) => i + 1 < self.rb.stages.len() || self.held() < self.rb.stages[i].hold.secs() as i64,
+                Some(i) => {
+                    i + 1 < self.rb.stages.len()
+                        || self.held() < self.rb.stages[i].hold.secs() as i64
+                }
                 None => false,
             }
     }
@@ -347,7 +418,9 @@ impl State {
     pub fn stage_name(&self) -> String {
         if let Some(p) = &self.stages.pending {
             return match &p.entry {
-                Entry::Advance { to, .. } => format!("→ {} (waiting for the API)", self.stage_title(to)),
+                Entry::Advance { to, .. } => {
+                    format!("→ {} (waiting for the API)", self.stage_title(to))
+                }
                 Entry::Rollback { .. } => "rolling back (waiting for the API)".into(),
                 Entry::Pause { paused: true, .. } => "pausing (waiting for the API)".into(),
                 _ => "resuming (waiting for the API)".into(),
@@ -371,6 +444,9 @@ impl State {
     }
 
     fn stage_title(&self, id: &str) -> String {
-        self.rb.stage_index(id).map(|i| self.rb.stages[i].title.clone()).unwrap_or_else(|| id.to_string())
+        self.rb
+            .stage_index(id)
+            .map(|i| self.rb.stages[i].title.clone())
+            .unwrap_or_else(|| id.to_string())
     }
 }

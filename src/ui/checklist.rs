@@ -16,33 +16,59 @@ use crate::text::{fit, width, wrap};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let c = &s.checklist;
-    let (done, total) = (0..c.collapsed.len()).map(|p| c.phase_progress(p)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let progress = c.progress();
+    let (done, total) = progress.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     let outer = block(format!(" Checklist {done}/{total} "), focused, theme);
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     if inner.height == 0 || inner.width < 4 {
         return;
     }
-    let detail_h = if inner.height >= 12 { 4 } else if inner.height >= 7 { 2 } else { 0 };
-    let [list, detail] = Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(inner);
+    let detail_h = if inner.height >= 12 {
+        4
+    } else if inner.height >= 7 {
+        2
+    } else {
+        0
+    };
+    let [list, detail] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(inner);
     let rows = c.rows();
     let h = list.height as usize;
     // Keep the cursor in view, a little below the top when possible.
-    let top = if c.cursor + 1 > h { c.cursor + 1 - h } else { 0 };
+    let top = if c.cursor + 1 > h {
+        c.cursor + 1 - h
+    } else {
+        0
+    };
     let w = list.width as usize;
     let mut lines = Vec::with_capacity(h);
     for (ri, row) in rows.iter().enumerate().skip(top).take(h) {
         let selected = ri == c.cursor;
         let mut line = match row {
             Row::Phase(p) => {
-                let (d, t) = c.phase_progress(*p);
+                let (d, t) = progress[*p];
                 let arrow = if c.collapsed[*p] { "▸" } else { "▾" };
                 // Phases with nothing to tick (contacts) show no count.
-                let prog = if t > 0 { format!(" {d}/{t}") } else { String::new() };
+                let prog = if t > 0 {
+                    format!(" {d}/{t}")
+                } else {
+                    String::new()
+                };
                 let complete = t > 0 && d == t;
-                let title = fit(&s.rb.phases[*p].title, w.saturating_sub(2 + width(&prog) + 1)).into_owned();
+                let title = fit(
+                    &s.rb.phases[*p].title,
+                    w.saturating_sub(2 + width(&prog) + 1),
+                )
+                .into_owned();
                 let pad = w.saturating_sub(2 + width(&title) + width(&prog));
-                let st = if complete { Style::default().fg(Color::Green).add_modifier(Modifier::BOLD) } else { theme.title };
+                let st = if complete {
+                    Style::default()
+                        .fg(Color::Green)
+                        .add_modifier(Modifier::BOLD)
+                } else {
+                    theme.title
+                };
                 Line::from(vec![
                     Span::styled(format!("{arrow} "), st),
                     Span::styled(title, st),
@@ -50,17 +76,24 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                     Span::styled(prog, if complete { st } else { theme.dim }),
                 ])
             }
-            Row::Group(_, g) => Line::from(Span::styled(format!("  {}", fit(g, w.saturating_sub(2))), theme.dim)),
+            Row::Group(_, g) => Line::from(Span::styled(
+                format!("  {}", fit(g, w.saturating_sub(2))),
+                theme.dim,
+            )),
             Row::Item(i) => item_line(s, theme, *i, w),
         };
         if selected {
-            line = line.patch_style(if focused { theme.selected } else { Style::default().add_modifier(Modifier::UNDERLINED) });
+            line = line.patch_style(if focused {
+                theme.selected
+            } else {
+                Style::default().add_modifier(Modifier::UNDERLINED)
+            });
         }
         lines.push(line);
     }
     f.render_widget(Paragraph::new(lines), list);
     if detail_h > 0 {
-        draw_detail(s, theme, detail, f);
+        draw_detail(s, rows.get(c.cursor), theme, detail, f);
     }
 }
 
@@ -73,7 +106,10 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
         (ItemKind::Info, _) => ("·", theme.dim),
         (_, Mark::Done) => ("✔", Style::default().fg(Color::Green)),
         (_, Mark::Skipped) => ("–", Style::default().fg(Color::Yellow)),
-        (_, Mark::Failed) => ("✘", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)),
+        (_, Mark::Failed) => (
+            "✘",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
         (ItemKind::Signoff, Mark::Todo) => ("✍", theme.text),
         (_, Mark::Todo) => ("☐", theme.text),
     };
@@ -85,7 +121,11 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
         (Some(by), Some(at)) => format!(" {} {}", fit(by, 10), hms(at)),
         _ => String::new(),
     };
-    let req = if it.required && m.mark != Mark::Done { "*" } else { " " };
+    let req = if it.required && m.mark != Mark::Done {
+        "*"
+    } else {
+        " "
+    };
     let fixed = width(&indent) + 2 + 1 + width(&stamp);
     let body = fit(&text, w.saturating_sub(fixed)).into_owned();
     let pad = w.saturating_sub(fixed + width(&body));
@@ -103,14 +143,14 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
     ])
 }
 
-fn draw_detail(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
+fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: &mut Canvas) {
     let c = &s.checklist;
     let w = area.width as usize;
     let mut lines = Vec::new();
-    match c.selected() {
+    match selected {
         Some(Row::Item(i)) => {
-            let it = &c.items[i];
-            let m = &c.marks[i];
+            let it = &c.items[*i];
+            let m = &c.marks[*i];
             for l in wrap(&it.text, w) {
                 lines.push(Line::from(Span::styled(l, theme.title)));
             }
@@ -122,21 +162,42 @@ fn draw_detail(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 facts.push(format!("role {r}"));
             }
             if let Some(g) = &it.gates {
-                facts.push(format!("gates {g}{}", if it.required { " (required)" } else { "" }));
+                facts.push(format!(
+                    "gates {g}{}",
+                    if it.required { " (required)" } else { "" }
+                ));
             }
             facts.push(format!("id {}", it.id));
-            lines.push(Line::from(Span::styled(fit(&facts.join(" · "), w).into_owned(), theme.dim)));
+            lines.push(Line::from(Span::styled(
+                fit(&facts.join(" · "), w).into_owned(),
+                theme.dim,
+            )));
         }
         Some(Row::Phase(p)) => {
-            let ph = &s.rb.phases[p];
-            lines.push(Line::from(Span::styled(fit(&ph.title, w).into_owned(), theme.title)));
-            let gate = ph.gates.as_deref().map(|g| format!(" · gates {g}")).unwrap_or_default();
-            lines.push(Line::from(Span::styled(format!("←/→ collapse/expand{gate}"), theme.dim)));
+            let ph = &s.rb.phases[*p];
+            lines.push(Line::from(Span::styled(
+                fit(&ph.title, w).into_owned(),
+                theme.title,
+            )));
+            let gate = ph
+                .gates
+                .as_deref()
+                .map(|g| format!(" · gates {g}"))
+                .unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!("←/→ collapse/expand{gate}"),
+                theme.dim,
+            )));
         }
-        Some(Row::Group(_, g)) => lines.push(Line::from(Span::styled(fit(&g, w).into_owned(), theme.title))),
+        Some(Row::Group(_, g)) => lines.push(Line::from(Span::styled(
+            fit(g, w).into_owned(),
+            theme.title,
+        ))),
         None => {}
     }
-    let b = Block::default().borders(Borders::TOP).border_style(theme.border);
+    let b = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border);
     let inner = b.inner(area);
     f.render_widget(b, area);
     // When the text is longer than the space, keep its start and the facts line.

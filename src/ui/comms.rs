@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 use super::Canvas;
 use super::theme::Theme;
 use super::{block, hms};
-use crate::text::{width, wrap_hanging};
 use crate::state::State;
+use crate::text::{width, wrap_hanging};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let title = if s.ui.comms_scroll > 0 {
@@ -31,7 +31,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     for e in s.comms[..end].iter().rev() {
         let head = format!("{} {} ", hms(e.at), e.who);
         let indent = 9;
-        let mut parts = wrap_hanging(&e.text, w.saturating_sub(width(&head)).max(4), w.saturating_sub(indent).max(4));
+        let mut parts = wrap_hanging(
+            &e.text,
+            w.saturating_sub(width(&head)).max(4),
+            w.saturating_sub(indent).max(4),
+        );
         let rest = parts.split_off(1);
         let st = theme.log(e.level);
         let mut block_lines = vec![Line::from(vec![
@@ -39,7 +43,10 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             Span::styled(parts.remove(0), st),
         ])];
         for r in rest {
-            block_lines.push(Line::from(vec![Span::raw(" ".repeat(indent)), Span::styled(r, st)]));
+            block_lines.push(Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(r, st),
+            ]));
         }
         for l in block_lines.into_iter().rev() {
             lines.push(l);

@@ -21,7 +21,11 @@ pub fn format_value(m: &Metric, v: Option<f64>) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     match m.unit {
         Unit::Percent => format!("{} %", sig(v)),
@@ -70,7 +74,9 @@ pub fn sparkline(history: &std::collections::VecDeque<f64>, w: usize) -> String 
         return String::new();
     }
     let pts: Vec<f64> = history.iter().skip(history.len() - n).copied().collect();
-    let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
     pts.iter()
         .map(|v| {
             if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
@@ -84,9 +90,23 @@ pub fn sparkline(history: &std::collections::VecDeque<f64>, w: usize) -> String 
 
 /// A bar of `w` cells with the warn and critical thresholds marked on it.
 fn bar(m: &Metric, v: Option<f64>, w: usize, level: Level, theme: &Theme) -> Line<'static> {
-    let top = [m.warn, m.critical, v.unwrap_or(0.0)].iter().cloned().filter(|x| x.is_finite()).fold(0.0, f64::max) * 1.2;
-    let pos = |x: f64| if top > 0.0 { ((x / top) * w as f64).round().clamp(0.0, w as f64 - 1.0) as usize } else { 0 };
-    let fill = v.filter(|x| x.is_finite()).map(|x| pos(x.max(0.0))).unwrap_or(0);
+    let top = [m.warn, m.critical, v.unwrap_or(0.0)]
+        .iter()
+        .cloned()
+        .filter(|x| x.is_finite())
+        .fold(0.0, f64::max)
+        * 1.2;
+    let pos = |x: f64| {
+        if top > 0.0 {
+            ((x / top) * w as f64).round().clamp(0.0, w as f64 - 1.0) as usize
+        } else {
+            0
+        }
+    };
+    let fill = v
+        .filter(|x| x.is_finite())
+        .map(|x| pos(x.max(0.0)))
+        .unwrap_or(0);
     let (wp, cp) = (pos(m.warn), pos(m.critical));
     let mut spans = Vec::new();
     for i in 0..w {
@@ -117,7 +137,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let two_lines = h >= 2 * n + 4;
     let per = if two_lines { 2 } else { 1 };
     let visible = (h.saturating_sub(if h > n * per + 2 { 3 } else { 0 })) / per;
-    let top = if s.ui.gauge_cursor + 1 > visible { s.ui.gauge_cursor + 1 - visible } else { 0 };
+    let top = if s.ui.gauge_cursor + 1 > visible {
+        s.ui.gauge_cursor + 1 - visible
+    } else {
+        0
+    };
     let mut lines = Vec::new();
     for i in (top..n).take(visible) {
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
@@ -134,10 +158,24 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let base = if stale { theme.stale } else { theme.text };
         let mut line = Line::from(vec![
             Span::styled(head, base),
-            Span::styled(val, if stale { theme.stale } else { theme.level_fg(level) }),
+            Span::styled(
+                val,
+                if stale {
+                    theme.stale
+                } else {
+                    theme.level_fg(level)
+                },
+            ),
             Span::styled(word_cell, word_style),
             Span::raw(" "),
-            Span::styled(spark, if stale { theme.stale } else { theme.level_fg(level) }),
+            Span::styled(
+                spark,
+                if stale {
+                    theme.stale
+                } else {
+                    theme.level_fg(level)
+                },
+            ),
         ]);
         if i == s.ui.gauge_cursor && focused {
             line = line.patch_style(theme.selected);
@@ -145,7 +183,16 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         lines.push(line);
         if two_lines {
             let v = m.last_value.map(|v| v.0);
-            lines.push(bar(def, v, w.saturating_sub(2), if stale { Level::Unknown } else { level }, theme).patch_style(Style::default()));
+            lines.push(
+                bar(
+                    def,
+                    v,
+                    w.saturating_sub(2),
+                    if stale { Level::Unknown } else { level },
+                    theme,
+                )
+                .patch_style(Style::default()),
+            );
         }
     }
     // The selected gauge's facts: the query and its thresholds, readable in full.
@@ -170,9 +217,17 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         )));
         let mut rest = Vec::new();
         if let Some(Reading::Error(e)) = &m.reading {
-            rest.extend(wrap(&format!("query failed: {e}"), w).into_iter().map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Red)))));
+            rest.extend(
+                wrap(&format!("query failed: {e}"), w)
+                    .into_iter()
+                    .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Red)))),
+            );
         }
-        rest.extend(wrap(&def.query, w).into_iter().map(|l| Line::from(Span::styled(l, theme.dim))));
+        rest.extend(
+            wrap(&def.query, w)
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, theme.dim))),
+        );
         detail.extend(rest);
         detail.truncate(room);
         lines.extend(detail);
@@ -180,13 +235,24 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-fn describe(s: &State, def: &Metric, m: &MetricState, level: Level, stale: bool, theme: &Theme) -> (String, String, Style) {
+fn describe(
+    s: &State,
+    def: &Metric,
+    m: &MetricState,
+    level: Level,
+    stale: bool,
+    theme: &Theme,
+) -> (String, String, Style) {
     match &m.reading {
         None => ("…".into(), "waiting".into(), theme.dim),
         Some(Reading::Error(_)) => {
             let v = m.last_value.map(|v| v.0);
             (
-                if v.is_some() { format_value(def, v) } else { "—".into() },
+                if v.is_some() {
+                    format_value(def, v)
+                } else {
+                    "—".into()
+                },
                 "ERROR".into(),
                 Style::default().fg(Color::Red),
             )
@@ -194,8 +260,16 @@ fn describe(s: &State, def: &Metric, m: &MetricState, level: Level, stale: bool,
         Some(Reading::NoData) => ("no data".into(), "NO DATA".into(), theme.dim),
         Some(Reading::Value { value, .. }) if stale => {
             let age = m.age(s.now).unwrap_or(0);
-            (format_value(def, Some(*value)), format!("{} old", fmt_secs(age)), theme.stale)
+            (
+                format_value(def, Some(*value)),
+                format!("{} old", fmt_secs(age)),
+                theme.stale,
+            )
         }
-        Some(Reading::Value { value, .. }) => (format_value(def, Some(*value)), level.word().into(), theme.level_badge(level)),
+        Some(Reading::Value { value, .. }) => (
+            format_value(def, Some(*value)),
+            level.word().into(),
+            theme.level_badge(level),
+        ),
     }
 }

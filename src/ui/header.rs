@@ -31,7 +31,12 @@ pub fn health(s: &State) -> Level {
             worst = Some(Level::Critical);
         }
     }
-    if s.cluster.snap.pods.iter().any(|p| p.status == "CrashLoopBackOff") {
+    if s.cluster
+        .snap
+        .pods
+        .iter()
+        .any(|p| p.status == "CrashLoopBackOff")
+    {
         worst = Some(worst.map_or(Level::Warn, |w| w.max(Level::Warn)));
     }
     worst.unwrap_or(Level::Unknown)
@@ -50,9 +55,20 @@ pub fn freshness(s: &State) -> (String, bool) {
         .filter(|m| m.is_stale(s.now, s.stale_after))
         .filter_map(|m| m.age(s.now))
         .collect();
-    let never = s.metrics.iter().filter(|m| m.last_value.is_none() && m.fetched.is_none()).count();
+    let never = s
+        .metrics
+        .iter()
+        .filter(|m| m.last_value.is_none() && m.fetched.is_none())
+        .count();
     if let Some(oldest) = stale.iter().max() {
-        (format!("STALE: {} gauges, oldest {}", stale.len(), fmt_secs(*oldest)), false)
+        (
+            format!(
+                "STALE: {} gauges, oldest {}",
+                stale.len(),
+                fmt_secs(*oldest)
+            ),
+            false,
+        )
     } else if never > 0 && !s.metrics.is_empty() {
         (format!("waiting for {never} gauges"), false)
     } else {
@@ -63,7 +79,11 @@ pub fn freshness(s: &State) -> (String, bool) {
 pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let rb = &s.rb;
     let lvl = health(s);
-    let elapsed = s.stages.release_started.map(|t| (s.now - t).num_seconds()).unwrap_or(0);
+    let elapsed = s
+        .stages
+        .release_started
+        .map(|t| (s.now - t).num_seconds())
+        .unwrap_or(0);
     let planned = rb.release.planned_duration.secs() as i64;
     let over = elapsed > planned;
     let mut stage = vec![
@@ -86,9 +106,16 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let line1 = Line::from(
         [
             vec![Span::styled(
-                format!(" {} {} ", crate::text::clean(&rb.release.name), rb.release.version),
+                format!(
+                    " {} {} ",
+                    crate::text::clean(&rb.release.name),
+                    rb.release.version
+                ),
                 if rolled_back {
-                    Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+                    Style::default()
+                        .fg(Color::White)
+                        .bg(Color::Red)
+                        .add_modifier(Modifier::BOLD)
                 } else {
                     theme.title
                 },
@@ -102,7 +129,13 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         Span::styled(" ELAPSED ", theme.dim),
         Span::styled(
             format!("{} / {}", clock(elapsed), clock(planned)),
-            if over { Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD) } else { theme.text },
+            if over {
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                theme.text
+            },
         ),
         Span::styled("  HEALTH ", theme.dim),
         Span::styled(format!(" {} ", lvl.word()), theme.level_badge(lvl)),
@@ -110,14 +143,24 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         Span::styled(
             fresh,
             if live {
-                Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)
+                Style::default()
+                    .fg(Color::Green)
+                    .add_modifier(Modifier::BOLD)
             } else {
-                Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD)
             },
         ),
         Span::styled(format!("  {}", s.operator), theme.dim),
     ]);
-    let block = if area.height >= 3 { Block::default().borders(Borders::BOTTOM).border_style(theme.border) } else { Block::default() };
+    let block = if area.height >= 3 {
+        Block::default()
+            .borders(Borders::BOTTOM)
+            .border_style(theme.border)
+    } else {
+        Block::default()
+    };
     f.render_widget(Paragraph::new(vec![line1, line2]).block(block), area);
 }
 

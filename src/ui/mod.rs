@@ -29,7 +29,10 @@ pub struct View {
 
 impl View {
     pub fn new(layout: Layout) -> Self {
-        View { layout, compact: crate::layout::builtin("compact") }
+        View {
+            layout,
+            compact: crate::layout::builtin("compact"),
+        }
     }
 }
 
@@ -65,7 +68,15 @@ pub fn draw(s: &State, view: &View, f: &mut Canvas) {
             let msg = format!("terminal too small (need {need_w}x{need_h})");
             let y = area.height / 2;
             let line = Line::from(crate::text::fit(&msg, area.width as usize).into_owned());
-            f.render_widget(Paragraph::new(line), Rect { x: 0, y, width: area.width, height: 1.min(area.height) });
+            f.render_widget(
+                Paragraph::new(line),
+                Rect {
+                    x: 0,
+                    y,
+                    width: area.width,
+                    height: 1.min(area.height),
+                },
+            );
             return;
         }
     };
@@ -77,7 +88,11 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
     for (bar, tabs, active) in &solved.tab_bars {
         let mut spans = Vec::new();
         for p in tabs {
-            let st = if p == active { theme.tab_active } else { theme.tab };
+            let st = if p == active {
+                theme.tab_active
+            } else {
+                theme.tab
+            };
             spans.push(Span::styled(format!(" {} ", p.title()), st));
             spans.push(Span::raw(" "));
         }
@@ -109,7 +124,12 @@ pub fn block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Bl
     if focused {
         b.border_type(theme.focus_border).border_style(theme.focus)
     } else {
-        b.border_type(if theme.high_contrast { BorderType::Thick } else { BorderType::Plain }).border_style(theme.border)
+        b.border_type(if theme.high_contrast {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(theme.border)
     }
 }
 

@@ -19,7 +19,12 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     if let Some(msg) = &s.ui.flash {
         let m = fit(msg, w).into_owned();
         used += width(&m) + 2;
-        spans.push(Span::styled(m, Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            m,
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
         spans.push(Span::raw("  "));
     }
     for b in bindings(&s.ui.mode).iter().filter(|b| b.in_bar) {
@@ -29,7 +34,10 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         }
         used += item_w;
         let key_style = if b.short == "ROLLBACK" {
-            Style::default().fg(Color::Black).bg(Color::Red).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::default().fg(Color::Black).bg(Color::Cyan)
         };
@@ -40,26 +48,49 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(area);
-    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(r);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(r);
     r
 }
 
 pub fn help(theme: &Theme, f: &mut Canvas) {
-    let mut lines = vec![Line::from(Span::styled("Keys", theme.title)), Line::default()];
+    let mut lines = vec![
+        Line::from(Span::styled("Keys", theme.title)),
+        Line::default(),
+    ];
     for b in NORMAL {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:>8}  ", b.label), Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{:>8}  ", b.label),
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            ),
             Span::raw(b.help),
         ]));
     }
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled("In a confirmation: y or Enter confirms, n or Esc cancels.", theme.dim)));
-    lines.push(Line::from(Span::styled("Any key closes this help.", theme.dim)));
+    lines.push(Line::from(Span::styled(
+        "In a confirmation: y or Enter confirms, n or Esc cancels.",
+        theme.dim,
+    )));
+    lines.push(Line::from(Span::styled(
+        "Any key closes this help.",
+        theme.dim,
+    )));
     let area = centered(f.area(), 64, lines.len() as u16 + 2);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).border_type(BorderType::Double).title(" Help ")),
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Double)
+                .title(" Help "),
+        ),
         area,
     );
 }
@@ -71,7 +102,10 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     let blocked = !c.blockers.is_empty();
     let mut lines = Vec::new();
     for l in wrap(&c.title, inner_w) {
-        lines.push(Line::from(Span::styled(l, theme.title.add_modifier(Modifier::BOLD))));
+        lines.push(Line::from(Span::styled(
+            l,
+            theme.title.add_modifier(Modifier::BOLD),
+        )));
     }
     for p in &c.plan {
         for l in wrap(p, inner_w) {
@@ -80,7 +114,10 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     }
     if blocked {
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled("BLOCKED — this cannot be done until:", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))));
+        lines.push(Line::from(Span::styled(
+            "BLOCKED — this cannot be done until:",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
         for b in &c.blockers {
             for l in wrap(&format!("• {b}"), inner_w) {
                 lines.push(Line::from(Span::styled(l, Style::default().fg(Color::Red))));
@@ -89,10 +126,19 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     }
     lines.push(Line::default());
     lines.push(Line::from(if blocked {
-        vec![Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)), Span::raw(" close")]
+        vec![
+            Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+            Span::raw(" close"),
+        ]
     } else {
         vec![
-            Span::styled(" y/Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                " y/Enter ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" confirm    "),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
@@ -102,9 +148,13 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     let border = if blocked { Color::Red } else { Color::Yellow };
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).border_type(BorderType::Double).border_style(Style::default().fg(border)).title(" Confirm ")),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Double)
+                .border_style(Style::default().fg(border))
+                .title(" Confirm "),
+        ),
         area,
     );
 }
@@ -128,7 +178,11 @@ pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
     let area = centered(full, w, 3);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(tail).block(Block::default().borders(Borders::ALL).title(" Note for the comms log (Enter logs it, Esc discards) ")),
+        Paragraph::new(tail).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Note for the comms log (Enter logs it, Esc discards) "),
+        ),
         area,
     );
 }

@@ -17,7 +17,10 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let (title, stale) = match &s.cluster.link {
         Link::Live => (" Rollout ".to_string(), false),
         Link::Connecting => (" Rollout (connecting…) ".to_string(), true),
-        Link::Lost { since, .. } => (format!(" Rollout: STALE, API lost since {} ", hms(*since)), true),
+        Link::Lost { since, .. } => (
+            format!(" Rollout: STALE, API lost since {} ", hms(*since)),
+            true,
+        ),
     };
     let outer = block(title, focused, theme);
     let inner = outer.inner(area);
@@ -41,24 +44,48 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     if !pods.is_empty() {
         let name_w = w.saturating_sub(30).clamp(8, 40);
         lines.push(Line::from(Span::styled(
-            fit(&format!("{:<name_w$} {:>5} {:<17} {:>3} {:>6}", "POD", "READY", "STATUS", "RST", "AGE"), w).into_owned(),
+            fit(
+                &format!(
+                    "{:<name_w$} {:>5} {:<17} {:>3} {:>6}",
+                    "POD", "READY", "STATUS", "RST", "AGE"
+                ),
+                w,
+            )
+            .into_owned(),
             theme.dim,
         )));
         for p in pods {
             let st = match p.status.as_str() {
-                "Running" if p.ready_containers == p.containers => Style::default().fg(Color::Green),
-                "CrashLoopBackOff" | "Error" => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                "Running" if p.ready_containers == p.containers => {
+                    Style::default().fg(Color::Green)
+                }
+                "CrashLoopBackOff" | "Error" => {
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+                }
                 "Terminating" => theme.dim,
                 _ => Style::default().fg(Color::Yellow),
             };
-            let age = p.created.map(|c| kube_age((s.now - c).num_seconds())).unwrap_or_default();
+            let age = p
+                .created
+                .map(|c| kube_age((s.now - c).num_seconds()))
+                .unwrap_or_default();
             let name = fit(&p.name, name_w).into_owned();
             let pad = name_w.saturating_sub(width(&name));
             lines.push(Line::from(vec![
                 Span::raw(format!("{name}{} ", " ".repeat(pad))),
-                Span::raw(format!("{:>5} ", format!("{}/{}", p.ready_containers, p.containers))),
+                Span::raw(format!(
+                    "{:>5} ",
+                    format!("{}/{}", p.ready_containers, p.containers)
+                )),
                 Span::styled(format!("{:<17} ", fit(&p.status, 17)), st),
-                Span::styled(format!("{:>3} ", p.restarts), if p.restarts > 0 { Style::default().fg(Color::Yellow) } else { theme.text }),
+                Span::styled(
+                    format!("{:>3} ", p.restarts),
+                    if p.restarts > 0 {
+                        Style::default().fg(Color::Yellow)
+                    } else {
+                        theme.text
+                    },
+                ),
                 Span::styled(format!("{age:>6}"), theme.dim),
             ]));
         }
@@ -76,19 +103,34 @@ fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<
     let (word, st) = match &status {
         RolloutStatus::Complete => ("complete".to_string(), Style::default().fg(Color::Green)),
         RolloutStatus::Waiting(m) => (m.clone(), Style::default().fg(Color::Yellow)),
-        RolloutStatus::Failed(m) => (m.clone(), Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)),
+        RolloutStatus::Failed(m) => (
+            m.clone(),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
     };
     let paused = if d.paused { " PAUSED" } else { "" };
     out.push(Line::from(vec![
         Span::styled(fit(&d.name, w / 2).into_owned(), theme.title),
         Span::styled(format!(" rev {}{paused} ", d.revision), theme.dim),
-        Span::styled(fit(&word, w.saturating_sub(width(&d.name).min(w / 2) + 10)).into_owned(), st),
+        Span::styled(
+            fit(&word, w.saturating_sub(width(&d.name).min(w / 2) + 10)).into_owned(),
+            st,
+        ),
     ]));
     let bar_w = w.saturating_sub(18).min(30);
     let max = d.desired.max(d.replicas).max(1);
-    for (label, n) in [("desired", d.desired), ("updated", d.updated), ("ready", d.ready), ("available", d.available)] {
+    for (label, n) in [
+        ("desired", d.desired),
+        ("updated", d.updated),
+        ("ready", d.ready),
+        ("available", d.available),
+    ] {
         let filled = (n as usize * bar_w).div_ceil(max as usize).min(bar_w);
-        let color = if n >= d.desired { Color::Green } else { Color::Yellow };
+        let color = if n >= d.desired {
+            Color::Green
+        } else {
+            Color::Yellow
+        };
         out.push(Line::from(vec![
             Span::styled(format!(" {label:<9} "), theme.dim),
             Span::styled("█".repeat(filled), Style::default().fg(color)),
@@ -96,12 +138,33 @@ fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<
             Span::raw(format!(" {n:>3}")),
         ]));
     }
-    let mut rss: Vec<_> = s.cluster.snap.replicasets.iter().filter(|r| r.owner == d.name).collect();
+    let mut rss: Vec<_> = s
+        .cluster
+        .snap
+        .replicasets
+        .iter()
+        .filter(|r| r.owner == d.name)
+        .collect();
     rss.sort_by_key(|r| std::cmp::Reverse(r.revision.parse::<i64>().unwrap_or(0)));
-    for r in rss.iter().filter(|r| r.desired > 0 || r.revision == d.revision).take(3) {
+    for r in rss
+        .iter()
+        .filter(|r| r.desired > 0 || r.revision == d.revision)
+        .take(3)
+    {
         out.push(Line::from(Span::styled(
-            fit(&format!(" rs rev {:<3} {}/{} {}  {}", r.revision, r.ready, r.desired, r.name, r.image), w).into_owned(),
-            if r.revision == d.revision { theme.text } else { theme.dim },
+            fit(
+                &format!(
+                    " rs rev {:<3} {}/{} {}  {}",
+                    r.revision, r.ready, r.desired, r.name, r.image
+                ),
+                w,
+            )
+            .into_owned(),
+            if r.revision == d.revision {
+                theme.text
+            } else {
+                theme.dim
+            },
         )));
     }
 }

@@ -24,19 +24,44 @@ pub struct Theme {
 impl Theme {
     pub fn for_layout(kind: Kind) -> Theme {
         let hc = kind == Kind::HighContrast;
-        let b = |s: Style| if hc { s.add_modifier(Modifier::BOLD) } else { s };
+        let b = |s: Style| {
+            if hc {
+                s.add_modifier(Modifier::BOLD)
+            } else {
+                s
+            }
+        };
         Theme {
             high_contrast: hc,
             text: b(Style::default()),
-            dim: if hc { Style::default().fg(Color::Gray) } else { Style::default().fg(Color::DarkGray) },
-            border: if hc { Style::default().fg(Color::White) } else { Style::default().fg(Color::DarkGray) },
-            focus: Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            focus_border: if hc { BorderType::Double } else { BorderType::Thick },
+            dim: if hc {
+                Style::default().fg(Color::Gray)
+            } else {
+                Style::default().fg(Color::DarkGray)
+            },
+            border: if hc {
+                Style::default().fg(Color::White)
+            } else {
+                Style::default().fg(Color::DarkGray)
+            },
+            focus: Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+            focus_border: if hc {
+                BorderType::Double
+            } else {
+                BorderType::Thick
+            },
             tab: b(Style::default().fg(Color::Gray)),
-            tab_active: Style::default().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+            tab_active: Style::default()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
             selected: Style::default().add_modifier(Modifier::REVERSED),
             title: Style::default().add_modifier(Modifier::BOLD),
-            stale: Style::default().fg(Color::DarkGray).add_modifier(Modifier::DIM),
+            stale: Style::default()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::DIM),
         }
     }
 
@@ -49,7 +74,11 @@ impl Theme {
             Level::Unknown => Color::DarkGray,
         };
         let s = Style::default().fg(c);
-        if self.high_contrast || l >= Level::Warn { s.add_modifier(Modifier::BOLD) } else { s }
+        if self.high_contrast || l >= Level::Warn {
+            s.add_modifier(Modifier::BOLD)
+        } else {
+            s
+        }
     }
 
     /// A level as a badge: black on its colour, readable across a room.
@@ -60,7 +89,10 @@ impl Theme {
             Level::Critical => Color::Red,
             Level::Unknown => Color::Gray,
         };
-        Style::default().fg(Color::Black).bg(bg).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(Color::Black)
+            .bg(bg)
+            .add_modifier(Modifier::BOLD)
     }
 
     pub fn log(&self, l: LogLevel) -> Style {
