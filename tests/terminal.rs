@@ -80,6 +80,15 @@ impl Tmux {
         }
     }
 
+    /// Wait until the screen no longer shows `text`.
+    fn wait_gone(&self, text: &str) {
+        let end = Instant::now() + Duration::from_secs(60);
+        while self.screen().contains(text) {
+            assert!(Instant::now() < end, "gave up waiting for {text:?} to go");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The terminal modes a shell expects back: canonical input and echo.
     fn assert_sane(&self) {
         self.line("clear; stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' '; echo MODES-END");
@@ -129,11 +138,17 @@ fn demo_starts_answers_keys_and_restores_the_terminal_on_quit() {
     );
     t.send(&["?"]);
     t.wait_for("Any key closes this help");
+    // (keys are sent one at a time, waiting for each to show: an Escape followed at once
+    // by another key reads as Alt+key, in any terminal)
     t.send(&["Escape"]);
+    t.wait_gone("Any key closes this help");
     t.send(&["Tab"]);
     t.wait_for("Error rate");
     // a note goes into the log and the journal
-    t.send(&["Tab", "Tab"]);
+    t.send(&["Tab"]);
+    t.wait_for("rs rev");
+    t.send(&["Tab"]);
+    t.wait_gone("rs rev");
     t.send(&["n"]);
     t.wait_for("Note for the comms log");
     t.send(&["-l", "备份完成 backup done"]);
