@@ -23,6 +23,7 @@ pub enum Action {
     Rollback,
     Pause,
     Help,
+    ConsoleLog,
     Quit,
     Confirm,
     Cancel,
@@ -173,6 +174,14 @@ pub const NORMAL: &[Binding] = &[
         "pause or resume the rollout (asks first)",
         Action::Pause,
         true,
+    ),
+    b(
+        &[Char('L')],
+        "L",
+        "console log",
+        "show the console's diagnostic log, or the comms log again",
+        Action::ConsoleLog,
+        false,
     ),
     b(
         &[Char('?')],

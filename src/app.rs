@@ -188,8 +188,13 @@ impl App {
                     let ns = self.state.rb.kubernetes.namespace.clone();
                     match self.kube.clone() {
                         Some(client) => {
+                            log::info!("action #{seq}: {op:?}");
                             tokio::spawn(async move {
                                 let r = crate::kube::run(&client, &ns, &op).await;
+                                match &r {
+                                    Ok(m) => log::info!("action #{seq} done: {m}"),
+                                    Err(m) => log::error!("action #{seq} failed: {m}"),
+                                }
                                 let (ok, message) = match r {
                                     Ok(m) => (true, m),
                                     Err(m) => (false, m),
@@ -218,6 +223,9 @@ impl App {
             return Ok(());
         }
         self.state.ui.dirty = false;
+        if self.state.ui.console_log {
+            tui_logger::move_events();
+        }
         let size = terminal.size()?;
         let mut next = Buffer::empty(Rect::new(0, 0, size.width, size.height));
         ui::draw_into(&self.state, &self.view, &mut next);

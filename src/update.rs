@@ -49,7 +49,8 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Resize => s.ui.dirty = true,
         Event::Tick(now) => {
             let before = s.stage_name();
-            if clock_shows_change(s, s.now, now) {
+            // The diagnostic log fills on its own; while it is shown, look each second.
+            if s.ui.console_log || clock_shows_change(s, s.now, now) {
                 s.ui.dirty = true;
             }
             s.now = now;
@@ -270,6 +271,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::Rollback => propose(s, plan_rollback(s)),
         Action::Pause => propose(s, plan_pause(s)),
         Action::Help => s.ui.mode = Mode::Help,
+        Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
         Action::Confirm | Action::Cancel => {}
     }

@@ -402,3 +402,27 @@ fn confirmation_and_help_overlays() {
         assert!(t.contains(b.help), "help is missing {:?}", b.help);
     }
 }
+
+#[test]
+fn l_switches_the_comms_pane_to_the_console_log_and_back() {
+    let _ = tui_logger::init_logger(log::LevelFilter::Info);
+    tui_logger::set_default_level(log::LevelFilter::Info);
+    log::warn!("watch failed, retrying with backoff: connection refused");
+    let mut s = busy_state("demo");
+    let key = |c| {
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char(c),
+        ))
+    };
+    update(&mut s, key('L'));
+    tui_logger::move_events();
+    let t = text(&render(&s, "war-room", 200, 60));
+    assert!(t.contains("Console log (L: back to the comms log)"), "{t}");
+    assert!(t.contains("watch failed, retrying with backoff"), "{t}");
+    update(&mut s, key('L'));
+    let t = text(&render(&s, "war-room", 200, 60));
+    assert!(
+        t.contains("Comms log") && !t.contains("watch failed"),
+        "{t}"
+    );
+}

@@ -104,6 +104,7 @@ pub fn spawn_watch(
                     }
                 }
                 Err(e) => {
+                    log::warn!("watch failed, retrying with backoff: {e}");
                     if tx
                         .send(Event::ClusterLost {
                             at: Utc::now(),

@@ -246,7 +246,10 @@ pub fn spawn_poller(
                 let reading = match r {
                     Ok(Answer::Value { value, at }) => Reading::Value { value, at },
                     Ok(Answer::NoData) => Reading::NoData,
-                    Err(e) => Reading::Error(e),
+                    Err(e) => {
+                        log::warn!("query {:?} failed: {e}", queries[index]);
+                        Reading::Error(e)
+                    }
                 };
                 if tx
                     .send(Event::Metric {

@@ -209,6 +209,8 @@ pub struct Ui {
     /// Set by `update` whenever something visible changed.
     pub dirty: bool,
     pub quit: bool,
+    /// The comms pane shows the console's own diagnostic log (tui-logger) instead.
+    pub console_log: bool,
     /// A message shown in the key bar until the next key.
     pub flash: Option<String>,
 }
@@ -256,6 +258,7 @@ impl State {
                 gauge_cursor: 0,
                 dirty: true,
                 quit: false,
+                console_log: false,
                 flash: None,
             },
             seq: 0,

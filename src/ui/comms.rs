@@ -12,6 +12,24 @@ use crate::state::State;
 use crate::text::{width, wrap_hanging};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
+    if s.ui.console_log {
+        // The console's own diagnostics (API retries, query failures in full): tui-logger
+        // stamps them as they are logged; they are not part of the journal.
+        let w = tui_logger::TuiLoggerWidget::default()
+            .block(block(
+                " Console log (L: back to the comms log) ",
+                focused,
+                theme,
+            ))
+            .output_target(false)
+            .output_file(false)
+            .output_line(false)
+            .output_timestamp(Some("%H:%M:%S".into()))
+            .style_error(theme.log(crate::journal::Level::Error))
+            .style_warn(theme.log(crate::journal::Level::Warn));
+        f.render_widget(w, area);
+        return;
+    }
     let title = if s.ui.comms_scroll > 0 {
         format!(" Comms log (scrolled back {}) ", s.ui.comms_scroll)
     } else {

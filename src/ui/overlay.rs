@@ -82,7 +82,7 @@ pub fn help(theme: &Theme, f: &mut Canvas) {
         "Any key closes this help.",
         theme.dim,
     )));
-    let area = centered(f.area(), 64, lines.len() as u16 + 2);
+    let area = centered(f.area(), 72, lines.len() as u16 + 2);
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).block(
