@@ -426,3 +426,23 @@ fn l_switches_the_comms_pane_to_the_console_log_and_back() {
         "{t}"
     );
 }
+
+#[test]
+fn help_fits_at_80x24() {
+    let mut s = busy_state("demo");
+    update(
+        &mut s,
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char('?'),
+        )),
+    );
+    let t = text(&render(&s, "war-room", 80, 24));
+    assert!(t.contains("Any key closes this help"), "{t}");
+    for b in warroom::action::NORMAL {
+        assert!(
+            t.contains(b.help),
+            "help at 80x24 is missing {:?}:\n{t}",
+            b.help
+        );
+    }
+}

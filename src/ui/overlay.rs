@@ -58,10 +58,8 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 pub fn help(theme: &Theme, f: &mut Canvas) {
-    let mut lines = vec![
-        Line::from(Span::styled("Keys", theme.title)),
-        Line::default(),
-    ];
+    // Every line counts at 80x24: the closing hint rides in the frame's title.
+    let mut lines = Vec::new();
     for b in NORMAL {
         lines.push(Line::from(vec![
             Span::styled(
@@ -73,13 +71,8 @@ pub fn help(theme: &Theme, f: &mut Canvas) {
             Span::raw(b.help),
         ]));
     }
-    lines.push(Line::default());
     lines.push(Line::from(Span::styled(
         "In a confirmation: y or Enter confirms, n or Esc cancels.",
-        theme.dim,
-    )));
-    lines.push(Line::from(Span::styled(
-        "Any key closes this help.",
         theme.dim,
     )));
     let area = centered(f.area(), 72, lines.len() as u16 + 2);
@@ -89,7 +82,7 @@ pub fn help(theme: &Theme, f: &mut Canvas) {
             Block::default()
                 .borders(Borders::ALL)
                 .border_type(BorderType::Double)
-                .title(" Help "),
+                .title(" Help · Any key closes this help "),
         ),
         area,
     );
