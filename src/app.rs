@@ -107,11 +107,7 @@ impl App {
         );
         app.state.apply(&session);
         fx.push(Effect::Journal(session));
-        if let Some((line, aside)) = &replay.torn {
-            let text = format!(
-                "line {line} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
-                aside.display()
-            );
+        let mut warn = |app: &mut App, text: String| {
             let rec = app.state.record(
                 CONSOLE,
                 Entry::System {
@@ -121,22 +117,25 @@ impl App {
             );
             app.state.apply(&rec);
             fx.push(Effect::Journal(rec));
+        };
+        if let Some((line, aside)) = &replay.torn {
+            warn(
+                &mut app,
+                format!(
+                    "line {line} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
+                    aside.display()
+                ),
+            );
         }
         if let Some(p) = app.state.stages.pending.take() {
-            let text = format!(
-                "action #{} was sent at {} but its result was never recorded: the rollout pane shows what the cluster actually did",
-                p.seq,
-                ui::hms(p.at)
+            warn(
+                &mut app,
+                format!(
+                    "action #{} was sent at {} but its result was never recorded: the rollout pane shows what the cluster actually did",
+                    p.seq,
+                    ui::hms(p.at)
+                ),
             );
-            let rec = app.state.record(
-                CONSOLE,
-                Entry::System {
-                    level: LogLevel::Warn,
-                    text,
-                },
-            );
-            app.state.apply(&rec);
-            fx.push(Effect::Journal(rec));
         }
         app.run_effects(fx);
         Ok(app)

@@ -99,6 +99,24 @@ fn tick_all_gating(s: &mut State, stage: &str) {
     }
 }
 
+/// Tick what gates the 10% stage, confirm the advance, and have the API say yes.
+fn advance_to_ten_percent(s: &mut State) {
+    tick_all_gating(s, "canary-10");
+    ch(s, 'a');
+    let fx = ch(s, 'y');
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!("the advance sends a kube effect: {fx:?}")
+    };
+    update(
+        s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+}
+
 fn journaled(fx: &[Effect]) -> Vec<&Entry> {
     fx.iter()
         .filter_map(|e| {
@@ -246,20 +264,7 @@ fn a_failed_action_is_logged_and_changes_no_stage() {
 #[test]
 fn hold_time_blocks_the_next_stage_until_served() {
     let mut s = state();
-    tick_all_gating(&mut s, "canary-10");
-    ch(&mut s, 'a');
-    let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
-        panic!()
-    };
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    advance_to_ten_percent(&mut s);
     update(&mut s, Event::Cluster(cluster(9, 1)));
     tick_all_gating(&mut s, "full");
     ch(&mut s, 'a');
@@ -298,20 +303,7 @@ fn hold_time_blocks_the_next_stage_until_served() {
 #[test]
 fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
     let mut s = state();
-    tick_all_gating(&mut s, "canary-10");
-    ch(&mut s, 'a');
-    let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
-        panic!()
-    };
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    advance_to_ten_percent(&mut s);
     ch(&mut s, 'R');
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!()
@@ -435,20 +427,7 @@ fn quitting_mid_stage_asks_first() {
     let fx = ch(&mut s, 'q');
     assert_eq!(fx, [Effect::Quit], "nothing in progress: quit at once");
     let mut s = state();
-    tick_all_gating(&mut s, "canary-10");
-    ch(&mut s, 'a');
-    let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
-        panic!()
-    };
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    advance_to_ten_percent(&mut s);
     let fx = ch(&mut s, 'q');
     assert!(fx.is_empty());
     let Mode::Confirm(c) = &s.ui.mode else {
