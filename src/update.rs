@@ -67,15 +67,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 } else {
                     format!("{} held for {}: release complete", st.title, st.hold)
                 };
-                emit(
-                    s,
-                    CONSOLE,
-                    Entry::System {
-                        level: LogLevel::Info,
-                        text,
-                    },
-                    &mut fx,
-                );
+                say(s, LogLevel::Info, text, &mut fx);
             }
         }
         Event::Cluster(snap) => {
@@ -84,15 +76,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     "Kubernetes API reachable again (lost since {})",
                     crate::ui::hms(*since)
                 );
-                emit(
-                    s,
-                    CONSOLE,
-                    Entry::System {
-                        level: LogLevel::Info,
-                        text,
-                    },
-                    &mut fx,
-                );
+                say(s, LogLevel::Info, text, &mut fx);
             }
             s.cluster.link = Link::Live;
             s.cluster.updated = Some(s.now);
@@ -111,15 +95,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 let text = format!(
                     "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
                 );
-                emit(
-                    s,
-                    CONSOLE,
-                    Entry::System {
-                        level: LogLevel::Error,
-                        text,
-                    },
-                    &mut fx,
-                );
+                say(s, LogLevel::Error, text, &mut fx);
             }
             s.ui.dirty = true;
         }
@@ -175,6 +151,11 @@ fn clock_shows_change(
         .iter()
         .any(|m| m.age(now).is_some_and(|a| a >= s.stale_after));
     counting_down || young_pod || stale_soon || s.stages.pending.is_some()
+}
+
+/// The console itself says something in the log (and the journal).
+fn say(s: &mut State, level: LogLevel, text: String, fx: &mut Vec<Effect>) {
+    emit(s, CONSOLE, Entry::System { level, text }, fx);
 }
 
 /// Record `entry`, apply it to the state, and have the driver journal it.
@@ -740,7 +721,7 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
         return;
     }
     if let Some((level, text)) = text {
-        emit(s, CONSOLE, Entry::System { level, text }, fx);
+        say(s, level, text, fx);
     }
 }
 
