@@ -32,6 +32,8 @@ pub struct App {
     journal: Writer,
     tx: UnboundedSender<Event>,
     kube: Option<kube::Client>,
+    /// This console as the cluster knows it (Lease holder, Events' reporting instance).
+    pub identity: String,
     /// The last frame sent to the terminal.
     shown: Option<Buffer>,
 }
@@ -40,7 +42,7 @@ pub struct App {
 pub enum StartError {
     #[error(transparent)]
     Replay(#[from] journal::ReplayError),
-    #[error("{path}: cannot open the journal for writing: {err}")]
+    #[error("{path}: cannot open the journal: {err}")]
     Open { path: String, err: std::io::Error },
     #[error(
         "{path}: this journal belongs to {other}, not {this}: choose another file with --journal"
@@ -63,6 +65,12 @@ impl App {
         tx: UnboundedSender<Event>,
     ) -> Result<App, StartError> {
         let rb = Arc::new(rb);
+        // Take the journal (and its lock) before reading it, so no other console writes
+        // between the replay and this session.
+        let journal = Writer::open(journal_path).map_err(|err| StartError::Open {
+            path: journal_path.display().to_string(),
+            err,
+        })?;
         let replay = journal::replay(journal_path)?;
         let this = format!("{} {}", rb.release.name, rb.release.version);
         for r in &replay.records {
@@ -84,16 +92,13 @@ impl App {
         for r in &replay.records {
             state.apply(r);
         }
-        let journal = Writer::open(journal_path).map_err(|err| StartError::Open {
-            path: journal_path.display().to_string(),
-            err,
-        })?;
         let mut app = App {
             state,
             view: View::new(layout),
             journal,
             tx,
             kube: None,
+            identity: crate::kube::lease::identity(operator),
             shown: None,
         };
         let mut fx = Vec::new();
@@ -182,9 +187,10 @@ impl App {
                         return;
                     }
                 }
-                Effect::Kube { seq, op } => {
+                Effect::Kube { seq, op, audit } => {
                     let tx = self.tx.clone();
                     let ns = self.state.rb.kubernetes.namespace.clone();
+                    let instance = self.identity.clone();
                     match self.kube.clone() {
                         Some(client) => {
                             log::info!("action #{seq}: {op:?}");
@@ -194,11 +200,15 @@ impl App {
                                     Ok(m) => log::info!("action #{seq} done: {m}"),
                                     Err(m) => log::error!("action #{seq} failed: {m}"),
                                 }
-                                let (ok, message) = match r {
+                                let (ok, message) = match r.clone() {
                                     Ok(m) => (true, m),
                                     Err(m) => (false, m),
                                 };
                                 let _ = tx.send(Event::Outcome { seq, ok, message });
+                                crate::kube::record_events(
+                                    &client, &ns, &op, &audit, &instance, &r,
+                                )
+                                .await;
                             });
                         }
                         None => {
@@ -319,6 +329,8 @@ pub struct Launch {
     pub layout: Layout,
     pub kube: kube::Client,
     pub prometheus: Option<String>,
+    /// Watch only, as `--read-only` asks.
+    pub read_only: bool,
 }
 
 /// Run the console in the real terminal until the operator quits. The terminal is restored
@@ -338,13 +350,21 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     let k = &rb.kubernetes;
     let mut tasks = vec![
         crate::kube::spawn_watch(
-            l.kube,
+            l.kube.clone(),
             &k.namespace,
             vec![k.stable.clone(), k.canary.clone()],
             tx.clone(),
         ),
         spawn_clock(tx.clone()),
     ];
+    let lease = crate::kube::lease::spawn(
+        l.kube.clone(),
+        &k.namespace,
+        &crate::kube::lease::lease_name(&rb.release.name, &rb.release.version),
+        app.identity.clone(),
+        l.read_only,
+        tx.clone(),
+    );
     let url = l
         .prometheus
         .or_else(|| rb.prometheus.as_ref().and_then(|p| p.url.clone()));
@@ -391,6 +411,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     for t in tasks {
         t.abort();
     }
+    lease.release(Duration::from_secs(2)).await;
     result?;
     Ok(app.journal_path().to_path_buf())
 }

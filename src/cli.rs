@@ -83,6 +83,9 @@ pub struct ConsoleArgs {
     /// Show times in UTC rather than the local time zone.
     #[arg(long)]
     pub utc: bool,
+    /// Watch only: claim no Lease and change nothing in the cluster.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 impl ConsoleArgs {

@@ -10,8 +10,19 @@ pub enum Effect {
     Kube {
         seq: u64,
         op: KubeOp,
+        audit: Audit,
     },
     Quit,
+}
+
+/// What an action records on its Deployments as a Kubernetes Event, so `kubectl describe`
+/// tells the same story as the comms log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    /// CamelCase, as Event reasons are: `WarroomAdvance`, `WarroomRollback`, …
+    pub reason: String,
+    /// Who did what and why.
+    pub message: String,
 }
 
 /// A change to the cluster, described fully so the confirmation can say exactly what it does.
@@ -38,4 +49,16 @@ pub enum KubeOp {
         paused: bool,
         cause: String,
     },
+}
+
+impl KubeOp {
+    /// The Deployments the action changes, in the order it changes them.
+    pub fn deployments(&self) -> Vec<&String> {
+        match self {
+            KubeOp::Scale { targets, .. } => targets.iter().map(|(n, _)| n).collect(),
+            KubeOp::Promote { stable, canary, .. } => vec![stable, canary],
+            KubeOp::Undo { deployment, .. } => vec![deployment],
+            KubeOp::Pause { deployments, .. } => deployments.iter().collect(),
+        }
+    }
 }

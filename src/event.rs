@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+use crate::state::Driver;
 use crate::state::cluster::Snapshot;
 use crate::state::metrics::Reading;
 
@@ -31,6 +32,8 @@ pub enum Event {
         index: usize,
         points: Vec<f64>,
     },
+    /// The release's Lease: held, refused to us, or lost.
+    Lease(Driver),
     /// The result of the effect journaled with sequence number `seq`.
     Outcome {
         seq: u64,

@@ -119,6 +119,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 layout,
                 kube: client,
                 prometheus,
+                read_only: console.read_only,
             })
             .await?;
             println!("journal: {}", path.display());
@@ -170,6 +171,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 layout,
                 kube: client,
                 prometheus: Some(sim.prom_url.clone()),
+                read_only: console.read_only,
             })
             .await;
             sim.shutdown().await;

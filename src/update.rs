@@ -3,14 +3,14 @@
 //! a cluster or a runtime.
 
 use crate::action::{Action, action_for};
-use crate::effect::{Effect, KubeOp};
+use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::Event;
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
 use crate::runbook::ItemKind;
 use crate::state::cluster::Link;
 use crate::state::metrics::{Level, Reading};
-use crate::state::{Confirm, Mode, Proposal, Row, State};
+use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
 use crate::text::clean;
 
 /// Who the console itself is in the journal and the log.
@@ -106,6 +106,27 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     m.push_history(p);
                 }
                 s.ui.dirty = true;
+            }
+        }
+        Event::Lease(d) => {
+            if s.driver != d {
+                let (level, text) = match &d {
+                    Driver::Driving { lease } => (
+                        LogLevel::Info,
+                        format!("this console drives the release: it holds the Lease {lease}"),
+                    ),
+                    Driver::ReadOnly { why, .. } => (
+                        LogLevel::Warn,
+                        format!("read-only: {why}. Action keys do nothing here."),
+                    ),
+                    Driver::Claiming => (
+                        LogLevel::Info,
+                        "claiming the release's Lease from the cluster".to_string(),
+                    ),
+                };
+                s.driver = d;
+                s.ui.dirty = true;
+                say(s, level, text, &mut fx);
             }
         }
         Event::Outcome { seq, ok, message } => {
@@ -248,6 +269,10 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::Toggle | Action::Skip | Action::Fail => mark_selected(s, a, fx),
         Action::Note => s.ui.mode = Mode::Note(String::new()),
+        Action::Advance | Action::Rollback | Action::Pause if s.driver.refusal().is_some() => {
+            let why = s.driver.refusal().unwrap_or_default();
+            s.ui.flash = Some(format!("{why}: nothing was done"));
+        }
         Action::Advance => propose(s, plan_advance(s)),
         Action::Rollback => propose(s, plan_rollback(s)),
         Action::Pause => propose(s, plan_pause(s)),
@@ -359,26 +384,66 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
 fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
     let who = s.operator.clone();
     let plan = c.title.clone();
+    let release = format!("{} {}", s.rb.release.name, s.rb.release.version);
     match c.proposal {
         Proposal::Advance { to, op } => {
-            let to = s.rb.stages[to].id.clone();
+            let stage = &s.rb.stages[to];
+            let audit = Audit {
+                reason: "WarroomAdvance".into(),
+                message: format!(
+                    "{who} advanced {release} to {} ({}%): {plan}",
+                    stage.title, stage.traffic
+                ),
+            };
+            let to = stage.id.clone();
             let seq = emit(s, &who, Entry::Advance { to, plan }, fx);
-            fx.push(Effect::Kube { seq, op });
+            fx.push(Effect::Kube { seq, op, audit });
         }
         Proposal::Rollback { op } => {
-            let reason = format!("manual rollback by {who}");
+            let mut reason = format!("manual rollback by {who}");
+            let critical = critical_now(s);
+            if !critical.is_empty() {
+                reason.push_str(&format!("; CRITICAL: {}", critical.join(", ")));
+            }
+            let audit = Audit {
+                reason: "WarroomRollback".into(),
+                message: format!("{release}: {reason}: {plan}"),
+            };
             let seq = emit(s, &who, Entry::Rollback { reason, plan }, fx);
-            fx.push(Effect::Kube { seq, op });
+            fx.push(Effect::Kube { seq, op, audit });
         }
         Proposal::Pause { paused, op } => {
+            let audit = Audit {
+                reason: if paused { "WarroomPause" } else { "WarroomResume" }.into(),
+                message: format!(
+                    "{who} {} the rollout of {release}: {plan}",
+                    if paused { "paused" } else { "resumed" }
+                ),
+            };
             let seq = emit(s, &who, Entry::Pause { paused, plan }, fx);
-            fx.push(Effect::Kube { seq, op });
+            fx.push(Effect::Kube { seq, op, audit });
         }
         Proposal::Quit => {
             s.ui.quit = true;
             fx.push(Effect::Quit);
         }
     }
+}
+
+/// The gauges at CRITICAL now, with their values: the evidence a rollback records.
+fn critical_now(s: &State) -> Vec<String> {
+    s.metrics
+        .iter()
+        .zip(&s.rb.metrics)
+        .filter(|(m, def)| m.level(def, s.now, s.stale_after) == Level::Critical)
+        .map(|(m, def)| {
+            format!(
+                "{} {}",
+                def.title,
+                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+            )
+        })
+        .collect()
 }
 
 /// The replica split for a stage: (canary, stable, a note when rounding was needed).
@@ -393,6 +458,9 @@ pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
 
 fn common_blockers(s: &State) -> Vec<String> {
     let mut b = Vec::new();
+    if let Some(why) = s.driver.refusal() {
+        b.push(why);
+    }
     if let Some(p) = &s.stages.pending {
         b.push(format!(
             "the last action (#{}) has no answer from the API yet",
@@ -522,7 +590,8 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
             plan: vec![
                 "All traffic stays on one Deployment; its pods roll back to the previous template."
                     .into(),
-                format!("kubernetes.io/change-cause: \"{cause}\""),
+                "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
+                    .into(),
             ],
             blockers,
             proposal: Proposal::Rollback {

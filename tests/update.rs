@@ -203,7 +203,7 @@ fn advance_journals_the_intent_before_the_kube_effect_and_waits_for_the_outcome(
         panic!("journal first: {fx:?}")
     };
     assert!(matches!(&rec.entry, Entry::Advance { to, .. } if to == "canary-10"));
-    let Effect::Kube { seq, op } = &fx[1] else {
+    let Effect::Kube { seq, op, .. } = &fx[1] else {
         panic!()
     };
     assert_eq!(*seq, rec.seq);
@@ -314,7 +314,7 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
     );
     let fx = ch(&mut s, 'y');
     assert!(matches!(journaled(&fx)[0], Entry::Rollback { .. }));
-    let Effect::Kube { seq, op } = &fx[1] else {
+    let Effect::Kube { seq, op, .. } = &fx[1] else {
         panic!()
     };
     assert_eq!(

@@ -95,6 +95,17 @@ impl Writer {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // One console per journal: a second writer would interleave a different story.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "another console on this machine is using it; give this one its own file with --journal",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
         Ok(Writer {
             file,
             path: path.to_path_buf(),

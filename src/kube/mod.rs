@@ -17,10 +17,12 @@ use kube::{Client, Config, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::effect::KubeOp;
+use crate::effect::{Audit, KubeOp};
 use crate::event::Event;
 use crate::state::cluster::{DeployView, PodView, RsView, Snapshot};
 use crate::text::clean;
+
+pub mod lease;
 
 const FIELD_MANAGER: &str = "warroom";
 
@@ -359,7 +361,7 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
                 first_image(c.spec.as_ref().map(|s| &s.template))
             ))
         }
-        KubeOp::Undo { deployment, cause } => undo(&api, client, ns, deployment, cause, &pp).await,
+        KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, &pp).await,
         KubeOp::Pause {
             deployments,
             paused,
@@ -434,6 +436,73 @@ fn promotion_patch(
     }))
 }
 
+/// Write a core/v1 Event on each Deployment the action touched: Normal when it was done,
+/// Warning with the error when it failed. A failure here is logged, never fatal: the
+/// action itself already happened (or not) and the journal has it.
+pub async fn record_events(
+    client: &Client,
+    ns: &str,
+    op: &KubeOp,
+    audit: &Audit,
+    instance: &str,
+    result: &Result<String, String>,
+) {
+    use k8s_openapi::api::core::v1::{Event as KEvent, EventSource, ObjectReference};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let events: Api<KEvent> = Api::namespaced(client.clone(), ns);
+    let now = Utc::now();
+    let ts = k8s_openapi::jiff::Timestamp::new(now.timestamp(), now.timestamp_subsec_nanos() as i32)
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    let (type_, message) = match result {
+        Ok(done) => ("Normal", format!("{}; done: {done}", audit.message)),
+        Err(e) => ("Warning", format!("{}; FAILED: {e}", audit.message)),
+    };
+    let message: String = message.chars().take(1000).collect();
+    for name in op.deployments() {
+        let uid = match deps.get_opt(name).await {
+            Ok(Some(d)) => d.metadata.uid,
+            Ok(None) => continue,
+            Err(e) => {
+                log::warn!("no Event recorded on {name}: {}", plain_error(&e));
+                continue;
+            }
+        };
+        let ev = KEvent {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}.{:x}", now.timestamp_nanos_opt().unwrap_or(0))),
+                namespace: Some(ns.to_string()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some("Deployment".into()),
+                name: Some(name.clone()),
+                namespace: Some(ns.to_string()),
+                uid,
+                ..Default::default()
+            },
+            reason: Some(audit.reason.clone()),
+            message: Some(message.clone()),
+            type_: Some(type_.into()),
+            source: Some(EventSource {
+                component: Some(FIELD_MANAGER.into()),
+                host: None,
+            }),
+            first_timestamp: Some(Time(ts)),
+            last_timestamp: Some(Time(ts)),
+            count: Some(1),
+            action: Some(audit.reason.trim_start_matches("Warroom").to_string()),
+            reporting_component: Some(FIELD_MANAGER.into()),
+            reporting_instance: Some(instance.chars().take(128).collect()),
+            ..Default::default()
+        };
+        if let Err(e) = events.create(&Default::default(), &ev).await {
+            log::warn!("no Event recorded on {name}: {}", plain_error(&e));
+        }
+    }
+}
+
 /// Annotations kubectl keeps from the Deployment rather than the ReplicaSet on undo.
 const UNDO_SKIP: [&str; 6] = [
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -444,13 +513,14 @@ const UNDO_SKIP: [&str; 6] = [
     "deprecated.deployment.rollback.to",
 ];
 
-/// `kubectl rollout undo`, step for step, then the change-cause says who and why.
+/// `kubectl rollout undo`, step for step, to the same object kubectl would write: the
+/// change-cause is the restored revision's, as with kubectl. Who rolled back and why goes
+/// into the Deployment's Events (see `record_event`).
 async fn undo(
     api: &Api<Deployment>,
     client: &Client,
     ns: &str,
     name: &str,
-    cause: &str,
     pp: &PatchParams,
 ) -> Result<String, String> {
     let d = api
@@ -528,7 +598,6 @@ async fn undo(
             annotations.insert(k, v);
         }
     }
-    annotations.insert("kubernetes.io/change-cause".into(), cause.to_string());
     let patch: json_patch::Patch = serde_json::from_value(json!([
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},

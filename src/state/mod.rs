@@ -157,6 +157,31 @@ pub struct Stages {
     pub pending: Option<Pending>,
 }
 
+/// Who drives the release. Only the console holding the release's Lease changes the
+/// cluster; every other console watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// Asking the cluster for the release's Lease; no action until it answers.
+    Claiming,
+    /// This console holds the Lease (named here) and renews it.
+    Driving { lease: String },
+    /// Watching only; `why` says so in words (another holder, --read-only, a lost Lease).
+    ReadOnly { why: String, holder: Option<String> },
+}
+
+impl Driver {
+    /// Why an action cannot be taken, or None when this console drives.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            Driver::Driving { .. } => None,
+            Driver::Claiming => Some(
+                "still claiming the release's Lease from the cluster; actions wait until it is held".into(),
+            ),
+            Driver::ReadOnly { why, .. } => Some(format!("read-only: {why}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub seq: u64,
@@ -218,6 +243,8 @@ pub struct Ui {
 pub struct State {
     pub rb: Arc<Runbook>,
     pub operator: String,
+    /// Whether this console may change the cluster.
+    pub driver: Driver,
     pub now: DateTime<Utc>,
     pub checklist: Checklist,
     pub stages: Stages,
@@ -246,6 +273,7 @@ impl State {
             metrics: vec![MetricState::default(); rb.metrics.len()],
             rb,
             operator: clean(operator).into_owned(),
+            driver: Driver::Claiming,
             now,
             stages: Stages::default(),
             cluster: Cluster::default(),

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::Canvas;
 use super::theme::Theme;
 use super::{fmt_secs, hms};
-use crate::state::State;
+use crate::state::{Driver, State};
 use crate::state::cluster::{Link, RolloutStatus, rollout_status};
 use crate::state::metrics::Level;
 
@@ -101,6 +101,19 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             format!("  hold {}/{}", fmt_secs(s.held()), fmt_secs(hold))
         };
         stage.push(Span::styled(text, theme.dim));
+    }
+    if let Driver::ReadOnly { holder, .. } = &s.driver {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " READ-ONLY ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+        if let Some(h) = holder {
+            stage.push(Span::styled(format!(" driven by {h}"), theme.text));
+        }
     }
     let rolled_back = s.stages.rolled_back.is_some();
     let line1 = Line::from(
