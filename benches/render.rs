@@ -12,9 +12,9 @@ use warroom::event::Event;
 use warroom::journal::{Entry, Level, Mark, Record};
 use warroom::layout;
 use warroom::runbook::load;
-use warroom::state::State;
 use warroom::state::cluster::{DeployView, PodView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
+use warroom::state::{Driver, State};
 use warroom::ui::{self, View};
 use warroom::update::update;
 
@@ -22,6 +22,9 @@ fn busy() -> State {
     let rb = load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
     let t0 = Utc::now() - Duration::minutes(30);
     let mut s = State::new(Arc::new(rb), "lin", t0);
+    s.driver = Driver::Driving {
+        lease: "prod/warroom-erp".into(),
+    };
     let ids: Vec<String> = s
         .checklist
         .items

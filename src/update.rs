@@ -206,6 +206,17 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         (Mode::Note(_), Action::Cancel) => s.ui.mode = Mode::Normal,
         (Mode::Note(_), Action::Quit) => s.ui.mode = Mode::Normal,
         (Mode::Confirm(c), Action::Confirm) => {
+            // The Lease may have been lost since the confirmation opened.
+            if c.proposal != Proposal::Quit
+                && let Some(why) = s.driver.refusal()
+                && let Mode::Confirm(c) = &mut s.ui.mode
+                && !c.blockers.contains(&why)
+            {
+                c.blockers.insert(0, why);
+            }
+            let Mode::Confirm(c) = &s.ui.mode else {
+                return;
+            };
             if c.blockers.is_empty() {
                 let c = c.clone();
                 s.ui.mode = Mode::Normal;
@@ -414,7 +425,12 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
         }
         Proposal::Pause { paused, op } => {
             let audit = Audit {
-                reason: if paused { "WarroomPause" } else { "WarroomResume" }.into(),
+                reason: if paused {
+                    "WarroomPause"
+                } else {
+                    "WarroomResume"
+                }
+                .into(),
                 message: format!(
                     "{who} {} the rollout of {release}: {plan}",
                     if paused { "paused" } else { "resumed" }

@@ -7,47 +7,15 @@ use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tokio::sync::mpsc;
+mod common;
+
+use common::{key, until};
 use warroom::app::App;
-use warroom::event::Event;
 use warroom::journal::Entry;
 use warroom::layout;
 use warroom::runbook::{parse_runbook, parse_scenario};
 use warroom::state::Row;
-
-/// Handle events until `done` holds. The limit only stops a broken run from hanging.
-async fn until(
-    app: &mut App,
-    rx: &mut UnboundedReceiver<Event>,
-    what: &str,
-    done: impl Fn(&App) -> bool,
-) {
-    let limit = tokio::time::Instant::now() + Duration::from_secs(90);
-    while !done(app) {
-        match tokio::time::timeout_at(limit, rx.recv()).await {
-            Ok(Some(ev)) => app.handle(ev),
-            Ok(None) => panic!("event channel closed while waiting for {what}"),
-            Err(_) => panic!("gave up waiting for {what}; log:\n{}", log(app)),
-        }
-    }
-}
-
-fn log(app: &App) -> String {
-    app.state
-        .comms
-        .iter()
-        .map(|c| format!("{} {}", c.who, c.text))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn key(app: &mut App, c: char) {
-    app.handle(Event::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::NONE,
-    )));
-}
 
 fn replicas(d: &serde_json::Value) -> i64 {
     d["spec"]["replicas"].as_i64().unwrap()
@@ -77,7 +45,7 @@ async fn advance_to_ten_percent_then_roll_back() {
     app.set_kube(client.clone());
     let k = app.state.rb.kubernetes.clone();
     let watch = warroom::kube::spawn_watch(
-        client,
+        client.clone(),
         &k.namespace,
         vec![k.stable.clone(), k.canary.clone()],
         tx.clone(),
@@ -91,7 +59,19 @@ async fn advance_to_ten_percent_then_roll_back() {
         .map(|m| m.query.clone())
         .collect();
     let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
+    let lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &k.namespace,
+        "warroom-erp-demo",
+        app.identity.clone(),
+        false,
+        tx.clone(),
+    );
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    until(&mut app, &mut rx, "the release Lease held", |a| {
+        matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+    })
+    .await;
 
     until(
         &mut app,
@@ -221,13 +201,22 @@ async fn advance_to_ten_percent_then_roll_back() {
             .count(),
         2
     );
-    // the console never wrote anything but the two Deployments' scale
+    // the console changed nothing in the Deployments but their scale, twice each
     let writes: Vec<_> = sim
         .requests()
         .into_iter()
-        .filter(|(m, _)| m != "GET")
+        .filter(|(m, p)| m != "GET" && p.contains("/deployments"))
         .collect();
     assert_eq!(writes.len(), 4, "{writes:?}");
+    assert!(writes.iter().all(|(m, _)| m == "PATCH"), "{writes:?}");
+    // On the way out the Lease is handed back for the next console.
+    lease.release(Duration::from_secs(5)).await;
+    let l: k8s_openapi::api::coordination::v1::Lease =
+        kube::Api::namespaced(client.clone(), &k.namespace)
+            .get("warroom-erp-demo")
+            .await
+            .expect("the Lease exists");
+    assert_eq!(l.spec.unwrap().holder_identity, None);
     watch.abort();
     poll.abort();
     sim.shutdown().await;

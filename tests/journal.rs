@@ -54,7 +54,8 @@ async fn a_restart_restores_ticks_notes_stage_and_log() {
             KeyCode::Enter,
             KeyModifiers::NONE,
         )));
-        // a stage reached through an intent and its outcome
+        // a stage reached through an intent and its outcome; the intent is written by
+        // another writer while this console is away (one console per journal at a time)
         let seq = app.state.seq + 1;
         let rec = app.state.record(
             "lin",
@@ -63,13 +64,28 @@ async fn a_restart_restores_ticks_notes_stage_and_log() {
                 plan: "Shift traffic to 10%".into(),
             },
         );
-        journal::Writer::open(&path).unwrap().append(&rec).unwrap();
-        app.state.apply(&rec);
-        app.handle(Event::Outcome {
-            seq,
-            ok: true,
-            message: "scaled".into(),
-        });
+        assert!(
+            journal::Writer::open(&path).is_err(),
+            "a second writer is refused while a console has the journal"
+        );
+        let done = app.state.record(
+            "console",
+            Entry::Outcome {
+                of: seq,
+                ok: true,
+                message: "scaled".into(),
+            },
+        );
+        drop(app);
+        let mut w = journal::Writer::open(&path).unwrap();
+        w.append(&rec).unwrap();
+        w.append(&journal::Record {
+            seq: seq + 1,
+            ..done
+        })
+        .unwrap();
+        drop(w);
+        let app = open(&path).unwrap();
         assert_eq!(app.state.stages.current, Some(0));
         let log: Vec<_> = app
             .state

@@ -14,9 +14,9 @@ use warroom::event::Event;
 use warroom::journal::{Entry, Level, Mark, Record};
 use warroom::layout::{self, Fit, Pane};
 use warroom::runbook::{load, parse_runbook};
-use warroom::state::State;
 use warroom::state::cluster::{DeployView, PodView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
+use warroom::state::{Driver, State};
 use warroom::ui::{self, View};
 use warroom::update::update;
 
@@ -125,6 +125,9 @@ fn busy_state(runbook: &str) -> State {
         load(Path::new(runbook)).unwrap()
     };
     let mut s = State::new(Arc::new(rb), "lin", t0());
+    s.driver = Driver::Driving {
+        lease: "prod/warroom-erp".into(),
+    };
     let mut seq = 0;
     let mut rec = |s: &mut State, secs: i64, who: &str, entry: Entry| {
         seq += 1;

@@ -13,7 +13,7 @@ use warroom::layout::Pane;
 use warroom::runbook::parse_runbook;
 use warroom::state::cluster::{DeployView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
-use warroom::state::{Mode, Proposal, Row, State};
+use warroom::state::{Driver, Mode, Proposal, Row, State};
 use warroom::update::{split, update};
 
 pub fn t0() -> DateTime<Utc> {
@@ -26,6 +26,12 @@ fn state() -> State {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let mut s = State::new(Arc::new(rb), "lin", t0());
     update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom-erp-v1.0.0".into(),
+        }),
+    );
     s
 }
 
@@ -623,4 +629,109 @@ fn a_quiet_second_redraws_nothing() {
         },
     );
     assert!(s.ui.dirty);
+}
+
+#[test]
+fn a_read_only_console_refuses_every_action_key_and_says_why() {
+    let mut s = state();
+    tick_all_gating(&mut s, "canary-10");
+    update(
+        &mut s,
+        Event::Lease(Driver::ReadOnly {
+            why: "alice@bastion-1 (pid 7) drives this release".into(),
+            holder: Some("alice@bastion-1 (pid 7)".into()),
+        }),
+    );
+    for c in ['a', 'R', 'p'] {
+        let fx = ch(&mut s, c);
+        assert!(fx.is_empty(), "{c}: nothing journaled, nothing sent");
+        assert_eq!(s.ui.mode, Mode::Normal, "{c}: no confirmation opens");
+        let flash = s.ui.flash.clone().unwrap_or_default();
+        assert!(
+            flash.contains("read-only") && flash.contains("alice@bastion-1"),
+            "{c}: {flash}"
+        );
+        assert!(flash.contains("nothing was done"), "{flash}");
+    }
+    // The change of driver is in the log, once.
+    let said: Vec<_> = s
+        .comms
+        .iter()
+        .filter(|c| c.text.contains("read-only"))
+        .collect();
+    assert_eq!(said.len(), 1);
+    // Ticking the local checklist still works: it changes no cluster.
+    select_item(&mut s, "prep-db-backup");
+    assert_eq!(journaled(&ch(&mut s, ' ')).len(), 1);
+}
+
+#[test]
+fn no_action_before_the_lease_is_held_nor_after_it_is_lost() {
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    tick_all_gating(&mut s, "canary-10");
+    assert!(ch(&mut s, 'a').is_empty());
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("claiming the release's Lease")),
+        "{:?}",
+        s.ui.flash
+    );
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom-x".into(),
+        }),
+    );
+    ch(&mut s, 'a');
+    assert!(matches!(s.ui.mode, Mode::Confirm(_)));
+    // The Lease is lost while the confirmation is open: y must not act.
+    update(&mut s, Event::Lease(Driver::Claiming));
+    let fx = ch(&mut s, 'y');
+    assert!(fx.is_empty());
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("the confirmation stays open, blocked")
+    };
+    assert!(
+        c.blockers.iter().any(|b| b.contains("Lease")),
+        "{:?}",
+        c.blockers
+    );
+}
+
+#[test]
+fn a_rollback_records_who_and_the_evidence_for_the_cluster_events() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let i =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
+    let at = s.now;
+    update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Value { value: 6.02, at },
+        },
+    );
+    ch(&mut s, 'R');
+    let fx = ch(&mut s, 'y');
+    let Entry::Rollback { reason, .. } = journaled(&fx)[0] else {
+        panic!()
+    };
+    assert!(reason.contains("manual rollback by lin"), "{reason}");
+    assert!(
+        reason.contains("CRITICAL") && reason.contains("6.02"),
+        "{reason}"
+    );
+    let Effect::Kube { audit, .. } = &fx[1] else {
+        panic!()
+    };
+    assert_eq!(audit.reason, "WarroomRollback");
+    assert!(audit.message.contains(reason.as_str()), "{}", audit.message);
 }

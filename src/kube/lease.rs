@@ -38,7 +38,11 @@ pub fn lease_name(release: &str, version: &str) -> String {
         }
         out.push(c);
     }
-    let out: String = out.trim_matches(|c| c == '-' || c == '.').chars().take(63).collect();
+    let out: String = out
+        .trim_matches(|c| c == '-' || c == '.')
+        .chars()
+        .take(63)
+        .collect();
     out.trim_end_matches(['-', '.']).to_string()
 }
 
@@ -106,7 +110,9 @@ pub fn spawn(
             match claim(&api, &name, &me, now).await {
                 Ok(Claim::Ours) => {
                     if held_until.is_none() {
-                        send(Driver::Driving { lease: full.clone() });
+                        send(Driver::Driving {
+                            lease: full.clone(),
+                        });
                     }
                     held_until = Some(now + chrono::Duration::seconds(DURATION_SECS as i64));
                     backoff = Duration::from_secs(1);
@@ -161,7 +167,10 @@ pub fn spawn(
 
 enum Claim {
     Ours,
-    Theirs { holder: String, until: DateTime<Utc> },
+    Theirs {
+        holder: String,
+        until: DateTime<Utc>,
+    },
 }
 
 fn micro(t: DateTime<Utc>) -> MicroTime {
@@ -184,7 +193,8 @@ fn holder_until(l: &Lease, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)
         .as_ref()
         .or(spec.acquire_time.as_ref())
         .and_then(chrono_of)?;
-    let until = renewed + chrono::Duration::seconds(spec.lease_duration_seconds.unwrap_or(0) as i64);
+    let until =
+        renewed + chrono::Duration::seconds(spec.lease_duration_seconds.unwrap_or(0) as i64);
     (until > now).then_some((holder, until))
 }
 
@@ -194,7 +204,12 @@ fn live_holder(l: &Lease, now: DateTime<Utc>) -> Option<String> {
 
 /// One attempt to take or renew the Lease. A conflict means someone wrote it between our
 /// read and our write: read again and decide again.
-async fn claim(api: &Api<Lease>, name: &str, me: &str, now: DateTime<Utc>) -> Result<Claim, String> {
+async fn claim(
+    api: &Api<Lease>,
+    name: &str,
+    me: &str,
+    now: DateTime<Utc>,
+) -> Result<Claim, String> {
     for _ in 0..3 {
         let current = api.get_opt(name).await.map_err(|e| plain_error(&e))?;
         let result = match current {
@@ -203,8 +218,11 @@ async fn claim(api: &Api<Lease>, name: &str, me: &str, now: DateTime<Utc>) -> Re
                     metadata: ObjectMeta {
                         name: Some(name.to_string()),
                         labels: Some(
-                            [("app.kubernetes.io/managed-by".to_string(), "warroom".to_string())]
-                                .into(),
+                            [(
+                                "app.kubernetes.io/managed-by".to_string(),
+                                "warroom".to_string(),
+                            )]
+                            .into(),
                         ),
                         ..Default::default()
                     },

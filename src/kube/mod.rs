@@ -452,8 +452,9 @@ pub async fn record_events(
     let deps: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let events: Api<KEvent> = Api::namespaced(client.clone(), ns);
     let now = Utc::now();
-    let ts = k8s_openapi::jiff::Timestamp::new(now.timestamp(), now.timestamp_subsec_nanos() as i32)
-        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    let ts =
+        k8s_openapi::jiff::Timestamp::new(now.timestamp(), now.timestamp_subsec_nanos() as i32)
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
     let (type_, message) = match result {
         Ok(done) => ("Normal", format!("{}; done: {done}", audit.message)),
         Err(e) => ("Warning", format!("{}; FAILED: {e}", audit.message)),
@@ -470,7 +471,10 @@ pub async fn record_events(
         };
         let ev = KEvent {
             metadata: ObjectMeta {
-                name: Some(format!("{name}.{:x}", now.timestamp_nanos_opt().unwrap_or(0))),
+                name: Some(format!(
+                    "{name}.{:x}",
+                    now.timestamp_nanos_opt().unwrap_or(0)
+                )),
                 namespace: Some(ns.to_string()),
                 ..Default::default()
             },

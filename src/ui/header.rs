@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::Canvas;
 use super::theme::Theme;
 use super::{fmt_secs, hms};
-use crate::state::{Driver, State};
 use crate::state::cluster::{Link, RolloutStatus, rollout_status};
 use crate::state::metrics::Level;
+use crate::state::{Driver, State};
 
 /// Overall health: the worst fresh gauge, and the rollout's own failures. With no fresh
 /// data at all the honest answer is UNKNOWN, not OK.

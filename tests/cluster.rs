@@ -1,0 +1,188 @@
+//! The console on a cluster it shares: one driver at a time through the release's Lease,
+//! read-only consoles that write nothing, and what the cluster records of each action.
+//! The simulator serves the Kubernetes API; the console talks to it with the real client.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{demo_app, key, settle, until};
+use warroom::state::Driver;
+
+async fn sim() -> (warroom::sim::SimHandle, kube::Client, tempfile::TempDir) {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
+    let sim = warroom::sim::start(scenario, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    (sim, client, dir)
+}
+
+fn lease_of(app: &warroom::app::App) -> String {
+    let rb = &app.state.rb;
+    warroom::kube::lease::lease_name(&rb.release.name, &rb.release.version)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_console_starts_read_only_and_names_the_driver() {
+    let (sim, client, dir) = sim().await;
+    let (mut first, mut rx1) = demo_app(dir.path(), "lin");
+    let (mut second, mut rx2) = demo_app(dir.path(), "wang");
+    let ns = first.state.rb.kubernetes.namespace.clone();
+    let name = lease_of(&first);
+
+    let l1 = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        &name,
+        first.identity.clone(),
+        false,
+        first.sender(),
+    );
+    until(&mut first, &mut rx1, "the first console driving", |a| {
+        matches!(a.state.driver, Driver::Driving { .. })
+    })
+    .await;
+
+    let l2 = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        &name,
+        second.identity.clone(),
+        false,
+        second.sender(),
+    );
+    until(&mut second, &mut rx2, "the second console read-only", |a| {
+        matches!(a.state.driver, Driver::ReadOnly { .. })
+    })
+    .await;
+    let Driver::ReadOnly { holder, why } = &second.state.driver else {
+        unreachable!()
+    };
+    assert_eq!(holder.as_deref(), Some(first.identity.as_str()));
+    assert!(why.contains("lin@"), "{why}");
+    // The header says so, with the driver's name.
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    second.state.ui.dirty = true;
+    second.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    assert!(screen.contains("driven by lin@"), "{screen}");
+
+    // The first console keeps renewing: still the holder after a renewal period.
+    settle(
+        &mut first,
+        &mut rx1,
+        warroom::kube::lease::RENEW + Duration::from_secs(1),
+    )
+    .await;
+    assert!(matches!(first.state.driver, Driver::Driving { .. }));
+    let lease: k8s_openapi::api::coordination::v1::Lease =
+        kube::Api::namespaced(client.clone(), &ns)
+            .get(&name)
+            .await
+            .unwrap();
+    let spec = lease.spec.unwrap();
+    assert_eq!(
+        spec.holder_identity.as_deref(),
+        Some(first.identity.as_str())
+    );
+    assert!(spec.renew_time.unwrap().0 > spec.acquire_time.unwrap().0);
+
+    // Once the driver quits, the Lease is free and a new console drives at once.
+    l1.release(Duration::from_secs(5)).await;
+    l2.release(Duration::from_secs(5)).await;
+    drop(second);
+    let (mut third, mut rx3) = demo_app(dir.path(), "wang");
+    let _l3 = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        &name,
+        third.identity.clone(),
+        false,
+        third.sender(),
+    );
+    until(&mut third, &mut rx3, "the next console driving", |a| {
+        matches!(a.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_sends_no_write_to_the_api() {
+    let (sim, client, dir) = sim().await;
+    let (mut app, mut rx) = demo_app(dir.path(), "lin");
+    app.set_kube(client.clone());
+    let k = app.state.rb.kubernetes.clone();
+    let watch = warroom::kube::spawn_watch(
+        client.clone(),
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        app.sender(),
+    );
+    let _lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &k.namespace,
+        &lease_of(&app),
+        app.identity.clone(),
+        true,
+        app.sender(),
+    );
+    until(&mut app, &mut rx, "read-only and the cluster seen", |a| {
+        matches!(a.state.driver, Driver::ReadOnly { .. })
+            && a.state.cluster.deployment(&k.stable).is_some()
+    })
+    .await;
+    // Every gate ticked, so only read-only mode stands in the way.
+    let ids: Vec<usize> = (0..app.state.checklist.items.len())
+        .filter(|i| app.state.checklist.items[*i].gates.as_deref() == Some("canary-10"))
+        .collect();
+    for i in ids {
+        if app.state.checklist.marks[i].mark != warroom::journal::Mark::Done
+            && app.state.checklist.items[i].kind.tickable()
+        {
+            let phase = app.state.checklist.items[i].phase;
+            app.state.checklist.collapsed[phase] = false;
+            app.state.checklist.cursor = app
+                .state
+                .checklist
+                .rows()
+                .iter()
+                .position(|r| *r == warroom::state::Row::Item(i))
+                .unwrap();
+            key(&mut app, ' ');
+        }
+    }
+    for c in ['a', 'R', 'p'] {
+        key(&mut app, c);
+        assert!(
+            app.state
+                .ui
+                .flash
+                .as_deref()
+                .is_some_and(|f| f.contains("read-only") && f.contains("nothing was done")),
+            "{c}: {:?}",
+            app.state.ui.flash
+        );
+        key(&mut app, 'y');
+    }
+    settle(&mut app, &mut rx, Duration::from_secs(2)).await;
+    let writes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|(m, _)| m != "GET")
+        .collect();
+    assert!(writes.is_empty(), "the API saw writes: {writes:?}");
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|(_, p)| p.contains("/deployments")),
+        "the console did talk to the API (it watches)"
+    );
+    watch.abort();
+    sim.shutdown().await;
+}
