@@ -103,6 +103,7 @@ fn busy() -> State {
                 created: None,
             }],
             pods,
+            route: None,
         }),
     );
     for i in 0..s.metrics.len() {

@@ -353,6 +353,10 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
             l.kube.clone(),
             &k.namespace,
             vec![k.stable.clone(), k.canary.clone()],
+            match k.split() {
+                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
+                crate::runbook::Split::Replicas(_) => None,
+            },
             tx.clone(),
         ),
         spawn_clock(tx.clone()),

@@ -43,6 +43,17 @@ pub enum KubeOp {
     },
     /// What `kubectl rollout undo` does: back to the previous revision's template.
     Undo { deployment: String, cause: String },
+    /// Set the HTTPRoute's backend weights (Gateway API), and first make sure the canary
+    /// Deployment has at least `canary_replicas` pods to take its share.
+    Weights {
+        route: String,
+        weights: Vec<(String, u32)>,
+        canary: String,
+        canary_replicas: Option<u32>,
+        /// The Deployments the Events are recorded on.
+        deployments: Vec<String>,
+        cause: String,
+    },
     /// Set or clear `spec.paused`.
     Pause {
         deployments: Vec<String>,
@@ -58,7 +69,9 @@ impl KubeOp {
             KubeOp::Scale { targets, .. } => targets.iter().map(|(n, _)| n).collect(),
             KubeOp::Promote { stable, canary, .. } => vec![stable, canary],
             KubeOp::Undo { deployment, .. } => vec![deployment],
-            KubeOp::Pause { deployments, .. } => deployments.iter().collect(),
+            KubeOp::Pause { deployments, .. } | KubeOp::Weights { deployments, .. } => {
+                deployments.iter().collect()
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::Event;
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
-use crate::runbook::ItemKind;
+use crate::runbook::{ItemKind, Split};
 use crate::state::cluster::Link;
 use crate::state::metrics::{Level, Reading};
 use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
@@ -462,6 +462,94 @@ fn critical_now(s: &State) -> Vec<String> {
         .collect()
 }
 
+fn replicas_total(s: &State) -> u32 {
+    match s.rb.kubernetes.split() {
+        Split::Replicas(n) => n,
+        Split::Gateway { .. } => 0,
+    }
+}
+
+/// Gateway API: the HTTPRoute's weights for `traffic` percent to the canary, and the
+/// canary scaled up first when it has fewer pods than its share needs.
+fn plan_weights(
+    s: &State,
+    route: &str,
+    stable: &str,
+    canary: &str,
+    traffic: u32,
+    cause: String,
+) -> (String, Vec<String>, KubeOp) {
+    let k = &s.rb.kubernetes;
+    let weights = vec![
+        (stable.to_string(), 100 - traffic),
+        (canary.to_string(), traffic),
+    ];
+    let title = if traffic >= 100 {
+        format!(
+            "Send all traffic to the canary: HTTPRoute {route} weights {stable}=0, {canary}=100"
+        )
+    } else {
+        format!(
+            "Shift traffic to {traffic}%: HTTPRoute {route} weights {stable}={}, {canary}={traffic}",
+            100 - traffic
+        )
+    };
+    let mut plan = Vec::new();
+    // As many canary pods as its share of the stable's pods, so each pod's load stays.
+    let stable_pods = s
+        .cluster
+        .deployment(&k.stable)
+        .map(|d| d.desired)
+        .unwrap_or(0);
+    let need = ((stable_pods as u64 * traffic as u64).div_ceil(100) as u32).max(1);
+    let canary_view = s.cluster.deployment(&k.canary);
+    let have = canary_view.map(|d| d.desired).unwrap_or(0);
+    let canary_replicas = (traffic > 0 && have < need).then_some(need);
+    if let Some(n) = canary_replicas {
+        let ready = canary_view.map(|d| d.ready).unwrap_or(0);
+        plan.push(format!(
+            "First scale {} from {have} to {n} pods for its share; until they are ready its {ready} ready pods take it.",
+            k.canary
+        ));
+    }
+    if let Some(r) = &s.cluster.snap.route {
+        plan.push(format!("Now: {}", r.describe()));
+    }
+    plan.push(
+        "The gateway applies new weights at once; Deployments' templates do not change.".into(),
+    );
+    let op = KubeOp::Weights {
+        route: route.to_string(),
+        weights,
+        canary: k.canary.clone(),
+        canary_replicas,
+        deployments: vec![k.canary.clone(), k.stable.clone()],
+        cause,
+    };
+    (title, plan, op)
+}
+
+fn gateway_blockers(s: &State, route: &str, traffic: u32) -> Vec<String> {
+    let k = &s.rb.kubernetes;
+    let mut b = Vec::new();
+    if s.cluster.snap.route.is_none() {
+        b.push(format!(
+            "HTTPRoute {route} has not been seen in the cluster"
+        ));
+    }
+    if traffic > 0
+        && s.cluster
+            .deployment(&k.canary)
+            .is_some_and(|d| d.ready == 0)
+    {
+        b.push(format!(
+            "{} has no ready pods: {traffic}% of requests would fail; scale it up and wait for ready pods",
+            k.canary
+        ));
+    }
+    b
+}
+
 /// The replica split for a stage: (canary, stable, a note when rounding was needed).
 pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
     let exact = total as f64 * traffic as f64 / 100.0;
@@ -494,7 +582,6 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         return Err("already at the last stage: nothing to advance to".into());
     };
     let who = &s.operator;
-    let total = k.traffic.replicas;
     let mut blockers = common_blockers(s);
     for i in s.checklist.blockers(rb, next).iter().take(6) {
         blockers.push(format!("not done: {}", s.checklist.items[*i].text));
@@ -532,7 +619,17 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         ));
     }
     let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
-    let (title, mut plan, op) = if stage.traffic >= 100 {
+    let (title, mut plan, op) = if let Split::Gateway {
+        route,
+        stable,
+        canary: cb,
+    } = k.split()
+    {
+        let (title, plan, op) = plan_weights(s, route, stable, cb, stage.traffic, cause);
+        blockers.extend(gateway_blockers(s, route, stage.traffic));
+        (title, plan, op)
+    } else if stage.traffic >= 100 {
+        let total = replicas_total(s);
         let image = canary
             .map(|d| d.image.clone())
             .unwrap_or_else(|| "?".into());
@@ -556,6 +653,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             },
         )
     } else {
+        let total = replicas_total(s);
         let (c, st, note) = split(total, stage.traffic);
         (
             format!(
@@ -583,6 +681,34 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
     let who = &s.operator;
     let mut blockers = common_blockers(s);
     let cause = format!("{who}: manual rollback from the console");
+    if let Split::Gateway {
+        route,
+        stable,
+        canary,
+    } = k.split()
+    {
+        let weight = s.cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
+        if s.stages.current.is_none() && s.stages.pending.is_none() && weight == Some(0) {
+            return Err(format!(
+                "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
+            ));
+        }
+        let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0, cause);
+        plan.insert(
+            0,
+            format!(
+                "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
+            ),
+        );
+        return Ok(Confirm {
+            title: format!(
+                "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
+            ),
+            plan,
+            blockers,
+            proposal: Proposal::Rollback { op },
+        });
+    }
     if s.stages.promoted {
         let prev = previous_revision(s, &k.stable);
         let target = match &prev {
@@ -628,7 +754,7 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
             k.canary
         ));
     }
-    let total = k.traffic.replicas;
+    let total = replicas_total(s);
     Ok(Confirm {
         title: format!(
             "Roll back: scale {} to 0 and {} to {total}",

@@ -122,6 +122,7 @@ async fn read_only_sends_no_write_to_the_api() {
         client.clone(),
         &k.namespace,
         vec![k.stable.clone(), k.canary.clone()],
+        None,
         app.sender(),
     );
     let _lease = warroom::kube::lease::spawn(

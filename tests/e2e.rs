@@ -48,6 +48,7 @@ async fn advance_to_ten_percent_then_roll_back() {
         client.clone(),
         &k.namespace,
         vec![k.stable.clone(), k.canary.clone()],
+        None,
         tx.clone(),
     );
     let prom = warroom::prom::Prom::new(&sim.prom_url, Duration::from_secs(5)).unwrap();

@@ -270,3 +270,51 @@ fn several_problems_are_all_reported() {
     let text = p.to_string();
     assert!(text.lines().all(|l| l.starts_with("bad.yaml:")), "{text}");
 }
+
+#[test]
+fn each_traffic_strategy_takes_only_its_own_settings() {
+    // gateway-api with its defaults: the route and the backends take the Deployments' names
+    let src = GOOD.replace(
+        "    strategy: replica-ratio\n    replicas: 4\n",
+        "    strategy: gateway-api\n",
+    );
+    let rb = parse_runbook(Path::new("gw.yaml"), &src).unwrap();
+    assert_eq!(
+        rb.kubernetes.split(),
+        warroom::runbook::Split::Gateway {
+            route: "web",
+            stable: "web",
+            canary: "web-canary"
+        }
+    );
+    // replicas belong to replica-ratio
+    let (l, c, m) = one(&bad(|s| {
+        s.replace("strategy: replica-ratio", "strategy: gateway-api")
+    }));
+    assert_eq!((l, c), (13, 15));
+    assert!(
+        m.starts_with("`replicas` belongs to the replica-ratio strategy"),
+        "{m}"
+    );
+    // a route belongs to gateway-api
+    let (l, c, m) = one(&bad(|s| {
+        s.replace("    replicas: 4\n", "    replicas: 4\n    route: web\n")
+    }));
+    assert_eq!((l, c), (14, 12));
+    assert!(
+        m.starts_with("`route` belongs to the gateway-api strategy"),
+        "{m}"
+    );
+    // replica-ratio without replicas says what to add
+    let (l, _, m) = one(&bad(|s| s.replace("    replicas: 4\n", "")));
+    assert_eq!(l, 12);
+    assert!(m.contains("needs `replicas`"), "{m}");
+    // the same Service on both sides cannot split anything
+    let (_, _, m) = one(&bad(|s| {
+        s.replace(
+            "    strategy: replica-ratio\n    replicas: 4\n",
+            "    strategy: gateway-api\n    canary_backend: web\n",
+        )
+    }));
+    assert!(m.starts_with("the canary backend must differ"), "{m}");
+}

@@ -113,6 +113,7 @@ fn snapshot() -> Snapshot {
                 95,
             ),
         ],
+        route: None,
     }
 }
 

@@ -11,7 +11,7 @@ use warroom::event::Event;
 use warroom::journal::{Entry, Mark};
 use warroom::layout::Pane;
 use warroom::runbook::parse_runbook;
-use warroom::state::cluster::{DeployView, RsView, Snapshot};
+use warroom::state::cluster::{DeployView, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
 use warroom::state::{Driver, Mode, Proposal, Row, State};
 use warroom::update::{split, update};
@@ -64,6 +64,7 @@ fn cluster(stable: u32, canary: u32) -> Snapshot {
             created: None,
         }],
         pods: vec![],
+        route: None,
     }
 }
 
@@ -734,4 +735,183 @@ fn a_rollback_records_who_and_the_evidence_for_the_cluster_events() {
     };
     assert_eq!(audit.reason, "WarroomRollback");
     assert!(audit.message.contains(reason.as_str()), "{}", audit.message);
+}
+
+/// The demo runbook with the Gateway API strategy, and a cluster whose HTTPRoute sends
+/// everything to stable while the canary runs 2 pods.
+fn gateway_state() -> State {
+    let text = warroom::builtin::DEMO_RUNBOOK.replace(
+        "traffic: {strategy: replica-ratio, replicas: 10}",
+        "traffic: {strategy: gateway-api}",
+    );
+    let rb = parse_runbook(Path::new("demo-gateway.yaml"), &text).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let mut snap = cluster(10, 2);
+    snap.route = Some(RouteView {
+        name: "erp-backend".into(),
+        backends: vec![
+            ("erp-backend".into(), 100),
+            ("erp-backend-canary".into(), 0),
+        ],
+    });
+    update(&mut s, Event::Cluster(snap));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom".into(),
+        }),
+    );
+    s
+}
+
+#[test]
+fn gateway_stages_set_route_weights_and_grow_the_canary_for_its_share() {
+    let mut s = gateway_state();
+    tick_all_gating(&mut s, "canary-10");
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Shift traffic to 10%: HTTPRoute erp-backend weights erp-backend=90, erp-backend-canary=10"
+    );
+    assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    assert!(
+        c.plan
+            .iter()
+            .any(|l| l
+                .contains("HTTPRoute erp-backend weights erp-backend=100, erp-backend-canary=0")),
+        "the confirmation shows the weights now: {:?}",
+        c.plan
+    );
+    let fx = ch(&mut s, 'y');
+    let Effect::Kube { seq, op, .. } = &fx[1] else {
+        panic!()
+    };
+    // 10% of 10 stable pods is 1; the canary already has 2: no scaling.
+    assert_eq!(
+        op,
+        &KubeOp::Weights {
+            route: "erp-backend".into(),
+            weights: vec![
+                ("erp-backend".into(), 90),
+                ("erp-backend-canary".into(), 10)
+            ],
+            canary: "erp-backend-canary".into(),
+            canary_replicas: None,
+            deployments: vec!["erp-backend-canary".into(), "erp-backend".into()],
+            cause: "lin: advance to canary-10 (10%)".into(),
+        }
+    );
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    // Past the hold, the 100% stage sends everything to the canary, scaled to carry it.
+    s.now += Duration::minutes(2);
+    tick_all_gating(&mut s, "full");
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Send all traffic to the canary: HTTPRoute erp-backend weights erp-backend=0, erp-backend-canary=100"
+    );
+    assert!(
+        c.plan
+            .iter()
+            .any(|l| l.contains("scale erp-backend-canary from 2 to 10")),
+        "{:?}",
+        c.plan
+    );
+    let Proposal::Advance {
+        op: KubeOp::Weights {
+            canary_replicas, ..
+        },
+        ..
+    } = &c.proposal
+    else {
+        panic!()
+    };
+    assert_eq!(*canary_replicas, Some(10));
+}
+
+#[test]
+fn gateway_rollback_flips_the_weights_back_at_once() {
+    let mut s = gateway_state();
+    tick_all_gating(&mut s, "canary-10");
+    ch(&mut s, 'a');
+    let fx = ch(&mut s, 'y');
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    ch(&mut s, 'R');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Roll back: HTTPRoute erp-backend sends all traffic to erp-backend (erp-backend=100, erp-backend-canary=0)"
+    );
+    let Proposal::Rollback {
+        op:
+            KubeOp::Weights {
+                weights,
+                canary_replicas,
+                ..
+            },
+    } = &c.proposal
+    else {
+        panic!()
+    };
+    assert_eq!(
+        weights,
+        &vec![
+            ("erp-backend".to_string(), 100),
+            ("erp-backend-canary".to_string(), 0)
+        ]
+    );
+    assert_eq!(*canary_replicas, None, "a rollback never scales");
+}
+
+#[test]
+fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
+    let mut s = gateway_state();
+    let mut snap = cluster(10, 0);
+    snap.route = None;
+    update(&mut s, Event::Cluster(snap));
+    tick_all_gating(&mut s, "canary-10");
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b == "HTTPRoute erp-backend has not been seen in the cluster"),
+        "{:?}",
+        c.blockers
+    );
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b.starts_with("erp-backend-canary has no ready pods")),
+        "{:?}",
+        c.blockers
+    );
+    assert!(ch(&mut s, 'y').is_empty());
 }

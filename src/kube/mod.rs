@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -19,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::effect::{Audit, KubeOp};
 use crate::event::Event;
-use crate::state::cluster::{DeployView, PodView, RsView, Snapshot};
+use crate::state::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
 use crate::text::clean;
 
 pub mod lease;
@@ -46,12 +48,14 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow
     Ok(Client::try_from(config)?)
 }
 
-/// Watch the namespace's Deployments, ReplicaSets and pods; send a snapshot of the
-/// release's objects whenever they change, and `ClusterLost` when the API fails.
+/// Watch the namespace's Deployments, ReplicaSets and pods (and, with the Gateway API
+/// strategy, the HTTPRoute); send a snapshot of the release's objects whenever they
+/// change, and `ClusterLost` when the API fails.
 pub fn spawn_watch(
     client: Client,
     ns: &str,
     deployments: Vec<String>,
+    route: Option<String>,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     let ns = ns.to_string();
@@ -59,45 +63,70 @@ pub fn spawn_watch(
         let (deps, dw) = reflector::store::<Deployment>();
         let (rss, rw) = reflector::store::<ReplicaSet>();
         let (pods, pw) = reflector::store::<Pod>();
+        let hw = reflector::store::Writer::<DynamicObject>::new(httproute());
+        let routes = hw.as_reader();
         let cfg = watcher::Config::default();
-        let d = reflector::reflector(
-            dw,
-            watcher(
-                Api::<Deployment>::namespaced(client.clone(), &ns),
-                cfg.clone(),
-            ),
-        )
-        .default_backoff()
-        .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)));
-        let r = reflector::reflector(
-            rw,
-            watcher(
-                Api::<ReplicaSet>::namespaced(client.clone(), &ns),
-                cfg.clone(),
-            ),
-        )
-        .default_backoff()
-        .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)));
-        let p = reflector::reflector(
-            pw,
-            watcher(Api::<Pod>::namespaced(client.clone(), &ns), cfg),
-        )
-        .default_backoff()
-        .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)));
-        let mut all =
-            futures::stream::select(futures::stream::select(d.boxed(), r.boxed()), p.boxed());
+        let mut streams = vec![
+            reflector::reflector(
+                dw,
+                watcher(
+                    Api::<Deployment>::namespaced(client.clone(), &ns),
+                    cfg.clone(),
+                ),
+            )
+            .default_backoff()
+            .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)))
+            .boxed(),
+            reflector::reflector(
+                rw,
+                watcher(
+                    Api::<ReplicaSet>::namespaced(client.clone(), &ns),
+                    cfg.clone(),
+                ),
+            )
+            .default_backoff()
+            .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)))
+            .boxed(),
+            reflector::reflector(
+                pw,
+                watcher(Api::<Pod>::namespaced(client.clone(), &ns), cfg.clone()),
+            )
+            .default_backoff()
+            .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
+            .boxed(),
+        ];
+        if let Some(name) = &route {
+            let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &httproute());
+            streams.push(
+                reflector::reflector(
+                    hw,
+                    watcher(api, cfg.clone().fields(&format!("metadata.name={name}"))),
+                )
+                .default_backoff()
+                .map_ok(|e| (3, matches!(e, watcher::Event::InitDone)))
+                .boxed(),
+            );
+        }
+        let mut all = futures::stream::select_all(streams);
         let mut last: Option<Snapshot> = None;
-        let mut listed = [false; 3];
+        let mut listed = [false, false, false, route.is_none()];
         while let Some(item) = all.next().await {
             match item {
                 Ok((which, init_done)) => {
-                    // Until all three lists are in, a snapshot would show objects as
-                    // missing that are merely not read yet.
+                    // Until every list is in, a snapshot would show objects as missing
+                    // that are merely not read yet.
                     listed[which] |= init_done;
                     if !listed.iter().all(|l| *l) {
                         continue;
                     }
-                    let snap = snapshot(&deps, &rss, &pods, &deployments);
+                    let mut snap = snapshot(&deps, &rss, &pods, &deployments);
+                    snap.route = route.as_ref().and_then(|name| {
+                        routes
+                            .state()
+                            .iter()
+                            .find(|r| r.name_any() == *name)
+                            .map(|r| route_view(r))
+                    });
                     if last.as_ref() != Some(&snap) {
                         last = Some(snap.clone());
                         if tx.send(Event::Cluster(snap)).is_err() {
@@ -120,6 +149,29 @@ pub fn spawn_watch(
             }
         }
     })
+}
+
+/// Gateway API's HTTPRoute, which k8s-openapi does not know: a dynamic resource.
+pub fn httproute() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    )
+}
+
+pub fn route_view(r: &DynamicObject) -> RouteView {
+    let mut backends = Vec::new();
+    for rule in r.data["spec"]["rules"].as_array().into_iter().flatten() {
+        for b in rule["backendRefs"].as_array().into_iter().flatten() {
+            let name = clean(b["name"].as_str().unwrap_or("")).into_owned();
+            let weight = b["weight"].as_u64().unwrap_or(1).min(1_000_000) as u32;
+            backends.push((name, weight));
+        }
+    }
+    RouteView {
+        name: clean(&r.name_any()).into_owned(),
+        backends,
+    }
 }
 
 fn plain_watch_error(e: &watcher::Error) -> String {
@@ -198,6 +250,7 @@ fn snapshot(
         deployments,
         replicasets,
         pods,
+        route: None,
     }
 }
 
@@ -362,6 +415,33 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             ))
         }
         KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, &pp).await,
+        KubeOp::Weights {
+            route,
+            weights,
+            canary,
+            canary_replicas,
+            ..
+        } => {
+            let mut done = Vec::new();
+            if let Some(n) = canary_replicas {
+                api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": n}})))
+                    .await
+                    .map_err(err(&format!("scale {canary} to {n}")))?;
+                done.push(format!("{canary} scaled to {n}"));
+            }
+            let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
+            let r = routes
+                .get(route)
+                .await
+                .map_err(err(&format!("read HTTPRoute {route}")))?;
+            let patch = weights_patch(&r, weights)?;
+            let r = routes
+                .patch(route, &pp, &Patch::Merge(patch))
+                .await
+                .map_err(err(&format!("set the weights of HTTPRoute {route}")))?;
+            done.push(format!("now {}", route_view(&r).describe()));
+            Ok(done.join("; "))
+        }
         KubeOp::Pause {
             deployments,
             paused,
@@ -383,6 +463,33 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             ))
         }
     }
+}
+
+/// A merge patch that sets the named backends' weights in every rule of the route. Rules
+/// are a list, which a merge patch replaces whole, so the patch carries them all, and the
+/// resourceVersion read makes it fail with a conflict if the route changed meanwhile.
+fn weights_patch(route: &DynamicObject, weights: &[(String, u32)]) -> Result<Value, String> {
+    let mut rules = route.data["spec"]["rules"].clone();
+    let mut found = vec![false; weights.len()];
+    for rule in rules.as_array_mut().into_iter().flatten() {
+        for b in rule["backendRefs"].as_array_mut().into_iter().flatten() {
+            if let Some(i) = weights.iter().position(|(n, _)| b["name"] == n.as_str()) {
+                b["weight"] = json!(weights[i].1);
+                found[i] = true;
+            }
+        }
+    }
+    if let Some(i) = found.iter().position(|f| !f) {
+        return Err(format!(
+            "HTTPRoute {} has no backendRef named {}: check traffic.stable_backend and traffic.canary_backend in the runbook",
+            route.name_any(),
+            weights[i].0
+        ));
+    }
+    Ok(json!({
+        "metadata": {"resourceVersion": route.metadata.resource_version},
+        "spec": {"rules": rules}
+    }))
 }
 
 /// The stable Deployment takes the canary's containers (the new version) and the canary's

@@ -307,12 +307,53 @@ fn validate(rb: &Runbook) -> Found {
             "the canary Deployment must differ from the stable one: give it its own name".into(),
         ));
     }
-    if rb.kubernetes.traffic.replicas == 0 {
-        out.push((
-            vec!["kubernetes".into(), "traffic".into(), "replicas".into()],
-            "replicas must be at least 1: the total number of pods shared by stable and canary"
-                .into(),
-        ));
+    let t = &rb.kubernetes.traffic;
+    let at = |key: &str| -> Vec<Seg> { vec!["kubernetes".into(), "traffic".into(), key.into()] };
+    match t.strategy {
+        TrafficStrategy::ReplicaRatio => {
+            match t.replicas {
+                None => out.push((
+                    at("strategy"),
+                    "replica-ratio needs `replicas`: the total number of pods shared by stable and canary, e.g. `replicas: 10`".into(),
+                )),
+                Some(0) => out.push((
+                    at("replicas"),
+                    "replicas must be at least 1: the total number of pods shared by stable and canary"
+                        .into(),
+                )),
+                Some(_) => {}
+            }
+            for key in ["route", "stable_backend", "canary_backend"] {
+                let set = match key {
+                    "route" => t.route.is_some(),
+                    "stable_backend" => t.stable_backend.is_some(),
+                    _ => t.canary_backend.is_some(),
+                };
+                if set {
+                    out.push((
+                        at(key),
+                        format!("`{key}` belongs to the gateway-api strategy; with replica-ratio the replica counts carry the traffic: remove it, or set `strategy: gateway-api`"),
+                    ));
+                }
+            }
+        }
+        TrafficStrategy::GatewayApi => {
+            if t.replicas.is_some() {
+                out.push((
+                    at("replicas"),
+                    "`replicas` belongs to the replica-ratio strategy; with gateway-api the HTTPRoute's weights carry the traffic: remove it".into(),
+                ));
+            }
+            if let Split::Gateway { stable, canary, .. } = rb.kubernetes.split()
+                && stable == canary
+            {
+                out.push((
+                    at("canary_backend"),
+                    "the canary backend must differ from the stable one: name the canary's Service"
+                        .into(),
+                ));
+            }
+        }
     }
 
     // Stages

@@ -46,8 +46,21 @@ pub struct KubeTarget {
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
     pub strategy: TrafficStrategy,
-    /// Replica ratio: the total number of pods shared between stable and canary.
-    pub replicas: u32,
+    /// replica-ratio: the total number of pods shared between stable and canary.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// gateway-api: the HTTPRoute whose backend weights split the traffic (default: the
+    /// stable Deployment's name).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// gateway-api: the backendRef (Service) in front of the stable pods (default: the
+    /// stable Deployment's name).
+    #[serde(default)]
+    pub stable_backend: Option<String>,
+    /// gateway-api: the backendRef in front of the canary pods (default: the canary
+    /// Deployment's name).
+    #[serde(default)]
+    pub canary_backend: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,6 +69,34 @@ pub enum TrafficStrategy {
     /// Stable and canary Deployments behind one Service; a stage's percentage becomes
     /// replica counts.
     ReplicaRatio,
+    /// Stable and canary Services as backends of one Gateway API HTTPRoute; a stage's
+    /// percentage becomes backend weights.
+    GatewayApi,
+}
+
+/// The traffic split as the console acts on it, after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Split<'a> {
+    Replicas(u32),
+    Gateway {
+        route: &'a str,
+        stable: &'a str,
+        canary: &'a str,
+    },
+}
+
+impl KubeTarget {
+    pub fn split(&self) -> Split<'_> {
+        let t = &self.traffic;
+        match t.strategy {
+            TrafficStrategy::ReplicaRatio => Split::Replicas(t.replicas.unwrap_or(0)),
+            TrafficStrategy::GatewayApi => Split::Gateway {
+                route: t.route.as_deref().unwrap_or(&self.stable),
+                stable: t.stable_backend.as_deref().unwrap_or(&self.stable),
+                canary: t.canary_backend.as_deref().unwrap_or(&self.canary),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

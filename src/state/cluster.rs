@@ -53,6 +53,45 @@ pub struct Snapshot {
     pub deployments: Vec<DeployView>,
     pub replicasets: Vec<RsView>,
     pub pods: Vec<PodView>,
+    /// Gateway API: the HTTPRoute that splits the traffic, when the runbook uses one.
+    pub route: Option<RouteView>,
+}
+
+/// An HTTPRoute's backends and their weights, as the cluster reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteView {
+    pub name: String,
+    /// (backendRef name, weight), over all rules, in order. A missing weight is 1.
+    pub backends: Vec<(String, u32)>,
+}
+
+impl RouteView {
+    /// The backend's weight, summed over the route's rules.
+    pub fn weight(&self, backend: &str) -> Option<u32> {
+        let w: Vec<u32> = self
+            .backends
+            .iter()
+            .filter(|(n, _)| n == backend)
+            .map(|(_, w)| *w)
+            .collect();
+        (!w.is_empty()).then(|| w.iter().sum())
+    }
+
+    /// The share of requests the backend gets, in percent.
+    pub fn percent(&self, backend: &str) -> Option<f64> {
+        let total: u32 = self.backends.iter().map(|(_, w)| w).sum();
+        let w = self.weight(backend)?;
+        (total > 0).then(|| 100.0 * w as f64 / total as f64)
+    }
+
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .backends
+            .iter()
+            .map(|(n, w)| format!("{n}={w}"))
+            .collect();
+        format!("HTTPRoute {} weights {}", self.name, parts.join(", "))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::Canvas;
 use super::theme::Theme;
 use super::{block, hms, kube_age};
+use crate::runbook::Split;
 use crate::state::State;
 use crate::state::cluster::{DeployView, Link, RolloutStatus, rollout_status};
 use crate::text::{fit, width};
@@ -31,6 +32,45 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     }
     let k = &s.rb.kubernetes;
     let mut lines: Vec<Line> = Vec::new();
+    if let Split::Gateway {
+        route,
+        stable,
+        canary,
+    } = k.split()
+    {
+        lines.push(match &s.cluster.snap.route {
+            Some(r) => {
+                let pct = |b: &str| {
+                    r.percent(b)
+                        .map(|p| format!("{p:.0}%"))
+                        .unwrap_or_else(|| "no backendRef".into())
+                };
+                Line::from(vec![
+                    Span::styled("TRAFFIC ", theme.dim),
+                    Span::styled(
+                        fit(
+                            &format!(
+                                "{stable} {} · {canary} {}  (HTTPRoute {route})",
+                                pct(stable),
+                                pct(canary)
+                            ),
+                            w.saturating_sub(8),
+                        )
+                        .into_owned(),
+                        theme.text.add_modifier(Modifier::BOLD),
+                    ),
+                ])
+            }
+            None => Line::from(Span::styled(
+                fit(
+                    &format!("HTTPRoute {route}: not seen in namespace {}", k.namespace),
+                    w,
+                )
+                .into_owned(),
+                theme.dim,
+            )),
+        });
+    }
     for name in [&k.stable, &k.canary] {
         match s.cluster.deployment(name) {
             Some(d) => deployment(s, d, theme, w, &mut lines),
