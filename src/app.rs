@@ -23,6 +23,9 @@ use crate::state::{CommsEntry, State};
 use crate::ui::{self, View};
 use crate::update::{CONSOLE, update};
 
+/// How long an action may wait for the API before it is reported as unanswered.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// At most this many frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
@@ -195,7 +198,18 @@ impl App {
                         Some(client) => {
                             log::info!("action #{seq}: {op:?}");
                             tokio::spawn(async move {
-                                let r = crate::kube::run(&client, &ns, &op).await;
+                                let r = match tokio::time::timeout(
+                                    ACTION_TIMEOUT,
+                                    crate::kube::run(&client, &ns, &op),
+                                )
+                                .await
+                                {
+                                    Ok(r) => r,
+                                    Err(_) => Err(format!(
+                                        "the API server did not answer within {}s: the change may or may not have been made; check the rollout pane before trying again",
+                                        ACTION_TIMEOUT.as_secs()
+                                    )),
+                                };
                                 match &r {
                                     Ok(m) => log::info!("action #{seq} done: {m}"),
                                     Err(m) => log::error!("action #{seq} failed: {m}"),

@@ -187,3 +187,98 @@ async fn read_only_sends_no_write_to_the_api() {
     watch.abort();
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_outage_keeps_the_last_data_marked_stale_then_resumes() {
+    let (sim, direct, dir) = sim().await;
+    // The console reaches the API through a relay that the test can cut.
+    let target = sim.kube_url.trim_start_matches("http://").parse().unwrap();
+    let mut relay = common::Relay::start(target).await;
+    let kc = dir.path().join("relayed.kubeconfig");
+    let text = std::fs::read_to_string(dir.path().join("kubeconfig"))
+        .unwrap()
+        .replace(&sim.kube_url, &format!("http://127.0.0.1:{}", relay.port));
+    std::fs::write(&kc, text).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let (mut app, mut rx) = demo_app(dir.path(), "lin");
+    let k = app.state.rb.kubernetes.clone();
+    let watch = warroom::kube::spawn_watch(
+        client.clone(),
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        None,
+        app.sender(),
+    );
+    until(&mut app, &mut rx, "the stable pods ready", |a| {
+        a.state
+            .cluster
+            .deployment(&k.stable)
+            .is_some_and(|d| d.ready == 10)
+    })
+    .await;
+    relay.cut();
+    until(&mut app, &mut rx, "the outage noticed", |a| {
+        matches!(
+            a.state.cluster.link,
+            warroom::state::cluster::Link::Lost { .. }
+        )
+    })
+    .await;
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    app.state.ui.dirty = true;
+    app.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(screen.contains("DISCONNECTED since"), "{screen}");
+    assert!(screen.contains("STALE, API lost since"), "{screen}");
+    // the last data is still there, not blanked and not guessed
+    assert!(
+        screen.contains("10/10"),
+        "replica counts still shown: {screen}"
+    );
+    assert!(
+        app.state.comms.iter().any(|c| c
+            .text
+            .starts_with("Kubernetes API unreachable: cannot reach the API server")),
+        "{}",
+        common::log(&app)
+    );
+
+    // The network comes back; nothing changes in the namespace, yet the console knows.
+    relay.restore().await;
+    until(&mut app, &mut rx, "the API back", |a| {
+        a.state.cluster.link == warroom::state::cluster::Link::Live
+    })
+    .await;
+    assert!(
+        app.state
+            .comms
+            .iter()
+            .any(|c| c.text.starts_with("Kubernetes API reachable again")),
+        "{}",
+        common::log(&app)
+    );
+    // and the watches resumed: a change made now shows up
+    let deps: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(direct, &k.namespace);
+    deps.patch(
+        &k.canary,
+        &Default::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .unwrap();
+    until(
+        &mut app,
+        &mut rx,
+        "the canary scaled, seen through the watch",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.desired == 1)
+        },
+    )
+    .await;
+    watch.abort();
+    sim.shutdown().await;
+}

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -110,9 +111,39 @@ pub fn spawn_watch(
         let mut all = futures::stream::select_all(streams);
         let mut last: Option<Snapshot> = None;
         let mut listed = [false, false, false, route.is_none()];
-        while let Some(item) = all.next().await {
+        // While the API is lost, a cheap list says when it answers again: a resumed watch
+        // on a quiet namespace may stay silent for minutes, and "disconnected" would then
+        // be a guess. The watches themselves resume from their resourceVersion.
+        let probe = Api::<Deployment>::namespaced(client.clone(), &ns);
+        let mut lost = false;
+        let mut probe_wait = Duration::from_secs(1);
+        loop {
+            let item = if lost {
+                tokio::select! {
+                    item = all.next() => item,
+                    _ = tokio::time::sleep(probe_wait) => {
+                        if probe.list_metadata(&ListParams::default().limit(1)).await.is_ok() {
+                            lost = false;
+                            if let Some(snap) = &last
+                                && tx.send(Event::Cluster(snap.clone())).is_err()
+                            {
+                                return;
+                            }
+                        } else {
+                            probe_wait = (probe_wait * 2).min(Duration::from_secs(30));
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                all.next().await
+            };
+            let Some(item) = item else {
+                return;
+            };
             match item {
                 Ok((which, init_done)) => {
+                    lost = false;
                     // Until every list is in, a snapshot would show objects as missing
                     // that are merely not read yet.
                     listed[which] |= init_done;
@@ -135,6 +166,8 @@ pub fn spawn_watch(
                     }
                 }
                 Err(e) => {
+                    lost = true;
+                    probe_wait = Duration::from_secs(1);
                     log::warn!("watch failed, retrying with backoff: {e}");
                     if tx
                         .send(Event::ClusterLost {
@@ -721,4 +754,58 @@ async fn undo(
         "{name} rolled back to revision {rev} ({})",
         first_image(Some(&template))
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, reason)
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn api_errors_in_plain_words_with_what_to_do() {
+        let cases = [
+            (401, "Unauthorized", "Unauthorized", "log in again"),
+            (
+                403,
+                "Forbidden",
+                "deployments.apps \"web\" is forbidden",
+                "assets/rbac.yaml",
+            ),
+            (
+                404,
+                "NotFound",
+                "deployments.apps \"web\" not found",
+                "check the namespace",
+            ),
+            (409, "Conflict", "the object has been modified", "try again"),
+            (
+                422,
+                "Invalid",
+                "spec.replicas: Invalid value: -1",
+                "rejected as invalid",
+            ),
+            (
+                503,
+                "ServiceUnavailable",
+                "etcd unavailable",
+                "try again shortly",
+            ),
+        ];
+        for (code, reason, message, advice) in cases {
+            let text = plain_error(&api_error(code, reason, message));
+            assert!(text.contains(&format!("({code})")) || code == 503, "{text}");
+            assert!(text.contains(advice), "{code}: {text}");
+            assert!(
+                text.contains(message),
+                "{code}: the API's own words are kept: {text}"
+            );
+        }
+    }
 }

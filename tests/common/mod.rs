@@ -67,3 +67,56 @@ pub fn demo_app(dir: &Path, operator: &str) -> (App, UnboundedReceiver<Event>) {
     .unwrap();
     (app, rx)
 }
+
+/// A loopback TCP relay in front of a server, that can be cut (every connection dropped,
+/// new ones refused) and restored on the same port: a network outage, with the server
+/// itself untouched.
+pub struct Relay {
+    pub port: u16,
+    target: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub async fn start(target: std::net::SocketAddr) -> Relay {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mut r = Relay {
+            port,
+            target,
+            task: None,
+        };
+        r.task = Some(Self::serve(l, target));
+        r
+    }
+
+    fn serve(
+        l: tokio::net::TcpListener,
+        target: std::net::SocketAddr,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = l.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        })
+    }
+
+    /// Drop every connection and stop listening.
+    pub fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    pub async fn restore(&mut self) {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.task = Some(Self::serve(l, self.target));
+    }
+}
