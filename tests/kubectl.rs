@@ -940,3 +940,82 @@ fn sigterm_stops_the_simulator_cleanly() {
     let after = sim.kubectl(&["get", "deploy", "--request-timeout=2s"]);
     assert_eq!(after.code, Some(1), "the API still answers: {after:?}");
 }
+
+#[test]
+fn describe_shows_the_events_written_about_a_deployment_and_leases_list() {
+    let Some(sim) = Sim::start(&scenario("600s", ""), &[]) else {
+        return;
+    };
+    let d = sim.deploy("web");
+    let uid = str_at(&d, "/metadata/uid");
+    // What the console writes: a core/v1 Event about the Deployment.
+    let event = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "web.warroom-1", "namespace": NS},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": NS, "uid": uid},
+        "reason": "CanaryPromoted",
+        "message": "canary promoted to 10% by alice",
+        "type": "Normal",
+        "source": {"component": "warroom"},
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+        "reportingComponent": "warroom",
+        "reportingInstance": "console",
+    });
+    // An event about another object with the same name must not show.
+    let mut other = event.clone();
+    other["metadata"]["name"] = "web.other".into();
+    other["involvedObject"]["kind"] = "Service".into();
+    other["involvedObject"]["apiVersion"] = "v1".into();
+    other["involvedObject"]["uid"] = "0000".into();
+    other["reason"] = "NotAboutTheDeployment".into();
+    for (n, e) in [("e1.json", &event), ("e2.json", &other)] {
+        let f = sim.write_file(n, &e.to_string());
+        let out = sim.ok(&["create", "--validate=false", "-f", f.to_str().unwrap()]);
+        assert!(out.starts_with("event/"), "{out}");
+    }
+    sim.ok(&["set", "image", "deploy/web", "web=registry.local/web:v2"]);
+    sim.wait_deploy("web", "the rollout", complete_by_kubectl_rules);
+    let describe = sim.ok(&["describe", "deployment", "web"]);
+    let events = describe
+        .split_once("\nEvents:\n")
+        .unwrap_or_else(|| panic!("no Events section: {describe}"))
+        .1;
+    let ours = events
+        .lines()
+        .find(|l| l.contains("CanaryPromoted"))
+        .unwrap_or_else(|| panic!("the console's event is missing: {events}"));
+    let f: Vec<&str> = ours.split_whitespace().collect();
+    assert_eq!(f[0], "Normal", "{ours}");
+    assert_eq!(f[3], "warroom", "{ours}");
+    assert!(ours.ends_with("canary promoted to 10% by alice"), "{ours}");
+    assert!(
+        events.contains("ScalingReplicaSet") && events.contains("deployment-controller"),
+        "the controller's own events: {events}"
+    );
+    assert!(!events.contains("NotAboutTheDeployment"), "{events}");
+
+    let all = sim.ok(&["get", "events"]);
+    assert!(all.contains("CanaryPromoted"), "{all}");
+    assert!(all.contains("deployment/web"), "{all}");
+    let warnings = sim.ok(&["get", "events", "--field-selector", "type=Warning"]);
+    assert!(!warnings.contains("CanaryPromoted"), "{warnings}");
+
+    let lease = serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "warroom-web", "namespace": NS},
+        "spec": {"holderIdentity": "alice@console", "leaseDurationSeconds": 30},
+    });
+    let f = sim.write_file("lease.json", &lease.to_string());
+    sim.ok(&["create", "--validate=false", "-f", f.to_str().unwrap()]);
+    let leases = sim.ok(&["get", "lease", "-n", NS]);
+    assert_eq!(header(&leases), ["NAME", "HOLDER", "AGE"], "{leases}");
+    assert_eq!(
+        &rows(&leases)[0][..2],
+        ["warroom-web", "alice@console"],
+        "{leases}"
+    );
+}
