@@ -1019,3 +1019,68 @@ fn describe_shows_the_events_written_about_a_deployment_and_leases_list() {
         "{leases}"
     );
 }
+
+#[test]
+fn an_enforced_role_shows_as_forbidden_in_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = dir.path().join("rbac.yaml");
+    std::fs::write(
+        &role,
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: warroom, namespace: {NS}}}
+rules:
+- apiGroups: [apps]
+  resources: [deployments, replicasets]
+  verbs: [get, list, watch]
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  resourceNames: [web-canary]
+  verbs: [get, patch]
+"
+        ),
+    )
+    .unwrap();
+    let Some(sim) = Sim::start(&scenario("600s", ""), &["--rbac", role.to_str().unwrap()]) else {
+        return;
+    };
+    assert_eq!(rows(&sim.ok(&["get", "deploy"])).len(), 2);
+    sim.ok(&["rollout", "history", "deploy/web"]);
+    assert_eq!(
+        sim.ok(&["scale", "deploy/web-canary", "--replicas=1"])
+            .trim(),
+        "deployment.apps/web-canary scaled"
+    );
+    let scale = sim.kubectl(&["scale", "deploy/web", "--replicas=1"]);
+    assert_eq!(scale.code, Some(1), "{scale:?}");
+    assert_eq!(
+        scale.stderr.trim(),
+        format!(
+            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User \"warroom\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"{NS}\""
+        )
+    );
+    let image = sim.kubectl(&["set", "image", "deploy/web", "web=registry.local/web:v2"]);
+    assert_eq!(image.code, Some(1), "{image:?}");
+    assert!(
+        image
+            .stderr
+            .contains("cannot patch resource \"deployments\" in API group \"apps\""),
+        "{image:?}"
+    );
+    let pods = sim.kubectl(&["get", "pods"]);
+    assert_eq!(pods.code, Some(1), "{pods:?}");
+    assert!(
+        pods.stderr.contains(&format!(
+            "Error from server (Forbidden): pods is forbidden: User \"warroom\" cannot list resource \"pods\" in API group \"\" in the namespace \"{NS}\""
+        )),
+        "{pods:?}"
+    );
+    let all = sim.kubectl(&["get", "deploy", "-A"]);
+    assert_eq!(all.code, Some(1), "{all:?}");
+    assert!(all.stderr.contains("at the cluster scope"), "{all:?}");
+    assert_eq!(
+        str_at(&sim.deploy("web"), "/spec/template/spec/containers/0/image"),
+        "registry.local/web:v1"
+    );
+}

@@ -16,8 +16,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use k8s_openapi::api::rbac::v1::PolicyRule;
+
 use super::controller::{Cluster, pod_ready};
 use super::metrics::{MetricsSim, PodSample};
+use super::rbac::Rbac;
 use super::store::{Resource, now};
 use super::{kube_api, prom_api};
 use crate::runbook::Scenario;
@@ -30,7 +33,10 @@ pub struct Sim {
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) kube_addr: SocketAddr,
-    requests: Mutex<Vec<(String, String)>>,
+    /// Every API request: method, path and query, and whether RBAC let it through.
+    requests: Mutex<Vec<(String, String, bool)>>,
+    /// The Role enforced on every request, if any.
+    pub(crate) rbac: Option<Rbac>,
 }
 
 /// A lock that survives a panicking holder: the simulator's state stays usable for the
@@ -59,8 +65,8 @@ impl Sim {
         r
     }
 
-    pub(crate) fn log_request(&self, method: &str, path_and_query: &str) {
-        lock(&self.requests).push((method.to_string(), path_and_query.to_string()));
+    pub(crate) fn log_request(&self, method: &str, path_and_query: &str, allowed: bool) {
+        lock(&self.requests).push((method.to_string(), path_and_query.to_string(), allowed));
     }
 
     /// What the metrics simulation needs to know of every running pod.
@@ -106,12 +112,46 @@ pub struct SimHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// How to start the simulator.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// 0 = any free port.
+    pub kube_port: u16,
+    pub prom_port: u16,
+    /// When set, every Kubernetes API request is authorised against these rules, as a
+    /// Role bound to the simulator's user (`warroom`) in the scenario's namespace;
+    /// discovery stays open. None = everything is allowed.
+    pub rbac: Option<Vec<PolicyRule>>,
+}
+
 /// Starts the simulated cluster on 127.0.0.1 (port 0 = any free port).
 pub async fn start(
     scenario: Scenario,
     kube_port: u16,
     prom_port: u16,
 ) -> anyhow::Result<SimHandle> {
+    start_with(
+        scenario,
+        Options {
+            kube_port,
+            prom_port,
+            rbac: None,
+        },
+    )
+    .await
+}
+
+/// Starts the simulated cluster on 127.0.0.1 with these options.
+pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<SimHandle> {
+    let Options {
+        kube_port,
+        prom_port,
+        rbac,
+    } = options;
+    let rbac = rbac.map(|rules| Rbac {
+        rules,
+        namespace: scenario.namespace.clone(),
+    });
     let kube_listener = TcpListener::bind(("127.0.0.1", kube_port)).await?;
     let prom_listener = TcpListener::bind(("127.0.0.1", prom_port)).await?;
     let kube_addr = kube_listener.local_addr()?;
@@ -128,6 +168,7 @@ pub async fn start(
         shutdown: shutdown.clone(),
         kube_addr,
         requests: Mutex::new(Vec::new()),
+        rbac,
     });
 
     let kube_sim = sim.clone();
@@ -288,6 +329,15 @@ impl SimHandle {
 
     /// Every request the API received, in order: (method, path and query).
     pub fn requests(&self) -> Vec<(String, String)> {
+        lock(&self.sim.requests)
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// Every request with the authorizer's decision: (method, path and query, allowed).
+    /// Without RBAC every request is allowed.
+    pub fn decisions(&self) -> Vec<(String, String, bool)> {
         lock(&self.sim.requests).clone()
     }
 

@@ -747,3 +747,180 @@ async fn events_can_be_written_and_listed_and_pods_deleted() {
     .await;
     sim.shutdown().await;
 }
+
+impl Http {
+    async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        self.send(req).await
+    }
+}
+
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/erp-production/leases";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_take_optimistic_concurrency_like_the_api_server() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let (code, missing) = http.get(&format!("{LEASES}/warroom-erp")).await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        missing,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "leases.coordination.k8s.io \"warroom-erp\" not found", "reason": "NotFound",
+               "details": {"name": "warroom-erp", "group": "coordination.k8s.io", "kind": "leases"}, "code": 404})
+    );
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "warroom-erp", "namespace": NS},
+        "spec": {"holderIdentity": "alice", "leaseDurationSeconds": 30, "acquireTime": "2026-01-01T00:00:00.000000Z"},
+    });
+    let (code, created) = http.send_json(reqwest::Method::POST, LEASES, &lease).await;
+    assert_eq!(code, 201, "{created}");
+    let rv1 = rv_of(&created).to_string();
+    let (code, again) = http.send_json(reqwest::Method::POST, LEASES, &lease).await;
+    assert_eq!(
+        (code, again["reason"].as_str()),
+        (409, Some("AlreadyExists"))
+    );
+
+    // Renew with the current resourceVersion: accepted, and the version moves.
+    let mut renew = created.clone();
+    renew["spec"]["renewTime"] = json!("2026-01-01T00:00:10.000000Z");
+    let (code, renewed) = http
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("{LEASES}/warroom-erp"),
+            &renew,
+        )
+        .await;
+    assert_eq!(code, 200, "{renewed}");
+    let rv2 = rv_of(&renewed).to_string();
+    assert_ne!(rv1, rv2);
+    assert_eq!(renewed["spec"]["renewTime"], "2026-01-01T00:00:10.000000Z");
+
+    // A second console writing from the stale version loses.
+    let mut steal = created.clone();
+    steal["spec"]["holderIdentity"] = json!("bob");
+    let (code, conflict) = http
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("{LEASES}/warroom-erp"),
+            &steal,
+        )
+        .await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        conflict,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "Operation cannot be fulfilled on leases.coordination.k8s.io \"warroom-erp\": the object has been modified; please apply your changes to the latest version and try again",
+               "reason": "Conflict",
+               "details": {"name": "warroom-erp", "group": "coordination.k8s.io", "kind": "leases"}, "code": 409})
+    );
+    let (_, now_stored) = http.get(&format!("{LEASES}/warroom-erp")).await;
+    assert_eq!(now_stored["spec"]["holderIdentity"], "alice");
+    assert_eq!(rv_of(&now_stored), rv2);
+    let (_, list) = http.get(LEASES).await;
+    assert_eq!(list["kind"], "LeaseList");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_lets_granted_requests_through_and_forbids_the_rest() {
+    let rules = crate::runbook::scenario::parse_role_rules(
+        "kind: Role
+metadata: {name: warroom, namespace: erp-production}
+rules:
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch]
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  resourceNames: [erp-backend-canary]
+  verbs: [get, patch]
+",
+    )
+    .unwrap();
+    let sim = super::start_with(
+        fast_scenario(),
+        super::Options {
+            rbac: Some(rules),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let http = Http::new(&sim);
+    assert_eq!(http.get("/apis").await.0, 200, "discovery stays open");
+    assert_eq!(http.get("/apis/apps/v1").await.0, 200);
+    assert_eq!(http.get("/version").await.0, 200);
+    let (code, list) = http.get(DEPLOYS).await;
+    assert_eq!(code, 200, "{list}");
+    let (code, _) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend-canary/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+
+    let (code, denied) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        denied,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"erp-backend\" is forbidden: User \"warroom\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"erp-production\"","reason":"Forbidden","details":{"name":"erp-backend","group":"apps","kind":"deployments"},"code":403})
+    );
+    let (code, scale) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 403);
+    assert!(
+        scale["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot patch resource \"deployments/scale\""),
+        "{scale}"
+    );
+    let (code, pods) = http.get(PODS).await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        pods["message"],
+        "pods is forbidden: User \"warroom\" cannot list resource \"pods\" in API group \"\" in the namespace \"erp-production\""
+    );
+    // Nothing that was denied changed anything.
+    assert_eq!(
+        sim.deployment("erp-backend").unwrap()["spec"]["replicas"],
+        10
+    );
+
+    let decisions = sim.decisions();
+    let decided = |method: &str, path: &str| {
+        decisions
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map(|d| d.2)
+    };
+    assert_eq!(decided("GET", DEPLOYS), Some(true));
+    assert_eq!(
+        decided("PATCH", &format!("{DEPLOYS}/erp-backend")),
+        Some(false)
+    );
+    assert_eq!(decided("GET", PODS), Some(false));
+    assert_eq!(decided("GET", "/apis"), Some(true));
+    sim.shutdown().await;
+}
