@@ -95,10 +95,26 @@ fn default_payment() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficModel {
+    /// How traffic is split between the stable and canary tracks.
+    #[serde(default)]
+    pub split: TrafficSplit,
     /// Requests per second across all ready pods of the app.
     pub rps: f64,
     pub orders_per_min: f64,
     pub active_users: f64,
+}
+
+/// `traffic.split` in a scenario.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrafficSplit {
+    /// One Service over both tracks: each ready pod gets an equal share, so the canary's
+    /// share is its share of the ready replicas.
+    #[default]
+    Replicas,
+    /// Gateway API: Services `<stable>` and `<canary>` behind an HTTPRoute named
+    /// `<stable>` whose backendRef weights decide each track's share.
+    Gateway,
 }
 
 #[derive(Debug, Clone, Deserialize)]

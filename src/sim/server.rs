@@ -1,6 +1,7 @@
 //! Starting and stopping the simulator: the Kubernetes API and Prometheus listeners on
 //! loopback, the controller loop and the metrics clock.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -69,14 +70,17 @@ impl Sim {
         lock(&self.requests).push((method.to_string(), path_and_query.to_string(), allowed));
     }
 
-    /// What the metrics simulation needs to know of every running pod.
-    fn pod_samples(&self) -> Vec<PodSample> {
+    /// What the metrics simulation needs to know of every running pod, and how the
+    /// HTTPRoute (if any) splits traffic between the tracks.
+    fn pod_samples(&self) -> (Vec<PodSample>, Option<BTreeMap<String, f64>>) {
         self.read(|c| {
-            c.store
+            let pods = c
+                .store
                 .list(Resource::Pod, None)
                 .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
                 .map(|p| pod_sample(p))
-                .collect()
+                .collect();
+            (pods, c.traffic_split())
         })
     }
 }
@@ -255,12 +259,12 @@ async fn run_metrics(
     // Start with the scrape history a Prometheus that had been running for a while would
     // hold, so that rate() windows are full from the first query.
     {
-        let pods = sim.pod_samples();
+        let (pods, split) = sim.pod_samples();
         let mut m = lock(&metrics);
         for back in (1..=HISTORY_SECS).rev() {
-            m.step(t - back as f64, 1.0, &pods);
+            m.step_split(t - back as f64, 1.0, &pods, split.as_ref());
         }
-        m.step(t, 1.0, &pods);
+        m.step_split(t, 1.0, &pods, split.as_ref());
     }
     let until_next = Duration::try_from_secs_f64(t + 1.0 - now()).unwrap_or(Duration::ZERO);
     let mut interval = tokio::time::interval_at(
@@ -276,8 +280,8 @@ async fn run_metrics(
         // Catch up second by second if the task was held up, so no timestamp is skipped.
         while t + 1.0 <= now() {
             t += 1.0;
-            let pods = sim.pod_samples();
-            lock(&metrics).step(t, 1.0, &pods);
+            let (pods, split) = sim.pod_samples();
+            lock(&metrics).step_split(t, 1.0, &pods, split.as_ref());
         }
     }
 }
@@ -311,6 +315,24 @@ impl SimHandle {
             c.store
                 .get(Resource::Deployment, &self.namespace, name)
                 .map(|d| (**d).clone())
+        })
+    }
+
+    /// The stored HTTPRoute, for tests.
+    pub fn httproute(&self, name: &str) -> Option<Value> {
+        self.sim.read(|c| {
+            c.store
+                .get(Resource::HttpRoute, &self.namespace, name)
+                .map(|r| (**r).clone())
+        })
+    }
+
+    /// The stored Service, for tests.
+    pub fn service(&self, name: &str) -> Option<Value> {
+        self.sim.read(|c| {
+            c.store
+                .get(Resource::Service, &self.namespace, name)
+                .map(|r| (**r).clone())
         })
     }
 

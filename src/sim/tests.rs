@@ -924,3 +924,206 @@ rules:
     assert_eq!(decided("GET", "/apis"), Some(true));
     sim.shutdown().await;
 }
+
+/// The gateway scenario with the fast clock of `fast_scenario`.
+fn fast_gateway_scenario() -> Scenario {
+    let mut s = parse_scenario(include_str!("../../assets/scenarios/gateway.yaml")).unwrap();
+    let fast = fast_scenario();
+    s.timing = fast.timing;
+    s.versions = fast.versions;
+    s
+}
+
+const ROUTES: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/erp-production/httproutes";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_scenario_routes_by_httproute_weights_and_takes_patches() {
+    use crate::runbook::scenario::TrafficSplit;
+    let scenario = fast_gateway_scenario();
+    assert_eq!(scenario.traffic.split, TrafficSplit::Gateway);
+    let sim = start(scenario, 0, 0).await.unwrap();
+    let http = Http::new(&sim);
+
+    for (name, track) in [("erp-backend", "stable"), ("erp-backend-canary", "canary")] {
+        let svc = sim.service(name).unwrap();
+        assert_eq!(svc["apiVersion"], "v1");
+        assert_eq!(
+            svc["spec"]["selector"],
+            json!({"app": "erp-backend", "track": track})
+        );
+        assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    }
+    let (code, svcs) = http.get("/api/v1/namespaces/erp-production/services").await;
+    assert_eq!((code, svcs["kind"].as_str()), (200, Some("ServiceList")));
+    assert_eq!(svcs["items"].as_array().unwrap().len(), 2);
+
+    let route = sim.httproute("erp-backend").unwrap();
+    assert_eq!(
+        route["spec"]["rules"][0]["backendRefs"],
+        json!([
+            {"group": "", "kind": "Service", "name": "erp-backend", "port": 80, "weight": 100},
+            {"group": "", "kind": "Service", "name": "erp-backend-canary", "port": 80, "weight": 0},
+        ])
+    );
+    // The canary is up from the start: weight, not replicas, carries its traffic.
+    let canary = sim.deployment("erp-backend-canary").unwrap();
+    assert_eq!(canary["spec"]["replicas"], 2);
+    assert_eq!(canary["status"]["readyReplicas"], 2);
+    let split = |sim: &SimHandle| sim.sim().read(|c| c.traffic_split());
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (100.0, 0.0));
+
+    // What kube-rs sends to shift weight: a merge patch of the rules.
+    let (code, patched) = http
+        .patch(
+            &format!("{ROUTES}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"rules": [{"backendRefs": [
+                {"name": "erp-backend", "port": 80, "weight": 90},
+                {"name": "erp-backend-canary", "port": 80, "weight": 10},
+            ]}]}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["metadata"]["generation"], 2);
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (90.0, 10.0));
+    let (code, patched) = http
+        .patch(
+            &format!("{ROUTES}/erp-backend"),
+            "application/json-patch+json",
+            json!([
+                {"op": "replace", "path": "/spec/rules/0/backendRefs/0/weight", "value": 50},
+                {"op": "replace", "path": "/spec/rules/0/backendRefs/1/weight", "value": 50},
+            ]),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(
+        sim.httproute("erp-backend").unwrap()["spec"]["rules"][0]["backendRefs"][1]["weight"],
+        50
+    );
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (50.0, 50.0));
+
+    // GET, LIST and WATCH of routes.
+    let (code, got) = http.get(&format!("{ROUTES}/erp-backend")).await;
+    assert_eq!((code, got["kind"].as_str()), (200, Some("HTTPRoute")));
+    let (_, list) = http.get(ROUTES).await;
+    assert_eq!(list["kind"], "HTTPRouteList");
+    let mut watch = http
+        .watch(
+            &format!("{ROUTES}?watch=true&resourceVersion={}", rv_of(&got)),
+            "application/json",
+        )
+        .await;
+    http.patch(
+        &format!("{ROUTES}/erp-backend"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"shifted": "yes"}}}),
+    )
+    .await;
+    let ev = watch.next().await.unwrap();
+    assert_eq!(ev["type"], "MODIFIED");
+    assert_eq!(ev["object"]["metadata"]["labels"]["shifted"], "yes");
+
+    // Without the route, traffic follows ready pods again.
+    let resp = http
+        .client
+        .delete(format!("{}{ROUTES}/erp-backend", http.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(split(&sim), None);
+    sim.shutdown().await;
+}
+
+/// Requests per track (and code) over `secs` one-second steps from fresh counters.
+fn requests_by(
+    pods: &[super::metrics::PodSample],
+    split: Option<&std::collections::BTreeMap<String, f64>>,
+    secs: u32,
+) -> std::collections::BTreeMap<(String, String), f64> {
+    let mut s = fast_gateway_scenario();
+    s.noise = 0.0;
+    let mut m = super::metrics::MetricsSim::new(&s);
+    for t in 1..=secs {
+        m.step_split(1_700_000_000.0 + f64::from(t), 1.0, pods, split);
+    }
+    let mut by = std::collections::BTreeMap::new();
+    for line in m.exposition().lines() {
+        let Some(rest) = line.strip_prefix("http_requests_total{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").unwrap();
+        let label = |k: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        *by.entry((label("track"), label("code"))).or_insert(0.0) += value.parse::<f64>().unwrap();
+    }
+    by
+}
+
+#[test]
+fn traffic_share_follows_the_route_weights_not_the_replicas() {
+    use super::metrics::PodSample;
+    let pod = |name: &str, track: &str, ready: bool| PodSample {
+        name: name.into(),
+        track: track.into(),
+        version: if track == "stable" {
+            "v0.9.3"
+        } else {
+            "v1.0.0"
+        }
+        .into(),
+        ready,
+        restarts: 0,
+    };
+    // Ten stable pods, two canary pods: by replicas the canary would get 1/6.
+    let mut pods: Vec<PodSample> = (0..10)
+        .map(|i| pod(&format!("s{i}"), "stable", true))
+        .collect();
+    pods.push(pod("c0", "canary", true));
+    pods.push(pod("c1", "canary", true));
+    let weights = |s: f64, c: f64| {
+        std::collections::BTreeMap::from([("stable".to_string(), s), ("canary".to_string(), c)])
+    };
+    let total = |by: &std::collections::BTreeMap<(String, String), f64>, track: &str| {
+        by.iter()
+            .filter(|((t, _), _)| t == track)
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    let share = |by: &std::collections::BTreeMap<(String, String), f64>| {
+        total(by, "canary") / (total(by, "canary") + total(by, "stable"))
+    };
+    let by_replicas = requests_by(&pods, None, 10);
+    assert!(
+        (share(&by_replicas) - 2.0 / 12.0).abs() < 1e-6,
+        "{by_replicas:?}"
+    );
+    let w0 = requests_by(&pods, Some(&weights(100.0, 0.0)), 10);
+    assert_eq!(total(&w0, "canary"), 0.0, "{w0:?}");
+    assert!(
+        (total(&w0, "stable") - 4000.0).abs() < 1e-3,
+        "400 rps for 10 s: {w0:?}"
+    );
+    let w10 = requests_by(&pods, Some(&weights(90.0, 10.0)), 10);
+    assert!((share(&w10) - 0.1).abs() < 1e-6, "{w10:?}");
+    let w50 = requests_by(&pods, Some(&weights(1.0, 1.0)), 10);
+    assert!((share(&w50) - 0.5).abs() < 1e-6, "{w50:?}");
+
+    // A weighted track without ready pods: its share comes back as 503s.
+    for p in pods.iter_mut().filter(|p| p.track == "canary") {
+        p.ready = false;
+    }
+    let down = requests_by(&pods, Some(&weights(75.0, 25.0)), 10);
+    let failed = down[&("canary".to_string(), "503".to_string())];
+    assert!((failed - 1000.0).abs() < 1e-3, "{down:?}");
+    assert!((total(&down, "stable") - 3000.0).abs() < 1e-3, "{down:?}");
+}
