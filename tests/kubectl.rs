@@ -1084,3 +1084,82 @@ rules:
         "registry.local/web:v1"
     );
 }
+
+#[test]
+fn gateway_services_and_route_weights_through_kubectl() {
+    let Some(sim) = Sim::start(
+        &scenario("600s", "").replace("traffic: {rps: 100", "traffic: {split: gateway, rps: 100"),
+        &[],
+    ) else {
+        return;
+    };
+    let svcs = sim.ok(&["get", "svc", "-o", "wide"]);
+    assert_eq!(
+        header(&svcs),
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+            "SELECTOR"
+        ],
+        "{svcs}"
+    );
+    let r = rows(&svcs);
+    assert_eq!(r.len(), 2, "{svcs}");
+    assert_eq!(
+        (r[0][0], r[0][1], r[0][4]),
+        ("web", "ClusterIP", "80/TCP"),
+        "{svcs}"
+    );
+    assert_eq!(r[0][6], "app=web,track=stable", "{svcs}");
+    assert_eq!(r[1][6], "app=web,track=canary", "{svcs}");
+
+    let routes = sim.ok(&["get", "httproutes"]);
+    assert_eq!(rows(&routes)[0][0], "web", "{routes}");
+    let weights = |sim: &Sim| -> Vec<i64> {
+        let route = sim.json(&["get", "httproute", "web"]);
+        route["spec"]["rules"][0]["backendRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["weight"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(weights(&sim), [100, 0]);
+    let patched = sim.ok(&[
+        "patch",
+        "httproute",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"rules":[{"backendRefs":[{"name":"web","port":80,"weight":90},{"name":"web-canary","port":80,"weight":10}]}]}}"#,
+    ]);
+    assert_eq!(
+        patched.trim(),
+        "httproute.gateway.networking.k8s.io/web patched"
+    );
+    assert_eq!(weights(&sim), [90, 10]);
+    sim.ok(&[
+        "patch",
+        "httproute",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/rules/0/backendRefs/1/weight","value":50}]"#,
+    ]);
+    assert_eq!(weights(&sim), [90, 50]);
+    let bad = sim.kubectl(&[
+        "patch",
+        "httproute",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/rules/3/backendRefs/0/weight","value":1}]"#,
+    ]);
+    assert_eq!(bad.code, Some(1), "{bad:?}");
+    assert!(bad.stderr.contains("is invalid"), "{bad:?}");
+    assert_eq!(weights(&sim), [90, 50]);
+}
