@@ -114,7 +114,7 @@ fn rule_allows(r: &PolicyRule, a: &Attributes) -> bool {
     let name = match &r.resource_names {
         None => true,
         Some(ns) if ns.is_empty() => true,
-        Some(ns) => ns.iter().any(|n| *n == a.name),
+        Some(ns) => ns.contains(&a.name),
     };
     verb && group && resource && name
 }
