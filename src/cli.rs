@@ -66,6 +66,9 @@ pub enum Command {
         prom_port: u16,
         #[arg(long)]
         kubeconfig_out: Option<PathBuf>,
+        /// Enforce the Role in this YAML file (e.g. assets/rbac.yaml) on every API request.
+        #[arg(long)]
+        rbac: Option<PathBuf>,
     },
 }
 

@@ -184,19 +184,41 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             kube_port,
             prom_port,
             kubeconfig_out,
+            rbac,
         } => {
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
                 None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO)
                     .map_err(anyhow::Error::msg)?,
             };
-            let sim = warroom::sim::start(sc, kube_port, prom_port).await?;
+            let rules = match &rbac {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    let rules = runbook::scenario::parse_role_rules(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    Some(rules)
+                }
+                None => None,
+            };
+            let sim = warroom::sim::start_with(
+                sc,
+                warroom::sim::Options {
+                    kube_port,
+                    prom_port,
+                    rbac: rules,
+                },
+            )
+            .await?;
             let kc = kubeconfig_out.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("warroom-sim-{}.kubeconfig", std::process::id()))
             });
             sim.write_kubeconfig(&kc)?;
             println!("Kubernetes API: {}", sim.kube_url);
             println!("Prometheus API: {}  (/metrics for scraping)", sim.prom_url);
+            if let Some(p) = &rbac {
+                println!("RBAC: enforcing the Role in {}", p.display());
+            }
             println!("kubeconfig: {}", kc.display());
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -95,10 +95,26 @@ fn default_payment() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficModel {
+    /// How traffic is split between the stable and canary tracks.
+    #[serde(default)]
+    pub split: TrafficSplit,
     /// Requests per second across all ready pods of the app.
     pub rps: f64,
     pub orders_per_min: f64,
     pub active_users: f64,
+}
+
+/// `traffic.split` in a scenario.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrafficSplit {
+    /// One Service over both tracks: each ready pod gets an equal share, so the canary's
+    /// share is its share of the ready replicas.
+    #[default]
+    Replicas,
+    /// Gateway API: Services `<stable>` and `<canary>` behind an HTTPRoute named
+    /// `<stable>` whose backendRef weights decide each track's share.
+    Gateway,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,5 +162,68 @@ impl Scenario {
 
     pub fn behavior(&self, image: &str) -> Option<&Behavior> {
         self.versions.get(Self::tag(image))
+    }
+}
+
+/// The rules of the first `kind: Role` in a YAML file of one or more documents (a Role
+/// with its RoleBinding and ServiceAccount, as `kubectl apply -f` takes them), for the
+/// simulator to enforce.
+pub fn parse_role_rules(text: &str) -> Result<Vec<k8s_openapi::api::rbac::v1::PolicyRule>, String> {
+    use serde::Deserialize as _;
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let v =
+            serde_yaml::Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
+        if v.get("kind").and_then(serde_yaml::Value::as_str) != Some("Role") {
+            continue;
+        }
+        let rules = v
+            .get("rules")
+            .cloned()
+            .unwrap_or(serde_yaml::Value::Sequence(Vec::new()));
+        return serde_yaml::from_value(rules)
+            .map_err(|e| format!("document {}: the Role's rules: {e}", i + 1));
+    }
+    Err("no `kind: Role` document in the file".into())
+}
+
+#[cfg(test)]
+mod rbac_tests {
+    use super::parse_role_rules;
+
+    #[test]
+    fn role_rules_come_from_the_role_among_other_documents() {
+        let text = "apiVersion: v1
+kind: ServiceAccount
+metadata: {name: warroom, namespace: erp}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: warroom, namespace: erp}
+rules:
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, patch]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  resourceNames: [warroom-erp]
+  verbs: [get, update]
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: warroom, namespace: erp}
+";
+        let rules = parse_role_rules(text).unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(
+            rules[0].api_groups.as_deref(),
+            Some(&["apps".to_string()][..])
+        );
+        assert_eq!(rules[0].verbs, ["get", "list", "watch", "patch"]);
+        assert_eq!(
+            rules[1].resource_names.as_deref(),
+            Some(&["warroom-erp".to_string()][..])
+        );
+        assert!(parse_role_rules("kind: ClusterRoleBinding\n").is_err());
+        assert!(parse_role_rules("kind: Role\nrules: [{verbs: 3}]\n").is_err());
     }
 }

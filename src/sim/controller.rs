@@ -3,7 +3,7 @@
 //! `pkg/controller/deployment`, `pkg/controller/replicaset`) reduced to what a release
 //! console can observe.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::objects;
 use super::store::{ApiError, Resource, Store, key_of, parse_time, rfc3339};
 use crate::runbook::Scenario;
-use crate::runbook::scenario::Behavior;
+use crate::runbook::scenario::{Behavior, TrafficSplit};
 
 pub const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -75,10 +75,57 @@ impl Cluster {
                 .create(Resource::Deployment, d, created)
                 .expect("the scenario's deployments are valid");
         }
+        if c.scenario.traffic.split == TrafficSplit::Gateway {
+            for (i, d) in [&c.scenario.stable, &c.scenario.canary]
+                .into_iter()
+                .enumerate()
+            {
+                let ip = format!("10.96.{}.{}", 10 + i, c.store.rng.next_u64() % 250 + 2);
+                let svc = objects::service(&c.scenario, d, &ip, created);
+                c.store
+                    .create(Resource::Service, svc, created)
+                    .expect("the scenario's services are valid");
+            }
+            let route = objects::http_route(&c.scenario, created);
+            c.store
+                .create(Resource::HttpRoute, route, created)
+                .expect("the scenario's route is valid");
+        }
         c.tick(created);
         c.tick(now);
         c.tick(now);
         c
+    }
+
+    /// The share of traffic each track (`track` label) gets from the HTTPRoute named
+    /// after the stable Deployment, as backendRef weights by track; None without that
+    /// route (traffic then follows ready pods). A backendRef names a Service: its
+    /// selector's `track` says which pods it reaches.
+    pub fn traffic_split(&self) -> Option<BTreeMap<String, f64>> {
+        let ns = &self.scenario.namespace;
+        let route = self
+            .store
+            .get(Resource::HttpRoute, ns, &self.scenario.stable.name)?;
+        let refs = route
+            .pointer("/spec/rules/0/backendRefs")
+            .and_then(Value::as_array)?;
+        let mut split = BTreeMap::new();
+        for r in refs {
+            let name = str_at(r, "/name");
+            // The Gateway API's default weight is 1.
+            let weight = r
+                .get("weight")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0)
+                .max(0.0);
+            let track = match self.store.get(Resource::Service, ns, name) {
+                Some(svc) => str_at(svc, "/spec/selector/track").to_string(),
+                // A backend without a Service reaches no pods: its share fails.
+                None => format!("<missing service {name}>"),
+            };
+            *split.entry(track).or_insert(0.0) += weight;
+        }
+        Some(split)
     }
 
     pub fn scenario(&self) -> &Scenario {

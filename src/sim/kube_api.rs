@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::objects::{default_deployment, drop_nulls, scale_of, validate_deployment};
 use super::patch::{self, PatchType};
+use super::rbac;
 use super::selector::{FieldSelector, LabelSelector};
 use super::server::Sim;
 use super::store::{ApiError, Change, EventType, Resource, Store, now};
@@ -79,7 +80,6 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         || req.uri().path().to_string(),
         |pq| pq.as_str().to_string(),
     );
-    sim.log_request(method.as_str(), &path_and_query);
     let header = |name| {
         req.headers()
             .get(name)
@@ -89,7 +89,7 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
     };
     let accept = header(ACCEPT);
     let content_type = header(CONTENT_TYPE);
-    let segments = req
+    let segments: Vec<String> = req
         .uri()
         .path()
         .split('/')
@@ -97,6 +97,14 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         .map(percent_decode)
         .collect();
     let query = parse_query(req.uri().query().unwrap_or(""));
+    let denied = sim.rbac.as_ref().and_then(|rbac| {
+        let a = rbac::attributes(&method, &segments, &query)?;
+        (!rbac.allows(&a)).then(|| rbac::forbidden(&a))
+    });
+    sim.log_request(method.as_str(), &path_and_query, denied.is_none());
+    if let Some(e) = denied {
+        return error(&e);
+    }
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return error(&ApiError::bad_request(format!("reading the body: {e}"))),

@@ -219,6 +219,8 @@ pub struct MetricsSim {
     cache_misses: f64,
     active_users: f64,
     tsdb: Tsdb,
+    /// Requests the gateway could not route, by (track, status code).
+    unrouted: BTreeMap<(String, &'static str), f64>,
 }
 
 impl MetricsSim {
@@ -246,6 +248,7 @@ impl MetricsSim {
             cache_misses: 0.0,
             active_users: scenario.traffic.active_users.round(),
             tsdb: Tsdb::with_target(&scenario.app, "sim"),
+            unrouted: BTreeMap::new(),
         }
     }
 
@@ -258,7 +261,48 @@ impl MetricsSim {
     /// these pods, then record every series into the TSDB at `t`, as a scrape would.
     /// Call it at a scrape-like interval: the TSDB keeps an hour of every step.
     pub fn step(&mut self, t: f64, dt: f64, pods: &[PodSample]) {
+        self.step_split(t, dt, pods, None);
+    }
+
+    /// `step` with traffic split between tracks by weight (an HTTPRoute's backendRef
+    /// weights, keyed by track): a track gets weight / total of the requests, spread over
+    /// its ready pods; a track with weight but no ready pod answers its share with 503,
+    /// as a gateway does. None = every ready pod gets an equal share.
+    pub fn step_split(
+        &mut self,
+        t: f64,
+        dt: f64,
+        pods: &[PodSample],
+        split: Option<&BTreeMap<String, f64>>,
+    ) {
         let dt = dt.max(0.0);
+        let total_weight: f64 = split.map_or(0.0, |w| w.values().sum());
+        let ready_in = |track: &str| pods.iter().filter(|p| p.ready && p.track == track).count();
+        let share_of = |p: &PodSample| -> f64 {
+            match split {
+                None => 0.0,
+                Some(_) if total_weight <= 0.0 => 0.0,
+                Some(w) => {
+                    w.get(&p.track).copied().unwrap_or(0.0)
+                        / total_weight
+                        / ready_in(&p.track).max(1) as f64
+                }
+            }
+        };
+        if let Some(w) = split {
+            for (track, weight) in w {
+                // All weights zero: the route has no backend and the gateway answers 500s.
+                let (share, code) = if total_weight <= 0.0 {
+                    (1.0 / w.len().max(1) as f64, "500")
+                } else {
+                    (weight / total_weight, "503")
+                };
+                if share > 0.0 && (total_weight <= 0.0 || ready_in(track) == 0) {
+                    let n = quantize(self.traffic.rps * share * dt * self.jitter());
+                    *self.unrouted.entry((track.clone(), code)).or_insert(0.0) += n;
+                }
+            }
+        }
         // A pod that is gone stops being exported, like a vanished scrape target.
         self.pods
             .retain(|name, _| pods.iter().any(|p| p.name == *name));
@@ -288,7 +332,11 @@ impl MetricsSim {
 
             let (cpu_share, memory_share) = if p.ready {
                 // A Service sends each ready endpoint an equal share.
-                let share = 1.0 / ready as f64;
+                let share = if split.is_some() {
+                    share_of(p)
+                } else {
+                    1.0 / ready as f64
+                };
                 let n = quantize(self.traffic.rps * share * dt * f_traffic);
                 let error_rate = (profile.error_rate * f_errors).clamp(0.0, 1.0);
                 let errors = quantize(n * error_rate);
@@ -446,6 +494,13 @@ impl MetricsSim {
             limits.push(limit("memory", "byte"), MEMORY_LIMIT_BYTES);
             memory.push(box_.clone(), s.memory_bytes);
             restarts.push(box_, f64::from(s.restarts));
+        }
+
+        for ((track, code), n) in &self.unrouted {
+            requests.push(
+                labels(&[("namespace", ns), ("track", track), ("code", code)]),
+                *n,
+            );
         }
 
         let mut users = Family::new("erp_active_users", "gauge", "Users with an active session.");

@@ -10,12 +10,13 @@ mod controller;
 mod kube_api;
 mod objects;
 mod patch;
+pub mod rbac;
 mod selector;
 mod server;
 mod store;
 mod table;
 
-pub use server::{Sim, SimHandle, start};
+pub use server::{Options, Sim, SimHandle, start, start_with};
 
 #[cfg(test)]
 mod tests;

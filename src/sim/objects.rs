@@ -58,6 +58,56 @@ fn deployment(s: &Scenario, d: &DeploymentSpec, created: f64) -> Value {
     })
 }
 
+/// The Service in front of one track's pods, as `kubectl expose` would make it.
+pub fn service(s: &Scenario, d: &DeploymentSpec, cluster_ip: &str, created: f64) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": d.name,
+            "namespace": s.namespace,
+            "creationTimestamp": rfc3339(created),
+            "labels": {"app": s.app, "track": d.track},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": cluster_ip,
+            "clusterIPs": [cluster_ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "sessionAffinity": "None",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
+            "selector": {"app": s.app, "track": d.track},
+        },
+        "status": {"loadBalancer": {}},
+    })
+}
+
+/// The HTTPRoute that splits the app's traffic: all of it to stable at first.
+pub fn http_route(s: &Scenario, created: f64) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": s.stable.name,
+            "namespace": s.namespace,
+            "creationTimestamp": rfc3339(created),
+            "labels": {"app": s.app},
+        },
+        "spec": {
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gateway"}],
+            "rules": [{
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [
+                    {"group": "", "kind": "Service", "name": s.stable.name, "port": 80, "weight": 100},
+                    {"group": "", "kind": "Service", "name": s.canary.name, "port": 80, "weight": 0},
+                ],
+            }],
+        },
+    })
+}
+
 /// `25%` stays a string; `1` becomes a number, as IntOrString serializes.
 fn int_or_string(s: &str) -> Value {
     match s.trim().parse::<i64>() {

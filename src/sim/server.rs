@@ -1,6 +1,7 @@
 //! Starting and stopping the simulator: the Kubernetes API and Prometheus listeners on
 //! loopback, the controller loop and the metrics clock.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,8 +17,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use k8s_openapi::api::rbac::v1::PolicyRule;
+
 use super::controller::{Cluster, pod_ready};
 use super::metrics::{MetricsSim, PodSample};
+use super::rbac::Rbac;
 use super::store::{Resource, now};
 use super::{kube_api, prom_api};
 use crate::runbook::Scenario;
@@ -30,7 +34,10 @@ pub struct Sim {
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) kube_addr: SocketAddr,
-    requests: Mutex<Vec<(String, String)>>,
+    /// Every API request: method, path and query, and whether RBAC let it through.
+    requests: Mutex<Vec<(String, String, bool)>>,
+    /// The Role enforced on every request, if any.
+    pub(crate) rbac: Option<Rbac>,
 }
 
 /// A lock that survives a panicking holder: the simulator's state stays usable for the
@@ -59,18 +66,21 @@ impl Sim {
         r
     }
 
-    pub(crate) fn log_request(&self, method: &str, path_and_query: &str) {
-        lock(&self.requests).push((method.to_string(), path_and_query.to_string()));
+    pub(crate) fn log_request(&self, method: &str, path_and_query: &str, allowed: bool) {
+        lock(&self.requests).push((method.to_string(), path_and_query.to_string(), allowed));
     }
 
-    /// What the metrics simulation needs to know of every running pod.
-    fn pod_samples(&self) -> Vec<PodSample> {
+    /// What the metrics simulation needs to know of every running pod, and how the
+    /// HTTPRoute (if any) splits traffic between the tracks.
+    fn pod_samples(&self) -> (Vec<PodSample>, Option<BTreeMap<String, f64>>) {
         self.read(|c| {
-            c.store
+            let pods = c
+                .store
                 .list(Resource::Pod, None)
                 .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
                 .map(|p| pod_sample(p))
-                .collect()
+                .collect();
+            (pods, c.traffic_split())
         })
     }
 }
@@ -106,12 +116,46 @@ pub struct SimHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// How to start the simulator.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// 0 = any free port.
+    pub kube_port: u16,
+    pub prom_port: u16,
+    /// When set, every Kubernetes API request is authorised against these rules, as a
+    /// Role bound to the simulator's user (`warroom`) in the scenario's namespace;
+    /// discovery stays open. None = everything is allowed.
+    pub rbac: Option<Vec<PolicyRule>>,
+}
+
 /// Starts the simulated cluster on 127.0.0.1 (port 0 = any free port).
 pub async fn start(
     scenario: Scenario,
     kube_port: u16,
     prom_port: u16,
 ) -> anyhow::Result<SimHandle> {
+    start_with(
+        scenario,
+        Options {
+            kube_port,
+            prom_port,
+            rbac: None,
+        },
+    )
+    .await
+}
+
+/// Starts the simulated cluster on 127.0.0.1 with these options.
+pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<SimHandle> {
+    let Options {
+        kube_port,
+        prom_port,
+        rbac,
+    } = options;
+    let rbac = rbac.map(|rules| Rbac {
+        rules,
+        namespace: scenario.namespace.clone(),
+    });
     let kube_listener = TcpListener::bind(("127.0.0.1", kube_port)).await?;
     let prom_listener = TcpListener::bind(("127.0.0.1", prom_port)).await?;
     let kube_addr = kube_listener.local_addr()?;
@@ -128,6 +172,7 @@ pub async fn start(
         shutdown: shutdown.clone(),
         kube_addr,
         requests: Mutex::new(Vec::new()),
+        rbac,
     });
 
     let kube_sim = sim.clone();
@@ -214,12 +259,12 @@ async fn run_metrics(
     // Start with the scrape history a Prometheus that had been running for a while would
     // hold, so that rate() windows are full from the first query.
     {
-        let pods = sim.pod_samples();
+        let (pods, split) = sim.pod_samples();
         let mut m = lock(&metrics);
         for back in (1..=HISTORY_SECS).rev() {
-            m.step(t - back as f64, 1.0, &pods);
+            m.step_split(t - back as f64, 1.0, &pods, split.as_ref());
         }
-        m.step(t, 1.0, &pods);
+        m.step_split(t, 1.0, &pods, split.as_ref());
     }
     let until_next = Duration::try_from_secs_f64(t + 1.0 - now()).unwrap_or(Duration::ZERO);
     let mut interval = tokio::time::interval_at(
@@ -235,8 +280,8 @@ async fn run_metrics(
         // Catch up second by second if the task was held up, so no timestamp is skipped.
         while t + 1.0 <= now() {
             t += 1.0;
-            let pods = sim.pod_samples();
-            lock(&metrics).step(t, 1.0, &pods);
+            let (pods, split) = sim.pod_samples();
+            lock(&metrics).step_split(t, 1.0, &pods, split.as_ref());
         }
     }
 }
@@ -273,6 +318,24 @@ impl SimHandle {
         })
     }
 
+    /// The stored HTTPRoute, for tests.
+    pub fn httproute(&self, name: &str) -> Option<Value> {
+        self.sim.read(|c| {
+            c.store
+                .get(Resource::HttpRoute, &self.namespace, name)
+                .map(|r| (**r).clone())
+        })
+    }
+
+    /// The stored Service, for tests.
+    pub fn service(&self, name: &str) -> Option<Value> {
+        self.sim.read(|c| {
+            c.store
+                .get(Resource::Service, &self.namespace, name)
+                .map(|r| (**r).clone())
+        })
+    }
+
     pub fn replicasets(&self) -> Vec<Value> {
         self.all(Resource::ReplicaSet)
     }
@@ -288,6 +351,15 @@ impl SimHandle {
 
     /// Every request the API received, in order: (method, path and query).
     pub fn requests(&self) -> Vec<(String, String)> {
+        lock(&self.sim.requests)
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// Every request with the authorizer's decision: (method, path and query, allowed).
+    /// Without RBAC every request is allowed.
+    pub fn decisions(&self) -> Vec<(String, String, bool)> {
         lock(&self.sim.requests).clone()
     }
 

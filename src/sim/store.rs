@@ -19,6 +19,7 @@ pub enum Resource {
     EventV1,
     Lease,
     HttpRoute,
+    Service,
 }
 
 /// What discovery says about a resource, and how the store treats it.
@@ -50,7 +51,7 @@ const ALL_VERBS: &[&str] = &[
 ];
 
 impl Resource {
-    pub const ALL: [Resource; 8] = [
+    pub const ALL: [Resource; 9] = [
         Resource::Namespace,
         Resource::Pod,
         Resource::Event,
@@ -59,6 +60,7 @@ impl Resource {
         Resource::EventV1,
         Resource::Lease,
         Resource::HttpRoute,
+        Resource::Service,
     ];
 
     pub fn info(self) -> &'static ResourceInfo {
@@ -103,6 +105,28 @@ impl Resource {
                 verbs: ALL_VERBS,
                 generation: false,
                 status_subresource: false,
+            },
+            Resource::Service => &ResourceInfo {
+                group: "",
+                version: "v1",
+                plural: "services",
+                singular: "service",
+                kind: "Service",
+                namespaced: true,
+                short_names: &["svc"],
+                categories: &["all"],
+                verbs: &[
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "update",
+                    "watch",
+                ],
+                generation: false,
+                status_subresource: true,
             },
             Resource::Deployment => &ResourceInfo {
                 group: "apps",

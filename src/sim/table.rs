@@ -317,7 +317,45 @@ fn column_definitions(res: Resource) -> Vec<Column> {
             ("Holder", "string", "", 0, "The holder of the lease."),
             AGE,
         ],
-        Resource::EventV1 | Resource::HttpRoute => vec![
+        Resource::Service => vec![
+            NAME,
+            ("Type", "string", "", 0, "The type of service."),
+            (
+                "Cluster-IP",
+                "string",
+                "",
+                0,
+                "The cluster IP of the service.",
+            ),
+            (
+                "External-IP",
+                "string",
+                "",
+                0,
+                "The external IP of the service.",
+            ),
+            ("Port(s)", "string", "", 0, "The ports of the service."),
+            AGE,
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "The label selector of the service.",
+            ),
+        ],
+        Resource::HttpRoute => vec![
+            NAME,
+            (
+                "Hostnames",
+                "string",
+                "",
+                0,
+                "The hostnames the route matches.",
+            ),
+            AGE,
+        ],
+        Resource::EventV1 => vec![
             NAME,
             (
                 "Created At",
@@ -450,7 +488,55 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
             let holder = s(o, "/spec/holderIdentity");
             vec![json!(name), json!(holder), json!(age(o, now))]
         }
-        Resource::EventV1 | Resource::HttpRoute => {
+        Resource::Service => {
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| format!("{}/{}", n(p, "/port"), s(p, "/protocol")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let selector: Vec<String> = o
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let or_none = |v: String| {
+                if v.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    v
+                }
+            };
+            vec![
+                json!(name),
+                json!(s(o, "/spec/type")),
+                json!(or_none(s(o, "/spec/clusterIP").to_string())),
+                json!("<none>"),
+                json!(or_none(ports.join(","))),
+                json!(age(o, now)),
+                json!(or_none(selector.join(","))),
+            ]
+        }
+        Resource::HttpRoute => {
+            let hosts: Vec<&str> = o
+                .pointer("/spec/hostnames")
+                .and_then(Value::as_array)
+                .map(|hs| hs.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            vec![
+                json!(name),
+                json!(format!("[{}]", hosts.join(" "))),
+                json!(age(o, now)),
+            ]
+        }
+        Resource::EventV1 => {
             vec![json!(name), json!(s(o, "/metadata/creationTimestamp"))]
         }
     }

@@ -747,3 +747,383 @@ async fn events_can_be_written_and_listed_and_pods_deleted() {
     .await;
     sim.shutdown().await;
 }
+
+impl Http {
+    async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        self.send(req).await
+    }
+}
+
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/erp-production/leases";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_take_optimistic_concurrency_like_the_api_server() {
+    let sim = fast_sim().await;
+    let http = Http::new(&sim);
+    let (code, missing) = http.get(&format!("{LEASES}/warroom-erp")).await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        missing,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "leases.coordination.k8s.io \"warroom-erp\" not found", "reason": "NotFound",
+               "details": {"name": "warroom-erp", "group": "coordination.k8s.io", "kind": "leases"}, "code": 404})
+    );
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "warroom-erp", "namespace": NS},
+        "spec": {"holderIdentity": "alice", "leaseDurationSeconds": 30, "acquireTime": "2026-01-01T00:00:00.000000Z"},
+    });
+    let (code, created) = http.send_json(reqwest::Method::POST, LEASES, &lease).await;
+    assert_eq!(code, 201, "{created}");
+    let rv1 = rv_of(&created).to_string();
+    let (code, again) = http.send_json(reqwest::Method::POST, LEASES, &lease).await;
+    assert_eq!(
+        (code, again["reason"].as_str()),
+        (409, Some("AlreadyExists"))
+    );
+
+    // Renew with the current resourceVersion: accepted, and the version moves.
+    let mut renew = created.clone();
+    renew["spec"]["renewTime"] = json!("2026-01-01T00:00:10.000000Z");
+    let (code, renewed) = http
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("{LEASES}/warroom-erp"),
+            &renew,
+        )
+        .await;
+    assert_eq!(code, 200, "{renewed}");
+    let rv2 = rv_of(&renewed).to_string();
+    assert_ne!(rv1, rv2);
+    assert_eq!(renewed["spec"]["renewTime"], "2026-01-01T00:00:10.000000Z");
+
+    // A second console writing from the stale version loses.
+    let mut steal = created.clone();
+    steal["spec"]["holderIdentity"] = json!("bob");
+    let (code, conflict) = http
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("{LEASES}/warroom-erp"),
+            &steal,
+        )
+        .await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        conflict,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "Operation cannot be fulfilled on leases.coordination.k8s.io \"warroom-erp\": the object has been modified; please apply your changes to the latest version and try again",
+               "reason": "Conflict",
+               "details": {"name": "warroom-erp", "group": "coordination.k8s.io", "kind": "leases"}, "code": 409})
+    );
+    let (_, now_stored) = http.get(&format!("{LEASES}/warroom-erp")).await;
+    assert_eq!(now_stored["spec"]["holderIdentity"], "alice");
+    assert_eq!(rv_of(&now_stored), rv2);
+    let (_, list) = http.get(LEASES).await;
+    assert_eq!(list["kind"], "LeaseList");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_lets_granted_requests_through_and_forbids_the_rest() {
+    let rules = crate::runbook::scenario::parse_role_rules(
+        "kind: Role
+metadata: {name: warroom, namespace: erp-production}
+rules:
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch]
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  resourceNames: [erp-backend-canary]
+  verbs: [get, patch]
+",
+    )
+    .unwrap();
+    let sim = super::start_with(
+        fast_scenario(),
+        super::Options {
+            rbac: Some(rules),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let http = Http::new(&sim);
+    assert_eq!(http.get("/apis").await.0, 200, "discovery stays open");
+    assert_eq!(http.get("/apis/apps/v1").await.0, 200);
+    assert_eq!(http.get("/version").await.0, 200);
+    let (code, list) = http.get(DEPLOYS).await;
+    assert_eq!(code, 200, "{list}");
+    let (code, _) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend-canary/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+
+    let (code, denied) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        denied,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"erp-backend\" is forbidden: User \"warroom\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"erp-production\"","reason":"Forbidden","details":{"name":"erp-backend","group":"apps","kind":"deployments"},"code":403})
+    );
+    let (code, scale) = http
+        .patch(
+            &format!("{DEPLOYS}/erp-backend/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 1}}),
+        )
+        .await;
+    assert_eq!(code, 403);
+    assert!(
+        scale["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot patch resource \"deployments/scale\""),
+        "{scale}"
+    );
+    let (code, pods) = http.get(PODS).await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        pods["message"],
+        "pods is forbidden: User \"warroom\" cannot list resource \"pods\" in API group \"\" in the namespace \"erp-production\""
+    );
+    // Nothing that was denied changed anything.
+    assert_eq!(
+        sim.deployment("erp-backend").unwrap()["spec"]["replicas"],
+        10
+    );
+
+    let decisions = sim.decisions();
+    let decided = |method: &str, path: &str| {
+        decisions
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map(|d| d.2)
+    };
+    assert_eq!(decided("GET", DEPLOYS), Some(true));
+    assert_eq!(
+        decided("PATCH", &format!("{DEPLOYS}/erp-backend")),
+        Some(false)
+    );
+    assert_eq!(decided("GET", PODS), Some(false));
+    assert_eq!(decided("GET", "/apis"), Some(true));
+    sim.shutdown().await;
+}
+
+/// The gateway scenario with the fast clock of `fast_scenario`.
+fn fast_gateway_scenario() -> Scenario {
+    let mut s = parse_scenario(include_str!("../../assets/scenarios/gateway.yaml")).unwrap();
+    let fast = fast_scenario();
+    s.timing = fast.timing;
+    s.versions = fast.versions;
+    s
+}
+
+const ROUTES: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/erp-production/httproutes";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_scenario_routes_by_httproute_weights_and_takes_patches() {
+    use crate::runbook::scenario::TrafficSplit;
+    let scenario = fast_gateway_scenario();
+    assert_eq!(scenario.traffic.split, TrafficSplit::Gateway);
+    let sim = start(scenario, 0, 0).await.unwrap();
+    let http = Http::new(&sim);
+
+    for (name, track) in [("erp-backend", "stable"), ("erp-backend-canary", "canary")] {
+        let svc = sim.service(name).unwrap();
+        assert_eq!(svc["apiVersion"], "v1");
+        assert_eq!(
+            svc["spec"]["selector"],
+            json!({"app": "erp-backend", "track": track})
+        );
+        assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    }
+    let (code, svcs) = http.get("/api/v1/namespaces/erp-production/services").await;
+    assert_eq!((code, svcs["kind"].as_str()), (200, Some("ServiceList")));
+    assert_eq!(svcs["items"].as_array().unwrap().len(), 2);
+
+    let route = sim.httproute("erp-backend").unwrap();
+    assert_eq!(
+        route["spec"]["rules"][0]["backendRefs"],
+        json!([
+            {"group": "", "kind": "Service", "name": "erp-backend", "port": 80, "weight": 100},
+            {"group": "", "kind": "Service", "name": "erp-backend-canary", "port": 80, "weight": 0},
+        ])
+    );
+    // The canary is up from the start: weight, not replicas, carries its traffic.
+    let canary = sim.deployment("erp-backend-canary").unwrap();
+    assert_eq!(canary["spec"]["replicas"], 2);
+    assert_eq!(canary["status"]["readyReplicas"], 2);
+    let split = |sim: &SimHandle| sim.sim().read(|c| c.traffic_split());
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (100.0, 0.0));
+
+    // What kube-rs sends to shift weight: a merge patch of the rules.
+    let (code, patched) = http
+        .patch(
+            &format!("{ROUTES}/erp-backend"),
+            "application/merge-patch+json",
+            json!({"spec": {"rules": [{"backendRefs": [
+                {"name": "erp-backend", "port": 80, "weight": 90},
+                {"name": "erp-backend-canary", "port": 80, "weight": 10},
+            ]}]}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["metadata"]["generation"], 2);
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (90.0, 10.0));
+    let (code, patched) = http
+        .patch(
+            &format!("{ROUTES}/erp-backend"),
+            "application/json-patch+json",
+            json!([
+                {"op": "replace", "path": "/spec/rules/0/backendRefs/0/weight", "value": 50},
+                {"op": "replace", "path": "/spec/rules/0/backendRefs/1/weight", "value": 50},
+            ]),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(
+        sim.httproute("erp-backend").unwrap()["spec"]["rules"][0]["backendRefs"][1]["weight"],
+        50
+    );
+    let w = split(&sim).unwrap();
+    assert_eq!((w["stable"], w["canary"]), (50.0, 50.0));
+
+    // GET, LIST and WATCH of routes.
+    let (code, got) = http.get(&format!("{ROUTES}/erp-backend")).await;
+    assert_eq!((code, got["kind"].as_str()), (200, Some("HTTPRoute")));
+    let (_, list) = http.get(ROUTES).await;
+    assert_eq!(list["kind"], "HTTPRouteList");
+    let mut watch = http
+        .watch(
+            &format!("{ROUTES}?watch=true&resourceVersion={}", rv_of(&got)),
+            "application/json",
+        )
+        .await;
+    http.patch(
+        &format!("{ROUTES}/erp-backend"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"shifted": "yes"}}}),
+    )
+    .await;
+    let ev = watch.next().await.unwrap();
+    assert_eq!(ev["type"], "MODIFIED");
+    assert_eq!(ev["object"]["metadata"]["labels"]["shifted"], "yes");
+
+    // Without the route, traffic follows ready pods again.
+    let resp = http
+        .client
+        .delete(format!("{}{ROUTES}/erp-backend", http.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(split(&sim), None);
+    sim.shutdown().await;
+}
+
+/// Requests per track (and code) over `secs` one-second steps from fresh counters.
+fn requests_by(
+    pods: &[super::metrics::PodSample],
+    split: Option<&std::collections::BTreeMap<String, f64>>,
+    secs: u32,
+) -> std::collections::BTreeMap<(String, String), f64> {
+    let mut s = fast_gateway_scenario();
+    s.noise = 0.0;
+    let mut m = super::metrics::MetricsSim::new(&s);
+    for t in 1..=secs {
+        m.step_split(1_700_000_000.0 + f64::from(t), 1.0, pods, split);
+    }
+    let mut by = std::collections::BTreeMap::new();
+    for line in m.exposition().lines() {
+        let Some(rest) = line.strip_prefix("http_requests_total{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").unwrap();
+        let label = |k: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        *by.entry((label("track"), label("code"))).or_insert(0.0) += value.parse::<f64>().unwrap();
+    }
+    by
+}
+
+#[test]
+fn traffic_share_follows_the_route_weights_not_the_replicas() {
+    use super::metrics::PodSample;
+    let pod = |name: &str, track: &str, ready: bool| PodSample {
+        name: name.into(),
+        track: track.into(),
+        version: if track == "stable" {
+            "v0.9.3"
+        } else {
+            "v1.0.0"
+        }
+        .into(),
+        ready,
+        restarts: 0,
+    };
+    // Ten stable pods, two canary pods: by replicas the canary would get 1/6.
+    let mut pods: Vec<PodSample> = (0..10)
+        .map(|i| pod(&format!("s{i}"), "stable", true))
+        .collect();
+    pods.push(pod("c0", "canary", true));
+    pods.push(pod("c1", "canary", true));
+    let weights = |s: f64, c: f64| {
+        std::collections::BTreeMap::from([("stable".to_string(), s), ("canary".to_string(), c)])
+    };
+    let total = |by: &std::collections::BTreeMap<(String, String), f64>, track: &str| {
+        by.iter()
+            .filter(|((t, _), _)| t == track)
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    let share = |by: &std::collections::BTreeMap<(String, String), f64>| {
+        total(by, "canary") / (total(by, "canary") + total(by, "stable"))
+    };
+    let by_replicas = requests_by(&pods, None, 10);
+    assert!(
+        (share(&by_replicas) - 2.0 / 12.0).abs() < 1e-6,
+        "{by_replicas:?}"
+    );
+    let w0 = requests_by(&pods, Some(&weights(100.0, 0.0)), 10);
+    assert_eq!(total(&w0, "canary"), 0.0, "{w0:?}");
+    assert!(
+        (total(&w0, "stable") - 4000.0).abs() < 1e-3,
+        "400 rps for 10 s: {w0:?}"
+    );
+    let w10 = requests_by(&pods, Some(&weights(90.0, 10.0)), 10);
+    assert!((share(&w10) - 0.1).abs() < 1e-6, "{w10:?}");
+    let w50 = requests_by(&pods, Some(&weights(1.0, 1.0)), 10);
+    assert!((share(&w50) - 0.5).abs() < 1e-6, "{w50:?}");
+
+    // A weighted track without ready pods: its share comes back as 503s.
+    for p in pods.iter_mut().filter(|p| p.track == "canary") {
+        p.ready = false;
+    }
+    let down = requests_by(&pods, Some(&weights(75.0, 25.0)), 10);
+    let failed = down[&("canary".to_string(), "503".to_string())];
+    assert!((failed - 1000.0).abs() < 1e-3, "{down:?}");
+    assert!((total(&down, "stable") - 3000.0).abs() < 1e-3, "{down:?}");
+}
