@@ -10,6 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::Value;
 use warroom::effect::KubeOp;
+use warroom::event::Event;
 use warroom::sim::SimHandle;
 use warroom::state::cluster::{RolloutStatus, rollout_status};
 
@@ -279,4 +280,163 @@ async fn console_undo_equals_kubectl_rollout_undo() {
 
     a.sim.shutdown().await;
     b.sim.shutdown().await;
+}
+
+mod common;
+
+/// Tick every required item that gates `stage`.
+fn tick_gates(app: &mut warroom::app::App, stage: &str) {
+    for i in 0..app.state.checklist.items.len() {
+        let it = &app.state.checklist.items[i];
+        if it.gates.as_deref() == Some(stage)
+            && it.required
+            && it.kind.tickable()
+            && app.state.checklist.marks[i].mark != warroom::journal::Mark::Done
+        {
+            let phase = it.phase;
+            app.state.checklist.collapsed[phase] = false;
+            app.state.checklist.cursor = app
+                .state
+                .checklist
+                .rows()
+                .iter()
+                .position(|r| *r == warroom::state::Row::Item(i))
+                .unwrap();
+            common::key(app, ' ');
+        }
+    }
+}
+
+/// `kubectl describe` and `kubectl rollout history` tell the same story as the comms log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
+    let Some(kubectl) = kubectl() else { return };
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let c = cluster(dir.path(), "story").await;
+    let (mut app, mut rx) = common::demo_app(dir.path(), "lin");
+    app.set_kube(c.client.clone());
+    let k = app.state.rb.kubernetes.clone();
+    let _watch = warroom::kube::spawn_watch(
+        c.client.clone(),
+        &c.ns,
+        vec![k.stable.clone(), k.canary.clone()],
+        None,
+        app.sender(),
+    );
+    let _lease = warroom::kube::lease::spawn(
+        c.client.clone(),
+        &c.ns,
+        "warroom-erp",
+        app.identity.clone(),
+        false,
+        app.sender(),
+    );
+    common::until(&mut app, &mut rx, "driving, stable ready", |a| {
+        matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+            && a.state
+                .cluster
+                .deployment(STABLE)
+                .is_some_and(|d| d.ready == 10)
+    })
+    .await;
+
+    // 10%
+    tick_gates(&mut app, "canary-10");
+    common::key(&mut app, 'a');
+    common::key(&mut app, 'y');
+    common::until(&mut app, &mut rx, "the canary at 1 ready", |a| {
+        a.state.stages.current == Some(0)
+            && a.state
+                .cluster
+                .deployment(CANARY)
+                .is_some_and(|d| d.ready == 1)
+    })
+    .await;
+    // 100%, once the hold has passed
+    app.handle(Event::Tick(
+        chrono::Utc::now() + chrono::Duration::minutes(2),
+    ));
+    tick_gates(&mut app, "full");
+    common::key(&mut app, 'a');
+    common::key(&mut app, 'y');
+    common::until(&mut app, &mut rx, "promoted", |a| a.state.stages.promoted).await;
+    c.settle(&kubectl).await;
+    common::until(
+        &mut app,
+        &mut rx,
+        "both revisions in the rollout pane",
+        |a| warroom::update::previous_revision(&a.state, STABLE).is_some(),
+    )
+    .await;
+    // and back
+    common::key(&mut app, 'R');
+    if let warroom::state::Mode::Confirm(c) = &app.state.ui.mode {
+        assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    } else {
+        panic!("no confirmation: {:?}", app.state.ui.flash);
+    }
+    common::key(&mut app, 'y');
+    common::until(&mut app, &mut rx, "rolled back", |a| {
+        a.state.stages.rolled_back.is_some()
+    })
+    .await;
+    c.settle(&kubectl).await;
+    // Events are written after the outcome: give them a moment.
+    let events = || c.kubectl(&kubectl, &["describe", "deployment", STABLE]).1;
+    for _ in 0..50 {
+        if events().contains("WarroomRollback") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let describe = events();
+    let log = common::log(&app);
+    for (reason, said) in [
+        (
+            "WarroomAdvance",
+            "lin advanced ERP backend (demo) v1.0.0 to Canary 10% (10%): Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9",
+        ),
+        (
+            "WarroomAdvance",
+            "lin advanced ERP backend (demo) v1.0.0 to Full rollout 100% (100%): Promote to 100%",
+        ),
+        ("WarroomRollback", "manual rollback by lin"),
+    ] {
+        let line = describe
+            .lines()
+            .find(|l| l.contains(reason) && l.contains(said))
+            .unwrap_or_else(|| panic!("no {reason} event saying {said:?} in:\n{describe}"));
+        assert!(line.trim_start().starts_with("Normal"), "{line}");
+        assert!(
+            line.contains("warroom"),
+            "the source is the console: {line}"
+        );
+    }
+    // The comms log says the same things.
+    assert!(
+        log.contains("Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"),
+        "{log}"
+    );
+    assert!(log.contains("Promote to 100%"), "{log}");
+    // rollout history: the promotion's change-cause names who and what, and the undo
+    // restored revision 1's template as revision 3, exactly as kubectl would.
+    let (code, history, err) = c.kubectl(
+        &kubectl,
+        &["rollout", "history", &format!("deployment/{STABLE}")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(rows.len(), 2, "{history}");
+    assert!(
+        rows[0].starts_with('2') && rows[0].contains("lin: advance to full (100%)"),
+        "{history}"
+    );
+    assert!(rows[1].starts_with('3'), "{history}");
+    c.sim.shutdown().await;
 }
