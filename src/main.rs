@@ -118,7 +118,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 operator: console.operator(),
                 layout,
                 kube: client,
-                prometheus,
+                prometheus: prometheus.overrides(),
             })
             .await?;
             println!("journal: {}", path.display());
@@ -169,7 +169,10 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 operator: console.operator(),
                 layout,
                 kube: client,
-                prometheus: Some(sim.prom_url.clone()),
+                prometheus: warroom::prom::Overrides {
+                    url: Some(sim.prom_url.clone()),
+                    ..Default::default()
+                },
             })
             .await;
             sim.shutdown().await;
