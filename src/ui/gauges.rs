@@ -68,8 +68,9 @@ fn bytes(v: f64) -> String {
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// The last `points` values of `history` in at most `w` cells. With more points than
-/// cells, each cell shows the worst point it covers, so a spike never vanishes.
+/// The last `points` values of `history` in at most `w` cells, on a scale that spans the
+/// thresholds. With more points than cells, each cell shows the worst point it covers,
+/// so a spike never vanishes.
 pub fn sparkline(
     m: &Metric,
     history: &std::collections::VecDeque<f64>,
@@ -93,15 +94,21 @@ pub fn sparkline(
             })
             .collect()
     };
+    // The scale always spans the thresholds: a wobble in the last digit stays flat,
+    // and the height says how close the value runs to warn and critical.
     let (lo, hi) = pts
         .iter()
+        .chain(&[m.warn, m.critical])
+        .filter(|v| v.is_finite())
         .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
     pts.iter()
         .map(|v| {
-            if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
                 BARS[3]
             } else {
-                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round().clamp(0.0, 7.0) as usize]
             }
         })
         .collect()
@@ -396,6 +403,11 @@ fn describe(
 ) -> (String, Style) {
     match &m.reading {
         None => ("waiting".into(), theme.dim),
+        // A failure with a value shown from before: say both, the failure and its age.
+        Some(Reading::Error(_)) if stale => (
+            format!("ERR {}", fmt_secs(m.age(s.now).unwrap_or(0))),
+            Style::default().fg(Color::Red),
+        ),
         Some(Reading::Error(_)) => ("ERROR".into(), Style::default().fg(Color::Red)),
         Some(Reading::NoData) => ("NO DATA".into(), theme.dim),
         Some(Reading::Value { .. } | Reading::Split(_)) if stale => {
