@@ -399,6 +399,16 @@ impl Prom {
             .send()
             .await
             .map_err(|e| {
+                let cause = root_cause(&e);
+                if cause.contains("certificate") || cause.contains("fatal alert") {
+                    return fail(
+                        format!(
+                            "the TLS handshake with Prometheus at {} failed: {cause} (check ca_file / --prometheus-ca and the client certificate, or --insecure)",
+                            self.base
+                        ),
+                        false,
+                    );
+                }
                 if e.is_timeout() {
                     fail(
                         format!(
@@ -547,7 +557,6 @@ impl Prom {
             .await?;
         match data.result_type.as_str() {
             "matrix" => {}
-            // A constant expression answers a range query with a matrix too; be lenient.
             other => return Err(format!("a range query returned a {other}")),
         }
         data.result
