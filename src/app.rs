@@ -342,7 +342,8 @@ pub struct Launch {
     pub operator: String,
     pub layout: Layout,
     pub kube: kube::Client,
-    pub prometheus: Option<String>,
+    /// The flags' Prometheus settings, over the runbook's `prometheus:` section.
+    pub prometheus: crate::prom::Overrides,
     /// Watch only, as `--read-only` asks.
     pub read_only: bool,
 }
@@ -383,28 +384,26 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         l.read_only,
         tx.clone(),
     );
-    let url = l
-        .prometheus
-        .or_else(|| rb.prometheus.as_ref().and_then(|p| p.url.clone()));
-    let refresh = rb
-        .prometheus
-        .as_ref()
-        .map(|p| p.refresh.0)
-        .unwrap_or(Duration::from_secs(5));
-    match url {
-        Some(url) if !rb.metrics.is_empty() => {
-            let prom = crate::prom::Prom::new(&url, refresh.min(Duration::from_secs(10)))
-                .map_err(anyhow::Error::msg)?;
+    match crate::prom::Settings::resolve(rb.prometheus.as_ref(), &l.prometheus) {
+        _ if rb.metrics.is_empty() => {}
+        Ok(Some(settings)) => {
+            let prom = crate::prom::Prom::new(&settings).map_err(anyhow::Error::msg)?;
+            let gauges = rb
+                .metrics
+                .iter()
+                .map(|m| crate::prom::Gauge {
+                    metric: m.clone(),
+                    points: crate::state::metrics::window_points(&rb, m),
+                })
+                .collect();
             tasks.push(crate::prom::spawn_poller(
                 prom,
-                rb.metrics.iter().map(|m| m.query.clone()).collect(),
-                refresh,
+                gauges,
+                settings.refresh,
                 tx.clone(),
             ));
         }
-        Some(_) => {}
-        None if rb.metrics.is_empty() => {}
-        None => {
+        Ok(None) => {
             for i in 0..rb.metrics.len() {
                 let _ = tx.send(Event::Metric {
                     index: i,
@@ -413,6 +412,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
                 });
             }
         }
+        Err(e) => anyhow::bail!("Prometheus: {e}"),
     }
     let mut terminal = ratatui::init();
     let _ = ratatui::crossterm::execute!(

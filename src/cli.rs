@@ -21,9 +21,8 @@ pub enum Command {
     Run {
         /// The release's runbook (YAML).
         runbook: PathBuf,
-        /// Prometheus base URL (overrides the runbook's prometheus.url).
-        #[arg(long)]
-        prometheus: Option<String>,
+        #[command(flatten)]
+        prometheus: PromArgs,
         /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
@@ -70,6 +69,60 @@ pub enum Command {
         #[arg(long)]
         rbac: Option<PathBuf>,
     },
+}
+
+/// How to reach Prometheus; each flag overrides the runbook's `prometheus:` section.
+/// Secrets are never flags: name the environment variable or file that holds them.
+#[derive(Args, Debug, Default)]
+pub struct PromArgs {
+    /// Prometheus base URL (overrides prometheus.url).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Send a bearer token read from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub prometheus_token_env: Option<String>,
+    /// Send a bearer token read from this file.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// Basic auth user; the password comes from --prometheus-password-env or -file.
+    #[arg(long, value_name = "USER")]
+    pub prometheus_user: Option<String>,
+    #[arg(long, value_name = "VAR")]
+    pub prometheus_password_env: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_password_file: Option<PathBuf>,
+    /// An extra request header, `Name: value` (repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub prometheus_header: Vec<String>,
+    /// PEM file of the CA that signed Prometheus' certificate.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_ca: Option<PathBuf>,
+    /// PEM client certificate (with --prometheus-key).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_key: Option<PathBuf>,
+    /// Do not verify Prometheus' TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl PromArgs {
+    pub fn overrides(&self) -> crate::prom::Overrides {
+        crate::prom::Overrides {
+            url: self.prometheus.clone(),
+            bearer_token_env: self.prometheus_token_env.clone(),
+            bearer_token_file: self.prometheus_token_file.clone(),
+            username: self.prometheus_user.clone(),
+            password_env: self.prometheus_password_env.clone(),
+            password_file: self.prometheus_password_file.clone(),
+            headers: self.prometheus_header.clone(),
+            ca_file: self.prometheus_ca.clone(),
+            client_cert: self.prometheus_cert.clone(),
+            client_key: self.prometheus_key.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -118,7 +118,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 operator: console.operator(),
                 layout,
                 kube: client,
-                prometheus,
+                prometheus: prometheus.overrides(),
                 read_only: console.read_only,
             })
             .await?;
@@ -170,7 +170,10 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 operator: console.operator(),
                 layout,
                 kube: client,
-                prometheus: Some(sim.prom_url.clone()),
+                prometheus: warroom::prom::Overrides {
+                    url: Some(sim.prom_url.clone()),
+                    ..Default::default()
+                },
                 read_only: console.read_only,
             })
             .await;

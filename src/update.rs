@@ -829,25 +829,7 @@ fn metric(
         Reading::Error(e) => Reading::Error(clean(&e).into_owned()),
         r => r,
     };
-    // Only a different value, kind of answer, or sparkline changes what is on screen; the
-    // sample time alone is not shown while the value is fresh.
-    let mut changed = match (&m.reading, &reading) {
-        (Some(Reading::Value { .. }), Reading::Value { .. })
-        | (Some(Reading::NoData), Reading::NoData) => false,
-        (Some(Reading::Error(a)), Reading::Error(b)) => a != b,
-        _ => true,
-    };
-    if let Reading::Value { value, at } = &reading {
-        if value.is_finite() {
-            changed |= m.history.iter().any(|v| v != value);
-            m.push_history(*value);
-        }
-        changed |= m.last_value.map(|v| v.0.to_bits()) != Some(value.to_bits());
-        changed |= m.is_stale(s.now, s.stale_after);
-        m.last_value = Some((*value, *at));
-    }
-    m.reading = Some(reading);
-    m.fetched = Some(at);
+    let changed = m.record(&s.rb.metrics[index], reading, at, s.now, s.stale_after);
     if changed {
         s.ui.dirty = true;
     }

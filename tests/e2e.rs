@@ -51,13 +51,19 @@ async fn advance_to_ten_percent_then_roll_back() {
         None,
         tx.clone(),
     );
-    let prom = warroom::prom::Prom::new(&sim.prom_url, Duration::from_secs(5)).unwrap();
-    let queries = app
-        .state
-        .rb
+    let prom = warroom::prom::Prom::new(&warroom::prom::Settings::new(
+        &sim.prom_url,
+        Duration::from_secs(5),
+    ))
+    .unwrap();
+    let rb = app.state.rb.clone();
+    let queries = rb
         .metrics
         .iter()
-        .map(|m| m.query.clone())
+        .map(|m| warroom::prom::Gauge {
+            metric: m.clone(),
+            points: warroom::state::metrics::window_points(&rb, m),
+        })
         .collect();
     let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
     let lease = warroom::kube::lease::spawn(

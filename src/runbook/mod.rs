@@ -442,6 +442,7 @@ fn validate(rb: &Runbook) -> Found {
                 ),
             ));
         }
+        validate_series(m, &here, &mut out);
         if matches!(m.unit, Unit::Percent) {
             for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
                 if !(0.0..=100.0).contains(&v) {
@@ -460,6 +461,8 @@ fn validate(rb: &Runbook) -> Found {
             }
         }
     }
+
+    validate_prometheus(rb, &mut out);
 
     // Triggers
     let mut trigger_ids = HashSet::new();
@@ -545,6 +548,194 @@ fn validate(rb: &Runbook) -> Found {
         }
     }
     out
+}
+
+/// How a metric's several series are shown: picked, split side by side, or the top N.
+fn validate_series(m: &Metric, here: &dyn Fn(&str) -> Vec<Seg>, out: &mut Found) {
+    for (k, v) in &m.pick {
+        if !is_label_name(k) {
+            out.push((
+                here("pick"),
+                format!("`{k}` is not a label name: use letters, digits and _"),
+            ));
+        } else if v.is_empty() {
+            out.push((
+                here("pick"),
+                format!("pick `{k}` has an empty value: name the series to keep"),
+            ));
+        }
+    }
+    match &m.split_by {
+        Some(l) if !is_label_name(l) => out.push((
+            here("split_by"),
+            format!("`{l}` is not a label name: use letters, digits and _, e.g. track"),
+        )),
+        Some(l) if m.pick.contains_key(l) => out.push((
+            here("split_by"),
+            format!("`{l}` is both picked and split by: keep one"),
+        )),
+        Some(_) => {}
+        None => {
+            if !m.order.is_empty() {
+                out.push((
+                    here("order"),
+                    "`order:` needs `split_by:` naming the label whose values it orders".into(),
+                ));
+            }
+            if m.top.is_some() {
+                out.push((
+                    here("top"),
+                    "`top:` needs `split_by:` naming the label that tells the series apart".into(),
+                ));
+            }
+        }
+    }
+    if m.top == Some(0) {
+        out.push((
+            here("top"),
+            "top must be at least 1: how many of the worst series to show".into(),
+        ));
+    }
+    if let Some(w) = m.window
+        && w.0.is_zero()
+    {
+        out.push((
+            here("window"),
+            "window must be more than zero, e.g. 10m".into(),
+        ));
+    }
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// The `prometheus:` section: a URL that can work, timings that make sense, one way to
+/// authenticate, and certificate files in pairs.
+fn validate_prometheus(rb: &Runbook, out: &mut Found) {
+    let Some(p) = &rb.prometheus else { return };
+    let at = |k: &[&str]| {
+        let mut v = vec![Seg::from("prometheus")];
+        v.extend(k.iter().map(|k| Seg::from(*k)));
+        v
+    };
+    if let Some(u) = &p.url
+        && let Err(e) = check_url(u)
+    {
+        out.push((at(&["url"]), e));
+    }
+    if p.refresh.0.is_zero() {
+        out.push((
+            at(&["refresh"]),
+            "refresh must be more than zero, e.g. 5s".into(),
+        ));
+    }
+    if let Some(t) = p.timeout
+        && t.0.is_zero()
+    {
+        out.push((
+            at(&["timeout"]),
+            "timeout must be more than zero, e.g. 5s".into(),
+        ));
+    }
+    if let Some(w) = p.window
+        && w.0.is_zero()
+    {
+        out.push((
+            at(&["window"]),
+            "window must be more than zero, e.g. 10m".into(),
+        ));
+    }
+    if let Some(a) = &p.auth {
+        let ways = [
+            a.bearer_token_env.is_some(),
+            a.bearer_token_file.is_some(),
+            a.basic.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if ways != 1 {
+            out.push((
+                at(&["auth"]),
+                "give exactly one of `bearer_token_env:`, `bearer_token_file:` or `basic:`".into(),
+            ));
+        }
+        if let Some(v) = &a.bearer_token_env
+            && v.trim().is_empty()
+        {
+            out.push((
+                at(&["auth", "bearer_token_env"]),
+                "name the environment variable that holds the token".into(),
+            ));
+        }
+        if let Some(b) = &a.basic {
+            if b.username.is_empty() {
+                out.push((
+                    at(&["auth", "basic", "username"]),
+                    "the user name is empty".into(),
+                ));
+            }
+            if b.password_env.is_some() == b.password_file.is_some() {
+                out.push((
+                    at(&["auth", "basic"]),
+                    "give exactly one of `password_env:` or `password_file:`; never the password itself".into(),
+                ));
+            }
+        }
+    }
+    for name in p.headers.keys() {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+        {
+            out.push((
+                at(&["headers"]),
+                format!("`{name}` is not an HTTP header name"),
+            ));
+        } else if name.eq_ignore_ascii_case("authorization") {
+            out.push((
+                at(&["headers"]),
+                "do not write credentials in headers: use `auth:` with a token file or environment variable".into(),
+            ));
+        }
+    }
+    if p.client_cert.is_some() != p.client_key.is_some() {
+        out.push((
+            at(&[if p.client_cert.is_some() {
+                "client_cert"
+            } else {
+                "client_key"
+            }]),
+            "a client certificate needs its key: give both `client_cert:` and `client_key:`".into(),
+        ));
+    }
+}
+
+/// An http(s) URL without credentials in it (they would end up on screen and in logs).
+pub fn check_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"))
+        .ok_or_else(|| {
+            "the Prometheus URL must start with http:// or https://, e.g. http://127.0.0.1:9090"
+                .to_string()
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() {
+        return Err("the Prometheus URL has no host, e.g. http://127.0.0.1:9090".into());
+    }
+    if authority.contains('@') {
+        return Err(
+            "the Prometheus URL carries credentials: remove them and use `auth:` (or the --prometheus-* flags) instead"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn check_items<'a>(

@@ -99,14 +99,67 @@ impl KubeTarget {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Where the gauges' numbers come from, and how to reach it. Secrets are never written
+/// here: the runbook names the environment variable or file that holds them.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromConfig {
+    /// Base URL, e.g. `https://prometheus.example:9090` (`--prometheus` overrides it).
     #[serde(default)]
     pub url: Option<String>,
+    /// How often every gauge is queried.
     #[serde(default = "default_refresh")]
     pub refresh: Dur,
+    /// How long one query may take (default: the refresh interval, at most 10 s).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// How much history a sparkline spans (a metric's own `window:` wins).
+    #[serde(default)]
+    pub window: Option<Dur>,
+    #[serde(default)]
+    pub auth: Option<PromAuth>,
+    /// Extra request headers, e.g. a tenant id. Values are sent as written.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// PEM file of the certificate authority that signed Prometheus' certificate.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate and key, for a Prometheus that asks for one.
+    #[serde(default)]
+    pub client_cert: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<std::path::PathBuf>,
+    /// Skip TLS certificate verification. Off unless a person says so.
+    #[serde(default)]
+    pub insecure: bool,
 }
+
+/// Exactly one way to authenticate; each names where the secret is, never the secret.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromAuth {
+    /// The environment variable that holds a bearer token.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// A file whose contents (trimmed) are the bearer token.
+    #[serde(default)]
+    pub bearer_token_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub basic: Option<BasicAuth>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+}
+
+/// Default span of a sparkline.
+pub const DEFAULT_WINDOW: Dur = Dur::from_secs(600);
 
 fn default_refresh() -> Dur {
     Dur::from_secs(5)
@@ -134,6 +187,22 @@ pub struct Metric {
     pub critical: f64,
     /// Which direction is bad: `above` (error rate) or `below` (payment success).
     pub bad: Bad,
+    /// How much history the sparkline spans (default: `prometheus.window`, else 10m).
+    #[serde(default)]
+    pub window: Option<Dur>,
+    /// Keep only the series with these labels, e.g. `{track: canary}`.
+    #[serde(default)]
+    pub pick: std::collections::BTreeMap<String, String>,
+    /// Show one value per value of this label, side by side, each with its own level,
+    /// e.g. `track` gives `stable 0.4 % │ canary 5.9 %`; the gauge's level is the worst.
+    #[serde(default)]
+    pub split_by: Option<String>,
+    /// With `split_by`: the order to show them in (others follow, by name).
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// With `split_by`: show only the N worst series, worst first.
+    #[serde(default)]
+    pub top: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -11,7 +11,7 @@ use super::theme::Theme;
 use super::{block, fmt_secs};
 use crate::runbook::{Bad, Metric, Unit};
 use crate::state::State;
-use crate::state::metrics::{Level, MetricState, Reading};
+use crate::state::metrics::{Level, MetricState, Reading, level_of, window_points};
 use crate::text::{fit, width, wrap};
 
 /// A value in its unit, the way people read it. `None` is no data, which is not zero.
@@ -68,21 +68,47 @@ fn bytes(v: f64) -> String {
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-pub fn sparkline(history: &std::collections::VecDeque<f64>, w: usize) -> String {
-    let n = history.len().min(w);
-    if n == 0 {
+/// The last `points` values of `history` in at most `w` cells, on a scale that spans the
+/// thresholds. With more points than cells, each cell shows the worst point it covers,
+/// so a spike never vanishes.
+pub fn sparkline(
+    m: &Metric,
+    history: &std::collections::VecDeque<f64>,
+    points: usize,
+    w: usize,
+) -> String {
+    let n = history.len().min(points.max(1));
+    if n == 0 || w == 0 {
         return String::new();
     }
-    let pts: Vec<f64> = history.iter().skip(history.len() - n).copied().collect();
+    let recent: Vec<f64> = history.iter().skip(history.len() - n).copied().collect();
+    let pts: Vec<f64> = if n <= w {
+        recent
+    } else {
+        (0..w)
+            .map(|i| {
+                let (a, b) = (i * n / w, ((i + 1) * n / w).max(i * n / w + 1));
+                recent[a..b]
+                    .iter()
+                    .fold(f64::NAN, |acc, v| crate::state::metrics::worse(m, acc, *v))
+            })
+            .collect()
+    };
+    // The scale always spans the thresholds: a wobble in the last digit stays flat,
+    // and the height says how close the value runs to warn and critical.
     let (lo, hi) = pts
         .iter()
+        .chain(&[m.warn, m.critical])
+        .filter(|v| v.is_finite())
         .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
     pts.iter()
         .map(|v| {
-            if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
                 BARS[3]
             } else {
-                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round().clamp(0.0, 7.0) as usize]
             }
         })
         .collect()
@@ -124,6 +150,9 @@ fn bar(m: &Metric, v: Option<f64>, w: usize, level: Level, theme: &Theme) -> Lin
     Line::from(spans)
 }
 
+/// Width of the level word column: `CRITICAL`, `NO DATA`, `1m31s old`.
+const WORD_W: usize = 9;
+
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let outer = block(" Gauges ", focused, theme);
     let inner = outer.inner(area);
@@ -147,36 +176,29 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
         let level = m.level(def, s.now, s.stale_after);
         let stale = m.is_stale(s.now, s.stale_after);
-        let (value, word, word_style) = describe(s, def, m, level, stale, theme);
+        let (word, word_style) = describe(s, m, level, stale, theme);
         let name_w = (w / 3).clamp(8, 22);
         let name = fit(&def.title, name_w).into_owned();
         let head = format!("{name}{} ", " ".repeat(name_w - width(&name)));
-        let val = format!("{value:>10} ");
-        let word_cell = format!("{word:<8}");
-        let spark_w = w.saturating_sub(width(&head) + width(&val) + 9);
-        let spark = sparkline(&m.history, spark_w);
         let base = if stale { theme.stale } else { theme.text };
-        let mut line = Line::from(vec![
-            Span::styled(head, base),
-            Span::styled(
-                val,
-                if stale {
-                    theme.stale
-                } else {
-                    theme.level_fg(level)
-                },
-            ),
-            Span::styled(word_cell, word_style),
-            Span::raw(" "),
-            Span::styled(
-                spark,
-                if stale {
-                    theme.stale
-                } else {
-                    theme.level_fg(level)
-                },
-            ),
-        ]);
+        let value_room = w.saturating_sub(width(&head) + WORD_W + 2);
+        let mut spans = vec![Span::styled(head, base)];
+        spans.extend(value_spans(def, m, value_room, stale, theme));
+        spans.push(Span::raw(" "));
+        let used: usize = spans.iter().map(|sp| width(&sp.content)).sum();
+        spans.push(Span::styled(format!("{word:<WORD_W$}"), word_style));
+        spans.push(Span::raw(" "));
+        let spark_w = w.saturating_sub(used + WORD_W + 1);
+        let points = window_points(&s.rb, def);
+        spans.push(Span::styled(
+            sparkline(def, &m.history, points, spark_w),
+            if stale {
+                theme.stale
+            } else {
+                theme.level_fg(level)
+            },
+        ));
+        let mut line = Line::from(spans);
         if i == s.ui.gauge_cursor && focused {
             line = line.patch_style(theme.selected);
         }
@@ -195,11 +217,14 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             );
         }
     }
-    // The selected gauge's facts: the query and its thresholds, readable in full.
+    // The selected gauge's facts: thresholds on a bar, its parts, age, why it failed and
+    // the query, readable in full.
     let room = h.saturating_sub(lines.len());
     if room >= 3 && n > 0 {
         let i = s.ui.gauge_cursor.min(n - 1);
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
+        let level = m.level(def, s.now, s.stale_after);
+        let stale = m.is_stale(s.now, s.stale_after);
         let dir = if def.bad == Bad::Above { ">" } else { "<" };
         let mut detail = vec![Line::from(Span::styled("─".repeat(w), theme.border))];
         detail.push(Line::from(Span::styled(
@@ -223,6 +248,52 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                     .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Red)))),
             );
         }
+        if !two_lines && room >= 6 {
+            rest.push(bar(
+                def,
+                m.last_value.map(|v| v.0),
+                w,
+                if stale { Level::Unknown } else { level },
+                theme,
+            ));
+        }
+        if let Some((_, at)) = m.last_value
+            && room >= 7
+        {
+            let mut spans = Vec::new();
+            if !m.last_parts.is_empty() {
+                for (k, p) in m.last_parts.iter().enumerate() {
+                    if k > 0 {
+                        spans.push(Span::styled(" · ", theme.dim));
+                    }
+                    let l = if stale {
+                        Level::Unknown
+                    } else {
+                        level_of(def, p.value)
+                    };
+                    spans.push(Span::styled(
+                        format!(
+                            "{} {} {}",
+                            p.key,
+                            format_value(def, Some(p.value)),
+                            l.word()
+                        ),
+                        if stale {
+                            theme.stale
+                        } else {
+                            theme.level_fg(l)
+                        },
+                    ));
+                }
+                spans.push(Span::styled(" · ", theme.dim));
+            }
+            let age = (s.now - at).num_seconds().max(0);
+            spans.push(Span::styled(
+                format!("sampled {} ({} ago)", super::hms(at), fmt_secs(age)),
+                if stale { theme.stale } else { theme.dim },
+            ));
+            rest.push(Line::from(spans));
+        }
         rest.extend(
             wrap(&def.query, w)
                 .into_iter()
@@ -235,41 +306,116 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-fn describe(
-    s: &State,
+/// The value cell: one value right-aligned, or a split gauge's parts side by side,
+/// `stable 0.40 % │ canary 5.90 %`, each coloured by its own level; when they do not fit,
+/// the worst part alone.
+fn value_spans(
     def: &Metric,
     m: &MetricState,
-    level: Level,
+    room: usize,
     stale: bool,
     theme: &Theme,
-) -> (String, String, Style) {
+) -> Vec<Span<'static>> {
+    let style_for = |l: Level| {
+        if stale {
+            theme.stale
+        } else {
+            theme.level_fg(l)
+        }
+    };
+    let level = if stale {
+        Level::Unknown
+    } else {
+        m.answer_level(def)
+    };
+    let single = |text: String, st: Style| {
+        let cell = format!("{text:>10}");
+        vec![Span::styled(cell, st)]
+    };
     match &m.reading {
-        None => ("…".into(), "waiting".into(), theme.dim),
+        None => single("…".into(), theme.dim),
+        Some(Reading::NoData) => single("no data".into(), theme.dim),
+        Some(Reading::Value { value, .. }) => {
+            single(format_value(def, Some(*value)), style_for(level))
+        }
+        Some(Reading::Error(_)) | Some(Reading::Split(_)) if !m.last_parts.is_empty() => {
+            // After a failure the parts are the last known, not current: no level colours.
+            let failed = matches!(m.reading, Some(Reading::Error(_)));
+            let parts: Vec<(String, Level)> = m
+                .last_parts
+                .iter()
+                .map(|p| {
+                    (
+                        format!("{} {}", p.key, format_value(def, Some(p.value))),
+                        if failed {
+                            Level::Unknown
+                        } else {
+                            level_of(def, p.value)
+                        },
+                    )
+                })
+                .collect();
+            let full: usize =
+                parts.iter().map(|(t, _)| width(t)).sum::<usize>() + 3 * (parts.len() - 1);
+            if full <= room {
+                let mut out = Vec::new();
+                for (k, (t, l)) in parts.into_iter().enumerate() {
+                    if k > 0 {
+                        out.push(Span::styled(" │ ", theme.dim));
+                    }
+                    out.push(Span::styled(t, style_for(l)));
+                }
+                // keep the word column aligned with single gauges
+                if full < 10 {
+                    out.insert(0, Span::raw(" ".repeat(10 - full)));
+                }
+                out
+            } else {
+                let (t, l) = parts
+                    .into_iter()
+                    .max_by_key(|(_, l)| *l)
+                    .unwrap_or((String::new(), Level::Unknown));
+                let t = fit(&t, room.max(10)).into_owned();
+                single(t, style_for(l))
+            }
+        }
         Some(Reading::Error(_)) => {
             let v = m.last_value.map(|v| v.0);
-            (
+            single(
                 if v.is_some() {
                     format_value(def, v)
                 } else {
                     "—".into()
                 },
-                "ERROR".into(),
-                Style::default().fg(Color::Red),
+                style_for(Level::Unknown),
             )
         }
-        Some(Reading::NoData) => ("no data".into(), "NO DATA".into(), theme.dim),
-        Some(Reading::Value { value, .. }) if stale => {
-            let age = m.age(s.now).unwrap_or(0);
-            (
-                format_value(def, Some(*value)),
-                format!("{} old", fmt_secs(age)),
-                theme.stale,
-            )
-        }
-        Some(Reading::Value { value, .. }) => (
-            format_value(def, Some(*value)),
-            level.word().into(),
-            theme.level_badge(level),
+        Some(Reading::Split(_)) => single("no data".into(), theme.dim),
+    }
+}
+
+fn describe(
+    s: &State,
+    m: &MetricState,
+    level: Level,
+    stale: bool,
+    theme: &Theme,
+) -> (String, Style) {
+    match &m.reading {
+        None => ("waiting".into(), theme.dim),
+        // A failure with a value shown from before: say both, the failure and its age.
+        Some(Reading::Error(_)) if stale => (
+            format!("ERR {}", fmt_secs(m.age(s.now).unwrap_or(0))),
+            Style::default().fg(Color::Red),
         ),
+        Some(Reading::Error(_)) => ("ERROR".into(), Style::default().fg(Color::Red)),
+        Some(Reading::NoData) => ("NO DATA".into(), theme.dim),
+        Some(Reading::Value { .. } | Reading::Split(_)) if stale => {
+            let age = m.age(s.now).unwrap_or(0);
+            (format!("{} old", fmt_secs(age)), theme.stale)
+        }
+        Some(Reading::Value { .. } | Reading::Split(_)) => {
+            (level.word().into(), theme.level_badge(level))
+        }
     }
 }
