@@ -41,8 +41,12 @@ pub enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
         /// Runbook file (default: the built-in demo runbook, assets/runbooks/demo.yaml).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "gateway")]
         runbook: Option<PathBuf>,
+        /// Canary traffic by Gateway API HTTPRoute weights rather than replica counts:
+        /// the built-in assets/runbooks/demo-gateway.yaml on assets/scenarios/gateway.yaml.
+        #[arg(long)]
+        gateway: bool,
         /// Where to write a kubeconfig for the simulated cluster (default: a temp file).
         #[arg(long)]
         kubeconfig_out: Option<PathBuf>,

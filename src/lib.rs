@@ -25,4 +25,6 @@ pub fn install_crypto() {
 pub mod builtin {
     pub const DEMO_RUNBOOK: &str = include_str!("../assets/runbooks/demo.yaml");
     pub const DEFAULT_SCENARIO: &str = include_str!("../assets/scenarios/default.yaml");
+    pub const DEMO_GATEWAY_RUNBOOK: &str = include_str!("../assets/runbooks/demo-gateway.yaml");
+    pub const GATEWAY_SCENARIO: &str = include_str!("../assets/scenarios/gateway.yaml");
 }

@@ -128,16 +128,19 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         Command::Demo {
             scenario,
             runbook,
+            gateway,
             kubeconfig_out,
             console,
         } => {
-            let sc = match &scenario {
-                Some(p) => runbook::load_scenario(p)?,
-                None => runbook::parse_scenario(builtin::DEFAULT_SCENARIO)
-                    .map_err(anyhow::Error::msg)?,
-            };
             let (rb, label) = match &runbook {
                 Some(p) => (runbook::load(p)?, p.display().to_string()),
+                None if gateway => (
+                    runbook::parse_runbook(
+                        Path::new("assets/runbooks/demo-gateway.yaml"),
+                        builtin::DEMO_GATEWAY_RUNBOOK,
+                    )?,
+                    "built-in gateway demo runbook".to_string(),
+                ),
                 None => (
                     runbook::parse_runbook(
                         Path::new("assets/runbooks/demo.yaml"),
@@ -145,6 +148,15 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                     )?,
                     "built-in demo runbook".to_string(),
                 ),
+            };
+            // The simulated cluster splits traffic the way the runbook does.
+            let sc = match &scenario {
+                Some(p) => runbook::load_scenario(p)?,
+                None => runbook::parse_scenario(match rb.kubernetes.traffic.strategy {
+                    runbook::TrafficStrategy::GatewayApi => builtin::GATEWAY_SCENARIO,
+                    runbook::TrafficStrategy::ReplicaRatio => builtin::DEFAULT_SCENARIO,
+                })
+                .map_err(anyhow::Error::msg)?,
             };
             let layout = layout::load(&console.layout)?;
             let sim = warroom::sim::start(sc, 0, 0).await?;

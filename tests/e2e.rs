@@ -228,3 +228,172 @@ async fn advance_to_ten_percent_then_roll_back() {
     poll.abort();
     sim.shutdown().await;
 }
+
+/// The share of requests the canary served over the last few seconds, from the
+/// simulator's own Prometheus API.
+async fn canary_share(prom: &warroom::prom::Prom) -> f64 {
+    let q = r#"sum(rate(http_requests_total{job="erp-backend",track="canary"}[5s])) / sum(rate(http_requests_total{job="erp-backend"}[5s]))"#;
+    match prom.instant(q).await.unwrap() {
+        warroom::prom::Answer::Vector(v) if v.len() == 1 => v[0].value,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Gateway API: the stages move the HTTPRoute's weights, the simulated traffic follows
+/// them, and a rollback sends everything back to stable at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_weights_move_the_traffic_and_roll_back() {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = parse_scenario(warroom::builtin::GATEWAY_SCENARIO).unwrap();
+    let sim = warroom::sim::start(scenario, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let rb = parse_runbook(
+        Path::new("demo-gateway.yaml"),
+        warroom::builtin::DEMO_GATEWAY_RUNBOOK,
+    )
+    .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::open(
+        rb,
+        "demo-gateway",
+        &dir.path().join("journal.jsonl"),
+        "lin",
+        layout::builtin("war-room"),
+        tx.clone(),
+    )
+    .unwrap();
+    app.set_kube(client.clone());
+    let k = app.state.rb.kubernetes.clone();
+    let watch = warroom::kube::spawn_watch(
+        client.clone(),
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        Some("erp-backend".into()),
+        tx.clone(),
+    );
+    let _lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &k.namespace,
+        "warroom-gw",
+        app.identity.clone(),
+        false,
+        tx.clone(),
+    );
+    until(
+        &mut app,
+        &mut rx,
+        "driving, route and canary pods seen",
+        |a| {
+            matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+                && a.state.cluster.snap.route.is_some()
+                && a.state
+                    .cluster
+                    .deployment(&k.canary)
+                    .is_some_and(|d| d.ready == 2)
+        },
+    )
+    .await;
+    let prom = warroom::prom::Prom::new(&warroom::prom::Settings::new(
+        &sim.prom_url,
+        Duration::from_secs(5),
+    ))
+    .unwrap();
+    assert_eq!(
+        canary_share(&prom).await,
+        0.0,
+        "weight 0: the canary serves nothing"
+    );
+
+    // Tick the gates, advance: the confirmation names the weights.
+    let gating: Vec<usize> = (0..app.state.checklist.items.len())
+        .filter(|i| {
+            let it = &app.state.checklist.items[*i];
+            it.gates.as_deref() == Some("canary-10")
+                && it.required
+                && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
+        })
+        .collect();
+    for i in gating {
+        let phase = app.state.checklist.items[i].phase;
+        app.state.checklist.collapsed[phase] = false;
+        app.state.checklist.cursor = app
+            .state
+            .checklist
+            .rows()
+            .iter()
+            .position(|r| *r == Row::Item(i))
+            .unwrap();
+        key(&mut app, ' ');
+    }
+    key(&mut app, 'a');
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    app.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(
+        screen.contains("Shift traffic to 10%: HTTPRoute erp-backend weights erp-backend=90,")
+            && screen.contains("erp-backend-canary=10"),
+        "{screen}"
+    );
+    key(&mut app, 'y');
+    until(
+        &mut app,
+        &mut rx,
+        "the API's answer and the route at 90/10 in the rollout pane",
+        |a| {
+            a.state.stages.current == Some(0)
+                && a.state
+                    .cluster
+                    .snap
+                    .route
+                    .as_ref()
+                    .and_then(|r| r.weight("erp-backend-canary"))
+                    == Some(10)
+        },
+    )
+    .await;
+    let route = sim.httproute("erp-backend").unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 10);
+    assert_eq!(
+        replicas(&sim.deployment(&k.canary).unwrap()),
+        2,
+        "no scaling was needed"
+    );
+    // The traffic follows: after a few seconds the canary serves about a tenth.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let share = canary_share(&prom).await;
+    assert!((0.07..0.13).contains(&share), "canary share {share}");
+    app.state.ui.dirty = true;
+    app.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(
+        screen.contains("erp-backend 90% · erp-backend-canary 10%"),
+        "{screen}"
+    );
+
+    key(&mut app, 'R');
+    let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
+        panic!("{:?}", app.state.ui.flash)
+    };
+    assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    key(&mut app, 'y');
+    until(&mut app, &mut rx, "rolled back, route at 100/0", |a| {
+        a.state.stages.rolled_back.is_some()
+            && a.state
+                .cluster
+                .snap
+                .route
+                .as_ref()
+                .and_then(|r| r.weight("erp-backend-canary"))
+                == Some(0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(canary_share(&prom).await, 0.0, "all traffic back on stable");
+    // The canary's pods stay up for inspection.
+    assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 2);
+    watch.abort();
+    sim.shutdown().await;
+}
