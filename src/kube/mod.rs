@@ -36,15 +36,38 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow
         context: context.map(str::to_string),
         ..Default::default()
     };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| {
-                anyhow::anyhow!("{}: cannot read the kubeconfig: {e}", path.display())
-            })?;
+    let config = match (kubeconfig, context) {
+        (None, None) => Config::infer().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot find a cluster: no usable KUBECONFIG or ~/.kube/config, and not inside a pod ({e}); pass --kubeconfig FILE"
+            )
+        })?,
+        _ => {
+            let (kc, from) = match kubeconfig {
+                Some(path) => (
+                    Kubeconfig::read_from(path).map_err(|e| {
+                        anyhow::anyhow!("{}: cannot read the kubeconfig: {e}", path.display())
+                    })?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    Kubeconfig::read().map_err(|e| {
+                        anyhow::anyhow!("cannot read the kubeconfig (KUBECONFIG or ~/.kube/config): {e}")
+                    })?,
+                    "KUBECONFIG or ~/.kube/config".to_string(),
+                ),
+            };
+            if let Some(name) = context
+                && !kc.contexts.iter().any(|c| c.name == name)
+            {
+                let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+                anyhow::bail!(
+                    "{from} has no context named `{name}`; it has: {}",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                );
+            }
             Config::from_custom_kubeconfig(kc, &opts).await?
         }
-        None if context.is_some() => Config::from_kubeconfig(&opts).await?,
-        None => Config::infer().await?,
     };
     Ok(Client::try_from(config)?)
 }
