@@ -366,3 +366,59 @@ async fn a_missing_verb_is_a_plain_403() {
     assert_eq!(sim.deployment(CANARY).unwrap()["spec"]["replicas"], 0);
     sim.shutdown().await;
 }
+
+/// A Role without the Lease: the console cannot make sure it is the only driver, so it
+/// watches read-only and says why, rather than waiting forever or acting unguarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
+    let ns = sc.namespace.clone();
+    let rules: Vec<_> = role()
+        .into_iter()
+        .filter(|r| {
+            !r.resources
+                .as_ref()
+                .is_some_and(|x| x.iter().any(|x| x == "leases"))
+        })
+        .collect();
+    let sim = warroom::sim::start_with(
+        sc,
+        Options {
+            rbac: Some(rules),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _lease = warroom::kube::lease::spawn(
+        client,
+        &ns,
+        "warroom-erp",
+        "lin@test (pid 1)".into(),
+        false,
+        tx,
+    );
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an answer about the Lease")
+        .unwrap();
+    let Event::Lease(warroom::state::Driver::ReadOnly { why, holder }) = ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(holder, None);
+    assert!(
+        why.starts_with(&format!(
+            "cannot claim the release's Lease {ns}/warroom-erp: forbidden (403)"
+        )),
+        "{why}"
+    );
+    assert!(why.contains("get, create and update on leases"), "{why}");
+    sim.shutdown().await;
+}

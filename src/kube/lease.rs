@@ -132,8 +132,21 @@ pub fn spawn(
                     });
                     return;
                 }
-                Err(e) => {
-                    log::warn!("Lease {full}: {e}");
+                Err(Failure {
+                    text,
+                    lasting: true,
+                }) => {
+                    // Without the Lease this console must not act; say why, once.
+                    send(Driver::ReadOnly {
+                        why: format!(
+                            "cannot claim the release's Lease {full}: {text} (the console needs get, create and update on leases)"
+                        ),
+                        holder: None,
+                    });
+                    return;
+                }
+                Err(Failure { text, .. }) => {
+                    log::warn!("Lease {full}: {text}");
                     if let Some(until) = held_until
                         && Utc::now() >= until
                     {
@@ -162,6 +175,21 @@ pub fn spawn(
     LeaseTask {
         handle,
         release: Some(rel_tx),
+    }
+}
+
+/// Why the Lease could not be claimed, and whether trying again can help: a refusal
+/// (401, 403, 404) lasts until someone changes the Role or the kubeconfig.
+struct Failure {
+    text: String,
+    lasting: bool,
+}
+
+fn failure(e: kube::Error) -> Failure {
+    let lasting = matches!(&e, kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404));
+    Failure {
+        text: plain_error(&e),
+        lasting,
     }
 }
 
@@ -209,9 +237,9 @@ async fn claim(
     name: &str,
     me: &str,
     now: DateTime<Utc>,
-) -> Result<Claim, String> {
+) -> Result<Claim, Failure> {
     for _ in 0..3 {
-        let current = api.get_opt(name).await.map_err(|e| plain_error(&e))?;
+        let current = api.get_opt(name).await.map_err(failure)?;
         let result = match current {
             None => {
                 let lease = Lease {
@@ -260,10 +288,13 @@ async fn claim(
         match result {
             Ok(()) => return Ok(Claim::Ours),
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(e) => return Err(plain_error(&e)),
+            Err(e) => return Err(failure(e)),
         }
     }
-    Err("the Lease kept changing underneath; will try again".into())
+    Err(Failure {
+        text: "the Lease kept changing underneath; will try again".into(),
+        lasting: false,
+    })
 }
 
 /// Hand the Lease back on the way out, so the next console need not wait for it to expire.
