@@ -114,50 +114,27 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_sends_no_write_to_the_api() {
-    let (sim, client, dir) = sim().await;
-    let (mut app, mut rx) = demo_app(dir.path(), "lin");
-    app.set_kube(client.clone());
-    let k = app.state.rb.kubernetes.clone();
-    let watch = warroom::kube::spawn_watch(
-        client.clone(),
-        &k.namespace,
-        vec![k.stable.clone(), k.canary.clone()],
-        None,
-        app.sender(),
-    );
-    let _lease = warroom::kube::lease::spawn(
-        client.clone(),
-        &k.namespace,
-        &lease_of(&app),
-        app.identity.clone(),
+    let common::Rig {
+        sim,
+        mut app,
+        mut rx,
+        watch,
+        ..
+    } = common::rig(
+        include_str!("../assets/scenarios/steady.yaml"),
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
         true,
-        app.sender(),
-    );
+    )
+    .await;
+    let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "read-only and the cluster seen", |a| {
         matches!(a.state.driver, Driver::ReadOnly { .. })
             && a.state.cluster.deployment(&k.stable).is_some()
     })
     .await;
     // Every gate ticked, so only read-only mode stands in the way.
-    let ids: Vec<usize> = (0..app.state.checklist.items.len())
-        .filter(|i| app.state.checklist.items[*i].gates.as_deref() == Some("canary-10"))
-        .collect();
-    for i in ids {
-        if app.state.checklist.marks[i].mark != warroom::journal::Mark::Done
-            && app.state.checklist.items[i].kind.tickable()
-        {
-            let phase = app.state.checklist.items[i].phase;
-            app.state.checklist.collapsed[phase] = false;
-            app.state.checklist.cursor = app
-                .state
-                .checklist
-                .rows()
-                .iter()
-                .position(|r| *r == warroom::state::Row::Item(i))
-                .unwrap();
-            key(&mut app, ' ');
-        }
-    }
+    common::tick_gates(&mut app, "canary-10");
     for c in ['a', 'R', 'p'] {
         key(&mut app, c);
         assert!(

@@ -2,20 +2,14 @@
 //! app loop headless on a TestBackend. Keys go in; the simulated cluster's Deployments and
 //! the screen come out.
 
-use std::path::Path;
 use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use tokio::sync::mpsc;
 mod common;
 
-use common::{key, until};
-use warroom::app::App;
+use common::{key, tick_gates, until};
 use warroom::journal::Entry;
-use warroom::layout;
-use warroom::runbook::{parse_runbook, parse_scenario};
-use warroom::state::Row;
 
 fn replicas(d: &serde_json::Value) -> i64 {
     d["spec"]["replicas"].as_i64().unwrap()
@@ -23,34 +17,23 @@ fn replicas(d: &serde_json::Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn advance_to_ten_percent_then_roll_back() {
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
-    let sim = warroom::sim::start(scenario, 0, 0).await.unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
-
-    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::open(
-        rb,
-        "demo",
-        &dir.path().join("journal.jsonl"),
-        "lin",
-        layout::builtin("war-room"),
-        tx.clone(),
+    let common::Rig {
+        sim,
+        client,
+        mut app,
+        mut rx,
+        dir,
+        watch,
+        lease,
+    } = common::rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
+        false,
     )
-    .unwrap();
-    app.set_kube(client.clone());
+    .await;
+    let tx = app.sender();
     let k = app.state.rb.kubernetes.clone();
-    let watch = warroom::kube::spawn_watch(
-        client.clone(),
-        &k.namespace,
-        vec![k.stable.clone(), k.canary.clone()],
-        None,
-        tx.clone(),
-    );
     let prom = warroom::prom::Prom::new(&warroom::prom::Settings::new(
         &sim.prom_url,
         Duration::from_secs(5),
@@ -66,14 +49,6 @@ async fn advance_to_ten_percent_then_roll_back() {
         })
         .collect();
     let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
-    let lease = warroom::kube::lease::spawn(
-        client.clone(),
-        &k.namespace,
-        "warroom-erp-demo",
-        app.identity.clone(),
-        false,
-        tx.clone(),
-    );
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     until(&mut app, &mut rx, "the release Lease held", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
@@ -101,27 +76,7 @@ async fn advance_to_ten_percent_then_roll_back() {
     .await;
 
     // Tick what gates the 10% stage.
-    let gating: Vec<usize> = (0..app.state.checklist.items.len())
-        .filter(|i| {
-            let it = &app.state.checklist.items[*i];
-            it.gates.as_deref() == Some("canary-10")
-                && it.required
-                && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
-        })
-        .collect();
-    assert!(!gating.is_empty());
-    for i in gating {
-        let phase = app.state.checklist.items[i].phase;
-        app.state.checklist.collapsed[phase] = false;
-        app.state.checklist.cursor = app
-            .state
-            .checklist
-            .rows()
-            .iter()
-            .position(|r| *r == Row::Item(i))
-            .unwrap();
-        key(&mut app, ' ');
-    }
+    assert!(tick_gates(&mut app, "canary-10") > 0);
 
     key(&mut app, 'a');
     app.draw(&mut term).unwrap();
@@ -220,7 +175,10 @@ async fn advance_to_ten_percent_then_roll_back() {
     lease.release(Duration::from_secs(5)).await;
     let l: k8s_openapi::api::coordination::v1::Lease =
         kube::Api::namespaced(client.clone(), &k.namespace)
-            .get("warroom-erp-demo")
+            .get(&warroom::kube::lease::lease_name(
+                &app.state.rb.release.name,
+                &app.state.rb.release.version,
+            ))
             .await
             .expect("the Lease exists");
     assert_eq!(l.spec.unwrap().holder_identity, None);
@@ -243,45 +201,20 @@ async fn canary_share(prom: &warroom::prom::Prom) -> f64 {
 /// them, and a rollback sends everything back to stable at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_weights_move_the_traffic_and_roll_back() {
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = parse_scenario(warroom::builtin::GATEWAY_SCENARIO).unwrap();
-    let sim = warroom::sim::start(scenario, 0, 0).await.unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
-    let rb = parse_runbook(
-        Path::new("demo-gateway.yaml"),
+    let common::Rig {
+        sim,
+        mut app,
+        mut rx,
+        watch,
+        ..
+    } = common::rig(
+        warroom::builtin::GATEWAY_SCENARIO,
+        "demo-gateway.yaml",
         warroom::builtin::DEMO_GATEWAY_RUNBOOK,
-    )
-    .unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::open(
-        rb,
-        "demo-gateway",
-        &dir.path().join("journal.jsonl"),
-        "lin",
-        layout::builtin("war-room"),
-        tx.clone(),
-    )
-    .unwrap();
-    app.set_kube(client.clone());
-    let k = app.state.rb.kubernetes.clone();
-    let watch = warroom::kube::spawn_watch(
-        client.clone(),
-        &k.namespace,
-        vec![k.stable.clone(), k.canary.clone()],
-        Some("erp-backend".into()),
-        tx.clone(),
-    );
-    let _lease = warroom::kube::lease::spawn(
-        client.clone(),
-        &k.namespace,
-        "warroom-gw",
-        app.identity.clone(),
         false,
-        tx.clone(),
-    );
+    )
+    .await;
+    let k = app.state.rb.kubernetes.clone();
     until(
         &mut app,
         &mut rx,
@@ -308,26 +241,7 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
     );
 
     // Tick the gates, advance: the confirmation names the weights.
-    let gating: Vec<usize> = (0..app.state.checklist.items.len())
-        .filter(|i| {
-            let it = &app.state.checklist.items[*i];
-            it.gates.as_deref() == Some("canary-10")
-                && it.required
-                && app.state.checklist.marks[*i].mark != warroom::journal::Mark::Done
-        })
-        .collect();
-    for i in gating {
-        let phase = app.state.checklist.items[i].phase;
-        app.state.checklist.collapsed[phase] = false;
-        app.state.checklist.cursor = app
-            .state
-            .checklist
-            .rows()
-            .iter()
-            .position(|r| *r == Row::Item(i))
-            .unwrap();
-        key(&mut app, ' ');
-    }
+    tick_gates(&mut app, "canary-10");
     key(&mut app, 'a');
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     app.draw(&mut term).unwrap();

@@ -284,29 +284,6 @@ async fn console_undo_equals_kubectl_rollout_undo() {
 
 mod common;
 
-/// Tick every required item that gates `stage`.
-fn tick_gates(app: &mut warroom::app::App, stage: &str) {
-    for i in 0..app.state.checklist.items.len() {
-        let it = &app.state.checklist.items[i];
-        if it.gates.as_deref() == Some(stage)
-            && it.required
-            && it.kind.tickable()
-            && app.state.checklist.marks[i].mark != warroom::journal::Mark::Done
-        {
-            let phase = it.phase;
-            app.state.checklist.collapsed[phase] = false;
-            app.state.checklist.cursor = app
-                .state
-                .checklist
-                .rows()
-                .iter()
-                .position(|r| *r == warroom::state::Row::Item(i))
-                .unwrap();
-            common::key(app, ' ');
-        }
-    }
-}
-
 /// `kubectl describe` and `kubectl rollout history` tell the same story as the comms log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
@@ -342,7 +319,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     .await;
 
     // 10%
-    tick_gates(&mut app, "canary-10");
+    common::tick_gates(&mut app, "canary-10");
     common::key(&mut app, 'a');
     common::key(&mut app, 'y');
     common::until(&mut app, &mut rx, "the canary at 1 ready", |a| {
@@ -357,7 +334,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     app.handle(Event::Tick(
         chrono::Utc::now() + chrono::Duration::minutes(2),
     ));
-    tick_gates(&mut app, "full");
+    common::tick_gates(&mut app, "full");
     common::key(&mut app, 'a');
     common::key(&mut app, 'y');
     common::until(&mut app, &mut rx, "promoted", |a| a.state.stages.promoted).await;

@@ -120,3 +120,96 @@ impl Relay {
         self.task = Some(Self::serve(l, self.target));
     }
 }
+
+/// Tick every required item that gates `stage`, as the operator would: move the cursor
+/// to it (opening its phase) and press Space. Returns how many were ticked.
+pub fn tick_gates(app: &mut App, stage: &str) -> usize {
+    let mut ticked = 0;
+    for i in 0..app.state.checklist.items.len() {
+        let it = &app.state.checklist.items[i];
+        if it.gates.as_deref() == Some(stage)
+            && it.required
+            && it.kind.tickable()
+            && app.state.checklist.marks[i].mark != warroom::journal::Mark::Done
+        {
+            let phase = it.phase;
+            app.state.checklist.collapsed[phase] = false;
+            app.state.checklist.cursor = app
+                .state
+                .checklist
+                .rows()
+                .iter()
+                .position(|r| *r == warroom::state::Row::Item(i))
+                .unwrap();
+            key(app, ' ');
+            ticked += 1;
+        }
+    }
+    ticked
+}
+
+/// A headless console on a simulated cluster: the simulator, the real kube client, the
+/// app with its watch and its Lease task, as `warroom demo` wires them.
+pub struct Rig {
+    pub sim: warroom::sim::SimHandle,
+    pub client: kube::Client,
+    pub app: App,
+    pub rx: UnboundedReceiver<Event>,
+    pub dir: tempfile::TempDir,
+    pub watch: tokio::task::JoinHandle<()>,
+    pub lease: warroom::kube::lease::LeaseTask,
+}
+
+/// Start a rig on `scenario` (YAML text) with the runbook `runbook` (YAML text, named
+/// `label`), `read_only` as `--read-only` says.
+pub async fn rig(scenario: &str, label: &str, runbook: &str, read_only: bool) -> Rig {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = warroom::runbook::parse_scenario(scenario).unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let rb = parse_runbook(Path::new(label), runbook).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut app = App::open(
+        rb,
+        label,
+        &dir.path().join("journal.jsonl"),
+        "lin",
+        layout::builtin("war-room"),
+        tx.clone(),
+    )
+    .unwrap();
+    app.set_kube(client.clone());
+    let rb = app.state.rb.clone();
+    let k = &rb.kubernetes;
+    let route = match k.split() {
+        warroom::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
+        warroom::runbook::Split::Replicas(_) => None,
+    };
+    let watch = warroom::kube::spawn_watch(
+        client.clone(),
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        route,
+        tx.clone(),
+    );
+    let lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &k.namespace,
+        &warroom::kube::lease::lease_name(&rb.release.name, &rb.release.version),
+        app.identity.clone(),
+        read_only,
+        tx,
+    );
+    Rig {
+        sim,
+        client,
+        app,
+        rx,
+        dir,
+        watch,
+        lease,
+    }
+}
