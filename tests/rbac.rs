@@ -21,13 +21,22 @@ fn role() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
 }
 
 async fn enforced(scenario: &str, dir: &Path) -> (SimHandle, kube::Client, String) {
+    enforced_with(scenario, role(), dir).await
+}
+
+/// A simulated cluster that enforces `rules` as the console's Role.
+async fn enforced_with(
+    scenario: &str,
+    rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>,
+    dir: &Path,
+) -> (SimHandle, kube::Client, String) {
     warroom::install_crypto();
     let sc = warroom::runbook::parse_scenario(scenario).unwrap();
     let ns = sc.namespace.clone();
     let sim = warroom::sim::start_with(
         sc,
         Options {
-            rbac: Some(role()),
+            rbac: Some(rules),
             ..Default::default()
         },
     )
@@ -318,11 +327,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
 /// A console whose Role lacks a verb: the action fails with 403 in plain words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_verb_is_a_plain_403() {
-    warroom::install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let sc =
-        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
-    let ns = sc.namespace.clone();
     let mut rules = role();
     for r in &mut rules {
         if let Some(v) = r.verbs.iter().position(|v| v == "patch")
@@ -333,18 +338,12 @@ async fn a_missing_verb_is_a_plain_403() {
             r.verbs.remove(v);
         }
     }
-    let sim = warroom::sim::start_with(
-        sc,
-        Options {
-            rbac: Some(rules),
-            ..Default::default()
-        },
+    let (sim, client, ns) = enforced_with(
+        include_str!("../assets/scenarios/steady.yaml"),
+        rules,
+        dir.path(),
     )
-    .await
-    .unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    .await;
     let err = warroom::kube::run(
         &client,
         &ns,
@@ -371,11 +370,7 @@ async fn a_missing_verb_is_a_plain_403() {
 /// watches read-only and says why, rather than waiting forever or acting unguarded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
-    warroom::install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let sc =
-        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
-    let ns = sc.namespace.clone();
     let rules: Vec<_> = role()
         .into_iter()
         .filter(|r| {
@@ -384,18 +379,12 @@ async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
                 .is_some_and(|x| x.iter().any(|x| x == "leases"))
         })
         .collect();
-    let sim = warroom::sim::start_with(
-        sc,
-        Options {
-            rbac: Some(rules),
-            ..Default::default()
-        },
+    let (sim, client, ns) = enforced_with(
+        include_str!("../assets/scenarios/steady.yaml"),
+        rules,
+        dir.path(),
     )
-    .await
-    .unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    .await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _lease = warroom::kube::lease::spawn(
         client,
