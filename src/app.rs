@@ -162,6 +162,9 @@ impl App {
     }
 
     pub fn handle(&mut self, ev: Event) {
+        if self.state.ui.quit {
+            return;
+        }
         if ev == Event::Resize {
             self.shown = None;
         }
@@ -314,7 +317,11 @@ pub async fn drive<B: Backend>(
             return Ok(());
         };
         app.handle(ev);
-        while let Ok(ev) = rx.try_recv() {
+        // Once the operator has quit, nothing after it counts: keys typed meanwhile must
+        // not become notes or actions.
+        while !app.state.ui.quit
+            && let Ok(ev) = rx.try_recv()
+        {
             app.handle(ev);
         }
         if app.state.ui.quit {
@@ -324,8 +331,13 @@ pub async fn drive<B: Backend>(
             let since = last_draw.elapsed();
             if since < FRAME {
                 tokio::time::sleep(FRAME - since).await;
-                while let Ok(ev) = rx.try_recv() {
+                while !app.state.ui.quit
+                    && let Ok(ev) = rx.try_recv()
+                {
                     app.handle(ev);
+                }
+                if app.state.ui.quit {
+                    return Ok(());
                 }
             }
             app.draw(terminal)?;
@@ -429,7 +441,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     for t in tasks {
         t.abort();
     }
-    lease.release(Duration::from_secs(2)).await;
+    lease.release(Duration::from_secs(1)).await;
     result?;
     Ok(app.journal_path().to_path_buf())
 }

@@ -10,7 +10,7 @@ use crate::layout::Pane;
 use crate::runbook::{ItemKind, Split};
 use crate::state::cluster::Link;
 use crate::state::metrics::{Level, Reading};
-use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
+use crate::state::{Confirm, Driver, Mode, Proposal, Row, State, TriggerState};
 use crate::text::clean;
 
 /// Who the console itself is in the journal and the log.
@@ -55,6 +55,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
             s.now = now;
             announce_staleness(s, &mut fx);
+            evaluate_triggers(s, &mut fx);
             if let Some(i) = s.stages.current
                 && s.stages.pending.is_none()
                 && !s.stages.paused
@@ -618,6 +619,26 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             k.stable
         ));
     }
+    for t in s.triggers.iter().zip(&rb.rollback_triggers) {
+        if let (
+            TriggerState {
+                met: Some((_, e)), ..
+            },
+            def,
+        ) = t
+        {
+            blockers.push(format!("rollback trigger met: {} ({e})", def.text));
+        }
+    }
+    for (m, def) in s.metrics.iter().zip(&rb.metrics) {
+        if m.level(def, s.now, s.stale_after) == Level::Critical {
+            blockers.push(format!(
+                "{} is CRITICAL at {}",
+                def.title,
+                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+            ));
+        }
+    }
     let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
     let (title, mut plan, op) = if let Split::Gateway {
         route,
@@ -668,6 +689,23 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         )
     };
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
+    if let Some(at) = s.stages.rolled_back {
+        plan.insert(
+            1,
+            format!(
+                "The release was rolled back at {}: this starts the canary again.",
+                crate::ui::hms(at)
+            ),
+        );
+    }
+    if !rb.metrics.is_empty()
+        && s.metrics
+            .iter()
+            .zip(&rb.metrics)
+            .all(|(m, def)| m.level(def, s.now, s.stale_after) == Level::Unknown)
+    {
+        plan.push("Warning: no gauge has fresh data, so the release's health is unknown.".into());
+    }
     Ok(Confirm {
         title,
         plan,
@@ -834,6 +872,72 @@ fn metric(
         s.ui.dirty = true;
     }
     announce(s, index, fx);
+    evaluate_triggers(s, fx);
+}
+
+/// The runbook's automatic rollback triggers against the gauges now: a condition holds
+/// while its gauge's fresh value is past its bound; a trigger is met when one of its
+/// conditions has held for its whole duration. Meeting one is announced once, blocks
+/// advancing and asks for a rollback; the console does not roll back by itself.
+fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
+    let rb = s.rb.clone();
+    for (ti, t) in rb.rollback_triggers.iter().enumerate() {
+        if t.kind != crate::runbook::TriggerKind::Automatic {
+            continue;
+        }
+        let mut evidence = None;
+        for (ci, c) in t.conditions.iter().enumerate() {
+            let Some(mi) = rb.metrics.iter().position(|m| m.id == c.metric) else {
+                continue;
+            };
+            let m = &s.metrics[mi];
+            let fresh = matches!(m.reading, Some(Reading::Value { .. } | Reading::Split(_)))
+                && !m.is_stale(s.now, s.stale_after);
+            let value = m.last_value.map(|v| v.0).filter(|_| fresh);
+            let holds = value
+                .is_some_and(|v| c.above.is_some_and(|a| v > a) || c.below.is_some_and(|b| v < b));
+            let since = &mut s.triggers[ti].holding_since[ci];
+            if !holds {
+                *since = None;
+                continue;
+            }
+            let started = *since.get_or_insert(s.now);
+            if (s.now - started).num_seconds() >= c.for_.secs() as i64 && evidence.is_none() {
+                let def = &rb.metrics[mi];
+                let (dir, bound) = match (c.above, c.below) {
+                    (Some(a), _) => (">", a),
+                    (None, Some(b)) => ("<", b),
+                    _ => continue,
+                };
+                evidence = Some(format!(
+                    "{} {} {dir} {} for {}",
+                    def.title,
+                    crate::ui::gauges::format_value(def, value),
+                    crate::ui::gauges::format_value(def, Some(bound)),
+                    c.for_
+                ));
+            }
+        }
+        let was = s.triggers[ti].met.is_some();
+        match evidence {
+            Some(e) if !was => {
+                s.triggers[ti].met = Some((s.now, e.clone()));
+                s.ui.dirty = true;
+                let text = format!(
+                    "ROLLBACK TRIGGER MET: {} ({e}). Press R to roll back.",
+                    t.text
+                );
+                say(s, LogLevel::Error, text, fx);
+            }
+            None if was => {
+                s.triggers[ti].met = None;
+                s.ui.dirty = true;
+                let text = format!("rollback trigger no longer holds: {}", t.text);
+                say(s, LogLevel::Warn, text, fx);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Log a gauge's level when it changes in a way the room should hear about: a threshold

@@ -915,3 +915,96 @@ fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
     );
     assert!(ch(&mut s, 'y').is_empty());
 }
+
+#[test]
+fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let i =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
+    let start = s.now;
+    let mut said = Vec::new();
+    // The canary errs at 6% (the trigger is > 5% for 1m), a fresh reading every 2 s.
+    for step in 0..=31 {
+        let at = start + Duration::seconds(2 * step);
+        for ev in [
+            Event::Tick(at),
+            Event::Metric {
+                index: i,
+                at,
+                reading: Reading::Value { value: 6.0, at },
+            },
+        ] {
+            for e in journaled(&update(&mut s, ev)) {
+                if let Entry::System { text, .. } = e {
+                    said.push((step, text.clone()));
+                }
+            }
+        }
+    }
+    let met: Vec<_> = said
+        .iter()
+        .filter(|(_, t)| t.starts_with("ROLLBACK TRIGGER MET"))
+        .collect();
+    assert_eq!(met.len(), 1, "announced once: {said:?}");
+    assert_eq!(met[0].0, 30, "after a full minute, not before: {said:?}");
+    assert!(
+        met[0]
+            .1
+            .contains("Error rate by track 6.00 % > 5.00 % for 1m")
+            && met[0].1.ends_with("Press R to roll back."),
+        "{}",
+        met[0].1
+    );
+    // Advancing is blocked, with the trigger and the critical gauge named.
+    s.now += Duration::minutes(1);
+    let at = s.now;
+    update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Value { value: 6.0, at },
+        },
+    );
+    tick_all_gating(&mut s, "full");
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b.starts_with("rollback trigger met: Automatic rollback")),
+        "{:?}",
+        c.blockers
+    );
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b == "Error rate by track is CRITICAL at 6.00 %"),
+        "{:?}",
+        c.blockers
+    );
+    assert!(ch(&mut s, 'y').is_empty());
+    // When the errors stop, the trigger clears and says so.
+    ch(&mut s, 'n');
+    let at = s.now + Duration::seconds(2);
+    let fx = update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Value { value: 0.5, at },
+        },
+    );
+    assert!(
+        journaled(&fx)
+            .iter()
+            .any(|e| matches!(e, Entry::System { text, .. } if text.starts_with("rollback trigger no longer holds"))),
+        "{fx:?}"
+    );
+}

@@ -157,6 +157,15 @@ pub struct Stages {
     pub pending: Option<Pending>,
 }
 
+/// An automatic rollback trigger: since when each condition has held, and when the
+/// trigger was met (a condition held for its whole duration).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TriggerState {
+    pub holding_since: Vec<Option<DateTime<Utc>>>,
+    /// When it was met, and the evidence in words; None while it is not met.
+    pub met: Option<(DateTime<Utc>, String)>,
+}
+
 /// Who drives the release. Only the console holding the release's Lease changes the
 /// cluster; every other console watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +254,8 @@ pub struct State {
     pub operator: String,
     /// Whether this console may change the cluster.
     pub driver: Driver,
+    /// The runbook's automatic rollback triggers, as the gauges say now.
+    pub triggers: Vec<TriggerState>,
     pub now: DateTime<Utc>,
     pub checklist: Checklist,
     pub stages: Stages,
@@ -268,12 +279,21 @@ impl State {
             .map(|p| p.refresh.secs())
             .unwrap_or(5)
             .max(1) as i64;
+        let triggers = rb
+            .rollback_triggers
+            .iter()
+            .map(|t| TriggerState {
+                holding_since: vec![None; t.conditions.len()],
+                met: None,
+            })
+            .collect();
         State {
             checklist: Checklist::new(&rb),
             metrics: vec![MetricState::default(); rb.metrics.len()],
             rb,
             operator: clean(operator).into_owned(),
             driver: Driver::Claiming,
+            triggers,
             now,
             stages: Stages::default(),
             cluster: Cluster::default(),

@@ -10,7 +10,7 @@ use super::Canvas;
 use super::theme::Theme;
 use super::{fmt_secs, hms};
 use crate::state::cluster::{Link, RolloutStatus, rollout_status};
-use crate::state::metrics::Level;
+use crate::state::metrics::{Level, Reading};
 use crate::state::{Driver, State};
 
 /// Overall health: the worst fresh gauge, and the rollout's own failures. With no fresh
@@ -60,6 +60,13 @@ pub fn freshness(s: &State) -> (String, bool) {
         .iter()
         .filter(|m| m.last_value.is_none() && m.fetched.is_none())
         .count();
+    // A gauge whose query fails and that never had a value has no age to show, but it is
+    // not live either.
+    let failing = s
+        .metrics
+        .iter()
+        .filter(|m| m.last_value.is_none() && matches!(m.reading, Some(Reading::Error(_))))
+        .count();
     if let Some(oldest) = stale.iter().max() {
         (
             format!(
@@ -69,6 +76,8 @@ pub fn freshness(s: &State) -> (String, bool) {
             ),
             false,
         )
+    } else if failing > 0 {
+        (format!("NO DATA: {failing} gauges failing"), false)
     } else if never > 0 && !s.metrics.is_empty() {
         (format!("waiting for {never} gauges"), false)
     } else {
@@ -101,6 +110,16 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             format!("  hold {}/{}", fmt_secs(s.held()), fmt_secs(hold))
         };
         stage.push(Span::styled(text, theme.dim));
+    }
+    if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " ROLLBACK TRIGGER MET ",
+            Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        ));
     }
     if let Driver::ReadOnly { holder, .. } = &s.driver {
         stage.push(Span::raw("  "));
