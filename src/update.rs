@@ -56,6 +56,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.now = now;
             announce_staleness(s, &mut fx);
             evaluate_triggers(s, &mut fx);
+            compare_with_cluster(s, &mut fx);
             if let Some(i) = s.stages.current
                 && s.stages.pending.is_none()
                 && !s.stages.paused
@@ -85,6 +86,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.cluster.snap = snap;
                 s.ui.dirty = true;
             }
+            compare_with_cluster(s, &mut fx);
         }
         Event::ClusterLost { at, error } => {
             let error = clean(&error).into_owned();
@@ -873,6 +875,50 @@ fn metric(
     }
     announce(s, index, fx);
     evaluate_triggers(s, fx);
+}
+
+/// How long the cluster may disagree with the stage before the console says so: an
+/// action's answer and the watch's news of it arrive in either order.
+const MISMATCH_GRACE: i64 = 5;
+
+/// Say when the cluster stops matching the stage the journal says (after a grace period),
+/// and when it matches again.
+fn compare_with_cluster(s: &mut State, fx: &mut Vec<Effect>) {
+    match (s.cluster_disagreement(), &mut s.mismatch) {
+        (None, None) => {}
+        (None, Some(m)) => {
+            let announced = m.announced;
+            s.mismatch = None;
+            s.ui.dirty = true;
+            if announced {
+                say(
+                    s,
+                    LogLevel::Info,
+                    "the cluster matches the stage again".into(),
+                    fx,
+                );
+            }
+        }
+        (Some(what), None) => {
+            s.mismatch = Some(crate::state::Mismatch {
+                since: s.now,
+                what,
+                announced: false,
+            });
+        }
+        (Some(what), Some(m)) => {
+            m.what = what;
+            if !m.announced && (s.now - m.since).num_seconds() >= MISMATCH_GRACE {
+                m.announced = true;
+                let text = format!(
+                    "the cluster does not match this console's stage: {}. The rollout pane shows the cluster as it is; check who changed it before acting.",
+                    m.what
+                );
+                s.ui.dirty = true;
+                say(s, LogLevel::Warn, text, fx);
+            }
+        }
+    }
 }
 
 /// The runbook's automatic rollback triggers against the gauges now: a condition holds

@@ -1008,3 +1008,35 @@ fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() 
         "{fx:?}"
     );
 }
+
+#[test]
+fn a_cluster_changed_behind_the_consoles_back_is_flagged_not_trusted() {
+    let mut s = state();
+    // Someone scales the canary by hand: the stage still says preparation.
+    update(&mut s, Event::Cluster(cluster(9, 1)));
+    let mut said = Vec::new();
+    for secs in 1..=6 {
+        let fx = update(&mut s, Event::Tick(t0() + Duration::seconds(secs)));
+        said.extend(journaled(&fx).into_iter().cloned());
+    }
+    let warned: Vec<_> = said
+        .iter()
+        .filter_map(|e| match e {
+            Entry::System { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with("the cluster does not match this console's stage: the cluster runs erp-backend-canary at 1 and erp-backend at 9 replicas; preparation means 0 and 10"),
+        "{}",
+        warned[0]
+    );
+    assert!(s.mismatch.as_ref().is_some_and(|m| m.announced));
+    // Put back: said once more, and the flag goes.
+    let fx = update(&mut s, Event::Cluster(cluster(10, 0)));
+    assert!(journaled(&fx).iter().any(
+        |e| matches!(e, Entry::System { text, .. } if text == "the cluster matches the stage again")
+    ));
+    assert_eq!(s.mismatch, None);
+}

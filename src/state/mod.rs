@@ -166,6 +166,13 @@ pub struct TriggerState {
     pub met: Option<(DateTime<Utc>, String)>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub since: DateTime<Utc>,
+    pub what: String,
+    pub announced: bool,
+}
+
 /// Who drives the release. Only the console holding the release's Lease changes the
 /// cluster; every other console watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +263,9 @@ pub struct State {
     pub driver: Driver,
     /// The runbook's automatic rollback triggers, as the gauges say now.
     pub triggers: Vec<TriggerState>,
+    /// Since when the cluster has disagreed with the stage the journal says, what the
+    /// difference is, and whether it has been announced.
+    pub mismatch: Option<Mismatch>,
     pub now: DateTime<Utc>,
     pub checklist: Checklist,
     pub stages: Stages,
@@ -294,6 +304,7 @@ impl State {
             operator: clean(operator).into_owned(),
             driver: Driver::Claiming,
             triggers,
+            mismatch: None,
             now,
             stages: Stages::default(),
             cluster: Cluster::default(),
@@ -464,6 +475,51 @@ impl State {
                 }
                 None => false,
             }
+    }
+
+    /// How the cluster differs from what the stage in force implies, in words: someone
+    /// changed it by hand, another console drives it, or this journal is behind. None when
+    /// they agree, or while an action is in flight or the cluster has not been seen.
+    pub fn cluster_disagreement(&self) -> Option<String> {
+        if self.stages.pending.is_some() || self.cluster.updated.is_none() {
+            return None;
+        }
+        let k = &self.rb.kubernetes;
+        let stage = self
+            .stages
+            .current
+            .filter(|_| self.stages.rolled_back.is_none());
+        let traffic = stage.map(|i| self.rb.stages[i].traffic).unwrap_or(0);
+        let name = stage
+            .map(|i| self.rb.stages[i].title.clone())
+            .unwrap_or_else(|| self.stage_name());
+        match k.split() {
+            crate::runbook::Split::Replicas(total) => {
+                let (canary, stable) = if self.stages.promoted || traffic == 0 || traffic >= 100 {
+                    (0, total)
+                } else {
+                    let (c, st, _) = crate::update::split(total, traffic);
+                    (c, st)
+                };
+                let c = self.cluster.deployment(&k.canary)?.desired;
+                let st = self.cluster.deployment(&k.stable)?.desired;
+                (c != canary || st != stable).then(|| {
+                    format!(
+                        "the cluster runs {} at {c} and {} at {st} replicas; {name} means {canary} and {stable}",
+                        k.canary, k.stable
+                    )
+                })
+            }
+            crate::runbook::Split::Gateway { route, canary, .. } => {
+                let r = self.cluster.snap.route.as_ref()?;
+                let share = r.percent(canary)?;
+                (share.round() as u32 != traffic).then(|| {
+                    format!(
+                        "HTTPRoute {route} sends {share:.0}% to {canary}; {name} means {traffic}%"
+                    )
+                })
+            }
+        }
     }
 
     pub fn stage_name(&self) -> String {

@@ -111,6 +111,16 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         };
         stage.push(Span::styled(text, theme.dim));
     }
+    if s.mismatch.as_ref().is_some_and(|m| m.announced) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " ≠ CLUSTER ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
     if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
