@@ -92,8 +92,14 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
     );
     assert!(spec.renew_time.unwrap().0 > spec.acquire_time.unwrap().0);
 
-    // Once the driver quits, the Lease is free and a new console drives at once.
+    // Once the driver quits, the watcher says so (within a renewal period), and a new
+    // console drives at once.
     l1.release(Duration::from_secs(5)).await;
+    until(&mut second, &mut rx2, "the watcher seeing no driver", |a| {
+        matches!(&a.state.driver, Driver::ReadOnly { holder: None, why }
+            if why.starts_with("no console drives this release now"))
+    })
+    .await;
     l2.release(Duration::from_secs(5)).await;
     drop(second);
     let (mut third, mut rx3) = demo_app(dir.path(), "wang");

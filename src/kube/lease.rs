@@ -90,17 +90,7 @@ pub fn spawn(
     let handle = tokio::spawn(async move {
         let send = |d: Driver| tx.send(Event::Lease(d)).is_ok();
         if read_only {
-            let holder = match api.get_opt(&name).await {
-                Ok(Some(l)) => live_holder(&l, Utc::now()),
-                _ => None,
-            };
-            send(Driver::ReadOnly {
-                why: match &holder {
-                    Some(h) => format!("started with --read-only; {h} drives this release"),
-                    None => "started with --read-only".into(),
-                },
-                holder,
-            });
+            watch_holder(&api, &name, &tx, true, None, rel_rx).await;
             return;
         }
         let mut backoff = Duration::from_secs(1);
@@ -117,19 +107,9 @@ pub fn spawn(
                     held_until = Some(now + chrono::Duration::seconds(DURATION_SECS as i64));
                     backoff = Duration::from_secs(1);
                 }
-                Ok(Claim::Theirs { holder, until }) => {
-                    let why = if held_until.is_some() {
-                        format!("the Lease {full} was taken over by {holder}")
-                    } else {
-                        format!(
-                            "{holder} drives this release (Lease {full}, held until at least {}); to drive from here, restart this console once they quit or the Lease runs out",
-                            crate::ui::hms(until)
-                        )
-                    };
-                    send(Driver::ReadOnly {
-                        why,
-                        holder: Some(holder),
-                    });
+                Ok(Claim::Theirs { holder, .. }) => {
+                    let first = held_until.map(|_| format!("{holder} took over the Lease {full}"));
+                    watch_holder(&api, &name, &tx, false, first, rel_rx).await;
                     return;
                 }
                 Err(Failure {
@@ -195,10 +175,70 @@ fn failure(e: kube::Error) -> Failure {
 
 enum Claim {
     Ours,
-    Theirs {
-        holder: String,
-        until: DateTime<Utc>,
-    },
+    Theirs { holder: String },
+}
+
+/// A console that does not drive keeps an eye on who does, so what it says of the driver
+/// stays true: a new holder, or none at all once the driver quits. One read per renewal
+/// period; `first`, when given, is what to say before the first read.
+async fn watch_holder(
+    api: &Api<Lease>,
+    name: &str,
+    tx: &UnboundedSender<Event>,
+    asked: bool,
+    first: Option<String>,
+    mut release: oneshot::Receiver<()>,
+) {
+    let mut last: Option<Option<String>> = None;
+    if let Some(why) = first {
+        let holder = why.split(" took over").next().map(str::to_string);
+        if tx
+            .send(Event::Lease(Driver::ReadOnly {
+                why,
+                holder: holder.clone(),
+            }))
+            .is_err()
+        {
+            return;
+        }
+        last = Some(holder);
+    }
+    loop {
+        // An unreadable Lease leaves what was said as it was; the log has the error.
+        match api.get_opt(name).await {
+            Ok(l) => {
+                let holder = l.and_then(|l| live_holder(&l, Utc::now()));
+                if last.as_ref() != Some(&holder) {
+                    let why = match (&holder, asked) {
+                        (Some(h), true) => {
+                            format!("started with --read-only; {h} drives this release")
+                        }
+                        (None, true) => {
+                            "started with --read-only; no console drives this release now".into()
+                        }
+                        (Some(h), false) => format!("{h} drives this release"),
+                        (None, false) => {
+                            "no console drives this release now: restart this console to drive it"
+                                .into()
+                        }
+                    };
+                    let d = Driver::ReadOnly {
+                        why,
+                        holder: holder.clone(),
+                    };
+                    if tx.send(Event::Lease(d)).is_err() {
+                        return;
+                    }
+                    last = Some(holder);
+                }
+            }
+            Err(e) => log::warn!("Lease {name}: {}", plain_error(&e)),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RENEW) => {}
+            _ = &mut release => return,
+        }
+    }
 }
 
 fn micro(t: DateTime<Utc>) -> MicroTime {
@@ -266,10 +306,10 @@ async fn claim(
                 api.create(&PostParams::default(), &lease).await.map(|_| ())
             }
             Some(mut l) => {
-                if let Some((holder, until)) = holder_until(&l, now)
+                if let Some((holder, _)) = holder_until(&l, now)
                     && holder != me
                 {
-                    return Ok(Claim::Theirs { holder, until });
+                    return Ok(Claim::Theirs { holder });
                 }
                 let spec = l.spec.get_or_insert_with(Default::default);
                 if spec.holder_identity.as_deref() != Some(me) {
