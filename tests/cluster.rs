@@ -71,6 +71,15 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
     let screen = format!("{:?}", term.backend().buffer());
     assert!(screen.contains("READ-ONLY"), "{screen}");
     assert!(screen.contains("driven by lin@"), "{screen}");
+    let buf = term.backend().buffer();
+    let bar: String = (0..buf.area.width)
+        .map(|x| buf[(x, buf.area.height - 1)].symbol().to_string())
+        .collect();
+    assert!(bar.contains("READ-ONLY"), "the key bar says so: {bar}");
+    assert!(
+        !bar.contains("advance") && !bar.contains("ROLLBACK"),
+        "the key bar offers no action it would refuse: {bar}"
+    );
 
     // The first console keeps renewing: still the holder after a renewal period.
     settle(

@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use super::Canvas;
 use super::theme::Theme;
-use crate::action::{NORMAL, bindings};
-use crate::state::{Confirm, State};
+use crate::action::{Action, NORMAL, bindings};
+use crate::state::{Confirm, Driver, Mode, State};
 use crate::text::{fit, width, wrap};
 
 pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
@@ -27,7 +27,26 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         spans.push(Span::raw("  "));
     }
-    for b in bindings(&s.ui.mode).iter().filter(|b| b.in_bar) {
+    let watching = matches!(s.driver, Driver::ReadOnly { .. });
+    let blocked = matches!(&s.ui.mode, Mode::Confirm(c) if !c.blockers.is_empty());
+    if watching && matches!(s.ui.mode, Mode::Normal) {
+        // The action keys only explain themselves here: say so rather than offer them.
+        let tag = " READ-ONLY ";
+        used += width(tag) + 2;
+        spans.push(Span::styled(
+            tag,
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw("  "));
+    }
+    for b in bindings(&s.ui.mode).iter().filter(|b| {
+        b.in_bar
+            && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
+            && !(blocked && b.action == Action::Confirm)
+    }) {
         let item_w = width(b.label) + 1 + width(b.short) + 2;
         if used + item_w > w {
             break;
