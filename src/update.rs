@@ -519,7 +519,8 @@ fn plan_weights(
         plan.push(format!("Now: {}", r.describe()));
     }
     plan.push(
-        "The gateway applies new weights at once; Deployments' templates do not change.".into(),
+        "The gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
+            .into(),
     );
     let op = KubeOp::Weights {
         route: route.to_string(),

@@ -305,6 +305,23 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         .collect();
     assert_eq!(weights, [90, 10]);
     assert_eq!(sim.deployment(CANARY).unwrap()["spec"]["replicas"], 3);
+    // The Event goes on the route that changed, too.
+    let on_route: Vec<_> = sim
+        .events()
+        .into_iter()
+        .filter(|e| e["involvedObject"]["kind"] == "HTTPRoute")
+        .collect();
+    assert_eq!(
+        on_route.len(),
+        1,
+        "{:#?}",
+        sim.events()
+            .iter()
+            .map(|e| (e["involvedObject"]["kind"].clone(), e["reason"].clone()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(on_route[0]["involvedObject"]["name"], STABLE);
+    assert_eq!(on_route[0]["reason"], "WarroomTest");
     watch.abort();
     assert_eq!(
         denied(&sim),

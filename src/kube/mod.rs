@@ -623,27 +623,46 @@ pub async fn record_events(
         Err(e) => ("Warning", format!("{}; FAILED: {e}", audit.message)),
     };
     let message: String = message.chars().take(1000).collect();
+    // The Deployments the action touched, and for the Gateway API the route it changed.
+    let mut targets: Vec<(&str, &str, String, Option<String>)> = Vec::new();
     for name in op.deployments() {
-        let uid = match deps.get_opt(name).await {
-            Ok(Some(d)) => d.metadata.uid,
-            Ok(None) => continue,
-            Err(e) => {
-                log::warn!("no Event recorded on {name}: {}", plain_error(&e));
-                continue;
-            }
-        };
+        match deps.get_opt(name).await {
+            Ok(Some(d)) => targets.push(("apps/v1", "Deployment", name.clone(), d.metadata.uid)),
+            Ok(None) => {}
+            Err(e) => log::warn!("no Event recorded on {name}: {}", plain_error(&e)),
+        }
+    }
+    if let KubeOp::Weights { route, .. } = op {
+        let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
+        match routes.get_opt(route).await {
+            Ok(Some(r)) => targets.push((
+                "gateway.networking.k8s.io/v1",
+                "HTTPRoute",
+                route.clone(),
+                r.metadata.uid,
+            )),
+            Ok(None) => {}
+            Err(e) => log::warn!(
+                "no Event recorded on HTTPRoute {route}: {}",
+                plain_error(&e)
+            ),
+        }
+    }
+    for (i, (api_version, kind, name, uid)) in targets.into_iter().enumerate() {
         let ev = KEvent {
             metadata: ObjectMeta {
+                // Unique per object and action, as the API's own recorders name them; a
+                // route may share its name with a Deployment.
                 name: Some(format!(
                     "{name}.{:x}",
-                    now.timestamp_nanos_opt().unwrap_or(0)
+                    now.timestamp_nanos_opt().unwrap_or(0) + i as i64
                 )),
                 namespace: Some(ns.to_string()),
                 ..Default::default()
             },
             involved_object: ObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: Some("Deployment".into()),
+                api_version: Some(api_version.into()),
+                kind: Some(kind.into()),
                 name: Some(name.clone()),
                 namespace: Some(ns.to_string()),
                 uid,

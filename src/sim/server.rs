@@ -344,6 +344,11 @@ impl SimHandle {
         self.all(Resource::Pod)
     }
 
+    /// The core/v1 Events, as `kubectl get events` would list them.
+    pub fn events(&self) -> Vec<Value> {
+        self.all(Resource::Event)
+    }
+
     fn all(&self, res: Resource) -> Vec<Value> {
         self.sim
             .read(|c| c.store.list(res, None).map(|o| (**o).clone()).collect())

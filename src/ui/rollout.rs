@@ -38,38 +38,35 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         canary,
     } = k.split()
     {
-        lines.push(match &s.cluster.snap.route {
+        match &s.cluster.snap.route {
             Some(r) => {
                 let pct = |b: &str| {
                     r.percent(b)
                         .map(|p| format!("{p:.0}%"))
                         .unwrap_or_else(|| "no backendRef".into())
                 };
-                Line::from(vec![
-                    Span::styled("TRAFFIC ", theme.dim),
-                    Span::styled(
-                        fit(
-                            &format!(
-                                "{stable} {} · {canary} {}  (HTTPRoute {route})",
-                                pct(stable),
-                                pct(canary)
-                            ),
-                            w.saturating_sub(8),
-                        )
-                        .into_owned(),
-                        theme.text.add_modifier(Modifier::BOLD),
-                    ),
-                ])
+                lines.push(Line::from(Span::styled(
+                    fit(&format!("TRAFFIC by HTTPRoute {route}"), w).into_owned(),
+                    theme.dim,
+                )));
+                lines.push(Line::from(Span::styled(
+                    fit(
+                        &format!(" {stable} {} · {canary} {}", pct(stable), pct(canary)),
+                        w,
+                    )
+                    .into_owned(),
+                    theme.text.add_modifier(Modifier::BOLD),
+                )));
             }
-            None => Line::from(Span::styled(
+            None => lines.push(Line::from(Span::styled(
                 fit(
                     &format!("HTTPRoute {route}: not seen in namespace {}", k.namespace),
                     w,
                 )
                 .into_owned(),
                 theme.dim,
-            )),
-        });
+            ))),
+        }
     }
     for name in [&k.stable, &k.canary] {
         match s.cluster.deployment(name) {
