@@ -956,13 +956,8 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                     (None, Some(b)) => ("<", b),
                     _ => continue,
                 };
-                evidence = Some(format!(
-                    "{} {} {dir} {} for {}",
-                    def.title,
-                    crate::ui::gauges::format_value(def, value),
-                    crate::ui::gauges::format_value(def, Some(bound)),
-                    c.for_
-                ));
+                let (v, b) = crate::ui::gauges::format_pair(def, value, bound);
+                evidence = Some(format!("{} {v} {dir} {b} for {}", def.title, c.for_));
             }
         }
         let was = s.triggers[ti].met.is_some();
@@ -1016,6 +1011,7 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
             } else {
                 (def.warn, "warn")
             };
+            let (value, thr) = crate::ui::gauges::format_pair(def, m.last_value.map(|v| v.0), thr);
             let dir = if def.bad == crate::runbook::Bad::Above {
                 "above"
             } else {
@@ -1028,16 +1024,19 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
                     LogLevel::Warn
                 },
                 format!(
-                    "{} is {} at {value}: {dir} its {word} threshold {}",
+                    "{} is {} at {value}: {dir} its {word} threshold {thr}",
                     def.title,
                     level.word(),
-                    crate::ui::gauges::format_value(def, Some(thr))
                 ),
             ))
         }
         (Level::Ok, _) if !first => Some((
             LogLevel::Info,
-            format!("{} is back to OK at {value}", def.title),
+            format!(
+                "{} is back to OK at {}",
+                def.title,
+                crate::ui::gauges::format_pair(def, m.last_value.map(|v| v.0), def.warn).0
+            ),
         )),
         (Level::Unknown, Some(Reading::Error(e))) => {
             Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title)))

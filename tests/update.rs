@@ -1040,3 +1040,30 @@ fn a_cluster_changed_behind_the_consoles_back_is_flagged_not_trusted() {
     ));
     assert_eq!(s.mismatch, None);
 }
+
+#[test]
+fn a_value_and_its_threshold_never_read_the_same_when_they_differ() {
+    use warroom::ui::gauges::format_pair;
+    let s = state();
+    let metric = |id: &str| s.rb.metrics.iter().find(|m| m.id == id).unwrap().clone();
+    let p95 = metric("p95-latency"); // seconds
+    assert_eq!(
+        format_pair(&p95, Some(0.4004), 0.4),
+        ("400.4 ms".to_string(), "400.0 ms".to_string())
+    );
+    assert_eq!(
+        format_pair(&p95, Some(3.2), 3.0),
+        ("3.20 s".to_string(), "3.00 s".to_string()),
+        "already apart: as the gauge shows them"
+    );
+    let err = metric("error-rate"); // percent
+    assert_eq!(
+        format_pair(&err, Some(1.0004), 1.0),
+        ("1.0004 %".to_string(), "1.0000 %".to_string())
+    );
+    assert_eq!(
+        format_pair(&err, Some(1.0), 1.0),
+        ("1.00 %".to_string(), "1.00 %".to_string()),
+        "equal values may read the same"
+    );
+}

@@ -41,6 +41,42 @@ pub fn format_value(m: &Metric, v: Option<f64>) -> String {
     }
 }
 
+/// A value and a threshold side by side, with as many more decimals as it takes for them
+/// to read differently when they differ: "99.93 %" below "99.95 %", never "99.9 %" below
+/// "99.9 %".
+pub fn format_pair(m: &Metric, v: Option<f64>, thr: f64) -> (String, String) {
+    let (a, b) = (format_value(m, v), format_value(m, Some(thr)));
+    let Some(v) = v.filter(|v| v.is_finite() && *v != thr) else {
+        return (a, b);
+    };
+    if a != b {
+        return (a, b);
+    }
+    // The unit and scale the threshold is shown in, with more decimals.
+    let (scale, suffix) = match m.unit {
+        Unit::Percent => (1.0, " %"),
+        Unit::Ratio => (100.0, " %"),
+        Unit::Seconds if thr.abs() < 1.0 => (1000.0, " ms"),
+        Unit::Seconds => (1.0, " s"),
+        Unit::Milliseconds if thr.abs() >= 1000.0 => (0.001, " s"),
+        Unit::Milliseconds => (1.0, " ms"),
+        Unit::ReqPerSec => (1.0, " req/s"),
+        Unit::PerMin => (1.0, " /min"),
+        Unit::Count => (1.0, ""),
+        Unit::Bytes => (1.0, " B"),
+    };
+    for d in 1..=9 {
+        let (x, y) = (
+            format!("{:.d$}{suffix}", v * scale),
+            format!("{:.d$}{suffix}", thr * scale),
+        );
+        if x != y {
+            return (x, y);
+        }
+    }
+    (a, b)
+}
+
 /// Enough digits to read, no more: 6.02, 61.4, 1250.
 fn sig(v: f64) -> String {
     let a = v.abs();
