@@ -95,9 +95,15 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     since: at,
                     error: error.clone(),
                 };
-                let text = format!(
-                    "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
-                );
+                let text = if s.cluster.updated.is_some() {
+                    format!(
+                        "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
+                    )
+                } else {
+                    format!(
+                        "Kubernetes API unreachable: {error}. Nothing is known of the cluster yet; the console retries with backoff."
+                    )
+                };
                 say(s, LogLevel::Error, text, &mut fx);
             }
             s.ui.dirty = true;
@@ -1003,7 +1009,6 @@ fn announce(s: &mut State, index: usize, fx: &mut Vec<Effect>) {
 fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &mut Vec<Effect>) {
     let def = &s.rb.metrics[index];
     let m = &s.metrics[index];
-    let value = crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0));
     let text = match (level, &m.reading) {
         (Level::Critical | Level::Warn, _) => {
             let (thr, word) = if level == Level::Critical {

@@ -68,7 +68,20 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             ))),
         }
     }
-    for name in [&k.stable, &k.canary] {
+    if s.cluster.updated.is_none() {
+        // Nothing known yet: not "missing", just not answered.
+        let why = match &s.cluster.link {
+            Link::Lost { error, .. } => format!("no answer from the Kubernetes API yet: {error}"),
+            _ => "waiting for the Kubernetes API's first answer…".into(),
+        };
+        for l in crate::text::wrap(&why, w) {
+            lines.push(Line::from(Span::styled(l, theme.dim)));
+        }
+    }
+    for name in [&k.stable, &k.canary]
+        .into_iter()
+        .filter(|_| s.cluster.updated.is_some())
+    {
         match s.cluster.deployment(name) {
             Some(d) => deployment(s, d, theme, w, &mut lines),
             None => lines.push(Line::from(Span::styled(
