@@ -450,3 +450,37 @@ fn help_fits_at_80x24() {
         );
     }
 }
+
+#[test]
+fn a_split_gauge_shows_a_missing_part_as_no_data() {
+    use warroom::state::metrics::Part;
+    let mut s = busy_state("demo");
+    let i =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
+    let at = s.now;
+    // Before the canary takes traffic Prometheus has only the stable series.
+    update(
+        &mut s,
+        Event::Metric {
+            index: i,
+            at,
+            reading: Reading::Split(vec![Part {
+                key: "stable".into(),
+                value: 0.05,
+                at,
+            }]),
+        },
+    );
+    let screen = text(&render(&s, "war-room", 200, 60));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("Error rate by track"))
+        .unwrap();
+    assert!(
+        row.contains("stable 0.05 % │ canary no data"),
+        "the canary's part is missing, not fine: {row}"
+    );
+}

@@ -377,7 +377,7 @@ fn value_spans(
         Some(Reading::Error(_)) | Some(Reading::Split(_)) if !m.last_parts.is_empty() => {
             // After a failure the parts are the last known, not current: no level colours.
             let failed = matches!(m.reading, Some(Reading::Error(_)));
-            let parts: Vec<(String, Level)> = m
+            let mut parts: Vec<(String, Level)> = m
                 .last_parts
                 .iter()
                 .map(|p| {
@@ -391,6 +391,14 @@ fn value_spans(
                     )
                 })
                 .collect();
+            // A part the runbook names that the answer lacks is shown as missing, in its
+            // place: a canary with no traffic has no error rate, not a good one.
+            for (i, key) in def.order.iter().enumerate() {
+                if !m.last_parts.iter().any(|p| &p.key == key) {
+                    let at = i.min(parts.len());
+                    parts.insert(at, (format!("{key} no data"), Level::Unknown));
+                }
+            }
             let full: usize =
                 parts.iter().map(|(t, _)| width(t)).sum::<usize>() + 3 * (parts.len() - 1);
             if full <= room {
