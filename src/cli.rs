@@ -131,7 +131,8 @@ impl PromArgs {
 
 #[derive(Args, Debug)]
 pub struct ConsoleArgs {
-    /// The journal file (default: one per release under ~/.local/state/warroom).
+    /// The journal file (default: one per release under ~/.local/state/warroom; for the
+    /// demo, a new file in the temp directory).
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Layout: war-room, compact, projector, or a layout file.

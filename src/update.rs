@@ -322,9 +322,25 @@ fn quit(s: &mut State, fx: &mut Vec<Effect>) {
             proposal: Proposal::Quit,
         });
     } else {
-        s.ui.quit = true;
-        fx.push(Effect::Quit);
+        close(s, fx);
     }
+}
+
+/// The session ends: the journal says so, then the console quits.
+fn close(s: &mut State, fx: &mut Vec<Effect>) {
+    let who = s.operator.clone();
+    let text = format!("closed the console at {}", s.stage_name());
+    emit(
+        s,
+        &who,
+        Entry::System {
+            level: LogLevel::Info,
+            text,
+        },
+        fx,
+    );
+    s.ui.quit = true;
+    fx.push(Effect::Quit);
 }
 
 fn move_cursor(s: &mut State, step: isize) {
@@ -448,10 +464,7 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             let seq = emit(s, &who, Entry::Pause { paused, plan }, fx);
             fx.push(Effect::Kube { seq, op, audit });
         }
-        Proposal::Quit => {
-            s.ui.quit = true;
-            fx.push(Effect::Quit);
-        }
+        Proposal::Quit => close(s, fx),
     }
 }
 

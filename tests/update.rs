@@ -432,7 +432,20 @@ fn notes_are_typed_and_logged() {
 fn quitting_mid_stage_asks_first() {
     let mut s = state();
     let fx = ch(&mut s, 'q');
-    assert_eq!(fx, [Effect::Quit], "nothing in progress: quit at once");
+    assert_eq!(
+        fx.last(),
+        Some(&Effect::Quit),
+        "nothing in progress: quit at once"
+    );
+    // and the journal records that the session ended, by whom
+    let Effect::Journal(rec) = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(rec.who, "lin");
+    assert!(
+        matches!(&rec.entry, Entry::System { text, .. } if text == "closed the console at preparation"),
+        "{rec:?}"
+    );
     let mut s = state();
     advance_to_ten_percent(&mut s);
     let fx = ch(&mut s, 'q');
@@ -441,7 +454,9 @@ fn quitting_mid_stage_asks_first() {
         panic!()
     };
     assert_eq!(c.proposal, Proposal::Quit);
-    assert_eq!(ch(&mut s, 'y'), [Effect::Quit]);
+    let fx = ch(&mut s, 'y');
+    assert_eq!(fx.len(), 2);
+    assert_eq!(fx[1], Effect::Quit);
 }
 
 #[test]

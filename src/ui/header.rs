@@ -206,9 +206,9 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     f.render_widget(Paragraph::new(vec![line1, line2]).block(block), area);
 }
 
-/// H:MM, the way a meeting reads a clock (and a minute's resolution keeps the screen
+/// 0h05: hours and minutes, unmistakable for minutes and seconds, the way a meeting reads a clock (and a minute's resolution keeps the screen
 /// still when nothing happens).
 fn clock(secs: i64) -> String {
     let s = secs.max(0);
-    format!("{}:{:02}", s / 3600, (s % 3600) / 60)
+    format!("{}h{:02}", s / 3600, (s % 3600) / 60)
 }
