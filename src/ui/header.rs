@@ -77,7 +77,7 @@ pub fn freshness(s: &State) -> (String, bool) {
             false,
         )
     } else if failing > 0 {
-        (format!("NO DATA: {failing} gauges failing"), false)
+        (format!("{failing} gauges failing"), false)
     } else if never > 0 && !s.metrics.is_empty() {
         (format!("waiting for {never} gauges"), false)
     } else {
