@@ -39,6 +39,8 @@ measure() {
   sleep "$secs"
   b1=$(stat -c %s "$out"); c1=$(ticks "$pid"); [ -n "$extra" ] && e1=$(ticks "$extra"); t1=$(date +%s.%N)
   tmux -L "$sock" send-keys -t "$name" q
+  # let it quit (and hand back its Lease) before the next run starts
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   awk -v name="$name" -v b="$((b1 - b0))" -v c="$((c1 - c0))" -v e="$((e1 - e0))" -v extra="$extra" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
     dt = t1 - t0
     printf "%s, %.0f s at 160x48:\n", name, dt

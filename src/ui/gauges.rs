@@ -323,11 +323,20 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 }
                 spans.push(Span::styled(" · ", theme.dim));
             }
+            // While fresh the sample time changes with every answer; saying "fresh" keeps
+            // the screen still over a slow link. Once stale, the time and age matter.
             let age = (s.now - at).num_seconds().max(0);
-            spans.push(Span::styled(
-                format!("sampled {} ({} ago)", super::hms(at), fmt_secs(age)),
-                if stale { theme.stale } else { theme.dim },
-            ));
+            spans.push(if stale {
+                Span::styled(
+                    format!("sampled {} ({} ago)", super::hms(at), fmt_secs(age)),
+                    theme.stale,
+                )
+            } else {
+                Span::styled(
+                    format!("fresh: sampled within {}", fmt_secs(s.stale_after)),
+                    theme.dim,
+                )
+            });
             rest.push(Line::from(spans));
         }
         rest.extend(
