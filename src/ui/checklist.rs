@@ -36,11 +36,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let rows = c.rows();
     let h = list.height as usize;
     // Keep the cursor in view, a little below the top when possible.
-    let top = if c.cursor + 1 > h {
-        c.cursor + 1 - h
-    } else {
-        0
-    };
+    let top = (c.cursor + 1).saturating_sub(h);
     let w = list.width as usize;
     let mut lines = Vec::with_capacity(h);
     for (ri, row) in rows.iter().enumerate().skip(top).take(h) {

@@ -36,7 +36,7 @@ pub fn format_value(m: &Metric, v: Option<f64>) -> String {
         Unit::Milliseconds => format!("{:.0} ms", v),
         Unit::ReqPerSec => format!("{} req/s", sig(v)),
         Unit::PerMin => format!("{} /min", sig(v)),
-        Unit::Count => format!("{}", sig(v)),
+        Unit::Count => sig(v).to_string(),
         Unit::Bytes => bytes(v),
     }
 }
@@ -202,11 +202,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let two_lines = h >= 2 * n + 4;
     let per = if two_lines { 2 } else { 1 };
     let visible = (h.saturating_sub(if h > n * per + 2 { 3 } else { 0 })) / per;
-    let top = if s.ui.gauge_cursor + 1 > visible {
-        s.ui.gauge_cursor + 1 - visible
-    } else {
-        0
-    };
+    let top = (s.ui.gauge_cursor + 1).saturating_sub(visible);
     let mut lines = Vec::new();
     for i in (top..n).take(visible) {
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
