@@ -124,6 +124,19 @@ fn advance_to_ten_percent(s: &mut State) {
     );
 }
 
+/// A fresh reading of the gauge `id`, sampled at `at`.
+fn reading(s: &mut State, id: &str, value: f64, at: DateTime<Utc>) -> Vec<Effect> {
+    let index = s.rb.metrics.iter().position(|m| m.id == id).unwrap();
+    update(
+        s,
+        Event::Metric {
+            index,
+            at,
+            reading: Reading::Value { value, at },
+        },
+    )
+}
+
 fn journaled(fx: &[Effect]) -> Vec<&Entry> {
     fx.iter()
         .filter_map(|e| {
@@ -721,20 +734,8 @@ fn no_action_before_the_lease_is_held_nor_after_it_is_lost() {
 fn a_rollback_records_who_and_the_evidence_for_the_cluster_events() {
     let mut s = state();
     advance_to_ten_percent(&mut s);
-    let i =
-        s.rb.metrics
-            .iter()
-            .position(|m| m.id == "canary-error-rate")
-            .unwrap();
     let at = s.now;
-    update(
-        &mut s,
-        Event::Metric {
-            index: i,
-            at,
-            reading: Reading::Value { value: 6.02, at },
-        },
-    );
+    reading(&mut s, "canary-error-rate", 6.02, at);
     ch(&mut s, 'R');
     let fx = ch(&mut s, 'y');
     let Entry::Rollback { reason, .. } = journaled(&fx)[0] else {
@@ -935,28 +936,16 @@ fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
 fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() {
     let mut s = state();
     advance_to_ten_percent(&mut s);
-    let i =
-        s.rb.metrics
-            .iter()
-            .position(|m| m.id == "canary-error-rate")
-            .unwrap();
     let start = s.now;
     let mut said = Vec::new();
     // The canary errs at 6% (the trigger is > 5% for 1m), a fresh reading every 2 s.
     for step in 0..=31 {
         let at = start + Duration::seconds(2 * step);
-        for ev in [
-            Event::Tick(at),
-            Event::Metric {
-                index: i,
-                at,
-                reading: Reading::Value { value: 6.0, at },
-            },
-        ] {
-            for e in journaled(&update(&mut s, ev)) {
-                if let Entry::System { text, .. } = e {
-                    said.push((step, text.clone()));
-                }
+        let mut fx = update(&mut s, Event::Tick(at));
+        fx.extend(reading(&mut s, "canary-error-rate", 6.0, at));
+        for e in journaled(&fx) {
+            if let Entry::System { text, .. } = e {
+                said.push((step, text.clone()));
             }
         }
     }
@@ -977,14 +966,7 @@ fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() 
     // Advancing is blocked, with the trigger and the critical gauge named.
     s.now += Duration::minutes(1);
     let at = s.now;
-    update(
-        &mut s,
-        Event::Metric {
-            index: i,
-            at,
-            reading: Reading::Value { value: 6.0, at },
-        },
-    );
+    reading(&mut s, "canary-error-rate", 6.0, at);
     tick_all_gating(&mut s, "full");
     ch(&mut s, 'a');
     let Mode::Confirm(c) = &s.ui.mode else {
@@ -1008,14 +990,7 @@ fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() 
     // When the errors stop, the trigger clears and says so.
     ch(&mut s, 'n');
     let at = s.now + Duration::seconds(2);
-    let fx = update(
-        &mut s,
-        Event::Metric {
-            index: i,
-            at,
-            reading: Reading::Value { value: 0.5, at },
-        },
-    );
+    let fx = reading(&mut s, "canary-error-rate", 0.5, at);
     assert!(
         journaled(&fx)
             .iter()
