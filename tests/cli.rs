@@ -46,3 +46,18 @@ fn check_refuses_a_bad_runbook_with_its_position() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn a_missing_file_is_named_without_a_made_up_position() {
+    let out = Command::new(BIN)
+        .args(["check", "no/such/runbook.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no/such/runbook.yaml: no such file: check the path"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("runbook.yaml:1:1"), "{stderr}");
+}

@@ -26,6 +26,10 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Line 0: the problem is the file as a whole, which has no position.
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",
@@ -176,9 +180,15 @@ pub fn read(path: &Path) -> Result<String, Problems> {
     std::fs::read_to_string(path).map_err(|e| {
         Problems(vec![Problem {
             file: path.to_path_buf(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the file: {e}"),
+            line: 0,
+            column: 0,
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file: check the path".into(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied: this user cannot read it".into()
+                }
+                _ => format!("cannot read the file: {e}"),
+            },
         }])
     })
 }
