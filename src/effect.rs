@@ -29,12 +29,10 @@ pub struct Audit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum KubeOp {
     /// Set `spec.replicas` of each Deployment, in order.
-    Scale {
-        targets: Vec<(String, u32)>,
-        cause: String,
-    },
+    Scale { targets: Vec<(String, u32)> },
     /// Put the canary's pod template (the new version) into the stable Deployment, scale it
-    /// to `replicas`, and the canary to zero.
+    /// to `replicas`, and the canary to zero; `cause` becomes its change-cause. (Who did
+    /// each action, and why, is in its `Audit`.)
     Promote {
         stable: String,
         canary: String,
@@ -42,7 +40,7 @@ pub enum KubeOp {
         cause: String,
     },
     /// What `kubectl rollout undo` does: back to the previous revision's template.
-    Undo { deployment: String, cause: String },
+    Undo { deployment: String },
     /// Set the HTTPRoute's backend weights (Gateway API), and first make sure the canary
     /// Deployment has at least `canary_replicas` pods to take its share.
     Weights {
@@ -52,13 +50,11 @@ pub enum KubeOp {
         canary_replicas: Option<u32>,
         /// The Deployments the Events are recorded on.
         deployments: Vec<String>,
-        cause: String,
     },
     /// Set or clear `spec.paused`.
     Pause {
         deployments: Vec<String>,
         paused: bool,
-        cause: String,
     },
 }
 

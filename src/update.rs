@@ -499,7 +499,6 @@ fn plan_weights(
     stable: &str,
     canary: &str,
     traffic: u32,
-    cause: String,
 ) -> (String, Vec<String>, KubeOp) {
     let k = &s.rb.kubernetes;
     let weights = vec![
@@ -547,7 +546,6 @@ fn plan_weights(
         canary: k.canary.clone(),
         canary_replicas,
         deployments: vec![k.canary.clone(), k.stable.clone()],
-        cause,
     };
     (title, plan, op)
 }
@@ -668,7 +666,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         canary: cb,
     } = k.split()
     {
-        let (title, plan, op) = plan_weights(s, route, stable, cb, stage.traffic, cause);
+        let (title, plan, op) = plan_weights(s, route, stable, cb, stage.traffic);
         blockers.extend(gateway_blockers(s, route, stage.traffic));
         (title, plan, op)
     } else if stage.traffic >= 100 {
@@ -706,7 +704,6 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             note.into_iter().collect(),
             KubeOp::Scale {
                 targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)],
-                cause,
             },
         )
     };
@@ -738,9 +735,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
 
 pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
     let k = &s.rb.kubernetes;
-    let who = &s.operator;
     let mut blockers = common_blockers(s);
-    let cause = format!("{who}: manual rollback from the console");
     if let Split::Gateway {
         route,
         stable,
@@ -753,7 +748,7 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
                 "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
             ));
         }
-        let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0, cause);
+        let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0);
         plan.insert(
             0,
             format!(
@@ -799,7 +794,6 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
             proposal: Proposal::Rollback {
                 op: KubeOp::Undo {
                     deployment: k.stable.clone(),
-                    cause,
                 },
             },
         });
@@ -825,7 +819,6 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         proposal: Proposal::Rollback {
             op: KubeOp::Scale {
                 targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
-                cause,
             },
         },
     })
@@ -850,7 +843,6 @@ pub fn plan_pause(s: &State) -> Result<Confirm, String> {
     let k = &s.rb.kubernetes;
     let paused = !s.stages.paused;
     let verb = if paused { "Pause" } else { "Resume" };
-    let cause = format!("{}: {} the rollout", s.operator, verb.to_lowercase());
     let title = format!(
         "{verb} the rollout: set spec.paused={paused} on {} and {}",
         k.stable, k.canary
@@ -869,7 +861,6 @@ pub fn plan_pause(s: &State) -> Result<Confirm, String> {
             op: KubeOp::Pause {
                 deployments: vec![k.stable.clone(), k.canary.clone()],
                 paused,
-                cause,
             },
         },
     })

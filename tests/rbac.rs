@@ -164,7 +164,6 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         &ns,
         KubeOp::Scale {
             targets: vec![(CANARY.into(), 1), (STABLE.into(), 9)],
-            cause: "lin: advance".into(),
         },
     )
     .await;
@@ -175,7 +174,6 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
             KubeOp::Pause {
                 deployments: vec![STABLE.into(), CANARY.into()],
                 paused,
-                cause: "lin: pause".into(),
             },
         )
         .await;
@@ -198,7 +196,6 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         &ns,
         KubeOp::Undo {
             deployment: STABLE.into(),
-            cause: "lin: rollback".into(),
         },
     )
     .await;
@@ -288,7 +285,6 @@ async fn every_request_of_the_gateway_console_is_allowed() {
             canary: CANARY.into(),
             canary_replicas: Some(3),
             deployments: vec![CANARY.into(), STABLE.into()],
-            cause: "lin: advance".into(),
         },
     )
     .await;
@@ -366,7 +362,6 @@ async fn a_missing_verb_is_a_plain_403() {
         &ns,
         &KubeOp::Scale {
             targets: vec![(CANARY.into(), 1)],
-            cause: "lin".into(),
         },
     )
     .await

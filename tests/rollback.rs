@@ -164,6 +164,29 @@ impl Cluster {
     }
 }
 
+/// Undo with the console on `a` and with `kubectl rollout undo` on `b`, and wait for both
+/// rollouts to finish; what the console said it did.
+async fn undo_both(a: &Cluster, b: &Cluster, kubectl: &Path) -> String {
+    let said = warroom::kube::run(
+        &a.client,
+        &a.ns,
+        &KubeOp::Undo {
+            deployment: STABLE.into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = b.kubectl(
+        kubectl,
+        &["rollout", "undo", &format!("deployment/{STABLE}")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), format!("deployment.apps/{STABLE} rolled back"));
+    a.settle(kubectl).await;
+    b.settle(kubectl).await;
+    said
+}
+
 /// What `kubectl rollout status --watch=false` prints for a verdict.
 fn kubectl_words(s: &RolloutStatus, name: &str) -> String {
     match s {
@@ -208,25 +231,8 @@ async fn console_undo_equals_kubectl_rollout_undo() {
     assert_eq!(a.revisions().len(), 2, "{:?}", a.revisions());
 
     // Roll back: the console on one, kubectl on the other.
-    let said = warroom::kube::run(
-        &a.client,
-        &a.ns,
-        &KubeOp::Undo {
-            deployment: STABLE.into(),
-            cause: "lin: manual rollback from the console".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let said = undo_both(&a, &b, &kubectl).await;
     assert!(said.contains("rolled back to revision 1"), "{said}");
-    let (code, out, err) = b.kubectl(
-        &kubectl,
-        &["rollout", "undo", &format!("deployment/{STABLE}")],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), format!("deployment.apps/{STABLE} rolled back"));
-    a.settle(&kubectl).await;
-    b.settle(&kubectl).await;
 
     let (da, db) = (a.deployment(), b.deployment());
     assert_eq!(da["spec"]["template"], db["spec"]["template"]);
@@ -256,23 +262,8 @@ async fn console_undo_equals_kubectl_rollout_undo() {
     assert!(ha.contains("lin: advance to full (100%)"), "{ha}");
 
     // Undo again on both: back to the new version, still the same.
-    warroom::kube::run(
-        &a.client,
-        &a.ns,
-        &KubeOp::Undo {
-            deployment: STABLE.into(),
-            cause: "lin: manual rollback from the console".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let (code, _, err) = b.kubectl(
-        &kubectl,
-        &["rollout", "undo", &format!("deployment/{STABLE}")],
-    );
-    assert_eq!(code, 0, "{err}");
-    a.settle(&kubectl).await;
-    b.settle(&kubectl).await;
+    let said = undo_both(&a, &b, &kubectl).await;
+    assert!(said.contains("rolled back to revision 2"), "{said}");
     let (da, db) = (a.deployment(), b.deployment());
     assert_eq!(da["spec"]["template"], db["spec"]["template"]);
     assert_eq!(da["metadata"]["annotations"], db["metadata"]["annotations"]);

@@ -223,7 +223,7 @@ fn advance_journals_the_intent_before_the_kube_effect_and_waits_for_the_outcome(
         panic!("journal first: {fx:?}")
     };
     assert!(matches!(&rec.entry, Entry::Advance { to, .. } if to == "canary-10"));
-    let Effect::Kube { seq, op, .. } = &fx[1] else {
+    let Effect::Kube { seq, op, audit } = &fx[1] else {
         panic!()
     };
     assert_eq!(*seq, rec.seq);
@@ -231,8 +231,13 @@ fn advance_journals_the_intent_before_the_kube_effect_and_waits_for_the_outcome(
         op,
         &KubeOp::Scale {
             targets: vec![("erp-backend-canary".into(), 1), ("erp-backend".into(), 9)],
-            cause: "lin: advance to canary-10 (10%)".into()
         }
+    );
+    // who did it and why, for the Deployments' Events
+    assert_eq!(audit.reason, "WarroomAdvance");
+    assert_eq!(
+        audit.message,
+        "lin advanced ERP backend (demo) v1.0.0 to Canary 10% (10%): Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"
     );
     // not in force until the API says so
     assert_eq!(s.stages.current, None);
@@ -341,7 +346,6 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
         op,
         &KubeOp::Scale {
             targets: vec![("erp-backend".into(), 10), ("erp-backend-canary".into(), 0)],
-            cause: "lin: manual rollback from the console".into()
         }
     );
     update(
@@ -817,7 +821,6 @@ fn gateway_stages_set_route_weights_and_grow_the_canary_for_its_share() {
             canary: "erp-backend-canary".into(),
             canary_replicas: None,
             deployments: vec!["erp-backend-canary".into(), "erp-backend".into()],
-            cause: "lin: advance to canary-10 (10%)".into(),
         }
     );
     update(
