@@ -437,6 +437,11 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
         }
         Proposal::Rollback { op } => {
             let mut reason = format!("manual rollback by {who}");
+            for (t, def) in s.triggers.iter().zip(&s.rb.rollback_triggers) {
+                if let Some((_, e)) = &t.met {
+                    reason.push_str(&format!("; trigger met: {} ({e})", def.text));
+                }
+            }
             let critical = critical_now(s);
             if !critical.is_empty() {
                 reason.push_str(&format!("; CRITICAL: {}", critical.join(", ")));

@@ -990,8 +990,25 @@ fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() 
         c.blockers
     );
     assert!(ch(&mut s, 'y').is_empty());
-    // When the errors stop, the trigger clears and says so.
     ch(&mut s, 'n');
+    // The rollback records the trigger it answers.
+    ch(&mut s, 'R');
+    let Mode::Confirm(c) = s.ui.mode.clone() else {
+        panic!()
+    };
+    let Proposal::Rollback { .. } = c.proposal else {
+        panic!()
+    };
+    let fx = ch(&mut s, 'y');
+    let Entry::Rollback { reason, .. } = journaled(&fx)[0] else {
+        panic!("{fx:?}")
+    };
+    assert!(
+        reason.contains("trigger met: Automatic rollback")
+            && reason.contains("6.00 % > 5.00 % for 1m"),
+        "{reason}"
+    );
+    // When the errors stop, the trigger clears and says so.
     let at = s.now + Duration::seconds(2);
     let fx = reading(&mut s, "canary-error-rate", 0.5, at);
     assert!(
