@@ -27,6 +27,10 @@ pub enum Action {
     Quit,
     Confirm,
     Cancel,
+    /// In a confirmation blocked only by unknowns: advance anyway, with a typed reason.
+    Override,
+    /// Stop the automatic rollback counting down (asks for a reason).
+    CancelAuto,
 }
 
 pub struct Binding {
@@ -176,6 +180,14 @@ pub const NORMAL: &[Binding] = &[
         true,
     ),
     b(
+        &[Char('c')],
+        "c",
+        "CANCEL auto-rollback",
+        "cancel the automatic rollback counting down (asks why)",
+        Action::CancelAuto,
+        true,
+    ),
+    b(
         &[Char('L')],
         "L",
         "console log",
@@ -218,6 +230,37 @@ pub const CONFIRM: &[Binding] = &[
         Action::Cancel,
         true,
     ),
+    b(
+        &[Char('o')],
+        "o",
+        "override unknown",
+        "advance although health is unknown (asks why)",
+        Action::Override,
+        true,
+    ),
+];
+
+/// A confirmation that asks for a typed reason: letters are the reason, so only Enter
+/// confirms.
+pub const REASON: &[Binding] = &[
+    b(
+        &[Enter],
+        "Enter",
+        "confirm",
+        "do it, with the reason typed",
+        Action::Confirm,
+        true,
+    ),
+    b(&[Esc], "Esc", "cancel", "do nothing", Action::Cancel, true),
+    b(
+        &[Down],
+        "↑/↓",
+        "kind",
+        "choose the kind of rollback",
+        Action::Down,
+        true,
+    ),
+    b(&[Up], "↑", "kind", "choose the kind of rollback", Action::Up, false),
 ];
 
 pub const NOTE: &[Binding] = &[
@@ -242,6 +285,7 @@ pub const NOTE: &[Binding] = &[
 pub fn bindings(mode: &Mode) -> &'static [Binding] {
     match mode {
         Mode::Normal | Mode::Help => NORMAL,
+        Mode::Confirm(c) if c.reason.is_some() => REASON,
         Mode::Confirm(_) => CONFIRM,
         Mode::Note(_) => NOTE,
     }

@@ -176,6 +176,7 @@ impl App {
         for e in fx {
             match e {
                 Effect::Journal(rec) => {
+                    crash::saw(rec.seq);
                     if let Err(err) = self.journal.append(&rec) {
                         // Without the record on disk the decision does not count: say so and
                         // run nothing that followed it.
@@ -197,20 +198,34 @@ impl App {
                     let tx = self.tx.clone();
                     let ns = self.state.rb.kubernetes.namespace.clone();
                     let instance = self.identity.clone();
+                    // A write still in flight when the Lease may have passed to another
+                    // console is abandoned: the deadline ends before the Lease does.
+                    let limit = self
+                        .state
+                        .lease_until
+                        .map(|until| {
+                            (until
+                                - chrono::Duration::seconds(crate::state::LEASE_MARGIN_SECS)
+                                - Utc::now())
+                            .to_std()
+                            .unwrap_or_default()
+                            .min(ACTION_TIMEOUT)
+                        })
+                        .unwrap_or(ACTION_TIMEOUT);
                     match self.kube.clone() {
                         Some(client) => {
                             log::info!("action #{seq}: {op:?}");
                             tokio::spawn(async move {
                                 let r = match tokio::time::timeout(
-                                    ACTION_TIMEOUT,
+                                    limit,
                                     crate::kube::run(&client, &ns, &op),
                                 )
                                 .await
                                 {
                                     Ok(r) => r,
                                     Err(_) => Err(format!(
-                                        "the API server did not answer within {}s: the change may or may not have been made; check the rollout pane before trying again",
-                                        ACTION_TIMEOUT.as_secs()
+                                        "the API server did not answer within {}s (the action's deadline, which ends before this console's Lease does): the change may or may not have been made; check the rollout pane before trying again",
+                                        limit.as_secs()
                                     )),
                                 };
                                 match &r {
@@ -282,6 +297,36 @@ pub fn spawn_clock(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
                 return;
             }
         }
+    })
+}
+
+/// The signals that end a session: each becomes an event, so the console closes the way
+/// `q` does (a close record, the Lease handed back, the terminal restored).
+pub fn spawn_signals(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let kinds = [
+            (SignalKind::hangup(), "SIGHUP"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::quit(), "SIGQUIT"),
+        ];
+        let mut streams = Vec::new();
+        for (k, name) in kinds {
+            match signal(k) {
+                Ok(s) => streams.push((s, name)),
+                Err(e) => log::warn!("cannot listen for {name}: {e}"),
+            }
+        }
+        let waits = streams.iter_mut().map(|(s, name)| {
+            let name = *name;
+            Box::pin(async move {
+                s.recv().await;
+                name
+            })
+        });
+        let (name, _, _) = futures::future::select_all(waits).await;
+        let _ = tx.send(Event::Signal(name));
     })
 }
 
@@ -408,6 +453,12 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
                     points: crate::state::metrics::window_points(&rb, m),
                 })
                 .collect();
+            tasks.push(crate::prom::triggers::spawn(
+                prom.clone(),
+                crate::prom::triggers::watches(&rb, settings.refresh),
+                settings.refresh,
+                tx.clone(),
+            ));
             tasks.push(crate::prom::spawn_poller(
                 prom,
                 gauges,
@@ -426,7 +477,10 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         }
         Err(e) => anyhow::bail!("Prometheus: {e}"),
     }
+    tasks.push(spawn_signals(tx.clone()));
+    crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
     let mut terminal = ratatui::init();
+    crash::install_hook();
     let _ = ratatui::crossterm::execute!(
         std::io::stdout(),
         ratatui::crossterm::event::EnableBracketedPaste
@@ -444,4 +498,56 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     lease.release(Duration::from_secs(1)).await;
     result?;
     Ok(app.journal_path().to_path_buf())
+}
+
+/// A panic anywhere ends the process: the terminal is restored, the journal gets a close
+/// record saying so, and the process exits, rather than a blank screen with dead keys.
+mod crash {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use crate::journal::{Entry, Level, Record};
+
+    static JOURNAL: OnceLock<(PathBuf, String)> = OnceLock::new();
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+
+    pub fn arm(path: &Path, operator: &str, seq: u64) {
+        let _ = JOURNAL.set((path.to_path_buf(), operator.to_string()));
+        SEQ.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    pub fn saw(seq: u64) {
+        SEQ.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    pub fn install_hook() {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            ratatui::restore();
+            previous(info);
+            if let Some((path, who)) = JOURNAL.get() {
+                let rec = Record {
+                    seq: SEQ.load(Ordering::SeqCst) + 1,
+                    at: chrono::Utc::now(),
+                    who: who.clone(),
+                    entry: Entry::System {
+                        level: Level::Error,
+                        text: format!(
+                            "the console crashed ({}); the cluster stays as it is: start the console again with the same journal",
+                            crate::text::clean(&info.to_string())
+                        ),
+                    },
+                };
+                if let Ok(mut line) = serde_json::to_vec(&rec)
+                    && let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path)
+                {
+                    line.push(b'\n');
+                    let _ = f.write_all(&line).and_then(|_| f.sync_data());
+                }
+            }
+            std::process::exit(101);
+        }));
+    }
 }

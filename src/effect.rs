@@ -56,18 +56,38 @@ pub enum KubeOp {
         deployments: Vec<String>,
         paused: bool,
     },
+    /// Several changes, in order; the first that fails stops the rest.
+    Steps(Vec<KubeOp>),
 }
 
 impl KubeOp {
     /// The Deployments the action changes, in the order it changes them.
     pub fn deployments(&self) -> Vec<&String> {
         match self {
+            KubeOp::Steps(ops) => {
+                let mut out: Vec<&String> = Vec::new();
+                for d in ops.iter().flat_map(|o| o.deployments()) {
+                    if !out.contains(&d) {
+                        out.push(d);
+                    }
+                }
+                out
+            }
             KubeOp::Scale { targets, .. } => targets.iter().map(|(n, _)| n).collect(),
             KubeOp::Promote { stable, canary, .. } => vec![stable, canary],
             KubeOp::Undo { deployment, .. } => vec![deployment],
             KubeOp::Pause { deployments, .. } | KubeOp::Weights { deployments, .. } => {
                 deployments.iter().collect()
             }
+        }
+    }
+
+    /// The HTTPRoute the action changes, if any.
+    pub fn route(&self) -> Option<&String> {
+        match self {
+            KubeOp::Weights { route, .. } => Some(route),
+            KubeOp::Steps(ops) => ops.iter().find_map(|o| o.route()),
+            _ => None,
         }
     }
 }

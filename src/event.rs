@@ -6,6 +6,7 @@ use ratatui::crossterm::event::KeyEvent;
 use crate::state::Driver;
 use crate::state::cluster::Snapshot;
 use crate::state::metrics::Reading;
+use crate::state::triggers::Verdict;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -27,13 +28,25 @@ pub enum Event {
         at: DateTime<Utc>,
         reading: Reading,
     },
+    /// A trigger condition judged on Prometheus' history, for the step at `at`.
+    Trigger {
+        trigger: usize,
+        cond: usize,
+        at: DateTime<Utc>,
+        verdict: Verdict,
+    },
     /// Past values for a gauge's sparkline, oldest first, fetched at start-up.
     Backfill {
         index: usize,
         points: Vec<f64>,
     },
+    /// The Lease was claimed or renewed: it is ours until `until` unless renewed again.
+    LeaseHeld { until: DateTime<Utc> },
     /// The release's Lease: held, refused to us, or lost.
     Lease(Driver),
+    /// The process was told to end (SIGHUP when the SSH session or tmux goes away,
+    /// SIGTERM, SIGINT, SIGQUIT): close as `q` would, without asking.
+    Signal(&'static str),
     /// The result of the effect journaled with sequence number `seq`.
     Outcome {
         seq: u64,

@@ -7,10 +7,11 @@ use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::Event;
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
-use crate::runbook::{ItemKind, Split};
+use crate::runbook::{ItemKind, Split, TriggerAction, TriggerKind};
 use crate::state::cluster::Link;
 use crate::state::metrics::{Level, Reading};
-use crate::state::{Confirm, Driver, Mode, Proposal, Row, State, TriggerState};
+use crate::state::triggers::{Met, Verdict};
+use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
 use crate::text::clean;
 
 /// Who the console itself is in the journal and the log.
@@ -22,7 +23,26 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Key(k) => {
             s.ui.flash = None;
             s.ui.dirty = true;
-            if let Mode::Note(buf) = &mut s.ui.mode {
+            let typing = matches!(&s.ui.mode, Mode::Confirm(c) if c.reason.is_some())
+                && action_for(&s.ui.mode, &k).is_none();
+            if typing
+                && let Mode::Confirm(c) = &mut s.ui.mode
+                && let Some(buf) = &mut c.reason
+            {
+                use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+                match k.code {
+                    KeyCode::Char(ch)
+                        if !k.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::CONTROL)
+                            && buf.chars().count() < MAX_REASON =>
+                    {
+                        buf.push(ch)
+                    }
+                    KeyCode::Backspace => {
+                        buf.pop();
+                    }
+                    _ => {}
+                }
+            } else if let Mode::Note(buf) = &mut s.ui.mode {
                 match action_for(&Mode::Note(String::new()), &k) {
                     Some(a) => act(s, a, &mut fx),
                     None => {
@@ -41,10 +61,18 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
         }
         Event::Paste(text) => {
-            if let Mode::Note(buf) = &mut s.ui.mode {
-                buf.push_str(&text.replace(['\r', '\n'], " "));
-                s.ui.dirty = true;
+            let text = text.replace(['\r', '\n'], " ");
+            match &mut s.ui.mode {
+                Mode::Note(buf) => buf.push_str(&text),
+                Mode::Confirm(c) => {
+                    if let Some(buf) = &mut c.reason {
+                        let room = MAX_REASON.saturating_sub(buf.chars().count());
+                        buf.extend(text.chars().take(room));
+                    }
+                }
+                _ => {}
             }
+            s.ui.dirty = true;
         }
         Event::Resize => s.ui.dirty = true,
         Event::Tick(now) => {
@@ -56,6 +84,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.now = now;
             announce_staleness(s, &mut fx);
             evaluate_triggers(s, &mut fx);
+            countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
             if let Some(i) = s.stages.current
                 && s.stages.pending.is_none()
@@ -109,6 +138,39 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.ui.dirty = true;
         }
         Event::Metric { index, at, reading } => metric(s, index, at, reading, &mut fx),
+        Event::Trigger {
+            trigger,
+            cond,
+            at,
+            verdict,
+        } => {
+            if let Some(c) = s
+                .triggers
+                .get_mut(trigger)
+                .and_then(|t| t.conds.get_mut(cond))
+            {
+                let verdict = match verdict {
+                    Verdict::Unknown { why } => Verdict::Unknown {
+                        why: clean(&why).into_owned(),
+                    },
+                    v => v,
+                };
+                if matches!(verdict, Verdict::Unknown { .. }) {
+                    c.unknown_since.get_or_insert(at);
+                } else {
+                    c.unknown_since = None;
+                }
+                if c.verdict.as_ref() != Some(&verdict)
+                    || matches!(verdict, Verdict::Holds { .. })
+                {
+                    s.ui.dirty = true;
+                }
+                c.verdict = Some(verdict);
+                c.at = Some(at);
+                evaluate_triggers(s, &mut fx);
+                countdowns(s, &mut fx);
+            }
+        }
         Event::Backfill { index, points } => {
             if let Some(m) = s.metrics.get_mut(index) {
                 for p in points.into_iter().filter(|p| p.is_finite()) {
@@ -116,6 +178,9 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 }
                 s.ui.dirty = true;
             }
+        }
+        Event::LeaseHeld { until } => {
+            s.lease_until = Some(until);
         }
         Event::Lease(d) => {
             if s.driver != d {
@@ -137,6 +202,26 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.ui.dirty = true;
                 say(s, level, text, &mut fx);
             }
+        }
+        Event::Signal(name) => {
+            // Nobody is at the keys to answer a question: close now, saying why.
+            let who = s.operator.clone();
+            let text = format!(
+                "the console ended on {name} at {} (the terminal or session went away); the cluster stays as it is",
+                s.stage_name()
+            );
+            emit(
+                s,
+                &who,
+                Entry::System {
+                    level: LogLevel::Warn,
+                    text,
+                },
+                &mut fx,
+            );
+            s.ui.mode = Mode::Normal;
+            s.ui.quit = true;
+            fx.push(Effect::Quit);
         }
         Event::Outcome { seq, ok, message } => {
             let message = clean(&message).into_owned();
@@ -214,25 +299,24 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         (Mode::Note(_), Action::Cancel) => s.ui.mode = Mode::Normal,
         (Mode::Note(_), Action::Quit) => s.ui.mode = Mode::Normal,
-        (Mode::Confirm(c), Action::Confirm) => {
-            // The Lease may have been lost since the confirmation opened.
-            if c.proposal != Proposal::Quit
-                && let Some(why) = s.driver.refusal()
-                && let Mode::Confirm(c) = &mut s.ui.mode
-                && !c.blockers.contains(&why)
-            {
-                c.blockers.insert(0, why);
+        (Mode::Confirm(_), Action::Confirm) => commit(s, fx),
+        (Mode::Confirm(c), Action::Override) => {
+            if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding {
+                let mut c = c.clone();
+                c.overriding = true;
+                c.reason = Some(String::new());
+                s.ui.mode = Mode::Confirm(c);
             }
-            let Mode::Confirm(c) = &s.ui.mode else {
-                return;
-            };
-            if c.blockers.is_empty() {
-                let c = c.clone();
-                s.ui.mode = Mode::Normal;
-                confirmed(s, c, fx);
+        }
+        (Mode::Confirm(c), Action::Up | Action::Down) if !c.kinds.is_empty() => {
+            let mut c = c.clone();
+            let n = c.kinds.len();
+            c.kind = if a == Action::Up {
+                (c.kind + n - 1) % n
             } else {
-                s.ui.flash = Some("blocked: see the confirmation for why".into());
-            }
+                (c.kind + 1) % n
+            };
+            s.ui.mode = Mode::Confirm(c);
         }
         (Mode::Confirm(_), Action::Cancel) => {
             s.ui.mode = Mode::Normal;
@@ -242,6 +326,74 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         (Mode::Confirm(_) | Mode::Note(_), _) => {}
         (Mode::Normal, a) => normal(s, a, fx),
     }
+}
+
+/// The longest typed reason: a sentence, not a document.
+pub const MAX_REASON: usize = 300;
+
+/// The plan for a proposal as things stand now: the same functions that opened the
+/// dialog, so what is confirmed is decided at the moment it commits, not when it opened.
+fn replan(s: &State, c: &Confirm) -> Option<Result<Confirm, String>> {
+    match &c.proposal {
+        Proposal::Advance { .. } => Some(plan_advance(s)),
+        Proposal::Rollback { .. } => Some(plan_rollback(s)),
+        Proposal::Pause { .. } => Some(plan_pause(s)),
+        Proposal::CancelCountdown { .. } => Some(plan_cancel(s)),
+        Proposal::Quit => None,
+    }
+}
+
+/// `y` (or Enter): plan again; act only if nothing changed, nothing blocks, and what is
+/// unknown was overridden with a reason.
+fn commit(s: &mut State, fx: &mut Vec<Effect>) {
+    let Mode::Confirm(shown) = &s.ui.mode else {
+        return;
+    };
+    let shown = shown.clone();
+    let mut c = match replan(s, &shown) {
+        None => shown.clone(),
+        Some(Err(why)) => {
+            s.ui.mode = Mode::Normal;
+            s.ui.flash = Some(format!("{why}: nothing was done"));
+            return;
+        }
+        Some(Ok(mut fresh)) => {
+            fresh.reason = shown.reason.clone().or(fresh.reason);
+            fresh.overriding = shown.overriding && !fresh.unknown.is_empty();
+            if let Some((id, _)) = shown.kinds.get(shown.kind) {
+                fresh.kind = fresh.kinds.iter().position(|(k, _)| k == id).unwrap_or(0);
+            }
+            if !fresh.same_decision(&shown) {
+                fresh.replanned = true;
+                s.ui.mode = Mode::Confirm(fresh);
+                s.ui.flash = Some(
+                    "the situation changed since this was shown: read it again; nothing was done"
+                        .into(),
+                );
+                return;
+            }
+            fresh.replanned = shown.replanned;
+            fresh
+        }
+    };
+    if !c.blockers.is_empty() {
+        s.ui.flash = Some("blocked: see the confirmation for why".into());
+        return;
+    }
+    let reason = c.reason.as_deref().map(str::trim).unwrap_or_default();
+    if !c.unknown.is_empty() && !c.overriding {
+        s.ui.flash = Some(
+            "health is unknown: press o to override with a reason, or wait for fresh data".into(),
+        );
+        return;
+    }
+    if c.reason.is_some() && reason.is_empty() {
+        s.ui.flash = Some("type a reason first: it goes to the journal, the log and the cluster's Events".into());
+        return;
+    }
+    c.reason = c.reason.map(|r| clean(r.trim()).into_owned());
+    s.ui.mode = Mode::Normal;
+    confirmed(s, c, fx);
 }
 
 fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
@@ -289,17 +441,20 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::Toggle | Action::Skip | Action::Fail => mark_selected(s, a, fx),
         Action::Note => s.ui.mode = Mode::Note(String::new()),
-        Action::Advance | Action::Rollback | Action::Pause if s.driver.refusal().is_some() => {
-            let why = s.driver.refusal().unwrap_or_default();
+        Action::Advance | Action::Rollback | Action::Pause | Action::CancelAuto
+            if s.refusal().is_some() =>
+        {
+            let why = s.refusal().unwrap_or_default();
             s.ui.flash = Some(format!("{why}: nothing was done"));
         }
         Action::Advance => propose(s, plan_advance(s)),
         Action::Rollback => propose(s, plan_rollback(s)),
         Action::Pause => propose(s, plan_pause(s)),
+        Action::CancelAuto => propose(s, plan_cancel(s)),
         Action::Help => s.ui.mode = Mode::Help,
         Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
-        Action::Confirm | Action::Cancel => {}
+        Action::Confirm | Action::Cancel | Action::Override => {}
     }
 }
 
@@ -312,15 +467,15 @@ fn propose(s: &mut State, c: Result<Confirm, String>) {
 
 fn quit(s: &mut State, fx: &mut Vec<Effect>) {
     if s.in_progress() {
-        s.ui.mode = Mode::Confirm(Confirm {
-            title: format!("Quit while {} is in progress?", s.stage_name()),
-            plan: vec![
+        s.ui.mode = Mode::Confirm(Confirm::new(
+            format!("Quit while {} is in progress?", s.stage_name()),
+            vec![
                 "The cluster stays exactly as it is; nothing is rolled back.".into(),
                 "Start the console again with the same journal to carry on.".into(),
             ],
-            blockers: vec![],
-            proposal: Proposal::Quit,
-        });
+            vec![],
+            Proposal::Quit,
+        ));
     } else {
         close(s, fx);
     }
@@ -424,34 +579,47 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
     match c.proposal {
         Proposal::Advance { to, op } => {
             let stage = &s.rb.stages[to];
+            let mut message = format!(
+                "{who} advanced {release} to {} ({}%): {plan}",
+                stage.title, stage.traffic
+            );
+            let (overridden, override_reason) = if c.overriding {
+                let why = c.reason.clone().unwrap_or_default();
+                message.push_str(&format!(
+                    "; OVERRIDE of unknown health ({}): {why}",
+                    c.unknown.join("; ")
+                ));
+                (c.unknown.clone(), Some(why))
+            } else {
+                (Vec::new(), None)
+            };
             let audit = Audit {
                 reason: "WarroomAdvance".into(),
-                message: format!(
-                    "{who} advanced {release} to {} ({}%): {plan}",
-                    stage.title, stage.traffic
-                ),
+                message,
             };
             let to = stage.id.clone();
-            let seq = emit(s, &who, Entry::Advance { to, plan }, fx);
+            let seq = emit(
+                s,
+                &who,
+                Entry::Advance {
+                    to,
+                    plan,
+                    overridden,
+                    override_reason,
+                },
+                fx,
+            );
             fx.push(Effect::Kube { seq, op, audit });
         }
         Proposal::Rollback { op } => {
-            let mut reason = format!("manual rollback by {who}");
-            for (t, def) in s.triggers.iter().zip(&s.rb.rollback_triggers) {
-                if let Some((_, e)) = &t.met {
-                    reason.push_str(&format!("; trigger met: {} ({e})", def.text));
-                }
-            }
-            let critical = critical_now(s);
-            if !critical.is_empty() {
-                reason.push_str(&format!("; CRITICAL: {}", critical.join(", ")));
-            }
-            let audit = Audit {
-                reason: "WarroomRollback".into(),
-                message: format!("{release}: {reason}: {plan}"),
-            };
-            let seq = emit(s, &who, Entry::Rollback { reason, plan }, fx);
-            fx.push(Effect::Kube { seq, op, audit });
+            let (kind, words) = c
+                .kinds
+                .get(c.kind)
+                .cloned()
+                .unwrap_or_else(|| ("manual".into(), "manual rollback".into()));
+            let typed = c.reason.clone().unwrap_or_default();
+            let reason = format!("{words} — {who}: “{typed}”{}", evidence(s));
+            rollback(s, &who, kind, reason, plan, op, fx);
         }
         Proposal::Pause { paused, op } => {
             let audit = Audit {
@@ -469,8 +637,56 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             let seq = emit(s, &who, Entry::Pause { paused, plan }, fx);
             fx.push(Effect::Kube { seq, op, audit });
         }
+        Proposal::CancelCountdown { trigger } => {
+            let id = s.rb.rollback_triggers[trigger].id.clone();
+            let reason = c.reason.clone().unwrap_or_default();
+            emit(s, &who, Entry::Cancel { trigger: id, reason }, fx);
+        }
         Proposal::Quit => close(s, fx),
     }
+}
+
+/// What the met triggers and CRITICAL gauges say now: the evidence a rollback records.
+fn evidence(s: &State) -> String {
+    let mut out = String::new();
+    for (t, def) in s.triggers.iter().zip(&s.rb.rollback_triggers) {
+        if let Some(m) = &t.met {
+            out.push_str(&format!("; trigger met: {} ({})", def.text, m.evidence));
+        }
+    }
+    let critical = critical_now(s);
+    if !critical.is_empty() {
+        out.push_str(&format!("; CRITICAL: {}", critical.join(", ")));
+    }
+    out
+}
+
+/// Journal the rollback's intent, then send it: the same path for `R` and for a trigger.
+fn rollback(
+    s: &mut State,
+    who: &str,
+    kind: String,
+    reason: String,
+    plan: String,
+    op: KubeOp,
+    fx: &mut Vec<Effect>,
+) {
+    let release = format!("{} {}", s.rb.release.name, s.rb.release.version);
+    let audit = Audit {
+        reason: "WarroomRollback".into(),
+        message: format!("{release}: {kind}: {reason}: {plan}"),
+    };
+    let seq = emit(
+        s,
+        who,
+        Entry::Rollback {
+            reason,
+            plan,
+            trigger: Some(kind),
+        },
+        fx,
+    );
+    fx.push(Effect::Kube { seq, op, audit });
 }
 
 /// The gauges at CRITICAL now, with their values: the evidence a rollback records.
@@ -588,7 +804,7 @@ pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
 
 fn common_blockers(s: &State) -> Vec<String> {
     let mut b = Vec::new();
-    if let Some(why) = s.driver.refusal() {
+    if let Some(why) = s.refusal() {
         b.push(why);
     }
     if let Some(p) = &s.stages.pending {
@@ -600,21 +816,19 @@ fn common_blockers(s: &State) -> Vec<String> {
     b
 }
 
-pub fn plan_advance(s: &State) -> Result<Confirm, String> {
+/// Everything that stands between the release and stage `next`: what blocks it, and what
+/// is unknown (blocking too, unless overridden with a reason). The one place that decides
+/// the gates: the dialog shows them and the commit re-checks them through it.
+pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     let rb = &s.rb;
     let k = &rb.kubernetes;
-    let next = s.stages.current.map(|i| i + 1).unwrap_or(0);
-    let Some(stage) = rb.stages.get(next) else {
-        return Err("already at the last stage: nothing to advance to".into());
-    };
-    let who = &s.operator;
     let mut blockers = common_blockers(s);
-    for i in s.checklist.blockers(rb, next).iter().take(6) {
+    let open = s.checklist.blockers(rb, next);
+    for i in open.iter().take(6) {
         blockers.push(format!("not done: {}", s.checklist.items[*i].text));
     }
-    let n = s.checklist.blockers(rb, next).len();
-    if n > 6 {
-        blockers.push(format!("… and {} more required items", n - 6));
+    if open.len() > 6 {
+        blockers.push(format!("… and {} more required items", open.len() - 6));
     }
     if s.stages.paused {
         blockers.push("the rollout is paused: press p to resume first".into());
@@ -631,39 +845,116 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             ));
         }
     }
-    let canary = s.cluster.deployment(&k.canary);
-    if canary.is_none() {
-        blockers.push(format!(
-            "Deployment {} has not been seen in the cluster",
-            k.canary
-        ));
-    }
-    if s.cluster.deployment(&k.stable).is_none() {
-        blockers.push(format!(
-            "Deployment {} has not been seen in the cluster",
-            k.stable
-        ));
-    }
-    for t in s.triggers.iter().zip(&rb.rollback_triggers) {
-        if let (
-            TriggerState {
-                met: Some((_, e)), ..
-            },
-            def,
-        ) = t
-        {
-            blockers.push(format!("rollback trigger met: {} ({e})", def.text));
+    for name in [&k.canary, &k.stable] {
+        if s.cluster.deployment(name).is_none() {
+            blockers.push(format!("Deployment {name} has not been seen in the cluster"));
         }
     }
-    for (m, def) in s.metrics.iter().zip(&rb.metrics) {
-        if m.level(def, s.now, s.stale_after) == Level::Critical {
+    for (t, def) in s.triggers.iter().zip(&rb.rollback_triggers) {
+        if let Some(m) = &t.met {
+            let lost = m
+                .data_lost
+                .map(|at| format!(", data lost since {}", crate::ui::hms(at)))
+                .unwrap_or_default();
             blockers.push(format!(
-                "{} is CRITICAL at {}",
-                def.title,
-                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+                "rollback trigger met: {} ({}{lost})",
+                def.text, m.evidence
             ));
         }
     }
+    let mut unknown = Vec::new();
+    for (m, def) in s.metrics.iter().zip(&rb.metrics) {
+        match m.level(def, s.now, s.stale_after) {
+            Level::Critical => blockers.push(format!(
+                "{} is CRITICAL at {}",
+                def.title,
+                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+            )),
+            Level::Unknown => unknown.push(gauge_unknown(m, def)),
+            _ => {}
+        }
+    }
+    for (t, def) in s.triggers.iter().zip(&rb.rollback_triggers) {
+        if !armed(s, def) || t.met.is_some() {
+            continue;
+        }
+        for (c, cond) in t.conds.iter().zip(&def.conditions) {
+            let since = c
+                .unknown_since
+                .map(|at| format!(" since {}", crate::ui::hms(at)))
+                .unwrap_or_default();
+            let why = match (fresh_verdict(s, c), &c.verdict) {
+                (Some(Verdict::Unknown { why }), _) => why.clone(),
+                (Some(_), _) => continue,
+                (None, None) => "not evaluated yet".to_string(),
+                (None, Some(_)) => "no fresh evaluation".to_string(),
+            };
+            unknown.push(format!(
+                "trigger {}: whether {} holds is unknown{since}: {why}",
+                def.id,
+                condition_words(s, cond)
+            ));
+        }
+    }
+    (blockers, unknown)
+}
+
+/// A gauge without fresh data, in words: what is missing and since when.
+fn gauge_unknown(
+    m: &crate::state::metrics::MetricState,
+    def: &crate::runbook::Metric,
+) -> String {
+    let last = m.last_value.map(|(v, at)| {
+        format!(
+            "no fresh value since {} (last {})",
+            crate::ui::hms(at),
+            crate::ui::gauges::format_value(def, Some(v))
+        )
+    });
+    let what = match (&m.reading, last) {
+        (Some(Reading::Error(e)), Some(l)) => format!("{l}; the query fails: {e}"),
+        (Some(Reading::Error(e)), None) => format!("the query fails: {e}"),
+        (Some(Reading::NoData), _) => "no data: the query matched no series".into(),
+        (_, Some(l)) => l,
+        (_, None) => "no answer from Prometheus yet".into(),
+    };
+    format!("{}: {what}", def.title)
+}
+
+/// "Error rate by track{track=canary} > 5.00 % for 1m"
+fn condition_words(s: &State, c: &crate::runbook::Condition) -> String {
+    let Some(def) = s.rb.metrics.iter().find(|m| m.id == c.metric) else {
+        return c.metric.clone();
+    };
+    let part: Vec<String> = c.series.values().cloned().collect();
+    let part = if part.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", part.join(", "))
+    };
+    let (dir, bound) = match (c.above, c.below) {
+        (Some(a), _) => (">", a),
+        (None, Some(b)) => ("<", b),
+        _ => ("?", f64::NAN),
+    };
+    format!(
+        "{}{part} {dir} {} for {}",
+        def.title,
+        crate::ui::gauges::format_value(def, Some(bound)),
+        c.for_
+    )
+}
+
+pub fn plan_advance(s: &State) -> Result<Confirm, String> {
+    let rb = &s.rb;
+    let k = &rb.kubernetes;
+    let next = s.stages.current.map(|i| i + 1).unwrap_or(0);
+    let Some(stage) = rb.stages.get(next) else {
+        return Err("already at the last stage: nothing to advance to".into());
+    };
+    let who = &s.operator;
+    let (mut blockers, unknown) = gates(s, next);
+    let canary = s.cluster.deployment(&k.canary);
     let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
     let (title, mut plan, op) = if let Split::Gateway {
         route,
@@ -722,111 +1013,191 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             ),
         );
     }
-    if !rb.metrics.is_empty()
-        && s.metrics
-            .iter()
-            .zip(&rb.metrics)
-            .all(|(m, def)| m.level(def, s.now, s.stale_after) == Level::Unknown)
-    {
-        plan.push("Warning: no gauge has fresh data, so the release's health is unknown.".into());
-    }
-    Ok(Confirm {
-        title,
-        plan,
-        blockers,
-        proposal: Proposal::Advance { to: next, op },
-    })
+    let mut c = Confirm::new(title, plan, blockers, Proposal::Advance { to: next, op });
+    c.unknown = unknown;
+    Ok(c)
 }
 
 pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
     let k = &s.rb.kubernetes;
-    let mut blockers = common_blockers(s);
-    if let Split::Gateway {
-        route,
-        stable,
-        canary,
-    } = k.split()
-    {
-        let weight = s.cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
-        if s.stages.current.is_none() && s.stages.pending.is_none() && weight == Some(0) {
-            return Err(format!(
-                "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
-            ));
+    let blockers = common_blockers(s);
+    // A rollback leaves no Deployment paused: a paused one would hold the old pods (or
+    // refuse the undo) while the screen says the release is back on stable.
+    let paused: Vec<String> = [&k.stable, &k.canary]
+        .into_iter()
+        .filter(|n| s.stages.paused || s.cluster.deployment(n).is_some_and(|d| d.paused))
+        .cloned()
+        .collect();
+    let (title, mut plan, op) = match k.split() {
+        Split::Gateway {
+            route,
+            stable,
+            canary,
+        } => {
+            let weight = s.cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
+            if s.stages.current.is_none() && s.stages.pending.is_none() && weight == Some(0) {
+                return Err(format!(
+                    "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
+                ));
+            }
+            let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0);
+            plan.insert(
+                0,
+                format!(
+                    "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
+                ),
+            );
+            (
+                format!(
+                    "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
+                ),
+                plan,
+                op,
+            )
         }
-        let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0);
-        plan.insert(
-            0,
-            format!(
-                "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
-            ),
-        );
-        return Ok(Confirm {
-            title: format!(
-                "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
-            ),
-            plan,
-            blockers,
-            proposal: Proposal::Rollback { op },
-        });
-    }
-    if s.stages.promoted {
-        let prev = previous_revision(s, &k.stable);
-        let target = match &prev {
-            Some((rev, image)) => format!("revision {rev} ({image})"),
-            None => "its previous revision".into(),
-        };
-        if prev.is_none() {
-            blockers.push(format!(
-                "no earlier revision of {} is visible in the cluster",
-                k.stable
-            ));
+        Split::Replicas(total) if s.stages.promoted => {
+            let _ = total;
+            let prev = previous_revision(s, &k.stable);
+            let target = match &prev {
+                Some((rev, image)) => format!("revision {rev} ({image})"),
+                None => "its previous revision".into(),
+            };
+            let mut blockers_extra = Vec::new();
+            if prev.is_none() {
+                blockers_extra.push(format!(
+                    "no earlier revision of {} is visible in the cluster",
+                    k.stable
+                ));
+            }
+            let mut c = rollback_confirm(
+                s,
+                format!(
+                    "Roll back {} to {target}, as kubectl rollout undo does",
+                    k.stable
+                ),
+                vec![
+                    "All traffic stays on one Deployment; its pods roll back to the previous template."
+                        .into(),
+                    "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
+                        .into(),
+                ],
+                [blockers, blockers_extra].concat(),
+                resume_first(
+                    &paused,
+                    KubeOp::Undo {
+                        deployment: k.stable.clone(),
+                    },
+                ),
+            );
+            pause_note(&mut c.plan, &paused);
+            return Ok(c);
         }
-        if s.cluster.deployment(&k.stable).is_some_and(|d| d.paused) {
-            blockers.push(format!("{} is paused and kubectl rollout undo refuses a paused Deployment: press p to resume first", k.stable));
-        }
-        return Ok(Confirm {
-            title: format!(
-                "Roll back {} to {target}, as kubectl rollout undo does",
-                k.stable
-            ),
-            plan: vec![
-                "All traffic stays on one Deployment; its pods roll back to the previous template."
-                    .into(),
-                "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
-                    .into(),
-            ],
-            blockers,
-            proposal: Proposal::Rollback {
-                op: KubeOp::Undo {
-                    deployment: k.stable.clone(),
+        Split::Replicas(total) => {
+            let canary_up = s
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.desired > 0);
+            if s.stages.current.is_none() && s.stages.pending.is_none() && !canary_up {
+                return Err(format!(
+                    "nothing to roll back: {} has no replicas",
+                    k.canary
+                ));
+            }
+            (
+                format!(
+                    "Roll back: scale {} to 0 and {} to {total}",
+                    k.canary, k.stable
+                ),
+                vec!["All traffic returns to the stable version.".into()],
+                KubeOp::Scale {
+                    targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
                 },
-            },
-        });
+            )
+        }
+    };
+    pause_note(&mut plan, &paused);
+    Ok(rollback_confirm(s, title, plan, blockers, resume_first(&paused, op)))
+}
+
+/// Resume the paused Deployments before `op`, so the rollback completes.
+fn resume_first(paused: &[String], op: KubeOp) -> KubeOp {
+    if paused.is_empty() {
+        return op;
     }
-    let canary_up = s
-        .cluster
-        .deployment(&k.canary)
-        .is_some_and(|d| d.desired > 0);
-    if s.stages.current.is_none() && s.stages.pending.is_none() && !canary_up {
-        return Err(format!(
-            "nothing to roll back: {} has no replicas",
-            k.canary
+    KubeOp::Steps(vec![
+        KubeOp::Pause {
+            deployments: paused.to_vec(),
+            paused: false,
+        },
+        op,
+    ])
+}
+
+fn pause_note(plan: &mut Vec<String>, paused: &[String]) {
+    if !paused.is_empty() {
+        plan.push(format!(
+            "{} paused: the rollback resumes it first, so it completes and nothing stays paused.",
+            if paused.len() == 1 {
+                format!("{} is", paused[0])
+            } else {
+                format!("{} are", paused.join(" and "))
+            }
         ));
     }
-    let total = replicas_total(s);
-    Ok(Confirm {
-        title: format!(
-            "Roll back: scale {} to 0 and {} to {total}",
-            k.canary, k.stable
+}
+
+/// A rollback asks which kind it is (the runbook's triggers) and why. The kind offered
+/// first is a met trigger's, else the first the lead chooses by hand.
+fn rollback_confirm(
+    s: &State,
+    title: String,
+    plan: Vec<String>,
+    blockers: Vec<String>,
+    op: KubeOp,
+) -> Confirm {
+    let mut c = Confirm::new(title, plan, blockers, Proposal::Rollback { op });
+    c.kinds = s
+        .rb
+        .rollback_triggers
+        .iter()
+        .map(|t| (t.id.clone(), t.text.clone()))
+        .collect();
+    if c.kinds.is_empty() {
+        c.kinds.push(("manual".into(), "Manual rollback".into()));
+    }
+    let met = s.triggers.iter().position(|t| t.met.is_some());
+    let by_hand = s
+        .rb
+        .rollback_triggers
+        .iter()
+        .position(|t| t.kind != TriggerKind::Automatic);
+    c.kind = met.or(by_hand).unwrap_or(0);
+    c.reason = Some(String::new());
+    c
+}
+
+/// Stop the automatic rollback counting down now, with a typed reason.
+pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
+    let Some((i, deadline)) = countdown_running(s) else {
+        return Err("no automatic rollback is counting down".into());
+    };
+    let t = &s.rb.rollback_triggers[i];
+    let met = s.triggers[i].met.as_ref().map(|m| m.evidence.clone()).unwrap_or_default();
+    let mut c = Confirm::new(
+        format!(
+            "Cancel the automatic rollback due at {}?",
+            crate::ui::hms(deadline)
         ),
-        plan: vec!["All traffic returns to the stable version.".into()],
-        blockers,
-        proposal: Proposal::Rollback {
-            op: KubeOp::Scale {
-                targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
-            },
-        },
-    })
+        vec![
+            format!("Trigger: {} ({met})", t.text),
+            "The canary keeps serving. The trigger stays met and keeps blocking advancing; R still rolls back. Your reason goes to the journal and the log."
+                .into(),
+        ],
+        common_blockers(s),
+        Proposal::CancelCountdown { trigger: i },
+    );
+    c.reason = Some(String::new());
+    Ok(c)
 }
 
 /// The revision `kubectl rollout undo` would go back to, and its image, as the cluster
@@ -857,18 +1228,18 @@ pub fn plan_pause(s: &State) -> Result<Confirm, String> {
     } else {
         "Rolling updates continue; the stage's hold clock runs again.".into()
     }];
-    Ok(Confirm {
+    Ok(Confirm::new(
         title,
         plan,
-        blockers: common_blockers(s),
-        proposal: Proposal::Pause {
+        common_blockers(s),
+        Proposal::Pause {
             paused,
             op: KubeOp::Pause {
                 deployments: vec![k.stable.clone(), k.canary.clone()],
                 paused,
             },
         },
-    })
+    ))
 }
 
 fn metric(
@@ -890,7 +1261,6 @@ fn metric(
         s.ui.dirty = true;
     }
     announce(s, index, fx);
-    evaluate_triggers(s, fx);
 }
 
 /// How long the cluster may disagree with the stage before the console says so: an
@@ -937,64 +1307,198 @@ fn compare_with_cluster(s: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
-/// The runbook's automatic rollback triggers against the gauges now: a condition holds
-/// while its gauge's fresh value is past its bound; a trigger is met when one of its
-/// conditions has held for its whole duration. Meeting one is announced once, blocks
-/// advancing and asks for a rollback; the console does not roll back by itself.
+/// Whether a trigger watches what runs now: a stage is in force (not rolled back, no
+/// rollback on its way) and the trigger is armed at it.
+fn armed(s: &State, t: &crate::runbook::Trigger) -> bool {
+    if t.kind != TriggerKind::Automatic || s.stages.rolled_back.is_some() {
+        return false;
+    }
+    if let Some(p) = &s.stages.pending
+        && matches!(p.entry, Entry::Rollback { .. })
+    {
+        return false;
+    }
+    s.stages
+        .current
+        .is_some_and(|i| t.armed_at(&s.rb.stages[i].id))
+}
+
+/// A condition's verdict if it is fresh: one older than the gauges' staleness limit says
+/// nothing about now.
+fn fresh_verdict<'a>(s: &State, c: &'a crate::state::triggers::CondState) -> Option<&'a Verdict> {
+    let at = c.at?;
+    ((s.now - at).num_seconds() <= s.stale_after).then_some(c.verdict.as_ref()?)
+}
+
+/// The automatic triggers against Prometheus' history: a trigger is met when one of its
+/// conditions has held at every step of its duration; it stays met, marked "data lost",
+/// until fresh data shows every condition clear. Only an armed trigger is met.
 fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
     let rb = s.rb.clone();
     for (ti, t) in rb.rollback_triggers.iter().enumerate() {
-        if t.kind != crate::runbook::TriggerKind::Automatic {
+        if t.kind != TriggerKind::Automatic {
             continue;
         }
-        let mut evidence = None;
-        for (ci, c) in t.conditions.iter().enumerate() {
-            let Some(mi) = rb.metrics.iter().position(|m| m.id == c.metric) else {
-                continue;
-            };
-            let m = &s.metrics[mi];
-            let fresh = matches!(m.reading, Some(Reading::Value { .. } | Reading::Split(_)))
-                && !m.is_stale(s.now, s.stale_after);
-            let value = m.last_value.map(|v| v.0).filter(|_| fresh);
-            let holds = value
-                .is_some_and(|v| c.above.is_some_and(|a| v > a) || c.below.is_some_and(|b| v < b));
-            let since = &mut s.triggers[ti].holding_since[ci];
-            if !holds {
-                *since = None;
-                continue;
+        if !armed(s, t) {
+            if s.triggers[ti].met.take().is_some() {
+                s.ui.dirty = true;
             }
-            let started = *since.get_or_insert(s.now);
-            if (s.now - started).num_seconds() >= c.for_.secs() as i64 && evidence.is_none() {
-                let def = &rb.metrics[mi];
-                let (dir, bound) = match (c.above, c.below) {
-                    (Some(a), _) => (">", a),
-                    (None, Some(b)) => ("<", b),
-                    _ => continue,
-                };
-                let (v, b) = crate::ui::gauges::format_pair(def, value, bound);
-                evidence = Some(format!("{} {v} {dir} {b} for {}", def.title, c.for_));
+            continue;
+        }
+        let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
+        let mut holds = false;
+        let mut all_clear = true;
+        let mut lost: Option<chrono::DateTime<chrono::Utc>> = None;
+        for (c, cond) in s.triggers[ti].conds.iter().zip(&t.conditions) {
+            match (fresh_verdict(s, c), c.at) {
+                (Some(Verdict::Holds { since, value }), Some(at)) => {
+                    all_clear = false;
+                    holds = true;
+                    let met_at = *since + chrono::Duration::seconds(cond.for_.secs() as i64);
+                    if met_at <= at && first.as_ref().is_none_or(|(f, _)| met_at < *f) {
+                        first = Some((met_at, condition_evidence(s, cond, *value)));
+                    }
+                }
+                (Some(Verdict::Clear { .. }), _) => {}
+                _ => {
+                    all_clear = false;
+                    let since = c.unknown_since.or(c.at).unwrap_or(s.now);
+                    lost = Some(lost.map_or(since, |l| l.min(since)));
+                }
             }
         }
-        let was = s.triggers[ti].met.is_some();
-        match evidence {
-            Some(e) if !was => {
-                s.triggers[ti].met = Some((s.now, e.clone()));
+        let state = &mut s.triggers[ti];
+        match (&mut state.met, first) {
+            (None, Some((at, evidence))) => {
+                state.met = Some(Met {
+                    at,
+                    evidence: evidence.clone(),
+                    data_lost: None,
+                });
                 s.ui.dirty = true;
-                let text = format!(
-                    "ROLLBACK TRIGGER MET: {} ({e}). Press R to roll back.",
-                    t.text
-                );
+                let then = match t.action {
+                    Some(TriggerAction::Rollback) => {
+                        let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
+                        format!(
+                            "The console rolls back at {} unless the lead cancels (c).",
+                            crate::ui::hms(deadline)
+                        )
+                    }
+                    _ => "Press R to roll back.".into(),
+                };
+                let text = format!("ROLLBACK TRIGGER MET: {} ({evidence}). {then}", t.text);
                 say(s, LogLevel::Error, text, fx);
             }
-            None if was => {
-                s.triggers[ti].met = None;
+            (Some(m), _) if all_clear => {
+                let _ = m;
+                state.met = None;
                 s.ui.dirty = true;
-                let text = format!("rollback trigger no longer holds: {}", t.text);
+                let text = format!(
+                    "rollback trigger no longer holds (fresh data shows it clear): {}",
+                    t.text
+                );
                 say(s, LogLevel::Warn, text, fx);
             }
-            _ => {}
+            (Some(m), _) if holds => {
+                if m.data_lost.take().is_some() {
+                    s.ui.dirty = true;
+                }
+            }
+            (Some(m), _) => {
+                if m.data_lost.is_none() {
+                    let since = lost.unwrap_or(s.now);
+                    m.data_lost = Some(since);
+                    s.ui.dirty = true;
+                    let text = format!(
+                        "rollback trigger still counts as met, but its data is lost since {}: {}",
+                        crate::ui::hms(since),
+                        t.text
+                    );
+                    say(s, LogLevel::Warn, text, fx);
+                }
+            }
+            (None, None) => {}
         }
     }
+}
+
+fn condition_evidence(s: &State, c: &crate::runbook::Condition, value: f64) -> String {
+    let Some(def) = s.rb.metrics.iter().find(|m| m.id == c.metric) else {
+        return c.metric.clone();
+    };
+    let (dir, bound) = match (c.above, c.below) {
+        (Some(a), _) => (">", a),
+        (None, Some(b)) => ("<", b),
+        _ => ("?", f64::NAN),
+    };
+    let part: Vec<&str> = c.series.values().map(String::as_str).collect();
+    let part = if part.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", part.join(" "))
+    };
+    let (v, b) = crate::ui::gauges::format_pair(def, Some(value), bound);
+    format!("{}{part} {v} {dir} {b} for {}", def.title, c.for_)
+}
+
+/// The automatic rollback counting down now: the trigger and when it acts. A cancelled
+/// episode, a trigger that only announces, and a disarmed one have none.
+pub fn countdown_running(s: &State) -> Option<(usize, chrono::DateTime<chrono::Utc>)> {
+    s.rb
+        .rollback_triggers
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            t.action == Some(TriggerAction::Rollback)
+                && armed(s, t)
+                && s.triggers[*i].met.is_some()
+                && !s.triggers[*i].cancelled_now()
+        })
+        .filter_map(|(i, t)| {
+            let m = s.triggers[i].met.as_ref()?;
+            Some((i, m.at + chrono::Duration::seconds(t.countdown().secs() as i64)))
+        })
+        .min_by_key(|(_, d)| *d)
+}
+
+/// How long a failed automatic rollback waits before it is sent again.
+const AUTO_RETRY_SECS: i64 = 10;
+
+/// When a countdown runs out, the driving console rolls back exactly as `R` would, with
+/// the trigger's words and numbers as the reason. Every console shows the countdown;
+/// only the driver acts.
+fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
+    let Some((i, deadline)) = countdown_running(s) else {
+        return;
+    };
+    s.ui.dirty = true;
+    if s.now < deadline || s.refusal().is_some() || s.stages.pending.is_some() {
+        return;
+    }
+    if s.last_auto
+        .is_some_and(|t| (s.now - t).num_seconds() < AUTO_RETRY_SECS)
+    {
+        return;
+    }
+    let Ok(c) = plan_rollback(s) else {
+        return;
+    };
+    if !c.blockers.is_empty() {
+        return;
+    }
+    let t = &s.rb.rollback_triggers[i];
+    let evidence = s.triggers[i].met.as_ref().map(|m| m.evidence.clone()).unwrap_or_default();
+    let reason = format!(
+        "{} ({evidence}); the {} countdown ran out with no cancel",
+        t.text,
+        t.countdown()
+    );
+    let Proposal::Rollback { op } = c.proposal else {
+        return;
+    };
+    s.last_auto = Some(s.now);
+    let kind = t.id.clone();
+    rollback(s, CONSOLE, kind, reason, c.title, op, fx);
 }
 
 /// Log a gauge's level when it changes in a way the room should hear about: a threshold

@@ -85,7 +85,7 @@ async fn advance_to_ten_percent_then_roll_back() {
         screen.contains("Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9"),
         "the confirmation says what will be done"
     );
-    key(&mut app, 'y');
+    common::confirm(&mut app);
     until(&mut app, &mut rx, "the API's answer to the advance", |a| {
         a.state.stages.current == Some(0)
     })
@@ -111,7 +111,7 @@ async fn advance_to_ten_percent_then_roll_back() {
     .await;
 
     key(&mut app, 'R');
-    key(&mut app, 'y');
+    common::confirm(&mut app);
     until(&mut app, &mut rx, "the rollback's answer", |a| {
         a.state.stages.rolled_back.is_some()
     })
@@ -251,7 +251,7 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
             && screen.contains("erp-backend-canary=10"),
         "{screen}"
     );
-    key(&mut app, 'y');
+    common::confirm(&mut app);
     until(
         &mut app,
         &mut rx,
@@ -292,7 +292,7 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
         panic!("{:?}", app.state.ui.flash)
     };
     assert!(c.blockers.is_empty(), "{:?}", c.blockers);
-    key(&mut app, 'y');
+    common::confirm(&mut app);
     until(&mut app, &mut rx, "rolled back, route at 100/0", |a| {
         a.state.stages.rolled_back.is_some()
             && a.state

@@ -62,6 +62,8 @@ async fn a_restart_restores_ticks_notes_stage_and_log() {
             Entry::Advance {
                 to: "canary-10".into(),
                 plan: "Shift traffic to 10%".into(),
+                overridden: vec![],
+                override_reason: None,
             },
         );
         assert!(

@@ -312,7 +312,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     // 10%
     common::tick_gates(&mut app, "canary-10");
     common::key(&mut app, 'a');
-    common::key(&mut app, 'y');
+    common::confirm(&mut app);
     common::until(&mut app, &mut rx, "the canary at 1 ready", |a| {
         a.state.stages.current == Some(0)
             && a.state
@@ -322,12 +322,15 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     })
     .await;
     // 100%, once the hold has passed
-    app.handle(Event::Tick(
-        chrono::Utc::now() + chrono::Duration::minutes(2),
-    ));
+    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    app.handle(Event::Tick(later));
+    // Two minutes on, the Lease task would have renewed the Lease meanwhile.
+    app.handle(Event::LeaseHeld {
+        until: later + chrono::Duration::seconds(30),
+    });
     common::tick_gates(&mut app, "full");
     common::key(&mut app, 'a');
-    common::key(&mut app, 'y');
+    common::confirm(&mut app);
     common::until(&mut app, &mut rx, "promoted", |a| a.state.stages.promoted).await;
     c.settle(&kubectl).await;
     common::until(
@@ -344,7 +347,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     } else {
         panic!("no confirmation: {:?}", app.state.ui.flash);
     }
-    common::key(&mut app, 'y');
+    common::confirm(&mut app);
     common::until(&mut app, &mut rx, "rolled back", |a| {
         a.state.stages.rolled_back.is_some()
     })
@@ -370,7 +373,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
             "WarroomAdvance",
             "lin advanced ERP backend (demo) v1.0.0 to Full rollout 100% (100%): Promote to 100%",
         ),
-        ("WarroomRollback", "manual rollback by lin"),
+        ("WarroomRollback", "manual: Manual rollback: business functions failing or performance severely degraded — lin: “test rollback”"),
     ] {
         let line = describe
             .lines()

@@ -145,6 +145,7 @@ metrics:
 rollback_triggers:
   - id: auto
     kind: automatic
+    action: announce
     text: errors
     conditions:
       - metric: err
@@ -189,7 +190,7 @@ fn unknown_keys_are_refused_where_they_are() {
     let (l, c, m) = one(&bad(|s| {
         s.replace("    title: Prep\n", "    titel: Prep\n")
     }));
-    assert_eq!((l, c), (41, 5));
+    assert_eq!((l, c), (42, 5));
     assert!(
         m.starts_with("unknown field `titel`, expected one of"),
         "{m}"
@@ -220,17 +221,17 @@ fn wrong_types_are_refused() {
 #[test]
 fn duplicate_ids_are_refused_at_the_second_one() {
     let (l, c, m) = one(&bad(|s| s.replace("id: config", "id: backup")));
-    assert_eq!((l, c), (48, 17));
+    assert_eq!((l, c), (49, 17));
     assert_eq!(m, "duplicate item id `backup`: give each item its own id");
 }
 
 #[test]
 fn references_to_missing_ids_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("gates: c10", "gates: c20")));
-    assert_eq!((l, c), (42, 12));
+    assert_eq!((l, c), (43, 12));
     assert_eq!(m, "no stage has id `c20`: use one of `c10`, `full`");
     let (l, c, m) = one(&bad(|s| s.replace("metric: err", "metric: errors")));
-    assert_eq!((l, c), (36, 17));
+    assert_eq!((l, c), (37, 17));
     assert_eq!(m, "no metric has id `errors`: use one of `err`");
 }
 

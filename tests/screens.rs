@@ -184,6 +184,8 @@ fn busy_state(runbook: &str) -> State {
         Entry::Advance {
             to: "canary-10".into(),
             plan: "Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9".into(),
+            overridden: vec![],
+            override_reason: None,
         },
     );
     rec(
@@ -358,6 +360,7 @@ fn a_rolled_back_release_is_red_in_the_header() {
         entry: Entry::Rollback {
             reason: "manual".into(),
             plan: "Roll back".into(),
+            trigger: Some("manual".into()),
         },
     });
     s.apply(&Record {

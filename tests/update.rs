@@ -8,11 +8,12 @@ use chrono::{DateTime, Duration, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use warroom::effect::{Effect, KubeOp};
 use warroom::event::Event;
-use warroom::journal::{Entry, Mark};
+use warroom::journal::{Entry, Mark, Record};
 use warroom::layout::Pane;
 use warroom::runbook::parse_runbook;
 use warroom::state::cluster::{DeployView, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
+use warroom::state::triggers::Verdict;
 use warroom::state::{Driver, Mode, Proposal, Row, State};
 use warroom::update::{split, update};
 
@@ -22,7 +23,48 @@ pub fn t0() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Every gauge reads a fresh OK value and every trigger condition a fresh clear verdict,
+/// at the state's clock: a healthy release, so that only what a test changes matters.
+fn fresh(s: &mut State) {
+    let at = s.now;
+    for i in 0..s.rb.metrics.len() {
+        let m = &s.rb.metrics[i];
+        let value = match m.bad {
+            warroom::runbook::Bad::Above => m.warn / 2.0,
+            warroom::runbook::Bad::Below => m.warn.abs() * 1.001 + 1.0,
+        };
+        update(
+            s,
+            Event::Metric {
+                index: i,
+                at,
+                reading: Reading::Value { value, at },
+            },
+        );
+    }
+    for t in 0..s.triggers.len() {
+        for c in 0..s.triggers[t].conds.len() {
+            update(
+                s,
+                Event::Trigger {
+                    trigger: t,
+                    cond: c,
+                    at,
+                    verdict: Verdict::Clear { value: 0.0 },
+                },
+            );
+        }
+    }
+}
+
 fn state() -> State {
+    let mut s = bare();
+    fresh(&mut s);
+    s
+}
+
+/// The demo release driven by this console, before any gauge has answered.
+fn bare() -> State {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let mut s = State::new(Arc::new(rb), "lin", t0());
     update(&mut s, Event::Cluster(cluster(10, 0)));
@@ -109,6 +151,7 @@ fn tick_all_gating(s: &mut State, stage: &str) {
 /// Tick what gates the 10% stage, confirm the advance, and have the API say yes.
 fn advance_to_ten_percent(s: &mut State) {
     tick_all_gating(s, "canary-10");
+    fresh(s);
     ch(s, 'a');
     let fx = ch(s, 'y');
     let Effect::Kube { seq, .. } = fx[1] else {
@@ -135,6 +178,14 @@ fn reading(s: &mut State, id: &str, value: f64, at: DateTime<Utc>) -> Vec<Effect
             reading: Reading::Value { value, at },
         },
     )
+}
+
+/// Type `text` into the open confirmation's reason field, then press Enter.
+fn reason(s: &mut State, text: &str) -> Vec<Effect> {
+    for c in text.chars() {
+        assert!(ch(s, c).is_empty(), "typing a reason does nothing yet");
+    }
+    key(s, KeyCode::Enter)
 }
 
 fn journaled(fx: &[Effect]) -> Vec<&Entry> {
@@ -337,7 +388,11 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
         c.title,
         "Roll back: scale erp-backend-canary to 0 and erp-backend to 10"
     );
-    let fx = ch(&mut s, 'y');
+    assert!(
+        key(&mut s, KeyCode::Enter).is_empty(),
+        "a rollback asks why before it acts"
+    );
+    let fx = reason(&mut s, "yes, errors");
     assert!(matches!(journaled(&fx)[0], Entry::Rollback { .. }));
     let Effect::Kube { seq, op, .. } = &fx[1] else {
         panic!()
@@ -541,6 +596,11 @@ fn a_value_goes_stale_when_no_fresh_sample_comes() {
     );
     let later = at + Duration::seconds(s.stale_after + 1);
     update(&mut s, Event::Tick(later));
+    // every gauge but the first answers again
+    let first = s.metrics[0].clone();
+    fresh(&mut s);
+    s.metrics[0] = first;
+    update(&mut s, Event::Tick(later));
     assert!(s.metrics[0].is_stale(s.now, s.stale_after));
     assert_eq!(
         warroom::ui::header::health(&s),
@@ -567,7 +627,7 @@ fn the_split_shows_its_rounding() {
 
 #[test]
 fn a_quiet_start_logs_only_what_is_bad() {
-    let mut s = state();
+    let mut s = bare();
     let at = t0();
     let err =
         s.rb.metrics
@@ -621,7 +681,7 @@ fn a_quiet_start_logs_only_what_is_bad() {
 
 #[test]
 fn a_quiet_second_redraws_nothing() {
-    let mut s = state();
+    let mut s = bare();
     s.ui.dirty = false;
     update(&mut s, Event::Tick(t0() + Duration::seconds(1)));
     assert!(
@@ -741,11 +801,19 @@ fn a_rollback_records_who_and_the_evidence_for_the_cluster_events() {
     let at = s.now;
     reading(&mut s, "canary-error-rate", 6.02, at);
     ch(&mut s, 'R');
-    let fx = ch(&mut s, 'y');
-    let Entry::Rollback { reason, .. } = journaled(&fx)[0] else {
+    let fx = reason(&mut s, "canary errors");
+    let Entry::Rollback {
+        reason, trigger, ..
+    } = journaled(&fx)[0]
+    else {
         panic!()
     };
-    assert!(reason.contains("manual rollback by lin"), "{reason}");
+    assert_eq!(trigger.as_deref(), Some("manual"));
+    assert!(
+        reason.starts_with("Manual rollback: business functions failing")
+            && reason.contains("lin: “canary errors”"),
+        "{reason}"
+    );
     assert!(
         reason.contains("CRITICAL") && reason.contains("6.02"),
         "{reason}"
@@ -781,6 +849,7 @@ fn gateway_state() -> State {
             lease: "default/warroom".into(),
         }),
     );
+    fresh(&mut s);
     s
 }
 
@@ -935,87 +1004,405 @@ fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
     assert!(ch(&mut s, 'y').is_empty());
 }
 
+/// A verdict for condition `cond` of the trigger `id`, judged for the step at `at`.
+fn judged(s: &mut State, id: &str, cond: usize, at: DateTime<Utc>, v: Verdict) -> Vec<Effect> {
+    let trigger = s
+        .rb
+        .rollback_triggers
+        .iter()
+        .position(|t| t.id == id)
+        .unwrap();
+    update(
+        s,
+        Event::Trigger {
+            trigger,
+            cond,
+            at,
+            verdict: v,
+        },
+    )
+}
+
+fn said(fx: &[Effect]) -> Vec<String> {
+    journaled(fx)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::System { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The canary at 10%, its error rate past 5% in Prometheus' history since `since`.
+fn canary_erring_since(s: &mut State, since: DateTime<Utc>) -> Vec<Effect> {
+    let at = s.now;
+    judged(
+        s,
+        "auto-canary",
+        0,
+        at,
+        Verdict::Holds { since, value: 6.0 },
+    )
+}
+
 #[test]
-fn a_rollback_trigger_held_for_its_duration_is_announced_and_blocks_advancing() {
+fn a_trigger_met_in_prometheus_history_counts_down_then_rolls_back_by_itself() {
     let mut s = state();
     advance_to_ten_percent(&mut s);
     let start = s.now;
-    let mut said = Vec::new();
-    // The canary errs at 6% (the trigger is > 5% for 1m), a fresh reading every 2 s.
-    for step in 0..=31 {
-        let at = start + Duration::seconds(2 * step);
-        let mut fx = update(&mut s, Event::Tick(at));
-        fx.extend(reading(&mut s, "canary-error-rate", 6.0, at));
-        for e in journaled(&fx) {
-            if let Entry::System { text, .. } = e {
-                said.push((step, text.clone()));
-            }
-        }
-    }
-    let met: Vec<_> = said
-        .iter()
-        .filter(|(_, t)| t.starts_with("ROLLBACK TRIGGER MET"))
-        .collect();
-    assert_eq!(met.len(), 1, "announced once: {said:?}");
-    assert_eq!(met[0].0, 30, "after a full minute, not before: {said:?}");
-    assert!(
-        met[0]
-            .1
-            .contains("Error rate by track 6.00 % > 5.00 % for 1m")
-            && met[0].1.ends_with("Press R to roll back."),
-        "{}",
-        met[0].1
+    // 40 s of errors: not yet met; the header shows how far along it is.
+    let fx = canary_erring_since(&mut s, start - Duration::seconds(40));
+    assert!(s.triggers[0].met.is_none(), "{:?}", said(&fx));
+    assert_eq!(
+        warroom::ui::header::trigger_progress(&s).as_deref(),
+        Some("▲ canary Error rate by track 6.00 % > 5.00 % for 40s of 1m")
     );
-    // Advancing is blocked, with the trigger and the critical gauge named.
-    s.now += Duration::minutes(1);
-    let at = s.now;
-    reading(&mut s, "canary-error-rate", 6.0, at);
+    // The history says it has held for 1m since 20 s ago: met then, rollback 30 s later.
+    let fx = canary_erring_since(&mut s, start - Duration::seconds(80));
+    let met_at = start - Duration::seconds(20);
+    assert_eq!(s.triggers[0].met.as_ref().map(|m| m.at), Some(met_at));
+    let text = said(&fx);
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].starts_with("ROLLBACK TRIGGER MET: Automatic rollback at 10%")
+            && text[0].contains("Error rate by track canary 6.00 % > 5.00 % for 1m")
+            && text[0].contains("rolls back at"),
+        "{}",
+        text[0]
+    );
+    let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
+    assert_eq!(deadline, met_at + Duration::seconds(30));
+    // The clock runs; nothing happens before the deadline, and no key is pressed.
+    let fx = update(&mut s, Event::Tick(deadline - Duration::seconds(1)));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. })));
+    let fx = update(&mut s, Event::Tick(deadline));
+    let Entry::Rollback {
+        reason, trigger, ..
+    } = journaled(&fx)[0]
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(trigger.as_deref(), Some("auto-canary"));
+    assert!(
+        reason.contains("6.00 % > 5.00 % for 1m") && reason.contains("countdown ran out"),
+        "{reason}"
+    );
+    let Effect::Kube { op, audit, .. } = &fx[1] else {
+        panic!("the intent is journaled before the rollback is sent: {fx:?}")
+    };
+    assert_eq!(
+        op,
+        &KubeOp::Scale {
+            targets: vec![("erp-backend".into(), 10), ("erp-backend-canary".into(), 0)],
+        }
+    );
+    assert!(audit.message.contains("auto-canary"), "{}", audit.message);
+    // Sent once: the next second sends nothing more.
+    let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(1)));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. })));
+}
+
+#[test]
+fn a_restarted_or_second_console_reaches_the_same_deadline() {
+    let mut a = state();
+    advance_to_ten_percent(&mut a);
+    let mut b = state();
+    advance_to_ten_percent(&mut b);
+    // b starts 50 s later; both read the same history from Prometheus.
+    let since = a.now - Duration::seconds(70);
+    canary_erring_since(&mut a, since);
+    b.now += Duration::seconds(5);
+    canary_erring_since(&mut b, since);
+    assert_eq!(
+        warroom::update::countdown_running(&a).map(|x| x.1),
+        warroom::update::countdown_running(&b).map(|x| x.1)
+    );
+}
+
+#[test]
+fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let t = s.now;
+    canary_erring_since(&mut s, t - Duration::seconds(61));
+    assert!(s.triggers[0].met.is_some());
+    // Prometheus stops answering.
+    s.now = t + Duration::seconds(20);
+    let lost = s.now;
+    let fx = judged(
+        &mut s,
+        "auto-canary",
+        0,
+        lost,
+        Verdict::Unknown {
+            why: "the query fails: cannot reach Prometheus".into(),
+        },
+    );
+    let m = s.triggers[0].met.clone().expect("still met");
+    // The other condition's last fresh verdict was at t: nothing is known since then.
+    assert_eq!(m.data_lost, Some(t));
+    assert!(
+        said(&fx)
+            .iter()
+            .any(|t| t.starts_with("rollback trigger still counts as met, but its data is lost since")),
+        "{:?}",
+        said(&fx)
+    );
+    // The clock alone clears nothing.
+    for i in 1..9 {
+        let fx = update(&mut s, Event::Tick(lost + Duration::seconds(i)));
+        assert!(
+            !said(&fx).iter().any(|t| t.contains("no longer holds")),
+            "{:?}",
+            said(&fx)
+        );
+    }
+    assert!(s.triggers[0].met.is_some());
+    // Advancing stays blocked, with the data loss said.
     tick_all_gating(&mut s, "full");
     ch(&mut s, 'a');
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
     };
     assert!(
-        c.blockers
-            .iter()
-            .any(|b| b.starts_with("rollback trigger met: Automatic rollback")),
-        "{:?}",
-        c.blockers
-    );
-    assert!(
-        c.blockers
-            .iter()
-            .any(|b| b == "Error rate by track is CRITICAL at 6.00 %"),
+        c.blockers.iter().any(|b| b.starts_with("rollback trigger met: Automatic rollback at 10%")
+            && b.contains("data lost since")),
         "{:?}",
         c.blockers
     );
     assert!(ch(&mut s, 'y').is_empty());
     ch(&mut s, 'n');
-    // The rollback records the trigger it answers.
-    ch(&mut s, 'R');
-    let Mode::Confirm(c) = s.ui.mode.clone() else {
-        panic!()
+    // Lost data does not stop the countdown: at its end the rollback goes out.
+    let mut dark = s.clone();
+    let (_, deadline) = warroom::update::countdown_running(&dark).unwrap();
+    let fx = update(&mut dark, Event::Tick(deadline));
+    assert!(
+        matches!(journaled(&fx)[..], [Entry::Rollback { .. }, ..]),
+        "{fx:?}"
+    );
+    // Fresh data shows every condition clear: now it clears, and says so.
+    let at = s.now;
+    judged(&mut s, "auto-canary", 0, at, Verdict::Clear { value: 0.3 });
+    assert!(s.triggers[0].met.is_some(), "one condition clear is not all");
+    let fx = judged(&mut s, "auto-canary", 1, at, Verdict::Clear { value: 0.4 });
+    assert!(s.triggers[0].met.is_none());
+    assert!(
+        said(&fx)
+            .iter()
+            .any(|t| t.starts_with("rollback trigger no longer holds")),
+        "{:?}",
+        said(&fx)
+    );
+}
+
+#[test]
+fn the_lead_cancels_a_countdown_with_a_reason_and_a_new_episode_counts_again() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let t = s.now;
+    canary_erring_since(&mut s, t - Duration::seconds(60));
+    assert!(warroom::update::countdown_running(&s).is_some());
+    ch(&mut s, 'c');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
     };
-    let Proposal::Rollback { .. } = c.proposal else {
-        panic!()
+    assert!(c.title.starts_with("Cancel the automatic rollback due at"));
+    assert!(key(&mut s, KeyCode::Enter).is_empty(), "a reason is required");
+    let fx = reason(&mut s, "errors are a known probe");
+    assert!(matches!(
+        journaled(&fx)[0],
+        Entry::Cancel { trigger, reason } if trigger == "auto-canary" && reason == "errors are a known probe"
+    ));
+    assert!(warroom::update::countdown_running(&s).is_none());
+    let fx = update(&mut s, Event::Tick(t + Duration::seconds(60)));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. })));
+    // Still met: still blocks advancing, and R still rolls back.
+    assert!(s.triggers[0].met.is_some());
+    // It clears, then errs again: a new episode counts down again.
+    let at = s.now;
+    judged(&mut s, "auto-canary", 0, at, Verdict::Clear { value: 0.2 });
+    judged(&mut s, "auto-canary", 1, at, Verdict::Clear { value: 0.2 });
+    assert!(s.triggers[0].met.is_none());
+    s.now = at + Duration::seconds(90);
+    canary_erring_since(&mut s, at + Duration::seconds(10));
+    assert!(warroom::update::countdown_running(&s).is_some());
+}
+
+#[test]
+fn a_read_only_console_shows_the_countdown_but_never_acts() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    update(
+        &mut s,
+        Event::Lease(Driver::ReadOnly {
+            why: "lin@bastion drives this release".into(),
+            holder: Some("lin@bastion".into()),
+        }),
+    );
+    let t = s.now;
+    canary_erring_since(&mut s, t - Duration::seconds(60));
+    let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
+    for i in 0..60 {
+        let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(i)));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. } | Effect::Journal(Record { entry: Entry::Rollback { .. }, .. }))));
+    }
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("AUTO ROLLBACK NOW"), "{screen}");
+    assert!(screen.contains("the driving console acts"), "{screen}");
+}
+
+#[test]
+fn a_trigger_outside_its_stages_is_not_armed() {
+    let mut s = state();
+    // preparation: nothing runs that the canary trigger protects
+    let at = s.now;
+    judged(
+        &mut s,
+        "auto-canary",
+        0,
+        at,
+        Verdict::Holds {
+            since: at - Duration::seconds(300),
+            value: 9.0,
+        },
+    );
+    assert!(s.triggers[0].met.is_none());
+    assert!(warroom::update::countdown_running(&s).is_none());
+}
+
+#[test]
+fn an_unknown_gauge_blocks_advancing_until_overridden_with_a_reason() {
+    let mut s = state();
+    tick_all_gating(&mut s, "canary-10");
+    let orders = s.rb.metrics.iter().position(|m| m.id == "orders").unwrap();
+    let at = s.now;
+    update(
+        &mut s,
+        Event::Metric {
+            index: orders,
+            at,
+            reading: Reading::Error("cannot reach Prometheus at http://127.0.0.1:9/".into()),
+        },
+    );
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Unknown,
+        "a gauge without fresh data is not OK"
+    );
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
     };
-    let fx = ch(&mut s, 'y');
-    let Entry::Rollback { reason, .. } = journaled(&fx)[0] else {
+    assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    assert!(
+        c.unknown
+            .iter()
+            .any(|u| u.starts_with("Orders: no fresh value since") && u.contains("cannot reach Prometheus")),
+        "{:?}",
+        c.unknown
+    );
+    assert!(ch(&mut s, 'y').is_empty(), "unknown blocks like CRITICAL");
+    assert!(s.ui.flash.as_deref().unwrap().starts_with("health is unknown"));
+    ch(&mut s, 'o');
+    assert!(key(&mut s, KeyCode::Enter).is_empty(), "an override needs a reason");
+    let fx = reason(&mut s, "orders exporter is down, checked by hand");
+    let Entry::Advance {
+        overridden,
+        override_reason,
+        ..
+    } = journaled(&fx)[0]
+    else {
         panic!("{fx:?}")
     };
-    assert!(
-        reason.contains("trigger met: Automatic rollback")
-            && reason.contains("6.00 % > 5.00 % for 1m"),
-        "{reason}"
+    assert_eq!(overridden.len(), 1);
+    assert!(overridden[0].starts_with("Orders"));
+    assert_eq!(
+        override_reason.as_deref(),
+        Some("orders exporter is down, checked by hand")
     );
-    // When the errors stop, the trigger clears and says so.
-    let at = s.now + Duration::seconds(2);
-    let fx = reading(&mut s, "canary-error-rate", 0.5, at);
+    let Effect::Kube { audit, .. } = &fx[1] else {
+        panic!()
+    };
     assert!(
-        journaled(&fx)
-            .iter()
-            .any(|e| matches!(e, Entry::System { text, .. } if text.starts_with("rollback trigger no longer holds"))),
-        "{fx:?}"
+        audit.message.contains("OVERRIDE of unknown health")
+            && audit.message.contains("orders exporter is down"),
+        "{}",
+        audit.message
+    );
+    assert!(
+        s.comms.last().unwrap().text.starts_with("OVERRIDE of unknown health"),
+        "{:?}",
+        s.comms.last()
+    );
+}
+
+#[test]
+fn confirming_plans_again_and_refuses_what_changed_while_the_dialog_was_open() {
+    let mut s = state();
+    tick_all_gating(&mut s, "canary-10");
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert!(c.blockers.is_empty() && c.unknown.is_empty());
+    // While the dialog is open, the error rate turns CRITICAL.
+    let at = s.now;
+    reading(&mut s, "error-rate", 7.5, at);
+    let fx = ch(&mut s, 'y');
+    assert!(fx.is_empty(), "nothing acts on a stale plan: {fx:?}");
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("the dialog stays, refreshed")
+    };
+    assert!(c.replanned);
+    assert!(
+        c.blockers.iter().any(|b| b == "Error rate is CRITICAL at 7.50 %"),
+        "{:?}",
+        c.blockers
+    );
+    assert!(s.ui.flash.as_deref().unwrap().starts_with("the situation changed"));
+    assert!(ch(&mut s, 'y').is_empty(), "and now it is blocked");
+    // A trigger met while a rollback dialog is open changes its plan's kind list? No: but
+    // a rollback dialog re-plans too: a pause taken meanwhile now resumes first.
+}
+
+#[test]
+fn a_rollback_asks_its_kind_and_resumes_a_paused_rollout_first() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    s.stages.paused = true;
+    ch(&mut s, 'R');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    let kinds: Vec<&str> = c.kinds.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(kinds, ["auto-canary", "auto-full", "manual", "emergency"]);
+    assert_eq!(c.kinds[c.kind].0, "manual", "no trigger met: a manual rollback");
+    assert!(
+        c.plan.iter().any(|p| p.contains("the rollback resumes it first")),
+        "{:?}",
+        c.plan
+    );
+    key(&mut s, KeyCode::Down);
+    let fx = reason(&mut s, "data loss risk");
+    let Entry::Rollback { trigger, reason, .. } = journaled(&fx)[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(trigger.as_deref(), Some("emergency"));
+    assert!(reason.starts_with("Emergency rollback"), "{reason}");
+    let Effect::Kube { op, .. } = &fx[1] else {
+        panic!()
+    };
+    assert_eq!(
+        op,
+        &KubeOp::Steps(vec![
+            KubeOp::Pause {
+                deployments: vec!["erp-backend".into(), "erp-backend-canary".into()],
+                paused: false,
+            },
+            KubeOp::Scale {
+                targets: vec![("erp-backend".into(), 10), ("erp-backend-canary".into(), 0)],
+            },
+        ])
     );
 }
 
@@ -1076,4 +1463,18 @@ fn a_value_and_its_threshold_never_read_the_same_when_they_differ() {
         ("1.00 %".to_string(), "1.00 %".to_string()),
         "equal values may read the same"
     );
+}
+
+fn render(s: &State, w: u16, h: u16) -> String {
+    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, w, h));
+    warroom::ui::draw_into(s, &view, &mut buf);
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -48,11 +48,26 @@ pub enum Entry {
     Advance {
         to: String,
         plan: String,
+        /// What was unknown (no fresh data) and advanced over anyway, with the typed
+        /// reason: an override is never silent.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overridden: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        override_reason: Option<String>,
     },
     /// Intent: return all traffic to the stable version.
     Rollback {
         reason: String,
         plan: String,
+        /// Which kind of rollback: the runbook trigger's id (manual, emergency, or the
+        /// automatic trigger that fired it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<String>,
+    },
+    /// The lead stopped an automatic rollback's countdown, and why.
+    Cancel {
+        trigger: String,
+        reason: String,
     },
     /// Intent: pause (true) or resume (false) the rollout.
     Pause {

@@ -105,6 +105,9 @@ pub fn spawn(
                         });
                     }
                     held_until = Some(now + chrono::Duration::seconds(DURATION_SECS as i64));
+                    if let Some(until) = held_until {
+                        let _ = tx.send(Event::LeaseHeld { until });
+                    }
                     backoff = Duration::from_secs(1);
                 }
                 Ok(Claim::Theirs { holder, .. }) => {
@@ -308,6 +311,7 @@ async fn claim(
             Some(mut l) => {
                 if let Some((holder, _)) = holder_until(&l, now)
                     && holder != me
+                    && !dead_here(&holder, me)
                 {
                     return Ok(Claim::Theirs { holder });
                 }
@@ -337,6 +341,24 @@ async fn claim(
     })
 }
 
+/// Whether `holder` is a console on this host whose process is gone (killed, or its
+/// session dropped before it could hand the Lease back): then a console started here may
+/// take the Lease at once instead of waiting out its term. A process that still exists
+/// under that pid keeps its claim, even if the pid was reused: waiting is the safe side.
+pub fn dead_here(holder: &str, me: &str) -> bool {
+    let host_pid = |id: &str| -> Option<(String, u32)> {
+        let (_, rest) = id.rsplit_once('@')?;
+        let (host, pid) = rest.rsplit_once(" (pid ")?;
+        Some((host.to_string(), pid.strip_suffix(')')?.parse().ok()?))
+    };
+    match (host_pid(holder), host_pid(me)) {
+        (Some((h, pid)), Some((mine, _))) => {
+            h == mine && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
 /// Hand the Lease back on the way out, so the next console need not wait for it to expire.
 async fn give_back(api: &Api<Lease>, name: &str, me: &str) {
     if let Ok(Some(mut l)) = api.get_opt(name).await {
@@ -355,6 +377,18 @@ async fn give_back(api: &Api<Lease>, name: &str, me: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_console_on_this_host_is_known_by_its_pid() {
+        let me = identity("lin");
+        let host = me.rsplit_once('@').unwrap().1.rsplit_once(" (pid").unwrap().0;
+        // above the kernel's largest pid: no such process can exist
+        let gone = format!("lin@{host} (pid 4194305)");
+        assert!(dead_here(&gone, &me));
+        let alive = format!("lin@{host} (pid 1)");
+        assert!(!dead_here(&alive, &me), "a live process keeps its claim");
+        assert!(!dead_here("lin@another-host (pid 4194305)", &me), "another host: wait");
+    }
 
     #[test]
     fn lease_names_are_dns_subdomains() {

@@ -518,6 +518,13 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
                 if *paused { "paused" } else { "resumed" }
             ))
         }
+        KubeOp::Steps(ops) => {
+            let mut done = Vec::new();
+            for o in ops {
+                done.push(Box::pin(run(client, ns, o)).await?);
+            }
+            Ok(done.join("; "))
+        }
     }
 }
 
@@ -632,7 +639,7 @@ pub async fn record_events(
             Err(e) => log::warn!("no Event recorded on {name}: {}", plain_error(&e)),
         }
     }
-    if let KubeOp::Weights { route, .. } = op {
+    if let Some(route) = op.route() {
         let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
         match routes.get_opt(route).await {
             Ok(Some(r)) => targets.push((

@@ -844,6 +844,8 @@ pub fn spawn_poller(
     })
 }
 
+pub mod triggers;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -492,6 +492,35 @@ fn validate(rb: &Runbook) -> Found {
                 "an automatic trigger needs `conditions:` saying which metric fires it".into(),
             ));
         }
+        if t.kind == TriggerKind::Automatic && t.action.is_none() {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "kind".into()],
+                "an automatic trigger must say what it does: `action: rollback` (the console rolls back after a countdown the room can cancel) or `action: announce` (it only says so and blocks advancing)".into(),
+            ));
+        }
+        if t.kind != TriggerKind::Automatic && (t.action.is_some() || !t.conditions.is_empty()) {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "kind".into()],
+                "only an automatic trigger has `action:` and `conditions:`; a manual or emergency trigger is a kind of rollback the lead chooses with R".into(),
+            ));
+        }
+        if t.countdown.is_some() && t.action != Some(TriggerAction::Rollback) {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "countdown".into()],
+                "`countdown:` is for `action: rollback`; remove it or set the action".into(),
+            ));
+        }
+        for (j, d) in t.during.iter().enumerate() {
+            if !stage_ids.contains(d.as_str()) {
+                out.push((
+                    vec!["rollback_triggers".into(), i.into(), "during".into(), j.into()],
+                    format!(
+                        "no stage has id `{d}`: use one of {}",
+                        list(rb.stages.iter().map(|s| s.id.as_str()))
+                    ),
+                ));
+            }
+        }
         for (j, c) in t.conditions.iter().enumerate() {
             let here = |k: &str| {
                 vec![
@@ -509,6 +538,26 @@ fn validate(rb: &Runbook) -> Found {
                         "no metric has id `{}`: use one of {}",
                         c.metric,
                         list(rb.metrics.iter().map(|m| m.id.as_str()))
+                    ),
+                ));
+            }
+            for k in c.series.keys() {
+                if !is_label_name(k) {
+                    out.push((
+                        here("series"),
+                        format!("`{k}` is not a label name: use letters, digits and _"),
+                    ));
+                }
+            }
+            if let Some(m) = rb.metrics.iter().find(|m| m.id == c.metric)
+                && let Some(by) = &m.split_by
+                && !c.series.contains_key(by)
+            {
+                out.push((
+                    here("metric"),
+                    format!(
+                        "metric `{}` is split by `{by}`, so it has several series: say which one the condition reads, e.g. `series: {{{by}: canary}}` (a trigger protecting the canary reads the canary's own series)",
+                        m.id
                     ),
                 ));
             }

@@ -238,6 +238,41 @@ pub struct Trigger {
     /// For automatic triggers: any condition holding for its duration fires the trigger.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// For automatic triggers, required: what the console does when the trigger is met.
+    #[serde(default)]
+    pub action: Option<TriggerAction>,
+    /// With `action: rollback`: how long the room has to cancel before the console rolls
+    /// back (default 30s; `0s` rolls back at once).
+    #[serde(default)]
+    pub countdown: Option<Dur>,
+    /// The stages during which the trigger is armed (default: every stage). Outside them
+    /// it is neither evaluated as a gate nor acted on.
+    #[serde(default)]
+    pub during: Vec<String>,
+}
+
+/// What a met automatic trigger makes the console do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerAction {
+    /// Count down, then roll back exactly as `R` would, unless the lead cancels.
+    Rollback,
+    /// Say so, block advancing, and leave the rollback to the lead.
+    Announce,
+}
+
+/// How long a rollback countdown lasts when the runbook does not say.
+pub const DEFAULT_COUNTDOWN: Dur = Dur::from_secs(30);
+
+impl Trigger {
+    pub fn countdown(&self) -> Dur {
+        self.countdown.unwrap_or(DEFAULT_COUNTDOWN)
+    }
+
+    /// Whether the trigger watches the stage with this id.
+    pub fn armed_at(&self, stage: &str) -> bool {
+        self.during.is_empty() || self.during.iter().any(|d| d == stage)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -258,6 +293,10 @@ pub struct Condition {
     pub below: Option<f64>,
     #[serde(rename = "for")]
     pub for_: Dur,
+    /// Which of the metric's series the condition reads, by label (e.g. `{track: canary}`):
+    /// a trigger protecting the canary reads the canary's own series.
+    #[serde(default)]
+    pub series: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

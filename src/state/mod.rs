@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod metrics;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::runbook::{FlatItem, Runbook};
 use crate::text::clean;
 use cluster::Cluster;
 use metrics::MetricState;
+pub use triggers::TriggerState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemMark {
@@ -157,21 +159,16 @@ pub struct Stages {
     pub pending: Option<Pending>,
 }
 
-/// An automatic rollback trigger: since when each condition has held, and when the
-/// trigger was met (a condition held for its whole duration).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TriggerState {
-    pub holding_since: Vec<Option<DateTime<Utc>>>,
-    /// When it was met, and the evidence in words; None while it is not met.
-    pub met: Option<(DateTime<Utc>, String)>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
     pub since: DateTime<Utc>,
     pub what: String,
     pub announced: bool,
 }
+
+/// How long before its Lease's end a console stops acting: a write must reach the API
+/// server while the Lease is still surely ours.
+pub const LEASE_MARGIN_SECS: i64 = 5;
 
 /// Who drives the release. Only the console holding the release's Lease changes the
 /// cluster; every other console watches.
@@ -220,7 +217,50 @@ pub struct Confirm {
     pub plan: Vec<String>,
     /// Why it cannot be done now; when not empty, confirming does nothing.
     pub blockers: Vec<String>,
+    /// What is not known for lack of fresh data, with since when. It blocks exactly as a
+    /// blocker does, except that the lead may override it with a typed reason.
+    pub unknown: Vec<String>,
     pub proposal: Proposal,
+    /// The reason being typed, when the confirmation asks for one (a rollback, an
+    /// override of unknowns, a cancelled automatic rollback).
+    pub reason: Option<String>,
+    /// The lead chose to override the unknowns (and is typing why).
+    pub overriding: bool,
+    /// For a rollback: the kinds to choose from (the runbook's triggers: id, words) and
+    /// the chosen one.
+    pub kinds: Vec<(String, String)>,
+    pub kind: usize,
+    /// `y` found that the plan or its blockers had changed since the dialog was shown: it
+    /// shows the new ones instead of acting.
+    pub replanned: bool,
+}
+
+impl Confirm {
+    pub fn new(title: String, plan: Vec<String>, blockers: Vec<String>, proposal: Proposal) -> Self {
+        Confirm {
+            title,
+            plan,
+            blockers,
+            unknown: Vec::new(),
+            proposal,
+            reason: None,
+            overriding: false,
+            kinds: Vec::new(),
+            kind: 0,
+            replanned: false,
+        }
+    }
+
+    /// What the lead decides on: everything but the typing state. A re-plan that differs
+    /// here must be read again before it is confirmed.
+    pub fn same_decision(&self, other: &Confirm) -> bool {
+        self.title == other.title
+            && self.plan == other.plan
+            && self.blockers == other.blockers
+            && self.unknown == other.unknown
+            && self.proposal == other.proposal
+            && self.kinds == other.kinds
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +268,8 @@ pub enum Proposal {
     Advance { to: usize, op: KubeOp },
     Rollback { op: KubeOp },
     Pause { paused: bool, op: KubeOp },
+    /// Stop the automatic rollback that the trigger (index) is counting down to.
+    CancelCountdown { trigger: usize },
     Quit,
 }
 
@@ -256,6 +298,7 @@ pub struct Ui {
     pub flash: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct State {
     pub rb: Arc<Runbook>,
     pub operator: String,
@@ -279,6 +322,12 @@ pub struct State {
     pub stale_after: i64,
     /// Journal problems found at start-up, reported in the log.
     pub startup_notes: Vec<String>,
+    /// Until when this console's Lease is surely its own: its last successful renewal
+    /// plus the Lease's duration.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// When this console last sent an automatic rollback (a failed one is retried, not
+    /// hammered).
+    pub last_auto: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -292,10 +341,7 @@ impl State {
         let triggers = rb
             .rollback_triggers
             .iter()
-            .map(|t| TriggerState {
-                holding_since: vec![None; t.conditions.len()],
-                met: None,
-            })
+            .map(|t| TriggerState::new(t.conditions.len()))
             .collect();
         State {
             checklist: Checklist::new(&rb),
@@ -323,7 +369,26 @@ impl State {
             seq: 0,
             stale_after: 3 * refresh,
             startup_notes: Vec::new(),
+            last_auto: None,
+            lease_until: None,
         }
+    }
+
+    /// Why this console may not change the cluster now, or None when it may: it must
+    /// drive, and its Lease must not have run out (less a margin for clocks and the
+    /// request in flight), whether or not a renewal is still on its way.
+    pub fn refusal(&self) -> Option<String> {
+        if let Some(why) = self.driver.refusal() {
+            return Some(why);
+        }
+        let until = self.lease_until?;
+        let margin = chrono::Duration::seconds(LEASE_MARGIN_SECS);
+        (self.now >= until - margin).then(|| {
+            format!(
+                "this console's Lease ran out at {} and has not been renewed (is the API reachable?): another console may drive now",
+                crate::ui::hms(until)
+            )
+        })
     }
 
     /// Make a record of something that happens now, by `who`.
@@ -404,6 +469,14 @@ impl State {
                 });
                 let verb = match &rec.entry {
                     Entry::Rollback { reason, .. } => format!("ROLLBACK ({reason}): "),
+                    Entry::Advance {
+                        overridden,
+                        override_reason: Some(why),
+                        ..
+                    } => format!(
+                        "OVERRIDE of unknown health ({}), because “{why}”: ",
+                        overridden.join("; ")
+                    ),
                     _ => String::new(),
                 };
                 log(self, LogLevel::Info, format!("{verb}{plan} — sent"));
@@ -416,6 +489,20 @@ impl State {
                 let level = if *ok { LogLevel::Info } else { LogLevel::Error };
                 let head = if *ok { "done" } else { "FAILED" };
                 log(self, level, format!("{head}: {message}"));
+            }
+            Entry::Cancel { trigger, reason } => {
+                if let Some(i) = self.rb.rollback_triggers.iter().position(|t| &t.id == trigger) {
+                    self.triggers[i].cancelled = Some(triggers::Cancelled {
+                        at: rec.at,
+                        by: rec.who.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+                log(
+                    self,
+                    LogLevel::Warn,
+                    format!("cancelled the automatic rollback ({trigger}): “{reason}”"),
+                );
             }
             Entry::System { level, text } => log(self, *level, text.clone()),
         }

@@ -13,15 +13,23 @@ use crate::state::cluster::{Link, RolloutStatus, rollout_status};
 use crate::state::metrics::{Level, Reading};
 use crate::state::{Driver, State};
 
-/// Overall health: the worst fresh gauge, and the rollout's own failures. With no fresh
-/// data at all the honest answer is UNKNOWN, not OK.
+/// Overall health: the worst fresh gauge, and the rollout's own failures. A gauge with
+/// no fresh data makes it UNKNOWN unless something is CRITICAL: unknown is never OK.
 pub fn health(s: &State) -> Level {
     let mut worst = None::<Level>;
+    let mut unknown = false;
     for (m, def) in s.metrics.iter().zip(&s.rb.metrics) {
         let l = m.level(def, s.now, s.stale_after);
         if l != Level::Unknown {
             worst = Some(worst.map_or(l, |w| w.max(l)));
+        } else {
+            unknown = true;
         }
+    }
+    // A gauge without fresh data could be hiding anything short of what is already
+    // CRITICAL: the verdict is UNKNOWN, not the best of the rest.
+    if unknown && worst != Some(Level::Critical) {
+        worst = Some(Level::Unknown);
     }
     let k = &s.rb.kubernetes;
     for name in [&k.stable, &k.canary] {
@@ -99,9 +107,11 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         Span::styled(" STAGE ", theme.dim),
         Span::styled(s.stage_name(), theme.title.add_modifier(Modifier::BOLD)),
     ];
+    let failing = s.triggers.iter().any(|t| t.met.is_some());
     if let Some(i) = s.stages.current
         && s.stages.pending.is_none()
         && s.stages.rolled_back.is_none()
+        && !failing
     {
         let hold = rb.stages[i].hold.secs() as i64;
         let text = if s.held() >= hold {
@@ -121,14 +131,44 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 .add_modifier(Modifier::BOLD),
         ));
     }
-    if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
+    let alarm = Style::default()
+        .fg(Color::White)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD);
+    if let Some((i, deadline)) = crate::update::countdown_running(s) {
+        // Big and on every console: the room must see it coming.
+        let left = (deadline - s.now).num_seconds().max(0);
+        let who = match &s.driver {
+            Driver::Driving { .. } => "c cancels".to_string(),
+            _ => "the driving console acts".to_string(),
+        };
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
-            " ROLLBACK TRIGGER MET ",
-            Style::default()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD),
+            if left > 0 {
+                format!(" AUTO ROLLBACK IN {} ", fmt_secs(left))
+            } else {
+                " AUTO ROLLBACK NOW ".to_string()
+            },
+            alarm.add_modifier(Modifier::SLOW_BLINK),
+        ));
+        stage.push(Span::styled(
+            format!(" {} · {who}", s.rb.rollback_triggers[i].id),
+            theme.text,
+        ));
+    } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));
+        if let Some(at) = s.triggers.iter().filter_map(|t| t.met.as_ref()?.data_lost).min() {
+            stage.push(Span::styled(
+                format!(" data lost since {}", hms(at)),
+                Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ));
+        }
+    } else if let Some(p) = trigger_progress(s) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            p,
+            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
     if let Driver::ReadOnly { holder, .. } = &s.driver {
@@ -211,4 +251,52 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
 fn clock(secs: i64) -> String {
     let s = secs.max(0);
     format!("{}h{:02}", s / 3600, (s % 3600) / 60)
+}
+
+/// The armed condition nearest its duration, in words: "canary error 5.9 % > 5 % for
+/// 0m40s of 1m". None when no condition holds.
+pub fn trigger_progress(s: &State) -> Option<String> {
+    let mut best: Option<(f64, String)> = None;
+    for (t, def) in s.triggers.iter().zip(&s.rb.rollback_triggers) {
+        for (c, cond) in t.conds.iter().zip(&def.conditions) {
+            let (Some(v), Some(at)) = (&c.verdict, c.at) else {
+                continue;
+            };
+            let crate::state::triggers::Verdict::Holds { value, .. } = v else {
+                continue;
+            };
+            let Some(held) = crate::state::triggers::held_secs(v, at) else {
+                continue;
+            };
+            if s.stages.current.is_none_or(|i| !def.armed_at(&s.rb.stages[i].id)) {
+                continue;
+            }
+            let Some(m) = s.rb.metrics.iter().find(|m| m.id == cond.metric) else {
+                continue;
+            };
+            let want = cond.for_.secs().max(1) as f64;
+            let share = held as f64 / want;
+            let (dir, bound) = match (cond.above, cond.below) {
+                (Some(a), _) => (">", a),
+                (None, Some(b)) => ("<", b),
+                _ => continue,
+            };
+            let (vv, bb) = super::gauges::format_pair(m, Some(*value), bound);
+            let part: Vec<&str> = cond.series.values().map(String::as_str).collect();
+            let name = if part.is_empty() {
+                m.title.clone()
+            } else {
+                format!("{} {}", part.join(" "), m.title)
+            };
+            let text = format!(
+                "▲ {name} {vv} {dir} {bb} for {} of {}",
+                fmt_secs(held.min(cond.for_.secs() as i64)),
+                cond.for_
+            );
+            if best.as_ref().is_none_or(|(b, _)| share > *b) {
+                best = Some((share, text));
+            }
+        }
+    }
+    best.map(|(_, t)| t)
 }

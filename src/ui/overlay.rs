@@ -46,6 +46,14 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             && !(blocked && b.action == Action::Confirm)
+            && !(b.action == Action::CancelAuto
+                && (watching || crate::update::countdown_running(s).is_none()))
+            && !(b.action == Action::Override
+                && !matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
+            && !(b.action == Action::Confirm
+                && matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
+            && !(matches!(b.action, Action::Down | Action::Up)
+                && matches!(&s.ui.mode, Mode::Confirm(c) if c.kinds.is_empty()))
     }) {
         let item_w = width(b.label) + 1 + width(b.short) + 2;
         if used + item_w > w {
@@ -124,6 +132,50 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
             lines.push(Line::from(Span::raw(l)));
         }
     }
+    if c.replanned {
+        lines.push(Line::from(Span::styled(
+            "CHANGED since it was first shown: this is the plan as things stand now. Read it again.",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )));
+    }
+    if !c.kinds.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "Kind of rollback (↑/↓):",
+            theme.title.add_modifier(Modifier::BOLD),
+        )));
+        for (i, (id, text)) in c.kinds.iter().enumerate() {
+            let chosen = i == c.kind;
+            let mark = if chosen { "▶ " } else { "  " };
+            for l in wrap(&format!("{mark}{id}: {text}"), inner_w) {
+                lines.push(Line::from(Span::styled(
+                    l,
+                    if chosen {
+                        Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+                    } else {
+                        theme.text
+                    },
+                )));
+            }
+        }
+    }
+    if !c.unknown.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "UNKNOWN — no fresh data, so this cannot be judged:",
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )));
+        for u in &c.unknown {
+            for l in wrap(&format!("• {u}"), inner_w) {
+                lines.push(Line::from(Span::styled(l, Style::default().fg(Color::Yellow))));
+            }
+        }
+    }
     if blocked {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
@@ -136,8 +188,49 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
             }
         }
     }
+    if let Some(r) = &c.reason {
+        lines.push(Line::default());
+        let prompt = if c.overriding {
+            "Why advance with health unknown? "
+        } else {
+            "Reason: "
+        };
+        for l in wrap(&format!("{prompt}{r}▏"), inner_w) {
+            lines.push(Line::from(Span::styled(
+                l,
+                Style::default().add_modifier(Modifier::BOLD),
+            )));
+        }
+    }
+    let needs_override = !blocked && !c.unknown.is_empty() && !c.overriding;
     lines.push(Line::default());
-    lines.push(Line::from(if blocked {
+    lines.push(Line::from(if needs_override {
+        vec![
+            Span::styled(
+                " o ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" override, with a reason    "),
+            Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+            Span::raw(" cancel"),
+        ]
+    } else if c.reason.is_some() && !blocked {
+        vec![
+            Span::styled(
+                " Enter ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" confirm    "),
+            Span::styled(" Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+            Span::raw(" cancel"),
+        ]
+    } else if blocked {
         vec![
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" close"),
@@ -157,7 +250,11 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         ]
     }));
     let area = centered(full, w, lines.len() as u16 + 2);
-    let border = if blocked { Color::Red } else { Color::Yellow };
+    let border = if blocked || matches!(c.proposal, crate::state::Proposal::Rollback { .. }) {
+        Color::Red
+    } else {
+        Color::Yellow
+    };
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(

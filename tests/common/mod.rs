@@ -52,6 +52,29 @@ pub fn key(app: &mut App, c: char) {
     )));
 }
 
+/// Confirm the open dialog as a lead would: `y`; a rollback with a typed reason (and
+/// Enter); and where only unknowns block (these rigs poll no Prometheus, or jump the
+/// clock past the gauges' freshness) the override, with a reason saying so.
+pub fn confirm(app: &mut App) {
+    let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
+        panic!("no confirmation open: {:?}", app.state.ui.flash)
+    };
+    let typed = |app: &mut App, text: &str| {
+        for ch in text.chars() {
+            key(app, ch);
+        }
+        app.handle(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    };
+    if c.reason.is_some() {
+        typed(app, "test rollback");
+    } else if c.blockers.is_empty() && !c.unknown.is_empty() {
+        key(app, 'o');
+        typed(app, "this test polls no Prometheus");
+    } else {
+        key(app, 'y');
+    }
+}
+
 /// A headless console on the built-in demo runbook, journaling into `dir`.
 pub fn demo_app(dir: &Path, operator: &str) -> (App, UnboundedReceiver<Event>) {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
