@@ -1,0 +1,128 @@
+//! The safety net end to end: the simulated cluster with its bad canary, the real kube and
+//! Prometheus clients, the trigger source as `warroom run` wires it, and the app loop
+//! headless. After the advance no key is pressed: the trigger is met from the history,
+//! the countdown runs out, and the console rolls the canary back by itself.
+
+use std::time::Duration;
+
+mod common;
+
+use common::{tick_gates, until};
+use warroom::journal::Entry;
+
+/// The demo runbook with a short trigger and countdown, so the test takes seconds.
+fn runbook() -> String {
+    let text = warroom::builtin::DEMO_RUNBOOK
+        .replace("prometheus: {refresh: 2s}", "prometheus: {refresh: 1s}")
+        .replace(
+            "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 1m}",
+            "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 5s}",
+        );
+    let text = text.replacen("countdown: 30s", "countdown: 3s", 1);
+    assert!(text.contains("for: 5s") && text.contains("countdown: 3s"));
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
+    let text = runbook();
+    let common::Rig {
+        sim,
+        mut app,
+        mut rx,
+        dir: _dir,
+        ..
+    } = common::rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        &text,
+        false,
+    )
+    .await;
+    let tx = app.sender();
+    let rb = app.state.rb.clone();
+    let k = rb.kubernetes.clone();
+    let step = Duration::from_secs(1);
+    let prom =
+        warroom::prom::Prom::new(&warroom::prom::Settings::new(&sim.prom_url, step)).unwrap();
+    let gauges = rb
+        .metrics
+        .iter()
+        .map(|m| warroom::prom::Gauge {
+            metric: m.clone(),
+            points: warroom::state::metrics::window_points(&rb, m),
+        })
+        .collect();
+    let _poll = warroom::prom::spawn_poller(prom.clone(), gauges, step, tx.clone());
+    let _triggers = warroom::prom::triggers::spawn(
+        prom,
+        warroom::prom::triggers::watches(&rb, step),
+        step,
+        tx.clone(),
+    );
+    let _clock = warroom::app::spawn_clock(tx.clone());
+    until(&mut app, &mut rx, "driving, stable ready, gauges live", |a| {
+        matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+            && a.state
+                .cluster
+                .deployment(&k.stable)
+                .is_some_and(|d| d.ready == 10)
+            && a.state.metrics.iter().all(|m| m.last_value.is_some())
+    })
+    .await;
+    tick_gates(&mut app, "canary-10");
+    common::key(&mut app, 'a');
+    common::confirm(&mut app);
+    until(&mut app, &mut rx, "the canary stage in force", |a| {
+        a.state.stages.current == Some(0)
+    })
+    .await;
+    let advanced = app.state.comms.len();
+    // From here on, no key: the canary errs at 6% and the trigger does the rest.
+    until(&mut app, &mut rx, "the trigger met from the history", |a| {
+        a.state.triggers[0].met.is_some()
+    })
+    .await;
+    let deadline = warroom::update::countdown_running(&app.state)
+        .map(|(_, d)| d)
+        .expect("a countdown runs");
+    until(&mut app, &mut rx, "the rollback done", |a| {
+        a.state.stages.rolled_back.is_some()
+    })
+    .await;
+    let replicas = |name: &str| sim.deployment(name).unwrap()["spec"]["replicas"].as_i64();
+    assert_eq!(replicas(&k.canary), Some(0));
+    assert_eq!(replicas(&k.stable), Some(10));
+    let journal = warroom::journal::replay(&app.journal_path().to_path_buf()).unwrap();
+    let rollback = journal
+        .records
+        .iter()
+        .find(|r| matches!(r.entry, Entry::Rollback { .. }))
+        .expect("the rollback is journaled");
+    assert_eq!(rollback.who, "console");
+    assert!(
+        rollback.at >= deadline,
+        "not before the countdown ran out: {} < {deadline}",
+        rollback.at
+    );
+    let Entry::Rollback {
+        reason, trigger, ..
+    } = &rollback.entry
+    else {
+        unreachable!()
+    };
+    assert_eq!(trigger.as_deref(), Some("auto-canary"));
+    assert!(
+        reason.contains("Error rate by track canary") && reason.contains("> 5.00 % for 5s"),
+        "{reason}"
+    );
+    let said: Vec<&str> = app.state.comms[advanced..]
+        .iter()
+        .map(|c| c.text.as_str())
+        .collect();
+    assert!(
+        said.iter().any(|t| t.starts_with("ROLLBACK TRIGGER MET")),
+        "{said:?}"
+    );
+    sim.shutdown().await;
+}
