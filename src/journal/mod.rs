@@ -85,6 +85,70 @@ pub struct Record {
 pub struct Writer {
     file: File,
     path: PathBuf,
+    /// Where the last whole record ends, when cutting a failed write back to it failed
+    /// too: the next append cuts again before writing, so a partial record never ends up
+    /// in the middle of the journal.
+    cut_to: Option<u64>,
+}
+
+/// Why a record did not reach the disk. Its `Display` is the sentence the operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "the disk holding {path} is full: the last decision was NOT recorded and is not in effect; free space and do it again"
+    )]
+    Full { path: String },
+    #[error(
+        "{path} has reached the largest file this console may write ({err}): the last decision was NOT recorded and is not in effect; raise the limit (ulimit -f) or start again with another --journal"
+    )]
+    TooLarge { path: String, err: io::Error },
+    #[error(
+        "cannot write {path}: {err}: the last decision was NOT recorded and is not in effect; fix that and do it again"
+    )]
+    Write { path: String, err: io::Error },
+}
+
+impl JournalError {
+    fn new(path: &Path, err: io::Error) -> JournalError {
+        let path = path.display().to_string();
+        match err.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                JournalError::Full { path }
+            }
+            io::ErrorKind::FileTooLarge => JournalError::TooLarge { path, err },
+            _ => JournalError::Write { path, err },
+        }
+    }
+}
+
+/// A journal that is not a regular file cannot work: a FIFO blocks the console until
+/// someone reads it and keeps nothing, /dev/full refuses every record, /dev/null keeps
+/// none, a directory cannot be appended to.
+fn not_regular(path: &Path, meta: &std::fs::Metadata) -> Option<io::Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Some(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is not a regular file ({what}): the journal must be a regular file; pass another --journal",
+            path.display()
+        ),
+    ))
 }
 
 impl Writer {
@@ -94,7 +158,22 @@ impl Writer {
         {
             std::fs::create_dir_all(dir)?;
         }
+        // Look before opening: opening a FIFO for writing would block until a reader
+        // comes.
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                if let Some(e) = not_regular(path, &meta) {
+                    return Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // And look again at what was opened, in case the path changed in between.
+        if let Some(e) = not_regular(path, &file.metadata()?) {
+            return Err(e);
+        }
         // One console per journal: a second writer would interleave a different story.
         match file.try_lock() {
             Ok(()) => {}
@@ -109,14 +188,40 @@ impl Writer {
         Ok(Writer {
             file,
             path: path.to_path_buf(),
+            cut_to: None,
         })
     }
 
-    pub fn append(&mut self, rec: &Record) -> io::Result<()> {
-        let mut line = serde_json::to_vec(rec).map_err(io::Error::other)?;
+    /// Write one record and fsync it. On any failure the file is cut back to its last
+    /// whole record, so the journal stays readable and the next record starts cleanly
+    /// once the cause (a full disk) is gone; the caller must treat the decision as not
+    /// taken.
+    pub fn append(&mut self, rec: &Record) -> Result<(), JournalError> {
+        let fail = |e| JournalError::new(&self.path, e);
+        let mut line = serde_json::to_vec(rec).map_err(|e| fail(io::Error::other(e)))?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.sync_data()
+        if let Some(len) = self.cut_to {
+            self.file.set_len(len).map_err(fail)?;
+            self.cut_to = None;
+        }
+        // The length now, not at open: replay may have cut a torn tail since.
+        let before = self.file.metadata().map_err(fail)?.len();
+        let written = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            if self
+                .file
+                .set_len(before)
+                .and_then(|()| self.file.sync_data())
+                .is_err()
+            {
+                self.cut_to = Some(before);
+            }
+            return Err(JournalError::new(&self.path, e));
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -230,4 +335,23 @@ pub fn default_path(release: &str, version: &str) -> PathBuf {
         })
         .collect();
     base.join("warroom").join(format!("{slug}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_says_what_it_means_for_the_decision() {
+        let p = Path::new("/var/j.jsonl");
+        let full = JournalError::new(p, io::Error::from_raw_os_error(28)).to_string();
+        assert_eq!(
+            full,
+            "the disk holding /var/j.jsonl is full: the last decision was NOT recorded and is not in effect; free space and do it again"
+        );
+        let other = JournalError::new(p, io::Error::from_raw_os_error(5)).to_string();
+        assert!(other.starts_with("cannot write /var/j.jsonl: "), "{other}");
+        assert!(other.contains("os error 5"), "{other}");
+        assert!(other.contains("NOT recorded"), "{other}");
+    }
 }
