@@ -318,3 +318,82 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
     }));
     assert!(m.starts_with("the canary backend must differ"), "{m}");
 }
+
+/// Where `needle` starts in `src`, 1-based, the way problems are located.
+fn pos(src: &str, needle: &str) -> (usize, usize) {
+    let at = src.find(needle).unwrap_or_else(|| panic!("{needle} not in the runbook"));
+    let line = src[..at].matches('\n').count() + 1;
+    let col = src[..at].rsplit('\n').next().unwrap().chars().count() + 1;
+    (line, col)
+}
+
+#[test]
+fn durations_that_cannot_work_are_refused_with_their_bounds() {
+    fn prom(section: &'static str) -> impl Fn(&str) -> String {
+        move |s: &str| s.replace("metrics:\n", &format!("prometheus:\n{section}metrics:\n"))
+    }
+    let cases: Vec<(Box<dyn Fn(&str) -> String>, &str, &str)> = vec![
+        (
+            Box::new(prom("  refresh: 1h\n")),
+            "refresh: 1h",
+            "refresh must be from 1s to 10m (got 1h): the gauges are queried this often",
+        ),
+        (
+            Box::new(prom("  refresh: 5s\n  timeout: 2m\n")),
+            "timeout: 2m",
+            "timeout must be at most 1m (got 2m): ",
+        ),
+        (
+            Box::new(prom("  window: 30d\n")),
+            "window: 30d",
+            "window must be at most 7d (got 720h): it is how far back the sparklines reach",
+        ),
+        (
+            Box::new(|s: &str| s.replace("    bad: above\n", "    bad: above\n    window: 8d\n")),
+            "window: 8d",
+            "window must be at most 7d (got 192h)",
+        ),
+        (
+            Box::new(|s: &str| s.replacen("    hold: 1m\n", "    hold: 10d\n", 1)),
+            "hold: 10d",
+            "hold must be at most 7d (got 240h): a stage is watched this long",
+        ),
+        (
+            Box::new(|s: &str| s.replace("        for: 1m\n", "        for: 2d\n")),
+            "for: 2d",
+            "`for` must be at most 1d (got 48h): the condition must hold this long",
+        ),
+        (
+            Box::new(|s: &str| s.replace("planned_duration: 1h", "planned_duration: 30d")),
+            "planned_duration: 30d",
+            "planned_duration must be at most 7d (got 720h)",
+        ),
+        // A value so large it once wrapped to a negative number of seconds.
+        (
+            Box::new(|s: &str| {
+                s.replacen("    hold: 1m\n", "    hold: 9999999999999999999s\n", 1)
+            }),
+            "hold: 9999999999999999999s",
+            "hold must be at most 7d",
+        ),
+    ];
+    for (edit, at, msg) in cases {
+        let src = edit(GOOD);
+        assert_ne!(src, GOOD, "{at}: the edit did not apply");
+        let p = parse_runbook(Path::new("bad.yaml"), &src)
+            .expect_err("the edited runbook must be refused");
+        let (l, c, m) = one(&p);
+        // at the value itself
+        let (line, col) = pos(&src, at);
+        assert_eq!((l, c), (line, col + at.find(": ").unwrap() + 2), "{at}: {m}");
+        assert!(m.starts_with(msg), "{at}: {m}");
+        assert!(m.contains("write e.g. "), "{at}: the fix is missing: {m}");
+        // and the whole sentence as `check` prints it, with file, line and column
+        assert!(p.to_string().starts_with(&format!("bad.yaml:{l}:{c}: ")), "{p}");
+    }
+    // The bounds themselves are accepted.
+    let src = prom("  refresh: 10m\n  timeout: 60s\n  window: 7d\n")(GOOD)
+        .replace("planned_duration: 1h", "planned_duration: 7d")
+        .replace("        for: 1m\n", "        for: 1d\n");
+    parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -882,7 +882,12 @@ pub fn spawn_poller(
             .map(|(i, g)| {
                 let prom = prom.clone();
                 let n = g.points.clamp(1, HISTORY) as u32;
-                let start = end - chrono::Duration::from_std(refresh * n).unwrap_or_default();
+                // `check` bounds the refresh; a runbook that skipped it must still not
+                // overflow here: at worst the history starts now.
+                let start = chrono::Duration::from_std(refresh.saturating_mul(n))
+                    .ok()
+                    .and_then(|span| end.checked_sub_signed(span))
+                    .unwrap_or(end);
                 async move {
                     let r = prom.range(&g.metric.query, start, end, refresh).await;
                     (i, r.and_then(|s| history_for(&g.metric, s)))
