@@ -397,3 +397,48 @@ fn durations_that_cannot_work_are_refused_with_their_bounds() {
         .replace("        for: 1m\n", "        for: 1d\n");
     parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// The classic "billion laughs": nine levels of nine aliases each would expand into
+/// 9^9 strings. It is refused at its first alias, before anything is expanded.
+#[test]
+fn yaml_aliases_are_refused_at_the_first_one() {
+    let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for w in names.windows(2) {
+        let refs = vec![format!("*{}", w[0]); 9].join(",");
+        doc.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+    }
+    let p = parse_runbook(Path::new("laughs.yaml"), &doc).expect_err("refused");
+    assert_eq!(
+        p.to_string(),
+        "laughs.yaml:2:8: aliases (`*name`) are not allowed in a runbook, layout or scenario: write the value out (or quote it if the `*` is text)"
+    );
+    // Inside a real runbook, after text that has stars in it, and in a layout.
+    let src = GOOD
+        .replace("text: Back up the database", "text: '*' marks a must; 2 * 3 checks")
+        .replace("    hold: 1m\n  - id: full", "    hold: &h 1m\n  - id: full")
+        .replacen("    hold: 1m\n", "    hold: *h\n", 1);
+    let p = parse_runbook(Path::new("bad.yaml"), &src).expect_err("refused");
+    let (l, c, m) = one(&p);
+    assert_eq!((l, c), pos(&src, "*h").into(), "{m}");
+    let p = warroom::layout::parse(Path::new("l.yaml"), "name: &n x\nroot: *n\n").expect_err("refused");
+    assert!(p.to_string().starts_with("l.yaml:2:7: aliases"), "{p}");
+}
+
+#[test]
+fn shipped_runbooks_have_no_aliases_and_stars_in_text_are_fine() {
+    for f in [
+        "assets/runbooks/demo.yaml",
+        "assets/runbooks/demo-gateway.yaml",
+        "assets/runbooks/erp-v1.0.0.zh.yaml",
+        "assets/runbooks/erp-v1.0.0.en.yaml",
+    ] {
+        load(Path::new(f)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let src = GOOD.replace(
+        "text: Back up the database",
+        "text: |\n              *Back up* the database\n              * every schema",
+    );
+    assert_ne!(src, GOOD);
+    parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+}

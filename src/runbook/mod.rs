@@ -1,6 +1,7 @@
 //! Runbooks, scenarios and layouts are YAML; all YAML parsing lives behind this module so
 //! a later switch of parser touches one place.
 
+pub mod alias;
 pub mod duration;
 pub mod locate;
 pub mod scenario;
@@ -60,6 +61,7 @@ impl std::error::Error for Problems {}
 
 /// Parse YAML into `T` strictly, turning serde_yaml's message into one a user can act on.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Result<T, Problems> {
+    refuse_aliases(file, src)?;
     serde_yaml::from_str(src).map_err(|e| {
         let msg = e.to_string();
         let at_serde = e
@@ -84,6 +86,19 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Res
             message: explain_serde(&msg),
         }])
     })
+}
+
+/// Aliases could expand a small file into gigabytes; see [`alias`].
+pub fn refuse_aliases(file: &Path, src: &str) -> Result<(), Problems> {
+    match alias::find_alias(src) {
+        None => Ok(()),
+        Some((line, column)) => Err(Problems(vec![Problem {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: "aliases (`*name`) are not allowed in a runbook, layout or scenario: write the value out (or quote it if the `*` is text)".into(),
+        }])),
+    }
 }
 
 /// The first `key: token` value at or after `from` (1-based), within the same block.
@@ -288,6 +303,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Problems> {
 
 /// Parse a scenario from a string (tests and the built-in default).
 pub fn parse_scenario(src: &str) -> Result<Scenario, String> {
+    refuse_aliases(Path::new("scenario"), src).map_err(|e| e.to_string())?;
     serde_yaml::from_str(src).map_err(|e| e.to_string())
 }
 
