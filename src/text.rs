@@ -26,6 +26,52 @@ fn is_control(c: char) -> bool {
     c.is_control()
 }
 
+/// `prefix`, `release` and `version` as a lowercase ASCII name usable as a DNS-1123
+/// subdomain and a file name, at most `max` bytes. Readable where the input is ASCII; when
+/// anything was lost on the way (a CJK name, an underscore, a space, a cut) a short hash
+/// of the exact release and version is appended, so two releases never share a name.
+/// Case alone is folded without a hash (`ERP` and `erp` are the same release to people).
+pub fn release_slug(prefix: &str, release: &str, version: &str, max: usize) -> String {
+    let raw = format!("{prefix}{release}-{version}").to_lowercase();
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '.' {
+            c
+        } else {
+            '-'
+        };
+        // Each dot-separated label must start and end with a letter or digit.
+        let joint = c == '.' || c == '-';
+        if joint && (out.is_empty() || out.ends_with(['-', '.'])) {
+            continue;
+        }
+        out.push(c);
+    }
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
+    if out == raw && out.len() <= max {
+        return out;
+    }
+    // FNV-1a, 64 bits: stable across versions of Rust and of this program, unlike
+    // the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in release.bytes().chain([0]).chain(version.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let tag = format!("{:08x}", h as u32);
+    out.truncate(max.saturating_sub(tag.len() + 1));
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
+    if out.is_empty() {
+        tag
+    } else {
+        format!("{out}-{tag}")
+    }
+}
+
 /// Display width in terminal cells (CJK characters take two).
 pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)

@@ -226,3 +226,16 @@ fn a_full_disk_loses_only_the_refused_decision_and_space_returning_brings_writin
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[1].entry, Entry::Note { text });
 }
+
+/// Two releases named only in Chinese, same version, get their own journals; an ASCII
+/// name keeps the file name people already know.
+#[test]
+fn default_journals_are_one_per_release() {
+    let a = journal::default_path("订单系统", "v1.0.0");
+    let b = journal::default_path("支付系统", "v1.0.0");
+    assert_ne!(a, b);
+    assert_eq!(a.parent(), b.parent());
+    let erp = journal::default_path("ERP", "v1.0.0");
+    assert_eq!(erp.file_name().unwrap(), "erp-v1.0.0.jsonl");
+    assert_eq!(journal::default_path("订单系统", "v1.0.0"), a, "stable across calls");
+}

@@ -318,22 +318,14 @@ fn torn_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The default journal: one per release, in the user's state directory.
+/// The default journal: one per release (and version), in the user's state directory.
 pub fn default_path(release: &str, version: &str) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(std::env::temp_dir);
-    let slug: String = format!("{release}-{version}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    // Two releases whose names differ only outside ASCII get different files.
+    let slug = crate::text::release_slug("", release, version, 120);
     base.join("warroom").join(format!("{slug}.jsonl"))
 }
 
