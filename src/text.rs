@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use unicode_width::UnicodeWidthChar;
 use unicode_width::UnicodeWidthStr;
 
-/// Replace control characters (C0, DEL, C1) with U+FFFD; tabs become a space.
+/// Replace control characters (C0, DEL, C1) and bidi controls with U+FFFD; tabs become a
+/// space.
 pub fn clean(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_control) {
         return Cow::Borrowed(s);
@@ -23,7 +24,32 @@ pub fn clean(s: &str) -> Cow<'_, str> {
 }
 
 fn is_control(c: char) -> bool {
-    c.is_control()
+    c.is_control() || is_bidi(c)
+}
+
+/// Bidirectional-text controls: invisible, they reorder what a terminal shows around
+/// them, so a file name or message can be made to read as something else.
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// For text printed outside the screen (stdout, stderr): control characters other than
+/// newline and tab, and bidi controls, become a visible `\u{…}`, so the reader sees that
+/// something was there and what.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi(c);
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `prefix`, `release` and `version` as a lowercase ASCII name usable as a DNS-1123
@@ -146,6 +172,12 @@ mod tests {
     fn escapes_never_pass() {
         assert_eq!(clean("ok\x1b[2Jboom\x07"), "ok\u{FFFD}[2Jboom\u{FFFD}");
         assert!(matches!(clean("plain 中文"), Cow::Borrowed(_)));
+        assert_eq!(clean("a\u{202e}b\u{2066}c"), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(
+            escape("x\x1b]0;t\x07\u{202e}y\u{85}\nz\t"),
+            "x\\u{1b}]0;t\\u{7}\\u{202e}y\\u{85}\nz\t"
+        );
+        assert!(matches!(escape("plain 中文\n"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -198,7 +198,8 @@ impl Writer {
     /// taken.
     pub fn append(&mut self, rec: &Record) -> Result<(), JournalError> {
         let fail = |e| JournalError::new(&self.path, e);
-        let mut line = serde_json::to_vec(rec).map_err(|e| fail(io::Error::other(e)))?;
+        let line = serde_json::to_string(rec).map_err(|e| fail(io::Error::other(e)))?;
+        let mut line = escape_invisible(line).into_bytes();
         line.push(b'\n');
         if let Some(len) = self.cut_to {
             self.file.set_len(len).map_err(fail)?;
@@ -227,6 +228,25 @@ impl Writer {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// serde_json escapes C0 controls but writes C1 and bidi controls as they are, so `cat`
+/// or `tail -f` on the journal would let a note rewrite the reader's terminal. They can
+/// only occur inside JSON strings, where `\uXXXX` reads back as the same character.
+fn escape_invisible(json: String) -> String {
+    let bad = |c: char| c.is_control() || crate::text::is_bidi(c);
+    if !json.chars().any(bad) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 12);
+    for c in json.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What replaying a journal found.
