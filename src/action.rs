@@ -304,8 +304,14 @@ pub fn action_for(mode: &Mode, key: &KeyEvent) -> Option<Action> {
             Action::Help
         });
     }
-    bindings(mode)
+    let action = bindings(mode)
         .iter()
         .find(|b| b.keys.contains(&key.code))
-        .map(|b| b.action)
+        .map(|b| b.action);
+    // Esc then `y` arriving in one read is parsed as Alt+y: a cancel must not turn into
+    // a confirmation. Only a plain (or shifted) key confirms.
+    if action == Some(Action::Confirm) && !(key.modifiers - KeyModifiers::SHIFT).is_empty() {
+        return None;
+    }
+    action
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use warroom::cli::{Cli, Command, ConsoleArgs};
 use warroom::runbook::{self, Problems, Runbook};
+use warroom::text::escape;
 use warroom::{app, builtin, journal, layout};
 
 fn main() -> ExitCode {
@@ -29,7 +30,8 @@ fn main() -> ExitCode {
         cmd => match rt.block_on(start(cmd)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("warroom: {e:#}");
+                // Errors carry text from files and servers: never raw escapes.
+                eprintln!("warroom: {}", escape(&format!("{e:#}")));
                 ExitCode::from(if e.downcast_ref::<Problems>().is_some() {
                     2
                 } else {
@@ -46,7 +48,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
         let src = match runbook::read(f) {
             Ok(s) => s,
             Err(p) => {
-                eprintln!("{p}");
+                eprintln!("{}", escape(&p.to_string()));
                 bad = true;
                 continue;
             }
@@ -64,9 +66,9 @@ fn check(files: &[PathBuf]) -> ExitCode {
             runbook::parse_runbook(f, &src).map(|rb| rb.summary())
         };
         match result {
-            Ok(summary) => println!("{}: ok: {summary}", f.display()),
+            Ok(summary) => println!("{}", escape(&format!("{}: ok: {summary}", f.display()))),
             Err(p) => {
-                eprintln!("{p}");
+                eprintln!("{}", escape(&p.to_string()));
                 bad = true;
             }
         }
@@ -122,7 +124,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 read_only: console.read_only,
             })
             .await?;
-            println!("journal: {}", path.display());
+            println!("journal: {}", escape(&path.display().to_string()));
             Ok(())
         }
         Command::Demo {
@@ -191,7 +193,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             .await;
             sim.shutdown().await;
             let path = result?;
-            println!("journal: {}", path.display());
+            println!("journal: {}", escape(&path.display().to_string()));
             Ok(())
         }
         Command::Sim {

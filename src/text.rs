@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use unicode_width::UnicodeWidthChar;
 use unicode_width::UnicodeWidthStr;
 
-/// Replace control characters (C0, DEL, C1) with U+FFFD; tabs become a space.
+/// Replace control characters (C0, DEL, C1) and bidi controls with U+FFFD; tabs become a
+/// space.
 pub fn clean(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_control) {
         return Cow::Borrowed(s);
@@ -23,7 +24,78 @@ pub fn clean(s: &str) -> Cow<'_, str> {
 }
 
 fn is_control(c: char) -> bool {
-    c.is_control()
+    c.is_control() || is_bidi(c)
+}
+
+/// Bidirectional-text controls: invisible, they reorder what a terminal shows around
+/// them, so a file name or message can be made to read as something else.
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// For text printed outside the screen (stdout, stderr): control characters other than
+/// newline and tab, and bidi controls, become a visible `\u{…}`, so the reader sees that
+/// something was there and what.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi(c);
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `prefix`, `release` and `version` as a lowercase ASCII name usable as a DNS-1123
+/// subdomain and a file name, at most `max` bytes. Readable where the input is ASCII; when
+/// anything was lost on the way (a CJK name, an underscore, a space, a cut) a short hash
+/// of the exact release and version is appended, so two releases never share a name.
+/// Case alone is folded without a hash (`ERP` and `erp` are the same release to people).
+pub fn release_slug(prefix: &str, release: &str, version: &str, max: usize) -> String {
+    let raw = format!("{prefix}{release}-{version}").to_lowercase();
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '.' {
+            c
+        } else {
+            '-'
+        };
+        // Each dot-separated label must start and end with a letter or digit.
+        let joint = c == '.' || c == '-';
+        if joint && (out.is_empty() || out.ends_with(['-', '.'])) {
+            continue;
+        }
+        out.push(c);
+    }
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
+    if out == raw && out.len() <= max {
+        return out;
+    }
+    // FNV-1a, 64 bits: stable across versions of Rust and of this program, unlike
+    // the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in release.bytes().chain([0]).chain(version.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let tag = format!("{:08x}", h as u32);
+    out.truncate(max.saturating_sub(tag.len() + 1));
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
+    if out.is_empty() {
+        tag
+    } else {
+        format!("{out}-{tag}")
+    }
 }
 
 /// Display width in terminal cells (CJK characters take two).
@@ -100,6 +172,12 @@ mod tests {
     fn escapes_never_pass() {
         assert_eq!(clean("ok\x1b[2Jboom\x07"), "ok\u{FFFD}[2Jboom\u{FFFD}");
         assert!(matches!(clean("plain 中文"), Cow::Borrowed(_)));
+        assert_eq!(clean("a\u{202e}b\u{2066}c"), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(
+            escape("x\x1b]0;t\x07\u{202e}y\u{85}\nz\t"),
+            "x\\u{1b}]0;t\\u{7}\\u{202e}y\\u{85}\nz\t"
+        );
+        assert!(matches!(escape("plain 中文\n"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -61,3 +61,40 @@ fn a_missing_file_is_named_without_a_made_up_position() {
     );
     assert!(!stderr.contains("runbook.yaml:1:1"), "{stderr}");
 }
+
+/// Text from a runbook never reaches the terminal raw through `check`: an OSC title
+/// sequence and a right-to-left override in the release name, and escape sequences in a
+/// bad value, are printed as visible `\u{…}` escapes on stdout and stderr.
+#[test]
+fn check_prints_no_raw_escape_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string("assets/runbooks/demo.yaml").unwrap();
+    let name_line = good
+        .lines()
+        .find(|l| l.trim_start().starts_with("name: ERP backend"))
+        .unwrap();
+    let hostile = good.replace(
+        name_line,
+        "  name: \"ERP\\e]0;pwned\\a\\u202Eevil\\x9b2J\"",
+    );
+    assert_ne!(hostile, good);
+    let ok = dir.path().join("hostile.yaml");
+    std::fs::write(&ok, &hostile).unwrap();
+    let bad = dir.path().join("bad\u{202e}lmy.yaml");
+    std::fs::write(
+        &bad,
+        hostile.replace("metrics:\n", "metrics:\n  - \"\\e[2J\\u2066\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("check").arg(&ok).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains(r"ERP\u{1b}]0;pwned\u{7}\u{202e}evil\u{9b}2J"), "{stdout}");
+    assert!(stderr.contains(r"bad\u{202e}lmy.yaml"), "{stderr}");
+    for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}', '\u{9b}'] {
+            assert!(!text.contains(c), "{what} carries {c:?}: {text:?}");
+        }
+    }
+}

@@ -236,3 +236,28 @@ async fn a_journal_of_another_release_is_refused() {
         "{err}"
     );
 }
+
+/// A note with C1 controls and bidi overrides is kept exactly, but written as JSON
+/// escapes: `cat` or `tail -f` on the journal shows no invisible reordering or
+/// terminal commands.
+#[test]
+fn invisible_controls_are_escaped_in_the_file_and_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let text = "ok\u{202e}evil\u{2066}\u{200f}\u{61c}\u{9b}2J\u{85}\x1b[31m";
+    let rec = journal::Record {
+        seq: 1,
+        at: Utc::now(),
+        who: "lin\u{202d}".into(),
+        entry: Entry::Note { text: text.into() },
+    };
+    journal::Writer::open(&path).unwrap().append(&rec).unwrap();
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        raw.chars().all(|c| c == '\n' || (!c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))),
+        "{raw:?}"
+    );
+    assert!(raw.contains(r"ok\u202eevil\u2066\u200f\u061c\u009b2J\u0085\u001b[31m"), "{raw}");
+    let back = journal::replay(&path).unwrap().records;
+    assert_eq!(back, vec![rec]);
+}

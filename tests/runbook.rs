@@ -319,3 +319,127 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
     }));
     assert!(m.starts_with("the canary backend must differ"), "{m}");
 }
+
+/// Where `needle` starts in `src`, 1-based, the way problems are located.
+fn pos(src: &str, needle: &str) -> (usize, usize) {
+    let at = src.find(needle).unwrap_or_else(|| panic!("{needle} not in the runbook"));
+    let line = src[..at].matches('\n').count() + 1;
+    let col = src[..at].rsplit('\n').next().unwrap().chars().count() + 1;
+    (line, col)
+}
+
+#[test]
+fn durations_that_cannot_work_are_refused_with_their_bounds() {
+    fn prom(section: &'static str) -> impl Fn(&str) -> String {
+        move |s: &str| s.replace("metrics:\n", &format!("prometheus:\n{section}metrics:\n"))
+    }
+    let cases: Vec<(Box<dyn Fn(&str) -> String>, &str, &str)> = vec![
+        (
+            Box::new(prom("  refresh: 1h\n")),
+            "refresh: 1h",
+            "refresh must be from 1s to 10m (got 1h): the gauges are queried this often",
+        ),
+        (
+            Box::new(prom("  refresh: 5s\n  timeout: 2m\n")),
+            "timeout: 2m",
+            "timeout must be at most 1m (got 2m): ",
+        ),
+        (
+            Box::new(prom("  window: 30d\n")),
+            "window: 30d",
+            "window must be at most 7d (got 720h): it is how far back the sparklines reach",
+        ),
+        (
+            Box::new(|s: &str| s.replace("    bad: above\n", "    bad: above\n    window: 8d\n")),
+            "window: 8d",
+            "window must be at most 7d (got 192h)",
+        ),
+        (
+            Box::new(|s: &str| s.replacen("    hold: 1m\n", "    hold: 10d\n", 1)),
+            "hold: 10d",
+            "hold must be at most 7d (got 240h): a stage is watched this long",
+        ),
+        (
+            Box::new(|s: &str| s.replace("        for: 1m\n", "        for: 2d\n")),
+            "for: 2d",
+            "`for` must be at most 1d (got 48h): the condition must hold this long",
+        ),
+        (
+            Box::new(|s: &str| s.replace("planned_duration: 1h", "planned_duration: 30d")),
+            "planned_duration: 30d",
+            "planned_duration must be at most 7d (got 720h)",
+        ),
+        // A value so large it once wrapped to a negative number of seconds.
+        (
+            Box::new(|s: &str| {
+                s.replacen("    hold: 1m\n", "    hold: 9999999999999999999s\n", 1)
+            }),
+            "hold: 9999999999999999999s",
+            "hold must be at most 7d",
+        ),
+    ];
+    for (edit, at, msg) in cases {
+        let src = edit(GOOD);
+        assert_ne!(src, GOOD, "{at}: the edit did not apply");
+        let p = parse_runbook(Path::new("bad.yaml"), &src)
+            .expect_err("the edited runbook must be refused");
+        let (l, c, m) = one(&p);
+        // at the value itself
+        let (line, col) = pos(&src, at);
+        assert_eq!((l, c), (line, col + at.find(": ").unwrap() + 2), "{at}: {m}");
+        assert!(m.starts_with(msg), "{at}: {m}");
+        assert!(m.contains("write e.g. "), "{at}: the fix is missing: {m}");
+        // and the whole sentence as `check` prints it, with file, line and column
+        assert!(p.to_string().starts_with(&format!("bad.yaml:{l}:{c}: ")), "{p}");
+    }
+    // The bounds themselves are accepted.
+    let src = prom("  refresh: 10m\n  timeout: 60s\n  window: 7d\n")(GOOD)
+        .replace("planned_duration: 1h", "planned_duration: 7d")
+        .replace("        for: 1m\n", "        for: 1d\n");
+    parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The classic "billion laughs": nine levels of nine aliases each would expand into
+/// 9^9 strings. It is refused at its first alias, before anything is expanded.
+#[test]
+fn yaml_aliases_are_refused_at_the_first_one() {
+    let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for w in names.windows(2) {
+        let refs = vec![format!("*{}", w[0]); 9].join(",");
+        doc.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+    }
+    let p = parse_runbook(Path::new("laughs.yaml"), &doc).expect_err("refused");
+    assert_eq!(
+        p.to_string(),
+        "laughs.yaml:2:8: aliases (`*name`) are not allowed in a runbook, layout or scenario: write the value out (or quote it if the `*` is text)"
+    );
+    // Inside a real runbook, after text that has stars in it, and in a layout.
+    let src = GOOD
+        .replace("text: Back up the database", "text: '*' marks a must; 2 * 3 checks")
+        .replace("    hold: 1m\n  - id: full", "    hold: &h 1m\n  - id: full")
+        .replacen("    hold: 1m\n", "    hold: *h\n", 1);
+    let p = parse_runbook(Path::new("bad.yaml"), &src).expect_err("refused");
+    let (l, c, m) = one(&p);
+    assert_eq!((l, c), pos(&src, "*h").into(), "{m}");
+    let p = warroom::layout::parse(Path::new("l.yaml"), "name: &n x\nroot: *n\n").expect_err("refused");
+    assert!(p.to_string().starts_with("l.yaml:2:7: aliases"), "{p}");
+}
+
+#[test]
+fn shipped_runbooks_have_no_aliases_and_stars_in_text_are_fine() {
+    for f in [
+        "assets/runbooks/demo.yaml",
+        "assets/runbooks/demo-gateway.yaml",
+        "assets/runbooks/erp-v1.0.0.zh.yaml",
+        "assets/runbooks/erp-v1.0.0.en.yaml",
+    ] {
+        load(Path::new(f)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let src = GOOD.replace(
+        "text: Back up the database",
+        "text: |\n              *Back up* the database\n              * every schema",
+    );
+    assert_ne!(src, GOOD);
+    parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+}

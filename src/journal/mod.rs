@@ -100,6 +100,70 @@ pub struct Record {
 pub struct Writer {
     file: File,
     path: PathBuf,
+    /// Where the last whole record ends, when cutting a failed write back to it failed
+    /// too: the next append cuts again before writing, so a partial record never ends up
+    /// in the middle of the journal.
+    cut_to: Option<u64>,
+}
+
+/// Why a record did not reach the disk. Its `Display` is the sentence the operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "the disk holding {path} is full: the last decision was NOT recorded and is not in effect; free space and do it again"
+    )]
+    Full { path: String },
+    #[error(
+        "{path} has reached the largest file this console may write ({err}): the last decision was NOT recorded and is not in effect; raise the limit (ulimit -f) or start again with another --journal"
+    )]
+    TooLarge { path: String, err: io::Error },
+    #[error(
+        "cannot write {path}: {err}: the last decision was NOT recorded and is not in effect; fix that and do it again"
+    )]
+    Write { path: String, err: io::Error },
+}
+
+impl JournalError {
+    fn new(path: &Path, err: io::Error) -> JournalError {
+        let path = path.display().to_string();
+        match err.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                JournalError::Full { path }
+            }
+            io::ErrorKind::FileTooLarge => JournalError::TooLarge { path, err },
+            _ => JournalError::Write { path, err },
+        }
+    }
+}
+
+/// A journal that is not a regular file cannot work: a FIFO blocks the console until
+/// someone reads it and keeps nothing, /dev/full refuses every record, /dev/null keeps
+/// none, a directory cannot be appended to.
+fn not_regular(path: &Path, meta: &std::fs::Metadata) -> Option<io::Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Some(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is not a regular file ({what}): the journal must be a regular file; pass another --journal",
+            path.display()
+        ),
+    ))
 }
 
 impl Writer {
@@ -109,7 +173,22 @@ impl Writer {
         {
             std::fs::create_dir_all(dir)?;
         }
+        // Look before opening: opening a FIFO for writing would block until a reader
+        // comes.
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                if let Some(e) = not_regular(path, &meta) {
+                    return Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // And look again at what was opened, in case the path changed in between.
+        if let Some(e) = not_regular(path, &file.metadata()?) {
+            return Err(e);
+        }
         // One console per journal: a second writer would interleave a different story.
         match file.try_lock() {
             Ok(()) => {}
@@ -124,19 +203,65 @@ impl Writer {
         Ok(Writer {
             file,
             path: path.to_path_buf(),
+            cut_to: None,
         })
     }
 
-    pub fn append(&mut self, rec: &Record) -> io::Result<()> {
-        let mut line = serde_json::to_vec(rec).map_err(io::Error::other)?;
+    /// Write one record and fsync it. On any failure the file is cut back to its last
+    /// whole record, so the journal stays readable and the next record starts cleanly
+    /// once the cause (a full disk) is gone; the caller must treat the decision as not
+    /// taken.
+    pub fn append(&mut self, rec: &Record) -> Result<(), JournalError> {
+        let fail = |e| JournalError::new(&self.path, e);
+        let line = serde_json::to_string(rec).map_err(|e| fail(io::Error::other(e)))?;
+        let mut line = escape_invisible(line).into_bytes();
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.sync_data()
+        if let Some(len) = self.cut_to {
+            self.file.set_len(len).map_err(fail)?;
+            self.cut_to = None;
+        }
+        // The length now, not at open: replay may have cut a torn tail since.
+        let before = self.file.metadata().map_err(fail)?.len();
+        let written = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            if self
+                .file
+                .set_len(before)
+                .and_then(|()| self.file.sync_data())
+                .is_err()
+            {
+                self.cut_to = Some(before);
+            }
+            return Err(JournalError::new(&self.path, e));
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// serde_json escapes C0 controls but writes C1 and bidi controls as they are, so `cat`
+/// or `tail -f` on the journal would let a note rewrite the reader's terminal. They can
+/// only occur inside JSON strings, where `\uXXXX` reads back as the same character.
+fn escape_invisible(json: String) -> String {
+    let bad = |c: char| c.is_control() || crate::text::is_bidi(c);
+    if !json.chars().any(bad) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 12);
+    for c in json.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What replaying a journal found.
@@ -228,21 +353,32 @@ fn torn_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The default journal: one per release, in the user's state directory.
+/// The default journal: one per release (and version), in the user's state directory.
 pub fn default_path(release: &str, version: &str) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(std::env::temp_dir);
-    let slug: String = format!("{release}-{version}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    // Two releases whose names differ only outside ASCII get different files.
+    let slug = crate::text::release_slug("", release, version, 120);
     base.join("warroom").join(format!("{slug}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_says_what_it_means_for_the_decision() {
+        let p = Path::new("/var/j.jsonl");
+        let full = JournalError::new(p, io::Error::from_raw_os_error(28)).to_string();
+        assert_eq!(
+            full,
+            "the disk holding /var/j.jsonl is full: the last decision was NOT recorded and is not in effect; free space and do it again"
+        );
+        let other = JournalError::new(p, io::Error::from_raw_os_error(5)).to_string();
+        assert!(other.starts_with("cannot write /var/j.jsonl: "), "{other}");
+        assert!(other.contains("os error 5"), "{other}");
+        assert!(other.contains("NOT recorded"), "{other}");
+    }
 }

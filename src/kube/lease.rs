@@ -25,25 +25,9 @@ pub const RENEW: Duration = Duration::from_secs(10);
 /// The Lease's name for a release: `warroom-` and the release and version, as a DNS
 /// subdomain (lower case; anything else becomes `-`).
 pub fn lease_name(release: &str, version: &str) -> String {
-    let raw = format!("warroom-{release}-{version}").to_lowercase();
-    let mut out = String::new();
-    for c in raw.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '.' {
-            c
-        } else {
-            '-'
-        };
-        if c == '-' && out.ends_with('-') {
-            continue;
-        }
-        out.push(c);
-    }
-    let out: String = out
-        .trim_matches(|c| c == '-' || c == '.')
-        .chars()
-        .take(63)
-        .collect();
-    out.trim_end_matches(['-', '.']).to_string()
+    // A Lease name is a DNS-1123 subdomain of at most 63 characters here (kept to a
+    // label's length so it also fits where a label is needed).
+    crate::text::release_slug("warroom-", release, version, 63)
 }
 
 /// Who this console is, as the Lease records it: operator, host and process, so a second
@@ -392,9 +376,35 @@ mod tests {
 
     #[test]
     fn lease_names_are_dns_subdomains() {
+        let is_dns_subdomain = |s: &str| {
+            s.len() <= 63
+                && s.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+        };
         assert_eq!(lease_name("ERP", "v1.0.0"), "warroom-erp-v1.0.0");
-        assert_eq!(lease_name("ERP 系统", "1.0"), "warroom-erp-1.0");
-        assert_eq!(lease_name("a_b--c", "2"), "warroom-a-b-c-2");
-        assert!(lease_name(&"x".repeat(100), "1").len() <= 63);
+        // Something lost on the way: a hash of the exact names keeps releases apart.
+        let erp = lease_name("ERP 系统", "1.0");
+        assert!(erp.starts_with("warroom-erp-1.0-") && erp.len() == 24, "{erp}");
+        assert_ne!(lease_name("a_b--c", "2"), lease_name("a-b-c", "2"));
+        assert_eq!(lease_name("a-b-c", "2"), "warroom-a-b-c-2");
+        let (a, b) = (lease_name("订单系统", "v1.0.0"), lease_name("支付系统", "v1.0.0"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("warroom-v1.0.0-"), "{a}");
+        assert_ne!(lease_name(&"x".repeat(100), "1"), lease_name(&"x".repeat(101), "1"));
+        for name in [
+            a,
+            b,
+            erp,
+            lease_name(&"x".repeat(100), "1"),
+            lease_name("-.x._y.-", ".-1-."),
+            lease_name("系统", "版本"),
+            lease_name(&"a.".repeat(40), "1"),
+        ] {
+            assert!(is_dns_subdomain(&name), "{name}");
+        }
     }
 }

@@ -4,9 +4,17 @@
 //! Secrets (a bearer token, a basic-auth password) are read once at start-up from the
 //! environment variable or file the runbook names, kept in [`Secret`], which never prints
 //! itself, and sent as sensitive headers. No message this module writes contains one.
+//!
+//! A server can echo what it was sent (an error page listing the request's headers, a
+//! proxy's debug body). Every string this client hands on that came from a server
+//! (error messages, excerpts of bodies, label names and values) passes through
+//! [`Redactor::redact`] first, so a configured secret never reaches the screen, the
+//! journal or the log.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -41,6 +49,51 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(…)")
+    }
+}
+
+/// Every secret this client sends, in each form a server could echo: the bearer token,
+/// the basic-auth password and the `Authorization` value that encodes it, and every
+/// extra header's value (a tenant key is a credential too).
+#[derive(Clone, Default)]
+struct Redactor(Arc<Vec<String>>);
+
+impl Redactor {
+    fn new(s: &Settings, authorization: Option<&str>) -> Redactor {
+        let mut secrets: Vec<String> = Vec::new();
+        match &s.auth {
+            Auth::None => {}
+            Auth::Bearer(t) => secrets.push(t.expose().to_string()),
+            Auth::Basic { password, .. } => secrets.push(password.expose().to_string()),
+        }
+        secrets.extend(authorization.map(str::to_string));
+        secrets.extend(s.headers.iter().map(|(_, v)| v.clone()));
+        secrets.retain(|v| !v.is_empty());
+        // The longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        secrets.dedup();
+        Redactor(Arc::new(secrets))
+    }
+
+    /// `s` with every secret replaced by `[redacted]`; borrowed when none is in it.
+    fn redact<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(s);
+        for secret in self.0.iter() {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), "[redacted]"));
+            }
+        }
+        out
+    }
+
+    fn labels(&self, labels: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        if self.0.is_empty() {
+            return labels;
+        }
+        labels
+            .into_iter()
+            .map(|(k, v)| (self.redact(&k).into_owned(), self.redact(&v).into_owned()))
+            .collect()
     }
 }
 
@@ -233,6 +286,7 @@ pub struct Prom {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    secrets: Redactor,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +357,7 @@ impl Prom {
                 base64(format!("{username}:{}", password.expose()).as_bytes())
             )),
         };
+        let secrets = Redactor::new(s, auth.as_deref());
         if let Some(a) = auth {
             let mut value = HeaderValue::from_str(&a)
                 .map_err(|_| "the credentials contain characters HTTP cannot carry".to_string())?;
@@ -354,6 +409,7 @@ impl Prom {
             http,
             base: s.url.trim_end_matches('/').to_string(),
             timeout: s.timeout,
+            secrets,
         })
     }
 
@@ -374,7 +430,7 @@ impl Prom {
                 Ok(d) => return Ok(d),
                 Err(f) => {
                     if !f.retry || tries >= TRIES || start.elapsed() + wait >= self.timeout {
-                        return Err(f.message);
+                        return Err(self.secrets.redact(&f.message).into_owned());
                     }
                 }
             }
@@ -457,7 +513,10 @@ impl Prom {
             }
             Err(_) if !code.is_success() => {
                 return Err(fail(
-                    format!("Prometheus answered HTTP {code}{}", excerpt(&body)),
+                    format!(
+                        "Prometheus answered HTTP {code}{}",
+                        excerpt(&self.secrets, &body)
+                    ),
                     code.is_server_error(),
                 ));
             }
@@ -465,7 +524,7 @@ impl Prom {
                 return Err(fail(
                     format!(
                         "Prometheus answered with something that is not its JSON API{}",
-                        excerpt(&body)
+                        excerpt(&self.secrets, &body)
                     ),
                     false,
                 ));
@@ -494,6 +553,25 @@ impl Prom {
 
     /// An instant query evaluated now (or at `time`).
     pub async fn instant_at(
+        &self,
+        query: &str,
+        time: Option<DateTime<Utc>>,
+    ) -> Result<Answer, String> {
+        match self.instant_unredacted(query, time).await {
+            Ok(Answer::Vector(v)) => Ok(Answer::Vector(
+                v.into_iter()
+                    .map(|s| Sample {
+                        labels: self.secrets.labels(s.labels),
+                        ..s
+                    })
+                    .collect(),
+            )),
+            Ok(a) => Ok(a),
+            Err(e) => Err(self.secrets.redact(&e).into_owned()),
+        }
+    }
+
+    async fn instant_unredacted(
         &self,
         query: &str,
         time: Option<DateTime<Utc>>,
@@ -538,6 +616,25 @@ impl Prom {
 
     /// Every series of a range query.
     pub async fn range(
+        &self,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Vec<Points>, String> {
+        match self.range_unredacted(query, start, end, step).await {
+            Ok(series) => Ok(series
+                .into_iter()
+                .map(|p| Points {
+                    labels: self.secrets.labels(p.labels),
+                    ..p
+                })
+                .collect()),
+            Err(e) => Err(self.secrets.redact(&e).into_owned()),
+        }
+    }
+
+    async fn range_unredacted(
         &self,
         query: &str,
         start: DateTime<Utc>,
@@ -592,9 +689,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// The start of an unexpected body, so "not JSON" says what it was instead.
-fn excerpt(body: &[u8]) -> String {
+/// The start of an unexpected body, so "not JSON" says what it was instead. Secrets are
+/// taken out before it is cut, so a cut cannot leave the start of one behind.
+fn excerpt(secrets: &Redactor, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
+    let text = secrets.redact(&text);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.is_empty() {
         return String::new();
@@ -783,7 +882,12 @@ pub fn spawn_poller(
             .map(|(i, g)| {
                 let prom = prom.clone();
                 let n = g.points.clamp(1, HISTORY) as u32;
-                let start = end - chrono::Duration::from_std(refresh * n).unwrap_or_default();
+                // `check` bounds the refresh; a runbook that skipped it must still not
+                // overflow here: at worst the history starts now.
+                let start = chrono::Duration::from_std(refresh.saturating_mul(n))
+                    .ok()
+                    .and_then(|span| end.checked_sub_signed(span))
+                    .unwrap_or(end);
                 async move {
                     let r = prom.range(&g.metric.query, start, end, refresh).await;
                     (i, r.and_then(|s| history_for(&g.metric, s)))

@@ -1,6 +1,7 @@
 //! Runbooks, scenarios and layouts are YAML; all YAML parsing lives behind this module so
 //! a later switch of parser touches one place.
 
+pub mod alias;
 pub mod duration;
 pub mod locate;
 pub mod scenario;
@@ -60,6 +61,7 @@ impl std::error::Error for Problems {}
 
 /// Parse YAML into `T` strictly, turning serde_yaml's message into one a user can act on.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Result<T, Problems> {
+    refuse_aliases(file, src)?;
     serde_yaml::from_str(src).map_err(|e| {
         let msg = e.to_string();
         let at_serde = e
@@ -84,6 +86,19 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Res
             message: explain_serde(&msg),
         }])
     })
+}
+
+/// Aliases could expand a small file into gigabytes; see [`alias`].
+pub fn refuse_aliases(file: &Path, src: &str) -> Result<(), Problems> {
+    match alias::find_alias(src) {
+        None => Ok(()),
+        Some((line, column)) => Err(Problems(vec![Problem {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: "aliases (`*name`) are not allowed in a runbook, layout or scenario: write the value out (or quote it if the `*` is text)".into(),
+        }])),
+    }
 }
 
 /// The first `key: token` value at or after `from` (1-based), within the same block.
@@ -288,10 +303,42 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Problems> {
 
 /// Parse a scenario from a string (tests and the built-in default).
 pub fn parse_scenario(src: &str) -> Result<Scenario, String> {
+    refuse_aliases(Path::new("scenario"), src).map_err(|e| e.to_string())?;
     serde_yaml::from_str(src).map_err(|e| e.to_string())
 }
 
 type Found = Vec<(Vec<Seg>, String)>;
+
+/// The longest durations the console can work with. Beyond them a value is a slip (`d`
+/// for `m`) or cannot work: a release is planned in hours, a gauge refreshed in seconds.
+/// They also keep the console's arithmetic on durations (a refresh times the history's
+/// points, seconds as signed numbers) far from any overflow.
+pub const MAX_REFRESH: Dur = Dur::from_secs(10 * 60);
+pub const MAX_TIMEOUT: Dur = Dur::from_secs(60);
+pub const MAX_WINDOW: Dur = Dur::from_secs(7 * 86400);
+pub const MAX_HOLD: Dur = Dur::from_secs(7 * 86400);
+pub const MAX_FOR: Dur = Dur::from_secs(86400);
+pub const MAX_PLANNED: Dur = Dur::from_secs(7 * 86400);
+
+/// `got` is at most `max`, else a problem at `at` saying the bound and an example.
+fn at_most(out: &mut Found, at: Vec<Seg>, field: &str, got: Dur, max: Dur, what: &str, eg: &str) {
+    if got > max {
+        out.push((
+            at,
+            format!("{field} must be at most {} (got {got}): {what}; write e.g. {eg}", days(max)),
+        ));
+    }
+}
+
+/// A bound the way a person writes it: 7d, 1d, 10m, 60s.
+fn days(d: Dur) -> String {
+    let s = d.secs();
+    if s >= 86400 && s % 86400 == 0 {
+        format!("{}d", s / 86400)
+    } else {
+        d.to_string()
+    }
+}
 
 fn validate(rb: &Runbook) -> Found {
     let mut out: Found = Vec::new();
@@ -311,6 +358,15 @@ fn validate(rb: &Runbook) -> Found {
             "planned_duration must be more than zero, e.g. 2h".into(),
         ));
     }
+    at_most(
+        &mut out,
+        vec!["release".into(), "planned_duration".into()],
+        "planned_duration",
+        rb.release.planned_duration,
+        MAX_PLANNED,
+        "a release window longer than a week is not one evening's release",
+        "2h",
+    );
     if rb.kubernetes.stable == rb.kubernetes.canary {
         out.push((
             vec!["kubernetes".into(), "canary".into()],
@@ -398,6 +454,15 @@ fn validate(rb: &Runbook) -> Found {
             ));
         }
         last_traffic = last_traffic.max(s.traffic);
+        at_most(
+            &mut out,
+            vec!["stages".into(), i.into(), "hold".into()],
+            "hold",
+            s.hold,
+            MAX_HOLD,
+            "a stage is watched this long before the next may start",
+            "10m",
+        );
     }
     if let Some(last) = rb.stages.last()
         && last.traffic != 100
@@ -567,6 +632,15 @@ fn validate(rb: &Runbook) -> Found {
                     "give exactly one of `above:` or `below:`".into(),
                 ));
             }
+            at_most(
+                &mut out,
+                here("for"),
+                "`for`",
+                c.for_,
+                MAX_FOR,
+                "the condition must hold this long before the trigger fires",
+                "2m",
+            );
         }
     }
 
@@ -655,13 +729,22 @@ fn validate_series(m: &Metric, here: &dyn Fn(&str) -> Vec<Seg>, out: &mut Found)
             "top must be at least 1: how many of the worst series to show".into(),
         ));
     }
-    if let Some(w) = m.window
-        && w.0.is_zero()
-    {
-        out.push((
+    if let Some(w) = m.window {
+        if w.0.is_zero() {
+            out.push((
+                here("window"),
+                "window must be more than zero, e.g. 10m".into(),
+            ));
+        }
+        at_most(
+            out,
             here("window"),
-            "window must be more than zero, e.g. 10m".into(),
-        ));
+            "window",
+            w,
+            MAX_WINDOW,
+            "it is how far back the sparkline reaches",
+            "10m",
+        );
     }
 }
 
@@ -692,21 +775,49 @@ fn validate_prometheus(rb: &Runbook, out: &mut Found) {
             "refresh must be more than zero, e.g. 5s".into(),
         ));
     }
-    if let Some(t) = p.timeout
-        && t.0.is_zero()
-    {
+    if p.refresh > MAX_REFRESH {
         out.push((
-            at(&["timeout"]),
-            "timeout must be more than zero, e.g. 5s".into(),
+            at(&["refresh"]),
+            format!(
+                "refresh must be from 1s to {} (got {}): the gauges are queried this often, and older answers are shown as stale; write e.g. 5s",
+                days(MAX_REFRESH),
+                p.refresh
+            ),
         ));
     }
-    if let Some(w) = p.window
-        && w.0.is_zero()
-    {
-        out.push((
+    if let Some(t) = p.timeout {
+        if t.0.is_zero() {
+            out.push((
+                at(&["timeout"]),
+                "timeout must be more than zero, e.g. 5s".into(),
+            ));
+        }
+        at_most(
+            out,
+            at(&["timeout"]),
+            "timeout",
+            t,
+            MAX_TIMEOUT,
+            "a query slower than that holds up its gauge",
+            "10s",
+        );
+    }
+    if let Some(w) = p.window {
+        if w.0.is_zero() {
+            out.push((
+                at(&["window"]),
+                "window must be more than zero, e.g. 10m".into(),
+            ));
+        }
+        at_most(
+            out,
             at(&["window"]),
-            "window must be more than zero, e.g. 10m".into(),
-        ));
+            "window",
+            w,
+            MAX_WINDOW,
+            "it is how far back the sparklines reach",
+            "10m",
+        );
     }
     if let Some(a) = &p.auth {
         let ways = [

@@ -170,6 +170,11 @@ impl Scenario {
 /// simulator to enforce.
 pub fn parse_role_rules(text: &str) -> Result<Vec<k8s_openapi::api::rbac::v1::PolicyRule>, String> {
     use serde::Deserialize as _;
+    if let Some((line, column)) = super::alias::find_alias(text) {
+        return Err(format!(
+            "{line}:{column}: aliases (`*name`) are not allowed in a runbook, layout or scenario: write the value out (or quote it if the `*` is text)"
+        ));
+    }
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let v =
             serde_yaml::Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
