@@ -31,6 +31,8 @@ pub enum Action {
     Override,
     /// Stop the automatic rollback counting down (asks for a reason).
     CancelAuto,
+    /// Drive a release nobody drives (asks first).
+    TakeOver,
 }
 
 pub struct Binding {
@@ -185,6 +187,14 @@ pub const NORMAL: &[Binding] = &[
         "CANCEL auto-rollback",
         "cancel the automatic rollback counting down (asks why)",
         Action::CancelAuto,
+        true,
+    ),
+    b(
+        &[Char('T')],
+        "T",
+        "TAKE OVER",
+        "drive this release when nobody does (asks first)",
+        Action::TakeOver,
         true,
     ),
     b(

@@ -39,6 +39,8 @@ pub struct App {
     pub identity: String,
     /// The last frame sent to the terminal.
     shown: Option<Buffer>,
+    /// Where a take-over is asked of the Lease task.
+    lease_take: Option<UnboundedSender<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +105,7 @@ impl App {
             kube: None,
             identity: crate::kube::lease::identity(operator),
             shown: None,
+            lease_take: None,
         };
         let mut fx = Vec::new();
         let session = app.state.record(
@@ -151,6 +154,11 @@ impl App {
 
     pub fn set_kube(&mut self, client: kube::Client) {
         self.kube = Some(client);
+    }
+
+    /// Connect the take-over key to the Lease task.
+    pub fn set_lease(&mut self, lease: &crate::kube::lease::LeaseTask) {
+        self.lease_take = Some(lease.taker());
     }
 
     pub fn journal_path(&self) -> &Path {
@@ -252,6 +260,12 @@ impl App {
                         }
                     }
                 }
+                Effect::TakeLease => match &self.lease_take {
+                    Some(t) => {
+                        let _ = t.send(());
+                    }
+                    None => log::warn!("take-over asked, but no Lease task runs"),
+                },
                 Effect::Quit => self.state.ui.quit = true,
             }
         }
@@ -405,6 +419,85 @@ pub struct Launch {
     pub read_only: bool,
 }
 
+/// What feeds a console: its tasks, and the Lease task (handed back on the way out).
+pub struct Sources {
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub lease: crate::kube::lease::LeaseTask,
+}
+
+/// Start everything that feeds the console, as `warroom run` wires it: the cluster watch,
+/// the clock, the gauges and triggers, and the Lease. What can fail is settled first, and
+/// the Lease is claimed last, so a console that fails to start never holds it.
+pub fn start_sources(
+    app: &mut App,
+    kube: kube::Client,
+    prometheus: &crate::prom::Overrides,
+    read_only: bool,
+) -> anyhow::Result<Sources> {
+    let tx = app.sender();
+    let rb = app.state.rb.clone();
+    let k = &rb.kubernetes;
+    let prom = match crate::prom::Settings::resolve(rb.prometheus.as_ref(), prometheus) {
+        _ if rb.metrics.is_empty() => None,
+        Ok(Some(settings)) => Some((
+            crate::prom::Prom::new(&settings).map_err(anyhow::Error::msg)?,
+            settings.refresh,
+        )),
+        Ok(None) => {
+            for i in 0..rb.metrics.len() {
+                let _ = tx.send(Event::Metric {
+                    index: i,
+                    at: Utc::now(),
+                    reading: crate::state::metrics::Reading::Error("no Prometheus configured: pass --prometheus URL or set prometheus.url in the runbook".into()),
+                });
+            }
+            None
+        }
+        Err(e) => anyhow::bail!("Prometheus: {e}"),
+    };
+    app.set_kube(kube.clone());
+    let mut tasks = vec![
+        crate::kube::spawn_watch(
+            kube.clone(),
+            &k.namespace,
+            vec![k.stable.clone(), k.canary.clone()],
+            match k.split() {
+                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
+                crate::runbook::Split::Replicas(_) => None,
+            },
+            tx.clone(),
+        ),
+        spawn_clock(tx.clone()),
+    ];
+    if let Some((prom, refresh)) = prom {
+        let gauges = rb
+            .metrics
+            .iter()
+            .map(|m| crate::prom::Gauge {
+                metric: m.clone(),
+                points: crate::state::metrics::window_points(&rb, m),
+            })
+            .collect();
+        tasks.push(crate::prom::triggers::spawn(
+            prom.clone(),
+            crate::prom::triggers::watches(&rb, refresh),
+            refresh,
+            tx.clone(),
+        ));
+        tasks.push(crate::prom::spawn_poller(prom, gauges, refresh, tx.clone()));
+    }
+    let lease = crate::kube::lease::spawn(
+        kube,
+        &k.namespace,
+        &crate::kube::lease::lease_name(&rb.release.name, &rb.release.version),
+        app.identity.clone(),
+        read_only,
+        tx,
+    );
+    app.set_lease(&lease);
+    Ok(Sources { tasks, lease })
+}
+
 /// Run the console in the real terminal until the operator quits. The terminal is restored
 /// on every way out: normal exit, error, and panic (ratatui's hook restores, then chains).
 pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
@@ -417,66 +510,8 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         l.layout,
         tx.clone(),
     )?;
-    app.set_kube(l.kube.clone());
-    let rb = app.state.rb.clone();
-    let k = &rb.kubernetes;
-    let mut tasks = vec![
-        crate::kube::spawn_watch(
-            l.kube.clone(),
-            &k.namespace,
-            vec![k.stable.clone(), k.canary.clone()],
-            match k.split() {
-                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
-                crate::runbook::Split::Replicas(_) => None,
-            },
-            tx.clone(),
-        ),
-        spawn_clock(tx.clone()),
-    ];
-    let lease = crate::kube::lease::spawn(
-        l.kube.clone(),
-        &k.namespace,
-        &crate::kube::lease::lease_name(&rb.release.name, &rb.release.version),
-        app.identity.clone(),
-        l.read_only,
-        tx.clone(),
-    );
-    match crate::prom::Settings::resolve(rb.prometheus.as_ref(), &l.prometheus) {
-        _ if rb.metrics.is_empty() => {}
-        Ok(Some(settings)) => {
-            let prom = crate::prom::Prom::new(&settings).map_err(anyhow::Error::msg)?;
-            let gauges = rb
-                .metrics
-                .iter()
-                .map(|m| crate::prom::Gauge {
-                    metric: m.clone(),
-                    points: crate::state::metrics::window_points(&rb, m),
-                })
-                .collect();
-            tasks.push(crate::prom::triggers::spawn(
-                prom.clone(),
-                crate::prom::triggers::watches(&rb, settings.refresh),
-                settings.refresh,
-                tx.clone(),
-            ));
-            tasks.push(crate::prom::spawn_poller(
-                prom,
-                gauges,
-                settings.refresh,
-                tx.clone(),
-            ));
-        }
-        Ok(None) => {
-            for i in 0..rb.metrics.len() {
-                let _ = tx.send(Event::Metric {
-                    index: i,
-                    at: Utc::now(),
-                    reading: crate::state::metrics::Reading::Error("no Prometheus configured: pass --prometheus URL or set prometheus.url in the runbook".into()),
-                });
-            }
-        }
-        Err(e) => anyhow::bail!("Prometheus: {e}"),
-    }
+    let Sources { mut tasks, lease } =
+        start_sources(&mut app, l.kube.clone(), &l.prometheus, l.read_only)?;
     tasks.push(spawn_signals(tx.clone()));
     crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
     let mut terminal = ratatui::init();

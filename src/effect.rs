@@ -12,6 +12,9 @@ pub enum Effect {
         op: KubeOp,
         audit: Audit,
     },
+    /// Claim the release's free Lease (the Lease task does it, with the resourceVersion
+    /// it read: of two consoles taking at once, one wins).
+    TakeLease,
     Quit,
 }
 

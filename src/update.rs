@@ -115,6 +115,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.cluster.snap = snap;
                 s.ui.dirty = true;
             }
+            retire_canary(s, &mut fx);
             compare_with_cluster(s, &mut fx);
         }
         Event::ClusterLost { at, error } => {
@@ -196,6 +197,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     Driver::Claiming => (
                         LogLevel::Info,
                         "claiming the release's Lease from the cluster".to_string(),
+                    ),
+                    Driver::Free { why } => (
+                        LogLevel::Warn,
+                        format!("{why}: press T to take over driving it"),
                     ),
                 };
                 s.driver = d;
@@ -339,6 +344,7 @@ fn replan(s: &State, c: &Confirm) -> Option<Result<Confirm, String>> {
         Proposal::Rollback { .. } => Some(plan_rollback(s)),
         Proposal::Pause { .. } => Some(plan_pause(s)),
         Proposal::CancelCountdown { .. } => Some(plan_cancel(s)),
+        Proposal::TakeOver => Some(plan_take_over(s)),
         Proposal::Quit => None,
     }
 }
@@ -451,6 +457,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::Rollback => propose(s, plan_rollback(s)),
         Action::Pause => propose(s, plan_pause(s)),
         Action::CancelAuto => propose(s, plan_cancel(s)),
+        Action::TakeOver => propose(s, plan_take_over(s)),
         Action::Help => s.ui.mode = Mode::Help,
         Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
@@ -642,8 +649,45 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             let reason = c.reason.clone().unwrap_or_default();
             emit(s, &who, Entry::Cancel { trigger: id, reason }, fx);
         }
+        Proposal::TakeOver => {
+            let text = format!("{who} takes over driving the release");
+            emit(
+                s,
+                &who,
+                Entry::System {
+                    level: LogLevel::Warn,
+                    text,
+                },
+                fx,
+            );
+            fx.push(Effect::TakeLease);
+        }
         Proposal::Quit => close(s, fx),
     }
+}
+
+/// Take over a release nobody drives: only offered while the Lease is free.
+pub fn plan_take_over(s: &State) -> Result<Confirm, String> {
+    let Driver::Free { why } = &s.driver else {
+        return Err(match s.refusal() {
+            Some(r) => format!("nothing to take over: {r}"),
+            None => "this console already drives the release".into(),
+        });
+    };
+    Ok(Confirm::new(
+        "Take over driving this release?".into(),
+        vec![
+            format!("{why}."),
+            "This console claims the release's Lease. If another console claims it first, this one stays read-only and says who drives."
+                .into(),
+            format!(
+                "The journal here says the release is at {}; the rollout pane shows the cluster as it is. Check both before acting.",
+                s.stage_name()
+            ),
+        ],
+        Vec::new(),
+        Proposal::TakeOver,
+    ))
 }
 
 /// What the met triggers and CRITICAL gauges say now: the evidence a rollback records.
@@ -686,6 +730,48 @@ fn rollback(
         },
         fx,
     );
+    fx.push(Effect::Kube { seq, op, audit });
+}
+
+/// After promotion the canary kept its pods so that capacity never dropped; once the
+/// stable Deployment's rollout of the new version is complete, the driving console scales
+/// the canary to zero (journaled first, like every change).
+fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
+    let k = &s.rb.kubernetes;
+    if !matches!(k.split(), Split::Replicas(_))
+        || !s.stages.promoted
+        || s.stages.rolled_back.is_some()
+        || s.stages.pending.is_some()
+        || s.refusal().is_some()
+    {
+        return;
+    }
+    let (Some(stable), Some(canary)) = (s.cluster.deployment(&k.stable), s.cluster.deployment(&k.canary))
+    else {
+        return;
+    };
+    if canary.desired == 0
+        || stable.image != canary.image
+        || crate::state::cluster::rollout_status(stable) != crate::state::cluster::RolloutStatus::Complete
+        || stable.ready < stable.desired
+    {
+        return;
+    }
+    let plan = format!(
+        "Retire the canary: scale {} to 0 ({}'s rollout of {} is complete, {} of {} ready)",
+        k.canary, k.stable, stable.image, stable.ready, stable.desired
+    );
+    let op = KubeOp::Scale {
+        targets: vec![(k.canary.clone(), 0)],
+    };
+    let audit = Audit {
+        reason: "WarroomRetireCanary".into(),
+        message: format!(
+            "{} {}: {plan}",
+            s.rb.release.name, s.rb.release.version
+        ),
+    };
+    let seq = emit(s, CONSOLE, Entry::Step { plan }, fx);
     fx.push(Effect::Kube { seq, op, audit });
 }
 
@@ -972,13 +1058,17 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             .unwrap_or_else(|| "?".into());
         (
             format!(
-                "Promote to 100%: roll {} to {image}, scale it to {total} and {} to 0",
+                "Promote to 100%: roll {} to {image} at {total} replicas; {} to 0 once that rollout is complete",
                 k.stable, k.canary
             ),
             vec![
                 format!(
                     "{}'s pod template becomes {}'s (image {image}): a rolling update, new revision",
                     k.stable, k.canary
+                ),
+                format!(
+                    "Capacity is kept: {} first grows by as many pods as {}'s rollout may take down at once (its maxUnavailable), and {} changes only once they are ready.",
+                    k.canary, k.stable, k.stable
                 ),
                 format!("kubernetes.io/change-cause: \"{cause}\""),
             ],

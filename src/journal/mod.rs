@@ -64,6 +64,11 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trigger: Option<String>,
     },
+    /// Intent: a change the console makes on its own as part of a stage (the canary
+    /// retired once the promoted stable rollout is complete).
+    Step {
+        plan: String,
+    },
     /// The lead stopped an automatic rollback's countdown, and why.
     Cancel {
         trigger: String,

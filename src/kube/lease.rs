@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::plain_error;
 use crate::event::Event;
@@ -45,6 +45,7 @@ pub fn identity(operator: &str) -> String {
 pub struct LeaseTask {
     pub handle: tokio::task::JoinHandle<()>,
     release: Option<oneshot::Sender<()>>,
+    take: mpsc::UnboundedSender<()>,
 }
 
 impl LeaseTask {
@@ -56,9 +57,25 @@ impl LeaseTask {
         let _ = tokio::time::timeout(limit, &mut self.handle).await;
         self.handle.abort();
     }
+
+    /// Where to ask for a take-over: the task claims a free Lease when told to.
+    pub fn taker(&self) -> mpsc::UnboundedSender<()> {
+        self.take.clone()
+    }
+}
+
+/// How a spell of driving ended.
+enum Drove {
+    /// Handed back on the way out, or the console is gone.
+    Done,
+    /// Another console holds the Lease (`first`: what to say of it).
+    Lost(Option<String>),
 }
 
 /// Claim the release's Lease and keep renewing it, or (`read_only`) only say who holds it.
+/// A console that did not ask to be read-only and finds the Lease free says so, and takes
+/// it when the lead asks (`LeaseTask::taker`): with the resourceVersion it read, so of two
+/// consoles taking at once exactly one wins.
 pub fn spawn(
     client: Client,
     ns: &str,
@@ -71,77 +88,105 @@ pub fn spawn(
     let full = format!("{ns}/{name}");
     let name = name.to_string();
     let (rel_tx, mut rel_rx) = oneshot::channel::<()>();
+    let (take_tx, mut take_rx) = mpsc::unbounded_channel::<()>();
     let handle = tokio::spawn(async move {
-        let send = |d: Driver| tx.send(Event::Lease(d)).is_ok();
         if read_only {
-            watch_holder(&api, &name, &tx, true, None, rel_rx).await;
+            watch_holder(&api, &name, &tx, true, None, &mut rel_rx, &mut take_rx).await;
             return;
         }
-        let mut backoff = Duration::from_secs(1);
-        let mut held_until: Option<DateTime<Utc>> = None;
         loop {
-            let now = Utc::now();
-            match claim(&api, &name, &me, now).await {
-                Ok(Claim::Ours) => {
-                    if held_until.is_none() {
-                        send(Driver::Driving {
-                            lease: full.clone(),
-                        });
+            match drive(&api, &name, &full, &me, &tx, &mut rel_rx).await {
+                Drove::Done => return,
+                Drove::Lost(first) => {
+                    let end =
+                        watch_holder(&api, &name, &tx, false, first, &mut rel_rx, &mut take_rx)
+                            .await;
+                    if end != Watched::TakeOver {
+                        return;
                     }
-                    held_until = Some(now + chrono::Duration::seconds(DURATION_SECS as i64));
-                    if let Some(until) = held_until {
-                        let _ = tx.send(Event::LeaseHeld { until });
-                    }
-                    backoff = Duration::from_secs(1);
+                    let _ = tx.send(Event::Lease(Driver::Claiming));
                 }
-                Ok(Claim::Theirs { holder, .. }) => {
-                    let first = held_until.map(|_| format!("{holder} took over the Lease {full}"));
-                    watch_holder(&api, &name, &tx, false, first, rel_rx).await;
-                    return;
-                }
-                Err(Failure {
-                    text,
-                    lasting: true,
-                }) => {
-                    // Without the Lease this console must not act; say why, once.
-                    send(Driver::ReadOnly {
-                        why: format!(
-                            "cannot claim the release's Lease {full}: {text} (the console needs get, create and update on leases)"
-                        ),
-                        holder: None,
-                    });
-                    return;
-                }
-                Err(Failure { text, .. }) => {
-                    log::warn!("Lease {full}: {text}");
-                    if let Some(until) = held_until
-                        && Utc::now() >= until
-                    {
-                        // Not renewed in time: another console may have it now.
-                        held_until = None;
-                        send(Driver::Claiming);
-                    }
-                    backoff = (backoff * 2).min(RENEW);
-                }
-            }
-            let wait = if held_until.is_some() { RENEW } else { backoff };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut rel_rx => {
-                    if held_until.is_some() {
-                        give_back(&api, &name, &me).await;
-                    }
-                    return;
-                }
-            }
-            if tx.is_closed() {
-                return;
             }
         }
     });
     LeaseTask {
         handle,
         release: Some(rel_tx),
+        take: take_tx,
+    }
+}
+
+/// Claim and renew until the Lease is handed back or another console holds it.
+async fn drive(
+    api: &Api<Lease>,
+    name: &str,
+    full: &str,
+    me: &str,
+    tx: &UnboundedSender<Event>,
+    rel_rx: &mut oneshot::Receiver<()>,
+) -> Drove {
+    let send = |d: Driver| tx.send(Event::Lease(d)).is_ok();
+    let mut backoff = Duration::from_secs(1);
+    let mut held_until: Option<DateTime<Utc>> = None;
+    loop {
+        let now = Utc::now();
+        match claim(api, name, me, now).await {
+            Ok(Claim::Ours) => {
+                if held_until.is_none() {
+                    send(Driver::Driving {
+                        lease: full.to_string(),
+                    });
+                }
+                // Counted from before the request went out: the Lease is surely ours
+                // until then, however long the answer took.
+                let until = now + chrono::Duration::seconds(DURATION_SECS as i64);
+                held_until = Some(until);
+                let _ = tx.send(Event::LeaseHeld { until });
+                backoff = Duration::from_secs(1);
+            }
+            Ok(Claim::Theirs { holder, .. }) => {
+                let first = held_until.map(|_| format!("{holder} took over the Lease {full}"));
+                return Drove::Lost(first);
+            }
+            Err(Failure {
+                text,
+                lasting: true,
+            }) => {
+                // Without the Lease this console must not act; say why, once.
+                send(Driver::ReadOnly {
+                    why: format!(
+                        "cannot claim the release's Lease {full}: {text} (the console needs get, create and update on leases)"
+                    ),
+                    holder: None,
+                });
+                let _ = rel_rx.await;
+                return Drove::Done;
+            }
+            Err(Failure { text, .. }) => {
+                log::warn!("Lease {full}: {text}");
+                if let Some(until) = held_until
+                    && Utc::now() >= until
+                {
+                    // Not renewed in time: another console may have it now.
+                    held_until = None;
+                    send(Driver::Claiming);
+                }
+                backoff = (backoff * 2).min(RENEW);
+            }
+        }
+        let wait = if held_until.is_some() { RENEW } else { backoff };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut *rel_rx => {
+                if held_until.is_some() {
+                    give_back(api, name, me).await;
+                }
+                return Drove::Done;
+            }
+        }
+        if tx.is_closed() {
+            return Drove::Done;
+        }
     }
 }
 
@@ -160,22 +205,38 @@ fn failure(e: kube::Error) -> Failure {
     }
 }
 
-enum Claim {
+pub enum Claim {
     Ours,
     Theirs { holder: String },
 }
 
+/// One attempt to take the Lease for `me`: what a take-over does. Public so the race
+/// between two consoles can be tested against a real API server.
+pub async fn try_take(client: Client, ns: &str, name: &str, me: &str) -> Result<Claim, String> {
+    let api: Api<Lease> = Api::namespaced(client, ns);
+    claim(&api, name, me, Utc::now()).await.map_err(|f| f.text)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Watched {
+    /// The lead asked to take over a free Lease.
+    TakeOver,
+    /// The console is going away.
+    Done,
+}
+
 /// A console that does not drive keeps an eye on who does, so what it says of the driver
-/// stays true: a new holder, or none at all once the driver quits. One read per renewal
-/// period; `first`, when given, is what to say before the first read.
+/// stays true: a new holder, or none at all once the driver quits or dies. One read per
+/// renewal period; `first`, when given, is what to say before the first read.
 async fn watch_holder(
     api: &Api<Lease>,
     name: &str,
     tx: &UnboundedSender<Event>,
     asked: bool,
     first: Option<String>,
-    mut release: oneshot::Receiver<()>,
-) {
+    release: &mut oneshot::Receiver<()>,
+    take: &mut mpsc::UnboundedReceiver<()>,
+) -> Watched {
     let mut last: Option<Option<String>> = None;
     if let Some(why) = first {
         let holder = why.split(" took over").next().map(str::to_string);
@@ -186,7 +247,7 @@ async fn watch_holder(
             }))
             .is_err()
         {
-            return;
+            return Watched::Done;
         }
         last = Some(holder);
     }
@@ -194,27 +255,34 @@ async fn watch_holder(
         // An unreadable Lease leaves what was said as it was; the log has the error.
         match api.get_opt(name).await {
             Ok(l) => {
-                let holder = l.and_then(|l| live_holder(&l, Utc::now()));
+                let holder = l.as_ref().and_then(|l| live_holder(l, Utc::now()));
                 if last.as_ref() != Some(&holder) {
-                    let why = match (&holder, asked) {
-                        (Some(h), true) => {
-                            format!("started with --read-only; {h} drives this release")
-                        }
-                        (None, true) => {
-                            "started with --read-only; no console drives this release now".into()
-                        }
-                        (Some(h), false) => format!("{h} drives this release"),
-                        (None, false) => {
-                            "no console drives this release now: restart this console to drive it"
-                                .into()
-                        }
-                    };
-                    let d = Driver::ReadOnly {
-                        why,
-                        holder: holder.clone(),
+                    let d = match (&holder, asked) {
+                        (Some(h), true) => Driver::ReadOnly {
+                            why: format!("started with --read-only; {h} drives this release"),
+                            holder: holder.clone(),
+                        },
+                        (None, true) => Driver::ReadOnly {
+                            why: "started with --read-only; no console drives this release now"
+                                .into(),
+                            holder: None,
+                        },
+                        (Some(h), false) => Driver::ReadOnly {
+                            why: format!("{h} drives this release"),
+                            holder: holder.clone(),
+                        },
+                        (None, false) => Driver::Free {
+                            why: match l.as_ref().and_then(|l| l.spec.as_ref()?.holder_identity.clone()) {
+                                Some(h) if !h.is_empty() => format!(
+                                    "the Lease of {} ran out: no console drives this release",
+                                    crate::text::clean(&h)
+                                ),
+                                _ => "no console drives this release now".into(),
+                            },
+                        },
                     };
                     if tx.send(Event::Lease(d)).is_err() {
-                        return;
+                        return Watched::Done;
                     }
                     last = Some(holder);
                 }
@@ -223,7 +291,14 @@ async fn watch_holder(
         }
         tokio::select! {
             _ = tokio::time::sleep(RENEW) => {}
-            _ = &mut release => return,
+            _ = &mut *release => return Watched::Done,
+            t = take.recv() => match t {
+                // A take-over is for a console that may drive; one started with
+                // --read-only never does.
+                Some(()) if !asked => return Watched::TakeOver,
+                Some(()) => {}
+                None => return Watched::Done,
+            },
         }
     }
 }

@@ -459,14 +459,39 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
                 .await
                 .map_err(err(&format!("read {stable}")))?;
             let patch = promotion_patch(&s, &c, *replicas, cause)?;
+            // Capacity first: the stable rollout may take down up to its maxUnavailable
+            // pods at once, so the canary (the same new version) grows by that many, and
+            // the stable Deployment changes only once they are ready. The canary goes to
+            // zero later, when the stable rollout is complete (the console sees to it).
+            let now = c.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
+            let extra = max_unavailable(&s, *replicas);
+            let want = now + extra;
+            if extra > 0 {
+                api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": want}})))
+                    .await
+                    .map_err(err(&format!("scale {canary} to {want}")))?;
+                loop {
+                    let d = api
+                        .get(canary)
+                        .await
+                        .map_err(err(&format!("read {canary}")))?;
+                    let ready = d
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.ready_replicas)
+                        .unwrap_or(0)
+                        .max(0) as u32;
+                    if ready >= want {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
             api.patch(stable, &pp, &Patch::Merge(patch))
                 .await
                 .map_err(err(&format!("update {stable}")))?;
-            api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": 0}})))
-                .await
-                .map_err(err(&format!("scale {canary} to 0")))?;
             Ok(format!(
-                "{stable} now rolls out {}; {canary} scaled to 0",
+                "{stable} now rolls out {}; {canary} holds {want} pods until that rollout is complete",
                 first_image(c.spec.as_ref().map(|s| &s.template))
             ))
         }
@@ -557,6 +582,30 @@ fn weights_patch(route: &DynamicObject, weights: &[(String, u32)]) -> Result<Val
 
 /// The stable Deployment takes the canary's containers (the new version) and the canary's
 /// values for template labels outside the stable selector; its selector labels stay.
+/// How many of `replicas` pods the Deployment's rolling update may take down at once:
+/// maxUnavailable as a number, or a percentage rounded down (25% when unset), as the
+/// deployment controller reads it; a Recreate Deployment takes them all down.
+fn max_unavailable(d: &Deployment, replicas: u32) -> u32 {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let strategy = d.spec.as_ref().and_then(|s| s.strategy.as_ref());
+    if strategy.and_then(|s| s.type_.as_deref()) == Some("Recreate") {
+        return replicas;
+    }
+    match strategy
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.max_unavailable.as_ref())
+    {
+        Some(IntOrString::Int(n)) => (*n).max(0) as u32,
+        Some(IntOrString::String(p)) => p
+            .trim_end_matches('%')
+            .parse::<u64>()
+            .map(|p| (replicas as u64 * p / 100) as u32)
+            .unwrap_or(replicas),
+        None => replicas / 4,
+    }
+    .min(replicas)
+}
+
 fn promotion_patch(
     stable: &Deployment,
     canary: &Deployment,

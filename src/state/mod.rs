@@ -180,6 +180,9 @@ pub enum Driver {
     Driving { lease: String },
     /// Watching only; `why` says so in words (another holder, --read-only, a lost Lease).
     ReadOnly { why: String, holder: Option<String> },
+    /// Nobody drives (the driver quit, or died and its Lease ran out) and this console
+    /// may take over when the lead asks.
+    Free { why: String },
 }
 
 impl Driver {
@@ -191,6 +194,7 @@ impl Driver {
                 "still claiming the release's Lease from the cluster; actions wait until it is held".into(),
             ),
             Driver::ReadOnly { why, .. } => Some(format!("read-only: {why}")),
+            Driver::Free { why } => Some(format!("read-only: {why}; press T to take over")),
         }
     }
 }
@@ -270,6 +274,8 @@ pub enum Proposal {
     Pause { paused: bool, op: KubeOp },
     /// Stop the automatic rollback that the trigger (index) is counting down to.
     CancelCountdown { trigger: usize },
+    /// Claim the free Lease and drive the release.
+    TakeOver,
     Quit,
 }
 
@@ -461,7 +467,8 @@ impl State {
             Entry::Note { text } => log(self, LogLevel::Info, format!("“{text}”")),
             Entry::Advance { plan, .. }
             | Entry::Rollback { plan, .. }
-            | Entry::Pause { plan, .. } => {
+            | Entry::Pause { plan, .. }
+            | Entry::Step { plan } => {
                 self.stages.pending = Some(Pending {
                     seq: rec.seq,
                     entry: rec.entry.clone(),
@@ -582,6 +589,15 @@ impl State {
             .unwrap_or_else(|| self.stage_name());
         match k.split() {
             crate::runbook::Split::Replicas(total) => {
+                // Promoted, the canary keeps its pods until the stable rollout is done.
+                if self.stages.promoted
+                    && self.cluster.deployment(&k.stable).is_some_and(|d| {
+                        cluster::rollout_status(d) != cluster::RolloutStatus::Complete
+                            || d.ready < d.desired
+                    })
+                {
+                    return None;
+                }
                 let (canary, stable) = if self.stages.promoted || traffic == 0 || traffic >= 100 {
                     (0, total)
                 } else {
@@ -617,6 +633,13 @@ impl State {
                 }
                 Entry::Rollback { .. } => "rolling back (waiting for the API)".into(),
                 Entry::Pause { paused: true, .. } => "pausing (waiting for the API)".into(),
+                Entry::Step { .. } => format!(
+                    "{} · retiring the canary (waiting for the API)",
+                    self.stages
+                        .current
+                        .map(|i| self.rb.stages[i].title.clone())
+                        .unwrap_or_default()
+                ),
                 _ => "resuming (waiting for the API)".into(),
             };
         }

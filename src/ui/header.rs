@@ -171,6 +171,17 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
+    if let Driver::Free { .. } = &s.driver {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " NOBODY DRIVES ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+        stage.push(Span::styled(" T takes over", theme.text));
+    }
     if let Driver::ReadOnly { holder, .. } = &s.driver {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(

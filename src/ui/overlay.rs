@@ -27,7 +27,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         spans.push(Span::raw("  "));
     }
-    let watching = matches!(s.driver, Driver::ReadOnly { .. });
+    let watching = matches!(s.driver, Driver::ReadOnly { .. } | Driver::Free { .. });
     let blocked = matches!(&s.ui.mode, Mode::Confirm(c) if !c.blockers.is_empty());
     if watching && matches!(s.ui.mode, Mode::Normal) {
         // The action keys only explain themselves here: say so rather than offer them.
@@ -46,6 +46,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             && !(blocked && b.action == Action::Confirm)
+            && !(b.action == Action::TakeOver && !matches!(s.driver, Driver::Free { .. }))
             && !(b.action == Action::CancelAuto
                 && (watching || crate::update::countdown_running(s).is_none()))
             && !(b.action == Action::Override
@@ -60,7 +61,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             break;
         }
         used += item_w;
-        let key_style = if b.short == "ROLLBACK" {
+        let key_style = if b.short == "ROLLBACK" || b.action == Action::TakeOver {
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Red)
