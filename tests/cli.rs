@@ -73,10 +73,7 @@ fn check_prints_no_raw_escape_sequences() {
         .lines()
         .find(|l| l.trim_start().starts_with("name: ERP backend"))
         .unwrap();
-    let hostile = good.replace(
-        name_line,
-        "  name: \"ERP\\e]0;pwned\\a\\u202Eevil\\x9b2J\"",
-    );
+    let hostile = good.replace(name_line, "  name: \"ERP\\e]0;pwned\\a\\u202Eevil\\x9b2J\"");
     assert_ne!(hostile, good);
     let ok = dir.path().join("hostile.yaml");
     std::fs::write(&ok, &hostile).unwrap();
@@ -86,11 +83,19 @@ fn check_prints_no_raw_escape_sequences() {
         hostile.replace("metrics:\n", "metrics:\n  - \"\\e[2J\\u2066\"\n"),
     )
     .unwrap();
-    let out = Command::new(BIN).arg("check").arg(&ok).arg(&bad).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("check")
+        .arg(&ok)
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stdout.contains(r"ERP\u{1b}]0;pwned\u{7}\u{202e}evil\u{9b}2J"), "{stdout}");
+    assert!(
+        stdout.contains(r"ERP\u{1b}]0;pwned\u{7}\u{202e}evil\u{9b}2J"),
+        "{stdout}"
+    );
     assert!(stderr.contains(r"bad\u{202e}lmy.yaml"), "{stderr}");
     for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
         for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}', '\u{9b}'] {

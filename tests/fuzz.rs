@@ -25,9 +25,40 @@ impl Rng {
 
 /// Characters YAML and JSON give meaning to, and some that tend to break parsers.
 const SPICE: &[&str] = &[
-    ":", "- ", "\n", "  ", "\t", "#", "'", "\"", "[", "]", "{", "}", ",", "&a ", "*a", "!!",
-    "|", ">", "---", "\u{0}", "\u{202e}", "系统", "99999999999999999999", "-1", "1e309",
-    "NaN", "null", "~", "\\", "%", "@", "`", "?", "=",
+    ":",
+    "- ",
+    "\n",
+    "  ",
+    "\t",
+    "#",
+    "'",
+    "\"",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "!!",
+    "|",
+    ">",
+    "---",
+    "\u{0}",
+    "\u{202e}",
+    "系统",
+    "99999999999999999999",
+    "-1",
+    "1e309",
+    "NaN",
+    "null",
+    "~",
+    "\\",
+    "%",
+    "@",
+    "`",
+    "?",
+    "=",
 ];
 
 fn mutate(rng: &mut Rng, src: &str) -> String {
@@ -88,7 +119,9 @@ fn the_runbook_loader_never_panics_and_locates_what_it_refuses() {
             let i = rng.below(originals.len());
             mutate(&mut rng, &originals[i])
         };
-        let r = catch_unwind(AssertUnwindSafe(|| parse_runbook(Path::new("f.yaml"), &src)));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            parse_runbook(Path::new("f.yaml"), &src)
+        }));
         let r = r.unwrap_or_else(|_| panic!("case {case} panicked on:\n{src}"));
         if let Err(p) = r {
             refused += 1;
@@ -126,7 +159,10 @@ fn journal_replay_never_panics_and_locates_a_bad_line() {
         std::fs::write(&path, &bytes).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| journal::replay(&path)));
         let r = r.unwrap_or_else(|_| {
-            panic!("case {case} panicked on:\n{}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "case {case} panicked on:\n{}",
+                String::from_utf8_lossy(&bytes)
+            )
         });
         match r {
             Ok(rep) => assert!(rep.records.len() <= bytes.len()),

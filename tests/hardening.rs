@@ -22,7 +22,10 @@ async fn a_huge_refresh_does_not_overflow_the_poller() {
     let poller = prom::spawn_poller(prom, gauges, refresh, tx);
     match rx.recv().await {
         Some(Event::Metric { index: 0, .. }) => {}
-        other => panic!("expected the first reading, got {other:?}; the poller ended: {:?}", poller.is_finished()),
+        other => panic!(
+            "expected the first reading, got {other:?}; the poller ended: {:?}",
+            poller.is_finished()
+        ),
     }
     poller.abort();
     let end = poller.await.unwrap_err();
@@ -42,11 +45,9 @@ mod keys {
 
     /// The demo console driving a running cluster, with the pause confirmation open.
     fn confirming() -> State {
-        let rb = warroom::runbook::parse_runbook(
-            Path::new("demo.yaml"),
-            warroom::builtin::DEMO_RUNBOOK,
-        )
-        .unwrap();
+        let rb =
+            warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
+                .unwrap();
         let mut s = State::new(std::sync::Arc::new(rb), "lin", Utc::now());
         let d = |name: &str, n: u32| DeployView {
             name: name.into(),
@@ -90,10 +91,17 @@ mod keys {
             (KeyCode::Enter, KeyModifiers::META),
         ] {
             let key = KeyEvent::new(code, mods);
-            assert_ne!(action_for(&s.ui.mode, &key), Some(Action::Confirm), "{key:?}");
+            assert_ne!(
+                action_for(&s.ui.mode, &key),
+                Some(Action::Confirm),
+                "{key:?}"
+            );
             let fx = update(&mut s, Event::Key(key));
             assert!(fx.is_empty(), "{key:?} did something: {fx:?}");
-            assert!(matches!(s.ui.mode, Mode::Confirm(_)), "{key:?} closed the dialog");
+            assert!(
+                matches!(s.ui.mode, Mode::Confirm(_)),
+                "{key:?} closed the dialog"
+            );
         }
         // A plain y still confirms, and a shifted Y (caps lock) too.
         let y = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);

@@ -257,7 +257,10 @@ fn invisible_controls_are_escaped_in_the_file_and_read_back_exactly() {
         raw.chars().all(|c| c == '\n' || (!c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))),
         "{raw:?}"
     );
-    assert!(raw.contains(r"ok\u202eevil\u2066\u200f\u061c\u009b2J\u0085\u001b[31m"), "{raw}");
+    assert!(
+        raw.contains(r"ok\u202eevil\u2066\u200f\u061c\u009b2J\u0085\u001b[31m"),
+        "{raw}"
+    );
     let back = journal::replay(&path).unwrap().records;
     assert_eq!(back, vec![rec]);
 }

@@ -57,11 +57,9 @@ fn dev_full_and_a_directory_are_refused_at_open() {
 
 #[test]
 fn the_console_names_the_refused_journal_at_start() {
-    let rb = warroom::runbook::parse_runbook(
-        Path::new("demo.yaml"),
-        warroom::builtin::DEMO_RUNBOOK,
-    )
-    .unwrap();
+    let rb =
+        warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
+            .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let e = warroom::app::App::open(
         rb,
@@ -154,7 +152,10 @@ fn a_file_size_limit_leaves_only_whole_records_and_writing_resumes_when_lifted()
             .lines()
             .find_map(|l| l.split_once(tag).map(|(_, e)| e))
             .unwrap_or_else(|| panic!("{stdout}"));
-        assert!(e.starts_with(&format!("{} has reached the largest file", path.display())), "{e}");
+        assert!(
+            e.starts_with(&format!("{} has reached the largest file", path.display())),
+            "{e}"
+        );
         assert!(e.contains("the last decision was NOT recorded"), "{e}");
     }
     // Exactly the records that were confirmed, nothing of the refused one.
@@ -168,7 +169,12 @@ fn a_file_size_limit_leaves_only_whole_records_and_writing_resumes_when_lifted()
     drop(w);
     let recs = whole_records(&path);
     assert_eq!(recs.len(), wrote + 1);
-    assert_eq!(recs.last().unwrap().entry, Entry::Note { text: "again".into() });
+    assert_eq!(
+        recs.last().unwrap().entry,
+        Entry::Note {
+            text: "again".into()
+        }
+    );
 }
 
 /// A real full disk: a 64 KiB tmpfs. Mounting needs root; elsewhere this test says so
@@ -237,5 +243,9 @@ fn default_journals_are_one_per_release() {
     assert_eq!(a.parent(), b.parent());
     let erp = journal::default_path("ERP", "v1.0.0");
     assert_eq!(erp.file_name().unwrap(), "erp-v1.0.0.jsonl");
-    assert_eq!(journal::default_path("订单系统", "v1.0.0"), a, "stable across calls");
+    assert_eq!(
+        journal::default_path("订单系统", "v1.0.0"),
+        a,
+        "stable across calls"
+    );
 }

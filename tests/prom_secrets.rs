@@ -31,7 +31,8 @@ async fn echo_server() -> String {
                         .collect();
                     // The credentials first: Authorization, then the extra headers.
                     heads.sort_by_key(|(k, _)| (k != "authorization", !k.starts_with("x-")));
-                    let dump: Vec<String> = heads.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    let dump: Vec<String> =
+                        heads.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                     // `query=MODE.PAD`
                     let q = req.uri().query().unwrap_or("").to_string();
                     let (mode, pad) = q
@@ -110,9 +111,10 @@ async fn texts(prom: &Prom) -> Vec<String> {
             let text = match prom.instant(&q).await {
                 Ok(answer) => {
                     if let Answer::Vector(v) = &answer {
-                        out.extend(v.iter().flat_map(|s| {
-                            s.labels.iter().map(|(k, v)| format!("{k}={v}"))
-                        }));
+                        out.extend(
+                            v.iter()
+                                .flat_map(|s| s.labels.iter().map(|(k, v)| format!("{k}={v}"))),
+                        );
                     }
                     match prom::reading_for(&metric, answer) {
                         Reading::Error(e) => e,
@@ -124,7 +126,12 @@ async fn texts(prom: &Prom) -> Vec<String> {
             out.push(text);
             let now = chrono::Utc::now();
             match prom
-                .range(&q, now - chrono::Duration::minutes(1), now, Duration::from_secs(15))
+                .range(
+                    &q,
+                    now - chrono::Duration::minutes(1),
+                    now,
+                    Duration::from_secs(15),
+                )
                 .await
             {
                 Ok(series) => out.extend(
@@ -149,7 +156,10 @@ fn assert_clean(what: &str, texts: &[String], secrets: &[&str]) {
         for s in secrets {
             assert!(!t.contains(s), "{what}: `{s}` leaked into: {t}");
             // Nor the start of one, left by a body cut short.
-            assert!(!t.contains(&s[..7]), "{what}: the start of `{s}` leaked into: {t}");
+            assert!(
+                !t.contains(&s[..7]),
+                "{what}: the start of `{s}` leaked into: {t}"
+            );
         }
     }
 }
@@ -242,7 +252,10 @@ async fn without_secrets_the_server_words_are_kept() {
     })
     .unwrap();
     let e = prom.instant("e500.0").await.unwrap_err();
-    assert!(e.starts_with("Prometheus answered HTTP 500 Internal Server Error: "), "{e}");
+    assert!(
+        e.starts_with("Prometheus answered HTTP 500 Internal Server Error: "),
+        "{e}"
+    );
     assert!(e.contains("user-agent: warroom/"), "{e}");
     assert!(!e.contains("[redacted]"), "{e}");
 }

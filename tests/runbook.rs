@@ -322,7 +322,9 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
 
 /// Where `needle` starts in `src`, 1-based, the way problems are located.
 fn pos(src: &str, needle: &str) -> (usize, usize) {
-    let at = src.find(needle).unwrap_or_else(|| panic!("{needle} not in the runbook"));
+    let at = src
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in the runbook"));
     let line = src[..at].matches('\n').count() + 1;
     let col = src[..at].rsplit('\n').next().unwrap().chars().count() + 1;
     (line, col)
@@ -333,7 +335,8 @@ fn durations_that_cannot_work_are_refused_with_their_bounds() {
     fn prom(section: &'static str) -> impl Fn(&str) -> String {
         move |s: &str| s.replace("metrics:\n", &format!("prometheus:\n{section}metrics:\n"))
     }
-    let cases: Vec<(Box<dyn Fn(&str) -> String>, &str, &str)> = vec![
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let cases: Vec<(Edit, &str, &str)> = vec![
         (
             Box::new(prom("  refresh: 1h\n")),
             "refresh: 1h",
@@ -371,9 +374,7 @@ fn durations_that_cannot_work_are_refused_with_their_bounds() {
         ),
         // A value so large it once wrapped to a negative number of seconds.
         (
-            Box::new(|s: &str| {
-                s.replacen("    hold: 1m\n", "    hold: 9999999999999999999s\n", 1)
-            }),
+            Box::new(|s: &str| s.replacen("    hold: 1m\n", "    hold: 9999999999999999999s\n", 1)),
             "hold: 9999999999999999999s",
             "hold must be at most 7d",
         ),
@@ -386,11 +387,18 @@ fn durations_that_cannot_work_are_refused_with_their_bounds() {
         let (l, c, m) = one(&p);
         // at the value itself
         let (line, col) = pos(&src, at);
-        assert_eq!((l, c), (line, col + at.find(": ").unwrap() + 2), "{at}: {m}");
+        assert_eq!(
+            (l, c),
+            (line, col + at.find(": ").unwrap() + 2),
+            "{at}: {m}"
+        );
         assert!(m.starts_with(msg), "{at}: {m}");
         assert!(m.contains("write e.g. "), "{at}: the fix is missing: {m}");
         // and the whole sentence as `check` prints it, with file, line and column
-        assert!(p.to_string().starts_with(&format!("bad.yaml:{l}:{c}: ")), "{p}");
+        assert!(
+            p.to_string().starts_with(&format!("bad.yaml:{l}:{c}: ")),
+            "{p}"
+        );
     }
     // The bounds themselves are accepted.
     let src = prom("  refresh: 10m\n  timeout: 60s\n  window: 7d\n")(GOOD)
@@ -403,7 +411,9 @@ fn durations_that_cannot_work_are_refused_with_their_bounds() {
 /// 9^9 strings. It is refused at its first alias, before anything is expanded.
 #[test]
 fn yaml_aliases_are_refused_at_the_first_one() {
-    let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut doc = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
     for w in names.windows(2) {
         let refs = vec![format!("*{}", w[0]); 9].join(",");
@@ -416,13 +426,20 @@ fn yaml_aliases_are_refused_at_the_first_one() {
     );
     // Inside a real runbook, after text that has stars in it, and in a layout.
     let src = GOOD
-        .replace("text: Back up the database", "text: '*' marks a must; 2 * 3 checks")
-        .replace("    hold: 1m\n  - id: full", "    hold: &h 1m\n  - id: full")
+        .replace(
+            "text: Back up the database",
+            "text: '*' marks a must; 2 * 3 checks",
+        )
+        .replace(
+            "    hold: 1m\n  - id: full",
+            "    hold: &h 1m\n  - id: full",
+        )
         .replacen("    hold: 1m\n", "    hold: *h\n", 1);
     let p = parse_runbook(Path::new("bad.yaml"), &src).expect_err("refused");
     let (l, c, m) = one(&p);
-    assert_eq!((l, c), pos(&src, "*h").into(), "{m}");
-    let p = warroom::layout::parse(Path::new("l.yaml"), "name: &n x\nroot: *n\n").expect_err("refused");
+    assert_eq!((l, c), pos(&src, "*h"), "{m}");
+    let p =
+        warroom::layout::parse(Path::new("l.yaml"), "name: &n x\nroot: *n\n").expect_err("refused");
     assert!(p.to_string().starts_with("l.yaml:2:7: aliases"), "{p}");
 }
 

@@ -455,7 +455,8 @@ mod tests {
             s.len() <= 63
                 && s.split('.').all(|l| {
                     !l.is_empty()
-                        && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && l.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                         && !l.starts_with('-')
                         && !l.ends_with('-')
                 })
@@ -463,13 +464,22 @@ mod tests {
         assert_eq!(lease_name("ERP", "v1.0.0"), "warroom-erp-v1.0.0");
         // Something lost on the way: a hash of the exact names keeps releases apart.
         let erp = lease_name("ERP 系统", "1.0");
-        assert!(erp.starts_with("warroom-erp-1.0-") && erp.len() == 24, "{erp}");
+        assert!(
+            erp.starts_with("warroom-erp-1.0-") && erp.len() == 24,
+            "{erp}"
+        );
         assert_ne!(lease_name("a_b--c", "2"), lease_name("a-b-c", "2"));
         assert_eq!(lease_name("a-b-c", "2"), "warroom-a-b-c-2");
-        let (a, b) = (lease_name("订单系统", "v1.0.0"), lease_name("支付系统", "v1.0.0"));
+        let (a, b) = (
+            lease_name("订单系统", "v1.0.0"),
+            lease_name("支付系统", "v1.0.0"),
+        );
         assert_ne!(a, b);
         assert!(a.starts_with("warroom-v1.0.0-"), "{a}");
-        assert_ne!(lease_name(&"x".repeat(100), "1"), lease_name(&"x".repeat(101), "1"));
+        assert_ne!(
+            lease_name(&"x".repeat(100), "1"),
+            lease_name(&"x".repeat(101), "1")
+        );
         for name in [
             a,
             b,

@@ -33,10 +33,7 @@ pub fn find_alias(src: &str) -> Option<(usize, usize)> {
             }
             block = None;
         }
-        if quote.is_none()
-            && flow == 0
-            && plain_cont.is_some_and(|owner| blank || indent > owner)
-        {
+        if quote.is_none() && flow == 0 && plain_cont.is_some_and(|owner| blank || indent > owner) {
             continue;
         }
         let mut node_start = if flow > 0 { flow_node_start } else { true };

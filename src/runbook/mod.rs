@@ -325,7 +325,10 @@ fn at_most(out: &mut Found, at: Vec<Seg>, field: &str, got: Dur, max: Dur, what:
     if got > max {
         out.push((
             at,
-            format!("{field} must be at most {} (got {got}): {what}; write e.g. {eg}", days(max)),
+            format!(
+                "{field} must be at most {} (got {got}): {what}; write e.g. {eg}",
+                days(max)
+            ),
         ));
     }
 }
@@ -333,7 +336,7 @@ fn at_most(out: &mut Found, at: Vec<Seg>, field: &str, got: Dur, max: Dur, what:
 /// A bound the way a person writes it: 7d, 1d, 10m, 60s.
 fn days(d: Dur) -> String {
     let s = d.secs();
-    if s >= 86400 && s % 86400 == 0 {
+    if s >= 86400 && s.is_multiple_of(86400) {
         format!("{}d", s / 86400)
     } else {
         d.to_string()
