@@ -26,6 +26,9 @@ use crate::update::{CONSOLE, update};
 /// How long an action may wait for the API before it is reported as unanswered.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long quitting waits to hand the Lease back.
+const RELEASE_LIMIT: Duration = Duration::from_secs(5);
+
 /// At most this many frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
@@ -510,27 +513,27 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         l.layout,
         tx.clone(),
     )?;
-    let Sources { mut tasks, lease } =
-        start_sources(&mut app, l.kube.clone(), &l.prometheus, l.read_only)?;
-    tasks.push(spawn_signals(tx.clone()));
     crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
-    let mut terminal = ratatui::init();
     crash::install_hook();
-    let _ = ratatui::crossterm::execute!(
-        std::io::stdout(),
-        ratatui::crossterm::event::EnableBracketedPaste
-    );
+    let mut terminal = screen::enter()?;
+    let Sources { mut tasks, lease } =
+        match start_sources(&mut app, l.kube.clone(), &l.prometheus, l.read_only) {
+            Ok(s) => s,
+            Err(e) => {
+                screen::leave(terminal);
+                return Err(e);
+            }
+        };
+    tasks.push(spawn_signals(tx.clone()));
     tasks.push(spawn_terminal_events(tx.clone()));
     let result = drive(&mut app, &mut terminal, &mut rx).await;
-    let _ = ratatui::crossterm::execute!(
-        std::io::stdout(),
-        ratatui::crossterm::event::DisableBracketedPaste
-    );
-    ratatui::restore();
+    screen::leave(terminal);
     for t in tasks {
         t.abort();
     }
-    lease.release(Duration::from_secs(1)).await;
+    // Long enough to finish a renewal in flight and then hand the Lease back, even on a
+    // loaded machine; short against the Lease's 30 s term.
+    lease.release(RELEASE_LIMIT).await;
     result?;
     Ok(app.journal_path().to_path_buf())
 }
@@ -560,7 +563,7 @@ mod crash {
     pub fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            ratatui::restore();
+            super::screen::restore();
             previous(info);
             if let Some((path, who)) = JOURNAL.get() {
                 let rec = Record {
@@ -584,5 +587,45 @@ mod crash {
             }
             std::process::exit(101);
         }));
+    }
+}
+
+/// The terminal, entered and left by the console itself. ratatui's own `restore` and its
+/// `Terminal`'s drop report failures with `eprintln!`, which panics when the terminal is
+/// gone (a dropped SSH session): a panic in the way out, or in the panic hook, aborts the
+/// process before the Lease is handed back. Here every failure on the way out is ignored:
+/// there is nobody left to tell.
+mod screen {
+    use std::io::stdout;
+
+    use ratatui::crossterm::cursor::Show;
+    use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+    use ratatui::crossterm::execute;
+    use ratatui::crossterm::terminal::{
+        EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    };
+    use ratatui::{DefaultTerminal, Terminal, backend::CrosstermBackend};
+
+    pub fn enter() -> std::io::Result<DefaultTerminal> {
+        enable_raw_mode()?;
+        let entered = execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)
+            .and_then(|_| Terminal::new(CrosstermBackend::new(stdout())));
+        if entered.is_err() {
+            restore();
+        }
+        entered
+    }
+
+    /// Put the terminal back as the shell expects it, whatever fails.
+    pub fn restore() {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
+    }
+
+    pub fn leave(mut terminal: DefaultTerminal) {
+        let _ = terminal.show_cursor();
+        restore();
+        // Its drop would report a cursor it could not show with a panicking eprintln.
+        std::mem::forget(terminal);
     }
 }

@@ -124,7 +124,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 read_only: console.read_only,
             })
             .await?;
-            println!("journal: {}", escape(&path.display().to_string()));
+            say_journal(&path);
             Ok(())
         }
         Command::Demo {
@@ -193,7 +193,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             .await;
             sim.shutdown().await;
             let path = result?;
-            println!("journal: {}", escape(&path.display().to_string()));
+            say_journal(&path);
             Ok(())
         }
         Command::Sim {
@@ -249,4 +249,15 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Where the journal is, said on the way out. The terminal may be gone (a dropped SSH
+/// session): then there is no one to tell, and that is no reason to fail.
+fn say_journal(path: &Path) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout(),
+        "journal: {}",
+        escape(&path.display().to_string())
+    );
 }

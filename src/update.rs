@@ -780,7 +780,7 @@ fn critical_now(s: &State) -> Vec<String> {
     s.metrics
         .iter()
         .zip(&s.rb.metrics)
-        .filter(|(m, def)| m.level(def, s.now, s.stale_after) == Level::Critical)
+        .filter(|(m, def)| m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) == Level::Critical)
         .map(|(m, def)| {
             format!(
                 "{} {}",
@@ -950,7 +950,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     }
     let mut unknown = Vec::new();
     for (m, def) in s.metrics.iter().zip(&rb.metrics) {
-        match m.level(def, s.now, s.stale_after) {
+        match m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) {
             Level::Critical => blockers.push(format!(
                 "{} is CRITICAL at {}",
                 def.title,
@@ -1596,7 +1596,7 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
 /// first answer is logged only when it is bad: at start-up every gauge arrives at once.
 fn announce(s: &mut State, index: usize, fx: &mut Vec<Effect>) {
     let m = &s.metrics[index];
-    let level = m.level(&s.rb.metrics[index], s.now, s.stale_after);
+    let level = s.gauge_level(index);
     match m.announced {
         Some(before) if before == level => {}
         Some(_) => announce_change(s, index, level, false, fx),

@@ -211,3 +211,143 @@ fn an_unreachable_cluster_is_shown_as_such_and_quitting_restores() {
     t.wait_for("EXIT=0");
     t.assert_sane();
 }
+
+/// The processes whose parent is `ppid`, read from /proc.
+fn children(ppid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: the command may hold spaces, so read after the ')'
+        let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or_default();
+        if after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(ppid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// SIGTERM, SIGHUP, SIGINT and SIGQUIT each end the console the way `q` does: the
+/// terminal restored, the Lease handed back, a close record in the journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_journals_why() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml"))
+        .unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kc");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let leases: kube::Api<Lease> = kube::Api::namespaced(client, "erp-production");
+    let name = warroom::kube::lease::lease_name("ERP backend (demo)", "v1.0.0");
+    for sig in ["TERM", "HUP", "INT", "QUIT"] {
+        let Some(t) = Tmux::start(&format!("sig{sig}"), 120, 40) else {
+            return;
+        };
+        let j = dir.path().join(format!("{sig}.jsonl"));
+        t.line("echo BEFORE-THE-CONSOLE");
+        t.line(&format!(
+            "{BIN} run assets/runbooks/demo.yaml --kubeconfig {} --prometheus {} --journal {}; echo \"EX\"\"IT=$?\"",
+            kc.display(),
+            sim.prom_url,
+            j.display()
+        ));
+        t.wait_for("Checklist");
+        // Driving: the Lease names this console.
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let holder = leases
+                .get_opt(&name)
+                .await
+                .unwrap()
+                .and_then(|l| l.spec?.holder_identity)
+                .unwrap_or_default();
+            if !holder.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < end, "SIG{sig}: the console never took the Lease");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shell: u32 = String::from_utf8_lossy(
+            &t.cmd(&["list-panes", "-t", "t", "-F", "#{pane_pid}"]).stdout,
+        )
+        .trim()
+        .parse()
+        .unwrap();
+        let console = children(shell);
+        assert_eq!(console.len(), 1, "one console under the shell: {console:?}");
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(console[0].to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let s = t.wait_for("EXIT=");
+        assert!(s.contains("BEFORE-THE-CONSOLE"), "SIG{sig}: the shell's screen is back:\n{s}");
+        assert!(s.contains("EXIT=0"), "SIG{sig}: a clean exit:\n{s}");
+        t.assert_sane();
+        let holder = leases
+            .get(&name)
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        assert_eq!(holder, "", "SIG{sig}: the Lease is handed back");
+        let journal = std::fs::read_to_string(&j).unwrap();
+        let last = journal.lines().last().unwrap();
+        assert!(
+            last.contains(&format!("the console ended on SIG{sig}")),
+            "SIG{sig}: {last}"
+        );
+    }
+    // The SSH session drops: the terminal itself goes away (tmux kill-session hangs up).
+    let Some(t) = Tmux::start("sighup-session", 120, 40) else {
+        return;
+    };
+    let j = dir.path().join("dropped.jsonl");
+    t.line(&format!(
+        "{BIN} run assets/runbooks/demo.yaml --kubeconfig {} --prometheus {} --journal {}",
+        kc.display(),
+        sim.prom_url,
+        j.display()
+    ));
+    t.wait_for("Checklist");
+    let held = || async {
+        leases
+            .get_opt(&name)
+            .await
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity)
+            .unwrap_or_default()
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    while held().await.is_empty() {
+        assert!(Instant::now() < end, "the console never took the Lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    t.cmd(&["kill-session", "-t", "t"]);
+    // Handed back, not left to run out: the holder is cleared well before the 30 s term.
+    let end = Instant::now() + Duration::from_secs(20);
+    while !held().await.is_empty() {
+        assert!(
+            Instant::now() < end,
+            "the Lease was not handed back on hang-up; journal:\n{:?}",
+            std::fs::read_to_string(&j),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(
+        journal.lines().last().unwrap().contains("the console ended on SIGHUP"),
+        "{journal}"
+    );
+    sim.shutdown().await;
+}

@@ -1478,3 +1478,123 @@ fn render(s: &State, w: u16, h: u16) -> String {
     }
     out
 }
+
+#[test]
+fn a_new_attempt_after_a_rollback_starts_its_stage_checks_fresh() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    tick_all_gating(&mut s, "full");
+    let full_checks: Vec<usize> = (0..s.checklist.items.len())
+        .filter(|i| s.checklist.items[*i].gates.as_deref() == Some("full"))
+        .collect();
+    assert!(!full_checks.is_empty());
+    assert!(full_checks.iter().all(|i| s.checklist.marks[*i].mark == Mark::Done));
+    let prep_done: Vec<usize> = (0..s.checklist.items.len())
+        .filter(|i| s.checklist.marks[*i].mark == Mark::Done)
+        .filter(|i| s.checklist.items[*i].gates.as_deref() == Some("canary-10"))
+        .collect();
+    ch(&mut s, 'R');
+    let fx = reason(&mut s, "errors");
+    let Effect::Kube { seq, .. } = &fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert!(
+        full_checks
+            .iter()
+            .all(|i| s.checklist.marks[*i].mark == Mark::Todo),
+        "the rolled-back attempt's checks are cleared"
+    );
+    assert!(
+        prep_done
+            .iter()
+            .all(|i| s.checklist.marks[*i].mark == Mark::Done),
+        "the preparation still stands"
+    );
+    let log: Vec<&str> = s.comms.iter().map(|c| c.text.as_str()).collect();
+    assert!(
+        log.iter()
+            .any(|t| t.starts_with("a new attempt starts its stage checks fresh")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().filter(|t| t.starts_with("✔")).count() >= full_checks.len(),
+        "the old ticks stay in the log"
+    );
+}
+
+#[test]
+fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_health() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let i = s
+        .rb
+        .metrics
+        .iter()
+        .position(|m| m.id == "canary-error-rate")
+        .unwrap();
+    let split = |s: &mut State, canary: f64| {
+        let at = s.now;
+        update(
+            s,
+            Event::Metric {
+                index: i,
+                at,
+                reading: Reading::Split(vec![
+                    warroom::state::metrics::Part {
+                        key: "stable".into(),
+                        value: 0.2,
+                        at,
+                    },
+                    warroom::state::metrics::Part {
+                        key: "canary".into(),
+                        value: canary,
+                        at,
+                    },
+                ]),
+            },
+        );
+    };
+    update(&mut s, Event::Cluster(cluster(9, 1)));
+    split(&mut s, 6.0);
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Critical
+    );
+    ch(&mut s, 'R');
+    let fx = reason(&mut s, "canary errors");
+    let Effect::Kube { seq, .. } = &fx[1] else {
+        panic!()
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    // The rate window still remembers the canary's errors...
+    split(&mut s, 5.8);
+    // ...but while the cluster still runs the canary's pod, it counts.
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Critical
+    );
+    // Once the cluster shows the canary serving nothing, its part is history.
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    split(&mut s, 5.7);
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Ok
+    );
+    let screen = render(&s, 200, 60);
+    assert!(screen.contains("stable 0.20 % │ canary idle"), "{screen}");
+}

@@ -40,6 +40,11 @@ pub struct KubeTarget {
     /// The Deployment that serves the new version during the canary stages.
     pub canary: String,
     pub traffic: Traffic,
+    /// The labels that pick the canary's own series in Prometheus (e.g. `{track:
+    /// canary}`): after a rollback, while the canary serves nothing, a split gauge's part
+    /// with these labels says "not serving" instead of driving the gauge and HEALTH.
+    #[serde(default)]
+    pub canary_series: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -135,12 +135,31 @@ impl MetricState {
         self.answer_level(m)
     }
 
+    /// The level to show, leaving out the part named `skip` (a track that serves nothing).
+    pub fn level_skipping(
+        &self,
+        m: &Metric,
+        now: DateTime<Utc>,
+        stale_after: i64,
+        skip: Option<&str>,
+    ) -> Level {
+        if self.is_stale(now, stale_after) {
+            return Level::Unknown;
+        }
+        self.answer_level_skipping(m, skip)
+    }
+
     /// The level the last answer says, however old it is.
     pub fn answer_level(&self, m: &Metric) -> Level {
+        self.answer_level_skipping(m, None)
+    }
+
+    pub fn answer_level_skipping(&self, m: &Metric, skip: Option<&str>) -> Level {
         match &self.reading {
             Some(Reading::Value { value, .. }) => level_of(m, *value),
             Some(Reading::Split(parts)) => parts
                 .iter()
+                .filter(|p| Some(p.key.as_str()) != skip)
                 .map(|p| level_of(m, p.value))
                 .max()
                 .unwrap_or(Level::Unknown),

@@ -397,6 +397,37 @@ impl State {
         })
     }
 
+    /// The part of a split gauge that belongs to a track serving nothing now: after a
+    /// rollback, the canary's (as `kubernetes.canary_series` names it) once the cluster
+    /// shows it takes no traffic. Its last figures are history, not health.
+    pub fn not_serving(&self, def: &crate::runbook::Metric) -> Option<&str> {
+        self.stages.rolled_back?;
+        let by = def.split_by.as_ref()?;
+        let value = self.rb.kubernetes.canary_series.get(by)?;
+        let k = &self.rb.kubernetes;
+        let idle = match k.split() {
+            crate::runbook::Split::Replicas(_) => self
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.desired == 0 && d.ready == 0),
+            crate::runbook::Split::Gateway { canary, .. } => self
+                .cluster
+                .snap
+                .route
+                .as_ref()
+                .and_then(|r| r.weight(canary))
+                == Some(0),
+        };
+        idle.then_some(value.as_str())
+    }
+
+    /// A gauge's level as HEALTH and the gates read it: fresh data only, without a
+    /// track that serves nothing.
+    pub fn gauge_level(&self, i: usize) -> metrics::Level {
+        let def = &self.rb.metrics[i];
+        self.metrics[i].level_skipping(def, self.now, self.stale_after, self.not_serving(def))
+    }
+
     /// Make a record of something that happens now, by `who`.
     pub fn record(&self, who: &str, entry: Entry) -> Record {
         Record {
@@ -535,6 +566,7 @@ impl State {
                 s.paused = false;
                 s.rolled_back = Some(at);
                 s.promoted = false;
+                self.fresh_attempt(at);
             }
             Entry::Pause { paused, .. } => {
                 if *paused && !s.paused {
@@ -546,6 +578,39 @@ impl State {
                 s.paused = *paused;
             }
             _ => {}
+        }
+    }
+
+    /// After a rollback the next attempt starts its stage checks fresh: what was ticked
+    /// while the rolled-back attempt ran (the items gating the stages after the first)
+    /// says nothing about the next one. The old ticks stay in the journal and the log.
+    fn fresh_attempt(&mut self, at: DateTime<Utc>) {
+        let mut cleared = 0;
+        for (i, it) in self.checklist.items.iter().enumerate() {
+            let later_stage = it
+                .gates
+                .as_deref()
+                .and_then(|g| self.rb.stage_index(g))
+                .is_some_and(|g| g >= 1);
+            let m = &mut self.checklist.marks[i];
+            if later_stage && it.kind.tickable() && m.mark != Mark::Todo && m.by.is_some() {
+                *m = ItemMark {
+                    mark: Mark::Todo,
+                    by: None,
+                    at: None,
+                };
+                cleared += 1;
+            }
+        }
+        if cleared > 0 {
+            self.comms.push(CommsEntry {
+                at,
+                who: crate::update::CONSOLE.into(),
+                level: LogLevel::Info,
+                text: format!(
+                    "a new attempt starts its stage checks fresh: {cleared} checks of the rolled-back attempt were cleared (they stay above, as the earlier attempt)"
+                ),
+            });
         }
     }
 

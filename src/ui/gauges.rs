@@ -206,7 +206,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let mut lines = Vec::new();
     for i in (top..n).take(visible) {
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
-        let level = m.level(def, s.now, s.stale_after);
+        let level = s.gauge_level(i);
         let stale = m.is_stale(s.now, s.stale_after);
         let (word, word_style) = describe(s, m, level, stale, theme);
         let name_w = (w / 3).clamp(8, 22);
@@ -215,7 +215,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let base = if stale { theme.stale } else { theme.text };
         let value_room = w.saturating_sub(width(&head) + WORD_W + 2);
         let mut spans = vec![Span::styled(head, base)];
-        spans.extend(value_spans(def, m, value_room, stale, theme));
+        spans.extend(value_spans(def, m, value_room, stale, s.not_serving(def), theme));
         spans.push(Span::raw(" "));
         let used: usize = spans.iter().map(|sp| width(&sp.content)).sum();
         spans.push(Span::styled(format!("{word:<WORD_W$}"), word_style));
@@ -255,7 +255,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     if room >= 3 && n > 0 {
         let i = s.ui.gauge_cursor.min(n - 1);
         let (def, m) = (&s.rb.metrics[i], &s.metrics[i]);
-        let level = m.level(def, s.now, s.stale_after);
+        let level = s.gauge_level(i);
         let stale = m.is_stale(s.now, s.stale_after);
         let dir = if def.bad == Bad::Above { ">" } else { "<" };
         let mut detail = vec![Line::from(Span::styled("─".repeat(w), theme.border))];
@@ -355,6 +355,7 @@ fn value_spans(
     m: &MetricState,
     room: usize,
     stale: bool,
+    idle: Option<&str>,
     theme: &Theme,
 ) -> Vec<Span<'static>> {
     let style_for = |l: Level| {
@@ -367,7 +368,7 @@ fn value_spans(
     let level = if stale {
         Level::Unknown
     } else {
-        m.answer_level(def)
+        m.answer_level_skipping(def, idle)
     };
     let single = |text: String, st: Style| {
         let cell = format!("{text:>10}");
@@ -386,6 +387,10 @@ fn value_spans(
                 .last_parts
                 .iter()
                 .map(|p| {
+                    if Some(p.key.as_str()) == idle {
+                        // Rolled back: this track serves nothing, its figures are history.
+                        return (format!("{} idle", p.key), Level::Unknown);
+                    }
                     (
                         format!("{} {}", p.key, format_value(def, Some(p.value))),
                         if failed {
@@ -401,7 +406,12 @@ fn value_spans(
             for (i, key) in def.order.iter().enumerate() {
                 if !m.last_parts.iter().any(|p| &p.key == key) {
                     let at = i.min(parts.len());
-                    parts.insert(at, (format!("{key} no data"), Level::Unknown));
+                    let what = if Some(key.as_str()) == idle {
+                        "idle"
+                    } else {
+                        "no data"
+                    };
+                    parts.insert(at, (format!("{key} {what}"), Level::Unknown));
                 }
             }
             let full: usize =

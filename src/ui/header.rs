@@ -19,7 +19,7 @@ pub fn health(s: &State) -> Level {
     let mut worst = None::<Level>;
     let mut unknown = false;
     for (m, def) in s.metrics.iter().zip(&s.rb.metrics) {
-        let l = m.level(def, s.now, s.stale_after);
+        let l = m.level_skipping(def, s.now, s.stale_after, s.not_serving(def));
         if l != Level::Unknown {
             worst = Some(worst.map_or(l, |w| w.max(l)));
         } else {
