@@ -145,11 +145,12 @@ impl App {
             warn(
                 &mut app,
                 format!(
-                    "action #{} was sent at {} but its result was never recorded: the rollout pane shows what the cluster actually did",
+                    "action #{} was sent at {} but its result was never recorded: it is checked against the cluster as soon as the cluster is seen",
                     p.seq,
                     ui::hms(p.at)
                 ),
             );
+            app.state.unreconciled = Some(p);
         }
         app.run_effects(fx);
         Ok(app)
@@ -189,18 +190,22 @@ impl App {
                 Effect::Journal(rec) => {
                     crash::saw(rec.seq);
                     if let Err(err) = self.journal.append(&rec) {
-                        // Without the record on disk the decision does not count: say so and
-                        // run nothing that followed it.
+                        // Without the record on disk the decision does not count: the
+                        // screen goes back to what the journal holds (the failed append was
+                        // cut back to its last whole record), the lead is told, and nothing
+                        // that followed it runs.
+                        match journal::replay(self.journal.path()) {
+                            Ok(r) => self.state.rebuild(&r.records),
+                            Err(e) => log::error!("cannot re-read the journal: {e}"),
+                        }
                         self.state.comms.push(CommsEntry {
                             at: Utc::now(),
                             who: CONSOLE.into(),
                             level: LogLevel::Error,
-                            text: format!(
-                                "cannot write the journal {}: {err}. Nothing further was done.",
-                                self.journal.path().display()
-                            ),
+                            text: format!("{err}. Nothing further was done."),
                         });
-                        self.state.stages.pending = None;
+                        self.state.ui.flash =
+                            Some("NOT RECORDED: the journal cannot be written (see the log)".into());
                         self.state.ui.dirty = true;
                         return;
                     }

@@ -162,6 +162,9 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             };
             let layout = layout::load(&console.layout)?;
             let sim = warroom::sim::start(sc, 0, 0).await?;
+            // A kubeconfig the console made up for itself is its own to remove on the way
+            // out; one the user asked for (--kubeconfig-out) stays.
+            let temporary = kubeconfig_out.is_none();
             let kc = kubeconfig_out.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("warroom-demo-{}.kubeconfig", std::process::id()))
             });
@@ -192,6 +195,9 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             })
             .await;
             sim.shutdown().await;
+            if temporary {
+                let _ = std::fs::remove_file(&kc);
+            }
             let path = result?;
             say_journal(&path);
             Ok(())
@@ -227,6 +233,9 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            // A kubeconfig the console made up for itself is its own to remove on the way
+            // out; one the user asked for (--kubeconfig-out) stays.
+            let temporary = kubeconfig_out.is_none();
             let kc = kubeconfig_out.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("warroom-sim-{}.kubeconfig", std::process::id()))
             });
@@ -244,6 +253,9 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 _ = term.recv() => {}
             }
             sim.shutdown().await;
+            if temporary {
+                let _ = std::fs::remove_file(&kc);
+            }
             println!("simulator stopped");
             Ok(())
         }

@@ -48,7 +48,12 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     None => {
                         use ratatui::crossterm::event::KeyCode;
                         match k.code {
-                            KeyCode::Char(c) => buf.push(c),
+                            KeyCode::Char(c) if buf.chars().count() < MAX_NOTE => buf.push(c),
+                            KeyCode::Char(_) => {
+                                s.ui.flash = Some(format!(
+                                    "a note holds at most {MAX_NOTE} characters: Enter logs it"
+                                ))
+                            }
                             KeyCode::Backspace => {
                                 buf.pop();
                             }
@@ -63,7 +68,17 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Paste(text) => {
             let text = text.replace(['\r', '\n'], " ");
             match &mut s.ui.mode {
-                Mode::Note(buf) => buf.push_str(&text),
+                Mode::Note(buf) => {
+                    let room = MAX_NOTE.saturating_sub(buf.chars().count());
+                    let n = text.chars().count();
+                    buf.extend(text.chars().take(room));
+                    if n > room {
+                        s.ui.flash = Some(format!(
+                            "the paste was cut to fit a note's {MAX_NOTE} characters ({} left out)",
+                            n - room
+                        ));
+                    }
+                }
                 Mode::Confirm(c) => {
                     if let Some(buf) = &mut c.reason {
                         let room = MAX_REASON.saturating_sub(buf.chars().count());
@@ -115,6 +130,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.cluster.snap = snap;
                 s.ui.dirty = true;
             }
+            reconcile(s, &mut fx);
             retire_canary(s, &mut fx);
             compare_with_cluster(s, &mut fx);
         }
@@ -332,6 +348,10 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         (Mode::Normal, a) => normal(s, a, fx),
     }
 }
+
+/// The longest note: a paragraph for the room, not a log file; a longer one is cut at
+/// input, where the lead sees it happen.
+pub const MAX_NOTE: usize = 2000;
 
 /// The longest typed reason: a sentence, not a document.
 pub const MAX_REASON: usize = 300;
@@ -731,6 +751,52 @@ fn rollback(
         fx,
     );
     fx.push(Effect::Kube { seq, op, audit });
+}
+
+/// An action sent before a restart whose answer never reached the journal: once the
+/// cluster is seen, say whether the cluster shows it done, and journal that as its
+/// outcome, so the question is settled once and not raised at every start.
+fn reconcile(s: &mut State, fx: &mut Vec<Effect>) {
+    let Some(p) = s.unreconciled.take() else {
+        return;
+    };
+    let mut done = s.clone();
+    done.stages.pending = None;
+    done.stage_done(&p.entry, p.at);
+    let paused_as_asked = match &p.entry {
+        Entry::Pause { paused, .. } => {
+            let k = &s.rb.kubernetes;
+            [&k.stable, &k.canary]
+                .iter()
+                .all(|n| s.cluster.deployment(n).is_some_and(|d| d.paused == *paused))
+        }
+        _ => true,
+    };
+    let ok = done.cluster_disagreement().is_none() && paused_as_asked;
+    let message = if ok {
+        format!(
+            "reconciled after a restart: the cluster shows action #{} done",
+            p.seq
+        )
+    } else {
+        format!(
+            "reconciled after a restart: the cluster does not show action #{} done; the stage stays as it was",
+            p.seq
+        )
+    };
+    if ok {
+        s.stages.pending = Some(p.clone());
+    }
+    emit(
+        s,
+        CONSOLE,
+        Entry::Outcome {
+            of: p.seq,
+            ok,
+            message,
+        },
+        fx,
+    );
 }
 
 /// After promotion the canary kept its pods so that capacity never dropped; once the

@@ -105,7 +105,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
     // console drives at once.
     l1.release(Duration::from_secs(5)).await;
     until(&mut second, &mut rx2, "the watcher seeing no driver", |a| {
-        matches!(&a.state.driver, Driver::ReadOnly { holder: None, why }
+        matches!(&a.state.driver, Driver::Free { why }
             if why.starts_with("no console drives this release now"))
     })
     .await;

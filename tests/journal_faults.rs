@@ -249,3 +249,110 @@ fn default_journals_are_one_per_release() {
         "stable across calls"
     );
 }
+
+/// A console whose disk fills: the tick and the note that could not be written are not
+/// shown as made, the lead is told in plain words, and the journal stays readable.
+#[test]
+fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use warroom::event::Event;
+    use warroom::journal::Mark;
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let path = mnt.join("j.jsonl");
+    let rb = warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
+        .unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut app = warroom::app::App::open(
+        rb,
+        "demo",
+        &path,
+        "lin",
+        warroom::layout::builtin("war-room"),
+        tx,
+    )
+    .unwrap();
+    let key = |app: &mut warroom::app::App, code: KeyCode| {
+        app.handle(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    };
+    // Fill the disk, then note until even the journal's last page is full.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(mnt.join("filler")).unwrap();
+        let block = vec![b'x'; 512];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let refused = |app: &warroom::app::App| {
+        app.state
+            .comms
+            .last()
+            .is_some_and(|c| c.text.starts_with("the disk holding"))
+    };
+    for i in 0..200 {
+        key(&mut app, KeyCode::Char('n'));
+        app.handle(Event::Paste(format!("filling note {i}")));
+        key(&mut app, KeyCode::Enter);
+        if refused(&app) {
+            break;
+        }
+    }
+    assert!(refused(&app), "the disk never filled");
+    assert!(
+        !app.state.comms.iter().any(|c| c.text.contains("filling note")
+            && !whole_records(&path).iter().any(|r| matches!(&r.entry, Entry::Note { text } if c.text.contains(text.as_str())))),
+        "a note on screen that is not in the journal"
+    );
+    // Now a tick: refused, so not ticked.
+    let i = app
+        .state
+        .checklist
+        .items
+        .iter()
+        .position(|it| it.id == "prep-rollback-image")
+        .unwrap();
+    let phase = app.state.checklist.items[i].phase;
+    app.state.checklist.collapsed[phase] = false;
+    app.state.checklist.cursor = app
+        .state
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == warroom::state::Row::Item(i))
+        .unwrap();
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.state.checklist.marks[i].mark, Mark::Todo, "not recorded, not ticked");
+    let last = app.state.comms.last().unwrap();
+    assert_eq!(
+        last.text,
+        format!(
+            "the disk holding {} is full: the last decision was NOT recorded and is not in effect; free space and do it again. Nothing further was done.",
+            path.display()
+        )
+    );
+    assert!(app.state.ui.flash.as_deref().unwrap().starts_with("NOT RECORDED"));
+    // Space returns: the same tick is recorded, and the journal reads back whole.
+    std::fs::remove_file(mnt.join("filler")).unwrap();
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.state.checklist.marks[i].mark, Mark::Done);
+    let recs = whole_records(&path);
+    assert!(recs.iter().any(|r| matches!(&r.entry, Entry::Mark { item, .. } if item == "prep-rollback-image")));
+}

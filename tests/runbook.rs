@@ -460,3 +460,36 @@ fn shipped_runbooks_have_no_aliases_and_stars_in_text_are_fine() {
     assert_ne!(src, GOOD);
     parse_runbook(Path::new("ok.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_header_value_with_a_line_break_is_refused_where_it_is() {
+    let p = bad(|s: &str| {
+        s.replace(
+            "metrics:\n",
+            "prometheus:\n  headers: {X-Scope-OrgID: \"erp\\r\\nX-Evil: 1\"}\nmetrics:\n",
+        )
+    });
+    let (l, c, m) = one(&p);
+    let src = GOOD.replace(
+        "metrics:\n",
+        "prometheus:\n  headers: {X-Scope-OrgID: \"erp\\r\\nX-Evil: 1\"}\nmetrics:\n",
+    );
+    let line = src[..src.find("X-Scope-OrgID").unwrap()].matches('\n').count() + 1;
+    assert_eq!(l, line, "{m}");
+    assert!(c > 1);
+    assert!(
+        m.starts_with("the value of header `X-Scope-OrgID` has a control character"),
+        "{m}"
+    );
+}
+
+#[test]
+fn huge_values_keep_the_unit_in_the_gauges_column() {
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    for m in &rb.metrics {
+        let text = warroom::ui::gauges::format_value(m, Some(3.2e18));
+        assert!(text.chars().count() <= 12, "{}: {text}", m.id);
+    }
+    let err = rb.metrics.iter().find(|m| m.id == "error-rate").unwrap();
+    assert_eq!(warroom::ui::gauges::format_value(err, Some(3.2e18)), "3.20e18 %");
+}

@@ -351,3 +351,29 @@ async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_jour
     );
     sim.shutdown().await;
 }
+
+/// The demo's own kubeconfig is its to remove: nothing is left in the temp folder.
+#[test]
+fn the_demo_leaves_no_kubeconfig_behind() {
+    let Some(t) = Tmux::start("demo-clean", 120, 40) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    t.line(&format!(
+        "TMPDIR={} {BIN} demo --journal {}; echo \"EX\"\"IT=$?\"",
+        tmp.display(),
+        dir.path().join("j.jsonl").display()
+    ));
+    t.wait_for("Checklist");
+    let during: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        during.iter().any(|n| n.to_string_lossy().ends_with(".kubeconfig")),
+        "the demo writes its kubeconfig there: {during:?}"
+    );
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+    let after: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(after.is_empty(), "left behind: {after:?}");
+}

@@ -1598,3 +1598,99 @@ fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_healt
     let screen = render(&s, 200, 60);
     assert!(screen.contains("stable 0.20 % │ canary idle"), "{screen}");
 }
+
+#[test]
+fn a_console_whose_lease_may_have_run_out_refuses_every_action_even_with_a_renewal_in_flight() {
+    let mut s = state();
+    tick_all_gating(&mut s, "canary-10");
+    update(
+        &mut s,
+        Event::LeaseHeld {
+            until: t0() + Duration::seconds(30),
+        },
+    );
+    // 24 s after the last renewal: still surely ours.
+    s.now = t0() + Duration::seconds(24);
+    fresh(&mut s);
+    ch(&mut s, 'a');
+    assert!(matches!(s.ui.mode, Mode::Confirm(_)), "{:?}", s.ui.flash);
+    // A second later the margin is reached: the dialog's `y` re-checks and refuses.
+    s.now = t0() + Duration::seconds(25);
+    fresh(&mut s);
+    let fx = ch(&mut s, 'y');
+    assert!(fx.is_empty(), "{fx:?}");
+    ch(&mut s, 'n');
+    for k in ['a', 'R', 'p'] {
+        assert!(ch(&mut s, k).is_empty());
+        assert!(
+            s.ui.flash.as_deref().unwrap().contains("Lease ran out"),
+            "{k}: {:?}",
+            s.ui.flash
+        );
+        assert_eq!(s.ui.mode, Mode::Normal);
+    }
+    // The next successful renewal gives it back.
+    update(
+        &mut s,
+        Event::LeaseHeld {
+            until: t0() + Duration::seconds(55),
+        },
+    );
+    ch(&mut s, 'a');
+    assert!(matches!(s.ui.mode, Mode::Confirm(_)), "{:?}", s.ui.flash);
+}
+
+#[test]
+fn notes_are_bounded_at_input_and_a_huge_replayed_note_is_shown_cut() {
+    let mut s = state();
+    ch(&mut s, 'n');
+    update(&mut s, Event::Paste("x".repeat(5000)));
+    assert!(s.ui.flash.as_deref().unwrap().contains("3000 left out"));
+    let fx = key(&mut s, KeyCode::Enter);
+    let Entry::Note { text } = journaled(&fx)[0] else {
+        panic!()
+    };
+    assert_eq!(text.chars().count(), warroom::update::MAX_NOTE);
+    // A 20 MB note from an older journal: whole in the journal, cut on screen.
+    let huge = "备".repeat(7_000_000);
+    let rec = s.record("lin", Entry::Note { text: huge });
+    s.apply(&rec);
+    let shown = &s.comms.last().unwrap().text;
+    assert!(shown.ends_with("(6998000 more characters in the journal)"), "{}", &shown[shown.len() - 60..]);
+    assert!(shown.len() < 10_000);
+}
+
+#[test]
+fn an_action_unanswered_before_a_restart_is_reconciled_with_the_cluster_once() {
+    for (canary, stable, done) in [(1, 9, true), (0, 10, false)] {
+        let mut s = state();
+        let rec = s.record(
+            "lin",
+            Entry::Advance {
+                to: "canary-10".into(),
+                plan: "Shift traffic to 10%".into(),
+                overridden: vec![],
+                override_reason: None,
+            },
+        );
+        s.apply(&rec);
+        // What App::open does with an intent that has no outcome in the journal.
+        s.unreconciled = s.stages.pending.take();
+        let fx = update(&mut s, Event::Cluster(cluster(stable, canary)));
+        let outcomes: Vec<_> = journaled(&fx)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Outcome { of, ok, message } => Some((*of, *ok, message.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outcomes.len(), 1, "{fx:?}");
+        assert_eq!(outcomes[0].0, rec.seq);
+        assert_eq!(outcomes[0].1, done, "{}", outcomes[0].2);
+        assert!(outcomes[0].2.starts_with("reconciled after a restart"));
+        assert_eq!(s.stages.current, done.then_some(0));
+        // Settled once: the next snapshot journals nothing more about it.
+        let fx = update(&mut s, Event::Cluster(cluster(stable, canary)));
+        assert!(!journaled(&fx).iter().any(|e| matches!(e, Entry::Outcome { .. })));
+    }
+}

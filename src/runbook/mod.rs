@@ -860,6 +860,16 @@ fn validate_prometheus(rb: &Runbook, out: &mut Found) {
             }
         }
     }
+    for (name, value) in &p.headers {
+        if value.chars().any(|c| c.is_control()) {
+            out.push((
+                at(&["headers", name.as_str()]),
+                format!(
+                    "the value of header `{name}` has a control character (a line break?): an HTTP header value is one line of text; remove it"
+                ),
+            ));
+        }
+    }
     for name in p.headers.keys() {
         if name.is_empty()
             || !name

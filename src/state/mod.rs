@@ -328,6 +328,9 @@ pub struct State {
     pub stale_after: i64,
     /// Journal problems found at start-up, reported in the log.
     pub startup_notes: Vec<String>,
+    /// An action journaled before a restart whose answer never was: compared with the
+    /// cluster once it is seen, and the verdict journaled, so it is settled once.
+    pub unreconciled: Option<Pending>,
     /// Until when this console's Lease is surely its own: its last successful renewal
     /// plus the Lease's duration.
     pub lease_until: Option<DateTime<Utc>>,
@@ -377,6 +380,7 @@ impl State {
             startup_notes: Vec::new(),
             last_auto: None,
             lease_until: None,
+            unreconciled: None,
         }
     }
 
@@ -495,7 +499,21 @@ impl State {
                 };
                 log(self, level, text);
             }
-            Entry::Note { text } => log(self, LogLevel::Info, format!("“{text}”")),
+            Entry::Note { text } => {
+                // A note longer than the console takes at input (an older journal, or one
+                // written by hand) is shown cut: the screen is redrawn often, the journal
+                // keeps it whole.
+                let max = crate::update::MAX_NOTE;
+                let shown = match text.char_indices().nth(max) {
+                    Some((cut, _)) => format!(
+                        "“{}…” ({} more characters in the journal)",
+                        &text[..cut],
+                        text[cut..].chars().count()
+                    ),
+                    None => format!("“{text}”"),
+                };
+                log(self, LogLevel::Info, shown)
+            }
             Entry::Advance { plan, .. }
             | Entry::Rollback { plan, .. }
             | Entry::Pause { plan, .. }
@@ -546,7 +564,7 @@ impl State {
         }
     }
 
-    fn stage_done(&mut self, entry: &Entry, at: DateTime<Utc>) {
+    pub fn stage_done(&mut self, entry: &Entry, at: DateTime<Utc>) {
         let s = &mut self.stages;
         match entry {
             Entry::Advance { to, .. } => {
@@ -612,6 +630,26 @@ impl State {
                 ),
             });
         }
+    }
+
+    /// Put back everything the journal decides (ticks, stage, notes, the log, cancelled
+    /// countdowns) as the journal's records say, keeping what the sources said (gauges,
+    /// cluster, Lease) and the screen's own state: after a record could not be written,
+    /// the screen must not show a decision that is not on disk.
+    pub fn rebuild(&mut self, records: &[Record]) {
+        let mut fresh = State::new(self.rb.clone(), &self.operator, self.now);
+        for r in records {
+            fresh.apply(r);
+        }
+        self.checklist.marks = fresh.checklist.marks;
+        self.stages = fresh.stages;
+        self.comms = fresh.comms;
+        self.seq = fresh.seq;
+        for (t, f) in self.triggers.iter_mut().zip(fresh.triggers) {
+            t.cancelled = f.cancelled;
+        }
+        self.ui.mode = Mode::Normal;
+        self.ui.dirty = true;
     }
 
     /// Seconds the current stage has been held (pauses excluded).

@@ -31,8 +31,8 @@ pub fn format_value(m: &Metric, v: Option<f64>) -> String {
         Unit::Percent => format!("{} %", sig(v)),
         Unit::Ratio => format!("{} %", sig(v * 100.0)),
         Unit::Seconds if v.abs() < 1.0 => format!("{:.0} ms", v * 1000.0),
-        Unit::Seconds => format!("{:.2} s", v),
-        Unit::Milliseconds if v.abs() >= 1000.0 => format!("{:.2} s", v / 1000.0),
+        Unit::Seconds => format!("{} s", sig(v)),
+        Unit::Milliseconds if v.abs() >= 1000.0 => format!("{} s", sig(v / 1000.0)),
         Unit::Milliseconds => format!("{:.0} ms", v),
         Unit::ReqPerSec => format!("{} req/s", sig(v)),
         Unit::PerMin => format!("{} /min", sig(v)),
@@ -80,6 +80,11 @@ pub fn format_pair(m: &Metric, v: Option<f64>, thr: f64) -> (String, String) {
 /// Enough digits to read, no more: 6.02, 61.4, 1250.
 fn sig(v: f64) -> String {
     let a = v.abs();
+    // A figure too long for the gauge's column would push the unit and the level word off
+    // the row: past a million, powers of ten.
+    if a >= 1e6 {
+        return format!("{v:.2e}");
+    }
     if a >= 100.0 || a == 0.0 {
         format!("{v:.0}")
     } else if a >= 10.0 {
