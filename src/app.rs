@@ -132,6 +132,25 @@ impl App {
             app.state.apply(&rec);
             fx.push(Effect::Journal(rec));
         };
+        // A session that ended without its close record (killed, power lost): say so, with
+        // when its last word was, so the room knows the gap.
+        let closed = |r: &journal::Record| {
+            matches!(&r.entry, Entry::System { text, .. }
+                if text.starts_with("closed the console")
+                    || text.starts_with("the console ended on")
+                    || text.starts_with("the console crashed"))
+        };
+        if let Some(last) = replay.records.last()
+            && !closed(last)
+        {
+            warn(
+                &mut app,
+                format!(
+                    "the previous session ended without closing: its last record was at {}",
+                    ui::hms(last.at)
+                ),
+            );
+        }
         if let Some((line, aside)) = &replay.torn {
             warn(
                 &mut app,

@@ -30,8 +30,10 @@ fn main() -> ExitCode {
         cmd => match rt.block_on(start(cmd)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                // Errors carry text from files and servers: never raw escapes.
-                eprintln!("warroom: {}", escape(&format!("{e:#}")));
+                // Errors carry text from files and servers: never raw escapes. (And a
+                // terminal gone with its session is no reason to panic on the way out.)
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "warroom: {}", escape(&format!("{e:#}")));
                 ExitCode::from(if e.downcast_ref::<Problems>().is_some() {
                     2
                 } else {

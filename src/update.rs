@@ -197,7 +197,8 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
         }
         Event::LeaseHeld { until } => {
-            s.lease_until = Some(until);
+            // Each renewal extends the term; answers arriving out of order never shorten it.
+            s.lease_until = Some(s.lease_until.map_or(until, |u| u.max(until)));
         }
         Event::Lease(d) => {
             if s.driver != d {
@@ -1015,6 +1016,8 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         }
     }
     let mut unknown = Vec::new();
+    // Gauges failing for the same reason (a Prometheus outage fails them all) are one line.
+    let mut failing: Vec<(String, Vec<String>, Option<chrono::DateTime<chrono::Utc>>)> = Vec::new();
     for (m, def) in s.metrics.iter().zip(&rb.metrics) {
         match m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) {
             Level::Critical => blockers.push(format!(
@@ -1022,9 +1025,38 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                 def.title,
                 crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
             )),
-            Level::Unknown => unknown.push(gauge_unknown(m, def)),
+            Level::Unknown => match &m.reading {
+                Some(Reading::Error(e)) => {
+                    let since = m.last_value.map(|v| v.1);
+                    match failing.iter_mut().find(|(r, _, _)| r == e) {
+                        Some((_, names, at)) => {
+                            names.push(def.title.clone());
+                            *at = match (*at, since) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                        None => failing.push((e.clone(), vec![def.title.clone()], since)),
+                    }
+                }
+                _ => unknown.push(gauge_unknown(m, def)),
+            },
             _ => {}
         }
+    }
+    for (reason, names, since) in failing {
+        let since = since
+            .map(|at| format!(", no fresh value since {}", crate::ui::hms(at)))
+            .unwrap_or_default();
+        unknown.push(if names.len() == 1 {
+            format!("{}: the query fails{since}: {reason}", names[0])
+        } else {
+            format!(
+                "{} gauges ({}): the query fails{since}: {reason}",
+                names.len(),
+                names.join(", ")
+            )
+        });
     }
     for (t, def) in s.triggers.iter().zip(&rb.rollback_triggers) {
         if !armed(s, def) || t.met.is_some() {
@@ -1312,22 +1344,29 @@ fn rollback_confirm(
     op: KubeOp,
 ) -> Confirm {
     let mut c = Confirm::new(title, plan, blockers, Proposal::Rollback { op });
+    // The automatic kinds on offer are those armed now; manual and emergency always are.
     c.kinds = s
         .rb
         .rollback_triggers
         .iter()
+        .filter(|t| t.kind != TriggerKind::Automatic || armed(s, t) || s.stages.current.is_none())
         .map(|t| (t.id.clone(), t.text.clone()))
         .collect();
     if c.kinds.is_empty() {
         c.kinds.push(("manual".into(), "Manual rollback".into()));
     }
-    let met = s.triggers.iter().position(|t| t.met.is_some());
+    let id_of = |i: usize| s.rb.rollback_triggers[i].id.clone();
+    let met = s.triggers.iter().position(|t| t.met.is_some()).map(id_of);
     let by_hand = s
         .rb
         .rollback_triggers
         .iter()
-        .position(|t| t.kind != TriggerKind::Automatic);
-    c.kind = met.or(by_hand).unwrap_or(0);
+        .position(|t| t.kind != TriggerKind::Automatic)
+        .map(id_of);
+    c.kind = met
+        .or(by_hand)
+        .and_then(|id| c.kinds.iter().position(|(k, _)| *k == id))
+        .unwrap_or(0);
     c.reason = Some(String::new());
     c
 }
@@ -1510,7 +1549,8 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 (Some(Verdict::Holds { since, value }), Some(at)) => {
                     all_clear = false;
                     holds = true;
-                    let met_at = *since + chrono::Duration::seconds(cond.for_.secs() as i64);
+                    let since = counted_since(s, *since);
+                    let met_at = since + chrono::Duration::seconds(cond.for_.secs() as i64);
                     if met_at <= at && first.as_ref().is_none_or(|(f, _)| met_at < *f) {
                         first = Some((met_at, condition_evidence(s, cond, *value)));
                     }
@@ -1576,6 +1616,14 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
             (None, None) => {}
         }
     }
+}
+
+/// Where a run of a condition starts counting: not before the stage in force began.
+pub fn counted_since(
+    s: &State,
+    since: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    s.stages.began.map_or(since, |b| since.max(b))
 }
 
 fn condition_evidence(s: &State, c: &crate::runbook::Condition, value: f64) -> String {
@@ -1704,14 +1752,28 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
                 ),
             ))
         }
-        (Level::Ok, _) if !first => Some((
-            LogLevel::Info,
-            format!(
-                "{} is back to OK at {}",
-                def.title,
-                crate::ui::gauges::format_pair(def, m.last_value.map(|v| v.0), def.warn).0
-            ),
-        )),
+        (Level::Ok, _) if !first => {
+            // With a track that serves nothing left out, the figure that is OK is the
+            // worst of the others, not the idle track's last one.
+            let idle = s.not_serving(def);
+            let value = match (&m.reading, idle) {
+                (Some(Reading::Split(parts)), Some(k)) => parts
+                    .iter()
+                    .filter(|p| p.key != k)
+                    .map(|p| p.value)
+                    .reduce(|a, b| crate::state::metrics::worse(def, a, b)),
+                _ => m.last_value.map(|v| v.0),
+            };
+            let aside = idle.map(|k| format!(" ({k} idle)")).unwrap_or_default();
+            Some((
+                LogLevel::Info,
+                format!(
+                    "{} is back to OK at {}{aside}",
+                    def.title,
+                    crate::ui::gauges::format_pair(def, value, def.warn).0
+                ),
+            ))
+        }
         (Level::Unknown, Some(Reading::Error(e))) => {
             Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title)))
         }

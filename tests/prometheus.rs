@@ -1207,3 +1207,96 @@ fn answers_become_readings() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A met trigger against a real Prometheus: Prometheus is stopped while the trigger is
+/// met and the trigger stays met ("data lost"); when Prometheus comes back the trigger
+/// is met at the same moment as before, and a console started afresh reads the same
+/// moment from the history: no clock starts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same_history() {
+    let bin = need_prometheus!();
+    let sim = simulator().await;
+    let mut prom = RealProm::start(
+        &bin,
+        &[format!("127.0.0.1:{}", port_of(&sim.prom_url))],
+        None,
+    );
+    prom.wait_ready();
+    let text = std::fs::read_to_string("assets/runbooks/demo.yaml")
+        .unwrap()
+        .replace("prometheus: {refresh: 2s}", "prometheus: {refresh: 1s}")
+        .replace(
+            "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 1m}",
+            "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 5s}",
+        )
+        .replacen("countdown: 30s", "countdown: 10m", 1);
+    let rb = parse_runbook(Path::new("demo.yaml"), &text).unwrap();
+    let step = Duration::from_secs(1);
+    let url = prom.url();
+    let console = |rb: &Runbook| {
+        let mut s = state_for(rb.clone());
+        // The canary stage in force: the trigger is armed.
+        s.stages.current = Some(0);
+        s.stages.since = Some(Utc::now());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = prom::triggers::spawn(
+            Prom::new(&Settings::new(&url, step)).unwrap(),
+            prom::triggers::watches(rb, step),
+            step,
+            tx,
+        );
+        (s, rx, task)
+    };
+    let (mut s, mut rx, task) = console(&rb);
+    pump(&mut s, &mut rx, Duration::from_secs(90), "the trigger met", |s| {
+        s.triggers[0].met.is_some()
+    })
+    .await;
+    let met_at = s.triggers[0].met.as_ref().unwrap().at;
+    let evidence = s.triggers[0].met.as_ref().unwrap().evidence.clone();
+    assert!(
+        evidence.starts_with("Error rate by track canary 6.00 % > 5.00 % for 5s"),
+        "{evidence}"
+    );
+
+    prom.stop();
+    pump(&mut s, &mut rx, Duration::from_secs(30), "the data lost", |s| {
+        s.triggers[0].met.as_ref().is_some_and(|m| m.data_lost.is_some())
+    })
+    .await;
+    // The outage goes on; the trigger stays met, however long.
+    let lost_until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < lost_until {
+        pump(&mut s, &mut rx, Duration::from_secs(1), "", |_| true).await;
+        assert!(s.triggers[0].met.is_some(), "a lost Prometheus cleared the trigger");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(warroom::ui::header::health(&s) != Level::Ok);
+
+    prom.spawn();
+    prom.wait_ready();
+    pump(&mut s, &mut rx, Duration::from_secs(60), "fresh data again", |s| {
+        s.triggers[0].met.as_ref().is_some_and(|m| m.data_lost.is_none())
+    })
+    .await;
+    assert_eq!(
+        s.triggers[0].met.as_ref().unwrap().at,
+        met_at,
+        "the outage did not start the clock over"
+    );
+    task.abort();
+
+    // A console started now reads the same moment from Prometheus' history.
+    let (mut again, mut rx2, task2) = console(&rb);
+    pump(&mut again, &mut rx2, Duration::from_secs(30), "the trigger met, fresh", |s| {
+        s.triggers[0].met.is_some()
+    })
+    .await;
+    let restarted_at = again.triggers[0].met.as_ref().unwrap().at;
+    assert!(
+        (restarted_at - met_at).num_milliseconds().abs() <= 1000,
+        "restarted console: met at {restarted_at}, first console {met_at}"
+    );
+    task2.abort();
+    sim.shutdown().await;
+}

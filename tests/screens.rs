@@ -487,3 +487,47 @@ fn a_split_gauge_shows_a_missing_part_as_no_data() {
         "the canary's part is missing, not fine: {row}"
     );
 }
+
+/// A dialog over the Chinese checklist: no wide character straddles its left border (the
+/// terminal would draw it over the `║`), and at 80x24 what blocks and the keys still show
+/// when the dialog is taller than the screen.
+#[test]
+fn dialogs_over_chinese_text_keep_their_border_and_their_keys() {
+    let mut s = busy_state("assets/runbooks/erp-v1.0.0.zh.yaml");
+    s.stages.current = None;
+    s.stages.pending = None;
+    s.checklist.collapsed.iter_mut().for_each(|c| *c = false);
+    update(
+        &mut s,
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char('a'),
+        )),
+    );
+    assert!(matches!(s.ui.mode, warroom::state::Mode::Confirm(_)));
+    for (w, h, layout_name) in [(160, 48, "war-room"), (120, 40, "war-room"), (80, 24, "compact")] {
+        let b = render(&s, layout_name, w, h);
+        let (x0, y0) = find(&b, "╔").expect("the dialog's corner");
+        let (_, y1) = find(&b, "╚").expect("the dialog's bottom");
+        for y in y0..=y1 {
+            assert!(
+                matches!(b[(x0, y)].symbol(), "║" | "╔" | "╚"),
+                "{w}x{h}: border at row {y} is {:?}",
+                b[(x0, y)].symbol()
+            );
+            if x0 > 0 {
+                let left = b[(x0 - 1, y)].symbol();
+                assert!(
+                    unicode_width::UnicodeWidthStr::width(left) <= 1,
+                    "{w}x{h}: a wide {left:?} straddles the border at row {y}"
+                );
+            }
+        }
+        let t = text(&b);
+        assert!(t.contains("BLOCKED"), "{w}x{h}: what blocks shows:\n{t}");
+        assert!(t.contains("n/Esc"), "{w}x{h}: the keys show:\n{t}");
+    }
+    insta::assert_snapshot!(
+        "zh_confirm_80x24",
+        text(&render(&s, "compact", 80, 24))
+    );
+}

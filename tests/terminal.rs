@@ -377,3 +377,46 @@ fn the_demo_leaves_no_kubeconfig_behind() {
     let after: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(after.is_empty(), "left behind: {after:?}");
 }
+
+/// Esc and `y` arriving in one read are Alt+y to the terminal: a key with a modifier never
+/// confirms, so the dialog stays open and nothing is done.
+#[test]
+fn escape_then_y_in_one_write_never_confirms() {
+    let Some(t) = Tmux::start("esc-y", 120, 40) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.jsonl");
+    t.line(&format!(
+        "{BIN} demo --journal {}; echo \"EX\"\"IT=$?\"",
+        j.display()
+    ));
+    t.wait_for("Checklist");
+    t.wait_for("console drives the");
+    for pair in ["1b79", "1b0d"] {
+        t.send(&["p"]);
+        t.wait_for("Pause the rollout");
+        // Both bytes in one write.
+        let bytes: Vec<String> = pair
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let mut args = vec!["-H"];
+        args.extend(bytes.iter().map(String::as_str));
+        t.send(&args);
+        // Events are handled in order: once `n` has cancelled, the pair before it has been
+        // handled too.
+        t.send(&["n"]);
+        t.wait_for("cancelled: nothing was done");
+        let journal = std::fs::read_to_string(&j).unwrap();
+        assert!(
+            !journal.contains("\"kind\":\"pause\""),
+            "{pair}: the pause was confirmed:\n{journal}"
+        );
+        t.send(&["j"]);
+        t.wait_gone("cancelled: nothing was done");
+    }
+    t.send(&["q"]);
+    t.wait_for("EXIT=0");
+}

@@ -1033,6 +1033,13 @@ fn said(fx: &[Effect]) -> Vec<String> {
         .collect()
 }
 
+/// The canary stage in force for two minutes, every gauge fresh.
+fn ten_percent_for_two_minutes(s: &mut State) {
+    advance_to_ten_percent(s);
+    s.now += Duration::seconds(120);
+    fresh(s);
+}
+
 /// The canary at 10%, its error rate past 5% in Prometheus' history since `since`.
 fn canary_erring_since(s: &mut State, since: DateTime<Utc>) -> Vec<Effect> {
     let at = s.now;
@@ -1048,7 +1055,7 @@ fn canary_erring_since(s: &mut State, since: DateTime<Utc>) -> Vec<Effect> {
 #[test]
 fn a_trigger_met_in_prometheus_history_counts_down_then_rolls_back_by_itself() {
     let mut s = state();
-    advance_to_ten_percent(&mut s);
+    ten_percent_for_two_minutes(&mut s);
     let start = s.now;
     // 40 s of errors: not yet met; the header shows how far along it is.
     let fx = canary_erring_since(&mut s, start - Duration::seconds(40));
@@ -1105,9 +1112,9 @@ fn a_trigger_met_in_prometheus_history_counts_down_then_rolls_back_by_itself() {
 #[test]
 fn a_restarted_or_second_console_reaches_the_same_deadline() {
     let mut a = state();
-    advance_to_ten_percent(&mut a);
+    ten_percent_for_two_minutes(&mut a);
     let mut b = state();
-    advance_to_ten_percent(&mut b);
+    ten_percent_for_two_minutes(&mut b);
     // b starts 50 s later; both read the same history from Prometheus.
     let since = a.now - Duration::seconds(70);
     canary_erring_since(&mut a, since);
@@ -1122,7 +1129,7 @@ fn a_restarted_or_second_console_reaches_the_same_deadline() {
 #[test]
 fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data() {
     let mut s = state();
-    advance_to_ten_percent(&mut s);
+    ten_percent_for_two_minutes(&mut s);
     let t = s.now;
     canary_erring_since(&mut s, t - Duration::seconds(61));
     assert!(s.triggers[0].met.is_some());
@@ -1198,7 +1205,7 @@ fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data(
 #[test]
 fn the_lead_cancels_a_countdown_with_a_reason_and_a_new_episode_counts_again() {
     let mut s = state();
-    advance_to_ten_percent(&mut s);
+    ten_percent_for_two_minutes(&mut s);
     let t = s.now;
     canary_erring_since(&mut s, t - Duration::seconds(60));
     assert!(warroom::update::countdown_running(&s).is_some());
@@ -1231,7 +1238,7 @@ fn the_lead_cancels_a_countdown_with_a_reason_and_a_new_episode_counts_again() {
 #[test]
 fn a_read_only_console_shows_the_countdown_but_never_acts() {
     let mut s = state();
-    advance_to_ten_percent(&mut s);
+    ten_percent_for_two_minutes(&mut s);
     update(
         &mut s,
         Event::Lease(Driver::ReadOnly {
@@ -1297,7 +1304,8 @@ fn an_unknown_gauge_blocks_advancing_until_overridden_with_a_reason() {
     assert!(
         c.unknown
             .iter()
-            .any(|u| u.starts_with("Orders: no fresh value since") && u.contains("cannot reach Prometheus")),
+            .any(|u| u.starts_with("Orders: the query fails, no fresh value since 20:00:00")
+                && u.contains("cannot reach Prometheus")),
         "{:?}",
         c.unknown
     );
@@ -1375,7 +1383,11 @@ fn a_rollback_asks_its_kind_and_resumes_a_paused_rollout_first() {
         panic!("{:?}", s.ui.flash)
     };
     let kinds: Vec<&str> = c.kinds.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(kinds, ["auto-canary", "auto-full", "manual", "emergency"]);
+    assert_eq!(
+        kinds,
+        ["auto-canary", "manual", "emergency"],
+        "the automatic kinds armed now, and the lead's own"
+    );
     assert_eq!(c.kinds[c.kind].0, "manual", "no trigger met: a manual rollback");
     assert!(
         c.plan.iter().any(|p| p.contains("the rollback resumes it first")),
@@ -1595,6 +1607,13 @@ fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_healt
         warroom::ui::header::health(&s),
         warroom::state::metrics::Level::Ok
     );
+    let back = s
+        .comms
+        .iter()
+        .rev()
+        .find(|c| c.text.contains("is back to OK"))
+        .unwrap();
+    assert_eq!(back.text, "Error rate by track is back to OK at 0.20 % (canary idle)");
     let screen = render(&s, 200, 60);
     assert!(screen.contains("stable 0.20 % │ canary idle"), "{screen}");
 }
@@ -1693,4 +1712,78 @@ fn an_action_unanswered_before_a_restart_is_reconciled_with_the_cluster_once() {
         let fx = update(&mut s, Event::Cluster(cluster(stable, canary)));
         assert!(!journaled(&fx).iter().any(|e| matches!(e, Entry::Outcome { .. })));
     }
+}
+
+#[test]
+fn a_new_attempt_is_not_rolled_back_for_the_last_attempts_errors() {
+    let mut s = state();
+    ten_percent_for_two_minutes(&mut s);
+    let t = s.now;
+    canary_erring_since(&mut s, t - Duration::seconds(70));
+    let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
+    let fx = update(&mut s, Event::Tick(deadline));
+    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
+    else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq: *seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert_eq!(s.stage_name(), "ROLLED BACK");
+    // The lead starts again at once; the canary's rate window still remembers the errors.
+    s.now += Duration::seconds(5);
+    fresh(&mut s);
+    tick_all_gating(&mut s, "canary-10");
+    advance_to_ten_percent(&mut s);
+    let began = s.now;
+    let fx = canary_erring_since(&mut s, t - Duration::seconds(70));
+    assert!(
+        s.triggers[0].met.is_none(),
+        "met at once, from the last attempt's history: {:?}",
+        said(&fx)
+    );
+    assert!(warroom::update::countdown_running(&s).is_none());
+    assert_eq!(
+        warroom::ui::header::trigger_progress(&s).as_deref(),
+        Some("▲ canary Error rate by track 6.00 % > 5.00 % for 0s of 1m"),
+        "it counts from this attempt's start"
+    );
+    // A full minute into this attempt, still erring: met now, with a fresh countdown.
+    s.now = began + Duration::seconds(61);
+    canary_erring_since(&mut s, t - Duration::seconds(70));
+    let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
+    assert_eq!(deadline, began + Duration::seconds(60 + 30));
+}
+
+#[test]
+fn gauges_failing_for_one_reason_are_one_line_in_the_dialog() {
+    let mut s = state();
+    tick_all_gating(&mut s, "canary-10");
+    let at = s.now;
+    for index in 0..s.metrics.len() {
+        update(
+            &mut s,
+            Event::Metric {
+                index,
+                at,
+                reading: Reading::Error("cannot reach Prometheus at http://127.0.0.1:9/".into()),
+            },
+        );
+    }
+    ch(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(c.unknown.len(), 1, "{:?}", c.unknown);
+    assert!(
+        c.unknown[0].starts_with(&format!("{} gauges (Error rate, ", s.metrics.len()))
+            && c.unknown[0].ends_with("the query fails, no fresh value since 20:00:00: cannot reach Prometheus at http://127.0.0.1:9/"),
+        "{}",
+        c.unknown[0]
+    );
 }

@@ -147,6 +147,9 @@ pub struct Stages {
     /// Index of the stage in force (None: before the first stage, or after a rollback).
     pub current: Option<usize>,
     pub since: Option<DateTime<Utc>>,
+    /// When the stage in force began (pauses do not move it): a trigger counts only what
+    /// held since then, so a new attempt is not rolled back for the last one's errors.
+    pub began: Option<DateTime<Utc>>,
     /// When the first console started on this journal: the release clock.
     pub release_started: Option<DateTime<Utc>>,
     pub paused: bool,
@@ -571,6 +574,7 @@ impl State {
                 let idx = self.rb.stage_index(to);
                 s.current = idx;
                 s.since = Some(at);
+                s.began = Some(at);
                 s.held_before_pause = 0;
                 s.paused = false;
                 s.rolled_back = None;
@@ -581,6 +585,7 @@ impl State {
             Entry::Rollback { .. } => {
                 s.current = None;
                 s.since = None;
+                s.began = None;
                 s.paused = false;
                 s.rolled_back = Some(at);
                 s.promoted = false;

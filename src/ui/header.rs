@@ -114,8 +114,14 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         && !failing
     {
         let hold = rb.stages[i].hold.secs() as i64;
-        let text = if s.held() >= hold {
+        // The tick says "ready to move on": not while the release is unhealthy or a
+        // trigger's condition is running.
+        let sound = lvl != Level::Critical && lvl != Level::Unknown && trigger_progress(s).is_none();
+        let text = if s.held() >= hold && sound {
             format!("  held {} ✔", fmt_secs(hold))
+        } else if s.held() >= hold {
+            // HEALTH, just below, says why.
+            format!("  held {}, not ready", fmt_secs(hold))
         } else {
             format!("  hold {}/{}", fmt_secs(s.held()), fmt_secs(hold))
         };
@@ -273,12 +279,12 @@ pub fn trigger_progress(s: &State) -> Option<String> {
             let (Some(v), Some(at)) = (&c.verdict, c.at) else {
                 continue;
             };
-            let crate::state::triggers::Verdict::Holds { value, .. } = v else {
+            let crate::state::triggers::Verdict::Holds { value, since } = v else {
                 continue;
             };
-            let Some(held) = crate::state::triggers::held_secs(v, at) else {
-                continue;
-            };
+            let held = (at - crate::update::counted_since(s, *since))
+                .num_seconds()
+                .max(0);
             if s.stages.current.is_none_or(|i| !def.armed_at(&s.rb.stages[i].id)) {
                 continue;
             }

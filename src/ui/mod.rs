@@ -53,6 +53,9 @@ impl<'a> Canvas<'a> {
     pub fn render_widget<W: Widget>(&mut self, w: W, area: Rect) {
         w.render(area, self.buf);
     }
+    pub fn buffer_mut(&mut self) -> &mut Buffer {
+        self.buf
+    }
 }
 
 /// Draw the whole screen into `buf`.

@@ -4,7 +4,7 @@
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 use super::Canvas;
 use super::theme::Theme;
@@ -100,11 +100,11 @@ pub fn help(theme: &Theme, f: &mut Canvas) {
         ]));
     }
     lines.push(Line::from(Span::styled(
-        "In a confirmation: y or Enter confirms, n or Esc cancels.",
+        "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
         theme.dim,
     )));
     let area = centered(f.area(), 72, lines.len() as u16 + 2);
-    f.render_widget(Clear, area);
+    clear_under(area, f);
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()
@@ -121,112 +121,127 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     let w = full.width.saturating_sub(4).min(90);
     let inner_w = w.saturating_sub(2) as usize;
     let blocked = !c.blockers.is_empty();
-    let mut lines = Vec::new();
-    for l in wrap(&c.title, inner_w) {
-        lines.push(Line::from(Span::styled(
-            l,
-            theme.title.add_modifier(Modifier::BOLD),
-        )));
-    }
-    for p in &c.plan {
-        for l in wrap(p, inner_w) {
-            lines.push(Line::from(Span::raw(l)));
-        }
-    }
+    let para = |text: &str, style: Style, indent: usize| -> Vec<Line<'static>> {
+        // Continuation lines keep the first line's indent, so a wrapped item reads as one.
+        let pad = " ".repeat(indent);
+        wrap(text, inner_w.saturating_sub(indent).max(8))
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let l = if i == 0 { l } else { format!("{pad}{l}") };
+                Line::from(Span::styled(l, style))
+            })
+            .collect()
+    };
+    let bold = |c: Color| Style::default().fg(c).add_modifier(Modifier::BOLD);
+
+    let mut head = para(&c.title, theme.title.add_modifier(Modifier::BOLD), 0);
     if c.replanned {
-        lines.push(Line::from(Span::styled(
+        head.extend(para(
             "CHANGED since it was first shown: this is the plan as things stand now. Read it again.",
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
-        )));
+            0,
+        ));
+    }
+    // Sections in the order they matter when the screen is short: what blocks, which kind
+    // of rollback, what is unknown, then the plan's details.
+    let mut sections: Vec<Vec<Line<'static>>> = Vec::new();
+    if blocked {
+        let mut l = vec![
+            Line::default(),
+            Line::from(Span::styled(
+                "BLOCKED — this cannot be done until:",
+                bold(Color::Red),
+            )),
+        ];
+        for b in &c.blockers {
+            l.extend(para(&format!("• {b}"), Style::default().fg(Color::Red), 2));
+        }
+        sections.push(l);
     }
     if !c.kinds.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            "Kind of rollback (↑/↓):",
-            theme.title.add_modifier(Modifier::BOLD),
-        )));
+        let mut l = vec![
+            Line::default(),
+            Line::from(Span::styled(
+                "Kind of rollback (↑/↓):",
+                theme.title.add_modifier(Modifier::BOLD),
+            )),
+        ];
         for (i, (id, text)) in c.kinds.iter().enumerate() {
             let chosen = i == c.kind;
             let mark = if chosen { "▶ " } else { "  " };
-            for l in wrap(&format!("{mark}{id}: {text}"), inner_w) {
-                lines.push(Line::from(Span::styled(
-                    l,
-                    if chosen {
-                        Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
-                    } else {
-                        theme.text
-                    },
-                )));
-            }
+            l.extend(para(
+                &format!("{mark}{id}: {text}"),
+                if chosen {
+                    Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+                } else {
+                    theme.text
+                },
+                2,
+            ));
         }
+        sections.push(l);
     }
     if !c.unknown.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            "UNKNOWN — no fresh data, so this cannot be judged:",
-            Style::default()
-                .fg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        )));
+        let mut l = vec![
+            Line::default(),
+            Line::from(Span::styled(
+                "UNKNOWN — no fresh data, so this cannot be judged:",
+                bold(Color::Yellow),
+            )),
+        ];
         for u in &c.unknown {
-            for l in wrap(&format!("• {u}"), inner_w) {
-                lines.push(Line::from(Span::styled(l, Style::default().fg(Color::Yellow))));
-            }
+            l.extend(para(&format!("• {u}"), Style::default().fg(Color::Yellow), 2));
         }
+        sections.push(l);
     }
-    if blocked {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            "BLOCKED — this cannot be done until:",
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        )));
-        for b in &c.blockers {
-            for l in wrap(&format!("• {b}"), inner_w) {
-                lines.push(Line::from(Span::styled(l, Style::default().fg(Color::Red))));
-            }
-        }
+    let mut plan = Vec::new();
+    if !c.plan.is_empty() && (blocked || !c.unknown.is_empty() || !c.kinds.is_empty()) {
+        plan.push(Line::default());
     }
+    for p in &c.plan {
+        plan.extend(para(p, Style::default(), 0));
+    }
+    sections.push(plan);
+
+    let mut tail = Vec::new();
     if let Some(r) = &c.reason {
-        lines.push(Line::default());
+        tail.push(Line::default());
         let prompt = if c.overriding {
             "Why advance with health unknown? "
         } else {
             "Reason: "
         };
-        for l in wrap(&format!("{prompt}{r}▏"), inner_w) {
-            lines.push(Line::from(Span::styled(
-                l,
-                Style::default().add_modifier(Modifier::BOLD),
-            )));
+        // The end of a long reason: that is where the typing happens.
+        let room = inner_w.saturating_sub(width(prompt) + 1);
+        let mut shown = String::new();
+        for ch in r.chars().rev() {
+            if width(&shown) + unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0) > room {
+                shown.insert(0, '…');
+                break;
+            }
+            shown.insert(0, ch);
         }
+        tail.push(Line::from(Span::styled(
+            format!("{prompt}{shown}▏"),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
     }
     let needs_override = !blocked && !c.unknown.is_empty() && !c.overriding;
-    lines.push(Line::default());
-    lines.push(Line::from(if needs_override {
+    tail.push(Line::default());
+    tail.push(Line::from(if needs_override {
         vec![
-            Span::styled(
-                " o ",
-                Style::default()
-                    .fg(Color::Black)
-                    .bg(Color::Yellow)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" o ", Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD)),
             Span::raw(" override, with a reason    "),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
         ]
     } else if c.reason.is_some() && !blocked {
         vec![
-            Span::styled(
-                " Enter ",
-                Style::default()
-                    .fg(Color::Black)
-                    .bg(Color::Green)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
             Span::raw(" confirm    "),
             Span::styled(" Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
@@ -238,27 +253,45 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         ]
     } else {
         vec![
-            Span::styled(
-                " y/Enter ",
-                Style::default()
-                    .fg(Color::Black)
-                    .bg(Color::Green)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" y/Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
             Span::raw(" confirm    "),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
         ]
     }));
+
+    // What does not fit is cut, saying how much: the title, the reason and the keys
+    // always show.
+    let room = (full.height as usize).saturating_sub(2);
+    let mut budget = room.saturating_sub(head.len() + tail.len());
+    let mut body = Vec::new();
+    for sec in sections {
+        if sec.len() <= budget {
+            budget -= sec.len();
+            body.extend(sec);
+        } else if budget > 0 {
+            let keep = budget - 1;
+            let cut = sec.len() - keep;
+            body.extend(sec.into_iter().take(keep));
+            body.push(Line::from(Span::styled(
+                format!("… {cut} more lines (a larger terminal shows them)"),
+                theme.dim,
+            )));
+            budget = 0;
+        }
+    }
+    let mut lines = head;
+    lines.extend(body);
+    lines.extend(tail);
     let area = centered(full, w, lines.len() as u16 + 2);
     let border = if blocked || matches!(c.proposal, crate::state::Proposal::Rollback { .. }) {
         Color::Red
     } else {
         Color::Yellow
     };
-    f.render_widget(Clear, area);
+    clear_under(area, f);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+        Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_type(BorderType::Double)
@@ -267,6 +300,22 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         ),
         area,
     );
+}
+
+/// Clear the dialog's area, and the half of any wide character (CJK) that the dialog's
+/// left edge would cut: the terminal would draw the whole character over the border.
+fn clear_under(area: Rect, f: &mut Canvas) {
+    f.render_widget(Clear, area);
+    if area.x == 0 {
+        return;
+    }
+    let buf = f.buffer_mut();
+    for y in area.y..area.y.saturating_add(area.height) {
+        let cell = &mut buf[(area.x - 1, y)];
+        if width(cell.symbol()) > 1 {
+            cell.set_symbol(" ");
+        }
+    }
 }
 
 pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
@@ -286,7 +335,7 @@ pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
         out
     };
     let area = centered(full, w, 3);
-    f.render_widget(Clear, area);
+    clear_under(area, f);
     f.render_widget(
         Paragraph::new(tail).block(
             Block::default()
