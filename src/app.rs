@@ -44,6 +44,8 @@ pub struct App {
     shown: Option<Buffer>,
     /// Where a take-over is asked of the Lease task.
     lease_take: Option<UnboundedSender<()>>,
+    /// Where the driver's countdown is published on the Lease for every console.
+    lease_countdown: Option<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,7 @@ impl App {
             identity: crate::kube::lease::identity(operator),
             shown: None,
             lease_take: None,
+            lease_countdown: None,
         };
         let mut fx = Vec::new();
         let session = app.state.record(
@@ -182,6 +185,37 @@ impl App {
     /// Connect the take-over key to the Lease task.
     pub fn set_lease(&mut self, lease: &crate::kube::lease::LeaseTask) {
         self.lease_take = Some(lease.taker());
+        self.lease_countdown = Some(lease.countdown());
+    }
+
+    /// Say on the Lease which automatic rollback this console counts down to, when it
+    /// drives, so that consoles elsewhere show the same countdown.
+    fn publish_countdown(&self) {
+        let Some(tx) = &self.lease_countdown else {
+            return;
+        };
+        let s = &self.state;
+        let value = crate::update::countdown_running(s)
+            .filter(|_| matches!(s.driver, crate::state::Driver::Driving { .. }))
+            .map(|(i, deadline)| {
+                crate::kube::lease::format_countdown(&crate::state::triggers::RemoteCountdown {
+                    trigger: s.rb.rollback_triggers[i].id.clone(),
+                    deadline,
+                    evidence: s.triggers[i]
+                        .met
+                        .as_ref()
+                        .map(|m| m.evidence.clone())
+                        .unwrap_or_default(),
+                })
+            });
+        tx.send_if_modified(|v| {
+            if *v != value {
+                *v = value;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     pub fn journal_path(&self) -> &Path {
@@ -201,6 +235,7 @@ impl App {
         }
         let fx = update(&mut self.state, ev);
         self.run_effects(fx);
+        self.publish_countdown();
     }
 
     fn run_effects(&mut self, fx: Vec<Effect>) {

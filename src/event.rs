@@ -42,6 +42,8 @@ pub enum Event {
     },
     /// The Lease was claimed or renewed: it is ours until `until` unless renewed again.
     LeaseHeld { until: DateTime<Utc> },
+    /// The driver's automatic-rollback countdown, read off the Lease (None: none runs).
+    DriverCountdown(Option<crate::state::triggers::RemoteCountdown>),
     /// The release's Lease: held, refused to us, or lost.
     Lease(Driver),
     /// The process was told to end (SIGHUP when the SSH session or tmux goes away,

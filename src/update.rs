@@ -196,6 +196,21 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.ui.dirty = true;
             }
         }
+        Event::DriverCountdown(c) => {
+            if s.remote_countdown != c {
+                if let Some(c) = &c {
+                    let text = format!(
+                        "the driving console counts down to an automatic rollback at {} ({}: {})",
+                        crate::ui::hms(c.deadline),
+                        c.trigger,
+                        c.evidence
+                    );
+                    say(s, LogLevel::Error, text, &mut fx);
+                }
+                s.remote_countdown = c;
+                s.ui.dirty = true;
+            }
+        }
         Event::LeaseHeld { until } => {
             // Each renewal extends the term; answers arriving out of order never shorten it.
             s.lease_until = Some(s.lease_until.map_or(until, |u| u.max(until)));
@@ -287,7 +302,11 @@ fn clock_shows_change(
         .metrics
         .iter()
         .any(|m| m.age(now).is_some_and(|a| a >= s.stale_after));
-    counting_down || young_pod || stale_soon || s.stages.pending.is_some()
+    counting_down
+        || young_pod
+        || stale_soon
+        || s.stages.pending.is_some()
+        || s.remote_countdown.is_some()
 }
 
 /// The console itself says something in the log (and the journal).

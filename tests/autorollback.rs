@@ -126,3 +126,82 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
     );
     sim.shutdown().await;
 }
+
+/// Every console shows the driver's countdown: a console on another journal (read-only,
+/// at its own stage) reads it off the Lease within seconds, with the same deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
+    let text = runbook().replacen("countdown: 3s", "countdown: 5m", 1);
+    let common::Rig {
+        sim,
+        client,
+        mut app,
+        mut rx,
+        dir,
+        lease: _lease,
+        ..
+    } = common::rig(warroom::builtin::DEFAULT_SCENARIO, "demo.yaml", &text, false).await;
+    let tx = app.sender();
+    let rb = app.state.rb.clone();
+    let k = rb.kubernetes.clone();
+    let step = Duration::from_secs(1);
+    let prom =
+        warroom::prom::Prom::new(&warroom::prom::Settings::new(&sim.prom_url, step)).unwrap();
+    let _triggers = warroom::prom::triggers::spawn(
+        prom,
+        warroom::prom::triggers::watches(&rb, step),
+        step,
+        tx.clone(),
+    );
+    let _clock = warroom::app::spawn_clock(tx.clone());
+    until(&mut app, &mut rx, "driving, stable ready", |a| {
+        matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+            && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+    })
+    .await;
+    tick_gates(&mut app, "canary-10");
+    common::key(&mut app, 'a');
+    common::confirm(&mut app);
+    until(&mut app, &mut rx, "a countdown on the driver", |a| {
+        warroom::update::countdown_running(&a.state).is_some()
+    })
+    .await;
+    let (_, deadline) = warroom::update::countdown_running(&app.state).unwrap();
+
+    // Another console, its own journal, not driving.
+    let (tx2, mut rx2) = tokio::sync::mpsc::unbounded_channel();
+    let mut other = warroom::app::App::open(
+        warroom::runbook::parse_runbook(std::path::Path::new("demo.yaml"), &text).unwrap(),
+        "demo.yaml",
+        &dir.path().join("other.jsonl"),
+        "wang",
+        warroom::layout::builtin("war-room"),
+        tx2,
+    )
+    .unwrap();
+    let _sources =
+        warroom::app::start_sources(&mut other, client.clone(), &Default::default(), false)
+            .unwrap();
+    // The driver's events keep flowing while the other console waits.
+    let driver = tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            app.handle(ev);
+        }
+    });
+    until(&mut other, &mut rx2, "the driver's countdown on the other console", |o| {
+        o.state.remote_countdown.as_ref().is_some_and(|c| c.deadline == deadline)
+    })
+    .await;
+    assert_eq!(other.state.stage_name(), "preparation", "its own journal's stage");
+    let c = other.state.remote_countdown.clone().unwrap();
+    assert_eq!(c.trigger, "auto-canary");
+    assert!(c.evidence.contains("Error rate by track canary"), "{}", c.evidence);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    other.state.ui.dirty = true;
+    other.draw(&mut term).unwrap();
+    let screen = format!("{:?}", term.backend().buffer());
+    assert!(screen.contains("AUTO ROLLBACK IN"), "{screen}");
+    assert!(screen.contains("the driving console acts"), "{screen}");
+    driver.abort();
+    sim.shutdown().await;
+}

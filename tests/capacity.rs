@@ -15,7 +15,7 @@ fn ready(d: &serde_json::Value) -> i64 {
     d["status"]["readyReplicas"].as_i64().unwrap_or(0)
 }
 
-async fn promote_keeps_ready_pods(scenario: &str) {
+async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
     let common::Rig {
         sim,
         client,
@@ -23,7 +23,7 @@ async fn promote_keeps_ready_pods(scenario: &str) {
         mut rx,
         dir: _dir,
         ..
-    } = common::rig(scenario, "demo.yaml", warroom::builtin::DEMO_RUNBOOK, false).await;
+    } = common::rig(scenario, "runbook.yaml", runbook, false).await;
     let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
@@ -59,7 +59,7 @@ async fn promote_keeps_ready_pods(scenario: &str) {
         })
     };
     // The hold served (the clock jumps; the Lease would have been renewed meanwhile).
-    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(15);
     app.handle(Event::Tick(later));
     app.handle(Event::LeaseHeld {
         until: later + chrono::Duration::seconds(30),
@@ -92,10 +92,24 @@ async fn promote_keeps_ready_pods(scenario: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promotion_keeps_capacity_on_the_demo_scenario() {
-    promote_keeps_ready_pods(warroom::builtin::DEFAULT_SCENARIO).await;
+    promote_keeps_ready_pods(warroom::builtin::DEFAULT_SCENARIO, warroom::builtin::DEMO_RUNBOOK)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_keeps_capacity_with_the_erp_runbook() {
+    promote_keeps_ready_pods(
+        warroom::builtin::DEFAULT_SCENARIO,
+        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promotion_keeps_capacity_on_the_steady_scenario() {
-    promote_keeps_ready_pods(include_str!("../assets/scenarios/steady.yaml")).await;
+    promote_keeps_ready_pods(
+        include_str!("../assets/scenarios/steady.yaml"),
+        warroom::builtin::DEMO_RUNBOOK,
+    )
+    .await;
 }

@@ -420,3 +420,53 @@ fn escape_then_y_in_one_write_never_confirms() {
     t.send(&["q"]);
     t.wait_for("EXIT=0");
 }
+
+/// A console that fails to start claims nothing: the Lease is never taken, and the
+/// terminal is the shell's again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_fails_to_start_claims_no_lease() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml"))
+        .unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kc");
+    sim.write_kubeconfig(&kc).unwrap();
+    let Some(t) = Tmux::start("failed-start", 120, 40) else {
+        return;
+    };
+    t.line("echo BEFORE-THE-CONSOLE");
+    // The Prometheus token file does not exist: the start fails after the cluster is found.
+    t.line(&format!(
+        "{BIN} run assets/runbooks/demo.yaml --kubeconfig {} --prometheus {} --prometheus-token-file {} --journal {}; echo \"EX\"\"IT=$?\"",
+        kc.display(),
+        sim.prom_url,
+        dir.path().join("no-such-token").display(),
+        dir.path().join("j.jsonl").display()
+    ));
+    let s = t.wait_for("EXIT=");
+    assert!(s.contains("EXIT=1"), "{s}");
+    assert!(s.contains("no-such-token"), "the reason is said: {s}");
+    assert!(s.contains("BEFORE-THE-CONSOLE"), "{s}");
+    t.assert_sane();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let leases: kube::Api<Lease> = kube::Api::namespaced(client, "erp-production");
+    let all = leases.list(&Default::default()).await.unwrap();
+    assert!(
+        all.items.iter().all(|l| l
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            .unwrap_or_default()
+            .is_empty()),
+        "a Lease was claimed by a console that never started: {:?}",
+        all.items.iter().map(|l| &l.spec).collect::<Vec<_>>()
+    );
+    assert!(
+        !sim.requests().iter().any(|(m, p)| m != "GET" && p.contains("/leases")),
+        "no write to a Lease: {:?}",
+        sim.requests()
+    );
+    sim.shutdown().await;
+}

@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::plain_error;
 use crate::event::Event;
@@ -21,6 +21,12 @@ use crate::state::Driver;
 pub const DURATION_SECS: i32 = 30;
 /// How often the holder renews it: three chances before it runs out.
 pub const RENEW: Duration = Duration::from_secs(10);
+/// How often a console that does not drive reads the Lease: who drives, and the driver's
+/// automatic-rollback countdown, within this long.
+pub const FOLLOW: Duration = Duration::from_secs(2);
+/// The annotation on the Lease where the driver says which automatic rollback it is
+/// counting down to: `TRIGGER DEADLINE(RFC 3339) EVIDENCE`.
+pub const COUNTDOWN_ANNOTATION: &str = "warroom.io/auto-rollback";
 
 /// The Lease's name for a release: `warroom-` and the release and version, as a DNS
 /// subdomain (lower case; anything else becomes `-`).
@@ -46,6 +52,7 @@ pub struct LeaseTask {
     pub handle: tokio::task::JoinHandle<()>,
     release: Option<oneshot::Sender<()>>,
     take: mpsc::UnboundedSender<()>,
+    countdown: watch::Sender<Option<String>>,
 }
 
 impl LeaseTask {
@@ -61,6 +68,12 @@ impl LeaseTask {
     /// Where to ask for a take-over: the task claims a free Lease when told to.
     pub fn taker(&self) -> mpsc::UnboundedSender<()> {
         self.take.clone()
+    }
+
+    /// Where the driver says which automatic rollback it is counting down to (the
+    /// annotation's value), so every console can show it.
+    pub fn countdown(&self) -> watch::Sender<Option<String>> {
+        self.countdown.clone()
     }
 }
 
@@ -89,13 +102,14 @@ pub fn spawn(
     let name = name.to_string();
     let (rel_tx, mut rel_rx) = oneshot::channel::<()>();
     let (take_tx, mut take_rx) = mpsc::unbounded_channel::<()>();
+    let (count_tx, mut count_rx) = watch::channel::<Option<String>>(None);
     let handle = tokio::spawn(async move {
         if read_only {
             watch_holder(&api, &name, &tx, true, None, &mut rel_rx, &mut take_rx).await;
             return;
         }
         loop {
-            match drive(&api, &name, &full, &me, &tx, &mut rel_rx).await {
+            match drive(&api, &name, &full, &me, &tx, &mut rel_rx, &mut count_rx).await {
                 Drove::Done => return,
                 Drove::Lost(first) => {
                     let end =
@@ -113,6 +127,7 @@ pub fn spawn(
         handle,
         release: Some(rel_tx),
         take: take_tx,
+        countdown: count_tx,
     }
 }
 
@@ -124,13 +139,16 @@ async fn drive(
     me: &str,
     tx: &UnboundedSender<Event>,
     rel_rx: &mut oneshot::Receiver<()>,
+    countdown: &mut watch::Receiver<Option<String>>,
 ) -> Drove {
     let send = |d: Driver| tx.send(Event::Lease(d)).is_ok();
     let mut backoff = Duration::from_secs(1);
     let mut held_until: Option<DateTime<Utc>> = None;
+    let mut publishing = true;
     loop {
         let now = Utc::now();
-        match claim(api, name, me, now).await {
+        let note = countdown.borrow().clone();
+        match claim(api, name, me, now, note.as_deref()).await {
             Ok(Claim::Ours) => {
                 if held_until.is_none() {
                     send(Driver::Driving {
@@ -177,6 +195,12 @@ async fn drive(
         let wait = if held_until.is_some() { RENEW } else { backoff };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            // A countdown started or ended: every console should know now, not at the
+            // next renewal.
+            changed = countdown.changed(), if held_until.is_some() && publishing => {
+                // Nobody publishes any more: renew on the clock alone.
+                publishing = changed.is_ok();
+            }
             _ = &mut *rel_rx => {
                 if held_until.is_some() {
                     give_back(api, name, me).await;
@@ -214,7 +238,7 @@ pub enum Claim {
 /// between two consoles can be tested against a real API server.
 pub async fn try_take(client: Client, ns: &str, name: &str, me: &str) -> Result<Claim, String> {
     let api: Api<Lease> = Api::namespaced(client, ns);
-    claim(&api, name, me, Utc::now()).await.map_err(|f| f.text)
+    claim(&api, name, me, Utc::now(), None).await.map_err(|f| f.text)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -238,6 +262,7 @@ async fn watch_holder(
     take: &mut mpsc::UnboundedReceiver<()>,
 ) -> Watched {
     let mut last: Option<Option<String>> = None;
+    let mut seen_countdown: Option<Option<crate::state::triggers::RemoteCountdown>> = None;
     if let Some(why) = first {
         let holder = why.split(" took over").next().map(str::to_string);
         if tx
@@ -256,6 +281,17 @@ async fn watch_holder(
         match api.get_opt(name).await {
             Ok(l) => {
                 let holder = l.as_ref().and_then(|l| live_holder(l, Utc::now()));
+                let countdown = l
+                    .as_ref()
+                    .filter(|_| holder.is_some())
+                    .and_then(|l| l.metadata.annotations.as_ref()?.get(COUNTDOWN_ANNOTATION))
+                    .and_then(|v| parse_countdown(v));
+                if seen_countdown.as_ref() != Some(&countdown) {
+                    if tx.send(Event::DriverCountdown(countdown.clone())).is_err() {
+                        return Watched::Done;
+                    }
+                    seen_countdown = Some(countdown);
+                }
                 if last.as_ref() != Some(&holder) {
                     let d = match (&holder, asked) {
                         (Some(h), true) => Driver::ReadOnly {
@@ -290,7 +326,7 @@ async fn watch_holder(
             Err(e) => log::warn!("Lease {name}: {}", plain_error(&e)),
         }
         tokio::select! {
-            _ = tokio::time::sleep(RENEW) => {}
+            _ = tokio::time::sleep(FOLLOW) => {}
             _ = &mut *release => return Watched::Done,
             t = take.recv() => match t {
                 // A take-over is for a console that may drive; one started with
@@ -339,6 +375,7 @@ async fn claim(
     name: &str,
     me: &str,
     now: DateTime<Utc>,
+    countdown: Option<&str>,
 ) -> Result<Claim, Failure> {
     for _ in 0..3 {
         let current = api.get_opt(name).await.map_err(failure)?;
@@ -374,6 +411,15 @@ async fn claim(
                 {
                     return Ok(Claim::Theirs { holder });
                 }
+                let notes = l.metadata.annotations.get_or_insert_with(Default::default);
+                match countdown {
+                    Some(c) => {
+                        notes.insert(COUNTDOWN_ANNOTATION.to_string(), c.to_string());
+                    }
+                    None => {
+                        notes.remove(COUNTDOWN_ANNOTATION);
+                    }
+                }
                 let spec = l.spec.get_or_insert_with(Default::default);
                 if spec.holder_identity.as_deref() != Some(me) {
                     spec.holder_identity = Some(me.to_string());
@@ -397,6 +443,23 @@ async fn claim(
     Err(Failure {
         text: "the Lease kept changing underneath; will try again".into(),
         lasting: false,
+    })
+}
+
+/// The annotation's value for a countdown, and back.
+pub fn format_countdown(c: &crate::state::triggers::RemoteCountdown) -> String {
+    format!("{} {} {}", c.trigger, c.deadline.to_rfc3339(), c.evidence)
+}
+
+pub fn parse_countdown(v: &str) -> Option<crate::state::triggers::RemoteCountdown> {
+    let mut parts = v.splitn(3, ' ');
+    let trigger = crate::text::clean(parts.next()?).into_owned();
+    let deadline = DateTime::parse_from_rfc3339(parts.next()?).ok()?.with_timezone(&Utc);
+    let evidence = crate::text::clean(parts.next().unwrap_or_default()).into_owned();
+    Some(crate::state::triggers::RemoteCountdown {
+        trigger,
+        deadline,
+        evidence,
     })
 }
 

@@ -334,6 +334,8 @@ pub struct State {
     /// An action journaled before a restart whose answer never was: compared with the
     /// cluster once it is seen, and the verdict journaled, so it is settled once.
     pub unreconciled: Option<Pending>,
+    /// The driving console's countdown, when this console does not drive.
+    pub remote_countdown: Option<triggers::RemoteCountdown>,
     /// Until when this console's Lease is surely its own: its last successful renewal
     /// plus the Lease's duration.
     pub lease_until: Option<DateTime<Utc>>,
@@ -384,6 +386,7 @@ impl State {
             last_auto: None,
             lease_until: None,
             unreconciled: None,
+            remote_countdown: None,
         }
     }
 

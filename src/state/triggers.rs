@@ -118,3 +118,12 @@ pub fn held_secs(v: &Verdict, at: DateTime<Utc>) -> Option<i64> {
         _ => None,
     }
 }
+
+/// The driving console's automatic-rollback countdown, as it publishes it on the Lease:
+/// what a console that does not drive shows, whatever stage its own journal is at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCountdown {
+    pub trigger: String,
+    pub deadline: DateTime<Utc>,
+    pub evidence: String,
+}

@@ -161,6 +161,25 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             format!(" {} · {who}", s.rb.rollback_triggers[i].id),
             theme.text,
         ));
+    } else if let Some(c) = s
+        .remote_countdown
+        .as_ref()
+        .filter(|_| !matches!(s.driver, Driver::Driving { .. }))
+    {
+        let left = (c.deadline - s.now).num_seconds().max(0);
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            if left > 0 {
+                format!(" AUTO ROLLBACK IN {} ", fmt_secs(left))
+            } else {
+                " AUTO ROLLBACK NOW ".to_string()
+            },
+            alarm.add_modifier(Modifier::SLOW_BLINK),
+        ));
+        stage.push(Span::styled(
+            format!(" {} · the driving console acts", c.trigger),
+            theme.text,
+        ));
     } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));

@@ -226,6 +226,7 @@ pub async fn rig(scenario: &str, label: &str, runbook: &str, read_only: bool) ->
         read_only,
         tx,
     );
+    app.set_lease(&lease);
     Rig {
         sim,
         client,
