@@ -3,7 +3,6 @@
 //! headless. After the advance no key is pressed: the trigger is met from the history,
 //! the countdown runs out, and the console rolls the canary back by itself.
 
-use std::time::Duration;
 
 mod common;
 
@@ -39,28 +38,7 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
         false,
     )
     .await;
-    let tx = app.sender();
-    let rb = app.state.rb.clone();
-    let k = rb.kubernetes.clone();
-    let step = Duration::from_secs(1);
-    let prom =
-        warroom::prom::Prom::new(&warroom::prom::Settings::new(&sim.prom_url, step)).unwrap();
-    let gauges = rb
-        .metrics
-        .iter()
-        .map(|m| warroom::prom::Gauge {
-            metric: m.clone(),
-            points: warroom::state::metrics::window_points(&rb, m),
-        })
-        .collect();
-    let _poll = warroom::prom::spawn_poller(prom.clone(), gauges, step, tx.clone());
-    let _triggers = warroom::prom::triggers::spawn(
-        prom,
-        warroom::prom::triggers::watches(&rb, step),
-        step,
-        tx.clone(),
-    );
-    let _clock = warroom::app::spawn_clock(tx.clone());
+    let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "driving, stable ready, gauges live", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
             && a.state
@@ -93,7 +71,7 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
     let replicas = |name: &str| sim.deployment(name).unwrap()["spec"]["replicas"].as_i64();
     assert_eq!(replicas(&k.canary), Some(0));
     assert_eq!(replicas(&k.stable), Some(10));
-    let journal = warroom::journal::replay(&app.journal_path().to_path_buf()).unwrap();
+    let journal = warroom::journal::replay(app.journal_path()).unwrap();
     let rollback = journal
         .records
         .iter()
@@ -141,19 +119,7 @@ async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
         lease: _lease,
         ..
     } = common::rig(warroom::builtin::DEFAULT_SCENARIO, "demo.yaml", &text, false).await;
-    let tx = app.sender();
-    let rb = app.state.rb.clone();
-    let k = rb.kubernetes.clone();
-    let step = Duration::from_secs(1);
-    let prom =
-        warroom::prom::Prom::new(&warroom::prom::Settings::new(&sim.prom_url, step)).unwrap();
-    let _triggers = warroom::prom::triggers::spawn(
-        prom,
-        warroom::prom::triggers::watches(&rb, step),
-        step,
-        tx.clone(),
-    );
-    let _clock = warroom::app::spawn_clock(tx.clone());
+    let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
             && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)

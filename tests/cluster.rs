@@ -133,7 +133,7 @@ async fn read_only_sends_no_write_to_the_api() {
         sim,
         mut app,
         mut rx,
-        watch,
+        tasks,
         ..
     } = common::rig(
         include_str!("../assets/scenarios/steady.yaml"),
@@ -176,7 +176,9 @@ async fn read_only_sends_no_write_to_the_api() {
             .any(|(_, p)| p.contains("/deployments")),
         "the console did talk to the API (it watches)"
     );
-    watch.abort();
+    for t in tasks {
+        t.abort();
+    }
     sim.shutdown().await;
 }
 

@@ -23,7 +23,7 @@ async fn advance_to_ten_percent_then_roll_back() {
         mut app,
         mut rx,
         dir,
-        watch,
+        tasks,
         lease,
     } = common::rig(
         warroom::builtin::DEFAULT_SCENARIO,
@@ -32,23 +32,7 @@ async fn advance_to_ten_percent_then_roll_back() {
         false,
     )
     .await;
-    let tx = app.sender();
     let k = app.state.rb.kubernetes.clone();
-    let prom = warroom::prom::Prom::new(&warroom::prom::Settings::new(
-        &sim.prom_url,
-        Duration::from_secs(5),
-    ))
-    .unwrap();
-    let rb = app.state.rb.clone();
-    let queries = rb
-        .metrics
-        .iter()
-        .map(|m| warroom::prom::Gauge {
-            metric: m.clone(),
-            points: warroom::state::metrics::window_points(&rb, m),
-        })
-        .collect();
-    let poll = warroom::prom::spawn_poller(prom, queries, Duration::from_secs(1), tx.clone());
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     until(&mut app, &mut rx, "the release Lease held", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
@@ -182,8 +166,9 @@ async fn advance_to_ten_percent_then_roll_back() {
             .await
             .expect("the Lease exists");
     assert_eq!(l.spec.unwrap().holder_identity, None);
-    watch.abort();
-    poll.abort();
+    for t in tasks {
+        t.abort();
+    }
     sim.shutdown().await;
 }
 
@@ -205,7 +190,7 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
         sim,
         mut app,
         mut rx,
-        watch,
+        tasks,
         ..
     } = common::rig(
         warroom::builtin::GATEWAY_SCENARIO,
@@ -308,6 +293,8 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
     assert_eq!(canary_share(&prom).await, 0.0, "all traffic back on stable");
     // The canary's pods stay up for inspection.
     assert_eq!(replicas(&sim.deployment(&k.canary).unwrap()), 2);
-    watch.abort();
+    for t in tasks {
+        t.abort();
+    }
     sim.shutdown().await;
 }

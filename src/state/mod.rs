@@ -282,6 +282,8 @@ pub enum Proposal {
     Quit,
 }
 
+// One Mode per console, replaced whole: boxing the large confirmation would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     Normal,

@@ -141,13 +141,27 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         .fg(Color::White)
         .bg(Color::Red)
         .add_modifier(Modifier::BOLD);
-    if let Some((i, deadline)) = crate::update::countdown_running(s) {
-        // Big and on every console: the room must see it coming.
+    // The countdown this console runs, or the driver's as the Lease says: big, on every
+    // console, so the room sees it coming.
+    let driving = matches!(s.driver, Driver::Driving { .. });
+    let countdown = match crate::update::countdown_running(s) {
+        Some((i, deadline)) => Some((
+            deadline,
+            s.rb.rollback_triggers[i].id.as_str(),
+            if driving {
+                "c cancels"
+            } else {
+                "the driving console acts"
+            },
+        )),
+        None => s
+            .remote_countdown
+            .as_ref()
+            .filter(|_| !driving)
+            .map(|c| (c.deadline, c.trigger.as_str(), "the driving console acts")),
+    };
+    if let Some((deadline, trigger, who)) = countdown {
         let left = (deadline - s.now).num_seconds().max(0);
-        let who = match &s.driver {
-            Driver::Driving { .. } => "c cancels".to_string(),
-            _ => "the driving console acts".to_string(),
-        };
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
             if left > 0 {
@@ -157,29 +171,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             },
             alarm.add_modifier(Modifier::SLOW_BLINK),
         ));
-        stage.push(Span::styled(
-            format!(" {} · {who}", s.rb.rollback_triggers[i].id),
-            theme.text,
-        ));
-    } else if let Some(c) = s
-        .remote_countdown
-        .as_ref()
-        .filter(|_| !matches!(s.driver, Driver::Driving { .. }))
-    {
-        let left = (c.deadline - s.now).num_seconds().max(0);
-        stage.push(Span::raw("  "));
-        stage.push(Span::styled(
-            if left > 0 {
-                format!(" AUTO ROLLBACK IN {} ", fmt_secs(left))
-            } else {
-                " AUTO ROLLBACK NOW ".to_string()
-            },
-            alarm.add_modifier(Modifier::SLOW_BLINK),
-        ));
-        stage.push(Span::styled(
-            format!(" {} · the driving console acts", c.trigger),
-            theme.text,
-        ));
+        stage.push(Span::styled(format!(" {trigger} · {who}"), theme.text));
     } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));

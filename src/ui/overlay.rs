@@ -46,11 +46,11 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             && !(blocked && b.action == Action::Confirm)
-            && !(b.action == Action::TakeOver && !matches!(s.driver, Driver::Free { .. }))
+            && (b.action != Action::TakeOver || matches!(s.driver, Driver::Free { .. }))
             && !(b.action == Action::CancelAuto
                 && (watching || crate::update::countdown_running(s).is_none()))
-            && !(b.action == Action::Override
-                && !matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
+            && (b.action != Action::Override
+                || matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
             && !(b.action == Action::Confirm
                 && matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
             && !(matches!(b.action, Action::Down | Action::Up)

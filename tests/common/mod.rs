@@ -171,15 +171,16 @@ pub fn tick_gates(app: &mut App, stage: &str) -> usize {
     ticked
 }
 
-/// A headless console on a simulated cluster: the simulator, the real kube client, the
-/// app with its watch and its Lease task, as `warroom demo` wires them.
+/// A headless console on a simulated cluster: the simulator, the real kube client, and
+/// the app fed by `start_sources`, the same wiring as `warroom run` (cluster watch,
+/// clock, gauges and triggers from the simulator's Prometheus API, the Lease).
 pub struct Rig {
     pub sim: warroom::sim::SimHandle,
     pub client: kube::Client,
     pub app: App,
     pub rx: UnboundedReceiver<Event>,
     pub dir: tempfile::TempDir,
-    pub watch: tokio::task::JoinHandle<()>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
     pub lease: warroom::kube::lease::LeaseTask,
 }
 
@@ -201,39 +202,22 @@ pub async fn rig(scenario: &str, label: &str, runbook: &str, read_only: bool) ->
         &dir.path().join("journal.jsonl"),
         "lin",
         layout::builtin("war-room"),
-        tx.clone(),
+        tx,
     )
     .unwrap();
-    app.set_kube(client.clone());
-    let rb = app.state.rb.clone();
-    let k = &rb.kubernetes;
-    let route = match k.split() {
-        warroom::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
-        warroom::runbook::Split::Replicas(_) => None,
+    let prometheus = warroom::prom::Overrides {
+        url: Some(sim.prom_url.clone()),
+        ..Default::default()
     };
-    let watch = warroom::kube::spawn_watch(
-        client.clone(),
-        &k.namespace,
-        vec![k.stable.clone(), k.canary.clone()],
-        route,
-        tx.clone(),
-    );
-    let lease = warroom::kube::lease::spawn(
-        client.clone(),
-        &k.namespace,
-        &warroom::kube::lease::lease_name(&rb.release.name, &rb.release.version),
-        app.identity.clone(),
-        read_only,
-        tx,
-    );
-    app.set_lease(&lease);
+    let sources =
+        warroom::app::start_sources(&mut app, client.clone(), &prometheus, read_only).unwrap();
     Rig {
         sim,
         client,
         app,
         rx,
         dir,
-        watch,
-        lease,
+        tasks: sources.tasks,
+        lease: sources.lease,
     }
 }
