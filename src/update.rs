@@ -1310,12 +1310,21 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
                     k.canary
                 ));
             }
+            let stable_ready = s.cluster.deployment(&k.stable).map(|d| d.ready).unwrap_or(0);
+            let mut plan = vec!["All traffic returns to the stable version.".to_string()];
+            if stable_ready < total {
+                plan.push(format!(
+                    "The canary stops at once: until {}'s {} new pods are ready, {stable_ready} of {total} pods serve (speed before capacity).",
+                    k.stable,
+                    total - stable_ready
+                ));
+            }
             (
                 format!(
                     "Roll back: scale {} to 0 and {} to {total}",
                     k.canary, k.stable
                 ),
-                vec!["All traffic returns to the stable version.".into()],
+                plan,
                 KubeOp::Scale {
                     targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
                 },
