@@ -276,3 +276,44 @@ async fn an_api_outage_keeps_the_last_data_marked_stale_then_resumes() {
     watch.abort();
     sim.shutdown().await;
 }
+
+/// The console reads only the release's pods and ReplicaSets: its watches ask the API for
+/// the labels the release's Deployments select on, so a crowded namespace costs it
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reads_only_the_releases_pods_and_replicasets() {
+    let common::Rig {
+        sim,
+        mut app,
+        mut rx,
+        tasks,
+        ..
+    } = common::rig(
+        include_str!("../assets/scenarios/steady.yaml"),
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
+        true,
+    )
+    .await;
+    until(&mut app, &mut rx, "the cluster seen", |a| {
+        a.state.cluster.updated.is_some()
+    })
+    .await;
+    let reads: Vec<String> = sim
+        .requests()
+        .into_iter()
+        .filter(|(m, p)| m == "GET" && (p.contains("/pods") || p.contains("/replicasets")))
+        .map(|(_, p)| p)
+        .collect();
+    assert!(!reads.is_empty());
+    for p in &reads {
+        assert!(
+            p.contains("labelSelector=app%3Derp-backend") || p.contains("labelSelector=app=erp-backend"),
+            "a read of every pod or ReplicaSet in the namespace: {p}"
+        );
+    }
+    for t in tasks {
+        t.abort();
+    }
+    sim.shutdown().await;
+}

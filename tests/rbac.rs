@@ -151,6 +151,8 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
             Ok(Some(Event::Lease(warroom::state::Driver::Driving { .. }))) => driving = true,
             Ok(Some(Event::Cluster(_))) => snapshot = true,
             Ok(Some(Event::ClusterLost { error, .. })) => panic!("the watch failed: {error}"),
+            // Each renewal says how long the Lease is surely ours.
+            Ok(Some(Event::LeaseHeld { .. })) => {}
             Ok(Some(other)) => panic!("unexpected: {other:?}"),
             _ => panic!(
                 "no Lease or snapshot within 30s; denied: {:?}",

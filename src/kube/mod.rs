@@ -90,6 +90,18 @@ pub fn spawn_watch(
         let hw = reflector::store::Writer::<DynamicObject>::new(httproute());
         let routes = hw.as_reader();
         let cfg = watcher::Config::default();
+        // Pods and ReplicaSets by the labels the release's Deployments select on: what
+        // the console reads is bounded by the release, not by how crowded the namespace is.
+        let owned = match release_selector(&Api::namespaced(client.clone(), &ns), &deployments).await
+        {
+            Some(sel) => cfg.clone().labels(&sel),
+            None => {
+                log::warn!(
+                    "the Deployments' selectors share no label (or could not be read): watching every pod and ReplicaSet in {ns}"
+                );
+                cfg.clone()
+            }
+        };
         let mut streams = vec![
             reflector::reflector(
                 dw,
@@ -105,7 +117,7 @@ pub fn spawn_watch(
                 rw,
                 watcher(
                     Api::<ReplicaSet>::namespaced(client.clone(), &ns),
-                    cfg.clone(),
+                    owned.clone(),
                 ),
             )
             .default_backoff()
@@ -113,7 +125,7 @@ pub fn spawn_watch(
             .boxed(),
             reflector::reflector(
                 pw,
-                watcher(Api::<Pod>::namespaced(client.clone(), &ns), cfg.clone()),
+                watcher(Api::<Pod>::namespaced(client.clone(), &ns), owned.clone()),
             )
             .default_backoff()
             .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
@@ -268,6 +280,32 @@ pub fn plain_error(e: &kube::Error) -> String {
         other => other.to_string(),
     };
     clean(&s).into_owned()
+}
+
+/// The labels every pod and ReplicaSet of the release's Deployments carries: the
+/// `matchLabels` their selectors share, as a label selector. None when a Deployment
+/// cannot be read yet or they share none.
+async fn release_selector(api: &Api<Deployment>, names: &[String]) -> Option<String> {
+    let mut shared: Option<BTreeMap<String, String>> = None;
+    for name in names {
+        let d = api.get_opt(name).await.ok()??;
+        let labels = d.spec?.selector.match_labels.unwrap_or_default();
+        shared = Some(match shared {
+            None => labels,
+            Some(s) => s
+                .into_iter()
+                .filter(|(k, v)| labels.get(k) == Some(v))
+                .collect(),
+        });
+    }
+    let shared = shared.filter(|s| !s.is_empty())?;
+    Some(
+        shared
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn snapshot(
