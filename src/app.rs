@@ -599,7 +599,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
 
 /// A panic anywhere ends the process: the terminal is restored, the journal gets a close
 /// record saying so, and the process exits, rather than a blank screen with dead keys.
-mod crash {
+pub mod crash {
     use std::io::Write;
     use std::path::{Path, PathBuf};
     use std::sync::OnceLock;
