@@ -531,3 +531,17 @@ fn dialogs_over_chinese_text_keep_their_border_and_their_keys() {
         text(&render(&s, "compact", 80, 24))
     );
 }
+
+/// At 80 columns the key bar drops the least important keys first: ROLLBACK, quit and
+/// help always show.
+#[test]
+fn a_narrow_key_bar_keeps_rollback_quit_and_help() {
+    let s = busy_state("demo");
+    for w in [80u16, 64] {
+        let b = render(&s, "compact", w, 24);
+        let bar = text(&b).lines().last().unwrap().to_string();
+        for must in ["R ROLLBACK", "q quit", "? help"] {
+            assert!(bar.contains(must), "{w}: {must:?} missing from {bar:?}");
+        }
+    }
+}

@@ -42,7 +42,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         spans.push(Span::raw("  "));
     }
-    for b in bindings(&s.ui.mode).iter().filter(|b| {
+    let shown: Vec<&crate::action::Binding> = bindings(&s.ui.mode).iter().filter(|b| {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             && !(blocked && b.action == Action::Confirm)
@@ -55,12 +55,27 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 && matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
             && !(matches!(b.action, Action::Down | Action::Up)
                 && matches!(&s.ui.mode, Mode::Confirm(c) if c.kinds.is_empty()))
-    }) {
-        let item_w = width(b.label) + 1 + width(b.short) + 2;
-        if used + item_w > w {
-            break;
+    }).collect();
+    // When the bar is narrow, the least important keys go first: never the ones that stop
+    // a bad release or leave, nor help.
+    let rank = |a: Action| match a {
+        Action::Rollback | Action::CancelAuto | Action::TakeOver | Action::Confirm
+        | Action::Cancel => 0,
+        Action::Quit | Action::Help | Action::Override => 1,
+        Action::Advance | Action::Pause => 2,
+        _ => 3,
+    };
+    let item_w = |b: &crate::action::Binding| width(b.label) + 1 + width(b.short) + 2;
+    let mut keep = vec![false; shown.len()];
+    let mut order: Vec<usize> = (0..shown.len()).collect();
+    order.sort_by_key(|i| rank(shown[*i].action));
+    for i in order {
+        if used + item_w(shown[i]) <= w {
+            used += item_w(shown[i]);
+            keep[i] = true;
         }
-        used += item_w;
+    }
+    for (b, _) in shown.iter().zip(&keep).filter(|(_, k)| **k) {
         let key_style = if b.short == "ROLLBACK" || b.action == Action::TakeOver {
             Style::default()
                 .fg(Color::Black)
