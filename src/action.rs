@@ -270,7 +270,14 @@ pub const REASON: &[Binding] = &[
         Action::Down,
         true,
     ),
-    b(&[Up], "↑", "kind", "choose the kind of rollback", Action::Up, false),
+    b(
+        &[Up],
+        "↑",
+        "kind",
+        "choose the kind of rollback",
+        Action::Up,
+        false,
+    ),
 ];
 
 pub const NOTE: &[Binding] = &[

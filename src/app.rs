@@ -258,8 +258,9 @@ impl App {
                             level: LogLevel::Error,
                             text: format!("{err}. Nothing further was done."),
                         });
-                        self.state.ui.flash =
-                            Some("NOT RECORDED: the journal cannot be written (see the log)".into());
+                        self.state.ui.flash = Some(
+                            "NOT RECORDED: the journal cannot be written (see the log)".into(),
+                        );
                         self.state.ui.dirty = true;
                         return;
                     }

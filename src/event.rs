@@ -41,7 +41,9 @@ pub enum Event {
         points: Vec<f64>,
     },
     /// The Lease was claimed or renewed: it is ours until `until` unless renewed again.
-    LeaseHeld { until: DateTime<Utc> },
+    LeaseHeld {
+        until: DateTime<Utc>,
+    },
     /// The driver's automatic-rollback countdown, read off the Lease (None: none runs).
     DriverCountdown(Option<crate::state::triggers::RemoteCountdown>),
     /// The release's Lease: held, refused to us, or lost.

@@ -32,7 +32,9 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
                 match k.code {
                     KeyCode::Char(ch)
-                        if !k.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::CONTROL)
+                        if !k
+                            .modifiers
+                            .intersects(KeyModifiers::ALT | KeyModifiers::CONTROL)
                             && buf.chars().count() < MAX_REASON =>
                     {
                         buf.push(ch)
@@ -177,8 +179,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 } else {
                     c.unknown_since = None;
                 }
-                if c.verdict.as_ref() != Some(&verdict)
-                    || matches!(verdict, Verdict::Holds { .. })
+                if c.verdict.as_ref() != Some(&verdict) || matches!(verdict, Verdict::Holds { .. })
                 {
                     s.ui.dirty = true;
                 }
@@ -434,7 +435,9 @@ fn commit(s: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     if c.reason.is_some() && reason.is_empty() {
-        s.ui.flash = Some("type a reason first: it goes to the journal, the log and the cluster's Events".into());
+        s.ui.flash = Some(
+            "type a reason first: it goes to the journal, the log and the cluster's Events".into(),
+        );
         return;
     }
     c.reason = c.reason.map(|r| clean(r.trim()).into_owned());
@@ -687,7 +690,15 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
         Proposal::CancelCountdown { trigger } => {
             let id = s.rb.rollback_triggers[trigger].id.clone();
             let reason = c.reason.clone().unwrap_or_default();
-            emit(s, &who, Entry::Cancel { trigger: id, reason }, fx);
+            emit(
+                s,
+                &who,
+                Entry::Cancel {
+                    trigger: id,
+                    reason,
+                },
+                fx,
+            );
         }
         Proposal::TakeOver => {
             let text = format!("{who} takes over driving the release");
@@ -832,13 +843,16 @@ fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
     {
         return;
     }
-    let (Some(stable), Some(canary)) = (s.cluster.deployment(&k.stable), s.cluster.deployment(&k.canary))
-    else {
+    let (Some(stable), Some(canary)) = (
+        s.cluster.deployment(&k.stable),
+        s.cluster.deployment(&k.canary),
+    ) else {
         return;
     };
     if canary.desired == 0
         || stable.image != canary.image
-        || crate::state::cluster::rollout_status(stable) != crate::state::cluster::RolloutStatus::Complete
+        || crate::state::cluster::rollout_status(stable)
+            != crate::state::cluster::RolloutStatus::Complete
         || stable.ready < stable.desired
     {
         return;
@@ -852,10 +866,7 @@ fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
     };
     let audit = Audit {
         reason: "WarroomRetireCanary".into(),
-        message: format!(
-            "{} {}: {plan}",
-            s.rb.release.name, s.rb.release.version
-        ),
+        message: format!("{} {}: {plan}", s.rb.release.name, s.rb.release.version),
     };
     let seq = emit(s, CONSOLE, Entry::Step { plan }, fx);
     fx.push(Effect::Kube { seq, op, audit });
@@ -866,7 +877,9 @@ fn critical_now(s: &State) -> Vec<String> {
     s.metrics
         .iter()
         .zip(&s.rb.metrics)
-        .filter(|(m, def)| m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) == Level::Critical)
+        .filter(|(m, def)| {
+            m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) == Level::Critical
+        })
         .map(|(m, def)| {
             format!(
                 "{} {}",
@@ -1019,7 +1032,9 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     }
     for name in [&k.canary, &k.stable] {
         if s.cluster.deployment(name).is_none() {
-            blockers.push(format!("Deployment {name} has not been seen in the cluster"));
+            blockers.push(format!(
+                "Deployment {name} has not been seen in the cluster"
+            ));
         }
     }
     for (t, def) in s.triggers.iter().zip(&rb.rollback_triggers) {
@@ -1103,10 +1118,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
 }
 
 /// A gauge without fresh data, in words: what is missing and since when.
-fn gauge_unknown(
-    m: &crate::state::metrics::MetricState,
-    def: &crate::runbook::Metric,
-) -> String {
+fn gauge_unknown(m: &crate::state::metrics::MetricState, def: &crate::runbook::Metric) -> String {
     let last = m.last_value.map(|(v, at)| {
         format!(
             "no fresh value since {} (last {})",
@@ -1310,7 +1322,11 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
                     k.canary
                 ));
             }
-            let stable_ready = s.cluster.deployment(&k.stable).map(|d| d.ready).unwrap_or(0);
+            let stable_ready = s
+                .cluster
+                .deployment(&k.stable)
+                .map(|d| d.ready)
+                .unwrap_or(0);
             let mut plan = vec!["All traffic returns to the stable version.".to_string()];
             if stable_ready < total {
                 plan.push(format!(
@@ -1332,7 +1348,13 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         }
     };
     pause_note(&mut plan, &paused);
-    Ok(rollback_confirm(s, title, plan, blockers, resume_first(&paused, op)))
+    Ok(rollback_confirm(
+        s,
+        title,
+        plan,
+        blockers,
+        resume_first(&paused, op),
+    ))
 }
 
 /// Resume the paused Deployments before `op`, so the rollback completes.
@@ -1385,12 +1407,11 @@ fn rollback_confirm(
     }
     let id_of = |i: usize| s.rb.rollback_triggers[i].id.clone();
     let met = s.triggers.iter().position(|t| t.met.is_some()).map(id_of);
-    let by_hand = s
-        .rb
-        .rollback_triggers
-        .iter()
-        .position(|t| t.kind != TriggerKind::Automatic)
-        .map(id_of);
+    let by_hand =
+        s.rb.rollback_triggers
+            .iter()
+            .position(|t| t.kind != TriggerKind::Automatic)
+            .map(id_of);
     c.kind = met
         .or(by_hand)
         .and_then(|id| c.kinds.iter().position(|(k, _)| *k == id))
@@ -1405,7 +1426,11 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
         return Err("no automatic rollback is counting down".into());
     };
     let t = &s.rb.rollback_triggers[i];
-    let met = s.triggers[i].met.as_ref().map(|m| m.evidence.clone()).unwrap_or_default();
+    let met = s.triggers[i]
+        .met
+        .as_ref()
+        .map(|m| m.evidence.clone())
+        .unwrap_or_default();
     let mut c = Confirm::new(
         format!(
             "Cancel the automatic rollback due at {}?",
@@ -1676,8 +1701,7 @@ fn condition_evidence(s: &State, c: &crate::runbook::Condition, value: f64) -> S
 /// The automatic rollback counting down now: the trigger and when it acts. A cancelled
 /// episode, a trigger that only announces, and a disarmed one have none.
 pub fn countdown_running(s: &State) -> Option<(usize, chrono::DateTime<chrono::Utc>)> {
-    s.rb
-        .rollback_triggers
+    s.rb.rollback_triggers
         .iter()
         .enumerate()
         .filter(|(i, t)| {
@@ -1688,7 +1712,10 @@ pub fn countdown_running(s: &State) -> Option<(usize, chrono::DateTime<chrono::U
         })
         .filter_map(|(i, t)| {
             let m = s.triggers[i].met.as_ref()?;
-            Some((i, m.at + chrono::Duration::seconds(t.countdown().secs() as i64)))
+            Some((
+                i,
+                m.at + chrono::Duration::seconds(t.countdown().secs() as i64),
+            ))
         })
         .min_by_key(|(_, d)| *d)
 }
@@ -1719,7 +1746,11 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     let t = &s.rb.rollback_triggers[i];
-    let evidence = s.triggers[i].met.as_ref().map(|m| m.evidence.clone()).unwrap_or_default();
+    let evidence = s.triggers[i]
+        .met
+        .as_ref()
+        .map(|m| m.evidence.clone())
+        .unwrap_or_default();
     let reason = format!(
         "{} ({evidence}); the {} countdown ran out with no cancel",
         t.text,

@@ -3,7 +3,6 @@
 //! headless. After the advance no key is pressed: the trigger is met from the history,
 //! the countdown runs out, and the console rolls the canary back by itself.
 
-
 mod common;
 
 use common::{tick_gates, until};
@@ -39,14 +38,19 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
     )
     .await;
     let k = app.state.rb.kubernetes.clone();
-    until(&mut app, &mut rx, "driving, stable ready, gauges live", |a| {
-        matches!(a.state.driver, warroom::state::Driver::Driving { .. })
-            && a.state
-                .cluster
-                .deployment(&k.stable)
-                .is_some_and(|d| d.ready == 10)
-            && a.state.metrics.iter().all(|m| m.last_value.is_some())
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "driving, stable ready, gauges live",
+        |a| {
+            matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+                && a.state
+                    .cluster
+                    .deployment(&k.stable)
+                    .is_some_and(|d| d.ready == 10)
+                && a.state.metrics.iter().all(|m| m.last_value.is_some())
+        },
+    )
     .await;
     tick_gates(&mut app, "canary-10");
     common::key(&mut app, 'a');
@@ -118,11 +122,20 @@ async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
         dir,
         lease: _lease,
         ..
-    } = common::rig(warroom::builtin::DEFAULT_SCENARIO, "demo.yaml", &text, false).await;
+    } = common::rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        &text,
+        false,
+    )
+    .await;
     let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
-            && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+            && a.state
+                .cluster
+                .deployment(&k.stable)
+                .is_some_and(|d| d.ready == 10)
     })
     .await;
     tick_gates(&mut app, "canary-10");
@@ -154,14 +167,30 @@ async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
             app.handle(ev);
         }
     });
-    until(&mut other, &mut rx2, "the driver's countdown on the other console", |o| {
-        o.state.remote_countdown.as_ref().is_some_and(|c| c.deadline == deadline)
-    })
+    until(
+        &mut other,
+        &mut rx2,
+        "the driver's countdown on the other console",
+        |o| {
+            o.state
+                .remote_countdown
+                .as_ref()
+                .is_some_and(|c| c.deadline == deadline)
+        },
+    )
     .await;
-    assert_eq!(other.state.stage_name(), "preparation", "its own journal's stage");
+    assert_eq!(
+        other.state.stage_name(),
+        "preparation",
+        "its own journal's stage"
+    );
     let c = other.state.remote_countdown.clone().unwrap();
     assert_eq!(c.trigger, "auto-canary");
-    assert!(c.evidence.contains("Error rate by track canary"), "{}", c.evidence);
+    assert!(
+        c.evidence.contains("Error rate by track canary"),
+        "{}",
+        c.evidence
+    );
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
     other.state.ui.dirty = true;
     other.draw(&mut term).unwrap();

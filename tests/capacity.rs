@@ -28,17 +28,31 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
     let k = app.state.rb.kubernetes.clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
-            && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 10)
+            && a.state
+                .cluster
+                .deployment(&k.stable)
+                .is_some_and(|d| d.ready == 10)
     })
     .await;
     tick_gates(&mut app, "canary-10");
     common::key(&mut app, 'a');
     common::confirm(&mut app);
-    until(&mut app, &mut rx, "the canary at 1 ready, stable at 9", |a| {
-        a.state.stages.current == Some(0)
-            && a.state.cluster.deployment(&k.canary).is_some_and(|d| d.ready == 1)
-            && a.state.cluster.deployment(&k.stable).is_some_and(|d| d.ready == 9 && d.replicas == 9)
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "the canary at 1 ready, stable at 9",
+        |a| {
+            a.state.stages.current == Some(0)
+                && a.state
+                    .cluster
+                    .deployment(&k.canary)
+                    .is_some_and(|d| d.ready == 1)
+                && a.state
+                    .cluster
+                    .deployment(&k.stable)
+                    .is_some_and(|d| d.ready == 9 && d.replicas == 9)
+        },
+    )
     .await;
     // Watch the cluster itself, every 50 ms, from here to the end.
     let low = Arc::new(AtomicI64::new(i64::MAX));
@@ -69,10 +83,18 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
     common::key(&mut app, 'a');
     common::confirm(&mut app);
     until(&mut app, &mut rx, "promoted", |a| a.state.stages.promoted).await;
-    until(&mut app, &mut rx, "the canary retired after the stable rollout", |a| {
-        a.state.cluster.deployment(&k.canary).is_some_and(|d| d.desired == 0)
-            && a.state.stages.pending.is_none()
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "the canary retired after the stable rollout",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.desired == 0)
+                && a.state.stages.pending.is_none()
+        },
+    )
     .await;
     watcher.abort();
     let s = sim.deployment(&k.stable).unwrap();
@@ -83,11 +105,21 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
             .unwrap()
             .ends_with(":v1.0.0")
     );
-    assert_eq!(ready(&s), 10, "the stable rollout completed before the canary went");
+    assert_eq!(
+        ready(&s),
+        10,
+        "the stable rollout completed before the canary went"
+    );
     let low = low.load(Ordering::SeqCst);
-    assert!(low >= 10, "ready pods dropped to {low} during the promotion");
+    assert!(
+        low >= 10,
+        "ready pods dropped to {low} during the promotion"
+    );
     let log = common::log(&app);
-    assert!(log.contains("Retire the canary: scale erp-backend-canary to 0"), "{log}");
+    assert!(
+        log.contains("Retire the canary: scale erp-backend-canary to 0"),
+        "{log}"
+    );
     sim.shutdown().await;
 }
 

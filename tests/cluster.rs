@@ -308,7 +308,8 @@ async fn the_console_reads_only_the_releases_pods_and_replicasets() {
     assert!(!reads.is_empty());
     for p in &reads {
         assert!(
-            p.contains("labelSelector=app%3Derp-backend") || p.contains("labelSelector=app=erp-backend"),
+            p.contains("labelSelector=app%3Derp-backend")
+                || p.contains("labelSelector=app=erp-backend"),
             "a read of every pod or ReplicaSet in the namespace: {p}"
         );
     }

@@ -278,8 +278,9 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
     }
     let _guard = Unmount(&mnt);
     let path = mnt.join("j.jsonl");
-    let rb = warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
-        .unwrap();
+    let rb =
+        warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
+            .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let mut app = warroom::app::App::open(
         rb,
@@ -317,8 +318,13 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
     }
     assert!(refused(&app), "the disk never filled");
     assert!(
-        !app.state.comms.iter().any(|c| c.text.contains("filling note")
-            && !whole_records(&path).iter().any(|r| matches!(&r.entry, Entry::Note { text } if c.text.contains(text.as_str())))),
+        !app.state
+            .comms
+            .iter()
+            .any(|c| c.text.contains("filling note")
+                && !whole_records(&path).iter().any(
+                    |r| matches!(&r.entry, Entry::Note { text } if c.text.contains(text.as_str()))
+                )),
         "a note on screen that is not in the journal"
     );
     // Now a tick: refused, so not ticked.
@@ -339,7 +345,11 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
         .position(|r| *r == warroom::state::Row::Item(i))
         .unwrap();
     key(&mut app, KeyCode::Char(' '));
-    assert_eq!(app.state.checklist.marks[i].mark, Mark::Todo, "not recorded, not ticked");
+    assert_eq!(
+        app.state.checklist.marks[i].mark,
+        Mark::Todo,
+        "not recorded, not ticked"
+    );
     let last = app.state.comms.last().unwrap();
     assert_eq!(
         last.text,
@@ -348,11 +358,21 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
             path.display()
         )
     );
-    assert!(app.state.ui.flash.as_deref().unwrap().starts_with("NOT RECORDED"));
+    assert!(
+        app.state
+            .ui
+            .flash
+            .as_deref()
+            .unwrap()
+            .starts_with("NOT RECORDED")
+    );
     // Space returns: the same tick is recorded, and the journal reads back whole.
     std::fs::remove_file(mnt.join("filler")).unwrap();
     key(&mut app, KeyCode::Char(' '));
     assert_eq!(app.state.checklist.marks[i].mark, Mark::Done);
     let recs = whole_records(&path);
-    assert!(recs.iter().any(|r| matches!(&r.entry, Entry::Mark { item, .. } if item == "prep-rollback-image")));
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.entry, Entry::Mark { item, .. } if item == "prep-rollback-image"))
+    );
 }

@@ -1250,9 +1250,13 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
         (s, rx, task)
     };
     let (mut s, mut rx, task) = console(&rb);
-    pump(&mut s, &mut rx, Duration::from_secs(90), "the trigger met", |s| {
-        s.triggers[0].met.is_some()
-    })
+    pump(
+        &mut s,
+        &mut rx,
+        Duration::from_secs(90),
+        "the trigger met",
+        |s| s.triggers[0].met.is_some(),
+    )
     .await;
     let met_at = s.triggers[0].met.as_ref().unwrap().at;
     let evidence = s.triggers[0].met.as_ref().unwrap().evidence.clone();
@@ -1262,24 +1266,45 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
     );
 
     prom.stop();
-    pump(&mut s, &mut rx, Duration::from_secs(30), "the data lost", |s| {
-        s.triggers[0].met.as_ref().is_some_and(|m| m.data_lost.is_some())
-    })
+    pump(
+        &mut s,
+        &mut rx,
+        Duration::from_secs(30),
+        "the data lost",
+        |s| {
+            s.triggers[0]
+                .met
+                .as_ref()
+                .is_some_and(|m| m.data_lost.is_some())
+        },
+    )
     .await;
     // The outage goes on; the trigger stays met, however long.
     let lost_until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < lost_until {
         pump(&mut s, &mut rx, Duration::from_secs(1), "", |_| true).await;
-        assert!(s.triggers[0].met.is_some(), "a lost Prometheus cleared the trigger");
+        assert!(
+            s.triggers[0].met.is_some(),
+            "a lost Prometheus cleared the trigger"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(warroom::ui::header::health(&s) != Level::Ok);
 
     prom.spawn();
     prom.wait_ready();
-    pump(&mut s, &mut rx, Duration::from_secs(60), "fresh data again", |s| {
-        s.triggers[0].met.as_ref().is_some_and(|m| m.data_lost.is_none())
-    })
+    pump(
+        &mut s,
+        &mut rx,
+        Duration::from_secs(60),
+        "fresh data again",
+        |s| {
+            s.triggers[0]
+                .met
+                .as_ref()
+                .is_some_and(|m| m.data_lost.is_none())
+        },
+    )
     .await;
     assert_eq!(
         s.triggers[0].met.as_ref().unwrap().at,
@@ -1290,9 +1315,13 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
 
     // A console started now reads the same moment from Prometheus' history.
     let (mut again, mut rx2, task2) = console(&rb);
-    pump(&mut again, &mut rx2, Duration::from_secs(30), "the trigger met, fresh", |s| {
-        s.triggers[0].met.is_some()
-    })
+    pump(
+        &mut again,
+        &mut rx2,
+        Duration::from_secs(30),
+        "the trigger met, fresh",
+        |s| s.triggers[0].met.is_some(),
+    )
     .await;
     let restarted_at = again.triggers[0].met.as_ref().unwrap().at;
     assert!(

@@ -373,7 +373,10 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
             "WarroomAdvance",
             "lin advanced ERP backend (demo) v1.0.0 to Full rollout 100% (100%): Promote to 100%",
         ),
-        ("WarroomRollback", "manual: Manual rollback: business functions failing or performance severely degraded — lin: “test rollback”"),
+        (
+            "WarroomRollback",
+            "manual: Manual rollback: business functions failing or performance severely degraded — lin: “test rollback”",
+        ),
     ] {
         let line = describe
             .lines()

@@ -474,7 +474,10 @@ fn a_header_value_with_a_line_break_is_refused_where_it_is() {
         "metrics:\n",
         "prometheus:\n  headers: {X-Scope-OrgID: \"erp\\r\\nX-Evil: 1\"}\nmetrics:\n",
     );
-    let line = src[..src.find("X-Scope-OrgID").unwrap()].matches('\n').count() + 1;
+    let line = src[..src.find("X-Scope-OrgID").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
     assert_eq!(l, line, "{m}");
     assert!(c > 1);
     assert!(
@@ -491,5 +494,8 @@ fn huge_values_keep_the_unit_in_the_gauges_column() {
         assert!(text.chars().count() <= 12, "{}: {text}", m.id);
     }
     let err = rb.metrics.iter().find(|m| m.id == "error-rate").unwrap();
-    assert_eq!(warroom::ui::gauges::format_value(err, Some(3.2e18)), "3.20e18 %");
+    assert_eq!(
+        warroom::ui::gauges::format_value(err, Some(3.2e18)),
+        "3.20e18 %"
+    );
 }

@@ -504,7 +504,11 @@ fn dialogs_over_chinese_text_keep_their_border_and_their_keys() {
         )),
     );
     assert!(matches!(s.ui.mode, warroom::state::Mode::Confirm(_)));
-    for (w, h, layout_name) in [(160, 48, "war-room"), (120, 40, "war-room"), (80, 24, "compact")] {
+    for (w, h, layout_name) in [
+        (160, 48, "war-room"),
+        (120, 40, "war-room"),
+        (80, 24, "compact"),
+    ] {
         let b = render(&s, layout_name, w, h);
         let (x0, y0) = find(&b, "╔").expect("the dialog's corner");
         let (_, y1) = find(&b, "╚").expect("the dialog's bottom");
@@ -526,10 +530,7 @@ fn dialogs_over_chinese_text_keep_their_border_and_their_keys() {
         assert!(t.contains("BLOCKED"), "{w}x{h}: what blocks shows:\n{t}");
         assert!(t.contains("n/Esc"), "{w}x{h}: the keys show:\n{t}");
     }
-    insta::assert_snapshot!(
-        "zh_confirm_80x24",
-        text(&render(&s, "compact", 80, 24))
-    );
+    insta::assert_snapshot!("zh_confirm_80x24", text(&render(&s, "compact", 80, 24)));
 }
 
 /// At 80 columns the key bar drops the least important keys first: ROLLBACK, quit and

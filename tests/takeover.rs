@@ -32,7 +32,15 @@ async fn sim() -> (warroom::sim::SimHandle, kube::Client, tempfile::TempDir) {
 fn open(journal: &Path, operator: &str) -> (App, mpsc::UnboundedReceiver<warroom::event::Event>) {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    let app = App::open(rb, "demo", journal, operator, layout::builtin("war-room"), tx).unwrap();
+    let app = App::open(
+        rb,
+        "demo",
+        journal,
+        operator,
+        layout::builtin("war-room"),
+        tx,
+    )
+    .unwrap();
     (app, rx)
 }
 
@@ -41,12 +49,22 @@ fn lease() -> String {
 }
 
 fn this_host(identity: &str) -> String {
-    identity.rsplit_once('@').unwrap().1.rsplit_once(" (pid").unwrap().0.to_string()
+    identity
+        .rsplit_once('@')
+        .unwrap()
+        .1
+        .rsplit_once(" (pid")
+        .unwrap()
+        .0
+        .to_string()
 }
 
-fn micro(t: chrono::DateTime<chrono::Utc>) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime {
+fn micro(
+    t: chrono::DateTime<chrono::Utc>,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
-        k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).unwrap(),
+        k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
+            .unwrap(),
     )
 }
 
@@ -73,7 +91,10 @@ async fn a_console_restarted_after_its_predecessor_died_drives_again_at_once() {
     let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
     let before = leases.get(&lease()).await.unwrap();
     let spec = before.spec.clone().unwrap();
-    assert_eq!(spec.holder_identity.as_deref(), Some(format!("lin@{host} (pid 4194305)").as_str()));
+    assert_eq!(
+        spec.holder_identity.as_deref(),
+        Some(format!("lin@{host} (pid 4194305)").as_str())
+    );
     let renewed = spec.renew_time.unwrap().0;
     let expires = renewed
         .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(
@@ -94,7 +115,10 @@ async fn a_console_restarted_after_its_predecessor_died_drives_again_at_once() {
         "took over before the dead console's Lease ran out ({now} < {expires})"
     );
     let after = leases.get(&lease()).await.unwrap().spec.unwrap();
-    assert_eq!(after.holder_identity.as_deref(), Some(second.identity.as_str()));
+    assert_eq!(
+        after.holder_identity.as_deref(),
+        Some(second.identity.as_str())
+    );
     sim.shutdown().await;
 }
 
@@ -126,7 +150,14 @@ async fn of_two_consoles_taking_a_free_lease_at_once_exactly_one_wins_20_times_o
             .filter(|r| matches!(r, Ok(Claim::Ours)))
             .count();
         assert_eq!(won, 1, "round {round}: exactly one console drives");
-        let holder = leases.get(&name).await.unwrap().spec.unwrap().holder_identity.unwrap();
+        let holder = leases
+            .get(&name)
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .holder_identity
+            .unwrap();
         let loser = if matches!(a, Ok(Claim::Ours)) { &b } else { &a };
         assert!(
             matches!(loser, Ok(Claim::Theirs { holder: h }) if *h == holder),
@@ -153,7 +184,10 @@ async fn when_a_remote_driver_dies_the_console_offers_to_take_over_and_does() {
             ..Default::default()
         }),
     };
-    leases.create(&PostParams::default(), &remote).await.unwrap();
+    leases
+        .create(&PostParams::default(), &remote)
+        .await
+        .unwrap();
     let (mut app, mut rx) = open(&dir.path().join("j.jsonl"), "lin");
     let _sources = start_sources(&mut app, client.clone(), &Default::default(), false).unwrap();
     until(&mut app, &mut rx, "read-only, naming the remote driver", |a| {
@@ -165,11 +199,18 @@ async fn when_a_remote_driver_dies_the_console_offers_to_take_over_and_does() {
         matches!(app.state.ui.mode, warroom::state::Mode::Normal),
         "no take-over while the driver's Lease runs"
     );
-    until(&mut app, &mut rx, "the Lease free, a take-over offered", |a| {
-        matches!(a.state.driver, Driver::Free { .. })
-    })
+    until(
+        &mut app,
+        &mut rx,
+        "the Lease free, a take-over offered",
+        |a| matches!(a.state.driver, Driver::Free { .. }),
+    )
     .await;
-    assert!(common::log(&app).contains("press T to take over"), "{}", common::log(&app));
+    assert!(
+        common::log(&app).contains("press T to take over"),
+        "{}",
+        common::log(&app)
+    );
     common::key(&mut app, 'T');
     common::confirm(&mut app);
     until(&mut app, &mut rx, "driving", |a| {
@@ -177,7 +218,13 @@ async fn when_a_remote_driver_dies_the_console_offers_to_take_over_and_does() {
     })
     .await;
     assert!(common::log(&app).contains("lin takes over driving the release"));
-    let holder = leases.get(&lease()).await.unwrap().spec.unwrap().holder_identity;
+    let holder = leases
+        .get(&lease())
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity;
     assert_eq!(holder.as_deref(), Some(app.identity.as_str()));
     sim.shutdown().await;
 }

@@ -238,8 +238,8 @@ async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_jour
     use k8s_openapi::api::coordination::v1::Lease;
     warroom::install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let sc = warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml"))
-        .unwrap();
+    let sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
     let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
     let kc = dir.path().join("kc");
     sim.write_kubeconfig(&kc).unwrap();
@@ -271,11 +271,15 @@ async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_jour
             if !holder.is_empty() {
                 break;
             }
-            assert!(Instant::now() < end, "SIG{sig}: the console never took the Lease");
+            assert!(
+                Instant::now() < end,
+                "SIG{sig}: the console never took the Lease"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let shell: u32 = String::from_utf8_lossy(
-            &t.cmd(&["list-panes", "-t", "t", "-F", "#{pane_pid}"]).stdout,
+            &t.cmd(&["list-panes", "-t", "t", "-F", "#{pane_pid}"])
+                .stdout,
         )
         .trim()
         .parse()
@@ -290,7 +294,10 @@ async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_jour
             .success();
         assert!(ok);
         let s = t.wait_for("EXIT=");
-        assert!(s.contains("BEFORE-THE-CONSOLE"), "SIG{sig}: the shell's screen is back:\n{s}");
+        assert!(
+            s.contains("BEFORE-THE-CONSOLE"),
+            "SIG{sig}: the shell's screen is back:\n{s}"
+        );
         assert!(s.contains("EXIT=0"), "SIG{sig}: a clean exit:\n{s}");
         t.assert_sane();
         let holder = leases
@@ -346,7 +353,11 @@ async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_jour
     }
     let journal = std::fs::read_to_string(&j).unwrap();
     assert!(
-        journal.lines().last().unwrap().contains("the console ended on SIGHUP"),
+        journal
+            .lines()
+            .last()
+            .unwrap()
+            .contains("the console ended on SIGHUP"),
         "{journal}"
     );
     sim.shutdown().await;
@@ -367,14 +378,24 @@ fn the_demo_leaves_no_kubeconfig_behind() {
         dir.path().join("j.jsonl").display()
     ));
     t.wait_for("Checklist");
-    let during: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.file_name()).collect();
+    let during: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(
-        during.iter().any(|n| n.to_string_lossy().ends_with(".kubeconfig")),
+        during
+            .iter()
+            .any(|n| n.to_string_lossy().ends_with(".kubeconfig")),
         "the demo writes its kubeconfig there: {during:?}"
     );
     t.send(&["q"]);
     t.wait_for("EXIT=0");
-    let after: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.file_name()).collect();
+    let after: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(after.is_empty(), "left behind: {after:?}");
 }
 
@@ -428,8 +449,8 @@ async fn a_console_that_fails_to_start_claims_no_lease() {
     use k8s_openapi::api::coordination::v1::Lease;
     warroom::install_crypto();
     let dir = tempfile::tempdir().unwrap();
-    let sc = warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml"))
-        .unwrap();
+    let sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
     let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
     let kc = dir.path().join("kc");
     sim.write_kubeconfig(&kc).unwrap();
@@ -464,7 +485,9 @@ async fn a_console_that_fails_to_start_claims_no_lease() {
         all.items.iter().map(|l| &l.spec).collect::<Vec<_>>()
     );
     assert!(
-        !sim.requests().iter().any(|(m, p)| m != "GET" && p.contains("/leases")),
+        !sim.requests()
+            .iter()
+            .any(|(m, p)| m != "GET" && p.contains("/leases")),
         "no write to a Lease: {:?}",
         sim.requests()
     );

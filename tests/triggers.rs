@@ -46,7 +46,10 @@ fn a_bad_stable_does_not_trigger_the_canarys_rollback() {
     let w = canary_error_watch();
     let v = judge(
         &w,
-        vec![series("stable", 120, |_| Some(9.0)), series("canary", 120, |_| Some(0.4))],
+        vec![
+            series("stable", 120, |_| Some(9.0)),
+            series("canary", 120, |_| Some(0.4)),
+        ],
         end(),
         Duration::from_secs(2),
     );
@@ -99,7 +102,12 @@ fn a_missing_step_breaks_the_run_and_a_missing_latest_step_is_unknown() {
         Duration::from_secs(2),
     );
     assert!(matches!(v, Verdict::Unknown { .. }), "{v:?}");
-    let v = judge(&w, vec![series("stable", 120, |_| Some(0.1))], end(), Duration::from_secs(2));
+    let v = judge(
+        &w,
+        vec![series("stable", 120, |_| Some(0.1))],
+        end(),
+        Duration::from_secs(2),
+    );
     assert_eq!(
         v,
         Verdict::Unknown {
@@ -132,7 +140,11 @@ fn the_erp_runbooks_protect_the_canary_on_its_own_series() {
         assert_eq!(t.action, Some(warroom::runbook::TriggerAction::Rollback));
         assert_eq!(t.during, ["canary-10"]);
         for c in &t.conditions {
-            assert_eq!(c.series.get("track").map(String::as_str), Some("canary"), "{name}");
+            assert_eq!(
+                c.series.get("track").map(String::as_str),
+                Some("canary"),
+                "{name}"
+            );
             assert_eq!(c.for_.secs(), 300, "{name}: 5分钟内 is read as for: 5m");
         }
         let metrics: Vec<&str> = t.conditions.iter().map(|c| c.metric.as_str()).collect();

@@ -1006,12 +1006,11 @@ fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
 
 /// A verdict for condition `cond` of the trigger `id`, judged for the step at `at`.
 fn judged(s: &mut State, id: &str, cond: usize, at: DateTime<Utc>, v: Verdict) -> Vec<Effect> {
-    let trigger = s
-        .rb
-        .rollback_triggers
-        .iter()
-        .position(|t| t.id == id)
-        .unwrap();
+    let trigger =
+        s.rb.rollback_triggers
+            .iter()
+            .position(|t| t.id == id)
+            .unwrap();
     update(
         s,
         Event::Trigger {
@@ -1151,7 +1150,8 @@ fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data(
     assert!(
         said(&fx)
             .iter()
-            .any(|t| t.starts_with("rollback trigger still counts as met, but its data is lost since")),
+            .any(|t| t
+                .starts_with("rollback trigger still counts as met, but its data is lost since")),
         "{:?}",
         said(&fx)
     );
@@ -1172,8 +1172,10 @@ fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data(
         panic!("{:?}", s.ui.flash)
     };
     assert!(
-        c.blockers.iter().any(|b| b.starts_with("rollback trigger met: Automatic rollback at 10%")
-            && b.contains("data lost since")),
+        c.blockers.iter().any(
+            |b| b.starts_with("rollback trigger met: Automatic rollback at 10%")
+                && b.contains("data lost since")
+        ),
         "{:?}",
         c.blockers
     );
@@ -1190,7 +1192,10 @@ fn a_met_trigger_stays_met_while_its_data_is_lost_and_clears_only_on_fresh_data(
     // Fresh data shows every condition clear: now it clears, and says so.
     let at = s.now;
     judged(&mut s, "auto-canary", 0, at, Verdict::Clear { value: 0.3 });
-    assert!(s.triggers[0].met.is_some(), "one condition clear is not all");
+    assert!(
+        s.triggers[0].met.is_some(),
+        "one condition clear is not all"
+    );
     let fx = judged(&mut s, "auto-canary", 1, at, Verdict::Clear { value: 0.4 });
     assert!(s.triggers[0].met.is_none());
     assert!(
@@ -1214,7 +1219,10 @@ fn the_lead_cancels_a_countdown_with_a_reason_and_a_new_episode_counts_again() {
         panic!("{:?}", s.ui.flash)
     };
     assert!(c.title.starts_with("Cancel the automatic rollback due at"));
-    assert!(key(&mut s, KeyCode::Enter).is_empty(), "a reason is required");
+    assert!(
+        key(&mut s, KeyCode::Enter).is_empty(),
+        "a reason is required"
+    );
     let fx = reason(&mut s, "errors are a known probe");
     assert!(matches!(
         journaled(&fx)[0],
@@ -1251,7 +1259,14 @@ fn a_read_only_console_shows_the_countdown_but_never_acts() {
     let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
     for i in 0..60 {
         let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(i)));
-        assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. } | Effect::Journal(Record { entry: Entry::Rollback { .. }, .. }))));
+        assert!(!fx.iter().any(|e| matches!(
+            e,
+            Effect::Kube { .. }
+                | Effect::Journal(Record {
+                    entry: Entry::Rollback { .. },
+                    ..
+                })
+        )));
     }
     let screen = render(&s, 120, 40);
     assert!(screen.contains("AUTO ROLLBACK NOW"), "{screen}");
@@ -1302,17 +1317,24 @@ fn an_unknown_gauge_blocks_advancing_until_overridden_with_a_reason() {
     };
     assert!(c.blockers.is_empty(), "{:?}", c.blockers);
     assert!(
-        c.unknown
-            .iter()
-            .any(|u| u.starts_with("Orders: the query fails, no fresh value since 20:00:00")
-                && u.contains("cannot reach Prometheus")),
+        c.unknown.iter().any(|u| u
+            .starts_with("Orders: the query fails, no fresh value since 20:00:00")
+            && u.contains("cannot reach Prometheus")),
         "{:?}",
         c.unknown
     );
     assert!(ch(&mut s, 'y').is_empty(), "unknown blocks like CRITICAL");
-    assert!(s.ui.flash.as_deref().unwrap().starts_with("health is unknown"));
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("health is unknown")
+    );
     ch(&mut s, 'o');
-    assert!(key(&mut s, KeyCode::Enter).is_empty(), "an override needs a reason");
+    assert!(
+        key(&mut s, KeyCode::Enter).is_empty(),
+        "an override needs a reason"
+    );
     let fx = reason(&mut s, "orders exporter is down, checked by hand");
     let Entry::Advance {
         overridden,
@@ -1338,7 +1360,11 @@ fn an_unknown_gauge_blocks_advancing_until_overridden_with_a_reason() {
         audit.message
     );
     assert!(
-        s.comms.last().unwrap().text.starts_with("OVERRIDE of unknown health"),
+        s.comms
+            .last()
+            .unwrap()
+            .text
+            .starts_with("OVERRIDE of unknown health"),
         "{:?}",
         s.comms.last()
     );
@@ -1363,11 +1389,18 @@ fn confirming_plans_again_and_refuses_what_changed_while_the_dialog_was_open() {
     };
     assert!(c.replanned);
     assert!(
-        c.blockers.iter().any(|b| b == "Error rate is CRITICAL at 7.50 %"),
+        c.blockers
+            .iter()
+            .any(|b| b == "Error rate is CRITICAL at 7.50 %"),
         "{:?}",
         c.blockers
     );
-    assert!(s.ui.flash.as_deref().unwrap().starts_with("the situation changed"));
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .unwrap()
+            .starts_with("the situation changed")
+    );
     assert!(ch(&mut s, 'y').is_empty(), "and now it is blocked");
     // A trigger met while a rollback dialog is open changes its plan's kind list? No: but
     // a rollback dialog re-plans too: a pause taken meanwhile now resumes first.
@@ -1388,15 +1421,23 @@ fn a_rollback_asks_its_kind_and_resumes_a_paused_rollout_first() {
         ["auto-canary", "manual", "emergency"],
         "the automatic kinds armed now, and the lead's own"
     );
-    assert_eq!(c.kinds[c.kind].0, "manual", "no trigger met: a manual rollback");
+    assert_eq!(
+        c.kinds[c.kind].0, "manual",
+        "no trigger met: a manual rollback"
+    );
     assert!(
-        c.plan.iter().any(|p| p.contains("the rollback resumes it first")),
+        c.plan
+            .iter()
+            .any(|p| p.contains("the rollback resumes it first")),
         "{:?}",
         c.plan
     );
     key(&mut s, KeyCode::Down);
     let fx = reason(&mut s, "data loss risk");
-    let Entry::Rollback { trigger, reason, .. } = journaled(&fx)[0] else {
+    let Entry::Rollback {
+        trigger, reason, ..
+    } = journaled(&fx)[0]
+    else {
         panic!("{fx:?}")
     };
     assert_eq!(trigger.as_deref(), Some("emergency"));
@@ -1500,7 +1541,11 @@ fn a_new_attempt_after_a_rollback_starts_its_stage_checks_fresh() {
         .filter(|i| s.checklist.items[*i].gates.as_deref() == Some("full"))
         .collect();
     assert!(!full_checks.is_empty());
-    assert!(full_checks.iter().all(|i| s.checklist.marks[*i].mark == Mark::Done));
+    assert!(
+        full_checks
+            .iter()
+            .all(|i| s.checklist.marks[*i].mark == Mark::Done)
+    );
     let prep_done: Vec<usize> = (0..s.checklist.items.len())
         .filter(|i| s.checklist.marks[*i].mark == Mark::Done)
         .filter(|i| s.checklist.items[*i].gates.as_deref() == Some("canary-10"))
@@ -1546,12 +1591,11 @@ fn a_new_attempt_after_a_rollback_starts_its_stage_checks_fresh() {
 fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_health() {
     let mut s = state();
     advance_to_ten_percent(&mut s);
-    let i = s
-        .rb
-        .metrics
-        .iter()
-        .position(|m| m.id == "canary-error-rate")
-        .unwrap();
+    let i =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
     let split = |s: &mut State, canary: f64| {
         let at = s.now;
         update(
@@ -1613,7 +1657,10 @@ fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_healt
         .rev()
         .find(|c| c.text.contains("is back to OK"))
         .unwrap();
-    assert_eq!(back.text, "Error rate by track is back to OK at 0.20 % (canary idle)");
+    assert_eq!(
+        back.text,
+        "Error rate by track is back to OK at 0.20 % (canary idle)"
+    );
     let screen = render(&s, 200, 60);
     assert!(screen.contains("stable 0.20 % │ canary idle"), "{screen}");
 }
@@ -1675,7 +1722,11 @@ fn notes_are_bounded_at_input_and_a_huge_replayed_note_is_shown_cut() {
     let rec = s.record("lin", Entry::Note { text: huge });
     s.apply(&rec);
     let shown = &s.comms.last().unwrap().text;
-    assert!(shown.ends_with("(6998000 more characters in the journal)"), "{}", &shown[shown.len() - 60..]);
+    assert!(
+        shown.ends_with("(6998000 more characters in the journal)"),
+        "{}",
+        &shown[shown.len() - 60..]
+    );
     assert!(shown.len() < 10_000);
 }
 
@@ -1710,7 +1761,11 @@ fn an_action_unanswered_before_a_restart_is_reconciled_with_the_cluster_once() {
         assert_eq!(s.stages.current, done.then_some(0));
         // Settled once: the next snapshot journals nothing more about it.
         let fx = update(&mut s, Event::Cluster(cluster(stable, canary)));
-        assert!(!journaled(&fx).iter().any(|e| matches!(e, Entry::Outcome { .. })));
+        assert!(
+            !journaled(&fx)
+                .iter()
+                .any(|e| matches!(e, Entry::Outcome { .. }))
+        );
     }
 }
 

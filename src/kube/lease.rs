@@ -238,7 +238,9 @@ pub enum Claim {
 /// between two consoles can be tested against a real API server.
 pub async fn try_take(client: Client, ns: &str, name: &str, me: &str) -> Result<Claim, String> {
     let api: Api<Lease> = Api::namespaced(client, ns);
-    claim(&api, name, me, Utc::now(), None).await.map_err(|f| f.text)
+    claim(&api, name, me, Utc::now(), None)
+        .await
+        .map_err(|f| f.text)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -308,7 +310,10 @@ async fn watch_holder(
                             holder: holder.clone(),
                         },
                         (None, false) => Driver::Free {
-                            why: match l.as_ref().and_then(|l| l.spec.as_ref()?.holder_identity.clone()) {
+                            why: match l
+                                .as_ref()
+                                .and_then(|l| l.spec.as_ref()?.holder_identity.clone())
+                            {
                                 Some(h) if !h.is_empty() => format!(
                                     "the Lease of {} ran out: no console drives this release",
                                     crate::text::clean(&h)
@@ -454,7 +459,9 @@ pub fn format_countdown(c: &crate::state::triggers::RemoteCountdown) -> String {
 pub fn parse_countdown(v: &str) -> Option<crate::state::triggers::RemoteCountdown> {
     let mut parts = v.splitn(3, ' ');
     let trigger = crate::text::clean(parts.next()?).into_owned();
-    let deadline = DateTime::parse_from_rfc3339(parts.next()?).ok()?.with_timezone(&Utc);
+    let deadline = DateTime::parse_from_rfc3339(parts.next()?)
+        .ok()?
+        .with_timezone(&Utc);
     let evidence = crate::text::clean(parts.next().unwrap_or_default()).into_owned();
     Some(crate::state::triggers::RemoteCountdown {
         trigger,
@@ -503,13 +510,22 @@ mod tests {
     #[test]
     fn a_dead_console_on_this_host_is_known_by_its_pid() {
         let me = identity("lin");
-        let host = me.rsplit_once('@').unwrap().1.rsplit_once(" (pid").unwrap().0;
+        let host = me
+            .rsplit_once('@')
+            .unwrap()
+            .1
+            .rsplit_once(" (pid")
+            .unwrap()
+            .0;
         // above the kernel's largest pid: no such process can exist
         let gone = format!("lin@{host} (pid 4194305)");
         assert!(dead_here(&gone, &me));
         let alive = format!("lin@{host} (pid 1)");
         assert!(!dead_here(&alive, &me), "a live process keeps its claim");
-        assert!(!dead_here("lin@another-host (pid 4194305)", &me), "another host: wait");
+        assert!(
+            !dead_here("lin@another-host (pid 4194305)", &me),
+            "another host: wait"
+        );
     }
 
     #[test]

@@ -92,7 +92,8 @@ pub fn spawn_watch(
         let cfg = watcher::Config::default();
         // Pods and ReplicaSets by the labels the release's Deployments select on: what
         // the console reads is bounded by the release, not by how crowded the namespace is.
-        let owned = match release_selector(&Api::namespaced(client.clone(), &ns), &deployments).await
+        let owned = match release_selector(&Api::namespaced(client.clone(), &ns), &deployments)
+            .await
         {
             Some(sel) => cfg.clone().labels(&sel),
             None => {
@@ -505,9 +506,13 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             let extra = max_unavailable(&s, *replicas);
             let want = now + extra;
             if extra > 0 {
-                api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": want}})))
-                    .await
-                    .map_err(err(&format!("scale {canary} to {want}")))?;
+                api.patch(
+                    canary,
+                    &pp,
+                    &Patch::Merge(json!({"spec": {"replicas": want}})),
+                )
+                .await
+                .map_err(err(&format!("scale {canary} to {want}")))?;
                 loop {
                     let d = api
                         .get(canary)

@@ -46,7 +46,11 @@ pub fn watches(rb: &Runbook, step: Duration) -> Vec<Watch> {
                 cond: ci,
                 metric: m.clone(),
                 condition: c.clone(),
-                lookback: c.for_.0.saturating_add(t.countdown().0).saturating_add(step * 2),
+                lookback: c
+                    .for_
+                    .0
+                    .saturating_add(t.countdown().0)
+                    .saturating_add(step * 2),
             });
         }
     }
@@ -87,7 +91,12 @@ pub fn judge(w: &Watch, series: Vec<super::Points>, end: DateTime<Utc>, step: Du
                 format!("no data: no series {}", want())
             },
         },
-        1 => verdict(&w.condition, &chosen[0].points, end, step.as_millis() as i64),
+        1 => verdict(
+            &w.condition,
+            &chosen[0].points,
+            end,
+            step.as_millis() as i64,
+        ),
         n => Verdict::Unknown {
             why: format!(
                 "the query returned {n} series{}: a trigger reads one; name it with `series:`",

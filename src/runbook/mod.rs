@@ -581,7 +581,12 @@ fn validate(rb: &Runbook) -> Found {
         for (j, d) in t.during.iter().enumerate() {
             if !stage_ids.contains(d.as_str()) {
                 out.push((
-                    vec!["rollback_triggers".into(), i.into(), "during".into(), j.into()],
+                    vec![
+                        "rollback_triggers".into(),
+                        i.into(),
+                        "during".into(),
+                        j.into(),
+                    ],
                     format!(
                         "no stage has id `{d}`: use one of {}",
                         list(rb.stages.iter().map(|s| s.id.as_str()))

@@ -243,7 +243,12 @@ pub struct Confirm {
 }
 
 impl Confirm {
-    pub fn new(title: String, plan: Vec<String>, blockers: Vec<String>, proposal: Proposal) -> Self {
+    pub fn new(
+        title: String,
+        plan: Vec<String>,
+        blockers: Vec<String>,
+        proposal: Proposal,
+    ) -> Self {
         Confirm {
             title,
             plan,
@@ -272,11 +277,21 @@ impl Confirm {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
-    Advance { to: usize, op: KubeOp },
-    Rollback { op: KubeOp },
-    Pause { paused: bool, op: KubeOp },
+    Advance {
+        to: usize,
+        op: KubeOp,
+    },
+    Rollback {
+        op: KubeOp,
+    },
+    Pause {
+        paused: bool,
+        op: KubeOp,
+    },
     /// Stop the automatic rollback that the trigger (index) is counting down to.
-    CancelCountdown { trigger: usize },
+    CancelCountdown {
+        trigger: usize,
+    },
     /// Claim the free Lease and drive the release.
     TakeOver,
     Quit,
@@ -422,13 +437,14 @@ impl State {
                 .cluster
                 .deployment(&k.canary)
                 .is_some_and(|d| d.desired == 0 && d.ready == 0),
-            crate::runbook::Split::Gateway { canary, .. } => self
-                .cluster
-                .snap
-                .route
-                .as_ref()
-                .and_then(|r| r.weight(canary))
-                == Some(0),
+            crate::runbook::Split::Gateway { canary, .. } => {
+                self.cluster
+                    .snap
+                    .route
+                    .as_ref()
+                    .and_then(|r| r.weight(canary))
+                    == Some(0)
+            }
         };
         idle.then_some(value.as_str())
     }
@@ -555,7 +571,12 @@ impl State {
                 log(self, level, format!("{head}: {message}"));
             }
             Entry::Cancel { trigger, reason } => {
-                if let Some(i) = self.rb.rollback_triggers.iter().position(|t| &t.id == trigger) {
+                if let Some(i) = self
+                    .rb
+                    .rollback_triggers
+                    .iter()
+                    .position(|t| &t.id == trigger)
+                {
                     self.triggers[i].cancelled = Some(triggers::Cancelled {
                         at: rec.at,
                         by: rec.who.clone(),

@@ -220,7 +220,14 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let base = if stale { theme.stale } else { theme.text };
         let value_room = w.saturating_sub(width(&head) + WORD_W + 2);
         let mut spans = vec![Span::styled(head, base)];
-        spans.extend(value_spans(def, m, value_room, stale, s.not_serving(def), theme));
+        spans.extend(value_spans(
+            def,
+            m,
+            value_room,
+            stale,
+            s.not_serving(def),
+            theme,
+        ));
         spans.push(Span::raw(" "));
         let used: usize = spans.iter().map(|sp| width(&sp.content)).sum();
         spans.push(Span::styled(format!("{word:<WORD_W$}"), word_style));

@@ -116,7 +116,8 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         let hold = rb.stages[i].hold.secs() as i64;
         // The tick says "ready to move on": not while the release is unhealthy or a
         // trigger's condition is running.
-        let sound = lvl != Level::Critical && lvl != Level::Unknown && trigger_progress(s).is_none();
+        let sound =
+            lvl != Level::Critical && lvl != Level::Unknown && trigger_progress(s).is_none();
         let text = if s.held() >= hold && sound {
             format!("  held {} ✔", fmt_secs(hold))
         } else if s.held() >= hold {
@@ -175,17 +176,26 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));
-        if let Some(at) = s.triggers.iter().filter_map(|t| t.met.as_ref()?.data_lost).min() {
+        if let Some(at) = s
+            .triggers
+            .iter()
+            .filter_map(|t| t.met.as_ref()?.data_lost)
+            .min()
+        {
             stage.push(Span::styled(
                 format!(" data lost since {}", hms(at)),
-                Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
             ));
         }
     } else if let Some(p) = trigger_progress(s) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
             p,
-            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
         ));
     }
     if let Driver::Free { .. } = &s.driver {
@@ -296,7 +306,10 @@ pub fn trigger_progress(s: &State) -> Option<String> {
             let held = (at - crate::update::counted_since(s, *since))
                 .num_seconds()
                 .max(0);
-            if s.stages.current.is_none_or(|i| !def.armed_at(&s.rb.stages[i].id)) {
+            if s.stages
+                .current
+                .is_none_or(|i| !def.armed_at(&s.rb.stages[i].id))
+            {
                 continue;
             }
             let Some(m) = s.rb.metrics.iter().find(|m| m.id == cond.metric) else {

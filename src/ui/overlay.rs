@@ -59,7 +59,10 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     // When the bar is narrow, the least important keys go first: never the ones that stop
     // a bad release or leave, nor help.
     let rank = |a: Action| match a {
-        Action::Rollback | Action::CancelAuto | Action::TakeOver | Action::Confirm
+        Action::Rollback
+        | Action::CancelAuto
+        | Action::TakeOver
+        | Action::Confirm
         | Action::Cancel => 0,
         Action::Quit | Action::Help | Action::Override => 1,
         Action::Advance | Action::Pause => 2,
@@ -209,7 +212,11 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
             )),
         ];
         for u in &c.unknown {
-            l.extend(para(&format!("• {u}"), Style::default().fg(Color::Yellow), 2));
+            l.extend(para(
+                &format!("• {u}"),
+                Style::default().fg(Color::Yellow),
+                2,
+            ));
         }
         sections.push(l);
     }
@@ -249,14 +256,26 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     tail.push(Line::default());
     tail.push(Line::from(if needs_override {
         vec![
-            Span::styled(" o ", Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                " o ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" override, with a reason    "),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
         ]
     } else if c.reason.is_some() && !blocked {
         vec![
-            Span::styled(" Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                " Enter ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" confirm    "),
             Span::styled(" Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),
@@ -268,7 +287,13 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         ]
     } else {
         vec![
-            Span::styled(" y/Enter ", Style::default().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                " y/Enter ",
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Green)
+                    .add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" confirm    "),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
             Span::raw(" cancel"),

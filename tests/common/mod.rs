@@ -63,7 +63,10 @@ pub fn confirm(app: &mut App) {
         for ch in text.chars() {
             key(app, ch);
         }
-        app.handle(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        app.handle(Event::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )));
     };
     if c.reason.is_some() {
         typed(app, "test rollback");
