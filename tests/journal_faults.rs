@@ -177,42 +177,61 @@ fn a_file_size_limit_leaves_only_whole_records_and_writing_resumes_when_lifted()
     );
 }
 
+/// A 64 KiB tmpfs of its own, unmounted when dropped. Mounting needs root: None elsewhere.
+struct SmallDisk {
+    _dir: tempfile::TempDir,
+    mnt: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mnt = dir.path().join("small");
+        std::fs::create_dir(&mnt).unwrap();
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&mnt)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+            .then_some(SmallDisk { _dir: dir, mnt })
+    }
+
+    fn path(&self) -> &Path {
+        &self.mnt
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).status();
+    }
+}
+
+/// Write to `path` until the disk says no.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![b'x'; 512];
+    while f.write_all(&block).is_ok() {}
+    let _ = f.sync_all();
+}
+
 /// A real full disk: a 64 KiB tmpfs. Mounting needs root; elsewhere this test says so
 /// and checks nothing (the file-size limit test above covers the rollback).
 #[test]
 fn a_full_disk_loses_only_the_refused_decision_and_space_returning_brings_writing_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(disk) = SmallDisk::mount() else {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&mnt);
+    };
+    let mnt = disk.path().to_path_buf();
     let path = mnt.join("j.jsonl");
     let mut w = Writer::open(&path).unwrap();
     w.append(&note(1, "before")).unwrap();
     // Fill the disk, leaving less than a record.
     let filler = mnt.join("filler");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![b'x'; 512];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.sync_all();
-    }
+    fill(&filler);
     // More than a tmpfs page, so the record needs space the first record's page lacks.
     let text = "x".repeat(10_000);
     let e = w.append(&note(2, &text)).unwrap_err().to_string();
@@ -257,26 +276,11 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use warroom::event::Event;
     use warroom::journal::Mark;
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(disk) = SmallDisk::mount() else {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&mnt);
+    };
+    let mnt = disk.path().to_path_buf();
     let path = mnt.join("j.jsonl");
     let rb =
         warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
@@ -295,13 +299,7 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
         app.handle(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     };
     // Fill the disk, then note until even the journal's last page is full.
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(mnt.join("filler")).unwrap();
-        let block = vec![b'x'; 512];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.sync_all();
-    }
+    fill(&mnt.join("filler"));
     let refused = |app: &warroom::app::App| {
         app.state
             .comms

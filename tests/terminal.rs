@@ -212,6 +212,22 @@ fn an_unreachable_cluster_is_shown_as_such_and_quitting_restores() {
     t.assert_sane();
 }
 
+/// The steady simulated cluster, and a kubeconfig for it in a temp folder of its own.
+async fn steady_sim() -> (
+    warroom::sim::SimHandle,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kc");
+    sim.write_kubeconfig(&kc).unwrap();
+    (sim, dir, kc)
+}
+
 /// The processes whose parent is `ppid`, read from /proc.
 fn children(ppid: u32) -> Vec<u32> {
     let mut out = Vec::new();
@@ -236,13 +252,7 @@ fn children(ppid: u32) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ending_signal_restores_the_terminal_hands_back_the_lease_and_journals_why() {
     use k8s_openapi::api::coordination::v1::Lease;
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let sc =
-        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
-    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
-    let kc = dir.path().join("kc");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = steady_sim().await;
     let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
     let leases: kube::Api<Lease> = kube::Api::namespaced(client, "erp-production");
     let name = warroom::kube::lease::lease_name("ERP backend (demo)", "v1.0.0");
@@ -447,13 +457,7 @@ fn escape_then_y_in_one_write_never_confirms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_that_fails_to_start_claims_no_lease() {
     use k8s_openapi::api::coordination::v1::Lease;
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let sc =
-        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
-    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
-    let kc = dir.path().join("kc");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = steady_sim().await;
     let Some(t) = Tmux::start("failed-start", 120, 40) else {
         return;
     };

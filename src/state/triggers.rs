@@ -111,14 +111,6 @@ pub fn verdict(c: &Condition, points: &[(i64, f64)], end: DateTime<Utc>, step_ms
     }
 }
 
-/// Held seconds of a verdict at `at`, if it holds.
-pub fn held_secs(v: &Verdict, at: DateTime<Utc>) -> Option<i64> {
-    match v {
-        Verdict::Holds { since, .. } => Some((at - *since).num_seconds().max(0)),
-        _ => None,
-    }
-}
-
 /// The driving console's automatic-rollback countdown, as it publishes it on the Lease:
 /// what a console that does not drive shows, whatever stage its own journal is at.
 #[derive(Debug, Clone, PartialEq)]
