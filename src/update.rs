@@ -1110,7 +1110,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             unknown.push(format!(
                 "trigger {}: whether {} holds is unknown{since}: {why}",
                 def.id,
-                condition_words(s, cond)
+                condition_text(s, cond, None)
             ));
         }
     }
@@ -1134,30 +1134,6 @@ fn gauge_unknown(m: &crate::state::metrics::MetricState, def: &crate::runbook::M
         (_, None) => "no answer from Prometheus yet".into(),
     };
     format!("{}: {what}", def.title)
-}
-
-/// "Error rate by track{track=canary} > 5.00 % for 1m"
-fn condition_words(s: &State, c: &crate::runbook::Condition) -> String {
-    let Some(def) = s.rb.metrics.iter().find(|m| m.id == c.metric) else {
-        return c.metric.clone();
-    };
-    let part: Vec<String> = c.series.values().cloned().collect();
-    let part = if part.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", part.join(", "))
-    };
-    let (dir, bound) = match (c.above, c.below) {
-        (Some(a), _) => (">", a),
-        (None, Some(b)) => ("<", b),
-        _ => ("?", f64::NAN),
-    };
-    format!(
-        "{}{part} {dir} {} for {}",
-        def.title,
-        crate::ui::gauges::format_value(def, Some(bound)),
-        c.for_
-    )
 }
 
 pub fn plan_advance(s: &State) -> Result<Confirm, String> {
@@ -1605,7 +1581,7 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                     let since = counted_since(s, *since);
                     let met_at = since + chrono::Duration::seconds(cond.for_.secs() as i64);
                     if met_at <= at && first.as_ref().is_none_or(|(f, _)| met_at < *f) {
-                        first = Some((met_at, condition_evidence(s, cond, *value)));
+                        first = Some((met_at, condition_text(s, cond, Some(*value))));
                     }
                 }
                 (Some(Verdict::Clear { .. }), _) => {}
@@ -1679,23 +1655,19 @@ pub fn counted_since(
     s.stages.began.map_or(since, |b| since.max(b))
 }
 
-fn condition_evidence(s: &State, c: &crate::runbook::Condition, value: f64) -> String {
+/// A condition in words, with the value that holds when there is one: "Error rate by
+/// track canary 6.00 % > 5.00 % for 1m", or without it "… canary > 5.00 % for 1m".
+fn condition_text(s: &State, c: &crate::runbook::Condition, value: Option<f64>) -> String {
     let Some(def) = s.rb.metrics.iter().find(|m| m.id == c.metric) else {
         return c.metric.clone();
     };
-    let (dir, bound) = match (c.above, c.below) {
-        (Some(a), _) => (">", a),
-        (None, Some(b)) => ("<", b),
-        _ => ("?", f64::NAN),
-    };
-    let part: Vec<&str> = c.series.values().map(String::as_str).collect();
-    let part = if part.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", part.join(" "))
-    };
-    let (v, b) = crate::ui::gauges::format_pair(def, Some(value), bound);
-    format!("{}{part} {v} {dir} {b} for {}", def.title, c.for_)
+    let (dir, bound) = c.bound();
+    let part: String = c.series.values().map(|v| format!(" {v}")).collect();
+    let (v, b) = crate::ui::gauges::format_pair(def, value, bound);
+    match value {
+        Some(_) => format!("{}{part} {v} {dir} {b} for {}", def.title, c.for_),
+        None => format!("{}{part} {dir} {b} for {}", def.title, c.for_),
+    }
 }
 
 /// The automatic rollback counting down now: the trigger and when it acts. A cancelled

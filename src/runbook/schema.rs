@@ -304,6 +304,18 @@ pub struct Condition {
     pub series: std::collections::BTreeMap<String, String>,
 }
 
+impl Condition {
+    /// Which way the condition looks and its bound: `(">", 5.0)`. Validation leaves
+    /// exactly one of `above:` and `below:`.
+    pub fn bound(&self) -> (&'static str, f64) {
+        match (self.above, self.below) {
+            (Some(a), _) => (">", a),
+            (None, Some(b)) => ("<", b),
+            (None, None) => ("?", f64::NAN),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {

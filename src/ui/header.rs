@@ -317,11 +317,7 @@ pub fn trigger_progress(s: &State) -> Option<String> {
             };
             let want = cond.for_.secs().max(1) as f64;
             let share = held as f64 / want;
-            let (dir, bound) = match (cond.above, cond.below) {
-                (Some(a), _) => (">", a),
-                (None, Some(b)) => ("<", b),
-                _ => continue,
-            };
+            let (dir, bound) = cond.bound();
             let (vv, bb) = super::gauges::format_pair(m, Some(*value), bound);
             let part: Vec<&str> = cond.series.values().map(String::as_str).collect();
             let name = if part.is_empty() {

@@ -42,13 +42,14 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         spans.push(Span::raw("  "));
     }
+    let counting_down = crate::update::countdown_running(s).is_some();
     let shown: Vec<&crate::action::Binding> = bindings(&s.ui.mode).iter().filter(|b| {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             && !(blocked && b.action == Action::Confirm)
             && (b.action != Action::TakeOver || matches!(s.driver, Driver::Free { .. }))
             && !(b.action == Action::CancelAuto
-                && (watching || crate::update::countdown_running(s).is_none()))
+                && (watching || !counting_down))
             && (b.action != Action::Override
                 || matches!(&s.ui.mode, Mode::Confirm(c) if c.blockers.is_empty() && !c.unknown.is_empty() && !c.overriding))
             && !(b.action == Action::Confirm
