@@ -1604,10 +1604,19 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 let then = match t.action {
                     Some(TriggerAction::Rollback) => {
                         let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
-                        format!(
-                            "The console rolls back at {} unless the lead cancels (c).",
-                            crate::ui::hms(deadline)
-                        )
+                        if deadline <= s.now {
+                            // Met while no console watched (a restart, an outage): the
+                            // countdown is already over.
+                            format!(
+                                "Its countdown ended at {}: the driving console rolls back now.",
+                                crate::ui::hms(deadline)
+                            )
+                        } else {
+                            format!(
+                                "The console rolls back at {} unless the lead cancels (c).",
+                                crate::ui::hms(deadline)
+                            )
+                        }
                     }
                     _ => "Press R to roll back.".into(),
                 };

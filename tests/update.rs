@@ -1842,3 +1842,23 @@ fn gauges_failing_for_one_reason_are_one_line_in_the_dialog() {
         c.unknown[0]
     );
 }
+
+#[test]
+fn a_trigger_met_long_ago_says_its_countdown_is_over_and_rolls_back_now() {
+    let mut s = state();
+    ten_percent_for_two_minutes(&mut s);
+    let t = s.now;
+    // A restart: the history says it was met 80 s ago, its countdown over 50 s ago.
+    let fx = canary_erring_since(&mut s, t - Duration::seconds(140));
+    let text = said(&fx);
+    assert!(
+        text.iter().any(|l| l.starts_with("ROLLBACK TRIGGER MET")
+            && l.ends_with("Its countdown ended at 20:01:30: the driving console rolls back now.")),
+        "{text:?}"
+    );
+    assert!(
+        journaled(&fx)
+            .iter()
+            .any(|e| matches!(e, Entry::Rollback { .. }))
+    );
+}

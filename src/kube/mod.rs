@@ -201,6 +201,12 @@ pub fn spawn_watch(
                         }
                     }
                 }
+                // "Too old resource version" (410 Gone) is the API answering: the
+                // watcher lists again by itself. The link is not lost (the API server
+                // restarted, or compacted its history).
+                Err(watcher::Error::WatchError(e)) if e.code == 410 => {
+                    log::info!("watch expired, listing again: {}", e.message);
+                }
                 Err(e) => {
                     lost = true;
                     probe_wait = Duration::from_secs(1);
