@@ -24,6 +24,7 @@ fn busy() -> State {
     let mut s = State::new(Arc::new(rb), "lin", t0);
     s.driver = Driver::Driving {
         lease: "prod/warroom-erp".into(),
+        fence: "1-0000abcd".into(),
     };
     let ids: Vec<String> = s
         .checklist

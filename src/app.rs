@@ -283,13 +283,19 @@ impl App {
                             .min(ACTION_TIMEOUT)
                         })
                         .unwrap_or(ACTION_TIMEOUT);
-                    match self.kube.clone() {
-                        Some(client) => {
+                    // Every write carries the mark this console put on the release's
+                    // objects when it took the Lease.
+                    let fence = match &self.state.driver {
+                        crate::state::Driver::Driving { fence, .. } => Some(fence.clone()),
+                        _ => None,
+                    };
+                    match (self.kube.clone(), fence) {
+                        (Some(client), Some(fence)) => {
                             log::info!("action #{seq}: {op:?}");
                             tokio::spawn(async move {
                                 let r = match tokio::time::timeout(
                                     limit,
-                                    crate::kube::run(&client, &ns, &op),
+                                    crate::kube::run(&client, &ns, &op, &fence),
                                 )
                                 .await
                                 {
@@ -314,11 +320,20 @@ impl App {
                                 .await;
                             });
                         }
-                        None => {
+                        (None, _) => {
                             let _ = tx.send(Event::Outcome {
                                 seq,
                                 ok: false,
                                 message: "no Kubernetes client is configured".into(),
+                            });
+                        }
+                        (Some(_), None) => {
+                            let _ = tx.send(Event::Outcome {
+                                seq,
+                                ok: false,
+                                message:
+                                    "this console no longer drives the release: nothing was sent"
+                                        .into(),
                             });
                         }
                     }
@@ -555,6 +570,7 @@ pub fn start_sources(
         &crate::kube::lease::lease_name(&rb.release.name, &rb.release.version),
         app.identity.clone(),
         read_only,
+        crate::kube::lease::Marked::of(k),
         tx,
     );
     app.set_lease(&lease);

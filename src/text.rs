@@ -52,6 +52,17 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// FNV-1a (64 bits, kept to its low 32): stable across versions of Rust and of this
+/// program, unlike the standard library's hasher.
+pub fn fnv32(bytes: impl IntoIterator<Item = u8>) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as u32
+}
+
 /// `prefix`, `release` and `version` as a lowercase ASCII name usable as a DNS-1123
 /// subdomain and a file name, at most `max` bytes. Readable where the input is ASCII; when
 /// anything was lost on the way (a CJK name, an underscore, a space, a cut) a short hash
@@ -79,14 +90,10 @@ pub fn release_slug(prefix: &str, release: &str, version: &str, max: usize) -> S
     if out == raw && out.len() <= max {
         return out;
     }
-    // FNV-1a, 64 bits: stable across versions of Rust and of this program, unlike
-    // the standard library's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in release.bytes().chain([0]).chain(version.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let tag = format!("{:08x}", h as u32);
+    let tag = format!(
+        "{:08x}",
+        fnv32(release.bytes().chain([0]).chain(version.bytes()))
+    );
     out.truncate(max.saturating_sub(tag.len() + 1));
     while out.ends_with(['-', '.']) {
         out.pop();

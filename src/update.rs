@@ -219,7 +219,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Lease(d) => {
             if s.driver != d {
                 let (level, text) = match &d {
-                    Driver::Driving { lease } => (
+                    Driver::Driving { lease, .. } => (
                         LogLevel::Info,
                         format!("this console drives the release: it holds the Lease {lease}"),
                     ),

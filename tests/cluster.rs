@@ -40,6 +40,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         first.identity.clone(),
         false,
+        warroom::kube::lease::Marked::of(&first.state.rb.kubernetes),
         first.sender(),
     );
     until(&mut first, &mut rx1, "the first console driving", |a| {
@@ -53,6 +54,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         second.identity.clone(),
         false,
+        warroom::kube::lease::Marked::of(&second.state.rb.kubernetes),
         second.sender(),
     );
     until(&mut second, &mut rx2, "the second console read-only", |a| {
@@ -118,6 +120,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         third.identity.clone(),
         false,
+        warroom::kube::lease::Marked::of(&third.state.rb.kubernetes),
         third.sender(),
     );
     until(&mut third, &mut rx3, "the next console driving", |a| {

@@ -147,14 +147,24 @@ async fn advance_to_ten_percent_then_roll_back() {
             .count(),
         2
     );
-    // the console changed nothing in the Deployments but their scale, twice each
+    // the console marked its two Deployments as driven by it when it took the Lease, and
+    // changed nothing else in them but their scale, twice each
     let writes: Vec<_> = sim
         .requests()
         .into_iter()
         .filter(|(m, p)| m != "GET" && p.contains("/deployments"))
         .collect();
-    assert_eq!(writes.len(), 4, "{writes:?}");
+    assert_eq!(writes.len(), 2 + 4, "{writes:?}");
     assert!(writes.iter().all(|(m, _)| m == "PATCH"), "{writes:?}");
+    let warroom::state::Driver::Driving { fence, .. } = &app.state.driver else {
+        panic!("{:?}", app.state.driver)
+    };
+    for d in ["erp-backend", "erp-backend-canary"] {
+        assert_eq!(
+            sim.deployment(d).unwrap()["metadata"]["labels"]["warroom.io/driver"],
+            fence.as_str()
+        );
+    }
     // On the way out the Lease is handed back for the next console.
     lease.release(Duration::from_secs(5)).await;
     let l: k8s_openapi::api::coordination::v1::Lease =

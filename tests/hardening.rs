@@ -69,6 +69,7 @@ mod keys {
             &mut s,
             Event::Lease(Driver::Driving {
                 lease: "default/warroom-erp-v1.0.0".into(),
+                fence: "1-0000abcd".into(),
             }),
         );
         update(

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use tokio::sync::mpsc;
 use warroom::effect::{Audit, KubeOp};
 use warroom::event::Event;
+use warroom::kube::lease::Marked;
 use warroom::runbook::scenario::parse_role_rules;
 use warroom::sim::{Options, SimHandle};
 
@@ -48,9 +49,9 @@ async fn enforced_with(
     (sim, client, ns)
 }
 
-/// Run an action as the console does: the change, then its Events.
-async fn act(client: &kube::Client, ns: &str, op: KubeOp) -> String {
-    let r = warroom::kube::run(client, ns, &op).await;
+/// Run an action as the console does, under its mark: the change, then its Events.
+async fn act(client: &kube::Client, ns: &str, fence: &str, op: KubeOp) -> String {
+    let r = warroom::kube::run(client, ns, &op, fence).await;
     let audit = Audit {
         reason: "WarroomTest".into(),
         message: "lin: test".into(),
@@ -142,13 +143,19 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         "warroom-erp-v1.0.0",
         "lin@test (pid 1)".into(),
         false,
+        Marked {
+            deployments: vec![STABLE.into(), CANARY.into()],
+            route: None,
+        },
         tx.clone(),
     );
-    let mut driving = false;
+    let mut driving = None;
     let mut snapshot = false;
-    while !(driving && snapshot) {
+    while !(driving.is_some() && snapshot) {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-            Ok(Some(Event::Lease(warroom::state::Driver::Driving { .. }))) => driving = true,
+            Ok(Some(Event::Lease(warroom::state::Driver::Driving { fence, .. }))) => {
+                driving = Some(fence)
+            }
             Ok(Some(Event::Cluster(_))) => snapshot = true,
             Ok(Some(Event::ClusterLost { error, .. })) => panic!("the watch failed: {error}"),
             // Each renewal says how long the Lease is surely ours.
@@ -160,10 +167,12 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
             ),
         }
     }
+    let fence = driving.unwrap();
 
     act(
         &client,
         &ns,
+        &fence,
         KubeOp::Scale {
             targets: vec![(CANARY.into(), 1), (STABLE.into(), 9)],
         },
@@ -173,6 +182,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         act(
             &client,
             &ns,
+            &fence,
             KubeOp::Pause {
                 deployments: vec![STABLE.into(), CANARY.into()],
                 paused,
@@ -184,6 +194,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     act(
         &client,
         &ns,
+        &fence,
         KubeOp::Promote {
             stable: STABLE.into(),
             canary: CANARY.into(),
@@ -196,6 +207,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     let said = act(
         &client,
         &ns,
+        &fence,
         KubeOp::Undo {
             deployment: STABLE.into(),
         },
@@ -266,6 +278,31 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         Some(STABLE.into()),
         tx,
     );
+    let (ltx, mut lrx) = mpsc::unbounded_channel();
+    let lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        "warroom-erp-v1.0.0",
+        "lin@test (pid 1)".into(),
+        false,
+        Marked {
+            deployments: vec![STABLE.into(), CANARY.into()],
+            route: Some(STABLE.into()),
+        },
+        ltx,
+    );
+    let fence = loop {
+        match tokio::time::timeout(Duration::from_secs(30), lrx.recv()).await {
+            Ok(Some(Event::Lease(warroom::state::Driver::Driving { fence, .. }))) => break fence,
+            Ok(Some(Event::LeaseHeld { .. } | Event::Lease(_))) => {}
+            other => panic!("no Lease: {other:?}; denied: {:?}", denied(&sim)),
+        }
+    };
+    // The route carries the driver's mark too: its weights are written under it.
+    assert_eq!(
+        sim.httproute(STABLE).unwrap()["metadata"]["labels"]["warroom.io/driver"],
+        fence.as_str()
+    );
     let snap = loop {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
             Ok(Some(Event::Cluster(s))) if s.route.is_some() => break s,
@@ -281,6 +318,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     let said = act(
         &client,
         &ns,
+        &fence,
         KubeOp::Weights {
             route: STABLE.into(),
             weights: vec![(STABLE.into(), 90), (CANARY.into(), 10)],
@@ -320,6 +358,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     );
     assert_eq!(on_route[0]["involvedObject"]["name"], STABLE);
     assert_eq!(on_route[0]["reason"], "WarroomTest");
+    lease.release(Duration::from_secs(5)).await;
     watch.abort();
     assert_eq!(
         denied(&sim),
@@ -365,6 +404,7 @@ async fn a_missing_verb_is_a_plain_403() {
         &KubeOp::Scale {
             targets: vec![(CANARY.into(), 1)],
         },
+        "1-0000abcd",
     )
     .await
     .unwrap_err();
@@ -377,6 +417,42 @@ async fn a_missing_verb_is_a_plain_403() {
         "{err}"
     );
     assert_eq!(sim.deployment(CANARY).unwrap()["spec"]["replicas"], 0);
+    // A console started under this Role learns it at once: it cannot mark the release's
+    // Deployments as driven by it, so it hands the Lease back and watches read-only.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        "warroom-erp",
+        "lin@test (pid 1)".into(),
+        false,
+        Marked {
+            deployments: vec![STABLE.into(), CANARY.into()],
+            route: None,
+        },
+        tx,
+    );
+    let why = loop {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(Event::Lease(warroom::state::Driver::ReadOnly { why, .. }))) => break why,
+            Ok(Some(Event::Lease(warroom::state::Driver::Driving { .. }))) => {
+                panic!("drove without being able to mark its Deployments")
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no answer about the Lease: {other:?}"),
+        }
+    };
+    assert!(
+        why.starts_with(
+            "cannot mark the release's Deployments as driven by this console: forbidden (403)"
+        ),
+        "{why}"
+    );
+    assert!(why.contains("needs patch on deployments"), "{why}");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client, &ns);
+    let held = leases.get("warroom-erp").await.unwrap().spec.unwrap();
+    assert_eq!(held.holder_identity, None, "the Lease was handed back");
     sim.shutdown().await;
 }
 
@@ -406,6 +482,7 @@ async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
         "warroom-erp",
         "lin@test (pid 1)".into(),
         false,
+        Marked::default(),
         tx,
     );
     let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())

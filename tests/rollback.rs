@@ -14,6 +14,8 @@ use warroom::event::Event;
 use warroom::sim::SimHandle;
 use warroom::state::cluster::{RolloutStatus, rollout_status};
 
+/// The mark of the console that drives both clusters here.
+const FENCE: &str = "1-0000abcd";
 const STABLE: &str = "erp-backend";
 const CANARY: &str = "erp-backend-canary";
 
@@ -128,6 +130,17 @@ impl Cluster {
         }
     }
 
+    /// Mark the release's Deployments as a driving console does when it takes the Lease.
+    async fn mark(&self) {
+        let marked = warroom::kube::lease::Marked {
+            deployments: vec![STABLE.into(), CANARY.into()],
+            route: None,
+        };
+        warroom::kube::lease::mark(&self.client, &self.ns, &marked, FENCE)
+            .await
+            .unwrap();
+    }
+
     /// Revision number → (image, change-cause) of each ReplicaSet the Deployment owns.
     fn revisions(&self) -> Vec<(String, String, String)> {
         let mut r: Vec<_> = self
@@ -173,6 +186,7 @@ async fn undo_both(a: &Cluster, b: &Cluster, kubectl: &Path) -> String {
         &KubeOp::Undo {
             deployment: STABLE.into(),
         },
+        FENCE,
     )
     .await
     .unwrap();
@@ -212,6 +226,7 @@ async fn console_undo_equals_kubectl_rollout_undo() {
     // The same start on both: the 100% stage, done by the console, to completion.
     for c in [&a, &b] {
         c.settle(&kubectl).await;
+        c.mark().await;
         let done = warroom::kube::run(
             &c.client,
             &c.ns,
@@ -221,6 +236,7 @@ async fn console_undo_equals_kubectl_rollout_undo() {
                 replicas: 10,
                 cause: "lin: advance to full (100%)".into(),
             },
+            FENCE,
         )
         .await
         .unwrap();
@@ -298,6 +314,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
         "warroom-erp",
         app.identity.clone(),
         false,
+        warroom::kube::lease::Marked::of(&k),
         app.sender(),
     );
     common::until(&mut app, &mut rx, "driving, stable ready", |a| {

@@ -128,6 +128,7 @@ fn busy_state(runbook: &str) -> State {
     let mut s = State::new(Arc::new(rb), "lin", t0());
     s.driver = Driver::Driving {
         lease: "prod/warroom-erp".into(),
+        fence: "1-0000abcd".into(),
     };
     let mut seq = 0;
     let mut rec = |s: &mut State, secs: i64, who: &str, entry: Entry| {

@@ -147,7 +147,7 @@ async fn of_two_consoles_taking_a_free_lease_at_once_exactly_one_wins_20_times_o
         let (a, b) = tokio::join!(a, b);
         let won = [&a, &b]
             .iter()
-            .filter(|r| matches!(r, Ok(Claim::Ours)))
+            .filter(|r| matches!(r, Ok(Claim::Ours { .. })))
             .count();
         assert_eq!(won, 1, "round {round}: exactly one console drives");
         let holder = leases
@@ -158,7 +158,11 @@ async fn of_two_consoles_taking_a_free_lease_at_once_exactly_one_wins_20_times_o
             .unwrap()
             .holder_identity
             .unwrap();
-        let loser = if matches!(a, Ok(Claim::Ours)) { &b } else { &a };
+        let loser = if matches!(a, Ok(Claim::Ours { .. })) {
+            &b
+        } else {
+            &a
+        };
         assert!(
             matches!(loser, Ok(Claim::Theirs { holder: h }) if *h == holder),
             "round {round}: the other names the winner"

@@ -72,6 +72,7 @@ fn bare() -> State {
         &mut s,
         Event::Lease(Driver::Driving {
             lease: "default/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
         }),
     );
     s
@@ -776,6 +777,7 @@ fn no_action_before_the_lease_is_held_nor_after_it_is_lost() {
         &mut s,
         Event::Lease(Driver::Driving {
             lease: "default/warroom-x".into(),
+            fence: "1-0000abcd".into(),
         }),
     );
     ch(&mut s, 'a');
@@ -847,6 +849,7 @@ fn gateway_state() -> State {
         &mut s,
         Event::Lease(Driver::Driving {
             lease: "default/warroom".into(),
+            fence: "1-0000abcd".into(),
         }),
     );
     fresh(&mut s);

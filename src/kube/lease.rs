@@ -27,6 +27,46 @@ pub const FOLLOW: Duration = Duration::from_secs(2);
 /// The annotation on the Lease where the driver says which automatic rollback it is
 /// counting down to: `TRIGGER DEADLINE(RFC 3339) EVIDENCE`.
 pub const COUNTDOWN_ANNOTATION: &str = "warroom.io/auto-rollback";
+/// The label that marks each Deployment (and HTTPRoute) of a release with the console
+/// driving it: a fencing token. A console marks the release's objects when it takes the
+/// Lease, before it may act, and every write it sends applies only while its own mark is
+/// there (a JSON patch `test`). So a write held in transit from a console whose Lease ran
+/// out cannot land once another console has taken over: the API server refuses it.
+pub const FENCE_LABEL: &str = "warroom.io/driver";
+
+/// The objects a driving console marks with its fencing token.
+#[derive(Debug, Clone, Default)]
+pub struct Marked {
+    pub deployments: Vec<String>,
+    /// The Gateway API HTTPRoute whose weights the console sets, if any.
+    pub route: Option<String>,
+}
+
+impl Marked {
+    /// The objects of a release's target: its two Deployments, and the HTTPRoute when the
+    /// traffic is split by the Gateway API.
+    pub fn of(k: &crate::runbook::KubeTarget) -> Marked {
+        Marked {
+            deployments: vec![k.stable.clone(), k.canary.clone()],
+            route: match k.split() {
+                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
+                crate::runbook::Split::Replicas(_) => None,
+            },
+        }
+    }
+}
+
+/// The fencing token of a Lease's holder: how many times the Lease changed hands, and a
+/// hash of the holder (host, operator and process). It changes whenever another console
+/// has held the Lease in between, and it is a valid label value.
+pub fn fence_token(l: &Lease) -> String {
+    let spec = l.spec.as_ref();
+    let n = spec.and_then(|s| s.lease_transitions).unwrap_or(0).max(0);
+    let holder = spec
+        .and_then(|s| s.holder_identity.as_deref())
+        .unwrap_or("");
+    format!("{n}-{:08x}", crate::text::fnv32(holder.bytes()))
+}
 
 /// The Lease's name for a release: `warroom-` and the release and version, as a DNS
 /// subdomain (lower case; anything else becomes `-`).
@@ -95,9 +135,11 @@ pub fn spawn(
     name: &str,
     me: String,
     read_only: bool,
+    marked: Marked,
     tx: UnboundedSender<Event>,
 ) -> LeaseTask {
-    let api: Api<Lease> = Api::namespaced(client, ns);
+    let api: Api<Lease> = Api::namespaced(client.clone(), ns);
+    let ns = ns.to_string();
     let full = format!("{ns}/{name}");
     let name = name.to_string();
     let (rel_tx, mut rel_rx) = oneshot::channel::<()>();
@@ -109,7 +151,23 @@ pub fn spawn(
             return;
         }
         loop {
-            match drive(&api, &name, &full, &me, &tx, &mut rel_rx, &mut count_rx).await {
+            let mark = Mark {
+                client: &client,
+                ns: &ns,
+                marked: &marked,
+            };
+            match drive(
+                &api,
+                &name,
+                &full,
+                &me,
+                &mark,
+                &tx,
+                &mut rel_rx,
+                &mut count_rx,
+            )
+            .await
+            {
                 Drove::Done => return,
                 Drove::Lost(first) => {
                     let end =
@@ -131,12 +189,58 @@ pub fn spawn(
     }
 }
 
+/// Where and how a new driver marks the release's objects.
+struct Mark<'a> {
+    client: &'a Client,
+    ns: &'a str,
+    marked: &'a Marked,
+}
+
+impl Mark<'_> {
+    async fn put(&self, fence: &str) -> Result<(), Failure> {
+        mark(self.client, self.ns, self.marked, fence).await
+    }
+}
+
+/// Put `fence` on every object of the release (what a console does when it takes the
+/// Lease). An object that does not exist is skipped: there is nothing there to act on.
+pub async fn mark(client: &Client, ns: &str, marked: &Marked, fence: &str) -> Result<(), Failure> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    let pp = PatchParams {
+        field_manager: Some(super::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    let patch = serde_json::json!({"metadata": {"labels": {FENCE_LABEL: fence}}});
+    let gone = |r: Result<(), kube::Error>| match r {
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        r => r.map_err(failure),
+    };
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    for d in &marked.deployments {
+        gone(deps.patch(d, &pp, &Patch::Merge(&patch)).await.map(|_| ()))?;
+    }
+    if let Some(r) = &marked.route {
+        let routes: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &super::httproute());
+        gone(
+            routes
+                .patch(r, &pp, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+        )?;
+    }
+    Ok(())
+}
+
 /// Claim and renew until the Lease is handed back or another console holds it.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     api: &Api<Lease>,
     name: &str,
     full: &str,
     me: &str,
+    mark: &Mark<'_>,
     tx: &UnboundedSender<Event>,
     rel_rx: &mut oneshot::Receiver<()>,
     countdown: &mut watch::Receiver<Option<String>>,
@@ -149,18 +253,48 @@ async fn drive(
         let now = Utc::now();
         let note = countdown.borrow().clone();
         match claim(api, name, me, now, note.as_deref()).await {
-            Ok(Claim::Ours) => {
-                if held_until.is_none() {
-                    send(Driver::Driving {
-                        lease: full.to_string(),
-                    });
+            Ok(Claim::Ours { fence }) => {
+                // A new driver marks the release's objects before it may act, so that
+                // a write still in transit from an earlier driver is refused from now on.
+                let marked = if held_until.is_some() {
+                    Ok(())
+                } else {
+                    mark.put(&fence).await
+                };
+                match marked {
+                    Ok(()) => {
+                        if held_until.is_none() {
+                            send(Driver::Driving {
+                                lease: full.to_string(),
+                                fence,
+                            });
+                        }
+                        // Counted from before the request went out: the Lease is surely
+                        // ours until then, however long the answer took.
+                        let until = now + chrono::Duration::seconds(DURATION_SECS as i64);
+                        held_until = Some(until);
+                        let _ = tx.send(Event::LeaseHeld { until });
+                        backoff = Duration::from_secs(1);
+                    }
+                    Err(Failure {
+                        text,
+                        lasting: true,
+                    }) => {
+                        give_back(api, name, me).await;
+                        send(Driver::ReadOnly {
+                            why: format!(
+                                "cannot mark the release's Deployments as driven by this console: {text} (the console needs patch on deployments)"
+                            ),
+                            holder: None,
+                        });
+                        let _ = rel_rx.await;
+                        return Drove::Done;
+                    }
+                    Err(Failure { text, .. }) => {
+                        log::warn!("marking the release's objects for this console: {text}");
+                        backoff = (backoff * 2).min(RENEW);
+                    }
                 }
-                // Counted from before the request went out: the Lease is surely ours
-                // until then, however long the answer took.
-                let until = now + chrono::Duration::seconds(DURATION_SECS as i64);
-                held_until = Some(until);
-                let _ = tx.send(Event::LeaseHeld { until });
-                backoff = Duration::from_secs(1);
             }
             Ok(Claim::Theirs { holder, .. }) => {
                 let first = held_until.map(|_| format!("{holder} took over the Lease {full}"));
@@ -216,9 +350,10 @@ async fn drive(
 
 /// Why the Lease could not be claimed, and whether trying again can help: a refusal
 /// (401, 403, 404) lasts until someone changes the Role or the kubeconfig.
-struct Failure {
-    text: String,
-    lasting: bool,
+#[derive(Debug)]
+pub struct Failure {
+    pub text: String,
+    pub lasting: bool,
 }
 
 fn failure(e: kube::Error) -> Failure {
@@ -230,8 +365,13 @@ fn failure(e: kube::Error) -> Failure {
 }
 
 pub enum Claim {
-    Ours,
-    Theirs { holder: String },
+    /// Ours now, with the fencing token our writes must carry.
+    Ours {
+        fence: String,
+    },
+    Theirs {
+        holder: String,
+    },
 }
 
 /// One attempt to take the Lease for `me`: what a take-over does. Public so the race
@@ -407,7 +547,7 @@ async fn claim(
                         ..Default::default()
                     }),
                 };
-                api.create(&PostParams::default(), &lease).await.map(|_| ())
+                api.create(&PostParams::default(), &lease).await
             }
             Some(mut l) => {
                 if let Some((holder, _)) = holder_until(&l, now)
@@ -434,13 +574,15 @@ async fn claim(
                 spec.lease_duration_seconds = Some(DURATION_SECS);
                 spec.renew_time = Some(micro(now));
                 // The resourceVersion read above makes this write conditional.
-                api.replace(name, &PostParams::default(), &l)
-                    .await
-                    .map(|_| ())
+                api.replace(name, &PostParams::default(), &l).await
             }
         };
         match result {
-            Ok(()) => return Ok(Claim::Ours),
+            Ok(l) => {
+                return Ok(Claim::Ours {
+                    fence: fence_token(&l),
+                });
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(failure(e)),
         }

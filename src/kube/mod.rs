@@ -467,24 +467,106 @@ pub fn pod_view(p: &Pod) -> PodView {
     }
 }
 
-/// Carry out an action. Ok is what was done, in a sentence; Err says what failed.
-pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, String> {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+/// The JSON pointer of the fencing label (`/` in a key is written `~1`).
+const FENCE_PATH: &str = "/metadata/labels/warroom.io~1driver";
+
+/// A JSON patch of `ops` that applies only while the object carries `fence`, this
+/// console's mark (see `lease::FENCE_LABEL`).
+fn fenced(fence: &str, ops: Vec<Value>) -> Result<json_patch::Patch, String> {
+    let mut all = vec![json!({"op": "test", "path": FENCE_PATH, "value": fence})];
+    all.extend(ops);
+    serde_json::from_value(Value::Array(all)).map_err(|e| e.to_string())
+}
+
+/// Patch `name` with `ops` under this console's mark. When the API server refuses it, the
+/// object is read again to tell a take-over (another console's mark) from other errors.
+async fn patch_fenced<K>(
+    api: &Api<K>,
+    name: &str,
+    fence: &str,
+    ops: Vec<Value>,
+    what: &str,
+) -> Result<K, String>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let pp = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
+    let patch = fenced(fence, ops)?;
+    match api.patch(name, &pp, &Patch::<()>::Json(patch)).await {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            if matches!(&e, kube::Error::Api(s) if s.code == 422)
+                && let Some(why) = fence_refusal(api, name, fence).await
+            {
+                return Err(format!("{what}: {why}"));
+            }
+            Err(format!("{what}: {}", plain_error(&e)))
+        }
+    }
+}
+
+/// Why a write under `fence` was refused, when the object no longer carries that mark.
+async fn fence_refusal<K>(api: &Api<K>, name: &str, fence: &str) -> Option<String>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let obj = api.get(name).await.ok()?;
+    match obj.labels().get(lease::FENCE_LABEL) {
+        Some(v) if v == fence => None,
+        Some(v) => Some(format!(
+            "refused by the API server: another console has taken over this release ({name} is marked {}={}, not this console's {fence}); nothing was changed",
+            lease::FENCE_LABEL,
+            clean(v)
+        )),
+        None => Some(format!(
+            "refused by the API server: {name} no longer carries this console's mark ({}={fence}), so it was replaced or relabelled after this console took the Lease; nothing was changed; restart the console to drive it again",
+            lease::FENCE_LABEL
+        )),
+    }
+}
+
+/// The JSON patch operations that do to `current` what the merge patch `patch` (RFC
+/// 7386) would: maps merge, `null` removes, anything else replaces.
+fn merge_ops(current: &Value, patch: &Value, path: &str, out: &mut Vec<Value>) {
+    let Some(p) = patch.as_object() else {
+        out.push(json!({"op": "add", "path": path, "value": patch}));
+        return;
+    };
+    for (k, v) in p {
+        let at = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+        let here = current.get(k);
+        match (here, v) {
+            (Some(_), Value::Null) => out.push(json!({"op": "remove", "path": at})),
+            (None, Value::Null) => {}
+            (Some(c), Value::Object(_)) if c.is_object() => merge_ops(c, v, &at, out),
+            _ => {
+                // What the merge patch would leave: the value, its nulls dropped.
+                let mut fresh = Value::Null;
+                json_patch::merge(&mut fresh, v);
+                out.push(json!({"op": "add", "path": at, "value": fresh}));
+            }
+        }
+    }
+}
+
+/// Carry out an action under this console's mark (`fence`). Ok is what was done, in a
+/// sentence; Err says what failed.
+pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<String, String> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let err = |what: &str| {
         let what = what.to_string();
         move |e: kube::Error| format!("{what}: {}", plain_error(&e))
     };
+    let set_replicas = |n: u32| vec![json!({"op": "add", "path": "/spec/replicas", "value": n})];
     match op {
         KubeOp::Scale { targets, .. } => {
             let mut done = Vec::new();
             for (name, n) in targets {
-                api.patch(name, &pp, &Patch::Merge(json!({"spec": {"replicas": n}})))
-                    .await
-                    .map_err(err(&format!("scale {name} to {n}")))?;
+                let what = format!("scale {name} to {n}");
+                patch_fenced(&api, name, fence, set_replicas(*n), &what).await?;
                 done.push(format!("{name} scaled to {n}"));
             }
             Ok(done.join(", "))
@@ -512,13 +594,8 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             let extra = max_unavailable(&s, *replicas);
             let want = now + extra;
             if extra > 0 {
-                api.patch(
-                    canary,
-                    &pp,
-                    &Patch::Merge(json!({"spec": {"replicas": want}})),
-                )
-                .await
-                .map_err(err(&format!("scale {canary} to {want}")))?;
+                let what = format!("scale {canary} to {want}");
+                patch_fenced(&api, canary, fence, set_replicas(want), &what).await?;
                 loop {
                     let d = api
                         .get(canary)
@@ -536,15 +613,20 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
-            api.patch(stable, &pp, &Patch::Merge(patch))
-                .await
-                .map_err(err(&format!("update {stable}")))?;
+            let mut ops = Vec::new();
+            merge_ops(
+                &serde_json::to_value(&s).unwrap_or_default(),
+                &patch,
+                "",
+                &mut ops,
+            );
+            patch_fenced(&api, stable, fence, ops, &format!("update {stable}")).await?;
             Ok(format!(
                 "{stable} now rolls out {}; {canary} holds {want} pods until that rollout is complete",
                 first_image(c.spec.as_ref().map(|s| &s.template))
             ))
         }
-        KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, &pp).await,
+        KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, fence).await,
         KubeOp::Weights {
             route,
             weights,
@@ -554,9 +636,8 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
         } => {
             let mut done = Vec::new();
             if let Some(n) = canary_replicas {
-                api.patch(canary, &pp, &Patch::Merge(json!({"spec": {"replicas": n}})))
-                    .await
-                    .map_err(err(&format!("scale {canary} to {n}")))?;
+                let what = format!("scale {canary} to {n}");
+                patch_fenced(&api, canary, fence, set_replicas(*n), &what).await?;
                 done.push(format!("{canary} scaled to {n}"));
             }
             let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
@@ -565,10 +646,15 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
                 .await
                 .map_err(err(&format!("read HTTPRoute {route}")))?;
             let patch = weights_patch(&r, weights)?;
-            let r = routes
-                .patch(route, &pp, &Patch::Merge(patch))
-                .await
-                .map_err(err(&format!("set the weights of HTTPRoute {route}")))?;
+            let mut ops = Vec::new();
+            merge_ops(
+                &serde_json::to_value(&r).unwrap_or_default(),
+                &patch,
+                "",
+                &mut ops,
+            );
+            let what = format!("set the weights of HTTPRoute {route}");
+            let r = patch_fenced(&routes, route, fence, ops, &what).await?;
             done.push(format!("now {}", route_view(&r).describe()));
             Ok(done.join("; "))
         }
@@ -577,14 +663,19 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
             paused,
             ..
         } => {
-            let value = if *paused { json!(true) } else { Value::Null };
+            // Resuming removes the field, as `kubectl rollout resume` does; adding it
+            // first makes the removal valid whether or not it is there.
+            let ops = if *paused {
+                vec![json!({"op": "add", "path": "/spec/paused", "value": true})]
+            } else {
+                vec![
+                    json!({"op": "add", "path": "/spec/paused", "value": false}),
+                    json!({"op": "remove", "path": "/spec/paused"}),
+                ]
+            };
             for name in deployments {
-                api.patch(name, &pp, &Patch::Merge(json!({"spec": {"paused": value}})))
-                    .await
-                    .map_err(err(&format!(
-                        "{} {name}",
-                        if *paused { "pause" } else { "resume" }
-                    )))?;
+                let what = format!("{} {name}", if *paused { "pause" } else { "resume" });
+                patch_fenced(&api, name, fence, ops.clone(), &what).await?;
             }
             Ok(format!(
                 "{} {}",
@@ -595,7 +686,7 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
         KubeOp::Steps(ops) => {
             let mut done = Vec::new();
             for o in ops {
-                done.push(Box::pin(run(client, ns, o)).await?);
+                done.push(Box::pin(run(client, ns, o, fence)).await?);
             }
             Ok(done.join("; "))
         }
@@ -605,6 +696,7 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp) -> Result<String, Strin
 /// A merge patch that sets the named backends' weights in every rule of the route. Rules
 /// are a list, which a merge patch replaces whole, so the patch carries them all, and the
 /// resourceVersion read makes it fail with a conflict if the route changed meanwhile.
+/// (It is sent as the equivalent JSON patch, under the console's mark: see `merge_ops`.)
 fn weights_patch(route: &DynamicObject, weights: &[(String, u32)]) -> Result<Value, String> {
     let mut rules = route.data["spec"]["rules"].clone();
     let mut found = vec![false; weights.len()];
@@ -812,7 +904,7 @@ async fn undo(
     client: &Client,
     ns: &str,
     name: &str,
-    pp: &PatchParams,
+    fence: &str,
 ) -> Result<String, String> {
     let d = api
         .get(name)
@@ -889,14 +981,11 @@ async fn undo(
             annotations.insert(k, v);
         }
     }
-    let patch: json_patch::Patch = serde_json::from_value(json!([
-        {"op": "replace", "path": "/spec/template", "value": template},
-        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
-    ]))
-    .map_err(|e| e.to_string())?;
-    api.patch(name, pp, &Patch::<()>::Json(patch))
-        .await
-        .map_err(|e| format!("roll back {name}: {}", plain_error(&e)))?;
+    let ops = vec![
+        json!({"op": "replace", "path": "/spec/template", "value": template}),
+        json!({"op": "replace", "path": "/metadata/annotations", "value": annotations}),
+    ];
+    patch_fenced(api, name, fence, ops, &format!("roll back {name}")).await?;
     Ok(format!(
         "{name} rolled back to revision {rev} ({})",
         first_image(Some(&template))
@@ -913,6 +1002,41 @@ mod tests {
                 .with_code(code)
                 .boxed(),
         )
+    }
+
+    /// The JSON patch a merge patch becomes does to the object exactly what the merge
+    /// patch would, behind the fence's test.
+    #[test]
+    fn merge_ops_do_what_the_merge_patch_does() {
+        let doc = json!({
+            "metadata": {"name": "web", "labels": {"app": "web", "warroom.io/driver": "3-ab"}},
+            "spec": {"replicas": 3, "paused": true, "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "v1"}]}}},
+        });
+        for patch in [
+            json!({"spec": {"replicas": 9}}),
+            json!({"spec": {"paused": null}}),
+            json!({"spec": {"absent": null, "minReadySeconds": 5}}),
+            json!({"metadata": {"annotations": {"kubernetes.io/change-cause": "lin: full", "x": null}}}),
+            json!({"spec": {"template": {"metadata": {"labels": {"app": "web", "track": "canary"}},
+                "spec": {"containers": [{"name": "app", "image": "v2"}]}}}}),
+            json!({"spec": {"replicas": {"odd": {"gone": null, "kept": 1}}}}),
+            json!({"metadata": {"labels": {"a/b~c": "1"}}}),
+        ] {
+            let mut want = doc.clone();
+            json_patch::merge(&mut want, &patch);
+            let mut ops = Vec::new();
+            merge_ops(&doc, &patch, "", &mut ops);
+            let mut got = doc.clone();
+            json_patch::patch(&mut got, &fenced("3-ab", ops).unwrap()).unwrap();
+            assert_eq!(got, want, "{patch}");
+            // Under another console's mark, nothing applies.
+            let mut ops = Vec::new();
+            merge_ops(&doc, &patch, "", &mut ops);
+            let mut other = doc.clone();
+            assert!(json_patch::patch(&mut other, &fenced("4-cd", ops).unwrap()).is_err());
+            assert_eq!(other, doc);
+        }
     }
 
     #[test]

@@ -102,15 +102,23 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         (!rbac.allows(&a)).then(|| rbac::forbidden(&a))
     });
     sim.log_request(method.as_str(), &path_and_query, denied.is_none());
+    let answer = |resp: Response<Body>| {
+        sim.log_answer(method.as_str(), &path_and_query, resp.status().as_u16());
+        resp
+    };
     if let Some(e) = denied {
-        return error(&e);
+        return answer(error(&e));
     }
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return error(&ApiError::bad_request(format!("reading the body: {e}"))),
+        Err(e) => {
+            return answer(error(&ApiError::bad_request(format!(
+                "reading the body: {e}"
+            ))));
+        }
     };
     let req = Req {
-        method,
+        method: method.clone(),
         segments,
         query,
         accept,
@@ -118,9 +126,9 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         body,
     };
     match route(&sim, &req) {
-        Ok(Reply::Now(resp)) => resp,
+        Ok(Reply::Now(resp)) => answer(resp),
         Ok(Reply::Watch(spec)) => watch(sim, spec),
-        Err(e) => error(&e),
+        Err(e) => answer(error(&e)),
     }
 }
 
@@ -397,20 +405,14 @@ impl Edit {
     }
 
     /// The edited version of `current`.
-    fn apply(
-        &self,
-        current: &Value,
-        body: &[u8],
-        res: Resource,
-        name: &str,
-    ) -> Result<Value, ApiError> {
+    fn apply(&self, current: &Value, body: &[u8]) -> Result<Value, ApiError> {
         let mut doc = match self {
             Edit::Replace(v) => v.clone(),
             Edit::Patch(pt) => {
                 let mut doc = current.clone();
                 patch::apply(&mut doc, *pt, body).map_err(|m| match pt {
                     // A JSON patch that does not fit the object is a semantic error.
-                    PatchType::Json => ApiError::invalid(res, name, m),
+                    PatchType::Json => ApiError::patch_failed(m),
                     _ => ApiError::bad_request(m),
                 })?;
                 doc
@@ -436,7 +438,7 @@ fn write(
         let Some(old) = c.store.get(res, ns, name).cloned() else {
             // Server-side apply creates what does not exist yet.
             if matches!(edit, Edit::Patch(PatchType::Apply)) && !status_only {
-                let mut obj = edit.apply(&json!({}), &req.body, res, name)?;
+                let mut obj = edit.apply(&json!({}), &req.body)?;
                 let meta = super::store::meta_mut(&mut obj);
                 meta.insert("name".into(), json!(name));
                 if res.info().namespaced {
@@ -453,7 +455,7 @@ fn write(
             }
             return Err(ApiError::not_found(res, name));
         };
-        let mut new = edit.apply(&old, &req.body, res, name)?;
+        let mut new = edit.apply(&old, &req.body)?;
         check_identity(res, &old, &new, ns, name)?;
         // The main resource and its status subresource each write only their own part.
         let keep_status_of = if status_only { &new } else { &old };
@@ -529,7 +531,7 @@ fn write_scale(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Bo
             .get(res, ns, name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(res, name))?;
-        let scale = edit.apply(&scale_of(&old), &req.body, res, name)?;
+        let scale = edit.apply(&scale_of(&old), &req.body)?;
         check_identity(res, &old, &scale, ns, name)?;
         let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64);
         let replicas = match replicas {

@@ -36,6 +36,8 @@ pub struct Sim {
     pub(crate) kube_addr: SocketAddr,
     /// Every API request: method, path and query, and whether RBAC let it through.
     requests: Mutex<Vec<(String, String, bool)>>,
+    /// Every answer to an API request but a watch: method, path and query, status code.
+    answers: Mutex<Vec<(String, String, u16)>>,
     /// The Role enforced on every request, if any.
     pub(crate) rbac: Option<Rbac>,
 }
@@ -68,6 +70,10 @@ impl Sim {
 
     pub(crate) fn log_request(&self, method: &str, path_and_query: &str, allowed: bool) {
         lock(&self.requests).push((method.to_string(), path_and_query.to_string(), allowed));
+    }
+
+    pub(crate) fn log_answer(&self, method: &str, path_and_query: &str, code: u16) {
+        lock(&self.answers).push((method.to_string(), path_and_query.to_string(), code));
     }
 
     /// What the metrics simulation needs to know of every running pod, and how the
@@ -172,6 +178,7 @@ pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<
         shutdown: shutdown.clone(),
         kube_addr,
         requests: Mutex::new(Vec::new()),
+        answers: Mutex::new(Vec::new()),
         rbac,
     });
 
@@ -360,6 +367,12 @@ impl SimHandle {
             .iter()
             .map(|(m, p, _)| (m.clone(), p.clone()))
             .collect()
+    }
+
+    /// Every answer the API gave, but to watches, in order: (method, path and query,
+    /// status code). A request appears here once it has been carried out.
+    pub fn answers(&self) -> Vec<(String, String, u16)> {
+        lock(&self.sim.answers).clone()
     }
 
     /// Every request with the authorizer's decision: (method, path and query, allowed).

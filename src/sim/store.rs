@@ -290,6 +290,20 @@ impl ApiError {
         }
     }
 
+    /// A JSON patch that does not apply to the object (a failed `test`, a path that is
+    /// not there), as the API server answers it: a generic 422 whose cause holds the
+    /// patch library's words.
+    pub fn patch_failed(message: impl Into<String>) -> Self {
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: "the server rejected our request due to an error in our request".into(),
+            details: Some(json!({"causes": [
+                {"reason": "UnexpectedServerResponse", "message": message.into()}
+            ]})),
+        }
+    }
+
     /// The `Status` object sent as the response body (or in a watch ERROR event).
     pub fn status(&self) -> Value {
         let mut s = json!({

@@ -179,8 +179,9 @@ pub const LEASE_MARGIN_SECS: i64 = 5;
 pub enum Driver {
     /// Asking the cluster for the release's Lease; no action until it answers.
     Claiming,
-    /// This console holds the Lease (named here) and renews it.
-    Driving { lease: String },
+    /// This console holds the Lease (named here) and renews it; `fence` is the token it
+    /// marked the release's objects with, which every write it sends must match.
+    Driving { lease: String, fence: String },
     /// Watching only; `why` says so in words (another holder, --read-only, a lost Lease).
     ReadOnly { why: String, holder: Option<String> },
     /// Nobody drives (the driver quit, or died and its Lease ran out) and this console

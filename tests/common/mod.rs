@@ -96,36 +96,67 @@ pub fn demo_app(dir: &Path, operator: &str) -> (App, UnboundedReceiver<Event>) {
 
 /// A loopback TCP relay in front of a server, that can be cut (every connection dropped,
 /// new ones refused) and restored on the same port: a network outage, with the server
-/// itself untouched.
+/// itself untouched. It can also stall: what the client sends is held (the client has
+/// sent it, the server has not seen it) until the relay is released, when it is delivered
+/// in order, even if the client gave up meanwhile, as a proxy that holds requests would.
 pub struct Relay {
     pub port: u16,
     target: std::net::SocketAddr,
     task: Option<tokio::task::JoinHandle<()>>,
+    stalled: tokio::sync::watch::Sender<bool>,
 }
 
 impl Relay {
     pub async fn start(target: std::net::SocketAddr) -> Relay {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
+        let (stalled, _) = tokio::sync::watch::channel(false);
         let mut r = Relay {
             port,
             target,
             task: None,
+            stalled,
         };
-        r.task = Some(Self::serve(l, target));
+        r.task = Some(Self::serve(l, target, r.stalled.subscribe()));
         r
     }
 
     fn serve(
         l: tokio::net::TcpListener,
         target: std::net::SocketAddr,
+        stalled: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = l.accept().await {
+            while let Ok((inbound, _)) = l.accept().await {
+                let mut stalled = stalled.clone();
                 conns.spawn(async move {
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    let Ok(out) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut ir, mut iw) = inbound.into_split();
+                    let (mut or, mut ow) = out.into_split();
+                    let up = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = ir.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if stalled.wait_for(|s| !*s).await.is_err()
+                                || ow.write_all(&buf[..n]).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                        // The client is gone; what it sent is still delivered and
+                        // answered, as through a proxy that keeps its upstream open.
+                        std::future::pending::<()>().await
+                    };
+                    let down = tokio::io::copy(&mut or, &mut iw);
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
                     }
                 });
             }
@@ -143,7 +174,17 @@ impl Relay {
         let l = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
             .unwrap();
-        self.task = Some(Self::serve(l, self.target));
+        self.task = Some(Self::serve(l, self.target, self.stalled.subscribe()));
+    }
+
+    /// Hold everything clients send from now on, on every connection.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Deliver what was held, and everything after it.
+    pub fn release(&self) {
+        self.stalled.send_replace(false);
     }
 }
 
