@@ -92,6 +92,7 @@ async fn once() -> f64 {
         &journal,
         "lin",
         warroom::layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();

@@ -72,6 +72,7 @@ impl App {
         journal_path: &Path,
         operator: &str,
         layout: Layout,
+        zone: crate::format::Zone,
         tx: UnboundedSender<Event>,
     ) -> Result<App, StartError> {
         let rb = Arc::new(rb);
@@ -99,6 +100,7 @@ impl App {
             }
         }
         let mut state = State::new(rb.clone(), operator, Utc::now());
+        state.zone = zone;
         for r in &replay.records {
             state.apply(r);
         }
@@ -150,7 +152,7 @@ impl App {
                 &mut app,
                 format!(
                     "the previous session ended without closing: its last record was at {}",
-                    ui::hms(last.at)
+                    zone.hms(last.at)
                 ),
             );
         }
@@ -169,7 +171,7 @@ impl App {
                 format!(
                     "action #{} was sent at {} but its result was never recorded: it is checked against the cluster as soon as the cluster is seen",
                     p.seq,
-                    ui::hms(p.at)
+                    zone.hms(p.at)
                 ),
             );
             app.state.unreconciled = Some(p);
@@ -495,6 +497,8 @@ pub struct Launch {
     pub prometheus: crate::prom::Overrides,
     /// Watch only, as `--read-only` asks.
     pub read_only: bool,
+    /// The zone clock times are shown in (`--utc`).
+    pub zone: crate::format::Zone,
 }
 
 /// What feeds a console: its tasks, and the Lease task (handed back on the way out).
@@ -587,6 +591,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         &l.journal,
         &l.operator,
         l.layout,
+        l.zone,
         tx.clone(),
     )?;
     crash::arm(app.journal_path(), &app.state.operator, app.state.seq);

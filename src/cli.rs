@@ -150,6 +150,14 @@ pub struct ConsoleArgs {
 }
 
 impl ConsoleArgs {
+    pub fn zone(&self) -> crate::format::Zone {
+        if self.utc {
+            crate::format::Zone::Utc
+        } else {
+            crate::format::Zone::Local
+        }
+    }
+
     pub fn operator(&self) -> String {
         self.operator
             .clone()

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod effect;
 pub mod event;
+pub mod format;
 pub mod journal;
 pub mod kube;
 pub mod layout;

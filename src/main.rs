@@ -94,11 +94,6 @@ fn journal_for(rb: &Runbook, args: &ConsoleArgs, demo: bool) -> PathBuf {
 }
 
 async fn start(cmd: Command) -> anyhow::Result<()> {
-    if let Command::Run { console, .. } | Command::Demo { console, .. } = &cmd
-        && console.utc
-    {
-        warroom::ui::show_utc();
-    }
     match cmd {
         Command::Run {
             runbook,
@@ -124,6 +119,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 kube: client,
                 prometheus: prometheus.overrides(),
                 read_only: console.read_only,
+                zone: console.zone(),
             })
             .await?;
             say_journal(&path);
@@ -194,6 +190,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 read_only: console.read_only,
+                zone: console.zone(),
             })
             .await;
             sim.shutdown().await;

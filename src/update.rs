@@ -122,7 +122,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             if let Link::Lost { since, .. } = &s.cluster.link {
                 let text = format!(
                     "Kubernetes API reachable again (lost since {})",
-                    crate::ui::hms(*since)
+                    s.zone.hms(*since)
                 );
                 say(s, LogLevel::Info, text, &mut fx);
             }
@@ -202,7 +202,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 if let Some(c) = &c {
                     let text = format!(
                         "the driving console counts down to an automatic rollback at {} ({}: {})",
-                        crate::ui::hms(c.deadline),
+                        s.zone.hms(c.deadline),
                         c.trigger,
                         c.evidence
                     );
@@ -884,7 +884,7 @@ fn critical_now(s: &State) -> Vec<String> {
             format!(
                 "{} {}",
                 def.title,
-                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+                crate::format::format_value(def, m.last_value.map(|v| v.0))
             )
         })
         .collect()
@@ -1026,7 +1026,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                 "{} holds for {}: {} left",
                 rb.stages[i].title,
                 rb.stages[i].hold,
-                crate::ui::fmt_secs(left)
+                crate::format::fmt_secs(left)
             ));
         }
     }
@@ -1041,7 +1041,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         if let Some(m) = &t.met {
             let lost = m
                 .data_lost
-                .map(|at| format!(", data lost since {}", crate::ui::hms(at)))
+                .map(|at| format!(", data lost since {}", s.zone.hms(at)))
                 .unwrap_or_default();
             blockers.push(format!(
                 "rollback trigger met: {} ({}{lost})",
@@ -1057,7 +1057,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             Level::Critical => blockers.push(format!(
                 "{} is CRITICAL at {}",
                 def.title,
-                crate::ui::gauges::format_value(def, m.last_value.map(|v| v.0))
+                crate::format::format_value(def, m.last_value.map(|v| v.0))
             )),
             Level::Unknown => match &m.reading {
                 Some(Reading::Error(e)) => {
@@ -1073,14 +1073,14 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                         None => failing.push((e.clone(), vec![def.title.clone()], since)),
                     }
                 }
-                _ => unknown.push(gauge_unknown(m, def)),
+                _ => unknown.push(gauge_unknown(m, def, s.zone)),
             },
             _ => {}
         }
     }
     for (reason, names, since) in failing {
         let since = since
-            .map(|at| format!(", no fresh value since {}", crate::ui::hms(at)))
+            .map(|at| format!(", no fresh value since {}", s.zone.hms(at)))
             .unwrap_or_default();
         unknown.push(if names.len() == 1 {
             format!("{}: the query fails{since}: {reason}", names[0])
@@ -1099,7 +1099,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         for (c, cond) in t.conds.iter().zip(&def.conditions) {
             let since = c
                 .unknown_since
-                .map(|at| format!(" since {}", crate::ui::hms(at)))
+                .map(|at| format!(" since {}", s.zone.hms(at)))
                 .unwrap_or_default();
             let why = match (fresh_verdict(s, c), &c.verdict) {
                 (Some(Verdict::Unknown { why }), _) => why.clone(),
@@ -1118,12 +1118,16 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
 }
 
 /// A gauge without fresh data, in words: what is missing and since when.
-fn gauge_unknown(m: &crate::state::metrics::MetricState, def: &crate::runbook::Metric) -> String {
+fn gauge_unknown(
+    m: &crate::state::metrics::MetricState,
+    def: &crate::runbook::Metric,
+    zone: crate::format::Zone,
+) -> String {
     let last = m.last_value.map(|(v, at)| {
         format!(
             "no fresh value since {} (last {})",
-            crate::ui::hms(at),
-            crate::ui::gauges::format_value(def, Some(v))
+            zone.hms(at),
+            crate::format::format_value(def, Some(v))
         )
     });
     let what = match (&m.reading, last) {
@@ -1204,7 +1208,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
             1,
             format!(
                 "The release was rolled back at {}: this starts the canary again.",
-                crate::ui::hms(at)
+                s.zone.hms(at)
             ),
         );
     }
@@ -1410,7 +1414,7 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
     let mut c = Confirm::new(
         format!(
             "Cancel the automatic rollback due at {}?",
-            crate::ui::hms(deadline)
+            s.zone.hms(deadline)
         ),
         vec![
             format!("Trigger: {} ({met})", t.text),
@@ -1609,12 +1613,12 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                             // countdown is already over.
                             format!(
                                 "Its countdown ended at {}: the driving console rolls back now.",
-                                crate::ui::hms(deadline)
+                                s.zone.hms(deadline)
                             )
                         } else {
                             format!(
                                 "The console rolls back at {} unless the lead cancels (c).",
-                                crate::ui::hms(deadline)
+                                s.zone.hms(deadline)
                             )
                         }
                     }
@@ -1645,7 +1649,7 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                     s.ui.dirty = true;
                     let text = format!(
                         "rollback trigger still counts as met, but its data is lost since {}: {}",
-                        crate::ui::hms(since),
+                        s.zone.hms(since),
                         t.text
                     );
                     say(s, LogLevel::Warn, text, fx);
@@ -1672,7 +1676,7 @@ fn condition_text(s: &State, c: &crate::runbook::Condition, value: Option<f64>) 
     };
     let (dir, bound) = c.bound();
     let part: String = c.series.values().map(|v| format!(" {v}")).collect();
-    let (v, b) = crate::ui::gauges::format_pair(def, value, bound);
+    let (v, b) = crate::format::format_pair(def, value, bound);
     match value {
         Some(_) => format!("{}{part} {v} {dir} {b} for {}", def.title, c.for_),
         None => format!("{}{part} {dir} {b} for {}", def.title, c.for_),
@@ -1773,7 +1777,7 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
             } else {
                 (def.warn, "warn")
             };
-            let (value, thr) = crate::ui::gauges::format_pair(def, m.last_value.map(|v| v.0), thr);
+            let (value, thr) = crate::format::format_pair(def, m.last_value.map(|v| v.0), thr);
             let dir = if def.bad == crate::runbook::Bad::Above {
                 "above"
             } else {
@@ -1810,7 +1814,7 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
                 format!(
                     "{} is back to OK at {}{aside}",
                     def.title,
-                    crate::ui::gauges::format_pair(def, value, def.warn).0
+                    crate::format::format_pair(def, value, def.warn).0
                 ),
             ))
         }

@@ -155,6 +155,7 @@ async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
         &dir.path().join("other.jsonl"),
         "wang",
         warroom::layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx2,
     )
     .unwrap();

@@ -27,6 +27,7 @@ fn open(dir: &Path, operator: &str) -> (App, mpsc::UnboundedReceiver<warroom::ev
         &dir.join(format!("{operator}.jsonl")),
         operator,
         layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();

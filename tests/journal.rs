@@ -17,7 +17,15 @@ use warroom::state::Row;
 fn open(path: &Path) -> Result<App, StartError> {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let (tx, _rx) = mpsc::unbounded_channel();
-    App::open(rb, "demo", path, "lin", layout::builtin("war-room"), tx)
+    App::open(
+        rb,
+        "demo",
+        path,
+        "lin",
+        layout::builtin("war-room"),
+        warroom::format::Zone::Local,
+        tx,
+    )
 }
 
 /// Put the cursor on the first open item that can be ticked.

@@ -67,6 +67,7 @@ fn the_console_names_the_refused_journal_at_start() {
         Path::new("/dev/full"),
         "lin",
         warroom::layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .err()
@@ -292,6 +293,7 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
         &path,
         "lin",
         warroom::layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();

@@ -462,7 +462,7 @@ async fn console_gauges_equal_a_real_prometheus_scraping_the_simulator() {
     for (i, def) in s.rb.metrics.iter().enumerate() {
         if let Some(Reading::Value { value, .. }) = &s.metrics[i].reading {
             let line = line_with(&screen, &def.title);
-            let shown = warroom::ui::gauges::format_value(def, Some(*value));
+            let shown = warroom::format::format_value(def, Some(*value));
             assert!(line.contains(&shown), "{line} should show {shown}");
             let level = s.metrics[i].level(def, s.now, s.stale_after);
             assert!(line.contains(level.word()), "{line}");
@@ -899,6 +899,7 @@ async fn console_with(dir: &Path, section: &str, o: &Overrides) -> (String, Stri
         &journal,
         "tester",
         layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx.clone(),
     )
     .unwrap();

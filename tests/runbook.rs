@@ -490,12 +490,12 @@ fn a_header_value_with_a_line_break_is_refused_where_it_is() {
 fn huge_values_keep_the_unit_in_the_gauges_column() {
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     for m in &rb.metrics {
-        let text = warroom::ui::gauges::format_value(m, Some(3.2e18));
+        let text = warroom::format::format_value(m, Some(3.2e18));
         assert!(text.chars().count() <= 12, "{}: {text}", m.id);
     }
     let err = rb.metrics.iter().find(|m| m.id == "error-rate").unwrap();
     assert_eq!(
-        warroom::ui::gauges::format_value(err, Some(3.2e18)),
+        warroom::format::format_value(err, Some(3.2e18)),
         "3.20e18 %"
     );
 }

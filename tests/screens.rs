@@ -119,13 +119,14 @@ fn snapshot() -> Snapshot {
 
 /// A release night in progress: some ticks, a note, the canary at 10%, gauges in every state.
 fn busy_state(runbook: &str) -> State {
-    ui::show_utc();
     let rb = if runbook == "demo" {
         parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap()
     } else {
         load(Path::new(runbook)).unwrap()
     };
     let mut s = State::new(Arc::new(rb), "lin", t0());
+    // Times in UTC, whatever the machine's zone: the snapshots are the same everywhere.
+    s.zone = warroom::format::Zone::Utc;
     s.driver = Driver::Driving {
         lease: "prod/warroom-erp".into(),
         fence: "1-0000abcd".into(),

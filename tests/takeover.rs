@@ -38,6 +38,7 @@ fn open(journal: &Path, operator: &str) -> (App, mpsc::UnboundedReceiver<warroom
         journal,
         operator,
         layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();

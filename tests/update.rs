@@ -1496,7 +1496,7 @@ fn a_cluster_changed_behind_the_consoles_back_is_flagged_not_trusted() {
 
 #[test]
 fn a_value_and_its_threshold_never_read_the_same_when_they_differ() {
-    use warroom::ui::gauges::format_pair;
+    use warroom::format::format_pair;
     let s = state();
     let metric = |id: &str| s.rb.metrics.iter().find(|m| m.id == id).unwrap().clone();
     let p95 = metric("p95-latency"); // seconds

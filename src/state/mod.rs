@@ -354,6 +354,8 @@ pub struct State {
     pub unreconciled: Option<Pending>,
     /// The driving console's countdown, when this console does not drive.
     pub remote_countdown: Option<triggers::RemoteCountdown>,
+    /// The zone clock times are written in.
+    pub zone: crate::format::Zone,
     /// Until when this console's Lease is surely its own: its last successful renewal
     /// plus the Lease's duration.
     pub lease_until: Option<DateTime<Utc>>,
@@ -405,6 +407,7 @@ impl State {
             lease_until: None,
             unreconciled: None,
             remote_countdown: None,
+            zone: crate::format::Zone::default(),
         }
     }
 
@@ -420,7 +423,7 @@ impl State {
         (self.now >= until - margin).then(|| {
             format!(
                 "this console's Lease ran out at {} and has not been renewed (is the API reachable?): another console may drive now",
-                crate::ui::hms(until)
+                self.zone.hms(until)
             )
         })
     }

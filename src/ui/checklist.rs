@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Canvas;
+use super::block;
 use super::theme::Theme;
-use super::{block, hms};
 use crate::journal::Mark;
 use crate::runbook::ItemKind;
 use crate::state::{Row, State};
@@ -114,7 +114,7 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
         _ => it.text.clone(),
     };
     let stamp = match (&m.by, m.at) {
-        (Some(by), Some(at)) => format!(" {} {}", fit(by, 10), hms(at)),
+        (Some(by), Some(at)) => format!(" {} {}", fit(by, 10), s.zone.hms(at)),
         _ => String::new(),
     };
     let req = if it.required && m.mark != Mark::Done {
@@ -152,7 +152,7 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
             }
             let mut facts = vec![format!("{:?}", m.mark).to_lowercase()];
             if let (Some(by), Some(at)) = (&m.by, m.at) {
-                facts.push(format!("by {by} at {}", hms(at)));
+                facts.push(format!("by {by} at {}", s.zone.hms(at)));
             }
             if let Some(r) = &it.role {
                 facts.push(format!("role {r}"));

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Canvas;
+use super::block;
 use super::theme::Theme;
-use super::{block, hms};
 use crate::state::State;
 use crate::text::{width, wrap_hanging};
 
@@ -47,7 +47,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let end = s.comms.len().saturating_sub(s.ui.comms_scroll);
     let mut lines: Vec<Line> = Vec::new();
     for e in s.comms[..end].iter().rev() {
-        let head = format!("{} {} ", hms(e.at), e.who);
+        let head = format!("{} {} ", s.zone.hms(e.at), e.who);
         let indent = 9;
         let mut parts = wrap_hanging(
             &e.text,

@@ -7,105 +7,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Canvas;
+use super::block;
 use super::theme::Theme;
-use super::{block, fmt_secs};
-use crate::runbook::{Bad, Metric, Unit};
+use crate::format::{fmt_secs, format_value};
+use crate::runbook::{Bad, Metric};
 use crate::state::State;
 use crate::state::metrics::{Level, MetricState, Reading, level_of, window_points};
 use crate::text::{fit, width, wrap};
-
-/// A value in its unit, the way people read it. `None` is no data, which is not zero.
-pub fn format_value(m: &Metric, v: Option<f64>) -> String {
-    let Some(v) = v else { return "no data".into() };
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    match m.unit {
-        Unit::Percent => format!("{} %", sig(v)),
-        Unit::Ratio => format!("{} %", sig(v * 100.0)),
-        Unit::Seconds if v.abs() < 1.0 => format!("{:.0} ms", v * 1000.0),
-        Unit::Seconds => format!("{} s", sig(v)),
-        Unit::Milliseconds if v.abs() >= 1000.0 => format!("{} s", sig(v / 1000.0)),
-        Unit::Milliseconds => format!("{:.0} ms", v),
-        Unit::ReqPerSec => format!("{} req/s", sig(v)),
-        Unit::PerMin => format!("{} /min", sig(v)),
-        Unit::Count => sig(v).to_string(),
-        Unit::Bytes => bytes(v),
-    }
-}
-
-/// A value and a threshold side by side, with as many more decimals as it takes for them
-/// to read differently when they differ: "99.93 %" below "99.95 %", never "99.9 %" below
-/// "99.9 %".
-pub fn format_pair(m: &Metric, v: Option<f64>, thr: f64) -> (String, String) {
-    let (a, b) = (format_value(m, v), format_value(m, Some(thr)));
-    let Some(v) = v.filter(|v| v.is_finite() && *v != thr) else {
-        return (a, b);
-    };
-    if a != b {
-        return (a, b);
-    }
-    // The unit and scale the threshold is shown in, with more decimals.
-    let (scale, suffix) = match m.unit {
-        Unit::Percent => (1.0, " %"),
-        Unit::Ratio => (100.0, " %"),
-        Unit::Seconds if thr.abs() < 1.0 => (1000.0, " ms"),
-        Unit::Seconds => (1.0, " s"),
-        Unit::Milliseconds if thr.abs() >= 1000.0 => (0.001, " s"),
-        Unit::Milliseconds => (1.0, " ms"),
-        Unit::ReqPerSec => (1.0, " req/s"),
-        Unit::PerMin => (1.0, " /min"),
-        Unit::Count => (1.0, ""),
-        Unit::Bytes => (1.0, " B"),
-    };
-    for d in 1..=9 {
-        let (x, y) = (
-            format!("{:.d$}{suffix}", v * scale),
-            format!("{:.d$}{suffix}", thr * scale),
-        );
-        if x != y {
-            return (x, y);
-        }
-    }
-    (a, b)
-}
-
-/// Enough digits to read, no more: 6.02, 61.4, 1250.
-fn sig(v: f64) -> String {
-    let a = v.abs();
-    // A figure too long for the gauge's column would push the unit and the level word off
-    // the row: past a million, powers of ten.
-    if a >= 1e6 {
-        return format!("{v:.2e}");
-    }
-    if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 0.01 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn bytes(v: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut x = v;
-    let mut u = 0;
-    while x.abs() >= 1024.0 && u + 1 < units.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    format!("{} {}", sig(x), units[u])
-}
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -336,7 +244,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             let age = (s.now - at).num_seconds().max(0);
             spans.push(if stale {
                 Span::styled(
-                    format!("sampled {} ({} ago)", super::hms(at), fmt_secs(age)),
+                    format!("sampled {} ({} ago)", s.zone.hms(at), fmt_secs(age)),
                     theme.stale,
                 )
             } else {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Canvas;
 use super::theme::Theme;
-use super::{fmt_secs, hms};
+use crate::format::fmt_secs;
 use crate::state::cluster::{Link, RolloutStatus, rollout_status};
 use crate::state::metrics::{Level, Reading};
 use crate::state::{Driver, State};
@@ -53,7 +53,9 @@ pub fn health(s: &State) -> Level {
 /// Live, or how stale: the cluster link first, then the gauges.
 pub fn freshness(s: &State) -> (String, bool) {
     match &s.cluster.link {
-        Link::Lost { since, .. } => return (format!("DISCONNECTED since {}", hms(*since)), false),
+        Link::Lost { since, .. } => {
+            return (format!("DISCONNECTED since {}", s.zone.hms(*since)), false);
+        }
         Link::Connecting => return ("connecting…".into(), false),
         Link::Live => {}
     }
@@ -183,7 +185,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             .min()
         {
             stage.push(Span::styled(
-                format!(" data lost since {}", hms(at)),
+                format!(" data lost since {}", s.zone.hms(at)),
                 Style::default()
                     .fg(Color::Yellow)
                     .add_modifier(Modifier::BOLD),
@@ -318,7 +320,7 @@ pub fn trigger_progress(s: &State) -> Option<String> {
             let want = cond.for_.secs().max(1) as f64;
             let share = held as f64 / want;
             let (dir, bound) = cond.bound();
-            let (vv, bb) = super::gauges::format_pair(m, Some(*value), bound);
+            let (vv, bb) = crate::format::format_pair(m, Some(*value), bound);
             let part: Vec<&str> = cond.series.values().map(String::as_str).collect();
             let name = if part.is_empty() {
                 m.title.clone()

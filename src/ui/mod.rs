@@ -8,9 +8,6 @@ pub mod overlay;
 pub mod rollout;
 pub mod theme;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use chrono::{DateTime, Local, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -138,47 +135,4 @@ pub fn block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Bl
 
 pub fn bold() -> ratatui::style::Style {
     ratatui::style::Style::default().add_modifier(Modifier::BOLD)
-}
-
-static SHOW_UTC: AtomicBool = AtomicBool::new(false);
-
-/// Show times in UTC instead of the local zone (`--utc`; tests use it to be deterministic).
-pub fn show_utc() {
-    SHOW_UTC.store(true, Ordering::Relaxed);
-}
-
-/// HH:MM:SS in the operator's time zone (or UTC with `--utc`).
-pub fn hms(t: DateTime<Utc>) -> String {
-    if SHOW_UTC.load(Ordering::Relaxed) {
-        t.format("%H:%M:%S").to_string()
-    } else {
-        t.with_timezone(&Local).format("%H:%M:%S").to_string()
-    }
-}
-
-/// 42s, 3m05s, 1h02m: for ages and countdowns.
-pub fn fmt_secs(s: i64) -> String {
-    let s = s.max(0);
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
-
-/// A pod's age: seconds while it is new (when they matter), then whole minutes, hours
-/// and days as kubectl rounds them.
-pub fn kube_age(secs: i64) -> String {
-    let s = secs.max(0);
-    if s < 120 {
-        format!("{s}s")
-    } else if s < 3 * 3600 {
-        format!("{}m", s / 60)
-    } else if s < 48 * 3600 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86400)
-    }
 }

@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Canvas;
+use super::block;
 use super::theme::Theme;
-use super::{block, hms, kube_age};
+use crate::format::kube_age;
 use crate::runbook::Split;
 use crate::state::State;
 use crate::state::cluster::{DeployView, Link, RolloutStatus, rollout_status};
@@ -19,7 +20,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         Link::Live => (" Rollout ".to_string(), false),
         Link::Connecting => (" Rollout (connecting…) ".to_string(), true),
         Link::Lost { since, .. } => (
-            format!(" Rollout: STALE, API lost since {} ", hms(*since)),
+            format!(" Rollout: STALE, API lost since {} ", s.zone.hms(*since)),
             true,
         ),
     };

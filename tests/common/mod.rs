@@ -88,6 +88,7 @@ pub fn demo_app(dir: &Path, operator: &str) -> (App, UnboundedReceiver<Event>) {
         &dir.join(format!("{operator}.jsonl")),
         operator,
         layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();
@@ -246,6 +247,7 @@ pub async fn rig(scenario: &str, label: &str, runbook: &str, read_only: bool) ->
         &dir.path().join("journal.jsonl"),
         "lin",
         layout::builtin("war-room"),
+        warroom::format::Zone::Local,
         tx,
     )
     .unwrap();
