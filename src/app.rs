@@ -19,12 +19,10 @@ use crate::event::Event;
 use crate::journal::{self, Entry, Level as LogLevel, Writer};
 use crate::layout::Layout;
 use crate::runbook::Runbook;
-use crate::state::{CommsEntry, State};
+use crate::runner::Runner;
+use crate::state::State;
 use crate::ui::{self, View};
 use crate::update::{CONSOLE, update};
-
-/// How long an action may wait for the API before it is reported as unanswered.
-const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long quitting waits to hand the Lease back.
 const RELEASE_LIMIT: Duration = Duration::from_secs(5);
@@ -35,17 +33,12 @@ const FRAME: Duration = Duration::from_millis(33);
 pub struct App {
     pub state: State,
     pub view: View,
-    journal: Writer,
-    tx: UnboundedSender<Event>,
-    kube: Option<kube::Client>,
+    /// Carries out the effects: journal, cluster, Lease.
+    runner: Runner,
     /// This console as the cluster knows it (Lease holder, Events' reporting instance).
     pub identity: String,
     /// The last frame sent to the terminal.
     shown: Option<Buffer>,
-    /// Where a take-over is asked of the Lease task.
-    lease_take: Option<UnboundedSender<()>>,
-    /// Where the driver's countdown is published on the Lease for every console.
-    lease_countdown: Option<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,16 +97,13 @@ impl App {
         for r in &replay.records {
             state.apply(r);
         }
+        let identity = crate::kube::lease::identity(operator);
         let mut app = App {
             state,
             view: View::new(layout),
-            journal,
-            tx,
-            kube: None,
-            identity: crate::kube::lease::identity(operator),
+            runner: Runner::new(journal, tx, identity.clone()),
+            identity,
             shown: None,
-            lease_take: None,
-            lease_countdown: None,
         };
         let mut fx = Vec::new();
         let session = app.state.record(
@@ -181,51 +171,27 @@ impl App {
     }
 
     pub fn set_kube(&mut self, client: kube::Client) {
-        self.kube = Some(client);
+        self.runner.set_kube(client);
     }
 
-    /// Connect the take-over key to the Lease task.
+    /// Connect the take-over key and the countdown to the Lease task.
     pub fn set_lease(&mut self, lease: &crate::kube::lease::LeaseTask) {
-        self.lease_take = Some(lease.taker());
-        self.lease_countdown = Some(lease.countdown());
-    }
-
-    /// Say on the Lease which automatic rollback this console counts down to, when it
-    /// drives, so that consoles elsewhere show the same countdown.
-    fn publish_countdown(&self) {
-        let Some(tx) = &self.lease_countdown else {
-            return;
-        };
-        let s = &self.state;
-        let value = crate::update::countdown_running(s)
-            .filter(|_| matches!(s.driver, crate::state::Driver::Driving { .. }))
-            .map(|(i, deadline)| {
-                crate::kube::lease::format_countdown(&crate::state::triggers::RemoteCountdown {
-                    trigger: s.rb.rollback_triggers[i].id.clone(),
-                    deadline,
-                    evidence: s.triggers[i]
-                        .met
-                        .as_ref()
-                        .map(|m| m.evidence.clone())
-                        .unwrap_or_default(),
-                })
-            });
-        tx.send_if_modified(|v| {
-            if *v != value {
-                *v = value;
-                true
-            } else {
-                false
-            }
-        });
+        self.runner.set_lease(lease);
     }
 
     pub fn journal_path(&self) -> &Path {
-        self.journal.path()
+        self.runner.journal_path()
     }
 
     pub fn sender(&self) -> UnboundedSender<Event> {
-        self.tx.clone()
+        self.runner.sender()
+    }
+
+    fn run_effects(&mut self, fx: Vec<Effect>) {
+        // Every record in `fx` was numbered when `update` made it: a crash record written
+        // while they run comes after all of them.
+        crash::saw(self.state.seq);
+        self.runner.run(&mut self.state, fx);
     }
 
     pub fn handle(&mut self, ev: Event) {
@@ -237,118 +203,7 @@ impl App {
         }
         let fx = update(&mut self.state, ev);
         self.run_effects(fx);
-        self.publish_countdown();
-    }
-
-    fn run_effects(&mut self, fx: Vec<Effect>) {
-        for e in fx {
-            match e {
-                Effect::Journal(rec) => {
-                    crash::saw(rec.seq);
-                    if let Err(err) = self.journal.append(&rec) {
-                        // Without the record on disk the decision does not count: the
-                        // screen goes back to what the journal holds (the failed append was
-                        // cut back to its last whole record), the lead is told, and nothing
-                        // that followed it runs.
-                        match journal::replay(self.journal.path()) {
-                            Ok(r) => self.state.rebuild(&r.records),
-                            Err(e) => log::error!("cannot re-read the journal: {e}"),
-                        }
-                        self.state.comms.push(CommsEntry {
-                            at: Utc::now(),
-                            who: CONSOLE.into(),
-                            level: LogLevel::Error,
-                            text: format!("{err}. Nothing further was done."),
-                        });
-                        self.state.ui.flash = Some(
-                            "NOT RECORDED: the journal cannot be written (see the log)".into(),
-                        );
-                        self.state.ui.dirty = true;
-                        return;
-                    }
-                }
-                Effect::Kube { seq, op, audit } => {
-                    let tx = self.tx.clone();
-                    let ns = self.state.rb.kubernetes.namespace.clone();
-                    let instance = self.identity.clone();
-                    // A write still in flight when the Lease may have passed to another
-                    // console is abandoned: the deadline ends before the Lease does.
-                    let limit = self
-                        .state
-                        .lease_until
-                        .map(|until| {
-                            (until
-                                - chrono::Duration::seconds(crate::state::LEASE_MARGIN_SECS)
-                                - Utc::now())
-                            .to_std()
-                            .unwrap_or_default()
-                            .min(ACTION_TIMEOUT)
-                        })
-                        .unwrap_or(ACTION_TIMEOUT);
-                    // Every write carries the mark this console put on the release's
-                    // objects when it took the Lease.
-                    let fence = match &self.state.driver {
-                        crate::state::Driver::Driving { fence, .. } => Some(fence.clone()),
-                        _ => None,
-                    };
-                    match (self.kube.clone(), fence) {
-                        (Some(client), Some(fence)) => {
-                            log::info!("action #{seq}: {op:?}");
-                            tokio::spawn(async move {
-                                let r = match tokio::time::timeout(
-                                    limit,
-                                    crate::kube::run(&client, &ns, &op, &fence),
-                                )
-                                .await
-                                {
-                                    Ok(r) => r,
-                                    Err(_) => Err(format!(
-                                        "the API server did not answer within {}s (the action's deadline, which ends before this console's Lease does): the change may or may not have been made; check the rollout pane before trying again",
-                                        limit.as_secs()
-                                    )),
-                                };
-                                match &r {
-                                    Ok(m) => log::info!("action #{seq} done: {m}"),
-                                    Err(m) => log::error!("action #{seq} failed: {m}"),
-                                }
-                                let (ok, message) = match r.clone() {
-                                    Ok(m) => (true, m),
-                                    Err(m) => (false, m),
-                                };
-                                let _ = tx.send(Event::Outcome { seq, ok, message });
-                                crate::kube::record_events(
-                                    &client, &ns, &op, &audit, &instance, &r,
-                                )
-                                .await;
-                            });
-                        }
-                        (None, _) => {
-                            let _ = tx.send(Event::Outcome {
-                                seq,
-                                ok: false,
-                                message: "no Kubernetes client is configured".into(),
-                            });
-                        }
-                        (Some(_), None) => {
-                            let _ = tx.send(Event::Outcome {
-                                seq,
-                                ok: false,
-                                message:
-                                    "this console no longer drives the release: nothing was sent"
-                                        .into(),
-                            });
-                        }
-                    }
-                }
-                Effect::TakeLease => match &self.lease_take {
-                    Some(t) => {
-                        let _ = t.send(());
-                    }
-                    None => log::warn!("take-over asked, but no Lease task runs"),
-                },
-                Effect::Quit => self.state.ui.quit = true,
-            }
-        }
+        self.runner.publish_countdown(&self.state);
     }
 
     /// Draw if the state changed, and send the frame only if a cell changed: even an

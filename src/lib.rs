@@ -11,6 +11,7 @@ pub mod kube;
 pub mod layout;
 pub mod prom;
 pub mod runbook;
+pub mod runner;
 pub mod sim;
 pub mod state;
 pub mod text;

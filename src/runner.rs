@@ -1,0 +1,201 @@
+//! The effect runner: carries out what `update` asks, in order. The journal first: an
+//! effect after a record runs only once that record is on disk. Then the cluster (each
+//! write under this console's mark, with a deadline that ends before its Lease does) and
+//! the Lease task. Results come back as events; the runner never decides anything.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::effect::Effect;
+use crate::event::Event;
+use crate::journal::{self, Level as LogLevel, Writer};
+use crate::state::{CommsEntry, State};
+use crate::update::CONSOLE;
+
+/// How long an action may wait for the API before it is reported as unanswered.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Runner {
+    journal: Writer,
+    tx: UnboundedSender<Event>,
+    kube: Option<kube::Client>,
+    /// This console as the cluster knows it (the Events' reporting instance).
+    identity: String,
+    /// Where a take-over is asked of the Lease task.
+    lease_take: Option<UnboundedSender<()>>,
+    /// Where the driver's countdown is published on the Lease for every console.
+    lease_countdown: Option<tokio::sync::watch::Sender<Option<String>>>,
+}
+
+impl Runner {
+    pub fn new(journal: Writer, tx: UnboundedSender<Event>, identity: String) -> Runner {
+        Runner {
+            journal,
+            tx,
+            kube: None,
+            identity,
+            lease_take: None,
+            lease_countdown: None,
+        }
+    }
+
+    pub fn set_kube(&mut self, client: kube::Client) {
+        self.kube = Some(client);
+    }
+
+    /// Connect the take-over key and the countdown to the Lease task.
+    pub fn set_lease(&mut self, lease: &crate::kube::lease::LeaseTask) {
+        self.lease_take = Some(lease.taker());
+        self.lease_countdown = Some(lease.countdown());
+    }
+
+    pub fn journal_path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    pub fn sender(&self) -> UnboundedSender<Event> {
+        self.tx.clone()
+    }
+
+    /// Say on the Lease which automatic rollback this console counts down to, when it
+    /// drives, so that consoles elsewhere show the same countdown.
+    pub fn publish_countdown(&self, state: &State) {
+        let Some(tx) = &self.lease_countdown else {
+            return;
+        };
+        let s = state;
+        let value = crate::update::countdown_running(s)
+            .filter(|_| matches!(s.driver, crate::state::Driver::Driving { .. }))
+            .map(|(i, deadline)| {
+                crate::kube::lease::format_countdown(&crate::state::triggers::RemoteCountdown {
+                    trigger: s.rb.rollback_triggers[i].id.clone(),
+                    deadline,
+                    evidence: s.triggers[i]
+                        .met
+                        .as_ref()
+                        .map(|m| m.evidence.clone())
+                        .unwrap_or_default(),
+                })
+            });
+        tx.send_if_modified(|v| {
+            if *v != value {
+                *v = value;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn run(&mut self, state: &mut State, fx: Vec<Effect>) {
+        for e in fx {
+            match e {
+                Effect::Journal(rec) => {
+                    if let Err(err) = self.journal.append(&rec) {
+                        // Without the record on disk the decision does not count: the
+                        // screen goes back to what the journal holds (the failed append was
+                        // cut back to its last whole record), the lead is told, and nothing
+                        // that followed it runs.
+                        match journal::replay(self.journal.path()) {
+                            Ok(r) => state.rebuild(&r.records),
+                            Err(e) => log::error!("cannot re-read the journal: {e}"),
+                        }
+                        state.comms.push(CommsEntry {
+                            at: Utc::now(),
+                            who: CONSOLE.into(),
+                            level: LogLevel::Error,
+                            text: format!("{err}. Nothing further was done."),
+                        });
+                        state.ui.flash = Some(
+                            "NOT RECORDED: the journal cannot be written (see the log)".into(),
+                        );
+                        state.ui.dirty = true;
+                        return;
+                    }
+                }
+                Effect::Kube { seq, op, audit } => {
+                    let tx = self.tx.clone();
+                    let ns = state.rb.kubernetes.namespace.clone();
+                    let instance = self.identity.clone();
+                    // A write still in flight when the Lease may have passed to another
+                    // console is abandoned: the deadline ends before the Lease does.
+                    let limit = state
+                        .lease_until
+                        .map(|until| {
+                            (until
+                                - chrono::Duration::seconds(crate::state::LEASE_MARGIN_SECS)
+                                - Utc::now())
+                            .to_std()
+                            .unwrap_or_default()
+                            .min(ACTION_TIMEOUT)
+                        })
+                        .unwrap_or(ACTION_TIMEOUT);
+                    // Every write carries the mark this console put on the release's
+                    // objects when it took the Lease.
+                    let fence = match &state.driver {
+                        crate::state::Driver::Driving { fence, .. } => Some(fence.clone()),
+                        _ => None,
+                    };
+                    match (self.kube.clone(), fence) {
+                        (Some(client), Some(fence)) => {
+                            log::info!("action #{seq}: {op:?}");
+                            tokio::spawn(async move {
+                                let r = match tokio::time::timeout(
+                                    limit,
+                                    crate::kube::run(&client, &ns, &op, &fence),
+                                )
+                                .await
+                                {
+                                    Ok(r) => r,
+                                    Err(_) => Err(format!(
+                                        "the API server did not answer within {}s (the action's deadline, which ends before this console's Lease does): the change may or may not have been made; check the rollout pane before trying again",
+                                        limit.as_secs()
+                                    )),
+                                };
+                                match &r {
+                                    Ok(m) => log::info!("action #{seq} done: {m}"),
+                                    Err(m) => log::error!("action #{seq} failed: {m}"),
+                                }
+                                let (ok, message) = match r.clone() {
+                                    Ok(m) => (true, m),
+                                    Err(m) => (false, m),
+                                };
+                                let _ = tx.send(Event::Outcome { seq, ok, message });
+                                crate::kube::record_events(
+                                    &client, &ns, &op, &audit, &instance, &r,
+                                )
+                                .await;
+                            });
+                        }
+                        (None, _) => {
+                            let _ = tx.send(Event::Outcome {
+                                seq,
+                                ok: false,
+                                message: "no Kubernetes client is configured".into(),
+                            });
+                        }
+                        (Some(_), None) => {
+                            let _ = tx.send(Event::Outcome {
+                                seq,
+                                ok: false,
+                                message:
+                                    "this console no longer drives the release: nothing was sent"
+                                        .into(),
+                            });
+                        }
+                    }
+                }
+                Effect::TakeLease => match &self.lease_take {
+                    Some(t) => {
+                        let _ = t.send(());
+                    }
+                    None => log::warn!("take-over asked, but no Lease task runs"),
+                },
+                Effect::Quit => state.ui.quit = true,
+            }
+        }
+    }
+}
