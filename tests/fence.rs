@@ -4,34 +4,28 @@
 //! server must refuse it: the new driver marked the release's Deployments when it took
 //! the Lease, and every write carries its sender's mark.
 
-use std::path::Path;
-
 mod common;
 
-use common::{Relay, confirm, key, log, tick_gates, until};
-use tokio::sync::mpsc;
+use common::{Relay, confirm, demo_app as open, key, log, tick_gates, until};
 use warroom::app::{App, start_sources};
-use warroom::layout;
-use warroom::runbook::parse_runbook;
 use warroom::state::{Driver, Mode};
 
 const CANARY: &str = "erp-backend-canary";
 const STABLE: &str = "erp-backend";
 
-fn open(dir: &Path, operator: &str) -> (App, mpsc::UnboundedReceiver<warroom::event::Event>) {
-    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = App::open(
-        rb,
-        "demo",
-        &dir.join(format!("{operator}.jsonl")),
-        operator,
-        layout::builtin("war-room"),
-        warroom::format::Zone::Local,
-        tx,
-    )
-    .unwrap();
-    (app, rx)
+/// The demo's simulated cluster, and a kubeconfig for it.
+async fn sim() -> (
+    warroom::sim::SimHandle,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = warroom::runbook::parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    (sim, dir, kc)
 }
 
 fn fence_of(app: &App) -> String {
@@ -56,12 +50,7 @@ fn mark(sim: &warroom::sim::SimHandle, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_held_in_transit_cannot_land_after_another_console_took_over() {
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = warroom::runbook::parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
-    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = sim().await;
     // Lin's console reaches the API through a link that will stall; Wang's directly.
     let relay = Relay::start(sim.kube_url.trim_start_matches("http://").parse().unwrap()).await;
     let relayed = dir.path().join("relayed.kubeconfig");
@@ -203,12 +192,7 @@ async fn a_write_held_in_transit_cannot_land_after_another_console_took_over() {
 /// says so in plain words: who took over, and that nothing was changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_under_a_stale_mark_is_refused_in_plain_words() {
-    warroom::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let sc = warroom::runbook::parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
-    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, _dir, kc) = sim().await;
     let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
     let marked = warroom::kube::lease::Marked {
         deployments: vec![STABLE.into(), CANARY.into()],
