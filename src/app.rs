@@ -394,16 +394,10 @@ pub fn start_sources(
     };
     app.set_kube(kube.clone());
     let mut tasks = vec![
-        crate::kube::spawn_watch(
-            kube.clone(),
-            &k.namespace,
-            vec![k.stable.clone(), k.canary.clone()],
-            match k.split() {
-                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
-                crate::runbook::Split::Replicas(_) => None,
-            },
-            tx.clone(),
-        ),
+        {
+            let (deployments, route) = crate::canary::objects(k);
+            crate::kube::spawn_watch(kube.clone(), &k.namespace, deployments, route, tx.clone())
+        },
         spawn_clock(tx.clone()),
     ];
     if let Some((prom, refresh)) = prom {

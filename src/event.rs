@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+use crate::cluster::Snapshot;
 use crate::state::Driver;
-use crate::state::cluster::Snapshot;
 use crate::state::metrics::Reading;
 use crate::state::triggers::Verdict;
 

@@ -2,7 +2,9 @@
 
 pub mod action;
 pub mod app;
+pub mod canary;
 pub mod cli;
+pub mod cluster;
 pub mod effect;
 pub mod event;
 pub mod format;

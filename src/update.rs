@@ -3,12 +3,13 @@
 //! a cluster or a runtime.
 
 use crate::action::{Action, action_for};
+use crate::canary;
+use crate::cluster::Link;
 use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::Event;
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
-use crate::runbook::{ItemKind, Split, TriggerAction, TriggerKind};
-use crate::state::cluster::Link;
+use crate::runbook::{ItemKind, TriggerAction, TriggerKind};
 use crate::state::metrics::{Level, Reading};
 use crate::state::triggers::{Met, Verdict};
 use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
@@ -834,35 +835,15 @@ fn reconcile(s: &mut State, fx: &mut Vec<Effect>) {
 /// stable Deployment's rollout of the new version is complete, the driving console scales
 /// the canary to zero (journaled first, like every change).
 fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
-    let k = &s.rb.kubernetes;
-    if !matches!(k.split(), Split::Replicas(_))
-        || !s.stages.promoted
+    if !s.stages.promoted
         || s.stages.rolled_back.is_some()
         || s.stages.pending.is_some()
         || s.refusal().is_some()
     {
         return;
     }
-    let (Some(stable), Some(canary)) = (
-        s.cluster.deployment(&k.stable),
-        s.cluster.deployment(&k.canary),
-    ) else {
+    let Some((plan, op)) = canary::retire(&s.rb.kubernetes, &s.cluster) else {
         return;
-    };
-    if canary.desired == 0
-        || stable.image != canary.image
-        || crate::state::cluster::rollout_status(stable)
-            != crate::state::cluster::RolloutStatus::Complete
-        || stable.ready < stable.desired
-    {
-        return;
-    }
-    let plan = format!(
-        "Retire the canary: scale {} to 0 ({}'s rollout of {} is complete, {} of {} ready)",
-        k.canary, k.stable, stable.image, stable.ready, stable.desired
-    );
-    let op = KubeOp::Scale {
-        targets: vec![(k.canary.clone(), 0)],
     };
     let audit = Audit {
         reason: "WarroomRetireCanary".into(),
@@ -888,103 +869,6 @@ fn critical_now(s: &State) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn replicas_total(s: &State) -> u32 {
-    match s.rb.kubernetes.split() {
-        Split::Replicas(n) => n,
-        Split::Gateway { .. } => 0,
-    }
-}
-
-/// Gateway API: the HTTPRoute's weights for `traffic` percent to the canary, and the
-/// canary scaled up first when it has fewer pods than its share needs.
-fn plan_weights(
-    s: &State,
-    route: &str,
-    stable: &str,
-    canary: &str,
-    traffic: u32,
-) -> (String, Vec<String>, KubeOp) {
-    let k = &s.rb.kubernetes;
-    let weights = vec![
-        (stable.to_string(), 100 - traffic),
-        (canary.to_string(), traffic),
-    ];
-    let title = if traffic >= 100 {
-        format!(
-            "Send all traffic to the canary: HTTPRoute {route} weights {stable}=0, {canary}=100"
-        )
-    } else {
-        format!(
-            "Shift traffic to {traffic}%: HTTPRoute {route} weights {stable}={}, {canary}={traffic}",
-            100 - traffic
-        )
-    };
-    let mut plan = Vec::new();
-    // As many canary pods as its share of the stable's pods, so each pod's load stays.
-    let stable_pods = s
-        .cluster
-        .deployment(&k.stable)
-        .map(|d| d.desired)
-        .unwrap_or(0);
-    let need = ((stable_pods as u64 * traffic as u64).div_ceil(100) as u32).max(1);
-    let canary_view = s.cluster.deployment(&k.canary);
-    let have = canary_view.map(|d| d.desired).unwrap_or(0);
-    let canary_replicas = (traffic > 0 && have < need).then_some(need);
-    if let Some(n) = canary_replicas {
-        let ready = canary_view.map(|d| d.ready).unwrap_or(0);
-        plan.push(format!(
-            "First scale {} from {have} to {n} pods for its share; until they are ready its {ready} ready pods take it.",
-            k.canary
-        ));
-    }
-    if let Some(r) = &s.cluster.snap.route {
-        plan.push(format!("Now: {}", r.describe()));
-    }
-    plan.push(
-        "The gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
-            .into(),
-    );
-    let op = KubeOp::Weights {
-        route: route.to_string(),
-        weights,
-        canary: k.canary.clone(),
-        canary_replicas,
-        deployments: vec![k.canary.clone(), k.stable.clone()],
-    };
-    (title, plan, op)
-}
-
-fn gateway_blockers(s: &State, route: &str, traffic: u32) -> Vec<String> {
-    let k = &s.rb.kubernetes;
-    let mut b = Vec::new();
-    if s.cluster.snap.route.is_none() {
-        b.push(format!(
-            "HTTPRoute {route} has not been seen in the cluster"
-        ));
-    }
-    if traffic > 0
-        && s.cluster
-            .deployment(&k.canary)
-            .is_some_and(|d| d.ready == 0)
-    {
-        b.push(format!(
-            "{} has no ready pods: {traffic}% of requests would fail; scale it up and wait for ready pods",
-            k.canary
-        ));
-    }
-    b
-}
-
-/// The replica split for a stage: (canary, stable, a note when rounding was needed).
-pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
-    let exact = total as f64 * traffic as f64 / 100.0;
-    let canary = (exact.round() as u32).clamp(1, total);
-    let note = (exact.fract() != 0.0 || canary as f64 != exact).then(|| {
-        format!("{traffic}% of {total} replicas is {exact:.1}; rounded to {canary} canary, so the canary takes {:.0}% of pods", 100.0 * canary as f64 / total as f64)
-    });
-    (canary, total - canary, note)
 }
 
 fn common_blockers(s: &State) -> Vec<String> {
@@ -1149,59 +1033,14 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
     };
     let who = &s.operator;
     let (mut blockers, unknown) = gates(s, next);
-    let canary = s.cluster.deployment(&k.canary);
     let cause = format!("{who}: advance to {} ({}%)", stage.id, stage.traffic);
-    let (title, mut plan, op) = if let Split::Gateway {
-        route,
-        stable,
-        canary: cb,
-    } = k.split()
-    {
-        let (title, plan, op) = plan_weights(s, route, stable, cb, stage.traffic);
-        blockers.extend(gateway_blockers(s, route, stage.traffic));
-        (title, plan, op)
-    } else if stage.traffic >= 100 {
-        let total = replicas_total(s);
-        let image = canary
-            .map(|d| d.image.clone())
-            .unwrap_or_else(|| "?".into());
-        (
-            format!(
-                "Promote to 100%: roll {} to {image} at {total} replicas; {} to 0 once that rollout is complete",
-                k.stable, k.canary
-            ),
-            vec![
-                format!(
-                    "{}'s pod template becomes {}'s (image {image}): a rolling update, new revision",
-                    k.stable, k.canary
-                ),
-                format!(
-                    "Capacity is kept: {} first grows by as many pods as {}'s rollout may take down at once (its maxUnavailable), and {} changes only once they are ready.",
-                    k.canary, k.stable, k.stable
-                ),
-                format!("kubernetes.io/change-cause: \"{cause}\""),
-            ],
-            KubeOp::Promote {
-                stable: k.stable.clone(),
-                canary: k.canary.clone(),
-                replicas: total,
-                cause,
-            },
-        )
-    } else {
-        let total = replicas_total(s);
-        let (c, st, note) = split(total, stage.traffic);
-        (
-            format!(
-                "Shift traffic to {}%: scale {} to {c} and {} to {st}",
-                stage.traffic, k.canary, k.stable
-            ),
-            note.into_iter().collect(),
-            KubeOp::Scale {
-                targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)],
-            },
-        )
-    };
+    let canary::Step {
+        title,
+        mut plan,
+        op,
+        blockers: in_the_way,
+    } = canary::stage(k, &s.cluster, stage.traffic, cause);
+    blockers.extend(in_the_way);
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
     if let Some(at) = s.stages.rolled_back {
         plan.insert(
@@ -1222,117 +1061,24 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
     let blockers = common_blockers(s);
     // A rollback leaves no Deployment paused: a paused one would hold the old pods (or
     // refuse the undo) while the screen says the release is back on stable.
-    let paused: Vec<String> = [&k.stable, &k.canary]
+    let paused: Vec<String> = canary::objects(k)
+        .0
         .into_iter()
         .filter(|n| s.stages.paused || s.cluster.deployment(n).is_some_and(|d| d.paused))
-        .cloned()
         .collect();
-    let (title, mut plan, op) = match k.split() {
-        Split::Gateway {
-            route,
-            stable,
-            canary,
-        } => {
-            let weight = s.cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
-            if s.stages.current.is_none() && s.stages.pending.is_none() && weight == Some(0) {
-                return Err(format!(
-                    "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
-                ));
-            }
-            let (_, mut plan, op) = plan_weights(s, route, stable, canary, 0);
-            plan.insert(
-                0,
-                format!(
-                    "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
-                ),
-            );
-            (
-                format!(
-                    "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
-                ),
-                plan,
-                op,
-            )
-        }
-        Split::Replicas(total) if s.stages.promoted => {
-            let _ = total;
-            let prev = previous_revision(s, &k.stable);
-            let target = match &prev {
-                Some((rev, image)) => format!("revision {rev} ({image})"),
-                None => "its previous revision".into(),
-            };
-            let mut blockers_extra = Vec::new();
-            if prev.is_none() {
-                blockers_extra.push(format!(
-                    "no earlier revision of {} is visible in the cluster",
-                    k.stable
-                ));
-            }
-            let mut c = rollback_confirm(
-                s,
-                format!(
-                    "Roll back {} to {target}, as kubectl rollout undo does",
-                    k.stable
-                ),
-                vec![
-                    "All traffic stays on one Deployment; its pods roll back to the previous template."
-                        .into(),
-                    "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
-                        .into(),
-                ],
-                [blockers, blockers_extra].concat(),
-                resume_first(
-                    &paused,
-                    KubeOp::Undo {
-                        deployment: k.stable.clone(),
-                    },
-                ),
-            );
-            pause_note(&mut c.plan, &paused);
-            return Ok(c);
-        }
-        Split::Replicas(total) => {
-            let canary_up = s
-                .cluster
-                .deployment(&k.canary)
-                .is_some_and(|d| d.desired > 0);
-            if s.stages.current.is_none() && s.stages.pending.is_none() && !canary_up {
-                return Err(format!(
-                    "nothing to roll back: {} has no replicas",
-                    k.canary
-                ));
-            }
-            let stable_ready = s
-                .cluster
-                .deployment(&k.stable)
-                .map(|d| d.ready)
-                .unwrap_or(0);
-            let mut plan = vec!["All traffic returns to the stable version.".to_string()];
-            if stable_ready < total {
-                plan.push(format!(
-                    "The canary stops at once: until {}'s {} new pods are ready, {stable_ready} of {total} pods serve (speed before capacity).",
-                    k.stable,
-                    total - stable_ready
-                ));
-            }
-            (
-                format!(
-                    "Roll back: scale {} to 0 and {} to {total}",
-                    k.canary, k.stable
-                ),
-                plan,
-                KubeOp::Scale {
-                    targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
-                },
-            )
-        }
-    };
+    let started = s.stages.current.is_some() || s.stages.pending.is_some();
+    let canary::Step {
+        title,
+        mut plan,
+        op,
+        blockers: in_the_way,
+    } = canary::rollback(k, &s.cluster, s.stages.promoted, started)?;
     pause_note(&mut plan, &paused);
     Ok(rollback_confirm(
         s,
         title,
         plan,
-        blockers,
+        [blockers, in_the_way].concat(),
         resume_first(&paused, op),
     ))
 }
@@ -1428,28 +1174,13 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
     Ok(c)
 }
 
-/// The revision `kubectl rollout undo` would go back to, and its image, as the cluster
-/// shows them now: the second-highest revision among the Deployment's ReplicaSets.
-pub fn previous_revision(s: &State, deploy: &str) -> Option<(i64, String)> {
-    let mut revs: Vec<(i64, String)> = s
-        .cluster
-        .snap
-        .replicasets
-        .iter()
-        .filter(|r| r.owner == deploy)
-        .filter_map(|r| r.revision.parse().ok().map(|n| (n, r.image.clone())))
-        .collect();
-    revs.sort();
-    revs.iter().rev().nth(1).cloned()
-}
-
 pub fn plan_pause(s: &State) -> Result<Confirm, String> {
-    let k = &s.rb.kubernetes;
+    let (deployments, _) = canary::objects(&s.rb.kubernetes);
     let paused = !s.stages.paused;
     let verb = if paused { "Pause" } else { "Resume" };
     let title = format!(
-        "{verb} the rollout: set spec.paused={paused} on {} and {}",
-        k.stable, k.canary
+        "{verb} the rollout: set spec.paused={paused} on {}",
+        deployments.join(" and ")
     );
     let plan = vec![if paused {
         "Rolling updates stop where they are; the stage's hold clock stops.".into()
@@ -1463,7 +1194,7 @@ pub fn plan_pause(s: &State) -> Result<Confirm, String> {
         Proposal::Pause {
             paused,
             op: KubeOp::Pause {
-                deployments: vec![k.stable.clone(), k.canary.clone()],
+                deployments,
                 paused,
             },
         },

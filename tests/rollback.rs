@@ -354,7 +354,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
         &mut app,
         &mut rx,
         "both revisions in the rollout pane",
-        |a| warroom::update::previous_revision(&a.state, STABLE).is_some(),
+        |a| warroom::canary::previous_revision(&a.state.cluster, STABLE).is_some(),
     )
     .await;
     // and back

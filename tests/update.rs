@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use warroom::canary::split;
 use warroom::effect::{Effect, KubeOp};
 use warroom::event::Event;
 use warroom::journal::{Entry, Mark, Record};
@@ -15,7 +16,7 @@ use warroom::state::cluster::{DeployView, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
 use warroom::state::triggers::Verdict;
 use warroom::state::{Driver, Mode, Proposal, Row, State};
-use warroom::update::{split, update};
+use warroom::update::update;
 
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")

@@ -46,13 +46,8 @@ impl Marked {
     /// The objects of a release's target: its two Deployments, and the HTTPRoute when the
     /// traffic is split by the Gateway API.
     pub fn of(k: &crate::runbook::KubeTarget) -> Marked {
-        Marked {
-            deployments: vec![k.stable.clone(), k.canary.clone()],
-            route: match k.split() {
-                crate::runbook::Split::Gateway { route, .. } => Some(route.to_string()),
-                crate::runbook::Split::Replicas(_) => None,
-            },
-        }
+        let (deployments, route) = crate::canary::objects(k);
+        Marked { deployments, route }
     }
 }
 

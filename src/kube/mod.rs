@@ -20,9 +20,9 @@ use kube::{Client, Config, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
 use crate::effect::{Audit, KubeOp};
 use crate::event::Event;
-use crate::state::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
 use crate::text::clean;
 
 pub mod lease;

@@ -1,7 +1,8 @@
 //! The console's state. It changes only through `apply` (journal records) and the pure
 //! `update` function; sources and rendering never write to it.
 
-pub mod cluster;
+/// The cluster as the console sees it (kept at `state::cluster` for its users).
+pub use crate::cluster;
 pub mod metrics;
 pub mod triggers;
 
@@ -435,21 +436,7 @@ impl State {
         self.stages.rolled_back?;
         let by = def.split_by.as_ref()?;
         let value = self.rb.kubernetes.canary_series.get(by)?;
-        let k = &self.rb.kubernetes;
-        let idle = match k.split() {
-            crate::runbook::Split::Replicas(_) => self
-                .cluster
-                .deployment(&k.canary)
-                .is_some_and(|d| d.desired == 0 && d.ready == 0),
-            crate::runbook::Split::Gateway { canary, .. } => {
-                self.cluster
-                    .snap
-                    .route
-                    .as_ref()
-                    .and_then(|r| r.weight(canary))
-                    == Some(0)
-            }
-        };
+        let idle = crate::canary::canary_idle(&self.rb.kubernetes, &self.cluster);
         idle.then_some(value.as_str())
     }
 
@@ -725,42 +712,7 @@ impl State {
         let name = stage
             .map(|i| self.rb.stages[i].title.clone())
             .unwrap_or_else(|| self.stage_name());
-        match k.split() {
-            crate::runbook::Split::Replicas(total) => {
-                // Promoted, the canary keeps its pods until the stable rollout is done.
-                if self.stages.promoted
-                    && self.cluster.deployment(&k.stable).is_some_and(|d| {
-                        cluster::rollout_status(d) != cluster::RolloutStatus::Complete
-                            || d.ready < d.desired
-                    })
-                {
-                    return None;
-                }
-                let (canary, stable) = if self.stages.promoted || traffic == 0 || traffic >= 100 {
-                    (0, total)
-                } else {
-                    let (c, st, _) = crate::update::split(total, traffic);
-                    (c, st)
-                };
-                let c = self.cluster.deployment(&k.canary)?.desired;
-                let st = self.cluster.deployment(&k.stable)?.desired;
-                (c != canary || st != stable).then(|| {
-                    format!(
-                        "the cluster runs {} at {c} and {} at {st} replicas; {name} means {canary} and {stable}",
-                        k.canary, k.stable
-                    )
-                })
-            }
-            crate::runbook::Split::Gateway { route, canary, .. } => {
-                let r = self.cluster.snap.route.as_ref()?;
-                let share = r.percent(canary)?;
-                (share.round() as u32 != traffic).then(|| {
-                    format!(
-                        "HTTPRoute {route} sends {share:.0}% to {canary}; {name} means {traffic}%"
-                    )
-                })
-            }
-        }
+        crate::canary::drift(k, &self.cluster, traffic, self.stages.promoted, &name)
     }
 
     pub fn stage_name(&self) -> String {

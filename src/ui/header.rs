@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Canvas;
 use super::theme::Theme;
+use crate::cluster::{Link, RolloutStatus, rollout_status};
 use crate::format::fmt_secs;
-use crate::state::cluster::{Link, RolloutStatus, rollout_status};
 use crate::state::metrics::{Level, Reading};
 use crate::state::{Driver, State};
 

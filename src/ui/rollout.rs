@@ -9,10 +9,10 @@ use ratatui::widgets::Paragraph;
 use super::Canvas;
 use super::block;
 use super::theme::Theme;
+use crate::cluster::{DeployView, Link, RolloutStatus, rollout_status};
 use crate::format::kube_age;
 use crate::runbook::Split;
 use crate::state::State;
-use crate::state::cluster::{DeployView, Link, RolloutStatus, rollout_status};
 use crate::text::{fit, width};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {

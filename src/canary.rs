@@ -1,0 +1,373 @@
+//! The canary mechanics: how a stage's share of traffic reaches a target's objects in the
+//! cluster, by the target's strategy, and what the cluster should look like then. This is
+//! the one place that matches on the strategy (`Split`); everything here is pure, on the
+//! cluster as last seen.
+
+use crate::cluster::{Cluster, RolloutStatus, rollout_status};
+use crate::effect::KubeOp;
+use crate::runbook::{KubeTarget, Split};
+
+/// What a stage (or a rollback) does on a target: a title, the plan's lines, the operation,
+/// and what in the cluster stands in its way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub title: String,
+    pub plan: Vec<String>,
+    pub op: KubeOp,
+    pub blockers: Vec<String>,
+}
+
+/// The objects of a target that the console watches and marks as driven by it: its two
+/// Deployments, and its HTTPRoute when the traffic is split by the Gateway API.
+pub fn objects(k: &KubeTarget) -> (Vec<String>, Option<String>) {
+    let route = match k.split() {
+        Split::Gateway { route, .. } => Some(route.to_string()),
+        Split::Replicas(_) => None,
+    };
+    (vec![k.stable.clone(), k.canary.clone()], route)
+}
+
+/// The replica split for a stage: (canary, stable, a note when rounding was needed).
+pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
+    let exact = total as f64 * traffic as f64 / 100.0;
+    let canary = (exact.round() as u32).clamp(1, total);
+    let note = (exact.fract() != 0.0 || canary as f64 != exact).then(|| {
+        format!("{traffic}% of {total} replicas is {exact:.1}; rounded to {canary} canary, so the canary takes {:.0}% of pods", 100.0 * canary as f64 / total as f64)
+    });
+    (canary, total - canary, note)
+}
+
+/// Advance the target to `traffic` percent; `cause` is the change-cause a promotion
+/// records.
+pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> Step {
+    match k.split() {
+        Split::Gateway {
+            route,
+            stable,
+            canary,
+        } => {
+            let mut step = weights(k, cluster, route, stable, canary, traffic);
+            step.blockers = gateway_blockers(k, cluster, route, traffic);
+            step
+        }
+        Split::Replicas(total) if traffic >= 100 => {
+            let image = cluster
+                .deployment(&k.canary)
+                .map(|d| d.image.clone())
+                .unwrap_or_else(|| "?".into());
+            Step {
+                title: format!(
+                    "Promote to 100%: roll {} to {image} at {total} replicas; {} to 0 once that rollout is complete",
+                    k.stable, k.canary
+                ),
+                plan: vec![
+                    format!(
+                        "{}'s pod template becomes {}'s (image {image}): a rolling update, new revision",
+                        k.stable, k.canary
+                    ),
+                    format!(
+                        "Capacity is kept: {} first grows by as many pods as {}'s rollout may take down at once (its maxUnavailable), and {} changes only once they are ready.",
+                        k.canary, k.stable, k.stable
+                    ),
+                    format!("kubernetes.io/change-cause: \"{cause}\""),
+                ],
+                op: KubeOp::Promote {
+                    stable: k.stable.clone(),
+                    canary: k.canary.clone(),
+                    replicas: total,
+                    cause,
+                },
+                blockers: Vec::new(),
+            }
+        }
+        Split::Replicas(total) => {
+            let (c, st, note) = split(total, traffic);
+            Step {
+                title: format!(
+                    "Shift traffic to {traffic}%: scale {} to {c} and {} to {st}",
+                    k.canary, k.stable
+                ),
+                plan: note.into_iter().collect(),
+                op: KubeOp::Scale {
+                    targets: vec![(k.canary.clone(), c), (k.stable.clone(), st)],
+                },
+                blockers: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Roll the target back to its stable version. `promoted`: the 100% stage was reached (the
+/// stable Deployment runs the new version); `started`: a stage was started or an action
+/// is in flight, so there is something to undo even if the cluster does not show it yet.
+pub fn rollback(
+    k: &KubeTarget,
+    cluster: &Cluster,
+    promoted: bool,
+    started: bool,
+) -> Result<Step, String> {
+    match k.split() {
+        Split::Gateway {
+            route,
+            stable,
+            canary,
+        } => {
+            let weight = cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
+            if !started && weight == Some(0) {
+                return Err(format!(
+                    "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
+                ));
+            }
+            let mut step = weights(k, cluster, route, stable, canary, 0);
+            step.plan.insert(
+                0,
+                format!(
+                    "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
+                ),
+            );
+            step.title = format!(
+                "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
+            );
+            Ok(step)
+        }
+        Split::Replicas(_) if promoted => {
+            let prev = previous_revision(cluster, &k.stable);
+            let target = match &prev {
+                Some((rev, image)) => format!("revision {rev} ({image})"),
+                None => "its previous revision".into(),
+            };
+            Ok(Step {
+                title: format!(
+                    "Roll back {} to {target}, as kubectl rollout undo does",
+                    k.stable
+                ),
+                plan: vec![
+                    "All traffic stays on one Deployment; its pods roll back to the previous template."
+                        .into(),
+                    "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
+                        .into(),
+                ],
+                op: KubeOp::Undo {
+                    deployment: k.stable.clone(),
+                },
+                blockers: prev
+                    .is_none()
+                    .then(|| {
+                        format!(
+                            "no earlier revision of {} is visible in the cluster",
+                            k.stable
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+            })
+        }
+        Split::Replicas(total) => {
+            let canary_up = cluster.deployment(&k.canary).is_some_and(|d| d.desired > 0);
+            if !started && !canary_up {
+                return Err(format!(
+                    "nothing to roll back: {} has no replicas",
+                    k.canary
+                ));
+            }
+            let stable_ready = cluster.deployment(&k.stable).map(|d| d.ready).unwrap_or(0);
+            let mut plan = vec!["All traffic returns to the stable version.".to_string()];
+            if stable_ready < total {
+                plan.push(format!(
+                    "The canary stops at once: until {}'s {} new pods are ready, {stable_ready} of {total} pods serve (speed before capacity).",
+                    k.stable,
+                    total - stable_ready
+                ));
+            }
+            Ok(Step {
+                title: format!(
+                    "Roll back: scale {} to 0 and {} to {total}",
+                    k.canary, k.stable
+                ),
+                plan,
+                op: KubeOp::Scale {
+                    targets: vec![(k.stable.clone(), total), (k.canary.clone(), 0)],
+                },
+                blockers: Vec::new(),
+            })
+        }
+    }
+}
+
+/// After a promotion by replicas, once the stable Deployment's rollout of the new version
+/// is complete, the canary's pods are no longer needed: the plan's line and the operation
+/// that retires them. None for other strategies (a route keeps the canary's pods for
+/// inspection) and while the rollout is under way.
+pub fn retire(k: &KubeTarget, cluster: &Cluster) -> Option<(String, KubeOp)> {
+    match k.split() {
+        Split::Gateway { .. } => None,
+        Split::Replicas(_) => {
+            let stable = cluster.deployment(&k.stable)?;
+            let canary = cluster.deployment(&k.canary)?;
+            if canary.desired == 0
+                || stable.image != canary.image
+                || rollout_status(stable) != RolloutStatus::Complete
+                || stable.ready < stable.desired
+            {
+                return None;
+            }
+            Some((
+                format!(
+                    "Retire the canary: scale {} to 0 ({}'s rollout of {} is complete, {} of {} ready)",
+                    k.canary, k.stable, stable.image, stable.ready, stable.desired
+                ),
+                KubeOp::Scale {
+                    targets: vec![(k.canary.clone(), 0)],
+                },
+            ))
+        }
+    }
+}
+
+/// How the cluster differs from the shape that `traffic` percent (stage `name`) means
+/// for the target, in words; None when they agree or the cluster cannot tell yet.
+pub fn drift(
+    k: &KubeTarget,
+    cluster: &Cluster,
+    traffic: u32,
+    promoted: bool,
+    name: &str,
+) -> Option<String> {
+    match k.split() {
+        Split::Replicas(total) => {
+            // Promoted, the canary keeps its pods until the stable rollout is done.
+            if promoted
+                && cluster.deployment(&k.stable).is_some_and(|d| {
+                    rollout_status(d) != RolloutStatus::Complete || d.ready < d.desired
+                })
+            {
+                return None;
+            }
+            let (canary, stable) = if promoted || traffic == 0 || traffic >= 100 {
+                (0, total)
+            } else {
+                let (c, st, _) = split(total, traffic);
+                (c, st)
+            };
+            let c = cluster.deployment(&k.canary)?.desired;
+            let st = cluster.deployment(&k.stable)?.desired;
+            (c != canary || st != stable).then(|| {
+                format!(
+                    "the cluster runs {} at {c} and {} at {st} replicas; {name} means {canary} and {stable}",
+                    k.canary, k.stable
+                )
+            })
+        }
+        Split::Gateway { route, canary, .. } => {
+            let r = cluster.snap.route.as_ref()?;
+            let share = r.percent(canary)?;
+            (share.round() as u32 != traffic).then(|| {
+                format!("HTTPRoute {route} sends {share:.0}% to {canary}; {name} means {traffic}%")
+            })
+        }
+    }
+}
+
+/// The canary takes no traffic now, as the cluster shows it.
+pub fn canary_idle(k: &KubeTarget, cluster: &Cluster) -> bool {
+    match k.split() {
+        Split::Replicas(_) => cluster
+            .deployment(&k.canary)
+            .is_some_and(|d| d.desired == 0 && d.ready == 0),
+        Split::Gateway { canary, .. } => {
+            cluster.snap.route.as_ref().and_then(|r| r.weight(canary)) == Some(0)
+        }
+    }
+}
+
+/// The revision `kubectl rollout undo` would go back to, and its image, as the cluster
+/// shows them now: the second-highest revision among the Deployment's ReplicaSets.
+pub fn previous_revision(cluster: &Cluster, deploy: &str) -> Option<(i64, String)> {
+    let mut revs: Vec<(i64, String)> = cluster
+        .snap
+        .replicasets
+        .iter()
+        .filter(|r| r.owner == deploy)
+        .filter_map(|r| r.revision.parse().ok().map(|n| (n, r.image.clone())))
+        .collect();
+    revs.sort();
+    revs.iter().rev().nth(1).cloned()
+}
+
+/// Gateway API: the HTTPRoute's weights for `traffic` percent to the canary, and the
+/// canary scaled up first when it has fewer pods than its share needs.
+fn weights(
+    k: &KubeTarget,
+    cluster: &Cluster,
+    route: &str,
+    stable: &str,
+    canary: &str,
+    traffic: u32,
+) -> Step {
+    let weights = vec![
+        (stable.to_string(), 100 - traffic),
+        (canary.to_string(), traffic),
+    ];
+    let title = if traffic >= 100 {
+        format!(
+            "Send all traffic to the canary: HTTPRoute {route} weights {stable}=0, {canary}=100"
+        )
+    } else {
+        format!(
+            "Shift traffic to {traffic}%: HTTPRoute {route} weights {stable}={}, {canary}={traffic}",
+            100 - traffic
+        )
+    };
+    let mut plan = Vec::new();
+    // As many canary pods as its share of the stable's pods, so each pod's load stays.
+    let stable_pods = cluster
+        .deployment(&k.stable)
+        .map(|d| d.desired)
+        .unwrap_or(0);
+    let need = ((stable_pods as u64 * traffic as u64).div_ceil(100) as u32).max(1);
+    let canary_view = cluster.deployment(&k.canary);
+    let have = canary_view.map(|d| d.desired).unwrap_or(0);
+    let canary_replicas = (traffic > 0 && have < need).then_some(need);
+    if let Some(n) = canary_replicas {
+        let ready = canary_view.map(|d| d.ready).unwrap_or(0);
+        plan.push(format!(
+            "First scale {} from {have} to {n} pods for its share; until they are ready its {ready} ready pods take it.",
+            k.canary
+        ));
+    }
+    if let Some(r) = &cluster.snap.route {
+        plan.push(format!("Now: {}", r.describe()));
+    }
+    plan.push(
+        "The gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
+            .into(),
+    );
+    Step {
+        title,
+        plan,
+        op: KubeOp::Weights {
+            route: route.to_string(),
+            weights,
+            canary: k.canary.clone(),
+            canary_replicas,
+            deployments: vec![k.canary.clone(), k.stable.clone()],
+        },
+        blockers: Vec::new(),
+    }
+}
+
+fn gateway_blockers(k: &KubeTarget, cluster: &Cluster, route: &str, traffic: u32) -> Vec<String> {
+    let mut b = Vec::new();
+    if cluster.snap.route.is_none() {
+        b.push(format!(
+            "HTTPRoute {route} has not been seen in the cluster"
+        ));
+    }
+    if traffic > 0 && cluster.deployment(&k.canary).is_some_and(|d| d.ready == 0) {
+        b.push(format!(
+            "{} has no ready pods: {traffic}% of requests would fail; scale it up and wait for ready pods",
+            k.canary
+        ));
+    }
+    b
+}
