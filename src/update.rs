@@ -15,8 +15,7 @@ use crate::state::triggers::{Met, Verdict};
 use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
 use crate::text::clean;
 
-/// Who the console itself is in the journal and the log.
-pub const CONSOLE: &str = "console";
+pub use crate::state::{CONSOLE, MAX_NOTE, MAX_REASON};
 
 pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
     let mut fx = Vec::new();
@@ -370,13 +369,6 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         (Mode::Normal, a) => normal(s, a, fx),
     }
 }
-
-/// The longest note: a paragraph for the room, not a log file; a longer one is cut at
-/// input, where the lead sees it happen.
-pub const MAX_NOTE: usize = 2000;
-
-/// The longest typed reason: a sentence, not a document.
-pub const MAX_REASON: usize = 300;
 
 /// The plan for a proposal as things stand now: the same functions that opened the
 /// dialog, so what is confirmed is decided at the moment it commits, not when it opened.

@@ -170,6 +170,16 @@ pub struct Mismatch {
     pub announced: bool,
 }
 
+/// Who the console itself is in the journal and the log.
+pub const CONSOLE: &str = "console";
+
+/// The longest note: a paragraph for the room, not a log file; a longer one is cut at
+/// input, where the lead sees it happen.
+pub const MAX_NOTE: usize = 2000;
+
+/// The longest typed reason: a sentence, not a document.
+pub const MAX_REASON: usize = 300;
+
 /// How long before its Lease's end a console stops acting: a write must reach the API
 /// server while the Lease is still surely ours.
 pub const LEASE_MARGIN_SECS: i64 = 5;
@@ -518,7 +528,7 @@ impl State {
                 // A note longer than the console takes at input (an older journal, or one
                 // written by hand) is shown cut: the screen is redrawn often, the journal
                 // keeps it whole.
-                let max = crate::update::MAX_NOTE;
+                let max = MAX_NOTE;
                 let shown = match text.char_indices().nth(max) {
                     Some((cut, _)) => format!(
                         "“{}…” ({} more characters in the journal)",
@@ -645,7 +655,7 @@ impl State {
         if cleared > 0 {
             self.comms.push(CommsEntry {
                 at,
-                who: crate::update::CONSOLE.into(),
+                who: CONSOLE.into(),
                 level: LogLevel::Info,
                 text: format!(
                     "a new attempt starts its stage checks fresh: {cleared} checks of the rolled-back attempt were cleared (they stay above, as the earlier attempt)"
