@@ -198,6 +198,29 @@ fn unknown_keys_are_refused_where_they_are() {
     assert!(m.ends_with("remove it or correct its spelling"), "{m}");
 }
 
+/// At the top level the message keeps its verb, and points at the key itself.
+#[test]
+fn top_level_key_problems_say_what_is_wrong_and_where() {
+    let (l, c, m) = one(&bad(|s| format!("surprise: 1\n{s}")));
+    assert_eq!((l, c), (1, 1));
+    assert!(
+        m.starts_with("unknown field `surprise`, expected one of `release`"),
+        "{m}"
+    );
+    assert!(m.ends_with("remove it or correct its spelling"), "{m}");
+    let (l, c, m) = one(&bad(|_| String::new()));
+    assert_eq!((l, c), (1, 1));
+    assert_eq!(m, "missing field `release`: add it");
+    let (l, c, m) = one(&bad(|s| {
+        let release = s.find("release:").unwrap();
+        let block: String = s[release..].lines().take(3).collect::<Vec<_>>().join("\n");
+        format!("{s}{block}\n")
+    }));
+    assert_eq!(m, "duplicate field `release`: keep only one");
+    assert_eq!(c, 1);
+    assert_eq!(l, GOOD.lines().count() + 1, "at the second `release:`");
+}
+
 #[test]
 fn wrong_types_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("replicas: 4", "replicas: four")));

@@ -72,9 +72,18 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, src: &str) -> Res
         // the enclosing mapping; the path in its message finds the value itself.
         let at_path = error_path(&msg).map(|p| locate(src, &p)).unwrap_or((1, 1));
         let mut at = at_serde.max(at_path);
-        // A value named in the message (`soon`) sits at or below that start: point at it.
-        if let Some(tok) = msg.split('`').nth(1).filter(|t| !t.is_empty())
-            && let Some(found) = find_value(src, at, tok)
+        // A key or value named in the message (`titel`, `soon`) sits at or below that
+        // start: point at it.
+        let named = msg.split('`').nth(1).filter(|t| !t.is_empty());
+        let about_a_key = ["unknown field", "duplicate field"]
+            .iter()
+            .any(|k| explain_serde(&msg).starts_with(k));
+        if let Some(tok) = named
+            && let Some(found) = if about_a_key {
+                find_key(src, at, tok)
+            } else {
+                find_value(src, at, tok)
+            }
         {
             at = found;
         }
@@ -101,7 +110,32 @@ pub fn refuse_aliases(file: &Path, src: &str) -> Result<(), Problems> {
     }
 }
 
-/// The first `key: token` value at or after `from` (1-based), within the same block.
+/// Where the key `key` sits in the mapping whose keys start at `from` (1-based line and
+/// column): where an unknown key, or the second of a repeated one, is. The last match
+/// within the mapping.
+fn find_key(src: &str, from: (usize, usize), key: &str) -> Option<(usize, usize)> {
+    let col = from.1.saturating_sub(1);
+    let mut found = None;
+    for (i, l) in src.lines().enumerate().skip(from.0.saturating_sub(1)) {
+        let body = l.trim_start();
+        let indent = l.len() - body.len();
+        if i + 1 > from.0 && !body.is_empty() && !body.starts_with('#') && indent < col {
+            break;
+        }
+        let (Some(before), Some(at)) = (l.get(..col), l.get(col..)) else {
+            continue;
+        };
+        if before.chars().all(|c| c == ' ' || c == '-')
+            && (at.starts_with(&format!("{key}:")) || at.starts_with(&format!("\"{key}\":")))
+        {
+            found = Some((i + 1, before.chars().count() + 1));
+        }
+    }
+    found
+}
+
+/// The first `key: token` value at or after `from` (1-based), within the same block: the
+/// whole value, not a value that merely starts with it.
 fn find_value(src: &str, from: (usize, usize), tok: &str) -> Option<(usize, usize)> {
     let indent = |l: &str| l.len() - l.trim_start().len();
     let lines: Vec<&str> = src.lines().collect();
@@ -116,7 +150,12 @@ fn find_value(src: &str, from: (usize, usize), tok: &str) -> Option<(usize, usiz
             format!(": \"{tok}\""),
             format!(": '{tok}'"),
         ] {
-            if let Some(p) = l.find(&pat) {
+            if let Some(p) = l.find(&pat)
+                && l[p + pat.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || ",}]#".contains(c))
+            {
                 return Some((i + 1, l[..p + 2].chars().count() + 1));
             }
         }
@@ -159,10 +198,20 @@ fn explain_serde(msg: &str) -> String {
         Some(i) => &msg[..i],
         None => msg,
     };
-    let msg = msg.trim_start_matches(|c: char| {
-        c == '.' || c.is_alphanumeric() || c == '_' || c == '[' || c == ']'
-    });
-    let msg = msg.trim_start_matches(": ").trim();
+    // A path before the sentence (`phases[0].groups: …`) is dropped; a sentence that
+    // starts at once (`unknown field …` at the top level) is kept whole.
+    let msg = match msg.split_once(": ") {
+        Some((path, rest))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c == '.' || c.is_alphanumeric() || "_-[]".contains(c)) =>
+        {
+            rest
+        }
+        _ => msg,
+    }
+    .trim();
     if msg.starts_with("unknown field") {
         format!("{msg}: remove it or correct its spelling")
     } else if msg.starts_with("missing field") {
