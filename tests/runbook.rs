@@ -221,6 +221,19 @@ fn top_level_key_problems_say_what_is_wrong_and_where() {
     assert_eq!(l, GOOD.lines().count() + 1, "at the second `release:`");
 }
 
+/// `check` parses every query as Prometheus would, and says where the bad one is.
+#[test]
+fn a_query_that_is_not_promql_is_refused_where_it_is() {
+    let (l, c, m) = one(&bad(|s| s.replace("sum(rate(x[1m]))", "sum(rate(x[1m])")));
+    assert_eq!((l, c), (pos(GOOD, "sum(rate(x[1m]))").0, 12));
+    assert_eq!(
+        m,
+        "the query is not valid PromQL (unclosed left parenthesis): correct it; Prometheus would refuse it the same way"
+    );
+    let (_, _, m) = one(&bad(|s| s.replace("sum(rate(x[1m]))", "sum(rate(x[1q]))")));
+    assert!(m.starts_with("the query is not valid PromQL ("), "{m}");
+}
+
 #[test]
 fn wrong_types_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("replicas: 4", "replicas: four")));

@@ -546,6 +546,14 @@ fn validate(rb: &Runbook) -> Found {
                 here("query"),
                 "the query is empty: write a PromQL expression".into(),
             ));
+        } else if let Err(e) = promql_parser::parser::parse(&m.query) {
+            out.push((
+                here("query"),
+                format!(
+                    "the query is not valid PromQL ({}): correct it; Prometheus would refuse it the same way",
+                    e.trim()
+                ),
+            ));
         }
         for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
             if !v.is_finite() {
