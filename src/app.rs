@@ -354,6 +354,8 @@ pub struct Launch {
     pub read_only: bool,
     /// The zone clock times are shown in (`--utc`).
     pub zone: crate::format::Zone,
+    /// The cluster is the demo's simulator, which ends with the console.
+    pub simulated: bool,
 }
 
 /// What feeds a console: its tasks, and the Lease task (handed back on the way out).
@@ -443,6 +445,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         l.zone,
         tx.clone(),
     )?;
+    app.state.simulated = l.simulated;
     crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
     crash::install_hook();
     let mut terminal = screen::enter()?;

@@ -94,3 +94,67 @@ impl KubeOp {
         }
     }
 }
+
+/// The change in a sentence, for the console's own log (`L`).
+impl std::fmt::Display for KubeOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KubeOp::Scale { targets } => {
+                let each: Vec<String> =
+                    targets.iter().map(|(n, r)| format!("{n} to {r}")).collect();
+                write!(f, "scale {}", each.join(" and "))
+            }
+            KubeOp::Promote {
+                stable,
+                canary,
+                replicas,
+                ..
+            } => write!(
+                f,
+                "promote: {stable} takes {canary}'s pod template at {replicas} replicas"
+            ),
+            KubeOp::Undo { deployment } => {
+                write!(f, "roll {deployment} back to its previous revision")
+            }
+            KubeOp::Weights { route, weights, .. } => {
+                let each: Vec<String> = weights.iter().map(|(n, w)| format!("{n}={w}")).collect();
+                write!(f, "set HTTPRoute {route}'s weights to {}", each.join(", "))
+            }
+            KubeOp::Pause {
+                deployments,
+                paused,
+            } => write!(
+                f,
+                "{} {}",
+                if *paused { "pause" } else { "resume" },
+                deployments.join(" and ")
+            ),
+            KubeOp::Steps(ops) => {
+                let each: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
+                write!(f, "{}", each.join(", then "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_reads_as_a_sentence() {
+        let op = KubeOp::Steps(vec![
+            KubeOp::Pause {
+                deployments: vec!["web".into(), "web-canary".into()],
+                paused: false,
+            },
+            KubeOp::Scale {
+                targets: vec![("web".into(), 10), ("web-canary".into(), 0)],
+            },
+        ]);
+        assert_eq!(
+            op.to_string(),
+            "resume web and web-canary, then scale web to 10 and web-canary to 0"
+        );
+    }
+}

@@ -120,6 +120,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 prometheus: prometheus.overrides(),
                 read_only: console.read_only,
                 zone: console.zone(),
+                simulated: false,
             })
             .await?;
             say_journal(&path);
@@ -191,6 +192,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 },
                 read_only: console.read_only,
                 zone: console.zone(),
+                simulated: true,
             })
             .await;
             sim.shutdown().await;

@@ -141,7 +141,7 @@ impl Runner {
                     };
                     match (self.kube.clone(), fence) {
                         (Some(client), Some(fence)) => {
-                            log::info!("action #{seq}: {op:?}");
+                            log::info!("action #{seq}: {op}");
                             tokio::spawn(async move {
                                 let r = match tokio::time::timeout(
                                     limit,

@@ -245,8 +245,13 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             // Nobody is at the keys to answer a question: close now, saying why.
             let who = s.operator.clone();
             let text = format!(
-                "the console ended on {name} at {} (the terminal or session went away); the cluster stays as it is",
-                s.stage_name()
+                "the console ended on {name} at {} (the terminal or session went away); {}",
+                s.stage_name(),
+                if s.simulated {
+                    "the simulated cluster ends with it"
+                } else {
+                    "the cluster stays as it is"
+                }
             );
             emit(
                 s,
@@ -512,10 +517,17 @@ fn quit(s: &mut State, fx: &mut Vec<Effect>) {
     if s.in_progress() {
         s.ui.mode = Mode::Confirm(Confirm::new(
             format!("Quit while {} is in progress?", s.stage_name()),
-            vec![
-                "The cluster stays exactly as it is; nothing is rolled back.".into(),
-                "Start the console again with the same journal to carry on.".into(),
-            ],
+            if s.simulated {
+                vec![
+                    "This is the demo: the simulated cluster ends with the console, and only the journal is kept.".into(),
+                    "Run `warroom demo` again for a fresh cluster.".into(),
+                ]
+            } else {
+                vec![
+                    "The cluster stays exactly as it is; nothing is rolled back.".into(),
+                    "Start the console again with the same journal to carry on.".into(),
+                ]
+            },
             vec![],
             Proposal::Quit,
         ));

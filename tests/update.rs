@@ -528,9 +528,29 @@ fn quitting_mid_stage_asks_first() {
         panic!()
     };
     assert_eq!(c.proposal, Proposal::Quit);
+    assert!(
+        c.plan[0].starts_with("The cluster stays exactly as it is"),
+        "{:?}",
+        c.plan
+    );
     let fx = ch(&mut s, 'y');
     assert_eq!(fx.len(), 2);
     assert_eq!(fx[1], Effect::Quit);
+    // In the demo the cluster is the simulator, which ends with the console: the dialog
+    // does not promise it stays.
+    let mut s = state();
+    s.simulated = true;
+    advance_to_ten_percent(&mut s);
+    ch(&mut s, 'q');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!()
+    };
+    assert!(
+        c.plan[0].starts_with("This is the demo: the simulated cluster ends with the console"),
+        "{:?}",
+        c.plan
+    );
+    assert!(!c.plan.iter().any(|l| l.contains("stays")), "{:?}", c.plan);
 }
 
 #[test]

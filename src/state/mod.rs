@@ -367,6 +367,9 @@ pub struct State {
     pub remote_countdown: Option<triggers::RemoteCountdown>,
     /// The zone clock times are written in.
     pub zone: crate::format::Zone,
+    /// The cluster is the built-in simulator of `warroom demo`, which ends with this
+    /// process: nothing "stays as it is" when the console quits.
+    pub simulated: bool,
     /// Until when this console's Lease is surely its own: its last successful renewal
     /// plus the Lease's duration.
     pub lease_until: Option<DateTime<Utc>>,
@@ -419,6 +422,7 @@ impl State {
             unreconciled: None,
             remote_countdown: None,
             zone: crate::format::Zone::default(),
+            simulated: false,
         }
     }
 
