@@ -201,6 +201,7 @@ impl App {
         if ev == Event::Resize {
             self.shown = None;
         }
+        self.state.wall = Some(Utc::now());
         let fx = update(&mut self.state, ev);
         self.run_effects(fx);
         self.runner.publish_countdown(&self.state);

@@ -367,6 +367,10 @@ pub struct State {
     pub remote_countdown: Option<triggers::RemoteCountdown>,
     /// The zone clock times are written in.
     pub zone: crate::format::Zone,
+    /// When the event being handled arrived, as the driver read the wall clock: journal
+    /// records carry it, so an intent and its answer show how long the API took. None in
+    /// pure tests, where records carry `now`.
+    pub wall: Option<DateTime<Utc>>,
     /// The cluster is the built-in simulator of `warroom demo`, which ends with this
     /// process: nothing "stays as it is" when the console quits.
     pub simulated: bool,
@@ -423,6 +427,7 @@ impl State {
             remote_countdown: None,
             zone: crate::format::Zone::default(),
             simulated: false,
+            wall: None,
         }
     }
 
@@ -465,7 +470,9 @@ impl State {
     pub fn record(&self, who: &str, entry: Entry) -> Record {
         Record {
             seq: self.seq + 1,
-            at: self.now,
+            // The moment the event arrived when the driver read it (to the millisecond),
+            // else the clock's last tick.
+            at: self.wall.map_or(self.now, |w| w.max(self.now)),
             who: who.to_string(),
             entry,
         }
@@ -573,7 +580,14 @@ impl State {
                 }
                 let level = if *ok { LogLevel::Info } else { LogLevel::Error };
                 let head = if *ok { "done" } else { "FAILED" };
-                log(self, level, format!("{head}: {message}"));
+                // How long the API took, from the intent's record to the answer's.
+                let took = pending
+                    .as_ref()
+                    .map(|p| (rec.at - p.at).num_milliseconds())
+                    .filter(|ms| *ms > 0)
+                    .map(|ms| format!(" (answered in {:.1} s)", ms as f64 / 1000.0))
+                    .unwrap_or_default();
+                log(self, level, format!("{head}: {message}{took}"));
             }
             Entry::Cancel { trigger, reason } => {
                 if let Some(i) = self
