@@ -136,6 +136,9 @@ async fn advance_to_ten_percent_then_roll_back() {
             .find(|r| matches!(r.entry, Entry::Outcome { of, .. } if of == intent.seq))
             .expect("an outcome");
         assert!(outcome.seq > intent.seq);
+        // Each record carries the moment its event arrived: the answer comes after the
+        // intent by however long the API took.
+        assert!(outcome.at > intent.at, "{intent:?} {outcome:?}");
         assert!(
             matches!(outcome.entry, Entry::Outcome { ok: true, .. }),
             "{outcome:?}"
