@@ -3,18 +3,21 @@
 # and CPU used, at 160x48, against a simulated cluster whose numbers hold still
 # (assets/scenarios/steady.yaml).
 #
-#   benches/idle.sh [SECONDS]      (default 120; needs tmux, script(1), pgrep)
+#   benches/idle.sh [SECONDS]      (default 120; needs tmux, script(1), pgrep, join)
 #
 # Two runs: `warroom demo` (console and simulator in one process, as users start it), and
 # `warroom run` against `warroom sim` in a separate process, which separates the console's
 # own cost from the simulator's. script(1) records every byte the console writes to its
-# terminal; CPU comes from /proc/PID/stat over the measuring window, after a warm-up.
+# terminal; CPU comes from /proc/PID/stat over the measuring window, after a warm-up;
+# wake-ups are each thread's context switches (/proc/PID/task/*/status) over the window,
+# and RSS is read at its end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-120}
 warm=${WARM:-20}
-cargo build --release -q
-bin=$PWD/target/release/warroom
+# BIN=path measures another build (an earlier one, to compare) instead of this tree's.
+if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
+bin=${BIN:-$PWD/target/release/warroom}
 dir=$(mktemp -d)
 sock=warroom-idle-$$
 simpid=
@@ -26,6 +29,9 @@ cleanup() {
 trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Each thread's name and context switches (voluntary + involuntary): one per wake-up.
+switches() { for t in /proc/"$1"/task/*; do printf '%s\t%s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"; done | sort; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pid_of() { for _ in $(seq 100); do p=$(pgrep -f "^$1" | head -1 || true); [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; echo "no process: $1" >&2; exit 1; }
 
 # measure NAME CMD [EXTRA_PID]
@@ -36,8 +42,11 @@ measure() {
   sleep "$warm"
   local b0 c0 e0=0 t0 b1 c1 e1=0 t1
   b0=$(stat -c %s "$out"); c0=$(ticks "$pid"); [ -n "$extra" ] && e0=$(ticks "$extra"); t0=$(date +%s.%N)
+  switches "$pid" > "$dir/$name.sw0"
   sleep "$secs"
   b1=$(stat -c %s "$out"); c1=$(ticks "$pid"); [ -n "$extra" ] && e1=$(ticks "$extra"); t1=$(date +%s.%N)
+  switches "$pid" > "$dir/$name.sw1"
+  local rss; rss=$(rss_kb "$pid")
   tmux -L "$sock" send-keys -t "$name" q
   # let it quit (and hand back its Lease) before the next run starts
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -48,6 +57,14 @@ measure() {
     printf "  console CPU: %.2f s, %.3f%% of one core\n", c / hz, 100 * c / hz / dt
     if (extra != "") printf "  simulator CPU (separate process): %.2f s, %.3f%% of one core\n", e / hz, 100 * e / hz / dt
   }'
+  printf '  RSS: %d KiB\n' "$rss"
+  # Wake-ups per second, per thread name (threads of one name summed), busiest first.
+  join -a 2 -e 0 -o 2.1,1.2,2.2 <(awk -F'\t' '{n[$1] += $2} END {for (k in n) print k, n[k]}' "$dir/$name.sw0" | sort) \
+    <(awk -F'\t' '{n[$1] += $2} END {for (k in n) print k, n[k]}' "$dir/$name.sw1" | sort) |
+    awk -v t0="$t0" -v t1="$t1" '{ w = ($3 - $2) / (t1 - t0); total += w; line[NR] = sprintf("    %-18s %7.1f /s", $1, w); rate[NR] = w }
+      END { printf "  wake-ups: %.1f /s in all\n", total; n = NR
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (rate[j] > rate[i]) { t = rate[i]; rate[i] = rate[j]; rate[j] = t; t = line[i]; line[i] = line[j]; line[j] = t }
+            for (i = 1; i <= n && i <= 6; i++) print line[i] }'
 }
 
 measure demo "$bin demo --scenario assets/scenarios/steady.yaml --journal $dir/demo.jsonl --kubeconfig-out $dir/demo.kc"

@@ -201,6 +201,9 @@ impl App {
         if ev == Event::Resize {
             self.shown = None;
         }
+        if matches!(ev, Event::Tick(_)) {
+            crate::logger::collect();
+        }
         self.state.wall = Some(Utc::now());
         let fx = update(&mut self.state, ev);
         self.run_effects(fx);
@@ -215,7 +218,7 @@ impl App {
         }
         self.state.ui.dirty = false;
         if self.state.ui.console_log {
-            tui_logger::move_events();
+            crate::logger::collect();
         }
         let size = terminal.size()?;
         let mut next = Buffer::empty(Rect::new(0, 0, size.width, size.height));

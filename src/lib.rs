@@ -11,6 +11,7 @@ pub mod format;
 pub mod journal;
 pub mod kube;
 pub mod layout;
+pub mod logger;
 pub mod prom;
 pub mod runbook;
 pub mod runner;

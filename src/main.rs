@@ -10,10 +10,9 @@ use warroom::{app, builtin, journal, layout};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     warroom::install_crypto();
-    // The console's own diagnostics go to tui-logger's buffer (shown with L), never to
-    // stdout while the screen is up.
-    let _ = tui_logger::init_logger(log::LevelFilter::Info);
-    tui_logger::set_default_level(log::LevelFilter::Info);
+    // The console's own diagnostics go to its log view (shown with L), never to stdout
+    // while the screen is up.
+    warroom::logger::init(log::LevelFilter::Info);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -414,8 +414,7 @@ fn confirmation_and_help_overlays() {
 
 #[test]
 fn l_switches_the_comms_pane_to_the_console_log_and_back() {
-    let _ = tui_logger::init_logger(log::LevelFilter::Info);
-    tui_logger::set_default_level(log::LevelFilter::Info);
+    warroom::logger::init(log::LevelFilter::Info);
     log::warn!("watch failed, retrying with backoff: connection refused");
     let mut s = busy_state("demo");
     let key = |c| {
@@ -424,7 +423,7 @@ fn l_switches_the_comms_pane_to_the_console_log_and_back() {
         ))
     };
     update(&mut s, key('L'));
-    tui_logger::move_events();
+    warroom::logger::collect();
     let t = text(&render(&s, "war-room", 200, 60));
     assert!(t.contains("Console log (L: back to the comms log)"), "{t}");
     assert!(t.contains("watch failed, retrying with backoff"), "{t}");
