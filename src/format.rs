@@ -65,17 +65,28 @@ pub fn format_value(m: &Metric, v: Option<f64>) -> String {
             "-Inf".into()
         };
     }
+    // The runbook's decimals where it gives them, else enough digits to read.
+    let sig = |x: f64| match m.decimals {
+        Some(d) if x.abs() < 1e6 => format!("{x:.*}", d as usize),
+        _ => sig(x),
+    };
     match m.unit {
         Unit::Percent => format!("{} %", sig(v)),
         Unit::Ratio => format!("{} %", sig(v * 100.0)),
-        Unit::Seconds if v.abs() < 1.0 => format!("{:.0} ms", v * 1000.0),
+        Unit::Seconds if v.abs() < 1.0 => match m.decimals {
+            Some(_) => format!("{} ms", sig(v * 1000.0)),
+            None => format!("{:.0} ms", v * 1000.0),
+        },
         Unit::Seconds => format!("{} s", sig(v)),
         Unit::Milliseconds if v.abs() >= 1000.0 => format!("{} s", sig(v / 1000.0)),
-        Unit::Milliseconds => format!("{:.0} ms", v),
+        Unit::Milliseconds => match m.decimals {
+            Some(_) => format!("{} ms", sig(v)),
+            None => format!("{:.0} ms", v),
+        },
         Unit::ReqPerSec => format!("{} req/s", sig(v)),
         Unit::PerMin => format!("{} /min", sig(v)),
-        Unit::Count => sig(v).to_string(),
-        Unit::Bytes => bytes(v),
+        Unit::Count => sig(v),
+        Unit::Bytes => bytes(v, &sig),
     }
 }
 
@@ -134,7 +145,7 @@ fn sig(v: f64) -> String {
     }
 }
 
-fn bytes(v: f64) -> String {
+fn bytes(v: f64, sig: &dyn Fn(f64) -> String) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut x = v;
     let mut u = 0;
@@ -161,5 +172,20 @@ mod tests {
         );
         assert_eq!(fmt_secs(3725), "1h02m");
         assert_eq!(kube_age(7200), "120m");
+    }
+
+    #[test]
+    fn the_runbook_sets_the_decimals_where_it_gives_them() {
+        let yaml = "id: a\ntitle: Availability\nquery: up\nunit: percent\nwarn: 99.95\ncritical: 99\nbad: below\n";
+        let mut m: Metric = serde_yaml::from_str(yaml).unwrap();
+        // Three significant digits cannot tell 99.93 from the threshold 99.95.
+        assert_eq!(format_value(&m, Some(99.93)), "99.9 %");
+        m.decimals = Some(2);
+        assert_eq!(format_value(&m, Some(99.93)), "99.93 %");
+        assert_eq!(format_value(&m, Some(99.95)), "99.95 %");
+        m.unit = Unit::Seconds;
+        assert_eq!(format_value(&m, Some(0.4123)), "412.30 ms");
+        m.unit = Unit::Bytes;
+        assert_eq!(format_value(&m, Some(1536.0)), "1.50 KiB");
     }
 }

@@ -234,6 +234,36 @@ fn a_query_that_is_not_promql_is_refused_where_it_is() {
     assert!(m.starts_with("the query is not valid PromQL ("), "{m}");
 }
 
+/// A short title must be shorter; decimals stay readable.
+#[test]
+fn short_titles_and_decimals_are_checked() {
+    let ok = GOOD.replace(
+        "    title: Errors\n",
+        "    title: Errors\n    short: Err\n    decimals: 2\n",
+    );
+    let rb = parse_runbook(Path::new("ok.yaml"), &ok).unwrap();
+    assert_eq!(rb.metrics[0].short.as_deref(), Some("Err"));
+    assert_eq!(rb.metrics[0].decimals, Some(2));
+    let (l, _, m) = one(&bad(|s| {
+        s.replace(
+            "    title: Errors\n",
+            "    title: Errors\n    short: Error rate\n",
+        )
+    }));
+    assert_eq!(l, pos(GOOD, "title: Errors").0 + 1, "at the short title");
+    assert_eq!(
+        m,
+        "short must be a shorter title than `Errors` (it is shown when the whole one does not fit)"
+    );
+    let (_, _, m) = one(&bad(|s| {
+        s.replace(
+            "    title: Errors\n",
+            "    title: Errors\n    decimals: 9\n",
+        )
+    }));
+    assert!(m.starts_with("decimals must be at most 6"), "{m}");
+}
+
 #[test]
 fn wrong_types_are_refused() {
     let (l, c, m) = one(&bad(|s| s.replace("replicas: 4", "replicas: four")));

@@ -555,6 +555,24 @@ fn validate(rb: &Runbook) -> Found {
                 ),
             ));
         }
+        if m.decimals.is_some_and(|d| d > 6) {
+            out.push((
+                here("decimals"),
+                "decimals must be at most 6: more digits than that are noise on a gauge".into(),
+            ));
+        }
+        if let Some(short) = &m.short
+            && (short.trim().is_empty()
+                || crate::text::width(short) >= crate::text::width(&m.title))
+        {
+            out.push((
+                here("short"),
+                format!(
+                    "short must be a shorter title than `{}` (it is shown when the whole one does not fit)",
+                    crate::text::clean(&m.title)
+                ),
+            ));
+        }
         for (k, v) in [("warn", m.warn), ("critical", m.critical)] {
             if !v.is_finite() {
                 out.push((here(k), format!("{k} must be a finite number")));

@@ -186,6 +186,14 @@ pub struct Stage {
 pub struct Metric {
     pub id: String,
     pub title: String,
+    /// The title where the gauge's row has no room for the whole one (e.g. `p95 by
+    /// track`), rather than a title cut mid-word.
+    #[serde(default)]
+    pub short: Option<String>,
+    /// Digits after the decimal point, where the default (about three significant
+    /// digits) cannot tell the value from its threshold: availability against 99.95.
+    #[serde(default)]
+    pub decimals: Option<u8>,
     pub query: String,
     pub unit: Unit,
     pub warn: f64,

@@ -123,7 +123,12 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let stale = m.is_stale(s.now, s.stale_after);
         let (word, word_style) = describe(s, m, level, stale, theme);
         let name_w = (w / 3).clamp(8, 22);
-        let name = fit(&def.title, name_w).into_owned();
+        // The runbook's short title where the whole one does not fit.
+        let title = match &def.short {
+            Some(short) if width(&def.title) > name_w => short,
+            _ => &def.title,
+        };
+        let name = fit(title, name_w).into_owned();
         let head = format!("{name}{} ", " ".repeat(name_w - width(&name)));
         let base = if stale { theme.stale } else { theme.text };
         let value_room = w.saturating_sub(width(&head) + WORD_W + 2);
