@@ -132,6 +132,41 @@ pub fn fit(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` in at most `max` cells, cut in the middle: the end (a pod's unique suffix) stays.
+pub fn fit_middle(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max < 3 {
+        return fit(s, max);
+    }
+    let tail_w = (max - 1) * 2 / 3;
+    let head_w = max - 1 - tail_w;
+    let mut tail: Vec<char> = Vec::new();
+    let mut w = 0;
+    for c in s.chars().rev() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > tail_w {
+            break;
+        }
+        tail.push(c);
+        w += cw;
+    }
+    let mut out = String::new();
+    let mut hw = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if hw + cw > head_w + (tail_w - w) {
+            break;
+        }
+        out.push(c);
+        hw += cw;
+    }
+    out.push('…');
+    out.extend(tail.into_iter().rev());
+    Cow::Owned(out)
+}
+
 /// Break `s` into lines of at most `max` cells, at spaces where possible, anywhere in CJK.
 pub fn wrap(s: &str, max: usize) -> Vec<String> {
     wrap_hanging(s, max, max)
@@ -202,5 +237,24 @@ mod tests {
             lines.iter().all(|l| width(l) <= 8 && !l.starts_with(' ')),
             "{lines:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod middle {
+    use super::*;
+
+    #[test]
+    fn a_name_cut_in_the_middle_keeps_its_end() {
+        let pod = "erp-backend-canary-7c9d5f8b4-x2k9q";
+        let cut = fit_middle(pod, 20);
+        assert_eq!(width(&cut), 20);
+        assert!(
+            cut.ends_with("7c9d5f8b4-x2k9q") || cut.ends_with("-x2k9q"),
+            "{cut}"
+        );
+        assert!(cut.starts_with("erp"), "{cut}");
+        assert_eq!(fit_middle(pod, 40), pod);
+        assert_eq!(width(&fit_middle("服务-金丝雀-7c9d5f-x2k9q", 12)), 12);
     }
 }

@@ -13,7 +13,7 @@ use crate::cluster::{DeployView, Link, RolloutStatus, rollout_status};
 use crate::format::kube_age;
 use crate::runbook::Split;
 use crate::state::State;
-use crate::text::{fit, width};
+use crate::text::{fit, fit_middle, width};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
     let (title, stale) = match &s.cluster.link {
@@ -33,13 +33,31 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     }
     let k = &s.rb.kubernetes;
     let mut lines: Vec<Line> = Vec::new();
-    if let Split::Gateway {
-        route,
-        stable,
-        canary,
-    } = k.split()
-    {
-        match &s.cluster.snap.route {
+    let traffic_line = |stable: &str, sp: String, canary: &str, cp: String| {
+        Line::from(Span::styled(
+            fit(&format!(" {stable} {sp} · {canary} {cp}"), w).into_owned(),
+            theme.text.add_modifier(Modifier::BOLD),
+        ))
+    };
+    match k.split() {
+        Split::Replicas(_) => {
+            // By replicas, traffic follows the ready pods behind the shared Service.
+            let ready = |n: &str| s.cluster.deployment(n).map(|d| d.ready);
+            if let (Some(a), Some(b)) = (ready(&k.stable), ready(&k.canary)) {
+                let total = (a + b).max(1) as f64;
+                let pct = |n: u32| format!("{:.0}%", 100.0 * n as f64 / total);
+                lines.push(Line::from(Span::styled(
+                    fit("TRAFFIC by ready pods", w).into_owned(),
+                    theme.dim,
+                )));
+                lines.push(traffic_line(&k.stable, pct(a), &k.canary, pct(b)));
+            }
+        }
+        Split::Gateway {
+            route,
+            stable,
+            canary,
+        } => match &s.cluster.snap.route {
             Some(r) => {
                 let pct = |b: &str| {
                     r.percent(b)
@@ -50,14 +68,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                     fit(&format!("TRAFFIC by HTTPRoute {route}"), w).into_owned(),
                     theme.dim,
                 )));
-                lines.push(Line::from(Span::styled(
-                    fit(
-                        &format!(" {stable} {} · {canary} {}", pct(stable), pct(canary)),
-                        w,
-                    )
-                    .into_owned(),
-                    theme.text.add_modifier(Modifier::BOLD),
-                )));
+                lines.push(traffic_line(stable, pct(stable), canary, pct(canary)));
             }
             None => lines.push(Line::from(Span::styled(
                 fit(
@@ -67,7 +78,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 .into_owned(),
                 theme.dim,
             ))),
-        }
+        },
     }
     if s.cluster.updated.is_none() {
         // Nothing known yet: not "missing", just not answered.
@@ -79,12 +90,20 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             lines.push(Line::from(Span::styled(l, theme.dim)));
         }
     }
+    // One scale for both Deployments' bars, so their lengths compare.
+    let scale = [&k.stable, &k.canary]
+        .iter()
+        .filter_map(|n| s.cluster.deployment(n))
+        .map(|d| d.desired.max(d.replicas))
+        .max()
+        .unwrap_or(1)
+        .max(1);
     for name in [&k.stable, &k.canary]
         .into_iter()
         .filter(|_| s.cluster.updated.is_some())
     {
         match s.cluster.deployment(name) {
-            Some(d) => deployment(s, d, theme, w, &mut lines),
+            Some(d) => deployment(s, d, scale, theme, w, &mut lines),
             None => lines.push(Line::from(Span::styled(
                 fit(&format!("{name}: not seen in namespace {}", k.namespace), w).into_owned(),
                 theme.dim,
@@ -105,6 +124,10 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             .into_owned(),
             theme.dim,
         )));
+        // The canary's pods first: they are the ones being judged.
+        let canary_rs = format!("{}-", k.canary);
+        let mut pods: Vec<_> = pods.iter().collect();
+        pods.sort_by_key(|p| !p.owner.starts_with(&canary_rs));
         for p in pods {
             let st = match p.status.as_str() {
                 "Running" if p.ready_containers == p.containers => {
@@ -120,7 +143,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 .created
                 .map(|c| kube_age((s.now - c).num_seconds()))
                 .unwrap_or_default();
-            let name = fit(&p.name, name_w).into_owned();
+            let name = fit_middle(&p.name, name_w).into_owned();
             let pad = name_w.saturating_sub(width(&name));
             lines.push(Line::from(vec![
                 Span::raw(format!("{name}{} ", " ".repeat(pad))),
@@ -149,7 +172,14 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     f.render_widget(para, inner);
 }
 
-fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<Line<'static>>) {
+fn deployment(
+    s: &State,
+    d: &DeployView,
+    scale: u32,
+    theme: &Theme,
+    w: usize,
+    out: &mut Vec<Line<'static>>,
+) {
     let status = rollout_status(d);
     let (word, st) = match &status {
         RolloutStatus::Complete => ("complete".to_string(), Style::default().fg(Color::Green)),
@@ -169,7 +199,7 @@ fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<
         ),
     ]));
     let bar_w = w.saturating_sub(18).min(30);
-    let max = d.desired.max(d.replicas).max(1);
+    let max = scale.max(d.desired).max(d.replicas).max(1);
     for (label, n) in [
         ("desired", d.desired),
         ("updated", d.updated),
@@ -202,10 +232,13 @@ fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<
         .filter(|r| r.desired > 0 || r.revision == d.revision)
         .take(3)
     {
+        // The version first, whole: it is what the lead reads; the name and the
+        // registry may be cut.
+        let tag = image_version(&r.image);
         out.push(Line::from(Span::styled(
             fit(
                 &format!(
-                    " rs rev {:<3} {}/{} {}  {}",
+                    " rs rev {:<3} {tag}  {}/{}  {}  {}",
                     r.revision, r.ready, r.desired, r.name, r.image
                 ),
                 w,
@@ -217,5 +250,27 @@ fn deployment(s: &State, d: &DeployView, theme: &Theme, w: usize, out: &mut Vec<
                 theme.dim
             },
         )));
+    }
+}
+
+/// What an image reference says of the version: its tag, its digest (shortened), or
+/// `latest` when it names neither. A registry's port is not a tag.
+fn image_version(image: &str) -> &str {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if let Some((_, digest)) = last.split_once('@') {
+        return digest.get(..19).unwrap_or(digest);
+    }
+    last.rsplit_once(':').map_or("latest", |(_, tag)| tag)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_of_an_image() {
+        use super::image_version as v;
+        assert_eq!(v("registry.local/erp-backend:v1.0.0"), "v1.0.0");
+        assert_eq!(v("registry.local:5000/erp-backend"), "latest");
+        assert_eq!(v("erp@sha256:0123456789abcdef0123"), "sha256:0123456789ab");
+        assert_eq!(v("nginx"), "latest");
     }
 }
