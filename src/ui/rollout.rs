@@ -112,7 +112,8 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     }
     let pods = &s.cluster.snap.pods;
     if !pods.is_empty() {
-        let name_w = w.saturating_sub(30).clamp(8, 40);
+        // READY, STATUS, RST and AGE take 35 cells with their spaces: the name gets the rest.
+        let name_w = w.saturating_sub(35).clamp(8, 40);
         lines.push(Line::from(Span::styled(
             fit(
                 &format!(
