@@ -594,6 +594,18 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         ));
         return;
     }
+    let open = s
+        .checklist
+        .children(i)
+        .filter(|&c| s.checklist.items[c].kind.tickable() && !s.checklist.settled(c))
+        .count();
+    if !s.checklist.children(i).is_empty() {
+        s.ui.flash = Some(format!(
+            "“{}” follows its sub-items ({open} still open): tick those",
+            crate::text::fit(&item.text, 40)
+        ));
+        return;
+    }
     let cur = s.checklist.marks[i].mark;
     let mark = match a {
         Action::Toggle => {

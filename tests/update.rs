@@ -1886,3 +1886,61 @@ fn a_trigger_met_long_ago_says_its_countdown_is_over_and_rolls_back_now() {
             .any(|e| matches!(e, Entry::Rollback { .. }))
     );
 }
+
+/// A parent item follows its sub-items: it cannot be ticked by itself, it is done when
+/// they are, and a skipped required item never counts as done.
+#[test]
+fn a_parent_follows_its_children_and_skipped_required_items_are_not_done() {
+    let rb = warroom::runbook::load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let parent = s.checklist.index_of("mon-alert-rules").unwrap();
+    let kids: Vec<usize> = s.checklist.children(parent).collect();
+    assert_eq!(kids.len(), 5);
+    let phase = s.checklist.items[parent].phase;
+    let (done0, total) = s.checklist.progress()[phase];
+
+    select_item(&mut s, "mon-alert-rules");
+    let fx = ch(&mut s, ' ');
+    assert!(fx.is_empty(), "the parent was ticked by itself: {fx:?}");
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("follows its sub-items (5 still open)"),
+        "{:?}",
+        s.ui.flash
+    );
+    assert_eq!(s.checklist.marks[parent].mark, Mark::Todo);
+
+    // A required sub-item skipped does not settle it, nor count as done.
+    let first = s.checklist.items[kids[0]].id.clone();
+    select_item(&mut s, &first);
+    ch(&mut s, 's');
+    assert_eq!(s.checklist.marks[kids[0]].mark, Mark::Skipped);
+    assert!(s.checklist.items[kids[0]].required);
+    assert_eq!(s.checklist.progress()[phase], (done0, total));
+
+    // Every sub-item done: the parent is done, and the log says why.
+    for &k in &kids {
+        let id = s.checklist.items[k].id.clone();
+        select_item(&mut s, &id);
+        if s.checklist.marks[k].mark == Mark::Skipped {
+            ch(&mut s, 's');
+        }
+        ch(&mut s, ' ');
+    }
+    assert_eq!(s.checklist.marks[parent].mark, Mark::Done);
+    assert_eq!(s.checklist.progress()[phase], (done0 + 6, total));
+    assert!(
+        s.comms
+            .last()
+            .is_some_and(|c| c.text == "✔ 告警规则设置 (all its sub-items are done)"),
+        "{:?}",
+        s.comms.last()
+    );
+    // And it follows them back.
+    let third = s.checklist.items[kids[2]].id.clone();
+    select_item(&mut s, &third);
+    ch(&mut s, ' ');
+    assert_eq!(s.checklist.marks[parent].mark, Mark::Todo);
+}

@@ -59,6 +59,7 @@ impl Checklist {
             collapsed: vec![true; rb.phases.len()],
             cursor: 0,
         };
+        c.settle_parents();
         // Open the first phase with work left, so the room sees where we are.
         if let Some(p) = c.progress().iter().position(|(d, t)| d < t) {
             c.collapsed[p] = false;
@@ -99,18 +100,74 @@ impl Checklist {
         self.progress()[phase]
     }
 
-    /// (done, total) for every phase, in one pass.
+    /// (done, total) for every phase, in one pass. Done is what satisfies the gates: a
+    /// skipped item counts only when it is not required.
     pub fn progress(&self) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); self.collapsed.len()];
-        for (it, m) in self.items.iter().zip(&self.marks) {
+        for (i, it) in self.items.iter().enumerate() {
             if it.kind.tickable() {
                 out[it.phase].1 += 1;
-                if matches!(m.mark, Mark::Done | Mark::Skipped) {
+                if self.settled(i) {
                     out[it.phase].0 += 1;
                 }
             }
         }
         out
+    }
+
+    /// The item is done, or skipped and not required: nothing more is asked of it.
+    pub fn settled(&self, i: usize) -> bool {
+        match self.marks[i].mark {
+            Mark::Done => true,
+            Mark::Skipped => !self.items[i].required,
+            Mark::Todo | Mark::Failed => false,
+        }
+    }
+
+    /// The items nested under item `i` (children, grandchildren…): those after it that
+    /// sit deeper, up to the next item at its depth or above.
+    pub fn children(&self, i: usize) -> std::ops::Range<usize> {
+        let it = &self.items[i];
+        let end = self.items[i + 1..]
+            .iter()
+            .position(|c| c.phase != it.phase || c.depth <= it.depth)
+            .map_or(self.items.len(), |n| i + 1 + n);
+        i + 1..end
+    }
+
+    /// A parent's mark follows its children's: done when every tickable child is settled,
+    /// failed when one failed, else to do. Deepest first, so a grandparent sees its
+    /// children's own derived marks.
+    pub fn settle_parents(&mut self) {
+        for i in (0..self.items.len()).rev() {
+            let kids: Vec<usize> = self
+                .children(i)
+                .filter(|&c| self.items[c].depth == self.items[i].depth + 1)
+                .filter(|&c| self.items[c].kind.tickable())
+                .collect();
+            if kids.is_empty() || !self.items[i].kind.tickable() {
+                continue;
+            }
+            let mark = if kids.iter().all(|&c| self.settled(c)) {
+                Mark::Done
+            } else if kids.iter().any(|&c| self.marks[c].mark == Mark::Failed) {
+                Mark::Failed
+            } else {
+                Mark::Todo
+            };
+            // Who settled it last, and when: the latest of its children's marks.
+            let last = kids
+                .iter()
+                .map(|&c| &self.marks[c])
+                .filter(|m| m.at.is_some())
+                .max_by_key(|m| m.at)
+                .cloned();
+            self.marks[i] = ItemMark {
+                mark,
+                by: last.as_ref().and_then(|m| m.by.clone()),
+                at: last.and_then(|m| m.at),
+            };
+        }
     }
 
     pub fn selected(&self) -> Option<Row> {
@@ -534,6 +591,24 @@ impl State {
                     LogLevel::Info
                 };
                 log(self, level, text);
+                let parents: Vec<usize> = (0..i)
+                    .filter(|&p| self.checklist.children(p).contains(&i))
+                    .collect();
+                let before: Vec<Mark> = parents
+                    .iter()
+                    .map(|&p| self.checklist.marks[p].mark)
+                    .collect();
+                self.checklist.settle_parents();
+                for (&p, was) in parents.iter().zip(before) {
+                    let now = self.checklist.marks[p].mark;
+                    if now != was && now == Mark::Done {
+                        let text = format!(
+                            "✔ {} (all its sub-items are done)",
+                            self.checklist.items[p].text
+                        );
+                        log(self, LogLevel::Info, text);
+                    }
+                }
             }
             Entry::Note { text } => {
                 // A note longer than the console takes at input (an older journal, or one
