@@ -275,6 +275,15 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             },
         ),
         Span::styled(format!("  {}", s.operator), theme.dim),
+        // The release's overview, last: the first thing to go when the line is narrow.
+        Span::styled(
+            format!(
+                "  · {} · owner {}",
+                crate::text::clean(&rb.release.date),
+                crate::text::clean(&rb.release.owner)
+            ),
+            theme.dim,
+        ),
     ]);
     let block = if area.height >= 3 {
         Block::default()
