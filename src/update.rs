@@ -268,6 +268,15 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Outcome { seq, ok, message } => {
             let message = clean(&message).into_owned();
+            let started = s
+                .stages
+                .pending
+                .as_ref()
+                .filter(|p| p.seq == seq && ok)
+                .and_then(|p| match &p.entry {
+                    Entry::Advance { to, .. } => Some(to.clone()),
+                    _ => None,
+                });
             emit(
                 s,
                 CONSOLE,
@@ -278,9 +287,38 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 },
                 &mut fx,
             );
+            if let Some(stage) = started {
+                tick_what_the_stage_did(s, &stage, &mut fx);
+            }
         }
     }
     fx
+}
+
+/// The items the console performed by starting stage `id` (`ticked_by:`), ticked by
+/// the console once the API has confirmed the action.
+fn tick_what_the_stage_did(s: &mut State, id: &str, fx: &mut Vec<Effect>) {
+    let items: Vec<String> = s
+        .checklist
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, it)| {
+            it.ticked_by.as_deref() == Some(id) && s.checklist.marks[*i].mark != Mark::Done
+        })
+        .map(|(_, it)| it.id.clone())
+        .collect();
+    for item in items {
+        emit(
+            s,
+            CONSOLE,
+            Entry::Mark {
+                item,
+                mark: Mark::Done,
+            },
+            fx,
+        );
+    }
 }
 
 /// Whether moving the clock from `before` to `now` changes anything on screen: the header

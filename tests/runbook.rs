@@ -565,3 +565,15 @@ fn huge_values_keep_the_unit_in_the_gauges_column() {
         "3.20e18 %"
     );
 }
+
+#[test]
+fn ticked_by_must_name_a_stage() {
+    let (l, _, m) = one(&bad(|s| {
+        s.replace(
+            "          - id: config\n",
+            "          - id: config\n            ticked_by: c20\n",
+        )
+    }));
+    assert_eq!(l, pos(GOOD, "id: config").0 + 1);
+    assert!(m.starts_with("no stage has id `c20`: use one of"), "{m}");
+}

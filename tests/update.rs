@@ -1944,3 +1944,49 @@ fn a_parent_follows_its_children_and_skipped_required_items_are_not_done() {
     ch(&mut s, ' ');
     assert_eq!(s.checklist.marks[parent].mark, Mark::Todo);
 }
+
+/// What the console does itself it also ticks: the 10% traffic shift is ticked by the
+/// console when the API confirms the advance, and not before.
+#[test]
+fn the_console_ticks_the_traffic_shift_it_performed() {
+    let rb = warroom::runbook::load(Path::new("assets/runbooks/erp-v1.0.0.zh.yaml")).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    let shift = s.checklist.index_of("can-traffic-10").unwrap();
+    let full = s.checklist.index_of("full-traffic-100").unwrap();
+    tick_all_gating(&mut s, "canary-10");
+    fresh(&mut s);
+    ch(&mut s, 'a');
+    let fx = ch(&mut s, 'y');
+    let Effect::Kube { seq, .. } = fx[1] else {
+        panic!("the advance sends a kube effect: {fx:?}")
+    };
+    assert_eq!(
+        s.checklist.marks[shift].mark,
+        Mark::Todo,
+        "ticked before the API answered"
+    );
+    let fx = update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert_eq!(s.checklist.marks[shift].mark, Mark::Done);
+    assert_eq!(s.checklist.marks[shift].by.as_deref(), Some("console"));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Journal(r)
+            if matches!(&r.entry, Entry::Mark { item, mark: Mark::Done } if item == "can-traffic-10"))),
+        "the tick is journaled: {fx:?}"
+    );
+    assert_eq!(s.checklist.marks[full].mark, Mark::Todo);
+}

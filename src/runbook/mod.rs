@@ -1050,6 +1050,20 @@ fn check_items<'a>(
                 format!("no stage has id `{g}`: use one of {}", stage_list()),
             ));
         }
+        if let Some(g) = &it.ticked_by
+            && !stage_ids.contains(g.as_str())
+        {
+            out.push((
+                at("ticked_by"),
+                format!("no stage has id `{g}`: use one of {}", stage_list()),
+            ));
+        }
+        if it.ticked_by.is_some() && !it.kind.tickable() {
+            out.push((
+                at("ticked_by"),
+                "only a check or a step can be ticked by the console".into(),
+            ));
+        }
         if !it.kind.tickable() && (it.done || it.required == Some(true)) {
             out.push((
                 at("kind"),
@@ -1093,6 +1107,8 @@ pub struct FlatItem {
     pub role: Option<String>,
     pub required: bool,
     pub gates: Option<String>,
+    /// The stage whose start ticks it (see `Item::ticked_by`).
+    pub ticked_by: Option<String>,
     pub done: bool,
 }
 
@@ -1163,6 +1179,7 @@ fn flatten(
                     None
                 }
             }),
+            ticked_by: it.ticked_by.clone(),
             done: it.done,
         });
         flatten(&it.children, phase, group, depth + 1, phase_gate, out);

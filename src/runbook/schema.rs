@@ -358,6 +358,10 @@ pub struct Item {
     pub required: Option<bool>,
     #[serde(default)]
     pub gates: Option<String>,
+    /// The stage whose start the console performs this item by (a traffic shift): the
+    /// console ticks it when its action to start that stage succeeds.
+    #[serde(default)]
+    pub ticked_by: Option<String>,
     /// Already done before release night (the seed's `[x]`).
     #[serde(default)]
     pub done: bool,
