@@ -632,12 +632,13 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         ));
         return;
     }
-    let open = s
+    let kids: Vec<usize> = s
         .checklist
         .children(i)
-        .filter(|&c| s.checklist.items[c].kind.tickable() && !s.checklist.settled(c))
-        .count();
-    if !s.checklist.children(i).is_empty() {
+        .filter(|&c| s.checklist.items[c].kind.tickable())
+        .collect();
+    if !kids.is_empty() {
+        let open = kids.iter().filter(|&&c| !s.checklist.settled(c)).count();
         s.ui.flash = Some(format!(
             "“{}” follows its sub-items ({open} still open): tick those",
             crate::text::fit(&item.text, 40)
