@@ -257,20 +257,23 @@ pub fn spawn_clock(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
 /// `q` does (a close record, the Lease handed back, the terminal restored).
 pub fn spawn_signals(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    tokio::spawn(async move {
-        let kinds = [
-            (SignalKind::hangup(), "SIGHUP"),
-            (SignalKind::terminate(), "SIGTERM"),
-            (SignalKind::interrupt(), "SIGINT"),
-            (SignalKind::quit(), "SIGQUIT"),
-        ];
-        let mut streams = Vec::new();
-        for (k, name) in kinds {
-            match signal(k) {
-                Ok(s) => streams.push((s, name)),
-                Err(e) => log::warn!("cannot listen for {name}: {e}"),
-            }
+    // The handlers are in place when this returns, not when the task first runs: a
+    // signal that comes at once (a session dropped as the console starts) is an event
+    // too, never the default action that kills the process with the Lease held.
+    let kinds = [
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::quit(), "SIGQUIT"),
+    ];
+    let mut streams = Vec::new();
+    for (k, name) in kinds {
+        match signal(k) {
+            Ok(s) => streams.push((s, name)),
+            Err(e) => log::warn!("cannot listen for {name}: {e}"),
         }
+    }
+    tokio::spawn(async move {
         let waits = streams.iter_mut().map(|(s, name)| {
             let name = *name;
             Box::pin(async move {
@@ -452,16 +455,20 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     app.state.simulated = l.simulated;
     crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
     crash::install_hook();
+    // Signals first: from here on an ending signal closes the console the way `q` does,
+    // however early it comes.
+    let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;
     let Sources { mut tasks, lease } =
         match start_sources(&mut app, l.kube.clone(), &l.prometheus, l.read_only) {
             Ok(s) => s,
             Err(e) => {
+                signals.abort();
                 screen::leave(terminal);
                 return Err(e);
             }
         };
-    tasks.push(spawn_signals(tx.clone()));
+    tasks.push(signals);
     tasks.push(spawn_terminal_events(tx.clone()));
     let result = drive(&mut app, &mut terminal, &mut rx).await;
     screen::leave(terminal);

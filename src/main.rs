@@ -224,6 +224,11 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 }
                 None => None,
             };
+            // The handlers are in place before the simulator answers anyone: a SIGTERM
+            // sent as soon as it is up stops it cleanly, never by the default action.
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let sim = warroom::sim::start_with(
                 sc,
                 warroom::sim::Options {
@@ -246,10 +251,8 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 println!("RBAC: enforcing the Role in {}", p.display());
             }
             println!("kubeconfig: {}", kc.display());
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             sim.shutdown().await;
