@@ -125,11 +125,34 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             .into_owned(),
             theme.dim,
         )));
-        // The canary's pods first: they are the ones being judged.
-        let canary_rs = format!("{}-", k.canary);
-        let mut pods: Vec<_> = pods.iter().collect();
-        pods.sort_by_key(|p| !p.owner.starts_with(&canary_rs));
-        for p in pods {
+        // Grouped by Deployment, the canary's first (they are the ones being judged),
+        // each under its Deployment's name; a row names the pod by what follows it.
+        let owner_of = |p: &crate::cluster::PodView| -> Option<&str> {
+            [&k.canary, &k.stable]
+                .into_iter()
+                .find(|d| p.owner.starts_with(&format!("{d}-")))
+                .map(String::as_str)
+        };
+        let mut rows: Vec<(Option<&str>, &crate::cluster::PodView)> = Vec::new();
+        for group in [Some(k.canary.as_str()), Some(k.stable.as_str()), None] {
+            rows.extend(
+                pods.iter()
+                    .filter(|p| owner_of(p) == group)
+                    .map(|p| (group, p)),
+            );
+        }
+        let mut shown_group = None;
+        for (group, p) in rows {
+            if let Some(d) = group
+                && shown_group != Some(d)
+            {
+                let n = pods.iter().filter(|p| owner_of(p) == Some(d)).count();
+                lines.push(Line::from(Span::styled(
+                    fit(&format!("{d} pods ({n})"), w).into_owned(),
+                    theme.title,
+                )));
+                shown_group = Some(d);
+            }
             let st = match p.status.as_str() {
                 "Running" if p.ready_containers == p.containers => {
                     Style::default().fg(Color::Green)
@@ -144,7 +167,10 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 .created
                 .map(|c| kube_age((s.now - c).num_seconds()))
                 .unwrap_or_default();
-            let name = fit_middle(&p.name, name_w).into_owned();
+            let short = group
+                .and_then(|d| p.name.strip_prefix(&format!("{d}-")))
+                .map_or(p.name.clone(), |rest| format!(" {rest}"));
+            let name = fit_middle(&short, name_w).into_owned();
             let pad = name_w.saturating_sub(width(&name));
             lines.push(Line::from(vec![
                 Span::raw(format!("{name}{} ", " ".repeat(pad))),
