@@ -145,12 +145,12 @@ pub fn spawn(
             watch_holder(&api, &name, &tx, true, None, &mut rel_rx, &mut take_rx).await;
             return;
         }
+        let mark = Mark {
+            client: &client,
+            ns: &ns,
+            marked: &marked,
+        };
         loop {
-            let mark = Mark {
-                client: &client,
-                ns: &ns,
-                marked: &marked,
-            };
             match drive(
                 &api,
                 &name,
@@ -189,12 +189,6 @@ struct Mark<'a> {
     client: &'a Client,
     ns: &'a str,
     marked: &'a Marked,
-}
-
-impl Mark<'_> {
-    async fn put(&self, fence: &str) -> Result<(), Failure> {
-        mark(self.client, self.ns, self.marked, fence).await
-    }
 }
 
 /// Put `fence` on every object of the release (what a console does when it takes the
@@ -254,7 +248,7 @@ async fn drive(
                 let marked = if held_until.is_some() {
                     Ok(())
                 } else {
-                    mark.put(&fence).await
+                    self::mark(mark.client, mark.ns, mark.marked, &fence).await
                 };
                 match marked {
                     Ok(()) => {

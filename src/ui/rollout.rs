@@ -127,31 +127,33 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         )));
         // Grouped by Deployment, the canary's first (they are the ones being judged),
         // each under its Deployment's name; a row names the pod by what follows it.
-        let owner_of = |p: &crate::cluster::PodView| -> Option<&str> {
-            [&k.canary, &k.stable]
-                .into_iter()
-                .find(|d| p.owner.starts_with(&format!("{d}-")))
-                .map(String::as_str)
+        // The canary first: its name may extend the stable's (`erp-backend-canary-…`
+        // starts with `erp-backend-`). 0 canary, 1 stable, 2 neither.
+        let prefixes = [format!("{}-", k.canary), format!("{}-", k.stable)];
+        let group_of = |p: &crate::cluster::PodView| {
+            prefixes
+                .iter()
+                .position(|pre| p.owner.starts_with(pre.as_str()))
+                .unwrap_or(2)
         };
-        let mut rows: Vec<(Option<&str>, &crate::cluster::PodView)> = Vec::new();
-        for group in [Some(k.canary.as_str()), Some(k.stable.as_str()), None] {
-            rows.extend(
-                pods.iter()
-                    .filter(|p| owner_of(p) == group)
-                    .map(|p| (group, p)),
-            );
+        let mut rows: Vec<(usize, &crate::cluster::PodView)> =
+            pods.iter().map(|p| (group_of(p), p)).collect();
+        rows.sort_by_key(|(g, _)| *g);
+        let mut counts = [0usize; 3];
+        for (g, _) in &rows {
+            counts[*g] += 1;
         }
         let mut shown_group = None;
-        for (group, p) in rows {
+        for (g, p) in rows {
+            let group = [Some(&k.canary), Some(&k.stable), None][g];
             if let Some(d) = group
-                && shown_group != Some(d)
+                && shown_group != Some(g)
             {
-                let n = pods.iter().filter(|p| owner_of(p) == Some(d)).count();
                 lines.push(Line::from(Span::styled(
-                    fit(&format!("{d} pods ({n})"), w).into_owned(),
+                    fit(&format!("{d} pods ({})", counts[g]), w).into_owned(),
                     theme.title,
                 )));
-                shown_group = Some(d);
+                shown_group = Some(g);
             }
             let st = match p.status.as_str() {
                 "Running" if p.ready_containers == p.containers => {
@@ -167,8 +169,9 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 .created
                 .map(|c| kube_age((s.now - c).num_seconds()))
                 .unwrap_or_default();
-            let short = group
-                .and_then(|d| p.name.strip_prefix(&format!("{d}-")))
+            let short = prefixes
+                .get(g)
+                .and_then(|pre| p.name.strip_prefix(pre.as_str()))
                 .map_or(p.name.clone(), |rest| format!(" {rest}"));
             let name = fit_middle(&short, name_w).into_owned();
             let pad = name_w.saturating_sub(width(&name));
