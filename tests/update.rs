@@ -633,6 +633,37 @@ fn a_value_goes_stale_when_no_fresh_sample_comes() {
             .0
             .starts_with("STALE: 1 gauges")
     );
+    // A gauge last seen CRITICAL that then goes quiet keeps HEALTH at CRITICAL: losing
+    // the data does not clear the alarm.
+    let crit = s.rb.metrics[0].critical + 1.0;
+    let at = later;
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: Reading::Value { value: crit, at },
+        },
+    );
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Critical
+    );
+    let gone = at + Duration::seconds(s.stale_after + 1);
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at: gone,
+            reading: Reading::Error("cannot reach Prometheus".into()),
+        },
+    );
+    update(&mut s, Event::Tick(gone));
+    assert!(s.metrics[0].is_stale(s.now, s.stale_after));
+    assert_eq!(
+        warroom::ui::header::health(&s),
+        warroom::state::metrics::Level::Critical
+    );
 }
 
 #[test]

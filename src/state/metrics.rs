@@ -149,6 +149,22 @@ impl MetricState {
         self.answer_level_skipping(m, skip)
     }
 
+    /// The level of the last values the gauge had, however old and whatever failed
+    /// since: what losing the data must not clear.
+    pub fn last_known_level(&self, m: &Metric, skip: Option<&str>) -> Level {
+        if !self.last_parts.is_empty() {
+            return self
+                .last_parts
+                .iter()
+                .filter(|p| Some(p.key.as_str()) != skip)
+                .map(|p| level_of(m, p.value))
+                .max()
+                .unwrap_or(Level::Unknown);
+        }
+        self.last_value
+            .map_or(Level::Unknown, |(v, _)| level_of(m, v))
+    }
+
     /// The level the last answer says, however old it is.
     pub fn answer_level(&self, m: &Metric) -> Level {
         self.answer_level_skipping(m, None)

@@ -24,6 +24,11 @@ pub fn health(s: &State) -> Level {
             worst = Some(worst.map_or(l, |w| w.max(l)));
         } else {
             unknown = true;
+            // Its last values were CRITICAL: losing the data does not clear the alarm
+            // (DATA says since when nothing is fresh).
+            if m.last_known_level(def, s.not_serving(def)) == Level::Critical {
+                worst = Some(Level::Critical);
+            }
         }
     }
     // A gauge without fresh data could be hiding anything short of what is already
