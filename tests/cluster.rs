@@ -321,3 +321,113 @@ async fn the_console_reads_only_the_releases_pods_and_replicasets() {
     }
     sim.shutdown().await;
 }
+
+/// The API server comes back with a state of its own (restarted, restored): the console
+/// shows that state, not the last one it saw before the outage, even though it resumes
+/// its watches from a resourceVersion the new server has already gone past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_api_server_comes_back_the_rollout_pane_shows_what_it_now_has() {
+    let (sim, direct, dir) = sim().await;
+    let mut relay =
+        common::Relay::start(sim.kube_url.trim_start_matches("http://").parse().unwrap()).await;
+    let kc = dir.path().join("relayed.kubeconfig");
+    std::fs::write(
+        &kc,
+        std::fs::read_to_string(dir.path().join("kubeconfig"))
+            .unwrap()
+            .replace(&sim.kube_url, &format!("http://127.0.0.1:{}", relay.port)),
+    )
+    .unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let (mut app, mut rx) = demo_app(dir.path(), "lin");
+    let k = app.state.rb.kubernetes.clone();
+    let _watch = warroom::kube::spawn_watch(
+        client,
+        &k.namespace,
+        vec![k.stable.clone(), k.canary.clone()],
+        None,
+        app.sender(),
+    );
+    until(&mut app, &mut rx, "the stable pods ready", |a| {
+        a.state
+            .cluster
+            .deployment(&k.stable)
+            .is_some_and(|d| d.ready == 10)
+    })
+    .await;
+    // The canary scaled to 1 on the first server, and seen.
+    let scale = |c: kube::Client, n: i32| {
+        let deps: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+            kube::Api::namespaced(c, "erp-production");
+        async move {
+            deps.patch(
+                "erp-backend-canary",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": n}})),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let seen = scale(direct, 1).await;
+    let old_rv: u64 = seen.metadata.resource_version.unwrap().parse().unwrap();
+    until(&mut app, &mut rx, "the canary at 1", |a| {
+        a.state
+            .cluster
+            .deployment(&k.canary)
+            .is_some_and(|d| d.desired == 1)
+    })
+    .await;
+    relay.cut();
+    sim.shutdown().await;
+    // A new server, its canary at 0, whose history has already gone past the old server's
+    // versions by changes to objects the console does not watch.
+    let scenario =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
+    let again = warroom::sim::start(scenario, 0, 0).await.unwrap();
+    let kc2 = dir.path().join("again.kubeconfig");
+    again.write_kubeconfig(&kc2).unwrap();
+    let admin = warroom::kube::connect(Some(&kc2), None).await.unwrap();
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(admin);
+    for n in 0.. {
+        let ns = namespaces
+            .patch(
+                "default",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(
+                    serde_json::json!({"metadata": {"labels": {"n": n.to_string()}}}),
+                ),
+            )
+            .await
+            .unwrap();
+        if ns
+            .metadata
+            .resource_version
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > old_rv
+        {
+            break;
+        }
+    }
+    relay.target = again
+        .kube_url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    relay.restore().await;
+    until(
+        &mut app,
+        &mut rx,
+        "the canary at 0, as the new server has it",
+        |a| {
+            a.state
+                .cluster
+                .deployment(&k.canary)
+                .is_some_and(|d| d.desired == 0)
+        },
+    )
+    .await;
+    again.shutdown().await;
+}

@@ -57,6 +57,10 @@ impl Cluster {
             scenario,
             clocks: HashMap::new(),
         };
+        // resourceVersions that only grow, across restarts too (as etcd's revision does):
+        // counted from the start time in microseconds, so a client still holding one from
+        // an earlier run relists instead of missing this run's objects.
+        c.store.begin_at((now.max(0.0) * 1e6) as u64);
         let created = now - 300.0;
         for ns in [
             c.scenario.namespace.clone(),

@@ -609,6 +609,16 @@ impl Store {
         }
     }
 
+    /// Start counting resourceVersions at `rv`, with no history before it: a watch from an
+    /// earlier version (one handed out before a restart) is told to relist, as a restored
+    /// API server does, rather than served a history that is not its own.
+    pub fn begin_at(&mut self, rv: u64) {
+        if self.rv == 0 && self.history.is_empty() {
+            self.rv = rv;
+            self.compacted = rv;
+        }
+    }
+
     /// The changes after `rv`, or `Expired` when some of them are gone from the history
     /// (or `rv` is from the future, e.g. from before the simulator restarted: the client
     /// must relist either way).

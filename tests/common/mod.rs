@@ -102,7 +102,7 @@ pub fn demo_app(dir: &Path, operator: &str) -> (App, UnboundedReceiver<Event>) {
 /// in order, even if the client gave up meanwhile, as a proxy that holds requests would.
 pub struct Relay {
     pub port: u16,
-    target: std::net::SocketAddr,
+    pub target: std::net::SocketAddr,
     task: Option<tokio::task::JoinHandle<()>>,
     stalled: tokio::sync::watch::Sender<bool>,
 }
