@@ -76,22 +76,7 @@ impl App {
             err,
         })?;
         let replay = journal::replay(journal_path)?;
-        let this = format!("{} {}", rb.release.name, rb.release.version);
-        for r in &replay.records {
-            if let Entry::Session {
-                release, version, ..
-            } = &r.entry
-            {
-                let other = format!("{release} {version}");
-                if other != this {
-                    return Err(StartError::OtherRelease {
-                        path: journal_path.display().to_string(),
-                        other,
-                        this,
-                    });
-                }
-            }
-        }
+        same_release(&rb, journal_path, &replay.records)?;
         let mut state = State::new(rb.clone(), operator, Utc::now());
         state.zone = zone;
         for r in &replay.records {
@@ -129,14 +114,8 @@ impl App {
         };
         // A session that ended without its close record (killed, power lost): say so, with
         // when its last word was, so the room knows the gap.
-        let closed = |r: &journal::Record| {
-            matches!(&r.entry, Entry::System { text, .. }
-                if text.starts_with("closed the console")
-                    || text.starts_with("the console ended on")
-                    || text.starts_with("the console crashed"))
-        };
         if let Some(last) = replay.records.last()
-            && !closed(last)
+            && !crate::state::closes(&last.entry)
         {
             warn(
                 &mut app,
@@ -168,6 +147,43 @@ impl App {
         }
         app.run_effects(fx);
         Ok(app)
+    }
+
+    /// A console that follows the driving console's journal at `journal_path`: read
+    /// without its lock, never written, its records the whole of this console's story.
+    /// Returns the journal's tail, where `journal::follow::spawn` carries on reading.
+    pub fn follow(
+        rb: Runbook,
+        journal_path: &Path,
+        operator: &str,
+        layout: Layout,
+        zone: crate::format::Zone,
+        tx: UnboundedSender<Event>,
+    ) -> Result<(App, journal::Tail), StartError> {
+        let rb = Arc::new(rb);
+        let mut tail = journal::Tail::new(journal_path);
+        let records = match tail.poll()? {
+            journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
+        };
+        same_release(&rb, journal_path, &records)?;
+        let now = Utc::now();
+        let mut state = State::new(rb, operator, now);
+        state.zone = zone;
+        let mut follow = crate::state::Follow::new(journal_path.display().to_string());
+        follow.saw(&records, now);
+        state.follow = Some(follow);
+        for r in &records {
+            state.apply(r);
+        }
+        let identity = crate::kube::lease::identity(operator);
+        let app = App {
+            state,
+            view: View::new(layout),
+            runner: crate::runner::Runner::following(journal_path, tx, identity.clone()),
+            identity,
+            shown: None,
+        };
+        Ok((app, tail))
     }
 
     pub fn set_kube(&mut self, client: kube::Client) {
@@ -205,7 +221,17 @@ impl App {
             crate::logger::collect();
         }
         self.state.wall = Some(Utc::now());
+        let following = self.state.follow.is_some();
         let fx = update(&mut self.state, ev);
+        if following && self.state.follow.is_none() {
+            // It took the journal over: from now on a crash is recorded there, as the
+            // driving console's would be.
+            crash::arm(
+                self.runner.journal_path(),
+                &self.state.operator,
+                self.state.seq,
+            );
+        }
         self.run_effects(fx);
         self.runner.publish_countdown(&self.state);
     }
@@ -237,6 +263,27 @@ impl App {
         self.shown = Some(next);
         Ok(())
     }
+}
+
+/// A journal of another release is not this one's to carry on (or to follow).
+fn same_release(rb: &Runbook, path: &Path, records: &[journal::Record]) -> Result<(), StartError> {
+    let this = format!("{} {}", rb.release.name, rb.release.version);
+    for r in records {
+        if let Entry::Session {
+            release, version, ..
+        } = &r.entry
+        {
+            let other = format!("{release} {version}");
+            if other != this {
+                return Err(StartError::OtherRelease {
+                    path: path.display().to_string(),
+                    other,
+                    this,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Send the clock once a second, on the second.
@@ -359,6 +406,9 @@ pub struct Launch {
     pub prometheus: crate::prom::Overrides,
     /// Watch only, as `--read-only` asks.
     pub read_only: bool,
+    /// Follow the driving console's journal (`warroom watch`): read-only, and what the
+    /// journal holds is this console's story.
+    pub follow: bool,
     /// The zone clock times are shown in (`--utc`).
     pub zone: crate::format::Zone,
     /// The cluster is the demo's simulator, which ends with the console.
@@ -426,15 +476,15 @@ pub fn start_sources(
         ));
         tasks.push(crate::prom::spawn_poller(prom, gauges, refresh, tx.clone()));
     }
-    let lease = crate::kube::lease::spawn(
-        kube,
-        &k.namespace,
-        &crate::kube::lease::lease_name(&rb.release.name, &rb.release.version),
-        app.identity.clone(),
-        read_only,
-        crate::kube::lease::Marked::of(k),
-        tx,
-    );
+    let lease_name = crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
+    let marked = crate::kube::lease::Marked::of(k);
+    let me = app.identity.clone();
+    let lease = if app.state.follow.is_some() {
+        // A follower claims the Lease only when its lead takes over.
+        crate::kube::lease::spawn_following(kube, &k.namespace, &lease_name, me, marked, tx)
+    } else {
+        crate::kube::lease::spawn(kube, &k.namespace, &lease_name, me, read_only, marked, tx)
+    };
     app.set_lease(&lease);
     Ok(Sources { tasks, lease })
 }
@@ -443,24 +493,39 @@ pub fn start_sources(
 /// on every way out: normal exit, error, and panic (ratatui's hook restores, then chains).
 pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::open(
-        l.runbook,
-        &l.runbook_label,
-        &l.journal,
-        &l.operator,
-        l.layout,
-        l.zone,
-        tx.clone(),
-    )?;
+    let (mut app, tail) = if l.follow {
+        let (app, tail) = App::follow(
+            l.runbook,
+            &l.journal,
+            &l.operator,
+            l.layout,
+            l.zone,
+            tx.clone(),
+        )?;
+        (app, Some(tail))
+    } else {
+        let app = App::open(
+            l.runbook,
+            &l.runbook_label,
+            &l.journal,
+            &l.operator,
+            l.layout,
+            l.zone,
+            tx.clone(),
+        )?;
+        // A follower's crash is its own: the journal it reads is not its to write.
+        crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
+        (app, None)
+    };
     app.state.simulated = l.simulated;
-    crash::arm(app.journal_path(), &app.state.operator, app.state.seq);
     crash::install_hook();
     // Signals first: from here on an ending signal closes the console the way `q` does,
     // however early it comes.
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;
+    let read_only = l.read_only || l.follow;
     let Sources { mut tasks, lease } =
-        match start_sources(&mut app, l.kube.clone(), &l.prometheus, l.read_only) {
+        match start_sources(&mut app, l.kube.clone(), &l.prometheus, read_only) {
             Ok(s) => s,
             Err(e) => {
                 signals.abort();
@@ -469,6 +534,9 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
             }
         };
     tasks.push(signals);
+    if let Some(tail) = tail {
+        tasks.push(journal::follow::spawn(tail, tx.clone()));
+    }
     tasks.push(spawn_terminal_events(tx.clone()));
     let result = drive(&mut app, &mut terminal, &mut rx).await;
     screen::leave(terminal);

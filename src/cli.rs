@@ -53,6 +53,29 @@ pub enum Command {
         #[command(flatten)]
         console: ConsoleArgs,
     },
+    /// Follow the driving console on this host: its journal's stage, ticks, sign-offs,
+    /// notes and log as it writes them, with the cluster and gauges alongside. Changes
+    /// nothing; takes over (T) only when nobody drives.
+    Watch {
+        /// The driving console's journal (its --journal, or the path it printed).
+        journal: PathBuf,
+        /// The release's runbook (default: the one the journal's session names).
+        #[arg(long)]
+        runbook: Option<PathBuf>,
+        #[command(flatten)]
+        prometheus: PromArgs,
+        /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context to use.
+        #[arg(long)]
+        context: Option<String>,
+        /// Namespace (overrides the runbook's kubernetes.namespace).
+        #[arg(long)]
+        namespace: Option<String>,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
     /// Validate a runbook (or a layout file) without starting the console.
     Check {
         /// Runbook or layout YAML files.
@@ -135,6 +158,16 @@ pub struct ConsoleArgs {
     /// demo, a new file in the temp directory).
     #[arg(long)]
     pub journal: Option<PathBuf>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// Watch only: claim no Lease and change nothing in the cluster.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+/// How a console shows itself and names its user.
+#[derive(Args, Debug)]
+pub struct ViewArgs {
     /// Layout: war-room, compact, projector, or a layout file.
     #[arg(long, default_value = "war-room")]
     pub layout: String,
@@ -144,12 +177,9 @@ pub struct ConsoleArgs {
     /// Show times in UTC rather than the local time zone.
     #[arg(long)]
     pub utc: bool,
-    /// Watch only: claim no Lease and change nothing in the cluster.
-    #[arg(long)]
-    pub read_only: bool,
 }
 
-impl ConsoleArgs {
+impl ViewArgs {
     pub fn zone(&self) -> crate::format::Zone {
         if self.utc {
             crate::format::Zone::Utc

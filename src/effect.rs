@@ -15,6 +15,9 @@ pub enum Effect {
     /// Claim the release's free Lease (the Lease task does it, with the resourceVersion
     /// it read: of two consoles taking at once, one wins).
     TakeLease,
+    /// Take the followed journal for this console (its lock, its records): the answer
+    /// comes back as `Event::Adopted`.
+    Adopt,
     Quit,
 }
 

@@ -51,10 +51,26 @@ pub enum Event {
     /// The process was told to end (SIGHUP when the SSH session or tmux goes away,
     /// SIGTERM, SIGINT, SIGQUIT): close as `q` would, without asking.
     Signal(&'static str),
+    /// What the followed journal holds now (a following console).
+    Follow(Followed),
+    /// A following console took the followed journal for itself (it drives on): every
+    /// record it holds, or why it could not.
+    Adopted(Result<Vec<crate::journal::Record>, String>),
     /// The result of the effect journaled with sequence number `seq`.
     Outcome {
         seq: u64,
         ok: bool,
         message: String,
     },
+}
+
+/// A look at the followed journal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Followed {
+    /// Records appended since the last look (none when it only answered again).
+    More(Vec<crate::journal::Record>),
+    /// The journal was cut back or replaced: every record it now holds.
+    Reset(Vec<crate::journal::Record>),
+    /// The journal cannot be read, and why.
+    Lost(String),
 }

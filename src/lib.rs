@@ -32,4 +32,17 @@ pub mod builtin {
     pub const DEFAULT_SCENARIO: &str = include_str!("../assets/scenarios/default.yaml");
     pub const DEMO_GATEWAY_RUNBOOK: &str = include_str!("../assets/runbooks/demo-gateway.yaml");
     pub const GATEWAY_SCENARIO: &str = include_str!("../assets/scenarios/gateway.yaml");
+
+    /// How a journal's session names a built-in runbook.
+    pub const DEMO_LABEL: &str = "built-in demo runbook";
+    pub const DEMO_GATEWAY_LABEL: &str = "built-in gateway demo runbook";
+
+    /// The built-in runbook a session names (its file name for messages, its text).
+    pub fn runbook(label: &str) -> Option<(&'static str, &'static str)> {
+        match label {
+            DEMO_LABEL => Some(("assets/runbooks/demo.yaml", DEMO_RUNBOOK)),
+            DEMO_GATEWAY_LABEL => Some(("assets/runbooks/demo-gateway.yaml", DEMO_GATEWAY_RUNBOOK)),
+            _ => None,
+        }
+    }
 }

@@ -106,19 +106,20 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             if let Some(ns) = namespace {
                 rb.kubernetes.namespace = ns;
             }
-            let layout = layout::load(&console.layout)?;
+            let layout = layout::load(&console.view.layout)?;
             let client = warroom::kube::connect(kubeconfig.as_deref(), context.as_deref()).await?;
             let journal = journal_for(&rb, &console, false);
             let path = app::run(app::Launch {
-                runbook_label: runbook.display().to_string(),
+                runbook_label: label_of(&runbook),
                 runbook: rb,
                 journal,
-                operator: console.operator(),
+                operator: console.view.operator(),
                 layout,
                 kube: client,
                 prometheus: prometheus.overrides(),
                 read_only: console.read_only,
-                zone: console.zone(),
+                follow: false,
+                zone: console.view.zone(),
                 simulated: false,
             })
             .await?;
@@ -133,21 +134,19 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             console,
         } => {
             let (rb, label) = match &runbook {
-                Some(p) => (runbook::load(p)?, p.display().to_string()),
-                None if gateway => (
-                    runbook::parse_runbook(
-                        Path::new("assets/runbooks/demo-gateway.yaml"),
-                        builtin::DEMO_GATEWAY_RUNBOOK,
-                    )?,
-                    "built-in gateway demo runbook".to_string(),
-                ),
-                None => (
-                    runbook::parse_runbook(
-                        Path::new("assets/runbooks/demo.yaml"),
-                        builtin::DEMO_RUNBOOK,
-                    )?,
-                    "built-in demo runbook".to_string(),
-                ),
+                Some(p) => (runbook::load(p)?, label_of(p)),
+                None => {
+                    let label = if gateway {
+                        builtin::DEMO_GATEWAY_LABEL
+                    } else {
+                        builtin::DEMO_LABEL
+                    };
+                    let (file, text) = builtin::runbook(label).expect("a built-in runbook");
+                    (
+                        runbook::parse_runbook(Path::new(file), text)?,
+                        label.to_string(),
+                    )
+                }
             };
             // The simulated cluster splits traffic the way the runbook does.
             let sc = match &scenario {
@@ -158,7 +157,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 })
                 .map_err(anyhow::Error::msg)?,
             };
-            let layout = layout::load(&console.layout)?;
+            let layout = layout::load(&console.view.layout)?;
             let sim = warroom::sim::start(sc, 0, 0).await?;
             // A kubeconfig the console made up for itself is its own to remove on the way
             // out; one the user asked for (--kubeconfig-out) stays.
@@ -176,13 +175,19 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 kc.display(),
                 kc.display()
             );
-            let client = warroom::kube::connect(Some(&kc), None).await?;
             let journal = journal_for(&rb, &console, true);
+            eprintln!(
+                "follow it from another terminal: warroom watch {} --kubeconfig {} --prometheus {}",
+                journal.display(),
+                kc.display(),
+                sim.prom_url
+            );
+            let client = warroom::kube::connect(Some(&kc), None).await?;
             let result = app::run(app::Launch {
                 runbook: rb,
                 runbook_label: label,
                 journal,
-                operator: console.operator(),
+                operator: console.view.operator(),
                 layout,
                 kube: client,
                 prometheus: warroom::prom::Overrides {
@@ -190,7 +195,8 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 read_only: console.read_only,
-                zone: console.zone(),
+                follow: false,
+                zone: console.view.zone(),
                 simulated: true,
             })
             .await;
@@ -200,6 +206,40 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             }
             let path = result?;
             say_journal(&path);
+            Ok(())
+        }
+        Command::Watch {
+            journal,
+            runbook,
+            prometheus,
+            kubeconfig,
+            context,
+            namespace,
+            view,
+        } => {
+            let (mut rb, label) = match &runbook {
+                Some(p) => (runbook::load(p)?, label_of(p)),
+                None => runbook_of(&journal)?,
+            };
+            if let Some(ns) = namespace {
+                rb.kubernetes.namespace = ns;
+            }
+            let layout = layout::load(&view.layout)?;
+            let client = warroom::kube::connect(kubeconfig.as_deref(), context.as_deref()).await?;
+            app::run(app::Launch {
+                runbook_label: label,
+                runbook: rb,
+                journal,
+                operator: view.operator(),
+                layout,
+                kube: client,
+                prometheus: prometheus.overrides(),
+                read_only: true,
+                follow: true,
+                zone: view.zone(),
+                simulated: false,
+            })
+            .await?;
             Ok(())
         }
         Command::Sim {
@@ -264,6 +304,40 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// How the journal's session names a runbook file: by its whole path, so a console
+/// following the journal from another directory finds the same file.
+fn label_of(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The runbook the journal's last session names, for a console that follows it.
+fn runbook_of(journal: &Path) -> anyhow::Result<(Runbook, String)> {
+    let records = match journal::Tail::new(journal).poll()? {
+        journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
+    };
+    let Some(label) = records.iter().rev().find_map(|r| match &r.entry {
+        journal::Entry::Session { runbook, .. } => Some(runbook.clone()),
+        _ => None,
+    }) else {
+        anyhow::bail!(
+            "{}: no console has started on this journal yet: start the driving console first, or name the runbook with --runbook FILE",
+            journal.display()
+        );
+    };
+    if let Some((file, text)) = builtin::runbook(&label) {
+        return Ok((runbook::parse_runbook(Path::new(file), text)?, label));
+    }
+    let rb = runbook::load(Path::new(&label)).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\n(the journal's session names this runbook; pass --runbook FILE if it is elsewhere on this host)"
+        )
+    })?;
+    Ok((rb, label))
 }
 
 /// Where the journal is, said on the way out. The terminal may be gone (a dropped SSH

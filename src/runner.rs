@@ -18,8 +18,15 @@ use crate::update::CONSOLE;
 /// How long an action may wait for the API before it is reported as unanswered.
 const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where the runner's records go.
+enum Journal {
+    Writing(Writer),
+    /// A following console writes nothing: it reads the driver's journal at this path.
+    Following(std::path::PathBuf),
+}
+
 pub struct Runner {
-    journal: Writer,
+    journal: Journal,
     tx: UnboundedSender<Event>,
     kube: Option<kube::Client>,
     /// This console as the cluster knows it (the Events' reporting instance).
@@ -32,6 +39,16 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(journal: Writer, tx: UnboundedSender<Event>, identity: String) -> Runner {
+        Runner::with(Journal::Writing(journal), tx, identity)
+    }
+
+    /// The runner of a console following the journal at `path`: it writes nothing there
+    /// unless it takes the journal over (`Effect::Adopt`).
+    pub fn following(path: &Path, tx: UnboundedSender<Event>, identity: String) -> Runner {
+        Runner::with(Journal::Following(path.to_path_buf()), tx, identity)
+    }
+
+    fn with(journal: Journal, tx: UnboundedSender<Event>, identity: String) -> Runner {
         Runner {
             journal,
             tx,
@@ -53,7 +70,28 @@ impl Runner {
     }
 
     pub fn journal_path(&self) -> &Path {
-        self.journal.path()
+        match &self.journal {
+            Journal::Writing(w) => w.path(),
+            Journal::Following(p) => p,
+        }
+    }
+
+    /// Take the followed journal: its lock first, then what it holds.
+    fn adopt(&mut self) -> Result<Vec<journal::Record>, String> {
+        let path = match &self.journal {
+            Journal::Following(p) => p.clone(),
+            Journal::Writing(_) => return Err("this console already keeps its own journal".into()),
+        };
+        let writer = Writer::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => format!(
+                "the console that wrote {} still has it open on this host (still running, perhaps cut off from the API): quit it first, or take over from another journal",
+                path.display()
+            ),
+            _ => format!("cannot open {}: {e}", path.display()),
+        })?;
+        let replay = journal::replay(&path).map_err(|e| e.to_string())?;
+        self.journal = Journal::Writing(writer);
+        Ok(replay.records)
     }
 
     pub fn sender(&self) -> UnboundedSender<Event> {
@@ -94,12 +132,19 @@ impl Runner {
         for e in fx {
             match e {
                 Effect::Journal(rec) => {
-                    if let Err(err) = self.journal.append(&rec) {
+                    let Journal::Writing(w) = &mut self.journal else {
+                        log::error!(
+                            "record #{} not kept: this console follows a journal and writes none",
+                            rec.seq
+                        );
+                        continue;
+                    };
+                    if let Err(err) = w.append(&rec) {
                         // Without the record on disk the decision does not count: the
                         // screen goes back to what the journal holds (the failed append was
                         // cut back to its last whole record), the lead is told, and nothing
                         // that followed it runs.
-                        match journal::replay(self.journal.path()) {
+                        match journal::replay(w.path()) {
                             Ok(r) => state.rebuild(&r.records),
                             Err(e) => log::error!("cannot re-read the journal: {e}"),
                         }
@@ -194,6 +239,10 @@ impl Runner {
                     }
                     None => log::warn!("take-over asked, but no Lease task runs"),
                 },
+                Effect::Adopt => {
+                    let adopted = self.adopt();
+                    let _ = self.tx.send(Event::Adopted(adopted));
+                }
                 Effect::Quit => state.ui.quit = true,
             }
         }

@@ -6,7 +6,7 @@ use crate::action::{Action, action_for};
 use crate::canary;
 use crate::cluster::Link;
 use crate::effect::{Audit, Effect, KubeOp};
-use crate::event::Event;
+use crate::event::{Event, Followed};
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
 use crate::runbook::{ItemKind, TriggerAction, TriggerKind};
@@ -221,7 +221,11 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 let (level, text) = match &d {
                     Driver::Driving { lease, .. } => (
                         LogLevel::Info,
-                        format!("this console drives the release: it holds the Lease {lease}"),
+                        // Named, not "this console": followers read the same line.
+                        format!(
+                            "{}'s console drives the release: it holds the Lease {lease}",
+                            s.operator
+                        ),
                     ),
                     Driver::ReadOnly { why, .. } => (
                         LogLevel::Warn,
@@ -266,6 +270,29 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.ui.quit = true;
             fx.push(Effect::Quit);
         }
+        Event::Follow(f) => followed(s, f),
+        Event::Adopted(Ok(records)) => {
+            // The journal is this console's now: what it holds is the story so far, and
+            // this console carries it on once the Lease is its own.
+            s.rebuild(&records);
+            s.follow = None;
+            let who = s.operator.clone();
+            let text = format!("{who} takes over driving the release, on the journal it followed");
+            emit(
+                s,
+                &who,
+                Entry::System {
+                    level: LogLevel::Warn,
+                    text,
+                },
+                &mut fx,
+            );
+            fx.push(Effect::TakeLease);
+        }
+        Event::Adopted(Err(why)) => {
+            s.ui.flash = Some(format!("cannot take over: {}", clean(&why)));
+            s.ui.dirty = true;
+        }
         Event::Outcome { seq, ok, message } => {
             let message = clean(&message).into_owned();
             let started = s
@@ -293,6 +320,40 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// What the followed journal now holds becomes this console's picture of the release:
+/// applied as the driver applied it, so both show the same.
+fn followed(s: &mut State, f: Followed) {
+    let Some(follow) = &mut s.follow else {
+        return;
+    };
+    let now = s.wall.unwrap_or(s.now);
+    match f {
+        Followed::More(records) => {
+            let back = follow.lost.is_some();
+            follow.saw(&records, now);
+            for r in &records {
+                s.apply(r);
+            }
+            if back || !records.is_empty() {
+                s.ui.dirty = true;
+            }
+        }
+        Followed::Reset(records) => {
+            follow.leader = None;
+            follow.saw(&records, now);
+            s.rebuild(&records);
+        }
+        Followed::Lost(why) => {
+            let why = clean(&why).into_owned();
+            match &mut follow.lost {
+                Some((_, w)) => *w = why,
+                None => follow.lost = Some((now, why)),
+            }
+            s.ui.dirty = true;
+        }
+    }
 }
 
 /// The items the console performed by starting stage `id` (`ticked_by:`), ticked by
@@ -358,8 +419,12 @@ fn say(s: &mut State, level: LogLevel, text: String, fx: &mut Vec<Effect>) {
     emit(s, CONSOLE, Entry::System { level, text }, fx);
 }
 
-/// Record `entry`, apply it to the state, and have the driver journal it.
+/// Record `entry`, apply it to the state, and have the driver journal it. A following
+/// console records nothing: its log is the driver's, word for word.
 fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
+    if s.follow.is_some() {
+        return 0;
+    }
     let rec = s.record(who, entry);
     s.apply(&rec);
     let seq = rec.seq;
@@ -524,6 +589,18 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 }
             }
         }
+        Action::Toggle
+        | Action::Skip
+        | Action::Fail
+        | Action::Note
+        | Action::Advance
+        | Action::Rollback
+        | Action::Pause
+        | Action::CancelAuto
+            if s.follow.is_some() =>
+        {
+            s.ui.flash = Some(following_refusal(s));
+        }
         Action::Toggle | Action::Skip | Action::Fail => mark_selected(s, a, fx),
         Action::Note => s.ui.mode = Mode::Note(String::new()),
         Action::Advance | Action::Rollback | Action::Pause | Action::CancelAuto
@@ -551,7 +628,30 @@ fn propose(s: &mut State, c: Result<Confirm, String>) {
     }
 }
 
+/// Why a following console does not act, and who does.
+pub fn following_refusal(s: &State) -> String {
+    let leader = s
+        .follow
+        .as_ref()
+        .and_then(|f| f.leader.clone())
+        .unwrap_or_else(|| "the driving console".into());
+    match &s.driver {
+        Driver::Free { .. } => format!(
+            "this console follows {leader}'s journal and nobody drives now: press T to take over; nothing was done"
+        ),
+        _ => format!(
+            "this console follows {leader}'s journal: decisions are taken at the driving console; nothing was done"
+        ),
+    }
+}
+
 fn quit(s: &mut State, fx: &mut Vec<Effect>) {
+    // A follower leaves nothing behind and changes nothing by leaving.
+    if s.follow.is_some() {
+        s.ui.quit = true;
+        fx.push(Effect::Quit);
+        return;
+    }
     if s.in_progress() {
         s.ui.mode = Mode::Confirm(Confirm::new(
             format!("Quit while {} is in progress?", s.stage_name()),
@@ -756,6 +856,11 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 fx,
             );
         }
+        Proposal::TakeOver if s.follow.is_some() => {
+            // The journal first: the driver's, taken with its lock, so this console's
+            // decisions carry on its story (and a driver still running here keeps it).
+            fx.push(Effect::Adopt);
+        }
         Proposal::TakeOver => {
             let text = format!("{who} takes over driving the release");
             emit(
@@ -781,17 +886,24 @@ pub fn plan_take_over(s: &State) -> Result<Confirm, String> {
             None => "this console already drives the release".into(),
         });
     };
-    Ok(Confirm::new(
-        "Take over driving this release?".into(),
-        vec![
-            format!("{why}."),
+    let mut plan = vec![format!("{why}.")];
+    if let Some(f) = &s.follow {
+        plan.push(format!(
+            "This console first takes the journal it follows ({}) for its own, as the driving console held it; that fails while a console on this host still has it open.",
+            f.source
+        ));
+    }
+    plan.extend([
             "This console claims the release's Lease. If another console claims it first, this one stays read-only and says who drives."
                 .into(),
             format!(
                 "The journal here says the release is at {}; the rollout pane shows the cluster as it is. Check both before acting.",
                 s.stage_name()
             ),
-        ],
+    ]);
+    Ok(Confirm::new(
+        "Take over driving this release?".into(),
+        plan,
         Vec::new(),
         Proposal::TakeOver,
     ))

@@ -103,3 +103,36 @@ fn check_prints_no_raw_escape_sequences() {
         }
     }
 }
+
+#[test]
+fn watch_says_what_it_cannot_follow_and_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // No journal yet: nobody has started.
+    let none = dir.path().join("none.jsonl");
+    let out = Command::new(BIN).arg("watch").arg(&none).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("none.jsonl: cannot read the journal"),
+        "{stderr}"
+    );
+    // A journal whose session names a runbook this host does not have.
+    let j = dir.path().join("j.jsonl");
+    std::fs::write(
+        &j,
+        r#"{"seq":1,"at":"2026-11-25T20:00:00Z","who":"lin","kind":"session","runbook":"/srv/gone/erp.yaml","release":"ERP","version":"v1"}
+"#,
+    )
+    .unwrap();
+    let before = std::fs::read(&j).unwrap();
+    let out = Command::new(BIN).arg("watch").arg(&j).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("/srv/gone/erp.yaml: no such file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass --runbook FILE"), "{stderr}");
+    // Following never writes the journal, even to say it could not.
+    assert_eq!(std::fs::read(&j).unwrap(), before);
+}

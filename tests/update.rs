@@ -2021,3 +2021,293 @@ fn the_console_ticks_the_traffic_shift_it_performed() {
     );
     assert_eq!(s.checklist.marks[full].mark, Mark::Todo);
 }
+
+/// Run `ev` on the driving console and keep what it journals, as its journal file would.
+fn drive(s: &mut State, ev: Event, journal: &mut Vec<Record>) -> Vec<Effect> {
+    let fx = update(s, ev);
+    journal.extend(fx.iter().filter_map(|e| match e {
+        Effect::Journal(r) => Some(r.clone()),
+        _ => None,
+    }));
+    fx
+}
+
+/// A console following the demo release's journal, as `warroom watch` starts one: it
+/// watches the same cluster, and the Lease says who drives.
+fn follower(records: &[Record]) -> State {
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let mut f = State::new(Arc::new(rb), "wang", t0());
+    let mut follow = warroom::state::Follow::new("/var/lib/warroom/erp.jsonl".into());
+    follow.saw(records, t0());
+    f.follow = Some(follow);
+    for r in records {
+        f.apply(r);
+    }
+    fresh(&mut f);
+    update(&mut f, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut f,
+        Event::Lease(Driver::ReadOnly {
+            why: "lin@bastion-1 (pid 7) drives this release".into(),
+            holder: Some("lin@bastion-1 (pid 7)".into()),
+        }),
+    );
+    f
+}
+
+/// What the room reads in a console's log: when, who, what.
+fn log_lines(s: &State) -> Vec<(DateTime<Utc>, String, String)> {
+    s.comms
+        .iter()
+        .map(|c| (c.at, c.who.clone(), c.text.clone()))
+        .collect()
+}
+
+#[test]
+fn a_follower_shows_the_drivers_stage_ticks_notes_and_log_as_the_driver_does() {
+    let mut d = state();
+    let mut journal = Vec::new();
+    // What the driver logged before this journal begins is not in it.
+    let before_session = d.comms.len();
+    let session = d.record(
+        "lin",
+        Entry::Session {
+            runbook: "demo".into(),
+            release: "ERP backend (demo)".into(),
+            version: "v1.0.0".into(),
+        },
+    );
+    d.apply(&session);
+    journal.push(session);
+    let mut f = follower(&journal);
+    // The driver ticks what gates 10 %, writes a note, and advances.
+    let gating: Vec<String> = d
+        .checklist
+        .items
+        .iter()
+        .filter(|i| i.gates.as_deref() == Some("canary-10") && i.required)
+        .map(|i| i.id.clone())
+        .collect();
+    for id in &gating {
+        if d.checklist.marks[d.checklist.index_of(id).unwrap()].mark == Mark::Done {
+            continue;
+        }
+        select_item(&mut d, id);
+        drive(
+            &mut d,
+            Event::Key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
+            &mut journal,
+        );
+    }
+    drive(
+        &mut d,
+        Event::Key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE)),
+        &mut journal,
+    );
+    for c in "DBA on the bridge".chars() {
+        drive(
+            &mut d,
+            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            &mut journal,
+        );
+    }
+    drive(
+        &mut d,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        &mut journal,
+    );
+    fresh(&mut d);
+    drive(
+        &mut d,
+        Event::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        &mut journal,
+    );
+    let fx = drive(
+        &mut d,
+        Event::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)),
+        &mut journal,
+    );
+    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
+    else {
+        panic!("the advance is sent: {fx:?} {:?}", d.ui.mode)
+    };
+    let seq = *seq;
+    // Read in two pieces, the way the journal is read while it grows.
+    let (first, rest) = journal.split_at(journal.len() / 2);
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::More(first[1..].to_vec())),
+    );
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::More(rest.to_vec())),
+    );
+    assert_eq!(
+        f.stage_name(),
+        d.stage_name(),
+        "the advance in flight shows alike"
+    );
+    let before = journal.len();
+    drive(
+        &mut d,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+        &mut journal,
+    );
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::More(journal[before..].to_vec())),
+    );
+    assert_eq!(f.stages.current, d.stages.current);
+    assert_eq!(f.stage_name(), d.stage_name());
+    assert!(f.stage_name().contains("10%"), "{}", f.stage_name());
+    assert_eq!(
+        f.checklist.marks, d.checklist.marks,
+        "the same ticks, by whom and when"
+    );
+    assert_eq!(
+        log_lines(&f),
+        log_lines(&d)[before_session..],
+        "the same log, line for line"
+    );
+    assert!(
+        log_lines(&f)
+            .iter()
+            .any(|(_, who, text)| who == "lin" && text.contains("DBA on the bridge"))
+    );
+    // The header says whom it follows.
+    let screen = render(&f, 160, 48);
+    assert!(screen.contains("FOLLOWING  lin · live"), "{screen}");
+    assert!(screen.contains("STAGE Canary 10%"), "{screen}");
+}
+
+#[test]
+fn a_follower_decides_nothing_records_nothing_and_says_who_decides() {
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let d = State::new(Arc::new(rb), "lin", t0());
+    let session = d.record(
+        "lin",
+        Entry::Session {
+            runbook: "demo".into(),
+            release: "ERP backend (demo)".into(),
+            version: "v1.0.0".into(),
+        },
+    );
+    let mut f = follower(&[session]);
+    let seq = f.seq;
+    let log = log_lines(&f);
+    let marks = f.checklist.marks.clone();
+    select_item(&mut f, "prep-db-backup");
+    for c in [' ', 's', 'x', 'n', 'a', 'R', 'p', 'c'] {
+        let fx = ch(&mut f, c);
+        assert!(
+            fx.is_empty(),
+            "{c}: nothing journaled, nothing sent: {fx:?}"
+        );
+        assert_eq!(f.ui.mode, Mode::Normal, "{c}: no dialog, no note prompt");
+        let flash = f.ui.flash.clone().unwrap_or_default();
+        assert!(flash.contains("follows lin's journal"), "{c}: {flash}");
+        assert!(flash.contains("nothing was done"), "{c}: {flash}");
+    }
+    // What it sees for itself (its API gone) is on its own screen, not in the driver's
+    // log: nothing of its own is recorded.
+    let fx = update(
+        &mut f,
+        Event::ClusterLost {
+            at: t0(),
+            error: "connection refused".into(),
+        },
+    );
+    assert!(journaled(&fx).is_empty());
+    assert_eq!(f.checklist.marks, marks);
+    assert_eq!(log_lines(&f), log, "the log is the driver's alone");
+    assert_eq!(f.seq, seq);
+    // The key bar offers only what it can do.
+    let screen = render(&f, 160, 48);
+    let bar = screen.lines().last().unwrap();
+    assert!(bar.contains("FOLLOWING"), "{bar}");
+    for absent in ["tick", "note", "advance", "ROLLBACK", "pause"] {
+        assert!(!bar.contains(absent), "{absent} offered: {bar}");
+    }
+    for present in ["pane", "help", "quit"] {
+        assert!(bar.contains(present), "{present} missing: {bar}");
+    }
+    // Leaving asks nothing and records nothing, whatever the stage.
+    let fx = ch(&mut f, 'q');
+    assert_eq!(fx, vec![Effect::Quit]);
+}
+
+#[test]
+fn a_follower_whose_journal_cannot_be_read_says_so_with_its_age_and_recovers() {
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let d = State::new(Arc::new(rb), "lin", t0());
+    let session = d.record(
+        "lin",
+        Entry::Session {
+            runbook: "demo".into(),
+            release: "ERP backend (demo)".into(),
+            version: "v1.0.0".into(),
+        },
+    );
+    let mut f = follower(&[session]);
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::Lost(
+            "/var/lib/warroom/erp.jsonl: cannot read the journal: Permission denied".into(),
+        )),
+    );
+    update(&mut f, Event::Tick(t0() + Duration::seconds(12)));
+    let screen = render(&f, 160, 48);
+    assert!(screen.contains("JOURNAL LOST 12s ago"), "{screen}");
+    // Another look that fails the same way keeps the first moment it was lost.
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::Lost(
+            "/var/lib/warroom/erp.jsonl: cannot read the journal: Permission denied".into(),
+        )),
+    );
+    update(&mut f, Event::Tick(t0() + Duration::seconds(20)));
+    assert!(render(&f, 160, 48).contains("JOURNAL LOST 20s ago"));
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::More(vec![])),
+    );
+    let screen = render(&f, 160, 48);
+    assert!(!screen.contains("LOST"), "{screen}");
+    assert!(screen.contains("FOLLOWING  lin · live"), "{screen}");
+}
+
+#[test]
+fn a_followed_journal_cut_back_shows_what_it_now_holds() {
+    let mut d = state();
+    let mut journal = Vec::new();
+    let session = d.record(
+        "lin",
+        Entry::Session {
+            runbook: "demo".into(),
+            release: "ERP backend (demo)".into(),
+            version: "v1.0.0".into(),
+        },
+    );
+    d.apply(&session);
+    journal.push(session);
+    select_item(&mut d, "prep-rollback-image");
+    drive(
+        &mut d,
+        Event::Key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
+        &mut journal,
+    );
+    let mut f = follower(&journal);
+    let i = f.checklist.index_of("prep-rollback-image").unwrap();
+    assert_eq!(f.checklist.marks[i].mark, Mark::Done);
+    // The driver restarted and cut a torn tail: its journal now ends before the tick.
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::Reset(journal[..1].to_vec())),
+    );
+    assert_eq!(f.checklist.marks[i].mark, Mark::Todo);
+    assert_eq!(f.comms.len(), 1, "{:?}", log_lines(&f));
+}

@@ -2,6 +2,8 @@
 //! disk before it counts. It is the source of truth for what people decided; replaying it
 //! rebuilds ticks, stage, notes and the comms log after a restart.
 
+pub mod follow;
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -351,6 +353,106 @@ pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
     Ok(out)
 }
 
+/// A journal followed while another console writes it: read without a lock and without
+/// ever changing the file (a torn tail is the writer's to repair; here an unfinished last
+/// line is only not read yet).
+#[derive(Debug)]
+pub struct Tail {
+    path: PathBuf,
+    /// Bytes read and consumed: everything before is whole records.
+    offset: u64,
+    /// The file read, by device and inode: a journal replaced by another file is read
+    /// again from its start.
+    id: Option<(u64, u64)>,
+    /// Whole lines read so far, for error positions.
+    lines: usize,
+}
+
+/// What a look at a followed journal found.
+#[derive(Debug, PartialEq)]
+pub enum TailRead {
+    /// Records appended since the last look (maybe none).
+    More(Vec<Record>),
+    /// The file was cut back or replaced: every record it now holds.
+    Reset(Vec<Record>),
+}
+
+impl Tail {
+    pub fn new(path: &Path) -> Tail {
+        Tail {
+            path: path.to_path_buf(),
+            offset: 0,
+            id: None,
+            lines: 0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read what was appended since the last call.
+    pub fn poll(&mut self) -> Result<TailRead, ReplayError> {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::MetadataExt;
+        let io_err = |err| ReplayError::Io {
+            path: self.path.display().to_string(),
+            err,
+        };
+        let mut file = File::open(&self.path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if let Some(e) = not_regular(&self.path, &meta) {
+            return Err(io_err(e));
+        }
+        let id = Some((meta.dev(), meta.ino()));
+        let reset = self.id.is_some() && (self.id != id || meta.len() < self.offset);
+        if reset {
+            self.offset = 0;
+            self.lines = 0;
+        }
+        self.id = id;
+        if meta.len() == self.offset {
+            return Ok(if reset {
+                TailRead::Reset(Vec::new())
+            } else {
+                TailRead::More(Vec::new())
+            });
+        }
+        file.seek(SeekFrom::Start(self.offset)).map_err(io_err)?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(io_err)?;
+        // Only whole lines: the writer may be between its write and its newline.
+        let whole = data.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let mut out = Vec::new();
+        let lines_before = self.lines;
+        for raw in data[..whole].split_inclusive(|b| *b == b'\n') {
+            self.lines += 1;
+            if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(raw) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    let line = self.lines;
+                    self.lines = lines_before;
+                    return Err(ReplayError::Corrupt {
+                        path: self.path.display().to_string(),
+                        line,
+                        column: e.column(),
+                        msg: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.offset += whole as u64;
+        Ok(if reset {
+            TailRead::Reset(out)
+        } else {
+            TailRead::More(out)
+        })
+    }
+}
+
 fn torn_path(path: &Path) -> PathBuf {
     let stamp = Utc::now().format("%Y%m%dT%H%M%S");
     let mut s = path.as_os_str().to_owned();
@@ -385,5 +487,95 @@ mod tests {
         assert!(other.starts_with("cannot write /var/j.jsonl: "), "{other}");
         assert!(other.contains("os error 5"), "{other}");
         assert!(other.contains("NOT recorded"), "{other}");
+    }
+
+    fn rec(seq: u64, text: &str) -> Record {
+        Record {
+            seq,
+            at: DateTime::from_timestamp(1_800_000_000 + seq as i64, 0).unwrap(),
+            who: "lin".into(),
+            entry: Entry::Note { text: text.into() },
+        }
+    }
+
+    fn line(r: &Record) -> String {
+        serde_json::to_string(r).unwrap() + "\n"
+    }
+
+    #[test]
+    fn a_followed_journal_is_read_as_it_grows_and_an_unfinished_line_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        std::fs::write(&p, line(&rec(1, "one"))).unwrap();
+        let mut t = Tail::new(&p);
+        assert_eq!(t.poll().unwrap(), TailRead::More(vec![rec(1, "one")]));
+        assert_eq!(t.poll().unwrap(), TailRead::More(vec![]));
+        // The writer is between its write and its newline: nothing yet.
+        let two = line(&rec(2, "two"));
+        let (head, rest) = two.split_at(10);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(head.as_bytes()).unwrap();
+        assert_eq!(t.poll().unwrap(), TailRead::More(vec![]));
+        f.write_all(rest.as_bytes()).unwrap();
+        f.write_all(line(&rec(3, "three")).as_bytes()).unwrap();
+        assert_eq!(
+            t.poll().unwrap(),
+            TailRead::More(vec![rec(2, "two"), rec(3, "three")])
+        );
+        // The file is never changed by a follower.
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(
+            bytes,
+            [line(&rec(1, "one")), two, line(&rec(3, "three"))]
+                .concat()
+                .into_bytes()
+        );
+    }
+
+    #[test]
+    fn a_followed_journal_cut_back_or_replaced_is_read_again_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        std::fs::write(&p, line(&rec(1, "one")) + &line(&rec(2, "two"))).unwrap();
+        let mut t = Tail::new(&p);
+        t.poll().unwrap();
+        std::fs::write(&p, line(&rec(1, "one"))).unwrap();
+        assert_eq!(t.poll().unwrap(), TailRead::Reset(vec![rec(1, "one")]));
+        // Another file in its place, longer than the first.
+        let other = dir.path().join("other.jsonl");
+        std::fs::write(
+            &other,
+            line(&rec(1, "uno")) + &line(&rec(2, "dos")) + &line(&rec(3, "tres")),
+        )
+        .unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        assert_eq!(
+            t.poll().unwrap(),
+            TailRead::Reset(vec![rec(1, "uno"), rec(2, "dos"), rec(3, "tres")])
+        );
+    }
+
+    #[test]
+    fn a_bad_line_in_a_followed_journal_is_named_by_its_line_and_nothing_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        std::fs::write(
+            &p,
+            line(&rec(1, "one")) + "\n" + "{not json}\n" + &line(&rec(2, "two")),
+        )
+        .unwrap();
+        let mut t = Tail::new(&p);
+        let e = t.poll().unwrap_err().to_string();
+        assert!(e.contains("j.jsonl:3:"), "{e}");
+        // Asked again, it says the same: the bad line is not stepped over.
+        let again = t.poll().unwrap_err().to_string();
+        assert_eq!(e, again);
+        let gone = Tail::new(&dir.path().join("none.jsonl"))
+            .poll()
+            .unwrap_err();
+        assert!(
+            gone.to_string().contains("cannot read the journal"),
+            "{gone}"
+        );
     }
 }

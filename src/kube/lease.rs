@@ -133,6 +133,47 @@ pub fn spawn(
     marked: Marked,
     tx: UnboundedSender<Event>,
 ) -> LeaseTask {
+    let role = if read_only {
+        Role::ReadOnly
+    } else {
+        Role::Drive
+    };
+    start(client, ns, name, me, role, marked, tx)
+}
+
+/// For a console following the driver's journal: say who holds the Lease, and claim it
+/// only when the lead takes over a release nobody drives.
+pub fn spawn_following(
+    client: Client,
+    ns: &str,
+    name: &str,
+    me: String,
+    marked: Marked,
+    tx: UnboundedSender<Event>,
+) -> LeaseTask {
+    start(client, ns, name, me, Role::Follow, marked, tx)
+}
+
+/// What a console asks of the Lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Claim it at once and drive.
+    Drive,
+    /// Never claim it (`--read-only`).
+    ReadOnly,
+    /// Watch who holds it; claim it when the lead takes over (a follower).
+    Follow,
+}
+
+fn start(
+    client: Client,
+    ns: &str,
+    name: &str,
+    me: String,
+    role: Role,
+    marked: Marked,
+    tx: UnboundedSender<Event>,
+) -> LeaseTask {
     let api: Api<Lease> = Api::namespaced(client.clone(), ns);
     let ns = ns.to_string();
     let full = format!("{ns}/{name}");
@@ -141,7 +182,7 @@ pub fn spawn(
     let (take_tx, mut take_rx) = mpsc::unbounded_channel::<()>();
     let (count_tx, mut count_rx) = watch::channel::<Option<String>>(None);
     let handle = tokio::spawn(async move {
-        if read_only {
+        if role == Role::ReadOnly {
             watch_holder(&api, &name, &tx, true, None, &mut rel_rx, &mut take_rx).await;
             return;
         }
@@ -150,30 +191,33 @@ pub fn spawn(
             ns: &ns,
             marked: &marked,
         };
+        let mut watch_first = role == Role::Follow;
         loop {
-            match drive(
-                &api,
-                &name,
-                &full,
-                &me,
-                &mark,
-                &tx,
-                &mut rel_rx,
-                &mut count_rx,
-            )
-            .await
-            {
-                Drove::Done => return,
-                Drove::Lost(first) => {
-                    let end =
-                        watch_holder(&api, &name, &tx, false, first, &mut rel_rx, &mut take_rx)
-                            .await;
-                    if end != Watched::TakeOver {
-                        return;
-                    }
-                    let _ = tx.send(Event::Lease(Driver::Claiming));
+            let first = if watch_first {
+                watch_first = false;
+                None
+            } else {
+                match drive(
+                    &api,
+                    &name,
+                    &full,
+                    &me,
+                    &mark,
+                    &tx,
+                    &mut rel_rx,
+                    &mut count_rx,
+                )
+                .await
+                {
+                    Drove::Done => return,
+                    Drove::Lost(first) => first,
                 }
+            };
+            let end = watch_holder(&api, &name, &tx, false, first, &mut rel_rx, &mut take_rx).await;
+            if end != Watched::TakeOver {
+                return;
             }
+            let _ = tx.send(Event::Lease(Driver::Claiming));
         }
     });
     LeaseTask {

@@ -437,6 +437,60 @@ pub struct State {
     /// When this console last sent an automatic rollback (a failed one is retried, not
     /// hammered).
     pub last_auto: Option<DateTime<Utc>>,
+    /// This console follows the driving console's journal: its checklist, stage, notes
+    /// and log are the driver's, and it decides nothing itself.
+    pub follow: Option<Follow>,
+}
+
+/// What a following console follows, and how its copy stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Follow {
+    /// Where the driver's records come from, in words (the journal's path).
+    pub source: String,
+    /// Who started the last session in the followed journal: the console followed.
+    pub leader: Option<String>,
+    /// When the followed console closed its session (its last record says so).
+    pub closed: Option<DateTime<Utc>>,
+    /// When the stream was last read whole.
+    pub read: Option<DateTime<Utc>>,
+    /// Since when the stream cannot be read, and why.
+    pub lost: Option<(DateTime<Utc>, String)>,
+}
+
+impl Follow {
+    pub fn new(source: String) -> Follow {
+        Follow {
+            source,
+            leader: None,
+            closed: None,
+            read: None,
+            lost: None,
+        }
+    }
+
+    /// Take note of records read from the stream (whose last word may be a close).
+    pub fn saw(&mut self, records: &[Record], at: DateTime<Utc>) {
+        for r in records {
+            match &r.entry {
+                Entry::Session { .. } => {
+                    self.leader = Some(r.who.clone());
+                    self.closed = None;
+                }
+                e if closes(e) => self.closed = Some(r.at),
+                _ => {}
+            }
+        }
+        self.read = Some(at);
+        self.lost = None;
+    }
+}
+
+/// A record that ends a session: closed by the lead, ended by a signal, or a crash.
+pub fn closes(e: &Entry) -> bool {
+    matches!(e, Entry::System { text, .. }
+        if text.starts_with("closed the console")
+            || text.starts_with("the console ended on")
+            || text.starts_with("the console crashed"))
 }
 
 impl State {
@@ -485,6 +539,7 @@ impl State {
             zone: crate::format::Zone::default(),
             simulated: false,
             wall: None,
+            follow: None,
         }
     }
 

@@ -216,7 +216,39 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         stage.push(Span::styled(" T takes over", theme.text));
     }
-    if let Driver::ReadOnly { holder, .. } = &s.driver {
+    if let Some(f) = &s.follow {
+        // Whom this console mirrors, and whether its copy is still live: a copy that
+        // stopped is said so, with its age, never shown as the release now.
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " FOLLOWING ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        ));
+        let leader = f.leader.as_deref().unwrap_or("the driver");
+        stage.push(Span::styled(format!(" {leader}"), theme.text));
+        if let Some((since, _)) = &f.lost {
+            stage.push(Span::raw(" "));
+            stage.push(Span::styled(
+                format!(
+                    " JOURNAL LOST {} ago ",
+                    fmt_secs((s.now - *since).num_seconds().max(0))
+                ),
+                alarm,
+            ));
+        } else if let Some(at) = f.closed {
+            stage.push(Span::styled(
+                format!(" · closed at {}", s.zone.hms(at)),
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ));
+        } else {
+            stage.push(Span::styled(" · live", theme.dim));
+        }
+    } else if let Driver::ReadOnly { holder, .. } = &s.driver {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
             " READ-ONLY ",

@@ -29,9 +29,14 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     }
     let watching = matches!(s.driver, Driver::ReadOnly { .. } | Driver::Free { .. });
     let blocked = matches!(&s.ui.mode, Mode::Confirm(c) if !c.blockers.is_empty());
+    let following = s.follow.is_some();
     if watching && matches!(s.ui.mode, Mode::Normal) {
         // The action keys only explain themselves here: say so rather than offer them.
-        let tag = " READ-ONLY ";
+        let tag = if following {
+            " FOLLOWING "
+        } else {
+            " READ-ONLY "
+        };
         used += width(tag) + 2;
         spans.push(Span::styled(
             tag,
@@ -46,6 +51,8 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let shown: Vec<&crate::action::Binding> = bindings(&s.ui.mode).iter().filter(|b| {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
+            // A follower decides nothing: no ticks, no notes of its own.
+            && !(following && matches!(b.action, Action::Toggle | Action::Note))
             && !(blocked && b.action == Action::Confirm)
             && (b.action != Action::TakeOver || matches!(s.driver, Driver::Free { .. }))
             && !(b.action == Action::CancelAuto
