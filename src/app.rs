@@ -166,28 +166,89 @@ impl App {
             journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
         };
         same_release(&rb, journal_path, &records)?;
+        let follow = crate::state::Follow::new(journal_path.display().to_string(), false);
+        let app = App::following(
+            rb,
+            follow,
+            &records,
+            journal_path,
+            operator,
+            layout,
+            zone,
+            tx,
+        );
+        Ok((app, tail))
+    }
+
+    /// A console on another host following the driving console's mirror in the cluster
+    /// (`warroom run --read-only`): what the mirror holds is this console's story. Should
+    /// it take over, it carries that story on in `journal_path`.
+    pub fn follow_cluster(
+        rb: Runbook,
+        journal_path: &Path,
+        operator: &str,
+        layout: Layout,
+        zone: crate::format::Zone,
+        tx: UnboundedSender<Event>,
+    ) -> App {
+        let lease = crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
+        let source = format!(
+            "the mirror in the cluster (ConfigMaps {}={lease} in {})",
+            crate::kube::mirror::JOURNAL_LABEL,
+            rb.kubernetes.namespace
+        );
+        let follow = crate::state::Follow::new(source, true);
+        App::following(
+            Arc::new(rb),
+            follow,
+            &[],
+            journal_path,
+            operator,
+            layout,
+            zone,
+            tx,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn following(
+        rb: Arc<Runbook>,
+        mut follow: crate::state::Follow,
+        records: &[journal::Record],
+        journal_path: &Path,
+        operator: &str,
+        layout: Layout,
+        zone: crate::format::Zone,
+        tx: UnboundedSender<Event>,
+    ) -> App {
         let now = Utc::now();
         let mut state = State::new(rb, operator, now);
         state.zone = zone;
-        let mut follow = crate::state::Follow::new(journal_path.display().to_string());
-        follow.saw(&records, now);
+        // A journal read is a copy as of now; the mirror has said nothing yet.
+        if !follow.from_cluster {
+            follow.saw(records, now);
+        }
         state.follow = Some(follow);
-        for r in &records {
+        for r in records {
             state.apply(r);
         }
         let identity = crate::kube::lease::identity(operator);
-        let app = App {
+        App {
             state,
             view: View::new(layout),
             runner: crate::runner::Runner::following(journal_path, tx, identity.clone()),
             identity,
             shown: None,
-        };
-        Ok((app, tail))
+        }
     }
 
     pub fn set_kube(&mut self, client: kube::Client) {
         self.runner.set_kube(client);
+    }
+
+    /// Mirror the journal into the cluster whenever this console drives.
+    pub fn set_mirror(&mut self, tx: UnboundedSender<crate::kube::mirror::Publish>) {
+        self.runner.set_mirror(tx);
     }
 
     /// Connect the take-over key and the countdown to the Lease task.
@@ -419,6 +480,9 @@ pub struct Launch {
 pub struct Sources {
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
     pub lease: crate::kube::lease::LeaseTask,
+    /// The journal's mirror in the cluster: it ends once the console lets go of it and
+    /// it has written what it was given.
+    pub mirror: tokio::task::JoinHandle<()>,
 }
 
 /// Start everything that feeds the console, as `warroom run` wires it: the cluster watch,
@@ -477,6 +541,20 @@ pub fn start_sources(
         tasks.push(crate::prom::spawn_poller(prom, gauges, refresh, tx.clone()));
     }
     let lease_name = crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
+    // The mirror: written while this console drives, read while it follows from the
+    // cluster.
+    let (mirror_tx, mirror_rx) = mpsc::unbounded_channel();
+    let mirror =
+        crate::kube::mirror::spawn_writer(kube.clone(), &k.namespace, &lease_name, mirror_rx);
+    app.set_mirror(mirror_tx);
+    if app.state.follow.as_ref().is_some_and(|f| f.from_cluster) {
+        tasks.push(crate::kube::mirror::spawn_reader(
+            kube.clone(),
+            &k.namespace,
+            &lease_name,
+            tx.clone(),
+        ));
+    }
     let marked = crate::kube::lease::Marked::of(k);
     let me = app.identity.clone();
     let lease = if app.state.follow.is_some() {
@@ -486,7 +564,11 @@ pub fn start_sources(
         crate::kube::lease::spawn(kube, &k.namespace, &lease_name, me, read_only, marked, tx)
     };
     app.set_lease(&lease);
-    Ok(Sources { tasks, lease })
+    Ok(Sources {
+        tasks,
+        lease,
+        mirror,
+    })
 }
 
 /// Run the console in the real terminal until the operator quits. The terminal is restored
@@ -503,6 +585,17 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
             tx.clone(),
         )?;
         (app, Some(tail))
+    } else if l.read_only {
+        // Read-only on any host: the driver's story, from its mirror in the cluster.
+        let app = App::follow_cluster(
+            l.runbook,
+            &l.journal,
+            &l.operator,
+            l.layout,
+            l.zone,
+            tx.clone(),
+        );
+        (app, None)
     } else {
         let app = App::open(
             l.runbook,
@@ -524,15 +617,18 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;
     let read_only = l.read_only || l.follow;
-    let Sources { mut tasks, lease } =
-        match start_sources(&mut app, l.kube.clone(), &l.prometheus, read_only) {
-            Ok(s) => s,
-            Err(e) => {
-                signals.abort();
-                screen::leave(terminal);
-                return Err(e);
-            }
-        };
+    let Sources {
+        mut tasks,
+        lease,
+        mirror,
+    } = match start_sources(&mut app, l.kube.clone(), &l.prometheus, read_only) {
+        Ok(s) => s,
+        Err(e) => {
+            signals.abort();
+            screen::leave(terminal);
+            return Err(e);
+        }
+    };
     tasks.push(signals);
     if let Some(tail) = tail {
         tasks.push(journal::follow::spawn(tail, tx.clone()));
@@ -542,6 +638,12 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     screen::leave(terminal);
     for t in tasks {
         t.abort();
+    }
+    // The last records (the close among them) reach the mirror before the Lease is let
+    // go, so the consoles following elsewhere read how this one ended.
+    app.runner.close_mirror();
+    if tokio::time::timeout(RELEASE_LIMIT, mirror).await.is_err() {
+        log::warn!("the journal's last records may not have reached the mirror in the cluster");
     }
     // Long enough to finish a renewal in flight and then hand the Lease back, even on a
     // loaded machine; short against the Lease's 30 s term.

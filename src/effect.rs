@@ -15,9 +15,11 @@ pub enum Effect {
     /// Claim the release's free Lease (the Lease task does it, with the resourceVersion
     /// it read: of two consoles taking at once, one wins).
     TakeLease,
-    /// Take the followed journal for this console (its lock, its records): the answer
-    /// comes back as `Event::Adopted`.
-    Adopt,
+    /// Take the journal for this console (its lock) holding the followed `records`
+    /// (written there when it holds fewer): the answer comes back as `Event::Adopted`.
+    Adopt {
+        records: Vec<crate::journal::Record>,
+    },
     Quit,
 }
 

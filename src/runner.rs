@@ -35,6 +35,10 @@ pub struct Runner {
     lease_take: Option<UnboundedSender<()>>,
     /// Where the driver's countdown is published on the Lease for every console.
     lease_countdown: Option<tokio::sync::watch::Sender<Option<String>>>,
+    /// Where the journal's records go to be mirrored into the cluster, and the mark under
+    /// which the whole journal was last handed over.
+    mirror: Option<UnboundedSender<crate::kube::mirror::Publish>>,
+    mirrored: Option<String>,
 }
 
 impl Runner {
@@ -56,7 +60,50 @@ impl Runner {
             identity,
             lease_take: None,
             lease_countdown: None,
+            mirror: None,
+            mirrored: None,
         }
+    }
+
+    /// Hand the mirror nothing more: it ends once it has written what it holds.
+    pub fn close_mirror(&mut self) {
+        self.mirror = None;
+    }
+
+    /// Mirror the journal into the cluster while this console drives.
+    pub fn set_mirror(&mut self, tx: UnboundedSender<crate::kube::mirror::Publish>) {
+        self.mirror = Some(tx);
+    }
+
+    /// Hand a record just written to the mirror: the whole journal first, whenever this
+    /// console has begun driving under a new mark.
+    fn mirror(&mut self, state: &State, rec: &journal::Record) {
+        use crate::kube::mirror::Publish;
+        let (Some(tx), crate::state::Driver::Driving { fence, .. }) = (&self.mirror, &state.driver)
+        else {
+            return;
+        };
+        let p = if self.mirrored.as_ref() == Some(fence) {
+            Publish::One {
+                record: rec.clone(),
+                fence: fence.clone(),
+            }
+        } else {
+            match journal::replay(self.journal_path()) {
+                Ok(r) => {
+                    self.mirrored = Some(fence.clone());
+                    Publish::All {
+                        records: r.records,
+                        fence: fence.clone(),
+                    }
+                }
+                Err(e) => {
+                    log::error!("cannot read the journal to mirror it: {e}");
+                    return;
+                }
+            }
+        };
+        let _ = tx.send(p);
     }
 
     pub fn set_kube(&mut self, client: kube::Client) {
@@ -76,8 +123,10 @@ impl Runner {
         }
     }
 
-    /// Take the followed journal: its lock first, then what it holds.
-    fn adopt(&mut self) -> Result<Vec<journal::Record>, String> {
+    /// Take the journal: its lock first, then what it holds. It must tell the followed
+    /// story or the start of it (then the rest is written): a journal with another story
+    /// is not overwritten.
+    fn adopt(&mut self, followed: Vec<journal::Record>) -> Result<Vec<journal::Record>, String> {
         let path = match &self.journal {
             Journal::Following(p) => p.clone(),
             Journal::Writing(_) => return Err("this console already keeps its own journal".into()),
@@ -89,9 +138,29 @@ impl Runner {
             ),
             _ => format!("cannot open {}: {e}", path.display()),
         })?;
-        let replay = journal::replay(&path).map_err(|e| e.to_string())?;
+        let mut writer = writer;
+        let held = journal::replay(&path).map_err(|e| e.to_string())?.records;
+        let records = if followed.starts_with(&held) {
+            for r in &followed[held.len()..] {
+                writer.append(r).map_err(|e| e.to_string())?;
+            }
+            followed
+        } else if held.starts_with(&followed) {
+            held
+        } else {
+            let at = held
+                .iter()
+                .zip(&followed)
+                .position(|(a, b)| a != b)
+                .unwrap_or(held.len().min(followed.len()));
+            return Err(format!(
+                "{} tells another story than the driver's (they differ from record {} on): move it aside or start with another --journal",
+                path.display(),
+                at + 1
+            ));
+        };
         self.journal = Journal::Writing(writer);
-        Ok(replay.records)
+        Ok(records)
     }
 
     pub fn sender(&self) -> UnboundedSender<Event> {
@@ -160,6 +229,7 @@ impl Runner {
                         state.ui.dirty = true;
                         return;
                     }
+                    self.mirror(state, &rec);
                 }
                 Effect::Kube { seq, op, audit } => {
                     let tx = self.tx.clone();
@@ -239,8 +309,8 @@ impl Runner {
                     }
                     None => log::warn!("take-over asked, but no Lease task runs"),
                 },
-                Effect::Adopt => {
-                    let adopted = self.adopt();
+                Effect::Adopt { records } => {
+                    let adopted = self.adopt(records);
                     let _ = self.tx.send(Event::Adopted(adopted));
                 }
                 Effect::Quit => state.ui.quit = true,

@@ -342,6 +342,7 @@ fn followed(s: &mut State, f: Followed) {
         }
         Followed::Reset(records) => {
             follow.leader = None;
+            follow.records.clear();
             follow.saw(&records, now);
             s.rebuild(&records);
         }
@@ -857,9 +858,14 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             );
         }
         Proposal::TakeOver if s.follow.is_some() => {
-            // The journal first: the driver's, taken with its lock, so this console's
-            // decisions carry on its story (and a driver still running here keeps it).
-            fx.push(Effect::Adopt);
+            // The journal first, taken with its lock, holding the driver's story, so this
+            // console's decisions carry it on (and a driver still running here keeps it).
+            let records = s
+                .follow
+                .as_ref()
+                .map(|f| f.records.clone())
+                .unwrap_or_default();
+            fx.push(Effect::Adopt { records });
         }
         Proposal::TakeOver => {
             let text = format!("{who} takes over driving the release");

@@ -188,3 +188,244 @@ async fn a_follower_on_the_same_host_shows_the_drivers_release_and_takes_over_wh
     }
     sim.shutdown().await;
 }
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> Option<String> {
+    if !Path::new("/usr/bin/kubectl").is_file() {
+        eprintln!("kubectl is not installed: the mirror is checked through the API only");
+        return None;
+    }
+    let out = std::process::Command::new("/usr/bin/kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["-n", "erp-production"])
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kubectl {args:?}: {out:?}");
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_console_on_another_host_shows_the_drivers_release_from_the_cluster() {
+    let common::Rig {
+        sim,
+        client,
+        app: mut driver,
+        rx: mut drx,
+        dir,
+        tasks,
+        lease,
+    } = rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
+        false,
+    )
+    .await;
+    until(&mut driver, &mut drx, "the Lease", |a| {
+        matches!(a.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    // Wang, on another bastion: no access to lin's journal, only to the cluster.
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let (tx, mut frx) = mpsc::unbounded_channel();
+    let wang_journal = dir.path().join("elsewhere").join("wang.jsonl");
+    let mut follower = App::follow_cluster(
+        rb,
+        &wang_journal,
+        "wang",
+        layout::builtin("war-room"),
+        warroom::format::Zone::Local,
+        tx,
+    );
+    let prometheus = warroom::prom::Overrides {
+        url: Some(sim.prom_url.clone()),
+        ..Default::default()
+    };
+    let sources = start_sources(&mut follower, client.clone(), &prometheus, true).unwrap();
+    let follower_tasks = sources.tasks;
+
+    tick_gates(&mut driver, "canary-10");
+    key(&mut driver, 'n');
+    for c in "DBA on the bridge".chars() {
+        key(&mut driver, c);
+    }
+    driver.handle(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    key(&mut driver, 'a');
+    confirm(&mut driver);
+    until(&mut driver, &mut drx, "the advance's answer", |a| {
+        a.state.stages.current == Some(0) && a.state.stages.pending.is_none()
+    })
+    .await;
+    let want = lines(&driver);
+    until(
+        &mut follower,
+        &mut frx,
+        "the driver's release from the mirror",
+        |f| lines(f) == want,
+    )
+    .await;
+    assert_eq!(follower.state.stage_name(), driver.state.stage_name());
+    assert_eq!(follower.state.checklist.marks, driver.state.checklist.marks);
+    let shown = screen(&follower);
+    assert!(shown.contains("FOLLOWING  lin · live"), "{shown}");
+    assert!(shown.contains("STAGE Canary 10%"), "{shown}");
+    // Nothing of wang's is written anywhere.
+    assert!(!wang_journal.exists());
+
+    // Real kubectl reads the mirror: one ConfigMap, a record per key.
+    let lease_name = warroom::kube::lease::lease_name("ERP backend (demo)", "v1.0.0");
+    let kc = dir.path().join("kubeconfig");
+    if let Some(list) = kubectl(
+        &kc,
+        &[
+            "get",
+            "configmaps",
+            "-l",
+            &format!("warroom.io/journal={lease_name}"),
+        ],
+    ) {
+        let name = warroom::kube::mirror::chunk_name(&lease_name, 0);
+        assert!(list.contains(&name), "{list}");
+        let first = kubectl(
+            &kc,
+            &[
+                "get",
+                "configmap",
+                &name,
+                "-o",
+                "jsonpath={.data.0000000001}",
+            ],
+        )
+        .unwrap();
+        let rec: warroom::journal::Record = serde_json::from_str(&first).unwrap();
+        assert!(matches!(rec.entry, Entry::Session { .. }), "{first}");
+    }
+
+    // Lin's console goes away; wang takes over, carrying the story on in his own journal.
+    key(&mut driver, 'q');
+    confirm(&mut driver);
+    lease.release(Duration::from_secs(5)).await;
+    drop(driver);
+    for t in tasks {
+        t.abort();
+    }
+    until(&mut follower, &mut frx, "nobody drives", |f| {
+        matches!(f.state.driver, Driver::Free { .. })
+    })
+    .await;
+    key(&mut follower, 'T');
+    key(&mut follower, 'y');
+    until(&mut follower, &mut frx, "wang drives", |f| {
+        matches!(f.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    let held = warroom::journal::replay(&wang_journal).unwrap().records;
+    let lin_said: Vec<_> = held.iter().filter(|r| r.who == "lin").collect();
+    assert!(
+        lin_said
+            .iter()
+            .any(|r| matches!(&r.entry, Entry::Note { text } if text == "DBA on the bridge")),
+        "wang's journal carries lin's story: {held:?}"
+    );
+    // And what wang does now reaches the mirror for the next console.
+    common::tick_gates(&mut follower, "full");
+    let seq = follower.state.seq;
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), "erp-production");
+    let name = warroom::kube::mirror::chunk_name(&lease_name, 0);
+    let key = warroom::kube::mirror::key(seq);
+    let limit = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let cm = api.get(&name).await.unwrap();
+        if cm.data.as_ref().is_some_and(|d| d.contains_key(&key)) {
+            let Driver::Driving { fence, .. } = &follower.state.driver else {
+                panic!("wang drives")
+            };
+            assert_eq!(
+                &cm.metadata.labels.unwrap()["warroom.io/driver"],
+                fence,
+                "the mirror carries wang's mark"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < limit,
+            "wang's record #{seq} never reached the mirror"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for t in follower_tasks {
+        t.abort();
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_past_one_configmaps_limit_is_mirrored_across_several_and_read_back_whole() {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = warroom::runbook::parse_scenario(warroom::builtin::DEFAULT_SCENARIO).unwrap();
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let lease = "warroom-big-release";
+    // About 1.5 MiB of notes: more than the API server keeps in one object.
+    let note = "n".repeat(500);
+    let records: Vec<warroom::journal::Record> = (1..=3000)
+        .map(|seq| warroom::journal::Record {
+            seq,
+            at: chrono::Utc::now(),
+            who: "lin".into(),
+            entry: Entry::Note {
+                text: format!("{seq} {note}"),
+            },
+        })
+        .collect();
+    let (ptx, prx) = mpsc::unbounded_channel();
+    let writer = warroom::kube::mirror::spawn_writer(client.clone(), "erp-production", lease, prx);
+    ptx.send(warroom::kube::mirror::Publish::All {
+        records: records[..2000].to_vec(),
+        fence: "1-00000001".into(),
+    })
+    .unwrap();
+    for r in &records[2000..] {
+        ptx.send(warroom::kube::mirror::Publish::One {
+            record: r.clone(),
+            fence: "1-00000001".into(),
+        })
+        .unwrap();
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let reader = warroom::kube::mirror::spawn_reader(client.clone(), "erp-production", lease, tx);
+    let mut seen: Vec<warroom::journal::Record> = Vec::new();
+    let limit = tokio::time::Instant::now() + Duration::from_secs(90);
+    while seen.len() < records.len() {
+        let ev = tokio::time::timeout_at(limit, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("read back {} of {} records", seen.len(), records.len()))
+            .unwrap();
+        match ev {
+            Event::Follow(warroom::event::Followed::More(rs)) => seen.extend(rs),
+            Event::Follow(warroom::event::Followed::Reset(rs)) => seen = rs,
+            Event::Follow(warroom::event::Followed::Lost(why)) => panic!("lost: {why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, records, "every record, once, in order");
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), "erp-production");
+    let cms = api
+        .list(&kube::api::ListParams::default().labels(&format!("warroom.io/journal={lease}")))
+        .await
+        .unwrap();
+    assert!(cms.items.len() >= 2, "{} ConfigMaps", cms.items.len());
+    writer.abort();
+    reader.abort();
+    sim.shutdown().await;
+}

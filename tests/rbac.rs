@@ -214,6 +214,51 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     )
     .await;
     assert!(said.contains("rolled back to revision 1"), "{said}");
+    // The journal's mirror: the driver writes it (the whole journal, then each record),
+    // a console on another host reads it.
+    let (ptx, prx) = mpsc::unbounded_channel();
+    let writer =
+        warroom::kube::mirror::spawn_writer(client.clone(), &ns, "warroom-erp-v1.0.0", prx);
+    let at = chrono::Utc::now();
+    let record = |seq: u64| warroom::journal::Record {
+        seq,
+        at,
+        who: "lin".into(),
+        entry: warroom::journal::Entry::Note {
+            text: format!("note {seq}"),
+        },
+    };
+    ptx.send(warroom::kube::mirror::Publish::All {
+        records: vec![record(1)],
+        fence: fence.clone(),
+    })
+    .unwrap();
+    let (ftx, mut frx) = mpsc::unbounded_channel();
+    let reader =
+        warroom::kube::mirror::spawn_reader(client.clone(), &ns, "warroom-erp-v1.0.0", ftx);
+    let mut seen = Vec::new();
+    for n in [1, 2] {
+        if n == 2 {
+            ptx.send(warroom::kube::mirror::Publish::One {
+                record: record(2),
+                fence: fence.clone(),
+            })
+            .unwrap();
+        }
+        while seen.len() < n {
+            match tokio::time::timeout(Duration::from_secs(30), frx.recv()).await {
+                Ok(Some(Event::Follow(warroom::event::Followed::More(rs)))) => seen.extend(rs),
+                Ok(Some(Event::Follow(warroom::event::Followed::Reset(rs)))) => seen = rs,
+                other => panic!(
+                    "the mirror was not read back: {other:?}; denied: {:?}",
+                    denied(&sim)
+                ),
+            }
+        }
+    }
+    assert_eq!(seen, vec![record(1), record(2)]);
+    writer.abort();
+    reader.abort();
     lease.release(Duration::from_secs(5)).await;
     watch.abort();
 

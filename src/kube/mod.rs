@@ -26,6 +26,7 @@ use crate::event::Event;
 use crate::text::clean;
 
 pub mod lease;
+pub mod mirror;
 
 const FIELD_MANAGER: &str = "warroom";
 

@@ -360,6 +360,9 @@ fn create(sim: &Sim, req: &Req, res: Resource, ns: &str) -> Result<Response<Body
             }
         })?;
     }
+    if res == Resource::ConfigMap {
+        validate_config_map(&obj)?;
+    }
     if res == Resource::Namespace && obj.get("status").is_none() {
         obj["status"] = json!({"phase": "Active"});
     }
@@ -374,6 +377,30 @@ fn create(sim: &Sim, req: &Req, res: Resource, ns: &str) -> Result<Response<Body
         }
     })?;
     Ok(represent(req, res, &created, StatusCode::CREATED))
+}
+
+/// What the API server holds a ConfigMap to: its keys and values together at most 1 MiB.
+const CONFIG_MAP_MAX: usize = 1024 * 1024;
+
+fn validate_config_map(obj: &Value) -> Result<(), ApiError> {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let size: usize = ["/data", "/binaryData"]
+        .iter()
+        .filter_map(|p| obj.pointer(p).and_then(Value::as_object))
+        .flat_map(|m| m.iter())
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if size > CONFIG_MAP_MAX {
+        return Err(ApiError::invalid(
+            Resource::ConfigMap,
+            name,
+            format!("[]: Too long: must have at most {CONFIG_MAP_MAX} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// What a PUT or PATCH asks for.
@@ -457,6 +484,9 @@ fn write(
         };
         let mut new = edit.apply(&old, &req.body)?;
         check_identity(res, &old, &new, ns, name)?;
+        if res == Resource::ConfigMap {
+            validate_config_map(&new)?;
+        }
         // The main resource and its status subresource each write only their own part.
         let keep_status_of = if status_only { &new } else { &old };
         let status = keep_status_of.get("status").cloned();

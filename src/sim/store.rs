@@ -20,6 +20,7 @@ pub enum Resource {
     Lease,
     HttpRoute,
     Service,
+    ConfigMap,
 }
 
 /// What discovery says about a resource, and how the store treats it.
@@ -51,7 +52,7 @@ const ALL_VERBS: &[&str] = &[
 ];
 
 impl Resource {
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 10] = [
         Resource::Namespace,
         Resource::Pod,
         Resource::Event,
@@ -61,6 +62,7 @@ impl Resource {
         Resource::Lease,
         Resource::HttpRoute,
         Resource::Service,
+        Resource::ConfigMap,
     ];
 
     pub fn info(self) -> &'static ResourceInfo {
@@ -162,6 +164,19 @@ impl Resource {
                 kind: "Event",
                 namespaced: true,
                 short_names: &["ev"],
+                categories: &[],
+                verbs: ALL_VERBS,
+                generation: false,
+                status_subresource: false,
+            },
+            Resource::ConfigMap => &ResourceInfo {
+                group: "",
+                version: "v1",
+                plural: "configmaps",
+                singular: "configmap",
+                kind: "ConfigMap",
+                namespaced: true,
+                short_names: &["cm"],
                 categories: &[],
                 verbs: ALL_VERBS,
                 generation: false,

@@ -312,6 +312,11 @@ fn column_definitions(res: Resource) -> Vec<Column> {
             ("Status", "string", "", 0, "The status of the namespace"),
             AGE,
         ],
+        Resource::ConfigMap => vec![
+            NAME,
+            ("Data", "string", "", 0, "Number of data entries"),
+            AGE,
+        ],
         Resource::Lease => vec![
             NAME,
             ("Holder", "string", "", 0, "The holder of the lease."),
@@ -484,6 +489,18 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
             json!(s(o, "/status/phase")),
             json!(age(o, now)),
         ],
+        Resource::ConfigMap => {
+            let entries = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len())
+            };
+            vec![
+                json!(name),
+                json!(entries("/data") + entries("/binaryData")),
+                json!(age(o, now)),
+            ]
+        }
         Resource::Lease => {
             let holder = s(o, "/spec/holderIdentity");
             vec![json!(name), json!(holder), json!(age(o, now))]

@@ -445,8 +445,13 @@ pub struct State {
 /// What a following console follows, and how its copy stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Follow {
-    /// Where the driver's records come from, in words (the journal's path).
+    /// Where the driver's records come from, in words (the journal's path, or the
+    /// mirror's ConfigMaps).
     pub source: String,
+    /// The records come from the mirror in the cluster, not a journal on this host.
+    pub from_cluster: bool,
+    /// Every record followed so far: what a take-over carries on from.
+    pub records: Vec<Record>,
     /// Who started the last session in the followed journal: the console followed.
     pub leader: Option<String>,
     /// When the followed console closed its session (its last record says so).
@@ -458,9 +463,11 @@ pub struct Follow {
 }
 
 impl Follow {
-    pub fn new(source: String) -> Follow {
+    pub fn new(source: String, from_cluster: bool) -> Follow {
         Follow {
             source,
+            from_cluster,
+            records: Vec::new(),
             leader: None,
             closed: None,
             read: None,
@@ -480,6 +487,7 @@ impl Follow {
                 _ => {}
             }
         }
+        self.records.extend_from_slice(records);
         self.read = Some(at);
         self.lost = None;
     }

@@ -227,16 +227,28 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 .bg(Color::Cyan)
                 .add_modifier(Modifier::BOLD),
         ));
-        let leader = f.leader.as_deref().unwrap_or("the driver");
+        let leader = match (&f.leader, f.read) {
+            (Some(l), _) => l.as_str(),
+            (None, Some(_)) => "nobody yet",
+            (None, None) => "the driver",
+        };
         stage.push(Span::styled(format!(" {leader}"), theme.text));
         if let Some((since, _)) = &f.lost {
             stage.push(Span::raw(" "));
             stage.push(Span::styled(
                 format!(
-                    " JOURNAL LOST {} ago ",
+                    " {} LOST {} ",
+                    if f.from_cluster { "MIRROR" } else { "JOURNAL" },
                     fmt_secs((s.now - *since).num_seconds().max(0))
                 ),
                 alarm,
+            ));
+        } else if f.read.is_none() {
+            stage.push(Span::styled(
+                " · waiting for its records",
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
             ));
         } else if let Some(at) = f.closed {
             stage.push(Span::styled(
