@@ -42,6 +42,7 @@ fn busy() -> State {
             entry: Entry::Mark {
                 item: id,
                 mark: Mark::Done,
+                signer: None,
             },
         });
     }

@@ -299,12 +299,32 @@ pub const NOTE: &[Binding] = &[
     ),
 ];
 
+pub const SIGNER: &[Binding] = &[
+    b(
+        &[Enter],
+        "Enter",
+        "sign off",
+        "record the sign-off by the name typed",
+        Action::Confirm,
+        true,
+    ),
+    b(
+        &[Esc],
+        "Esc",
+        "cancel",
+        "record nothing",
+        Action::Cancel,
+        true,
+    ),
+];
+
 pub fn bindings(mode: &Mode) -> &'static [Binding] {
     match mode {
         Mode::Normal | Mode::Help => NORMAL,
         Mode::Confirm(c) if c.reason.is_some() => REASON,
         Mode::Confirm(_) => CONFIRM,
         Mode::Note(_) => NOTE,
+        Mode::Signer { .. } => SIGNER,
     }
 }
 

@@ -23,6 +23,17 @@ impl Zone {
             Zone::Local => t.with_timezone(&Local).format("%H:%M:%S").to_string(),
         }
     }
+
+    /// 2026-12-02 20:15:07 +08:00 in this zone: a moment for the record, zone included.
+    pub fn date_time(self, t: DateTime<Utc>) -> String {
+        match self {
+            Zone::Utc => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            Zone::Local => t
+                .with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string(),
+        }
+    }
 }
 
 /// 42s, 3m05s, 1h02m: for ages and countdowns.

@@ -15,7 +15,7 @@ use crate::state::triggers::{Met, Verdict};
 use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
 use crate::text::clean;
 
-pub use crate::state::{CONSOLE, MAX_NOTE, MAX_REASON};
+pub use crate::state::{CONSOLE, MAX_NOTE, MAX_REASON, MAX_SIGNER};
 
 pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
     let mut fx = Vec::new();
@@ -43,6 +43,26 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                         buf.pop();
                     }
                     _ => {}
+                }
+            } else if let Mode::Signer { name, .. } = &mut s.ui.mode {
+                match action_for(
+                    &Mode::Signer {
+                        item: 0,
+                        name: String::new(),
+                    },
+                    &k,
+                ) {
+                    Some(a) => act(s, a, &mut fx),
+                    None => {
+                        use ratatui::crossterm::event::KeyCode;
+                        match k.code {
+                            KeyCode::Char(c) if name.chars().count() < MAX_SIGNER => name.push(c),
+                            KeyCode::Backspace => {
+                                name.pop();
+                            }
+                            _ => {}
+                        }
+                    }
                 }
             } else if let Mode::Note(buf) = &mut s.ui.mode {
                 match action_for(&Mode::Note(String::new()), &k) {
@@ -80,6 +100,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                             n - room
                         ));
                     }
+                }
+                Mode::Signer { name, .. } => {
+                    let room = MAX_SIGNER.saturating_sub(name.chars().count());
+                    name.extend(text.chars().take(room));
                 }
                 Mode::Confirm(c) => {
                     if let Some(buf) = &mut c.reason {
@@ -377,6 +401,7 @@ fn tick_what_the_stage_did(s: &mut State, id: &str, fx: &mut Vec<Effect>) {
             Entry::Mark {
                 item,
                 mark: Mark::Done,
+                signer: None,
             },
             fx,
         );
@@ -448,6 +473,32 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 emit(s, &who, Entry::Note { text }, fx);
             }
         }
+        (Mode::Signer { item, name }, Action::Confirm) => {
+            let name = clean(name.trim()).into_owned();
+            let item = *item;
+            if name.is_empty() {
+                s.ui.flash = Some("type the name of whoever signs off, then Enter".into());
+                return;
+            }
+            s.ui.mode = Mode::Normal;
+            let id = s.checklist.items[item].id.clone();
+            let who = s.operator.clone();
+            emit(
+                s,
+                &who,
+                Entry::Mark {
+                    item: id,
+                    mark: Mark::Done,
+                    signer: Some(name),
+                },
+                fx,
+            );
+        }
+        (Mode::Signer { .. }, Action::Cancel | Action::Quit) => {
+            s.ui.mode = Mode::Normal;
+            s.ui.flash = Some("not signed off: nothing was recorded".into());
+        }
+        (Mode::Signer { .. }, _) => {}
         (Mode::Note(_), Action::Cancel) => s.ui.mode = Mode::Normal,
         (Mode::Note(_), Action::Quit) => s.ui.mode = Mode::Normal,
         (Mode::Confirm(_), Action::Confirm) => commit(s, fx),
@@ -774,9 +825,26 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             }
         }
     };
+    if item.kind == ItemKind::Signoff && mark == Mark::Done {
+        // A sign-off is a person's: ask whose, the role being the item's.
+        s.ui.mode = Mode::Signer {
+            item: i,
+            name: String::new(),
+        };
+        return;
+    }
     let id = item.id.clone();
     let who = s.operator.clone();
-    emit(s, &who, Entry::Mark { item: id, mark }, fx);
+    emit(
+        s,
+        &who,
+        Entry::Mark {
+            item: id,
+            mark,
+            signer: None,
+        },
+        fx,
+    );
 }
 
 fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {

@@ -168,6 +168,7 @@ fn busy_state(runbook: &str) -> State {
             Entry::Mark {
                 item: id.clone(),
                 mark: Mark::Done,
+                signer: None,
             },
         );
     }

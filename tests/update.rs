@@ -133,6 +133,17 @@ fn select_item(s: &mut State, id: &str) {
     s.ui.focus = Pane::Checklist;
 }
 
+/// A sign-off asks whose it is: type `name` and Enter (nothing when no one is asked).
+fn sign_as(s: &mut State, name: &str) -> Vec<Effect> {
+    if !matches!(s.ui.mode, Mode::Signer { .. }) {
+        return Vec::new();
+    }
+    for c in name.chars() {
+        ch(s, c);
+    }
+    key(s, KeyCode::Enter)
+}
+
 fn tick_all_gating(s: &mut State, stage: &str) {
     let ids: Vec<String> = s
         .checklist
@@ -146,6 +157,7 @@ fn tick_all_gating(s: &mut State, stage: &str) {
         if s.checklist.marks[i].mark != Mark::Done {
             select_item(s, &id);
             ch(s, ' ');
+            sign_as(s, "Zhang Wei");
         }
     }
 }
@@ -211,7 +223,8 @@ fn space_ticks_and_unticks_with_who_and_when() {
         journaled(&fx),
         [&Entry::Mark {
             item: "prep-rollback-image".into(),
-            mark: Mark::Done
+            mark: Mark::Done,
+            signer: None,
         }]
     );
     let i = s.checklist.index_of("prep-rollback-image").unwrap();
@@ -1579,8 +1592,12 @@ fn render(s: &State, w: u16, h: u16) -> String {
     warroom::ui::draw_into(s, &view, &mut buf);
     let mut out = String::new();
     for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
+        let mut x = 0;
+        while x < w {
+            // A wide character fills two cells: read it once, as the eye does.
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            x += unicode_width::UnicodeWidthStr::width(sym).max(1) as u16;
         }
         out.push('\n');
     }
@@ -2016,7 +2033,7 @@ fn the_console_ticks_the_traffic_shift_it_performed() {
     assert_eq!(s.checklist.marks[shift].by.as_deref(), Some("console"));
     assert!(
         fx.iter().any(|e| matches!(e, Effect::Journal(r)
-            if matches!(&r.entry, Entry::Mark { item, mark: Mark::Done } if item == "can-traffic-10"))),
+            if matches!(&r.entry, Entry::Mark { item, mark: Mark::Done, .. } if item == "can-traffic-10"))),
         "the tick is journaled: {fx:?}"
     );
     assert_eq!(s.checklist.marks[full].mark, Mark::Todo);
@@ -2098,6 +2115,15 @@ fn a_follower_shows_the_drivers_stage_ticks_notes_and_log_as_the_driver_does() {
             Event::Key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
             &mut journal,
         );
+        if matches!(d.ui.mode, Mode::Signer { .. }) {
+            for c in "王五".chars().map(KeyCode::Char).chain([KeyCode::Enter]) {
+                drive(
+                    &mut d,
+                    Event::Key(KeyEvent::new(c, KeyModifiers::NONE)),
+                    &mut journal,
+                );
+            }
+        }
     }
     drive(
         &mut d,
@@ -2310,4 +2336,90 @@ fn a_followed_journal_cut_back_shows_what_it_now_holds() {
     );
     assert_eq!(f.checklist.marks[i].mark, Mark::Todo);
     assert_eq!(f.comms.len(), 1, "{:?}", log_lines(&f));
+}
+
+#[test]
+fn a_sign_off_asks_who_signs_and_records_signer_and_operator() {
+    let mut s = state();
+    select_item(&mut s, "so-tech-lead");
+    assert!(
+        ch(&mut s, ' ').is_empty(),
+        "nothing is recorded before a name"
+    );
+    assert!(matches!(s.ui.mode, Mode::Signer { .. }));
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("Who signs off as Tech lead?"), "{screen}");
+    // Esc records nothing.
+    assert!(key(&mut s, KeyCode::Esc).is_empty());
+    assert_eq!(s.ui.mode, Mode::Normal);
+    let i = s.checklist.index_of("so-tech-lead").unwrap();
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    // An empty name is not a signature.
+    ch(&mut s, ' ');
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(s.ui.mode, Mode::Signer { .. }));
+    let fx = sign_as(&mut s, "王五");
+    assert_eq!(
+        journaled(&fx),
+        [&Entry::Mark {
+            item: "so-tech-lead".into(),
+            mark: Mark::Done,
+            signer: Some("王五".into()),
+        }]
+    );
+    let Some(Effect::Journal(rec)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(rec.who, "lin", "the operator who entered it");
+    assert_eq!(s.checklist.marks[i].signer.as_deref(), Some("王五"));
+    let last = s.comms.last().unwrap();
+    assert_eq!(last.who, "lin");
+    assert_eq!(
+        last.text,
+        "✍ 王五 signed off as Tech lead (Tech lead signs off)"
+    );
+    // The checklist names the signer; its detail both.
+    let screen = render(&s, 160, 48);
+    assert!(screen.contains("王五"), "{screen}");
+    assert!(
+        screen.contains("signed by 王五, entered by lin"),
+        "{screen}"
+    );
+    // Unticking a sign-off asks nothing.
+    assert_eq!(journaled(&ch(&mut s, ' ')).len(), 1);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    assert_eq!(s.checklist.marks[i].signer, None);
+}
+
+#[test]
+fn the_deployment_time_is_filled_when_the_first_stage_starts_and_survives_a_restart() {
+    let mut s = state();
+    let row = |s: &State| {
+        render(s, 160, 48)
+            .lines()
+            .find(|l| l.contains("Deployment time"))
+            .map(str::to_string)
+    };
+    select_item(&mut s, "so-deploy-time");
+    let before = row(&s).expect("the sign-off phase is open");
+    assert!(
+        before.contains("Deployment time: — (set when the first stage starts)"),
+        "{before}"
+    );
+    update(&mut s, Event::Tick(t0() + Duration::seconds(90)));
+    advance_to_ten_percent(&mut s);
+    let when = s.stages.first_stage.expect("set by the first stage");
+    let shown = s.zone.date_time(when);
+    select_item(&mut s, "so-deploy-time");
+    let after = row(&s).unwrap();
+    assert!(
+        after.contains(&format!("Deployment time: {shown}")),
+        "{after}"
+    );
+    // Later stages and a rollback do not move it.
+    update(&mut s, Event::Tick(t0() + Duration::seconds(400)));
+    fresh(&mut s);
+    ch(&mut s, 'R');
+    reason(&mut s, "test");
+    assert_eq!(s.stages.first_stage, Some(when));
 }

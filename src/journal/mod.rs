@@ -42,6 +42,9 @@ pub enum Entry {
     Mark {
         item: String,
         mark: Mark,
+        /// Who signed off, as typed at the keys (the record's `who` entered it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signer: Option<String>,
     },
     Note {
         text: String,

@@ -1070,6 +1070,12 @@ fn check_items<'a>(
                 "contacts and info items cannot be ticked: remove `done`/`required` or make it a check".into(),
             ));
         }
+        if it.fill.is_some() && it.kind != ItemKind::Info {
+            out.push((
+                at("fill"),
+                "only an info item is filled by the console: add `kind: info`".into(),
+            ));
+        }
         if it.kind == ItemKind::Signoff && it.role.is_none() {
             out.push((at("kind"), "a sign-off needs the `role:` that signs".into()));
         }
@@ -1110,6 +1116,8 @@ pub struct FlatItem {
     /// The stage whose start ticks it (see `Item::ticked_by`).
     pub ticked_by: Option<String>,
     pub done: bool,
+    /// What the console writes into it (see `Item::fill`).
+    pub fill: Option<Fill>,
 }
 
 impl Runbook {
@@ -1181,6 +1189,7 @@ fn flatten(
             }),
             ticked_by: it.ticked_by.clone(),
             done: it.done,
+            fill: it.fill,
         });
         flatten(&it.children, phase, group, depth + 1, phase_gate, out);
     }

@@ -365,8 +365,20 @@ pub struct Item {
     /// Already done before release night (the seed's `[x]`).
     #[serde(default)]
     pub done: bool,
+    /// What the console writes into this (info) item: `deployment_time`, when the first
+    /// stage started.
+    #[serde(default)]
+    pub fill: Option<Fill>,
     #[serde(default)]
     pub children: Vec<Item>,
+}
+
+/// A fact the console fills into an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fill {
+    /// When the first stage started (the seed's 部署时间).
+    DeploymentTime,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

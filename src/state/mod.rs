@@ -24,6 +24,8 @@ pub struct ItemMark {
     pub mark: Mark,
     pub by: Option<String>,
     pub at: Option<DateTime<Utc>>,
+    /// Who signed off (a sign-off item), as typed by `by`.
+    pub signer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,7 @@ impl Checklist {
                 mark: if it.done { Mark::Done } else { Mark::Todo },
                 by: None,
                 at: None,
+                signer: None,
             })
             .collect();
         let mut c = Checklist {
@@ -166,6 +169,7 @@ impl Checklist {
                 mark,
                 by: last.as_ref().and_then(|m| m.by.clone()),
                 at: last.and_then(|m| m.at),
+                signer: None,
             };
         }
     }
@@ -210,6 +214,8 @@ pub struct Stages {
     pub began: Option<DateTime<Utc>>,
     /// When the first console started on this journal: the release clock.
     pub release_started: Option<DateTime<Utc>>,
+    /// When the first stage started (its action confirmed): the deployment time.
+    pub first_stage: Option<DateTime<Utc>>,
     pub paused: bool,
     /// Hold time already served before a pause.
     pub held_before_pause: i64,
@@ -233,6 +239,9 @@ pub const CONSOLE: &str = "console";
 /// The longest note: a paragraph for the room, not a log file; a longer one is cut at
 /// input, where the lead sees it happen.
 pub const MAX_NOTE: usize = 2000;
+
+/// The longest signer's name: a person's name and perhaps a title, not a note.
+pub const MAX_SIGNER: usize = 80;
 
 /// The longest typed reason: a sentence, not a document.
 pub const MAX_REASON: usize = 300;
@@ -372,6 +381,11 @@ pub enum Proposal {
 pub enum Mode {
     Normal,
     Note(String),
+    /// The name of whoever signs off the sign-off item (index), being typed.
+    Signer {
+        item: usize,
+        name: String,
+    },
     Confirm(Confirm),
     Help,
 }
@@ -625,7 +639,7 @@ impl State {
                     format!("console started on {release} {version} ({runbook})"),
                 );
             }
-            Entry::Mark { item, mark } => {
+            Entry::Mark { item, mark, signer } => {
                 let Some(i) = self.checklist.index_of(item) else {
                     log(
                         self,
@@ -634,12 +648,21 @@ impl State {
                     );
                     return;
                 };
+                let signer = signer.as_deref().map(|n| clean(n).into_owned());
                 self.checklist.marks[i] = ItemMark {
                     mark: *mark,
                     by: Some(rec.who.clone()),
                     at: Some(rec.at),
+                    signer: signer.clone(),
                 };
                 let it = &self.checklist.items[i];
+                if let (Mark::Done, Some(name)) = (mark, &signer) {
+                    // The signer and the role they sign for; the entry's `who` typed it.
+                    let role = it.role.as_deref().unwrap_or("sign-off");
+                    let text = format!("✍ {name} signed off as {role} ({})", it.text);
+                    log(self, LogLevel::Info, text);
+                    return;
+                }
                 let sym = match mark {
                     Mark::Done if it.kind == crate::runbook::ItemKind::Signoff => "signed off",
                     Mark::Done => "✔",
@@ -755,6 +778,7 @@ impl State {
         match entry {
             Entry::Advance { to, .. } => {
                 let idx = self.rb.stage_index(to);
+                s.first_stage.get_or_insert(at);
                 s.current = idx;
                 s.since = Some(at);
                 s.began = Some(at);
@@ -804,6 +828,7 @@ impl State {
                     mark: Mark::Todo,
                     by: None,
                     at: None,
+                    signer: None,
                 };
                 cleared += 1;
             }

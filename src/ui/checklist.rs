@@ -109,12 +109,16 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
         (ItemKind::Signoff, Mark::Todo) => ("✍", theme.text),
         (_, Mark::Todo) => ("☐", theme.text),
     };
-    let text = match (&it.kind, &it.role) {
-        (ItemKind::Contact | ItemKind::Signoff, Some(r)) => format!("{r}: {}", it.text),
+    let text = match (&it.kind, &it.role, it.fill) {
+        (_, _, Some(fill)) => format!("{}: {}", it.text, filled(s, fill)),
+        (ItemKind::Contact | ItemKind::Signoff, Some(r), _) => format!("{r}: {}", it.text),
         _ => it.text.clone(),
     };
-    let stamp = match (&m.by, m.at) {
-        (Some(by), Some(at)) => format!(" {} {}", fit(by, 10), s.zone.hms(at)),
+    // A sign-off shows who signed; anything else who ticked it.
+    let stamp = match (&m.signer, &m.by, m.at) {
+        (Some(name), _, Some(at)) | (None, Some(name), Some(at)) => {
+            format!(" {} {}", fit(name, 10), s.zone.hms(at))
+        }
         _ => String::new(),
     };
     let req = if it.required && m.mark != Mark::Done {
@@ -139,6 +143,16 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
     ])
 }
 
+/// What the console writes into a filled item.
+fn filled(s: &State, fill: crate::runbook::Fill) -> String {
+    match fill {
+        crate::runbook::Fill::DeploymentTime => match s.stages.first_stage {
+            Some(at) => s.zone.date_time(at),
+            None => "— (set when the first stage starts)".into(),
+        },
+    }
+}
+
 fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: &mut Canvas) {
     let c = &s.checklist;
     let w = area.width as usize;
@@ -151,8 +165,13 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                 lines.push(Line::from(Span::styled(l, theme.title)));
             }
             let mut facts = vec![format!("{:?}", m.mark).to_lowercase()];
-            if let (Some(by), Some(at)) = (&m.by, m.at) {
-                facts.push(format!("by {by} at {}", s.zone.hms(at)));
+            match (&m.signer, &m.by, m.at) {
+                (Some(name), Some(by), Some(at)) => facts.push(format!(
+                    "signed by {name}, entered by {by} at {}",
+                    s.zone.hms(at)
+                )),
+                (None, Some(by), Some(at)) => facts.push(format!("by {by} at {}", s.zone.hms(at))),
+                _ => {}
             }
             if let Some(r) = &it.role {
                 facts.push(format!("role {r}"));

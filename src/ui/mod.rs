@@ -114,6 +114,13 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
         Mode::Help => overlay::help(theme, f),
         Mode::Confirm(c) => overlay::confirm(c, theme, f),
         Mode::Note(text) => overlay::note(text, theme, f),
+        Mode::Signer { item, name } => {
+            let role = s.checklist.items[*item]
+                .role
+                .as_deref()
+                .unwrap_or("sign-off");
+            overlay::signer(role, name, theme, f)
+        }
         Mode::Normal => {}
     }
 }

@@ -366,6 +366,26 @@ fn clear_under(area: Rect, f: &mut Canvas) {
     }
 }
 
+/// The name of whoever signs off as `role`, being typed.
+pub fn signer(role: &str, name: &str, _theme: &Theme, f: &mut Canvas) {
+    let full = f.area();
+    let w = full.width.saturating_sub(4).min(70);
+    let area = centered(full, w, 3);
+    clear_under(area, f);
+    let title = format!(
+        " Who signs off as {}? (Enter signs, Esc cancels) ",
+        crate::text::clean(role)
+    );
+    f.render_widget(
+        Paragraph::new(format!("{name}▏")).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(fit(&title, w.saturating_sub(2) as usize).into_owned()),
+        ),
+        area,
+    );
+}
+
 pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(90);

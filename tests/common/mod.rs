@@ -189,6 +189,19 @@ impl Relay {
     }
 }
 
+/// A sign-off asks whose it is: type `name` and Enter (nothing when no one is asked).
+pub fn sign_as(app: &mut App, name: &str) {
+    if matches!(app.state.ui.mode, warroom::state::Mode::Signer { .. }) {
+        for c in name.chars() {
+            key(app, c);
+        }
+        app.handle(Event::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )));
+    }
+}
+
 /// Tick every required item that gates `stage`, as the operator would: move the cursor
 /// to it (opening its phase) and press Space. Returns how many were ticked.
 pub fn tick_gates(app: &mut App, stage: &str) -> usize {
@@ -210,6 +223,7 @@ pub fn tick_gates(app: &mut App, stage: &str) -> usize {
                 .position(|r| *r == warroom::state::Row::Item(i))
                 .unwrap();
             key(app, ' ');
+            sign_as(app, "Zhang Wei");
             ticked += 1;
         }
     }
