@@ -127,6 +127,16 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             evaluate_triggers(s, &mut fx);
             countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
+            let in_stage = s.stages.current.is_some() || s.stages.pending.is_some();
+            if in_stage
+                && s.follow.is_none()
+                && !s.rb.metrics.is_empty()
+                && s.recorded
+                    .as_ref()
+                    .is_none_or(|(at, _)| (now - *at).num_seconds() >= RECORD_EVERY_SECS)
+            {
+                record_gauges(s, &mut fx);
+            }
             if let Some(i) = s.stages.current
                 && s.stages.pending.is_none()
                 && !s.stages.paused
@@ -446,16 +456,44 @@ fn say(s: &mut State, level: LogLevel, text: String, fx: &mut Vec<Effect>) {
 }
 
 /// Record `entry`, apply it to the state, and have the driver journal it. A following
-/// console records nothing: its log is the driver's, word for word.
+/// console records nothing: its log is the driver's, word for word. A decision is
+/// preceded by the gauges as the room saw them, when they changed since the last record.
 fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
     if s.follow.is_some() {
         return 0;
+    }
+    let decision = matches!(
+        entry,
+        Entry::Mark { .. }
+            | Entry::Advance { .. }
+            | Entry::Rollback { .. }
+            | Entry::Pause { .. }
+            | Entry::Cancel { .. }
+    );
+    if decision && !s.rb.metrics.is_empty() {
+        record_gauges(s, fx);
     }
     let rec = s.record(who, entry);
     s.apply(&rec);
     let seq = rec.seq;
     fx.push(Effect::Journal(rec));
     seq
+}
+
+/// How often the flight recorder writes the gauges while a stage is in force, when they
+/// changed: the journal then holds the curve the room watched (about 120 small records
+/// an hour), not only the moments of decision.
+pub const RECORD_EVERY_SECS: i64 = 30;
+
+/// The gauges as the room sees them, journaled unless the last record says the same.
+fn record_gauges(s: &mut State, fx: &mut Vec<Effect>) {
+    let gauges = s.seen();
+    if s.recorded.as_ref().is_some_and(|(_, g)| *g == gauges) {
+        return;
+    }
+    let rec = s.record(CONSOLE, Entry::Gauges { gauges });
+    s.apply(&rec);
+    fx.push(Effect::Journal(rec));
 }
 
 fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {

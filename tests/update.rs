@@ -168,7 +168,7 @@ fn advance_to_ten_percent(s: &mut State) {
     fresh(s);
     ch(s, 'a');
     let fx = ch(s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
         panic!("the advance sends a kube effect: {fx:?}")
     };
     update(
@@ -202,14 +202,23 @@ fn reason(s: &mut State, text: &str) -> Vec<Effect> {
     key(s, KeyCode::Enter)
 }
 
+/// The change sent to the cluster, if any.
+fn kube_fx(fx: &[Effect]) -> Option<Effect> {
+    fx.iter()
+        .find(|e| matches!(e, Effect::Kube { .. }))
+        .cloned()
+}
+
+fn kube_ref(fx: &[Effect]) -> Option<&Effect> {
+    fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
+}
+
+/// The records journaled, but for the flight recorder's (its own tests look at those).
 fn journaled(fx: &[Effect]) -> Vec<&Entry> {
     fx.iter()
-        .filter_map(|e| {
-            if let Effect::Journal(r) = e {
-                Some(&r.entry)
-            } else {
-                None
-            }
+        .filter_map(|e| match e {
+            Effect::Journal(r) if !matches!(r.entry, Entry::Gauges { .. }) => Some(&r.entry),
+            _ => None,
         })
         .collect()
 }
@@ -289,7 +298,7 @@ fn advance_journals_the_intent_before_the_kube_effect_and_waits_for_the_outcome(
         panic!("journal first: {fx:?}")
     };
     assert!(matches!(&rec.entry, Entry::Advance { to, .. } if to == "canary-10"));
-    let Effect::Kube { seq, op, audit } = &fx[1] else {
+    let Some(Effect::Kube { seq, op, audit }) = kube_ref(&fx) else {
         panic!()
     };
     assert_eq!(*seq, rec.seq);
@@ -326,7 +335,7 @@ fn a_failed_action_is_logged_and_changes_no_stage() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
         panic!()
     };
     let fx = update(
@@ -409,7 +418,7 @@ fn rollback_at_a_canary_stage_sends_all_traffic_to_stable() {
     );
     let fx = reason(&mut s, "yes, errors");
     assert!(matches!(journaled(&fx)[0], Entry::Rollback { .. }));
-    let Effect::Kube { seq, op, .. } = &fx[1] else {
+    let Some(Effect::Kube { seq, op, .. }) = kube_ref(&fx) else {
         panic!()
     };
     assert_eq!(
@@ -885,7 +894,7 @@ fn a_rollback_records_who_and_the_evidence_for_the_cluster_events() {
         reason.contains("CRITICAL") && reason.contains("6.02"),
         "{reason}"
     );
-    let Effect::Kube { audit, .. } = &fx[1] else {
+    let Some(Effect::Kube { audit, .. }) = kube_ref(&fx) else {
         panic!()
     };
     assert_eq!(audit.reason, "WarroomRollback");
@@ -943,7 +952,7 @@ fn gateway_stages_set_route_weights_and_grow_the_canary_for_its_share() {
         c.plan
     );
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, op, .. } = &fx[1] else {
+    let Some(Effect::Kube { seq, op, .. }) = kube_ref(&fx) else {
         panic!()
     };
     // 10% of 10 stable pods is 1; the canary already has 2: no scaling.
@@ -1004,7 +1013,7 @@ fn gateway_rollback_flips_the_weights_back_at_once() {
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
         panic!()
     };
     update(
@@ -1161,7 +1170,7 @@ fn a_trigger_met_in_prometheus_history_counts_down_then_rolls_back_by_itself() {
         reason.contains("6.00 % > 5.00 % for 1m") && reason.contains("countdown ran out"),
         "{reason}"
     );
-    let Effect::Kube { op, audit, .. } = &fx[1] else {
+    let Some(Effect::Kube { op, audit, .. }) = kube_ref(&fx) else {
         panic!("the intent is journaled before the rollback is sent: {fx:?}")
     };
     assert_eq!(
@@ -1418,7 +1427,7 @@ fn an_unknown_gauge_blocks_advancing_until_overridden_with_a_reason() {
         override_reason.as_deref(),
         Some("orders exporter is down, checked by hand")
     );
-    let Effect::Kube { audit, .. } = &fx[1] else {
+    let Some(Effect::Kube { audit, .. }) = kube_ref(&fx) else {
         panic!()
     };
     assert!(
@@ -1510,7 +1519,7 @@ fn a_rollback_asks_its_kind_and_resumes_a_paused_rollout_first() {
     };
     assert_eq!(trigger.as_deref(), Some("emergency"));
     assert!(reason.starts_with("Emergency rollback"), "{reason}");
-    let Effect::Kube { op, .. } = &fx[1] else {
+    let Some(Effect::Kube { op, .. }) = kube_ref(&fx) else {
         panic!()
     };
     assert_eq!(
@@ -1624,7 +1633,7 @@ fn a_new_attempt_after_a_rollback_starts_its_stage_checks_fresh() {
         .collect();
     ch(&mut s, 'R');
     let fx = reason(&mut s, "errors");
-    let Effect::Kube { seq, .. } = &fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_ref(&fx) else {
         panic!()
     };
     update(
@@ -1698,7 +1707,7 @@ fn after_a_rollback_a_track_that_serves_nothing_says_so_instead_of_driving_healt
     );
     ch(&mut s, 'R');
     let fx = reason(&mut s, "canary errors");
-    let Effect::Kube { seq, .. } = &fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_ref(&fx) else {
         panic!()
     };
     update(
@@ -2013,7 +2022,7 @@ fn the_console_ticks_the_traffic_shift_it_performed() {
     fresh(&mut s);
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
-    let Effect::Kube { seq, .. } = fx[1] else {
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
         panic!("the advance sends a kube effect: {fx:?}")
     };
     assert_eq!(
@@ -2367,7 +2376,10 @@ fn a_sign_off_asks_who_signs_and_records_signer_and_operator() {
             signer: Some("王五".into()),
         }]
     );
-    let Some(Effect::Journal(rec)) = fx.first() else {
+    let Some(Effect::Journal(rec)) = fx
+        .iter()
+        .find(|e| matches!(e, Effect::Journal(r) if matches!(r.entry, Entry::Mark { .. })))
+    else {
         panic!("{fx:?}")
     };
     assert_eq!(rec.who, "lin", "the operator who entered it");
@@ -2422,4 +2434,116 @@ fn the_deployment_time_is_filled_when_the_first_stage_starts_and_survives_a_rest
     ch(&mut s, 'R');
     reason(&mut s, "test");
     assert_eq!(s.stages.first_stage, Some(when));
+}
+
+/// The flight recorder's records among the effects.
+fn recorded(fx: &[Effect]) -> Vec<Vec<warroom::journal::Seen>> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Journal(r) => match &r.entry {
+                Entry::Gauges { gauges } => Some(gauges.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_decision_is_preceded_by_the_gauges_the_room_saw() {
+    let mut s = state();
+    let sampled = t0() - Duration::seconds(2);
+    reading(&mut s, "error-rate", 0.42, sampled);
+    select_item(&mut s, "prep-rollback-image");
+    let fx = ch(&mut s, ' ');
+    // The gauges first, then the tick: the journal alone says what the tick was taken on.
+    let Effect::Journal(first) = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    let Effect::Journal(second) = &fx[1] else {
+        panic!("{fx:?}")
+    };
+    assert!(matches!(second.entry, Entry::Mark { .. }));
+    assert!(first.seq < second.seq);
+    let Entry::Gauges { gauges } = &first.entry else {
+        panic!("{first:?}")
+    };
+    assert_eq!(gauges.len(), s.rb.metrics.len());
+    let err = gauges.iter().find(|g| g.gauge == "error-rate").unwrap();
+    assert_eq!(err.value, Some(0.42));
+    assert_eq!(
+        err.at,
+        Some(sampled),
+        "with the time Prometheus evaluated it"
+    );
+    assert_eq!(err.level, "OK");
+    // The next decision on the same view adds nothing: the last record still holds.
+    select_item(&mut s, "prep-baseline");
+    assert!(recorded(&ch(&mut s, ' ')).is_empty());
+    // A view that changed is recorded again, and a stale gauge says UNKNOWN.
+    update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
+    select_item(&mut s, "prep-baseline");
+    let again = recorded(&ch(&mut s, ' '));
+    assert_eq!(again.len(), 1);
+    assert!(
+        again[0].iter().all(|g| g.level == "UNKNOWN"),
+        "{:?}",
+        again[0]
+    );
+    // A restart knows what was last recorded.
+    let mut journal: Vec<Record> = Vec::new();
+    let rec = s.record(
+        warroom::update::CONSOLE,
+        Entry::Gauges {
+            gauges: again[0].clone(),
+        },
+    );
+    journal.push(rec);
+    let mut t = bare();
+    for r in &journal {
+        t.apply(r);
+    }
+    assert_eq!(t.recorded.as_ref().map(|(_, g)| g), Some(&again[0]));
+}
+
+#[test]
+fn during_a_stage_the_gauges_are_recorded_every_thirty_seconds_when_they_change() {
+    let mut s = state();
+    advance_to_ten_percent(&mut s);
+    let mut written = 0;
+    for sec in 1..=120 {
+        let now = t0() + Duration::seconds(sec);
+        fresh_at(&mut s, now);
+        written += recorded(&update(&mut s, Event::Tick(now))).len();
+    }
+    // Two minutes of changing gauges: one record each 30 s, no more.
+    assert!((3..=4).contains(&written), "{written} records in 120 s");
+    // Before any stage, the interval writes nothing.
+    let mut quiet = state();
+    let mut before = 0;
+    for sec in 1..=120 {
+        let now = t0() + Duration::seconds(sec);
+        fresh_at(&mut quiet, now);
+        before += recorded(&update(&mut quiet, Event::Tick(now))).len();
+    }
+    assert_eq!(before, 0);
+}
+
+/// Every gauge answers afresh at `now`.
+fn fresh_at(s: &mut State, now: DateTime<Utc>) {
+    for i in 0..s.rb.metrics.len() {
+        let m = &s.rb.metrics[i];
+        let value = match m.bad {
+            warroom::runbook::Bad::Above => m.warn / 2.0,
+            warroom::runbook::Bad::Below => m.warn.abs() * 1.001 + 1.0,
+        };
+        update(
+            s,
+            Event::Metric {
+                index: i,
+                at: now,
+                reading: Reading::Value { value, at: now },
+            },
+        );
+    }
 }

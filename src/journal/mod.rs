@@ -95,6 +95,34 @@ pub enum Entry {
         level: Level,
         text: String,
     },
+    /// The flight recorder: every gauge as the room saw it, just before a decision and
+    /// at intervals during stages, so the journal alone tells what the decision was
+    /// taken on.
+    Gauges {
+        gauges: Vec<Seen>,
+    },
+}
+
+/// One gauge as the room saw it: the last value with the time Prometheus evaluated it
+/// (none when it never answered), each part of a split gauge, and the level shown
+/// (`UNKNOWN` when the value was stale or missing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    pub gauge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<SeenPart>,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenPart {
+    pub part: String,
+    pub value: f64,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -454,6 +454,8 @@ pub struct State {
     /// This console follows the driving console's journal: its checklist, stage, notes
     /// and log are the driver's, and it decides nothing itself.
     pub follow: Option<Follow>,
+    /// The flight recorder's last record: when, and the gauges as they were.
+    pub recorded: Option<(DateTime<Utc>, Vec<crate::journal::Seen>)>,
 }
 
 /// What a following console follows, and how its copy stands.
@@ -562,6 +564,7 @@ impl State {
             simulated: false,
             wall: None,
             follow: None,
+            recorded: None,
         }
     }
 
@@ -598,6 +601,32 @@ impl State {
     pub fn gauge_level(&self, i: usize) -> metrics::Level {
         let def = &self.rb.metrics[i];
         self.metrics[i].level_skipping(def, self.now, self.stale_after, self.not_serving(def))
+    }
+
+    /// Every gauge as the screen shows it now: the flight recorder's entry.
+    pub fn seen(&self) -> Vec<crate::journal::Seen> {
+        self.rb
+            .metrics
+            .iter()
+            .zip(&self.metrics)
+            .enumerate()
+            .map(|(i, (def, m))| crate::journal::Seen {
+                gauge: def.id.clone(),
+                value: m.last_value.map(|(v, _)| v).filter(|v| v.is_finite()),
+                at: m.last_value.map(|(_, at)| at),
+                parts: m
+                    .last_parts
+                    .iter()
+                    .filter(|p| p.value.is_finite())
+                    .map(|p| crate::journal::SeenPart {
+                        part: p.key.clone(),
+                        value: p.value,
+                        at: p.at,
+                    })
+                    .collect(),
+                level: self.gauge_level(i).word().to_string(),
+            })
+            .collect()
     }
 
     /// Make a record of something that happens now, by `who`.
@@ -770,6 +799,8 @@ impl State {
                 );
             }
             Entry::System { level, text } => log(self, *level, text.clone()),
+            // Not said in the log: it is the record of what the gauges said.
+            Entry::Gauges { gauges } => self.recorded = Some((rec.at, gauges.clone())),
         }
     }
 
@@ -858,6 +889,7 @@ impl State {
         self.stages = fresh.stages;
         self.comms = fresh.comms;
         self.seq = fresh.seq;
+        self.recorded = fresh.recorded;
         for (t, f) in self.triggers.iter_mut().zip(fresh.triggers) {
             t.cancelled = f.cancelled;
         }
