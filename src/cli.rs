@@ -76,6 +76,23 @@ pub enum Command {
         #[command(flatten)]
         view: ViewArgs,
     },
+    /// The post-deployment report (部署后总结) of a journal, as Markdown or HTML.
+    Report {
+        /// The release's journal.
+        journal: PathBuf,
+        /// The release's runbook (default: the one the journal's session names).
+        #[arg(long)]
+        runbook: Option<PathBuf>,
+        /// Write the report here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// One self-contained HTML page instead of Markdown.
+        #[arg(long)]
+        html: bool,
+        /// Times in UTC rather than the local time zone.
+        #[arg(long)]
+        utc: bool,
+    },
     /// Validate a runbook (or a layout file) without starting the console.
     Check {
         /// Runbook or layout YAML files.

@@ -13,6 +13,7 @@ pub mod kube;
 pub mod layout;
 pub mod logger;
 pub mod prom;
+pub mod report;
 pub mod runbook;
 pub mod runner;
 pub mod sim;

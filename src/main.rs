@@ -242,6 +242,38 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             .await?;
             Ok(())
         }
+        Command::Report {
+            journal,
+            runbook,
+            output,
+            html,
+            utc,
+        } => {
+            let (rb, _) = match &runbook {
+                Some(p) => (runbook::load(p)?, label_of(p)),
+                None => runbook_of(&journal)?,
+            };
+            let records = match journal::Tail::new(&journal).poll()? {
+                journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
+            };
+            let zone = if utc {
+                warroom::format::Zone::Utc
+            } else {
+                warroom::format::Zone::Local
+            };
+            let doc = warroom::report::build(std::sync::Arc::new(rb), &records, zone);
+            let text = if html { doc.html() } else { doc.markdown() };
+            match &output {
+                Some(p) => std::fs::write(p, text).map_err(|e| {
+                    anyhow::anyhow!("{}: cannot write the report: {e}", p.display())
+                })?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(text.as_bytes())?;
+                }
+            }
+            Ok(())
+        }
         Command::Sim {
             scenario,
             kube_port,

@@ -257,7 +257,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                         LogLevel::Info,
                         // Named, not "this console": followers read the same line.
                         format!(
-                            "{}'s console drives the release: it holds the Lease {lease}",
+                            "{}'s console {DRIVES}: it holds the Lease {lease}",
                             s.operator
                         ),
                     ),
@@ -716,6 +716,14 @@ fn propose(s: &mut State, c: Result<Confirm, String>) {
         Ok(c) => s.ui.mode = Mode::Confirm(c),
         Err(why) => s.ui.flash = Some(why),
     }
+}
+
+/// How the log says a console drives the release (the report lists these lines).
+pub const DRIVES: &str = "drives the release";
+
+/// Whether a log line says who drives (a console took the Lease, or took over).
+pub fn drives(text: &str) -> bool {
+    text.contains(DRIVES) || text.contains("takes over driving the release")
 }
 
 /// Why a following console does not act, and who does.

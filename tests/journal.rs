@@ -153,7 +153,11 @@ async fn a_torn_last_line_is_moved_aside_and_reported() {
         .expect("the torn line is reported");
     // The line after every whole record (session, the gauges seen, the tick).
     let n = whole.iter().filter(|b| **b == b'\n').count();
-    assert!(last.text.contains(&format!("line {} ", n + 1)), "{}", last.text);
+    assert!(
+        last.text.contains(&format!("line {} ", n + 1)),
+        "{}",
+        last.text
+    );
     assert_eq!(
         app.state
             .checklist

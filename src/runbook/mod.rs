@@ -1102,6 +1102,13 @@ fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// A checklist item flattened for display and state: its place, depth and effective gate.
+/// A language the console writes in for the team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
 #[derive(Debug, Clone)]
 pub struct FlatItem {
     pub phase: usize,
@@ -1137,6 +1144,21 @@ impl Runbook {
             }
         }
         out
+    }
+
+    /// The language the runbook is written in: Chinese when its release name or its
+    /// phases are, else English. What the console writes for the team follows it.
+    pub fn lang(&self) -> Lang {
+        let cjk = |s: &str| {
+            s.chars().any(|c| {
+                ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+            })
+        };
+        if cjk(&self.release.name) || self.phases.iter().any(|p| cjk(&p.title)) {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
     }
 
     pub fn stage_index(&self, id: &str) -> Option<usize> {
