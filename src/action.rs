@@ -33,6 +33,12 @@ pub enum Action {
     CancelAuto,
     /// Drive a release nobody drives (asks first).
     TakeOver,
+    /// A replay: stop or go on.
+    ReplayPause,
+    /// A replay: show the next record, and stop there.
+    ReplayStep,
+    ReplayFaster,
+    ReplaySlower,
 }
 
 pub struct Binding {
@@ -317,6 +323,53 @@ pub const SIGNER: &[Binding] = &[
         true,
     ),
 ];
+
+/// The keys of a replay, before the usual ones.
+pub const REPLAY: &[Binding] = &[
+    b(
+        &[Char(' ')],
+        "Space",
+        "pause",
+        "replay: pause or go on",
+        Action::ReplayPause,
+        true,
+    ),
+    b(
+        &[Char('.')],
+        ".",
+        "step",
+        "replay: show the next record and pause there",
+        Action::ReplayStep,
+        true,
+    ),
+    b(
+        &[Char('+'), Char('=')],
+        "+",
+        "faster",
+        "replay: twice as fast",
+        Action::ReplayFaster,
+        true,
+    ),
+    b(
+        &[Char('-')],
+        "-",
+        "slower",
+        "replay: half as fast",
+        Action::ReplaySlower,
+        true,
+    ),
+];
+
+/// The replay's action for a key, if it has one.
+pub fn replay_action(key: &KeyEvent) -> Option<Action> {
+    if !(key.modifiers - KeyModifiers::SHIFT).is_empty() {
+        return None;
+    }
+    REPLAY
+        .iter()
+        .find(|b| b.keys.contains(&key.code))
+        .map(|b| b.action)
+}
 
 pub fn bindings(mode: &Mode) -> &'static [Binding] {
     match mode {

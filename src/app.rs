@@ -210,6 +210,49 @@ impl App {
         )
     }
 
+    /// The journal at `path` played again (`warroom replay`): read-only, its records shown
+    /// as the journal's clock reaches them, `speed` journal seconds to a real one, the
+    /// gauges from its flight recorder. It needs no cluster and no Prometheus.
+    pub fn replay(
+        rb: Runbook,
+        path: &Path,
+        operator: &str,
+        layout: Layout,
+        zone: crate::format::Zone,
+        speed: f64,
+        tx: UnboundedSender<Event>,
+    ) -> Result<App, StartError> {
+        let rb = Arc::new(rb);
+        let records = match journal::Tail::new(path).poll()? {
+            journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
+        };
+        same_release(&rb, path, &records)?;
+        let start = records.first().map_or_else(Utc::now, |r| r.at);
+        let end = records.last().map_or(start, |r| r.at);
+        let mut follow = crate::state::Follow::new(path.display().to_string(), false);
+        follow.replay = Some(crate::state::Replay {
+            queue: records.into(),
+            clock: start,
+            end,
+            speed: speed.clamp(0.25, 3600.0),
+            paused: false,
+            real: None,
+        });
+        let mut app = App::following(rb, follow, &[], path, operator, layout, zone, tx);
+        app.state.now = start;
+        // The flight recorder writes at most every 30 s: its values are what the room saw
+        // then, not stale data.
+        app.state.stale_after = app
+            .state
+            .stale_after
+            .max(2 * crate::update::RECORD_EVERY_SECS);
+        app.state.driver = crate::state::Driver::ReadOnly {
+            why: format!("a replay of {}: nothing here acts", path.display()),
+            holder: None,
+        };
+        Ok(app)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn following(
         rb: Arc<Runbook>,
@@ -650,6 +693,31 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     lease.release(RELEASE_LIMIT).await;
     result?;
     Ok(app.journal_path().to_path_buf())
+}
+
+/// Play a journal again on the full console until the viewer quits. It touches no
+/// cluster: only the clock, the terminal and the signals feed it.
+pub async fn replay(
+    runbook: Runbook,
+    path: &Path,
+    operator: &str,
+    layout: Layout,
+    zone: crate::format::Zone,
+    speed: f64,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::replay(runbook, path, operator, layout, zone, speed, tx.clone())?;
+    crash::install_hook();
+    let signals = spawn_signals(tx.clone());
+    let mut terminal = screen::enter()?;
+    let tasks = [signals, spawn_clock(tx.clone()), spawn_terminal_events(tx)];
+    let result = drive(&mut app, &mut terminal, &mut rx).await;
+    screen::leave(terminal);
+    for t in tasks {
+        t.abort();
+    }
+    result?;
+    Ok(())
 }
 
 /// A panic anywhere ends the process: the terminal is restored, the journal gets a close

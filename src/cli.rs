@@ -76,6 +76,20 @@ pub enum Command {
         #[command(flatten)]
         view: ViewArgs,
     },
+    /// Play a journal again on the full console: read-only, the gauges from its flight
+    /// recorder; Space pauses, `.` steps, `+`/`-` change the speed. Needs no cluster.
+    Replay {
+        /// The release's journal.
+        journal: PathBuf,
+        /// The release's runbook (default: the one the journal's session names).
+        #[arg(long)]
+        runbook: Option<PathBuf>,
+        /// Journal seconds per real second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
     /// The post-deployment report (部署后总结) of a journal, as Markdown or HTML.
     Report {
         /// The release's journal.

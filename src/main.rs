@@ -242,6 +242,24 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             .await?;
             Ok(())
         }
+        Command::Replay {
+            journal,
+            runbook,
+            speed,
+            view,
+        } => {
+            let (rb, _) = match &runbook {
+                Some(p) => (runbook::load(p)?, label_of(p)),
+                None => runbook_of(&journal)?,
+            };
+            if !(speed.is_finite() && speed > 0.0) {
+                anyhow::bail!(
+                    "--speed {speed}: give journal seconds per real second, above 0 (e.g. 10)"
+                );
+            }
+            let layout = layout::load(&view.layout)?;
+            app::replay(rb, &journal, &view.operator(), layout, view.zone(), speed).await
+        }
         Command::Report {
             journal,
             runbook,

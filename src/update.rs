@@ -83,6 +83,11 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                         }
                     }
                 }
+            } else if let Some(a) = replaying(s)
+                .then(|| crate::action::replay_action(&k))
+                .flatten()
+            {
+                replay_key(s, a, &mut fx);
             } else if let Some(a) = action_for(&s.ui.mode, &k) {
                 act(s, a, &mut fx);
             }
@@ -117,6 +122,8 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Resize => s.ui.dirty = true,
         Event::Tick(now) => {
+            // A replay's clock is the journal's.
+            let now = replay_clock(s, now, &mut fx).unwrap_or(now);
             let before = s.stage_name();
             // The diagnostic log fills on its own; while it is shown, look each second.
             if s.ui.console_log || clock_shows_change(s, s.now, now) {
@@ -354,6 +361,96 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Whether this console plays a journal again, with its keys free for it.
+fn replaying(s: &State) -> bool {
+    matches!(s.ui.mode, Mode::Normal) && s.follow.as_ref().is_some_and(|f| f.replay.is_some())
+}
+
+/// Move a replay's clock by the real time since the last tick (times its speed), show
+/// the records it reached, and say what time the screen now shows.
+fn replay_clock(
+    s: &mut State,
+    real: chrono::DateTime<chrono::Utc>,
+    fx: &mut Vec<Effect>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let r = s.follow.as_mut()?.replay.as_mut()?;
+    if !r.paused
+        && let Some(last) = r.real
+    {
+        let ms = (real - last).num_milliseconds().max(0) as f64 * r.speed;
+        r.clock = (r.clock + chrono::Duration::milliseconds(ms as i64)).min(r.end);
+    }
+    r.real = Some(real);
+    let clock = r.clock;
+    while let Some(rec) = s
+        .follow
+        .as_mut()
+        .and_then(|f| f.replay.as_mut())
+        .and_then(|r| r.queue.front().filter(|rec| rec.at <= clock).cloned())
+    {
+        if let Some(r) = s.follow.as_mut().and_then(|f| f.replay.as_mut()) {
+            r.queue.pop_front();
+        }
+        replay_record(s, rec, fx);
+    }
+    Some(clock)
+}
+
+/// Show one record of a replay: the flight recorder's gauges as the gauges, the rest as
+/// the driver's console applied it.
+fn replay_record(s: &mut State, rec: crate::journal::Record, fx: &mut Vec<Effect>) {
+    if let Entry::Gauges { gauges } = &rec.entry {
+        for g in gauges {
+            let Some(index) = s.rb.metrics.iter().position(|m| m.id == g.gauge) else {
+                continue;
+            };
+            let reading = if !g.parts.is_empty() {
+                Reading::Split(
+                    g.parts
+                        .iter()
+                        .map(|p| crate::state::metrics::Part {
+                            key: p.part.clone(),
+                            value: p.value,
+                            at: p.at,
+                        })
+                        .collect(),
+                )
+            } else if let (Some(value), Some(at)) = (g.value, g.at) {
+                Reading::Value { value, at }
+            } else {
+                Reading::NoData
+            };
+            metric(s, index, rec.at, reading, fx);
+        }
+    }
+    if let Some(f) = &mut s.follow {
+        f.saw(std::slice::from_ref(&rec), rec.at);
+    }
+    s.apply(&rec);
+}
+
+/// A replay's own keys.
+fn replay_key(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    let Some(r) = s.follow.as_mut().and_then(|f| f.replay.as_mut()) else {
+        return;
+    };
+    match a {
+        Action::ReplayPause => r.paused = !r.paused,
+        Action::ReplayFaster => r.speed = (r.speed * 2.0).min(3600.0),
+        Action::ReplaySlower => r.speed = (r.speed / 2.0).max(0.25),
+        Action::ReplayStep => {
+            r.paused = true;
+            if let Some(rec) = r.queue.pop_front() {
+                r.clock = r.clock.max(rec.at);
+                let clock = r.clock;
+                replay_record(s, rec, fx);
+                s.now = clock;
+            }
+        }
+        _ => {}
+    }
 }
 
 /// What the followed journal now holds becomes this console's picture of the release:
@@ -708,6 +805,9 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
         Action::Confirm | Action::Cancel | Action::Override => {}
+        Action::ReplayPause | Action::ReplayStep | Action::ReplayFaster | Action::ReplaySlower => {
+            replay_key(s, a, fx)
+        }
     }
 }
 

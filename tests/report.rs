@@ -1,5 +1,7 @@
-//! `warroom report`: the post-deployment summary from journals of the demo and the ERP
-//! runbook, one with a rollback, one with a crash, as the binary writes them.
+//! After the release: `warroom report` (the post-deployment summary from journals of the
+//! demo and the ERP runbook, one with a rollback, one with a crash, as the binary writes
+//! them) and `warroom replay` (the session again on the full console, from the journal
+//! alone).
 
 use std::path::Path;
 use std::process::Command;
@@ -376,4 +378,105 @@ fn the_report_of_a_crashed_erp_release_is_in_chinese_and_names_the_crash() {
     let html = String::from_utf8(html.stdout).unwrap();
     assert!(html.contains("&lt;b&gt;数据库&lt;/b&gt; 已备份"), "{html}");
     assert!(!html.contains("<b>数据库"), "{html}");
+}
+
+fn screen(app: &warroom::app::App) -> String {
+    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 160, 48));
+    warroom::ui::draw_into(&app.state, &view, &mut buf);
+    let mut out = String::new();
+    for y in 0..48 {
+        for x in 0..160 {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_replay_shows_the_session_again_from_the_journal_alone_and_can_pause_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("demo.jsonl");
+    let run = demo_with_rollback();
+    run.write(&j);
+    let before = std::fs::read(&j).unwrap();
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // No cluster, no Prometheus: only the journal.
+    let mut app = warroom::app::App::replay(
+        rb,
+        &j,
+        "wang",
+        warroom::layout::builtin("war-room"),
+        warroom::format::Zone::Utc,
+        10.0,
+        tx,
+    )
+    .unwrap();
+    let real = Utc::now();
+    let tick = |app: &mut warroom::app::App, secs: i64| {
+        app.handle(Event::Tick(real + Duration::seconds(secs)));
+    };
+    tick(&mut app, 0);
+    assert_eq!(
+        app.state.stages.current, None,
+        "the start: nothing decided yet"
+    );
+    // Four real seconds at ×10: the journal's clock at 20:00:40, the 10 % stage begun.
+    tick(&mut app, 4);
+    assert_eq!(app.state.now, t0() + Duration::seconds(40));
+    assert_eq!(app.state.stage_name(), "Canary 10%");
+    let shown = screen(&app);
+    assert!(shown.contains("REPLAY  20:00:40 · ×10"), "{shown}");
+    assert!(
+        app.state
+            .comms
+            .iter()
+            .any(|c| c.who == "lin" && c.text.contains("DBA on the bridge"))
+    );
+    // The gauges are the flight recorder's, as the room saw them then.
+    let err = app
+        .state
+        .rb
+        .metrics
+        .iter()
+        .position(|m| m.id == "error-rate")
+        .unwrap();
+    assert_eq!(app.state.metrics[err].last_value.map(|v| v.0), Some(0.5));
+    // Paused, the clock stands still; a step shows one record more and stays paused.
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char(' '),
+        KeyModifiers::NONE,
+    )));
+    tick(&mut app, 10);
+    assert_eq!(app.state.now, t0() + Duration::seconds(40));
+    assert!(screen(&app).contains("PAUSED"));
+    let seq = app.state.seq;
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char('.'),
+        KeyModifiers::NONE,
+    )));
+    assert!(app.state.seq > seq || app.state.recorded.is_some());
+    // On to the end: the rollback, the error rate the lead saw when deciding it.
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char(' '),
+        KeyModifiers::NONE,
+    )));
+    tick(&mut app, 11);
+    tick(&mut app, 30);
+    assert!(app.state.stages.rolled_back.is_some());
+    assert_eq!(app.state.metrics[err].last_value.map(|v| v.0), Some(7.5));
+    let shown = screen(&app);
+    assert!(shown.contains("REPLAY  20:02:10 · END"), "{shown}");
+    assert!(shown.contains("STAGE ROLLED BACK"), "{shown}");
+    // The clock stops at the journal's last record: nothing is known after it.
+    assert_eq!(app.state.now, run.journal.last().unwrap().at);
+    // The action keys do nothing, and the journal is as it was.
+    app.handle(Event::Key(KeyEvent::new(
+        KeyCode::Char('a'),
+        KeyModifiers::NONE,
+    )));
+    assert_eq!(app.state.ui.mode, Mode::Normal);
+    assert_eq!(std::fs::read(&j).unwrap(), before);
 }

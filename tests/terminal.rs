@@ -168,6 +168,28 @@ fn demo_starts_answers_keys_and_restores_the_terminal_on_quit() {
         "{journal}"
     );
     assert!(Path::new(&kc).exists());
+
+    // The same session again, with the simulated cluster long gone: the journal suffices.
+    t.line("clear; echo BEFORE-THE-REPLAY");
+    t.line(&format!(
+        "{BIN} replay {} --speed 100; echo EXIT=$?",
+        j.display()
+    ));
+    t.wait_for("REPLAY");
+    t.send(&["Tab"]);
+    t.send(&["Tab"]);
+    t.send(&["Tab"]);
+    t.wait_for("backup done");
+    t.wait_for("· END");
+    t.send(&["q"]);
+    let s = t.wait_for("EXIT=0");
+    assert!(s.contains("BEFORE-THE-REPLAY"), "{s}");
+    t.assert_sane();
+    assert_eq!(
+        std::fs::read_to_string(&j).unwrap(),
+        journal,
+        "a replay writes nothing"
+    );
 }
 
 #[test]

@@ -476,6 +476,24 @@ pub struct Follow {
     pub read: Option<DateTime<Utc>>,
     /// Since when the stream cannot be read, and why.
     pub lost: Option<(DateTime<Utc>, String)>,
+    /// The journal is being played again (`warroom replay`), not followed live.
+    pub replay: Option<Replay>,
+}
+
+/// A journal played again: its records wait here and are shown as the journal's clock
+/// reaches them; the screen's clock is the journal's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub queue: std::collections::VecDeque<Record>,
+    /// The journal's time the screen shows.
+    pub clock: DateTime<Utc>,
+    /// The journal's last record: the clock stops there, the journal says nothing after.
+    pub end: DateTime<Utc>,
+    /// Journal seconds per real second.
+    pub speed: f64,
+    pub paused: bool,
+    /// The real time of the last clock tick: how far the journal's clock moves.
+    pub real: Option<DateTime<Utc>>,
 }
 
 impl Follow {
@@ -488,6 +506,7 @@ impl Follow {
             closed: None,
             read: None,
             lost: None,
+            replay: None,
         }
     }
 

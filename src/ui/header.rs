@@ -57,6 +57,9 @@ pub fn health(s: &State) -> Level {
 
 /// Live, or how stale: the cluster link first, then the gauges.
 pub fn freshness(s: &State) -> (String, bool) {
+    if s.follow.as_ref().is_some_and(|f| f.replay.is_some()) {
+        return ("REPLAY (flight recorder)".into(), false);
+    }
     match &s.cluster.link {
         Link::Lost { since, .. } => {
             return (format!("DISCONNECTED since {}", s.zone.hms(*since)), false);
@@ -216,7 +219,28 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         ));
         stage.push(Span::styled(" T takes over", theme.text));
     }
-    if let Some(f) = &s.follow {
+    if let Some(r) = s.follow.as_ref().and_then(|f| f.replay.as_ref()) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            " REPLAY ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Magenta)
+                .add_modifier(Modifier::BOLD),
+        ));
+        // Short: at 80 columns the stage and this share one line.
+        let state = if r.queue.is_empty() {
+            "END".to_string()
+        } else if r.paused {
+            "PAUSED".to_string()
+        } else {
+            format!("×{}", r.speed)
+        };
+        stage.push(Span::styled(
+            format!(" {} · {state}", s.zone.hms(r.clock)),
+            theme.text,
+        ));
+    } else if let Some(f) = &s.follow {
         // Whom this console mirrors, and whether its copy is still live: a copy that
         // stopped is said so, with its age, never shown as the release now.
         stage.push(Span::raw("  "));

@@ -111,7 +111,11 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
         }
     }
     match &s.ui.mode {
-        Mode::Help => overlay::help(theme, f),
+        Mode::Help => overlay::help(
+            s.follow.as_ref().is_some_and(|f| f.replay.is_some()),
+            theme,
+            f,
+        ),
         Mode::Confirm(c) => overlay::confirm(c, theme, f),
         Mode::Note(text) => overlay::note(text, theme, f),
         Mode::Signer { item, name } => {

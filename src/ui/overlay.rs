@@ -32,7 +32,9 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let following = s.follow.is_some();
     if watching && matches!(s.ui.mode, Mode::Normal) {
         // The action keys only explain themselves here: say so rather than offer them.
-        let tag = if following {
+        let tag = if s.follow.as_ref().is_some_and(|f| f.replay.is_some()) {
+            " REPLAY "
+        } else if following {
             " FOLLOWING "
         } else {
             " READ-ONLY "
@@ -48,7 +50,14 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         spans.push(Span::raw("  "));
     }
     let counting_down = crate::update::countdown_running(s).is_some();
-    let shown: Vec<&crate::action::Binding> = bindings(&s.ui.mode).iter().filter(|b| {
+    let replaying =
+        matches!(s.ui.mode, Mode::Normal) && s.follow.as_ref().is_some_and(|f| f.replay.is_some());
+    let table = if replaying {
+        crate::action::REPLAY
+    } else {
+        &[]
+    };
+    let shown: Vec<&crate::action::Binding> = table.iter().chain(bindings(&s.ui.mode)).filter(|b| {
         b.in_bar
             && !(watching && matches!(b.action, Action::Advance | Action::Rollback | Action::Pause))
             // A follower decides nothing: no ticks, no notes of its own.
@@ -72,7 +81,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         | Action::TakeOver
         | Action::Confirm
         | Action::Cancel => 0,
-        Action::Quit | Action::Help | Action::Override => 1,
+        Action::Quit | Action::Help | Action::Override | Action::ReplayPause => 1,
         Action::Advance | Action::Pause => 2,
         _ => 3,
     };
@@ -111,10 +120,15 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn help(theme: &Theme, f: &mut Canvas) {
+pub fn help(replaying: bool, theme: &Theme, f: &mut Canvas) {
     // Every line counts at 80x24: the closing hint rides in the frame's title.
     let mut lines = Vec::new();
-    for b in NORMAL {
+    let replay: &[crate::action::Binding] = if replaying {
+        crate::action::REPLAY
+    } else {
+        &[]
+    };
+    for b in replay.iter().chain(NORMAL) {
         lines.push(Line::from(vec![
             Span::styled(
                 format!("{:>8}  ", b.label),

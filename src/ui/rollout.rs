@@ -16,7 +16,9 @@ use crate::state::State;
 use crate::text::{fit, fit_middle, width};
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
+    let replay = s.follow.as_ref().is_some_and(|f| f.replay.is_some());
     let (title, stale) = match &s.cluster.link {
+        _ if replay => (" Rollout (not in a replay) ".to_string(), true),
         Link::Live => (" Rollout ".to_string(), false),
         Link::Connecting => (" Rollout (connecting…) ".to_string(), true),
         Link::Lost { since, .. } => (
@@ -83,6 +85,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     if s.cluster.updated.is_none() {
         // Nothing known yet: not "missing", just not answered.
         let why = match &s.cluster.link {
+            _ if replay => "the journal holds decisions and gauges, not the cluster's objects: the log says what each action did".into(),
             Link::Lost { error, .. } => format!("no answer from the Kubernetes API yet: {error}"),
             _ => "waiting for the Kubernetes API's first answer…".into(),
         };
