@@ -289,6 +289,26 @@ impl App {
         self.runner.set_kube(client);
     }
 
+    /// The console says something in the log and the journal, outside any event (a
+    /// problem found while starting). A following console keeps its driver's log as it is.
+    pub fn note(&mut self, level: LogLevel, text: String) {
+        if self.state.follow.is_some() {
+            log::warn!("{text}");
+            return;
+        }
+        let rec = self.state.record(CONSOLE, Entry::System { level, text });
+        self.state.apply(&rec);
+        self.run_effects(vec![Effect::Journal(rec)]);
+    }
+
+    /// Where each chat channel's messages go.
+    pub fn set_notify(
+        &mut self,
+        queues: std::collections::HashMap<String, UnboundedSender<crate::notify::Outgoing>>,
+    ) {
+        self.runner.set_notify(queues);
+    }
+
     /// Mirror the journal into the cluster whenever this console drives.
     pub fn set_mirror(&mut self, tx: UnboundedSender<crate::kube::mirror::Publish>) {
         self.runner.set_mirror(tx);
@@ -583,6 +603,19 @@ pub fn start_sources(
         ));
         tasks.push(crate::prom::spawn_poller(prom, gauges, refresh, tx.clone()));
     }
+    // The team's chat: a sender per channel whose URL (and secret) could be read.
+    let (ready, problems) = crate::notify::resolve(&rb);
+    for p in problems {
+        app.note(LogLevel::Warn, p);
+    }
+    let (queues, senders) = crate::notify::spawn(
+        ready,
+        (rb.release.name.clone(), rb.release.version.clone()),
+        crate::notify::Pace::default(),
+        tx.clone(),
+    );
+    app.set_notify(queues);
+    tasks.extend(senders);
     let lease_name = crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
     // The mirror: written while this console drives, read while it follows from the
     // cluster.

@@ -15,6 +15,14 @@ pub enum Effect {
     /// Claim the release's free Lease (the Lease task does it, with the resourceVersion
     /// it read: of two consoles taking at once, one wins).
     TakeLease,
+    /// Tell the team's chat `channels` (runbook ids) of `event`: the notice journaled as
+    /// `seq`; each channel's delivery comes back as `Event::Notified`.
+    Notify {
+        seq: u64,
+        channels: Vec<String>,
+        event: crate::runbook::NotifyEvent,
+        text: String,
+    },
     /// Take the journal for this console (its lock) holding the followed `records`
     /// (written there when it holds fewer): the answer comes back as `Event::Adopted`.
     Adopt {

@@ -56,6 +56,14 @@ pub enum Event {
     /// A following console took the followed journal for itself (it drives on): every
     /// record it holds, or why it could not.
     Adopted(Result<Vec<crate::journal::Record>, String>),
+    /// What became of the notification journaled as `seq` on one channel.
+    Notified {
+        seq: u64,
+        channel: String,
+        ok: bool,
+        message: String,
+        attempts: u32,
+    },
     /// The result of the effect journaled with sequence number `seq`.
     Outcome {
         seq: u64,

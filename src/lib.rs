@@ -12,6 +12,7 @@ pub mod journal;
 pub mod kube;
 pub mod layout;
 pub mod logger;
+pub mod notify;
 pub mod prom;
 pub mod report;
 pub mod runbook;

@@ -39,6 +39,8 @@ pub struct Runner {
     /// which the whole journal was last handed over.
     mirror: Option<UnboundedSender<crate::kube::mirror::Publish>>,
     mirrored: Option<String>,
+    /// Each chat channel's queue, by the runbook's channel id.
+    notify: std::collections::HashMap<String, UnboundedSender<crate::notify::Outgoing>>,
 }
 
 impl Runner {
@@ -62,7 +64,16 @@ impl Runner {
             lease_countdown: None,
             mirror: None,
             mirrored: None,
+            notify: std::collections::HashMap::new(),
         }
+    }
+
+    /// Where each chat channel's messages go.
+    pub fn set_notify(
+        &mut self,
+        queues: std::collections::HashMap<String, UnboundedSender<crate::notify::Outgoing>>,
+    ) {
+        self.notify = queues;
     }
 
     /// Hand the mirror nothing more: it ends once it has written what it holds.
@@ -309,6 +320,32 @@ impl Runner {
                     }
                     None => log::warn!("take-over asked, but no Lease task runs"),
                 },
+                Effect::Notify {
+                    seq,
+                    channels,
+                    event,
+                    text,
+                } => {
+                    for c in channels {
+                        let out = crate::notify::Outgoing {
+                            seq,
+                            event,
+                            text: text.clone(),
+                        };
+                        let sent = self.notify.get(&c).is_some_and(|q| q.send(out).is_ok());
+                        if !sent {
+                            // Its URL or secret could not be read at start (the log said
+                            // why): the notice's fate is journaled all the same.
+                            let _ = self.tx.send(Event::Notified {
+                                seq,
+                                channel: c,
+                                ok: false,
+                                message: "the channel is not set up on this console (see the log at start)".into(),
+                                attempts: 0,
+                            });
+                        }
+                    }
+                }
                 Effect::Adopt { records } => {
                     let adopted = self.adopt(records);
                     let _ = self.tx.send(Event::Adopted(adopted));

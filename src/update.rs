@@ -9,7 +9,7 @@ use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::{Event, Followed};
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
-use crate::runbook::{ItemKind, TriggerAction, TriggerKind};
+use crate::runbook::{ItemKind, NotifyEvent, TriggerAction, TriggerKind};
 use crate::state::metrics::{Level, Reading};
 use crate::state::triggers::{Met, Verdict};
 use crate::state::{Confirm, Driver, Mode, Proposal, Row, State};
@@ -131,6 +131,14 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
             s.now = now;
             announce_staleness(s, &mut fx);
+            match (monitoring_lost(s), s.monitoring_lost) {
+                (Some(what), false) => {
+                    s.monitoring_lost = true;
+                    notify(s, NotifyEvent::MonitoringLost, &what, &mut fx);
+                }
+                (None, true) => s.monitoring_lost = false,
+                _ => {}
+            }
             evaluate_triggers(s, &mut fx);
             countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
@@ -151,12 +159,19 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 && before != s.stage_name()
             {
                 let st = &s.rb.stages[i];
-                let text = if i + 1 < s.rb.stages.len() {
+                let last = i + 1 == s.rb.stages.len();
+                let text = if !last {
                     format!("{} held for {}: ready to advance", st.title, st.hold)
                 } else {
                     format!("{} held for {}: release complete", st.title, st.hold)
                 };
-                say(s, LogLevel::Info, text, &mut fx);
+                say(s, LogLevel::Info, text.clone(), &mut fx);
+                let event = if last {
+                    NotifyEvent::ReleaseComplete
+                } else {
+                    NotifyEvent::StageCompleted
+                };
+                notify(s, event, &text, &mut fx);
             }
         }
         Event::Cluster(snap) => {
@@ -281,9 +296,13 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                         format!("{why}: press T to take over driving it"),
                     ),
                 };
+                let now_driving = matches!(d, Driver::Driving { .. });
                 s.driver = d;
                 s.ui.dirty = true;
-                say(s, level, text, &mut fx);
+                say(s, level, text.clone(), &mut fx);
+                if now_driving {
+                    notify(s, NotifyEvent::DriverChanged, &text, &mut fx);
+                }
             }
         }
         Event::Signal(name) => {
@@ -312,6 +331,27 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             fx.push(Effect::Quit);
         }
         Event::Follow(f) => followed(s, f),
+        Event::Notified {
+            seq,
+            channel,
+            ok,
+            message,
+            attempts,
+        } => {
+            let message = clean(&message).into_owned();
+            emit(
+                s,
+                CONSOLE,
+                Entry::Delivered {
+                    of: seq,
+                    channel,
+                    ok,
+                    message,
+                    attempts,
+                },
+                &mut fx,
+            );
+        }
         Event::Adopted(Ok(records)) => {
             // The journal is this console's now: what it holds is the story so far, and
             // this console carries it on once the Lease is its own.
@@ -357,6 +397,14 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             );
             if let Some(stage) = started {
                 tick_what_the_stage_did(s, &stage, &mut fx);
+                if let Some(i) = s.rb.stage_index(&stage) {
+                    let st = &s.rb.stages[i];
+                    let detail = format!(
+                        "{} ({}% of traffic to the new version), driven by {}",
+                        st.title, st.traffic, s.operator
+                    );
+                    notify(s, NotifyEvent::StageStarted, &detail, &mut fx);
+                }
             }
         }
     }
@@ -577,6 +625,60 @@ fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
     seq
 }
 
+/// Tell the channels that hear of `event` what happened: the notice is journaled first,
+/// then handed to the senders. A following console tells nobody: its driver does.
+fn notify(s: &mut State, event: NotifyEvent, detail: &str, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() {
+        return;
+    }
+    let channels = crate::notify::channels_for(&s.rb, event);
+    if channels.is_empty() {
+        return;
+    }
+    let text = crate::notify::compose(&s.rb, event, detail);
+    let seq = emit(
+        s,
+        CONSOLE,
+        Entry::Notice {
+            event: event.name().into(),
+            channels: channels.clone(),
+            text: text.clone(),
+        },
+        fx,
+    );
+    fx.push(Effect::Notify {
+        seq,
+        channels,
+        event,
+        text,
+    });
+}
+
+/// What the room can no longer see, in words: gauges that had data and have none fresh,
+/// and the cluster when its API is lost. None while everything that was seen still is.
+fn monitoring_lost(s: &State) -> Option<String> {
+    let mut parts = Vec::new();
+    let gone: Vec<&str> = (0..s.metrics.len())
+        .filter(|&i| s.metrics[i].last_value.is_some() && s.gauge_level(i) == Level::Unknown)
+        .map(|i| s.rb.metrics[i].title.as_str())
+        .collect();
+    if !gone.is_empty() {
+        parts.push(format!(
+            "no fresh data for {} of {} gauges ({})",
+            gone.len(),
+            s.metrics.len(),
+            gone.join(", ")
+        ));
+    }
+    if let Link::Lost { since, error } = &s.cluster.link {
+        parts.push(format!(
+            "the Kubernetes API is unreachable since {}: {error}",
+            s.zone.hms(*since)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// How often the flight recorder writes the gauges while a stage is in force, when they
 /// changed: the journal then holds the curve the room watched (about 120 small records
 /// an hour), not only the moments of decision.
@@ -618,6 +720,13 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             s.ui.mode = Mode::Normal;
             let id = s.checklist.items[item].id.clone();
             let who = s.operator.clone();
+            let detail = format!(
+                "{name} signed off as {} (entered by {who})",
+                s.checklist.items[item]
+                    .role
+                    .as_deref()
+                    .unwrap_or("sign-off")
+            );
             emit(
                 s,
                 &who,
@@ -628,6 +737,7 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 },
                 fx,
             );
+            notify(s, NotifyEvent::Signoff, &detail, fx);
         }
         (Mode::Signer { .. }, Action::Cancel | Action::Quit) => {
             s.ui.mode = Mode::Normal;
@@ -1019,6 +1129,13 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 message,
             };
             let to = stage.id.clone();
+            let overrode = override_reason.as_ref().map(|why| {
+                format!(
+                    "{who} advanced to {} over unknown health ({}): {why}",
+                    stage.title,
+                    overridden.join("; ")
+                )
+            });
             let seq = emit(
                 s,
                 &who,
@@ -1031,6 +1148,9 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 fx,
             );
             fx.push(Effect::Kube { seq, op, audit });
+            if let Some(detail) = overrode {
+                notify(s, NotifyEvent::Override, &detail, fx);
+            }
         }
         Proposal::Rollback { op } => {
             let (kind, words) = c
@@ -1061,6 +1181,10 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
         Proposal::CancelCountdown { trigger } => {
             let id = s.rb.rollback_triggers[trigger].id.clone();
             let reason = c.reason.clone().unwrap_or_default();
+            let detail = format!(
+                "{who} stopped the automatic rollback ({}): {reason}",
+                s.rb.rollback_triggers[trigger].text
+            );
             emit(
                 s,
                 &who,
@@ -1070,6 +1194,7 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 },
                 fx,
             );
+            notify(s, NotifyEvent::CountdownCancelled, &detail, fx);
         }
         Proposal::TakeOver if s.follow.is_some() => {
             // The journal first, taken with its lock, holding the driver's story, so this
@@ -1159,6 +1284,7 @@ fn rollback(
         reason: "WarroomRollback".into(),
         message: format!("{release}: {kind}: {reason}: {plan}"),
     };
+    let detail = format!("{kind}, by {who}: {reason} ({plan})");
     let seq = emit(
         s,
         who,
@@ -1170,6 +1296,7 @@ fn rollback(
         fx,
     );
     fx.push(Effect::Kube { seq, op, audit });
+    notify(s, NotifyEvent::Rollback, &detail, fx);
 }
 
 /// An action sent before a restart whose answer never reached the journal: once the
@@ -1744,6 +1871,17 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 };
                 let text = format!("ROLLBACK TRIGGER MET: {} ({evidence}). {then}", t.text);
                 say(s, LogLevel::Error, text, fx);
+                let detail = format!("{} ({evidence})", t.text);
+                notify(s, NotifyEvent::TriggerMet, &detail, fx);
+                if t.action == Some(TriggerAction::Rollback) {
+                    let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
+                    let detail = format!(
+                        "{}: the driving console rolls back at {} unless the lead cancels",
+                        t.text,
+                        s.zone.hms(deadline)
+                    );
+                    notify(s, NotifyEvent::CountdownStarted, &detail, fx);
+                }
             }
             (Some(m), _) if all_clear => {
                 let _ = m;

@@ -577,3 +577,48 @@ fn ticked_by_must_name_a_stage() {
     assert_eq!(l, pos(GOOD, "id: config").0 + 1);
     assert!(m.starts_with("no stage has id `c20`: use one of"), "{m}");
 }
+
+#[test]
+fn notify_channels_keep_their_secrets_out_of_the_runbook_and_sign_only_where_they_can() {
+    fn with(channels: &'static str) -> impl Fn(&str) -> String {
+        move |s: &str| format!("{s}notify:\n  channels:\n{channels}")
+    }
+    // A URL written inline is refused: it carries the channel's token.
+    let (l, _, m) = one(&bad(with(
+        "    - {id: ops, kind: feishu, url: 'https://open.feishu.cn/open-apis/bot/v2/hook/abc', events: [rollback]}\n",
+    )));
+    assert_eq!(l, GOOD.lines().count() + 3);
+    assert!(m.starts_with("unknown field `url`"), "{m}");
+    // Where the URL is must be said.
+    let (_, _, m) = one(&bad(with(
+        "    - {id: ops, kind: slack, events: [rollback]}\n",
+    )));
+    assert!(
+        m.contains("url_env (an environment variable) or url_file"),
+        "{m}"
+    );
+    // Slack and WeCom do not sign: a secret there is a mistake.
+    let (_, _, m) = one(&bad(with(
+        "    - {id: ops, kind: wecom, url_env: WECOM, secret_env: S, events: [rollback]}\n",
+    )));
+    assert!(m.contains("does not sign its messages"), "{m}");
+    // A channel hears of something, and each is named once.
+    let (_, _, m) = one(&bad(with(
+        "    - {id: ops, kind: slack, url_env: SLACK, events: []}\n",
+    )));
+    assert!(m.starts_with("name at least one event"), "{m}");
+    let (_, _, m) = one(&bad(with(
+        "    - {id: ops, kind: slack, url_env: A, events: [rollback]}\n    - {id: ops, kind: slack, url_env: B, events: [rollback]}\n",
+    )));
+    assert!(m.starts_with("duplicate channel id `ops`"), "{m}");
+    // An event nobody knows is refused with the list.
+    let (_, _, m) = one(&bad(with(
+        "    - {id: ops, kind: slack, url_env: A, events: [deployed]}\n",
+    )));
+    assert!(m.contains("unknown variant `deployed`"), "{m}");
+    // And a good section parses.
+    let good = with(
+        "    - {id: ops, kind: dingtalk, url_env: DING, secret_file: /etc/ding.secret, events: [rollback, trigger_met]}\n",
+    )(GOOD);
+    parse_runbook(Path::new("good.yaml"), &good).unwrap();
+}

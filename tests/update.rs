@@ -2547,3 +2547,167 @@ fn fresh_at(s: &mut State, now: DateTime<Utc>) {
         );
     }
 }
+
+/// The demo release with two chat channels: one hears of everything that needs the
+/// team, the other only of rollbacks.
+fn with_channels() -> State {
+    let src = format!(
+        "{}\nnotify:\n  channels:\n    - {{id: ops-feishu, kind: feishu, url_env: FEISHU_HOOK, secret_env: FEISHU_SECRET, events: [stage_started, rollback, signoff, override, driver_changed, monitoring_lost]}}\n    - {{id: sre-slack, kind: slack, url_file: /etc/warroom/slack.url, events: [rollback]}}\n",
+        warroom::builtin::DEMO_RUNBOOK
+    );
+    let rb = parse_runbook(Path::new("demo.yaml"), &src).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    fresh(&mut s);
+    s
+}
+
+/// The notifications asked for: (channels, event, text).
+fn notices(fx: &[Effect]) -> Vec<(Vec<String>, warroom::runbook::NotifyEvent, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Notify {
+                channels,
+                event,
+                text,
+                ..
+            } => Some((channels.clone(), *event, text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_team_hears_of_stages_rollbacks_and_sign_offs_on_the_channels_that_asked() {
+    use warroom::runbook::NotifyEvent;
+    let mut s = with_channels();
+    select_item(&mut s, "so-tech-lead");
+    ch(&mut s, ' ');
+    let n = notices(&sign_as(&mut s, "王五"));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].1, NotifyEvent::Signoff);
+    assert!(
+        n[0].2
+            .ends_with("Signed off: 王五 signed off as Tech lead (entered by lin)"),
+        "{}",
+        n[0].2
+    );
+    tick_all_gating(&mut s, "canary-10");
+    ch(&mut s, 'a');
+    let fx = ch(&mut s, 'y');
+    assert!(notices(&fx).is_empty(), "nothing before the API confirms");
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
+        panic!("{fx:?}")
+    };
+    let fx = update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    let n = notices(&fx);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].0, vec!["ops-feishu".to_string()]);
+    assert_eq!(n[0].1, NotifyEvent::StageStarted);
+    assert_eq!(
+        n[0].2,
+        "[ERP backend (demo) v1.0.0] Stage started: Canary 10% (10% of traffic to the new version), driven by lin"
+    );
+    // The notice is journaled before it is sent.
+    let notice_at = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Journal(r) if matches!(r.entry, Entry::Notice { .. })))
+        .unwrap();
+    let send_at = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Notify { .. }))
+        .unwrap();
+    assert!(notice_at < send_at);
+    // A rollback reaches both channels, with its kind and reason.
+    fresh(&mut s);
+    ch(&mut s, 'R');
+    let fx = reason(&mut s, "canary errors");
+    let n = notices(&fx);
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        n[0].0,
+        vec!["ops-feishu".to_string(), "sre-slack".to_string()]
+    );
+    assert_eq!(n[0].1, NotifyEvent::Rollback);
+    assert_eq!(
+        n[0].2,
+        "[ERP backend (demo) v1.0.0] ROLLBACK: manual, by lin: Manual rollback: business functions failing or performance severely degraded — lin: “canary errors” (Roll back: scale erp-backend-canary to 0 and erp-backend to 10)"
+    );
+    // A delivery that failed is in the log; one that worked is only in the journal.
+    let seq = s.seq;
+    let fx = update(
+        &mut s,
+        Event::Notified {
+            seq,
+            channel: "sre-slack".into(),
+            ok: false,
+            message: "HTTP 500: busy".into(),
+            attempts: 5,
+        },
+    );
+    assert!(matches!(
+        journaled(&fx)[0],
+        Entry::Delivered { ok: false, .. }
+    ));
+    assert!(
+        s.comms
+            .last()
+            .unwrap()
+            .text
+            .contains("NOT delivered to sre-slack after 5 attempts: HTTP 500: busy")
+    );
+    let lines = s.comms.len();
+    let fx = update(
+        &mut s,
+        Event::Notified {
+            seq,
+            channel: "ops-feishu".into(),
+            ok: true,
+            message: "delivered".into(),
+            attempts: 1,
+        },
+    );
+    assert_eq!(journaled(&fx).len(), 1);
+    assert_eq!(s.comms.len(), lines);
+}
+
+#[test]
+fn monitoring_lost_is_told_once_per_episode_and_a_follower_tells_nobody() {
+    use warroom::runbook::NotifyEvent;
+    let mut s = with_channels();
+    let fx = update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
+    let n = notices(&fx);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].1, NotifyEvent::MonitoringLost);
+    assert!(
+        n[0].2.contains("no fresh data for 13 of 13 gauges"),
+        "{}",
+        n[0].2
+    );
+    assert!(notices(&update(&mut s, Event::Tick(t0() + Duration::seconds(61)))).is_empty());
+    // Fresh again, then lost again: a new episode.
+    fresh_at(&mut s, t0() + Duration::seconds(62));
+    update(&mut s, Event::Tick(t0() + Duration::seconds(62)));
+    assert_eq!(
+        notices(&update(&mut s, Event::Tick(t0() + Duration::seconds(120)))).len(),
+        1
+    );
+    // A follower sees the same, and leaves the telling to the driver.
+    let mut f = with_channels();
+    f.follow = Some(warroom::state::Follow::new("/j".into(), false));
+    assert!(notices(&update(&mut f, Event::Tick(t0() + Duration::seconds(60)))).is_empty());
+}

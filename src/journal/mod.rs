@@ -95,6 +95,20 @@ pub enum Entry {
         level: Level,
         text: String,
     },
+    /// Intent: tell the team's chat channels of `event` (its name), in `text`.
+    Notice {
+        event: String,
+        channels: Vec<String>,
+        text: String,
+    },
+    /// What became of notice `of` on one channel, after `attempts` tries.
+    Delivered {
+        of: u64,
+        channel: String,
+        ok: bool,
+        message: String,
+        attempts: u32,
+    },
     /// The flight recorder: every gauge as the room saw it, just before a decision and
     /// at intervals during stages, so the journal alone tells what the decision was
     /// taken on.

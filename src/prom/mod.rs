@@ -41,6 +41,10 @@ const BACKOFF: Duration = Duration::from_millis(200);
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -259,7 +263,7 @@ fn default_timeout(refresh: Duration) -> Duration {
     refresh.min(Duration::from_secs(10))
 }
 
-fn from_env(var: &str, what: &str) -> Result<Secret, String> {
+pub(crate) fn from_env(var: &str, what: &str) -> Result<Secret, String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
         Ok(_) => Err(format!("the environment variable {var} ({what}) is empty")),
@@ -269,7 +273,7 @@ fn from_env(var: &str, what: &str) -> Result<Secret, String> {
     }
 }
 
-fn from_file(path: &Path, what: &str) -> Result<Secret, String> {
+pub(crate) fn from_file(path: &Path, what: &str) -> Result<Secret, String> {
     match std::fs::read_to_string(path) {
         Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
         Ok(_) => Err(format!("{} ({what}) is empty", path.display())),

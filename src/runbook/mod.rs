@@ -616,6 +616,7 @@ fn validate(rb: &Runbook) -> Found {
     }
 
     validate_prometheus(rb, &mut out);
+    validate_notify(rb, &mut out);
 
     // Triggers
     let mut trigger_ids = HashSet::new();
@@ -836,6 +837,56 @@ fn is_label_name(s: &str) -> bool {
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// The `notify:` section: each channel reachable one way, signed only where its
+/// platform signs, hearing of something, named once.
+fn validate_notify(rb: &Runbook, out: &mut Found) {
+    let Some(n) = &rb.notify else { return };
+    let mut ids = std::collections::HashSet::new();
+    for (i, c) in n.channels.iter().enumerate() {
+        let at =
+            |k: &str| -> Vec<Seg> { vec!["notify".into(), "channels".into(), i.into(), k.into()] };
+        if !ids.insert(c.id.as_str()) {
+            out.push((
+                at("id"),
+                format!(
+                    "duplicate channel id `{}`: give each channel its own id",
+                    c.id
+                ),
+            ));
+        }
+        match (&c.url_env, &c.url_file) {
+            (None, None) => out.push((
+                at("kind"),
+                "name where the webhook URL is: url_env (an environment variable) or url_file; the URL carries the channel's token, so it is never written in the runbook".into(),
+            )),
+            (Some(_), Some(_)) => out.push((
+                at("url_file"),
+                "give url_env or url_file, not both".into(),
+            )),
+            _ => {}
+        }
+        if c.secret_env.is_some() && c.secret_file.is_some() {
+            out.push((
+                at("secret_file"),
+                "give secret_env or secret_file, not both".into(),
+            ));
+        }
+        if !c.kind.signs() && (c.secret_env.is_some() || c.secret_file.is_some()) {
+            out.push((
+                at(if c.secret_env.is_some() { "secret_env" } else { "secret_file" }),
+                "this platform does not sign its messages (its URL's key is the secret): remove the signing secret".into(),
+            ));
+        }
+        if c.events.is_empty() {
+            out.push((
+                at("events"),
+                "name at least one event this channel hears of, e.g. [rollback, release_complete]"
+                    .into(),
+            ));
+        }
+    }
 }
 
 /// The `prometheus:` section: a URL that can work, timings that make sense, one way to

@@ -17,7 +17,82 @@ pub struct Runbook {
     pub metrics: Vec<Metric>,
     #[serde(default)]
     pub rollback_triggers: Vec<Trigger>,
+    /// Where the team hears of the release: chat channels and the events each gets.
+    #[serde(default)]
+    pub notify: Option<Notify>,
     pub phases: Vec<Phase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub channels: Vec<Channel>,
+}
+
+/// A chat channel. Its webhook URL holds the platform's access token, so it is a secret
+/// like the signing secret: named by environment variable or file, never written here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub id: String,
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    #[serde(default)]
+    pub url_file: Option<std::path::PathBuf>,
+    /// The signing secret, for the platforms that sign (Feishu/Lark, DingTalk, and the
+    /// generic webhook).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// What this channel hears of.
+    pub events: Vec<NotifyEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// Feishu / Lark custom bot.
+    Feishu,
+    /// DingTalk group robot.
+    Dingtalk,
+    /// WeCom (企业微信) group robot.
+    Wecom,
+    /// Slack incoming webhook.
+    Slack,
+    /// Any JSON webhook (signed with HMAC-SHA256 when it has a secret).
+    Webhook,
+}
+
+impl ChannelKind {
+    /// Whether the platform signs its messages with a secret.
+    pub fn signs(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Feishu | ChannelKind::Dingtalk | ChannelKind::Webhook
+        )
+    }
+}
+
+/// What the team hears of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    StageStarted,
+    StageCompleted,
+    TriggerMet,
+    CountdownStarted,
+    CountdownCancelled,
+    /// With its kind and reason.
+    Rollback,
+    /// Advancing over unknown health, with the reason.
+    Override,
+    Signoff,
+    ReleaseComplete,
+    DriverChanged,
+    /// Gauges or the cluster without fresh data.
+    MonitoringLost,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -454,6 +454,8 @@ pub struct State {
     /// This console follows the driving console's journal: its checklist, stage, notes
     /// and log are the driver's, and it decides nothing itself.
     pub follow: Option<Follow>,
+    /// The team was told that monitoring is lost, and it has not come back since.
+    pub monitoring_lost: bool,
     /// The flight recorder's last record: when, and the gauges as they were.
     pub recorded: Option<(DateTime<Utc>, Vec<crate::journal::Seen>)>,
 }
@@ -583,6 +585,7 @@ impl State {
             simulated: false,
             wall: None,
             follow: None,
+            monitoring_lost: false,
             recorded: None,
         }
     }
@@ -818,6 +821,28 @@ impl State {
                 );
             }
             Entry::System { level, text } => log(self, *level, text.clone()),
+            Entry::Notice {
+                event, channels, ..
+            } => log(
+                self,
+                LogLevel::Info,
+                format!("told {} of {event}", channels.join(", ")),
+            ),
+            // A message delivered is not news; one that could not be is.
+            Entry::Delivered { ok: true, .. } => {}
+            Entry::Delivered {
+                of,
+                channel,
+                message,
+                attempts,
+                ..
+            } => log(
+                self,
+                LogLevel::Warn,
+                format!(
+                    "notice #{of} NOT delivered to {channel} after {attempts} attempts: {message}"
+                ),
+            ),
             // Not said in the log: it is the record of what the gauges said.
             Entry::Gauges { gauges } => self.recorded = Some((rec.at, gauges.clone())),
         }
