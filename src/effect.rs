@@ -23,6 +23,9 @@ pub enum Effect {
         event: crate::runbook::NotifyEvent,
         text: String,
     },
+    /// Follow the driving console's mirror in the cluster (another console drives): its
+    /// records come back as `Event::Follow`.
+    FollowMirror,
     /// Take the journal for this console (its lock) holding the followed `records`
     /// (written there when it holds fewer): the answer comes back as `Event::Adopted`.
     Adopt {

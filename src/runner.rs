@@ -41,6 +41,16 @@ pub struct Runner {
     mirrored: Option<String>,
     /// Each chat channel's queue, by the runbook's channel id.
     notify: std::collections::HashMap<String, UnboundedSender<crate::notify::Outgoing>>,
+    /// The mirror's reader, when this console began following another driver.
+    follower: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+    }
 }
 
 impl Runner {
@@ -65,6 +75,7 @@ impl Runner {
             mirror: None,
             mirrored: None,
             notify: std::collections::HashMap::new(),
+            follower: None,
         }
     }
 
@@ -138,10 +149,13 @@ impl Runner {
     /// story or the start of it (then the rest is written): a journal with another story
     /// is not overwritten.
     fn adopt(&mut self, followed: Vec<journal::Record>) -> Result<Vec<journal::Record>, String> {
-        let path = match &self.journal {
-            Journal::Following(p) => p.clone(),
-            Journal::Writing(_) => return Err("this console already keeps its own journal".into()),
+        if let Journal::Writing(w) = &self.journal {
+            return self.carry_on(w.path().to_path_buf(), followed);
+        }
+        let Journal::Following(path) = &self.journal else {
+            unreachable!("a journal is written or followed")
         };
+        let path = path.clone();
         let writer = Writer::open(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock => format!(
                 "the console that wrote {} still has it open on this host (still running, perhaps cut off from the API): quit it first, or take over from another journal",
@@ -172,6 +186,71 @@ impl Runner {
         };
         self.journal = Journal::Writing(writer);
         Ok(records)
+    }
+
+    /// A console that watched with a journal of its own takes over: its journal must
+    /// carry the driver's story. One that is part of it gets the rest; one that only
+    /// recorded the watching (no decision in it) is moved aside, kept, and the driver's
+    /// story starts the journal anew; one with decisions of its own is left alone and the
+    /// take-over refused.
+    fn carry_on(
+        &mut self,
+        path: std::path::PathBuf,
+        followed: Vec<journal::Record>,
+    ) -> Result<Vec<journal::Record>, String> {
+        use journal::Entry;
+        let held = journal::replay(&path).map_err(|e| e.to_string())?.records;
+        if followed.starts_with(&held) {
+            let Journal::Writing(w) = &mut self.journal else {
+                unreachable!("checked by the caller")
+            };
+            for r in &followed[held.len()..] {
+                w.append(r).map_err(|e| e.to_string())?;
+            }
+            return Ok(followed);
+        }
+        if held.starts_with(&followed) {
+            return Ok(held);
+        }
+        let decided = held.iter().find(|r| {
+            matches!(
+                r.entry,
+                Entry::Mark { .. }
+                    | Entry::Note { .. }
+                    | Entry::Advance { .. }
+                    | Entry::Rollback { .. }
+                    | Entry::Pause { .. }
+                    | Entry::Step { .. }
+                    | Entry::Cancel { .. }
+            )
+        });
+        if let Some(r) = decided {
+            return Err(format!(
+                "{} holds decisions of this console's own (record {} by {}) that are not in the driver's story: start with another --journal to take over",
+                path.display(),
+                r.seq,
+                r.who
+            ));
+        }
+        let aside = {
+            let mut s = path.as_os_str().to_owned();
+            s.push(format!(".watched-{}", Utc::now().format("%Y%m%dT%H%M%S")));
+            std::path::PathBuf::from(s)
+        };
+        std::fs::rename(&path, &aside)
+            .map_err(|e| format!("cannot move {} aside: {e}", path.display()))?;
+        let mut w =
+            Writer::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        for r in &followed {
+            w.append(r).map_err(|e| e.to_string())?;
+        }
+        // The old file's lock goes with its writer.
+        self.journal = Journal::Writing(w);
+        log::info!(
+            "the journal of this console's watching was moved to {}",
+            aside.display()
+        );
+        Ok(followed)
     }
 
     pub fn sender(&self) -> UnboundedSender<Event> {
@@ -344,6 +423,19 @@ impl Runner {
                                 attempts: 0,
                             });
                         }
+                    }
+                }
+                Effect::FollowMirror => {
+                    if let (Some(client), None) = (&self.kube, &self.follower) {
+                        let rb = &state.rb;
+                        let lease =
+                            crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
+                        self.follower = Some(crate::kube::mirror::spawn_reader(
+                            client.clone(),
+                            &rb.kubernetes.namespace,
+                            &lease,
+                            self.tx.clone(),
+                        ));
                     }
                 }
                 Effect::Adopt { records } => {

@@ -166,6 +166,20 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     format!("{} held for {}: release complete", st.title, st.hold)
                 };
                 say(s, LogLevel::Info, text.clone(), &mut fx);
+                let text = words(
+                    s,
+                    text,
+                    format!(
+                        "{} 已观察 {}，{}",
+                        s.rb.stages[i].title,
+                        s.rb.stages[i].hold,
+                        if last {
+                            "发布完成"
+                        } else {
+                            "可进入下一阶段"
+                        }
+                    ),
+                );
                 let event = if last {
                     NotifyEvent::ReleaseComplete
                 } else {
@@ -297,11 +311,43 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     ),
                 };
                 let now_driving = matches!(d, Driver::Driving { .. });
+                let other_drives = matches!(
+                    &d,
+                    Driver::ReadOnly {
+                        holder: Some(_),
+                        ..
+                    }
+                );
                 s.driver = d;
                 s.ui.dirty = true;
                 say(s, level, text.clone(), &mut fx);
                 if now_driving {
+                    let lease = match &s.driver {
+                        Driver::Driving { lease, .. } => lease.clone(),
+                        _ => String::new(),
+                    };
+                    let text = words(
+                        s,
+                        text,
+                        format!(
+                            "{} 的控制台开始操作本次发布（持有 Lease {lease}）",
+                            s.operator
+                        ),
+                    );
                     notify(s, NotifyEvent::DriverChanged, &text, &mut fx);
+                }
+                // Another console drives: show its release, from its mirror in the
+                // cluster, rather than this console's own journal, which now stands still.
+                if other_drives && s.follow.is_none() {
+                    let lease =
+                        crate::kube::lease::lease_name(&s.rb.release.name, &s.rb.release.version);
+                    let source = format!(
+                        "the mirror in the cluster (ConfigMaps {}={lease} in {})",
+                        crate::kube::mirror::JOURNAL_LABEL,
+                        s.rb.kubernetes.namespace
+                    );
+                    s.follow = Some(crate::state::Follow::new(source, true));
+                    fx.push(Effect::FollowMirror);
                 }
             }
         }
@@ -399,9 +445,16 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 tick_what_the_stage_did(s, &stage, &mut fx);
                 if let Some(i) = s.rb.stage_index(&stage) {
                     let st = &s.rb.stages[i];
-                    let detail = format!(
-                        "{} ({}% of traffic to the new version), driven by {}",
-                        st.title, st.traffic, s.operator
+                    let detail = words(
+                        s,
+                        format!(
+                            "{} ({}% of traffic to the new version), driven by {}",
+                            st.title, st.traffic, s.operator
+                        ),
+                        format!(
+                            "{}（新版本承接 {}% 流量），操作人 {}",
+                            st.title, st.traffic, s.operator
+                        ),
                     );
                     notify(s, NotifyEvent::StageStarted, &detail, &mut fx);
                 }
@@ -508,6 +561,11 @@ fn followed(s: &mut State, f: Followed) {
         return;
     };
     let now = s.wall.unwrap_or(s.now);
+    // The first records of a follower are its whole picture, whatever it showed before.
+    let f = match f {
+        Followed::More(records) if follow.read.is_none() => Followed::Reset(records),
+        f => f,
+    };
     match f {
         Followed::More(records) => {
             let back = follow.lost.is_some();
@@ -625,6 +683,14 @@ fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
     seq
 }
 
+/// The runbook's language picks the words said to the team.
+fn words(s: &State, en: String, zh: String) -> String {
+    match s.rb.lang() {
+        crate::runbook::Lang::Zh => zh,
+        crate::runbook::Lang::En => en,
+    }
+}
+
 /// Tell the channels that hear of `event` what happened: the notice is journaled first,
 /// then handed to the senders. A following console tells nobody: its driver does.
 fn notify(s: &mut State, event: NotifyEvent, detail: &str, fx: &mut Vec<Effect>) {
@@ -663,17 +729,33 @@ fn monitoring_lost(s: &State) -> Option<String> {
         .map(|i| s.rb.metrics[i].title.as_str())
         .collect();
     if !gone.is_empty() {
-        parts.push(format!(
-            "no fresh data for {} of {} gauges ({})",
-            gone.len(),
-            s.metrics.len(),
-            gone.join(", ")
+        parts.push(words(
+            s,
+            format!(
+                "no fresh data for {} of {} gauges ({})",
+                gone.len(),
+                s.metrics.len(),
+                gone.join(", ")
+            ),
+            format!(
+                "{}/{} 个指标没有最新数据（{}）",
+                gone.len(),
+                s.metrics.len(),
+                gone.join("、")
+            ),
         ));
     }
     if let Link::Lost { since, error } = &s.cluster.link {
-        parts.push(format!(
-            "the Kubernetes API is unreachable since {}: {error}",
-            s.zone.hms(*since)
+        parts.push(words(
+            s,
+            format!(
+                "the Kubernetes API is unreachable since {}: {error}",
+                s.zone.hms(*since)
+            ),
+            format!(
+                "Kubernetes API 自 {} 起无法访问：{error}",
+                s.zone.hms(*since)
+            ),
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
@@ -720,12 +802,14 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             s.ui.mode = Mode::Normal;
             let id = s.checklist.items[item].id.clone();
             let who = s.operator.clone();
-            let detail = format!(
-                "{name} signed off as {} (entered by {who})",
-                s.checklist.items[item]
-                    .role
-                    .as_deref()
-                    .unwrap_or("sign-off")
+            let role = s.checklist.items[item]
+                .role
+                .as_deref()
+                .unwrap_or("sign-off");
+            let detail = words(
+                s,
+                format!("{name} signed off as {role} (entered by {who})"),
+                format!("{name} 以{role}身份签字确认（由 {who} 录入）"),
             );
             emit(
                 s,
@@ -1130,10 +1214,18 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             };
             let to = stage.id.clone();
             let overrode = override_reason.as_ref().map(|why| {
-                format!(
-                    "{who} advanced to {} over unknown health ({}): {why}",
-                    stage.title,
-                    overridden.join("; ")
+                words(
+                    s,
+                    format!(
+                        "{who} advanced to {} over unknown health ({}): {why}",
+                        stage.title,
+                        overridden.join("; ")
+                    ),
+                    format!(
+                        "{who} 在健康状态未知时推进到 {}（{}）：{why}",
+                        stage.title,
+                        overridden.join("；")
+                    ),
                 )
             });
             let seq = emit(
@@ -1181,9 +1273,11 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
         Proposal::CancelCountdown { trigger } => {
             let id = s.rb.rollback_triggers[trigger].id.clone();
             let reason = c.reason.clone().unwrap_or_default();
-            let detail = format!(
-                "{who} stopped the automatic rollback ({}): {reason}",
-                s.rb.rollback_triggers[trigger].text
+            let what = &s.rb.rollback_triggers[trigger].text;
+            let detail = words(
+                s,
+                format!("{who} stopped the automatic rollback ({what}): {reason}"),
+                format!("{who} 取消了自动回滚（{what}）：{reason}"),
             );
             emit(
                 s,
@@ -1284,7 +1378,11 @@ fn rollback(
         reason: "WarroomRollback".into(),
         message: format!("{release}: {kind}: {reason}: {plan}"),
     };
-    let detail = format!("{kind}, by {who}: {reason} ({plan})");
+    let detail = words(
+        s,
+        format!("{kind}, by {who}: {reason} ({plan})"),
+        format!("{kind}，操作人 {who}：{reason}（{plan}）"),
+    );
     let seq = emit(
         s,
         who,
@@ -1875,10 +1973,18 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 notify(s, NotifyEvent::TriggerMet, &detail, fx);
                 if t.action == Some(TriggerAction::Rollback) {
                     let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
-                    let detail = format!(
-                        "{}: the driving console rolls back at {} unless the lead cancels",
-                        t.text,
-                        s.zone.hms(deadline)
+                    let detail = words(
+                        s,
+                        format!(
+                            "{}: the driving console rolls back at {} unless the lead cancels",
+                            t.text,
+                            s.zone.hms(deadline)
+                        ),
+                        format!(
+                            "{}：除非负责人取消，操作控制台将于 {} 自动回滚",
+                            t.text,
+                            s.zone.hms(deadline)
+                        ),
                     );
                     notify(s, NotifyEvent::CountdownStarted, &detail, fx);
                 }

@@ -66,18 +66,18 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
     };
     assert_eq!(holder.as_deref(), Some(first.identity.as_str()));
     assert!(why.contains("lin@"), "{why}");
-    // The header says so, with the driver's name.
+    // It follows the driver (from the mirror in the cluster), and the header names it.
+    assert!(second.state.follow.as_ref().is_some_and(|f| f.from_cluster));
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
     second.state.ui.dirty = true;
     second.draw(&mut term).unwrap();
     let screen = format!("{:?}", term.backend().buffer());
-    assert!(screen.contains("READ-ONLY"), "{screen}");
-    assert!(screen.contains("driven by lin@"), "{screen}");
+    assert!(screen.contains("FOLLOWING  lin@"), "{screen}");
     let buf = term.backend().buffer();
     let bar: String = (0..buf.area.width)
         .map(|x| buf[(x, buf.area.height - 1)].symbol().to_string())
         .collect();
-    assert!(bar.contains("READ-ONLY"), "the key bar says so: {bar}");
+    assert!(bar.contains("FOLLOWING"), "the key bar says so: {bar}");
     assert!(
         !bar.contains("advance") && !bar.contains("ROLLBACK"),
         "the key bar offers no action it would refuse: {bar}"

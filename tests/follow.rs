@@ -429,3 +429,103 @@ async fn a_journal_past_one_configmaps_limit_is_mirrored_across_several_and_read
     reader.abort();
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_finds_another_driver_follows_it_and_takes_over_with_its_story() {
+    let common::Rig {
+        sim,
+        client,
+        app: mut driver,
+        rx: mut drx,
+        dir,
+        tasks,
+        lease,
+    } = rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
+        false,
+    )
+    .await;
+    until(&mut driver, &mut drx, "the Lease", |a| {
+        matches!(a.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    tick_gates(&mut driver, "canary-10");
+    key(&mut driver, 'a');
+    confirm(&mut driver);
+    until(&mut driver, &mut drx, "the advance's answer", |a| {
+        a.state.stages.current == Some(0) && a.state.stages.pending.is_none()
+    })
+    .await;
+
+    // Wang starts a console of his own on another bastion, not asking to be read-only.
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let (tx, mut wrx) = mpsc::unbounded_channel();
+    let wang_journal = dir.path().join("wang.jsonl");
+    let mut wang = App::open(
+        rb,
+        "demo.yaml",
+        &wang_journal,
+        "wang",
+        layout::builtin("war-room"),
+        warroom::format::Zone::Local,
+        tx,
+    )
+    .unwrap();
+    let prometheus = warroom::prom::Overrides {
+        url: Some(sim.prom_url.clone()),
+        ..Default::default()
+    };
+    let sources = start_sources(&mut wang, client.clone(), &prometheus, false).unwrap();
+    let want = lines(&driver);
+    until(&mut wang, &mut wrx, "lin's release on wang's screen", |w| {
+        lines(w) == want
+    })
+    .await;
+    assert_eq!(wang.state.stage_name(), "Canary 10%");
+    assert!(screen(&wang).contains("FOLLOWING  lin · live"));
+
+    // Lin goes; wang takes over. His journal only recorded watching: it is moved aside
+    // and starts again with lin's story, which he carries on.
+    key(&mut driver, 'q');
+    confirm(&mut driver);
+    lease.release(Duration::from_secs(5)).await;
+    drop(driver);
+    for t in tasks {
+        t.abort();
+    }
+    until(&mut wang, &mut wrx, "nobody drives", |w| {
+        matches!(w.state.driver, Driver::Free { .. })
+    })
+    .await;
+    key(&mut wang, 'T');
+    key(&mut wang, 'y');
+    until(&mut wang, &mut wrx, "wang drives", |w| {
+        matches!(w.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    assert_eq!(
+        wang.state.stage_name(),
+        "Canary 10%",
+        "the stage carried on"
+    );
+    let records = warroom::journal::replay(&wang_journal).unwrap().records;
+    assert_eq!(records[0].who, "lin", "the story starts with lin's session");
+    assert!(records.iter().any(|r| r.who == "wang"
+        && matches!(&r.entry, Entry::System { text, .. } if text.contains("takes over driving"))));
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("wang.jsonl.watched-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "the watching journal is kept aside");
+    for t in sources.tasks {
+        t.abort();
+    }
+    sim.shutdown().await;
+}

@@ -211,11 +211,15 @@ async fn when_a_remote_driver_dies_the_console_offers_to_take_over_and_does() {
         |a| matches!(a.state.driver, Driver::Free { .. }),
     )
     .await;
-    assert!(
-        common::log(&app).contains("press T to take over"),
-        "{}",
-        common::log(&app)
-    );
+    // It follows the driver (whose mirror is empty here): the header and the key bar
+    // offer the take-over.
+    assert!(app.state.follow.is_some());
+    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 160, 48));
+    warroom::ui::draw_into(&app.state, &view, &mut buf);
+    let row = |y: u16| -> String { (0..160).map(|x| buf[(x, y)].symbol()).collect() };
+    assert!(row(0).contains("NOBODY DRIVES  T takes over"), "{}", row(0));
+    assert!(row(47).contains("T TAKE OVER"), "{}", row(47));
     common::key(&mut app, 'T');
     common::confirm(&mut app);
     until(&mut app, &mut rx, "driving", |a| {

@@ -2711,3 +2711,36 @@ fn monitoring_lost_is_told_once_per_episode_and_a_follower_tells_nobody() {
     f.follow = Some(warroom::state::Follow::new("/j".into(), false));
     assert!(notices(&update(&mut f, Event::Tick(t0() + Duration::seconds(60)))).is_empty());
 }
+
+#[test]
+fn a_chinese_runbook_tells_the_team_in_chinese() {
+    let src = format!(
+        "{}\nnotify:\n  channels:\n    - {{id: ops-dingtalk, kind: dingtalk, url_env: DING, events: [signoff, monitoring_lost]}}\n",
+        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml")
+    );
+    let rb = parse_runbook(Path::new("erp.zh.yaml"), &src).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp-production/warroom-erp".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    select_item(&mut s, "so-pm");
+    ch(&mut s, ' ');
+    let n = notices(&sign_as(&mut s, "张三"));
+    assert_eq!(
+        n[0].2,
+        "[ERP系统生产部署 v1.0.0] 已签字确认: 张三 以项目经理身份签字确认（由 lin 录入）"
+    );
+    fresh(&mut s);
+    let n = notices(&update(&mut s, Event::Tick(t0() + Duration::seconds(60))));
+    assert!(
+        n[0].2
+            .starts_with("[ERP系统生产部署 v1.0.0] 监控数据丢失: 13/13 个指标没有最新数据（"),
+        "{}",
+        n[0].2
+    );
+}

@@ -251,10 +251,17 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 .bg(Color::Cyan)
                 .add_modifier(Modifier::BOLD),
         ));
-        let leader = match (&f.leader, f.read) {
-            (Some(l), _) => l.as_str(),
-            (None, Some(_)) => "nobody yet",
-            (None, None) => "the driver",
+        let holder = match &s.driver {
+            Driver::ReadOnly {
+                holder: Some(h), ..
+            } => Some(h.as_str()),
+            _ => None,
+        };
+        let leader = match (&f.leader, holder, f.read) {
+            (Some(l), _, _) => l.as_str(),
+            (None, Some(h), _) => h,
+            (None, None, Some(_)) => "nobody yet",
+            (None, None, None) => "the driver",
         };
         stage.push(Span::styled(format!(" {leader}"), theme.text));
         if let Some((since, _)) = &f.lost {
