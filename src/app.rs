@@ -620,8 +620,13 @@ pub fn start_sources(
     // The mirror: written while this console drives, read while it follows from the
     // cluster.
     let (mirror_tx, mirror_rx) = mpsc::unbounded_channel();
-    let mirror =
-        crate::kube::mirror::spawn_writer(kube.clone(), &k.namespace, &lease_name, mirror_rx);
+    let mirror = crate::kube::mirror::spawn_writer(
+        kube.clone(),
+        &k.namespace,
+        &lease_name,
+        mirror_rx,
+        tx.clone(),
+    );
     app.set_mirror(mirror_tx);
     if app.state.follow.as_ref().is_some_and(|f| f.from_cluster) {
         tasks.push(crate::kube::mirror::spawn_reader(

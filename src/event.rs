@@ -56,6 +56,8 @@ pub enum Event {
     /// A following console took the followed journal for itself (it drives on): every
     /// record it holds, or why it could not.
     Adopted(Result<Vec<crate::journal::Record>, String>),
+    /// The journal's mirror in the cluster cannot be written (and why), or can again.
+    Mirror(Result<(), String>),
     /// What became of the notification journaled as `seq` on one channel.
     Notified {
         seq: u64,

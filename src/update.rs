@@ -377,6 +377,17 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             fx.push(Effect::Quit);
         }
         Event::Follow(f) => followed(s, f),
+        Event::Mirror(Err(why)) => {
+            let text = format!(
+                "the journal cannot be mirrored into the cluster ({}): consoles on other hosts do not see this release's decisions until it can; the console keeps trying",
+                clean(&why)
+            );
+            say(s, LogLevel::Warn, text, &mut fx);
+        }
+        Event::Mirror(Ok(())) => {
+            let text = "the journal is mirrored into the cluster again: consoles on other hosts are up to date".to_string();
+            say(s, LogLevel::Info, text, &mut fx);
+        }
         Event::Notified {
             seq,
             channel,

@@ -388,7 +388,9 @@ async fn a_journal_past_one_configmaps_limit_is_mirrored_across_several_and_read
         })
         .collect();
     let (ptx, prx) = mpsc::unbounded_channel();
-    let writer = warroom::kube::mirror::spawn_writer(client.clone(), "erp-production", lease, prx);
+    let (mtx, _mrx) = mpsc::unbounded_channel();
+    let writer =
+        warroom::kube::mirror::spawn_writer(client.clone(), "erp-production", lease, prx, mtx);
     ptx.send(warroom::kube::mirror::Publish::All {
         records: records[..2000].to_vec(),
         fence: "1-00000001".into(),

@@ -217,8 +217,13 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     // The journal's mirror: the driver writes it (the whole journal, then each record),
     // a console on another host reads it.
     let (ptx, prx) = mpsc::unbounded_channel();
-    let writer =
-        warroom::kube::mirror::spawn_writer(client.clone(), &ns, "warroom-erp-v1.0.0", prx);
+    let writer = warroom::kube::mirror::spawn_writer(
+        client.clone(),
+        &ns,
+        "warroom-erp-v1.0.0",
+        prx,
+        tx.clone(),
+    );
     let at = chrono::Utc::now();
     let record = |seq: u64| warroom::journal::Record {
         seq,
@@ -545,5 +550,61 @@ async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
         "{why}"
     );
     assert!(why.contains("get, create and update on leases"), "{why}");
+    sim.shutdown().await;
+}
+
+/// A Role without the mirror's verbs: the console drives, and says in the log that
+/// consoles on other hosts cannot see its decisions, rather than leaving them in the dark
+/// silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_configmap_verbs_the_driver_says_other_hosts_cannot_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules: Vec<_> = role()
+        .into_iter()
+        .filter(|r| {
+            !r.resources
+                .as_ref()
+                .is_some_and(|x| x.iter().any(|x| x == "configmaps"))
+        })
+        .collect();
+    let (sim, client, ns) = enforced_with(
+        include_str!("../assets/scenarios/steady.yaml"),
+        rules,
+        dir.path(),
+    )
+    .await;
+    let (ptx, prx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _writer = warroom::kube::mirror::spawn_writer(client, &ns, "warroom-erp", prx, tx);
+    ptx.send(warroom::kube::mirror::Publish::All {
+        records: vec![warroom::journal::Record {
+            seq: 1,
+            at: chrono::Utc::now(),
+            who: "lin".into(),
+            entry: warroom::journal::Entry::Note { text: "n".into() },
+        }],
+        fence: "1-00000001".into(),
+    })
+    .unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the mirror's trouble is said")
+        .unwrap();
+    let Event::Mirror(Err(why)) = ev else {
+        panic!("{ev:?}")
+    };
+    assert!(why.contains("forbidden (403)"), "{why}");
+    // And the console turns it into words for the room.
+    let rb =
+        warroom::runbook::parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK)
+            .unwrap();
+    let mut s = warroom::state::State::new(std::sync::Arc::new(rb), "lin", chrono::Utc::now());
+    warroom::update::update(&mut s, Event::Mirror(Err(why)));
+    let said = &s.comms.last().unwrap().text;
+    assert!(
+        said.starts_with("the journal cannot be mirrored into the cluster (")
+            && said.contains("consoles on other hosts do not see this release's decisions"),
+        "{said}"
+    );
     sim.shutdown().await;
 }

@@ -262,6 +262,7 @@ pub fn spawn_writer(
     ns: &str,
     lease: &str,
     mut rx: UnboundedReceiver<Publish>,
+    tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     let mut m = Mirror {
         api: Api::namespaced(client, ns),
@@ -274,6 +275,9 @@ pub fn spawn_writer(
     let ns = ns.to_string();
     tokio::spawn(async move {
         let mut backoff = Duration::from_secs(1);
+        // Whether the console was told the mirror is failing: it hears once when it
+        // starts and once when it is over, not at every retry.
+        let mut troubled = false;
         loop {
             if m.pending.is_empty() && !m.rewrite {
                 match rx.recv().await {
@@ -285,7 +289,13 @@ pub fn spawn_writer(
                 m.take(p);
             }
             match m.flush().await {
-                Ok(()) => backoff = Duration::from_secs(1),
+                Ok(()) => {
+                    backoff = Duration::from_secs(1);
+                    if troubled {
+                        troubled = false;
+                        let _ = tx.send(Event::Mirror(Ok(())));
+                    }
+                }
                 Err(Failure::FencedOut(why)) => {
                     // Another console drives: its story is the mirror's now.
                     log::warn!("the journal is no longer mirrored from this console: {why}");
@@ -298,6 +308,10 @@ pub fn spawn_writer(
                         "mirroring the journal into {ns}: {why}; trying again in {}s",
                         backoff.as_secs()
                     );
+                    if !troubled {
+                        troubled = true;
+                        let _ = tx.send(Event::Mirror(Err(why)));
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
