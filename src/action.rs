@@ -33,6 +33,8 @@ pub enum Action {
     CancelAuto,
     /// Drive a release nobody drives (asks first).
     TakeOver,
+    /// Tick every open item of the group (or phase) under the cursor (asks first).
+    TickGroup,
     /// A replay: stop or go on.
     ReplayPause,
     /// A replay: show the next record, and stop there.
@@ -138,6 +140,14 @@ pub const NORMAL: &[Binding] = &[
         "tick or untick the selected item (sign off a role)",
         Action::Toggle,
         true,
+    ),
+    b(
+        &[Char('g')],
+        "g",
+        "tick group",
+        "tick the open items of this group or phase (asks first)",
+        Action::TickGroup,
+        false,
     ),
     b(
         &[Char('s')],

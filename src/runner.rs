@@ -216,6 +216,7 @@ impl Runner {
             matches!(
                 r.entry,
                 Entry::Mark { .. }
+                    | Entry::Ticks { .. }
                     | Entry::Note { .. }
                     | Entry::Advance { .. }
                     | Entry::Rollback { .. }

@@ -679,6 +679,7 @@ fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
     let decision = matches!(
         entry,
         Entry::Mark { .. }
+            | Entry::Ticks { .. }
             | Entry::Advance { .. }
             | Entry::Rollback { .. }
             | Entry::Pause { .. }
@@ -879,6 +880,7 @@ fn replan(s: &State, c: &Confirm) -> Option<Result<Confirm, String>> {
         Proposal::Pause { .. } => Some(plan_pause(s)),
         Proposal::CancelCountdown { .. } => Some(plan_cancel(s)),
         Proposal::TakeOver => Some(plan_take_over(s)),
+        Proposal::TickGroup { .. } => Some(plan_tick_group(s)),
         Proposal::Quit => None,
     }
 }
@@ -982,6 +984,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             }
         }
         Action::Toggle
+        | Action::TickGroup
         | Action::Skip
         | Action::Fail
         | Action::Note
@@ -993,6 +996,13 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         {
             s.ui.flash = Some(following_refusal(s));
         }
+        Action::Toggle
+            if matches!(s.checklist.selected(), Some(Row::Group(..)))
+                && s.ui.focus == Pane::Checklist =>
+        {
+            propose(s, plan_tick_group(s))
+        }
+        Action::TickGroup => propose(s, plan_tick_group(s)),
         Action::Toggle | Action::Skip | Action::Fail => mark_selected(s, a, fx),
         Action::Note => s.ui.mode = Mode::Note(String::new()),
         Action::Advance | Action::Rollback | Action::Pause | Action::CancelAuto
@@ -1324,8 +1334,72 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             );
             fx.push(Effect::TakeLease);
         }
+        Proposal::TickGroup { scope, items } => {
+            let items = items
+                .iter()
+                .map(|&i| s.checklist.items[i].id.clone())
+                .collect();
+            emit(s, &who, Entry::Ticks { scope, items }, fx);
+        }
         Proposal::Quit => close(s, fx),
     }
+}
+
+/// Tick what is open in the group under the cursor (or its phase, on a phase row or an
+/// item outside any group) in one confirmation that lists each item. Sign-offs are left
+/// out (each names its signer), as are parents (they follow their children).
+pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
+    if s.ui.focus != Pane::Checklist {
+        return Err("select a group in the checklist first (Tab to the checklist)".into());
+    }
+    let c = &s.checklist;
+    let (phase, group) = match c.selected() {
+        Some(Row::Group(p, g)) => (p, Some(g)),
+        Some(Row::Phase(p)) => (p, None),
+        Some(Row::Item(i)) => (c.items[i].phase, c.items[i].group.clone()),
+        None => return Err("nothing selected".into()),
+    };
+    let scope = match &group {
+        Some(g) => format!("{} › {g}", s.rb.phases[phase].title),
+        None => s.rb.phases[phase].title.clone(),
+    };
+    let items: Vec<usize> = (0..c.items.len())
+        .filter(|&i| {
+            let it = &c.items[i];
+            it.phase == phase
+                && (group.is_none() || it.group == group)
+                && it.kind.tickable()
+                && it.kind != ItemKind::Signoff
+                && c.children(i).next().is_none()
+                && c.marks[i].mark != Mark::Done
+        })
+        .collect();
+    if items.is_empty() {
+        return Err(format!("nothing open to tick in {scope}"));
+    }
+    let mut plan: Vec<String> = items
+        .iter()
+        .map(|&i| format!("✔ {}", c.items[i].text))
+        .collect();
+    let signoffs = (0..c.items.len())
+        .filter(|&i| {
+            c.items[i].phase == phase
+                && (group.is_none() || c.items[i].group == group)
+                && c.items[i].kind == ItemKind::Signoff
+                && c.marks[i].mark != Mark::Done
+        })
+        .count();
+    if signoffs > 0 {
+        plan.push(format!(
+            "({signoffs} sign-offs left out: each asks whose it is; tick them one by one)"
+        ));
+    }
+    Ok(Confirm::new(
+        format!("Tick {} items of {scope}?", items.len()),
+        plan,
+        Vec::new(),
+        Proposal::TickGroup { scope, items },
+    ))
 }
 
 /// Take over a release nobody drives: only offered while the Lease is free.

@@ -2744,3 +2744,95 @@ fn a_chinese_runbook_tells_the_team_in_chinese() {
         n[0].2
     );
 }
+
+#[test]
+fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line() {
+    let rb = parse_runbook(
+        Path::new("erp.zh.yaml"),
+        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
+    )
+    .unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp-production/warroom-erp".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    // The cursor on the group 部署授权 (three sign-offs and the deployment time): nothing
+    // a group tick may do.
+    let phase = s.rb.phases.iter().position(|p| p.id == "signoff").unwrap();
+    s.checklist.collapsed[phase] = false;
+    s.ui.focus = Pane::Checklist;
+    let row = |s: &State, g: &str| {
+        s.checklist
+            .rows()
+            .iter()
+            .position(|r| matches!(r, Row::Group(p, name) if *p == phase && name == g))
+            .unwrap()
+    };
+    s.checklist.cursor = row(&s, "部署授权");
+    assert!(ch(&mut s, ' ').is_empty());
+    assert_eq!(
+        s.ui.flash.as_deref(),
+        Some("nothing open to tick in 最终确认 › 部署授权")
+    );
+    // On 部署前最终检查: Space asks, listing the five items.
+    s.checklist.cursor = row(&s, "部署前最终检查");
+    assert!(
+        ch(&mut s, ' ').is_empty(),
+        "nothing before the lead confirms"
+    );
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(c.title, "Tick 5 items of 最终确认 › 部署前最终检查?");
+    assert_eq!(c.plan[0], "✔ 所有检查项已完成");
+    assert_eq!(c.plan.len(), 5);
+    let before = s.comms.len();
+    let fx = ch(&mut s, 'y');
+    let Entry::Ticks { scope, items } = journaled(&fx)[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(scope, "最终确认 › 部署前最终检查");
+    assert_eq!(items.len(), 5, "the journal names each item");
+    assert_eq!(s.comms.len(), before + 1, "one line in the log");
+    assert_eq!(
+        s.comms.last().unwrap().text,
+        "✔ 5 items of 最终确认 › 部署前最终检查 in one confirmation"
+    );
+    for id in items {
+        let i = s.checklist.index_of(id).unwrap();
+        assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+        assert_eq!(s.checklist.marks[i].by.as_deref(), Some("lin"));
+    }
+    // The whole phase from its row: the sign-offs are left out, and said so.
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == Row::Phase(phase))
+        .unwrap();
+    assert!(ch(&mut s, 'g').is_empty());
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .is_some_and(|f| f.starts_with("nothing open to tick"))
+    );
+    // An item row ticks its own group: 基础设施准备's Kubernetes集群, five items.
+    let infra = 0;
+    s.checklist.collapsed[infra] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| matches!(r, Row::Item(i) if s.checklist.items[*i].phase == infra))
+        .unwrap();
+    ch(&mut s, 'g');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(c.title, "Tick 5 items of 基础设施准备 › Kubernetes集群?");
+}

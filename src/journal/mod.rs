@@ -49,6 +49,11 @@ pub enum Entry {
     Note {
         text: String,
     },
+    /// Several items ticked in one confirmation: `scope` names the group or phase.
+    Ticks {
+        scope: String,
+        items: Vec<String>,
+    },
     /// Intent: move to stage `to` (its id), doing `plan`.
     Advance {
         to: String,

@@ -372,6 +372,11 @@ pub enum Proposal {
     },
     /// Claim the free Lease and drive the release.
     TakeOver,
+    /// Tick the open items of a group or phase (`scope`), listed in the plan.
+    TickGroup {
+        scope: String,
+        items: Vec<usize>,
+    },
     Quit,
 }
 
@@ -746,6 +751,28 @@ impl State {
                         log(self, LogLevel::Info, text);
                     }
                 }
+            }
+            Entry::Ticks { scope, items } => {
+                let mut done = 0;
+                for id in items {
+                    let Some(i) = self.checklist.index_of(id) else {
+                        continue;
+                    };
+                    self.checklist.marks[i] = ItemMark {
+                        mark: Mark::Done,
+                        by: Some(rec.who.clone()),
+                        at: Some(rec.at),
+                        signer: None,
+                    };
+                    done += 1;
+                }
+                self.checklist.settle_parents();
+                // One line for the lot: the log stays readable; the journal names each.
+                log(
+                    self,
+                    LogLevel::Info,
+                    format!("✔ {done} items of {scope} in one confirmation"),
+                );
             }
             Entry::Note { text } => {
                 // A note longer than the console takes at input (an older journal, or one
