@@ -1043,17 +1043,24 @@ pub fn drives(text: &str) -> bool {
 
 /// Why a following console does not act, and who does.
 pub fn following_refusal(s: &State) -> String {
+    let holder = match &s.driver {
+        Driver::ReadOnly {
+            holder: Some(h), ..
+        } => Some(h.clone()),
+        _ => None,
+    };
     let leader = s
         .follow
         .as_ref()
         .and_then(|f| f.leader.clone())
+        .or(holder)
         .unwrap_or_else(|| "the driving console".into());
     match &s.driver {
         Driver::Free { .. } => format!(
-            "this console follows {leader}'s journal and nobody drives now: press T to take over; nothing was done"
+            "read-only: this console follows {leader}'s journal and nobody drives now: press T to take over; nothing was done"
         ),
         _ => format!(
-            "this console follows {leader}'s journal: decisions are taken at the driving console; nothing was done"
+            "read-only: this console follows {leader}'s journal: decisions are taken at the driving console; nothing was done"
         ),
     }
 }

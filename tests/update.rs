@@ -828,9 +828,10 @@ fn a_read_only_console_refuses_every_action_key_and_says_why() {
         .filter(|c| c.text.contains("read-only"))
         .collect();
     assert_eq!(said.len(), 1);
-    // Ticking the local checklist still works: it changes no cluster.
+    // It follows the driver now: no tick of its own either, only the driver's story.
     select_item(&mut s, "prep-db-backup");
-    assert_eq!(journaled(&ch(&mut s, ' ')).len(), 1);
+    assert!(ch(&mut s, ' ').is_empty());
+    assert!(s.follow.as_ref().is_some_and(|f| f.from_cluster));
 }
 
 #[test]
