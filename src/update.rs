@@ -160,32 +160,26 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             {
                 let st = &s.rb.stages[i];
                 let last = i + 1 == s.rb.stages.len();
-                let text = if !last {
-                    format!("{} held for {}: ready to advance", st.title, st.hold)
-                } else {
-                    format!("{} held for {}: release complete", st.title, st.hold)
-                };
-                say(s, LogLevel::Info, text.clone(), &mut fx);
-                let text = words(
-                    s,
-                    text,
-                    format!(
-                        "{} 已观察 {}，{}",
-                        s.rb.stages[i].title,
-                        s.rb.stages[i].hold,
-                        if last {
-                            "发布完成"
-                        } else {
-                            "可进入下一阶段"
-                        }
-                    ),
-                );
-                let event = if last {
-                    NotifyEvent::ReleaseComplete
-                } else {
-                    NotifyEvent::StageCompleted
-                };
-                notify(s, event, &text, &mut fx);
+                let open = s.checklist.open_post_checks();
+                if !last {
+                    let text = format!("{} held for {}: ready to advance", st.title, st.hold);
+                    say(s, LogLevel::Info, text.clone(), &mut fx);
+                    let text = words(
+                        s,
+                        text,
+                        format!(
+                            "{} 已观察 {}，可进入下一阶段",
+                            s.rb.stages[i].title, s.rb.stages[i].hold
+                        ),
+                    );
+                    notify(s, NotifyEvent::StageCompleted, &text, &mut fx);
+                } else if open > 0 {
+                    let text = format!(
+                        "{} held for {}: the release is complete once its {open} remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done",
+                        st.title, st.hold
+                    );
+                    say(s, LogLevel::Info, text, &mut fx);
+                }
             }
         }
         Event::Cluster(snap) => {
@@ -472,7 +466,35 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
         }
     }
+    complete(s, &mut fx);
     fx
+}
+
+/// The release is complete when its last stage has held and every required check that
+/// gates no stage (the post-deployment checks) is done: said once, journaled, told.
+fn complete(s: &mut State, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() || s.stages.complete.is_some() || s.stages.pending.is_some() {
+        return;
+    }
+    let Some(i) = s.stages.current else { return };
+    if i + 1 != s.rb.stages.len()
+        || s.stages.rolled_back.is_some()
+        || s.held() < s.rb.stages[i].hold.secs() as i64
+        || s.checklist.open_post_checks() > 0
+    {
+        return;
+    }
+    emit(s, CONSOLE, Entry::Complete {}, fx);
+    let st = &s.rb.stages[i];
+    let text = words(
+        s,
+        format!(
+            "{} held for {}, every required post-deployment check done",
+            st.title, st.hold
+        ),
+        format!("{} 已观察 {}，部署后必需检查全部完成", st.title, st.hold),
+    );
+    notify(s, NotifyEvent::ReleaseComplete, &text, fx);
 }
 
 /// Whether this console plays a journal again, with its keys free for it.
@@ -1165,6 +1187,16 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         ));
         return;
     }
+    if item.computed.is_some() {
+        let open = s.checklist.computed_open(i);
+        s.ui.flash = Some(format!(
+            "“{}” is the console's to settle: it is done when every other required check gating {} is ({} open)",
+            crate::text::fit(&item.text, 30),
+            item.gates.as_deref().unwrap_or("its stage"),
+            open.len()
+        ));
+        return;
+    }
     let cur = s.checklist.marks[i].mark;
     let mark = match a {
         Action::Toggle => {
@@ -1377,6 +1409,7 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
                 && (group.is_none() || it.group == group)
                 && it.kind.tickable()
                 && it.kind != ItemKind::Signoff
+                && it.computed.is_none()
                 && c.children(i).next().is_none()
                 && c.marks[i].mark != Mark::Done
         })
@@ -1399,6 +1432,18 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
     if signoffs > 0 {
         plan.push(format!(
             "({signoffs} sign-offs left out: each asks whose it is; tick them one by one)"
+        ));
+    }
+    let computed = (0..c.items.len())
+        .filter(|&i| {
+            c.items[i].phase == phase
+                && (group.is_none() || c.items[i].group == group)
+                && c.items[i].computed.is_some()
+        })
+        .count();
+    if computed > 0 {
+        plan.push(format!(
+            "({computed} left to the console: it settles them from the other checks)"
         ));
     }
     Ok(Confirm::new(

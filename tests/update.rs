@@ -2789,20 +2789,24 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
     };
-    assert_eq!(c.title, "Tick 5 items of 最终确认 › 部署前最终检查?");
-    assert_eq!(c.plan[0], "✔ 所有检查项已完成");
-    assert_eq!(c.plan.len(), 5);
+    // 所有检查项已完成 is the console's: left out, and said so.
+    assert_eq!(c.title, "Tick 4 items of 最终确认 › 部署前最终检查?");
+    assert_eq!(c.plan[0], "✔ 风险评估已完成");
+    assert_eq!(
+        c.plan.last().unwrap(),
+        "(1 left to the console: it settles them from the other checks)"
+    );
     let before = s.comms.len();
     let fx = ch(&mut s, 'y');
     let Entry::Ticks { scope, items } = journaled(&fx)[0] else {
         panic!("{fx:?}")
     };
     assert_eq!(scope, "最终确认 › 部署前最终检查");
-    assert_eq!(items.len(), 5, "the journal names each item");
+    assert_eq!(items.len(), 4, "the journal names each item");
     assert_eq!(s.comms.len(), before + 1, "one line in the log");
     assert_eq!(
         s.comms.last().unwrap().text,
-        "✔ 5 items of 最终确认 › 部署前最终检查 in one confirmation"
+        "✔ 4 items of 最终确认 › 部署前最终检查 in one confirmation"
     );
     for id in items {
         let i = s.checklist.index_of(id).unwrap();
@@ -2836,4 +2840,124 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
         panic!("{:?}", s.ui.flash)
     };
     assert_eq!(c.title, "Tick 5 items of 基础设施准备 › Kubernetes集群?");
+}
+
+#[test]
+fn all_checks_complete_is_the_consoles_to_settle() {
+    let rb = parse_runbook(
+        Path::new("erp.zh.yaml"),
+        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
+    )
+    .unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp-production/warroom-erp".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    let all = s.checklist.index_of("so-all-checks").unwrap();
+    select_item(&mut s, "so-all-checks");
+    assert!(ch(&mut s, ' ').is_empty());
+    let flash = s.ui.flash.clone().unwrap();
+    assert!(flash.contains("is the console's to settle"), "{flash}");
+    assert_eq!(s.checklist.marks[all].mark, Mark::Todo);
+    // Every other required check gating 10 % ticked (sign-offs are not checks): done, by
+    // the console.
+    let others: Vec<String> = (0..s.checklist.items.len())
+        .filter(|&i| i != all)
+        .filter(|&i| {
+            let it = &s.checklist.items[i];
+            it.kind == warroom::runbook::ItemKind::Check
+                && it.required
+                && it.gates.as_deref() == Some("canary-10")
+                && s.checklist.children(i).next().is_none()
+                && s.checklist.marks[i].mark != Mark::Done
+        })
+        .map(|i| s.checklist.items[i].id.clone())
+        .collect();
+    assert!(others.len() >= 100, "{}", others.len());
+    for id in &others {
+        select_item(&mut s, id);
+        ch(&mut s, ' ');
+    }
+    assert_eq!(s.checklist.marks[all].mark, Mark::Done);
+    assert_eq!(s.checklist.marks[all].by.as_deref(), Some("console"));
+    // One of them unticked: open again.
+    select_item(&mut s, &others[0]);
+    ch(&mut s, ' ');
+    assert_eq!(s.checklist.marks[all].mark, Mark::Todo);
+}
+
+#[test]
+fn the_release_is_complete_only_once_the_required_post_deployment_checks_are_done() {
+    let mut s = state();
+    // The 100 % stage confirmed by the API.
+    let advance = s.record(
+        "lin",
+        Entry::Advance {
+            to: "full".into(),
+            plan: "promote".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+    );
+    s.apply(&advance);
+    let outcome = s.record(
+        "console",
+        Entry::Outcome {
+            of: advance.seq,
+            ok: true,
+            message: "promoted".into(),
+        },
+    );
+    s.apply(&outcome);
+    // Its hold served: held, but not complete while post-deployment checks are open.
+    let fx = update(&mut s, Event::Tick(t0() + Duration::seconds(120)));
+    assert!(
+        s.comms.iter().any(|c| c.text
+            == "Full rollout 100% held for 2m: the release is complete once its 5 remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done"),
+        "{:?}",
+        s.comms.last()
+    );
+    assert!(
+        !journaled(&fx)
+            .iter()
+            .any(|e| matches!(e, Entry::Complete {}))
+    );
+    assert_eq!(
+        s.stage_name(),
+        "Full rollout 100% held · post-deployment checks"
+    );
+    assert!(s.stages.complete.is_none());
+    for id in ["full-smoke", "full-business", "post-login", "post-order"] {
+        select_item(&mut s, id);
+        assert!(
+            !journaled(&ch(&mut s, ' '))
+                .iter()
+                .any(|e| matches!(e, Entry::Complete {}))
+        );
+    }
+    select_item(&mut s, "post-alerts");
+    let fx = ch(&mut s, ' ');
+    assert!(
+        journaled(&fx)
+            .iter()
+            .any(|e| matches!(e, Entry::Complete {}))
+    );
+    assert_eq!(s.stage_name(), "Full rollout 100% complete");
+    assert!(
+        s.comms
+            .iter()
+            .any(|c| c.text.starts_with("RELEASE COMPLETE"))
+    );
+    // Said once: unticking and ticking again adds nothing.
+    ch(&mut s, ' ');
+    assert!(
+        !journaled(&ch(&mut s, ' '))
+            .iter()
+            .any(|e| matches!(e, Entry::Complete {}))
+    );
 }

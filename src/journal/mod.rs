@@ -49,6 +49,9 @@ pub enum Entry {
     Note {
         text: String,
     },
+    /// The release is complete: the last stage held and every required post-deployment
+    /// check done.
+    Complete {},
     /// Several items ticked in one confirmation: `scope` names the group or phase.
     Ticks {
         scope: String,

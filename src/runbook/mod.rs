@@ -1121,6 +1121,20 @@ fn check_items<'a>(
                 "contacts and info items cannot be ticked: remove `done`/`required` or make it a check".into(),
             ));
         }
+        if it.computed.is_some()
+            && (it.kind != ItemKind::Check || it.ticked_by.is_some() || it.done)
+        {
+            out.push((
+                at("computed"),
+                "only a check, not ticked by a stage nor done beforehand, is computed by the console".into(),
+            ));
+        }
+        if it.computed.is_some() && it.gates.is_none() {
+            out.push((
+                at("computed"),
+                "an all_checks item needs the `gates:` whose checks it sums up".into(),
+            ));
+        }
         if it.fill.is_some() && it.kind != ItemKind::Info {
             out.push((
                 at("fill"),
@@ -1176,6 +1190,8 @@ pub struct FlatItem {
     pub done: bool,
     /// What the console writes into it (see `Item::fill`).
     pub fill: Option<Fill>,
+    /// Settled by the console (see `Item::computed`).
+    pub computed: Option<Computed>,
 }
 
 impl Runbook {
@@ -1263,6 +1279,7 @@ fn flatten(
             ticked_by: it.ticked_by.clone(),
             done: it.done,
             fill: it.fill,
+            computed: it.computed,
         });
         flatten(&it.children, phase, group, depth + 1, phase_gate, out);
     }

@@ -444,8 +444,20 @@ pub struct Item {
     /// stage started.
     #[serde(default)]
     pub fill: Option<Fill>,
+    /// A check the console settles itself: `all_checks`, done when every other required
+    /// check gating the same stage is.
+    #[serde(default)]
+    pub computed: Option<Computed>,
     #[serde(default)]
     pub children: Vec<Item>,
+}
+
+/// A check the console settles from the rest of the checklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Computed {
+    /// The seed's 所有检查项已完成: every other required check gating its stage is done.
+    AllChecks,
 }
 
 /// A fact the console fills into an item.

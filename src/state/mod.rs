@@ -138,6 +138,33 @@ impl Checklist {
         i + 1..end
     }
 
+    /// The required checks still open after the last stage: those that gate no stage.
+    pub fn open_post_checks(&self) -> usize {
+        (0..self.items.len())
+            .filter(|&i| {
+                let it = &self.items[i];
+                it.kind.tickable() && it.required && it.gates.is_none() && !self.settled(i)
+            })
+            .count()
+    }
+
+    /// What a computed item waits for: the other required checks gating its stage that
+    /// are not settled.
+    pub fn computed_open(&self, i: usize) -> Vec<usize> {
+        let gates = &self.items[i].gates;
+        (0..self.items.len())
+            .filter(|&j| {
+                let it = &self.items[j];
+                j != i
+                    && it.kind == crate::runbook::ItemKind::Check
+                    && it.computed.is_none()
+                    && it.required
+                    && it.gates == *gates
+                    && !self.settled(j)
+            })
+            .collect()
+    }
+
     /// A parent's mark follows its children's: done when every tickable child is settled,
     /// failed when one failed, else to do. Deepest first, so a grandparent sees its
     /// children's own derived marks.
@@ -171,6 +198,36 @@ impl Checklist {
                 at: last.and_then(|m| m.at),
                 signer: None,
             };
+        }
+        // A computed check follows the checks it sums up: done, by the console, when
+        // they all are (as of the last of them), to do otherwise.
+        for i in 0..self.items.len() {
+            if self.items[i].computed.is_none() {
+                continue;
+            }
+            let open = self.computed_open(i);
+            if open.is_empty() {
+                if self.marks[i].mark != Mark::Done {
+                    let gates = &self.items[i].gates;
+                    let at = (0..self.items.len())
+                        .filter(|&j| j != i && self.items[j].gates == *gates)
+                        .filter_map(|j| self.marks[j].at)
+                        .max();
+                    self.marks[i] = ItemMark {
+                        mark: Mark::Done,
+                        by: Some(CONSOLE.into()),
+                        at,
+                        signer: None,
+                    };
+                }
+            } else if self.marks[i].mark != Mark::Todo {
+                self.marks[i] = ItemMark {
+                    mark: Mark::Todo,
+                    by: None,
+                    at: None,
+                    signer: None,
+                };
+            }
         }
     }
 
@@ -216,6 +273,9 @@ pub struct Stages {
     pub release_started: Option<DateTime<Utc>>,
     /// When the first stage started (its action confirmed): the deployment time.
     pub first_stage: Option<DateTime<Utc>>,
+    /// When the release was complete: the last stage held, and every required
+    /// post-deployment check done.
+    pub complete: Option<DateTime<Utc>>,
     pub paused: bool,
     /// Hold time already served before a pause.
     pub held_before_pause: i64,
@@ -774,6 +834,15 @@ impl State {
                     format!("✔ {done} items of {scope} in one confirmation"),
                 );
             }
+            Entry::Complete {} => {
+                self.stages.complete.get_or_insert(rec.at);
+                log(
+                    self,
+                    LogLevel::Info,
+                    "RELEASE COMPLETE: every stage held, every required post-deployment check done"
+                        .into(),
+                );
+            }
             Entry::Note { text } => {
                 // A note longer than the console takes at input (an older journal, or one
                 // written by hand) is shown cut: the screen is redrawn often, the journal
@@ -1035,8 +1104,10 @@ impl State {
             Some(i) => {
                 let st = &self.rb.stages[i];
                 let paused = if self.stages.paused { " PAUSED" } else { "" };
-                if i + 1 == self.rb.stages.len() && self.held() >= st.hold.secs() as i64 {
+                if i + 1 == self.rb.stages.len() && self.stages.complete.is_some() {
                     format!("{} complete", st.title)
+                } else if i + 1 == self.rb.stages.len() && self.held() >= st.hold.secs() as i64 {
+                    format!("{} held · post-deployment checks", st.title)
                 } else {
                     format!("{}{paused}", st.title)
                 }
