@@ -35,6 +35,8 @@ pub enum Action {
     TakeOver,
     /// Tick every open item of the group (or phase) under the cursor (asks first).
     TickGroup,
+    /// Show the emergency plan and the contacts.
+    Emergency,
     /// A replay: stop or go on.
     ReplayPause,
     /// A replay: show the next record, and stop there.
@@ -214,6 +216,14 @@ pub const NORMAL: &[Binding] = &[
         true,
     ),
     b(
+        &[Char('E')],
+        "E",
+        "EMERGENCY",
+        "the emergency plan and who to call",
+        Action::Emergency,
+        true,
+    ),
+    b(
         &[Char('L')],
         "L",
         "console log",
@@ -334,6 +344,26 @@ pub const SIGNER: &[Binding] = &[
     ),
 ];
 
+/// The emergency plan's keys.
+pub const EMERGENCY: &[Binding] = &[
+    b(
+        &[Left, Right, Char('h'), Char('l'), Tab],
+        "←/→",
+        "situation",
+        "the plan for another situation",
+        Action::Down,
+        true,
+    ),
+    b(
+        &[Esc, Char('E'), Char('q')],
+        "Esc",
+        "close",
+        "close the emergency plan",
+        Action::Cancel,
+        true,
+    ),
+];
+
 /// The keys of a replay, before the usual ones.
 pub const REPLAY: &[Binding] = &[
     b(
@@ -388,6 +418,7 @@ pub fn bindings(mode: &Mode) -> &'static [Binding] {
         Mode::Confirm(_) => CONFIRM,
         Mode::Note(_) => NOTE,
         Mode::Signer { .. } => SIGNER,
+        Mode::Emergency { .. } => EMERGENCY,
     }
 }
 

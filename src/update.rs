@@ -606,6 +606,13 @@ fn followed(s: &mut State, f: Followed) {
             for r in &records {
                 s.apply(r);
             }
+            // The driver rolls back: this screen shows the emergency plan too.
+            if records
+                .iter()
+                .any(|r| matches!(r.entry, Entry::Rollback { .. }))
+            {
+                open_emergency(s, crate::runbook::Situation::Rollback);
+            }
             if back || !records.is_empty() {
                 s.ui.dirty = true;
             }
@@ -723,6 +730,30 @@ fn words(s: &State, en: String, zh: String) -> String {
         crate::runbook::Lang::Zh => zh,
         crate::runbook::Lang::En => en,
     }
+}
+
+/// How many situations the runbook's emergency plan has.
+fn emergency_groups(s: &State) -> usize {
+    s.rb.phases
+        .iter()
+        .find(|p| p.emergency)
+        .map_or(0, |p| p.groups.len())
+}
+
+/// Put the emergency plan and the contacts in front of the room, at the situation the
+/// runbook opens on `why`; never over a dialog or a note being typed.
+fn open_emergency(s: &mut State, why: crate::runbook::Situation) {
+    if !matches!(s.ui.mode, Mode::Normal) {
+        return;
+    }
+    let group =
+        s.rb.phases
+            .iter()
+            .find(|p| p.emergency)
+            .and_then(|p| p.groups.iter().position(|g| g.opens_on.contains(&why)))
+            .unwrap_or(0);
+    s.ui.mode = Mode::Emergency { group };
+    s.ui.dirty = true;
 }
 
 /// Tell the channels that hear of `event` what happened: the notice is journaled first,
@@ -889,6 +920,14 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         (Mode::Confirm(_), Action::Quit) => s.ui.mode = Mode::Normal,
         (Mode::Confirm(_) | Mode::Note(_), _) => {}
+        (Mode::Emergency { group }, Action::Down) => {
+            let n = emergency_groups(s).max(1);
+            s.ui.mode = Mode::Emergency {
+                group: (group + 1) % n,
+            };
+        }
+        (Mode::Emergency { .. }, Action::Cancel | Action::Quit) => s.ui.mode = Mode::Normal,
+        (Mode::Emergency { .. }, _) => {}
         (Mode::Normal, a) => normal(s, a, fx),
     }
 }
@@ -1039,6 +1078,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::CancelAuto => propose(s, plan_cancel(s)),
         Action::TakeOver => propose(s, plan_take_over(s)),
         Action::Help => s.ui.mode = Mode::Help,
+        Action::Emergency => s.ui.mode = Mode::Emergency { group: 0 },
         Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
         Action::Confirm | Action::Cancel | Action::Override => {}
@@ -1532,6 +1572,7 @@ fn rollback(
     );
     fx.push(Effect::Kube { seq, op, audit });
     notify(s, NotifyEvent::Rollback, &detail, fx);
+    open_emergency(s, crate::runbook::Situation::Rollback);
 }
 
 /// An action sent before a restart whose answer never reached the journal: once the
@@ -2108,6 +2149,7 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 say(s, LogLevel::Error, text, fx);
                 let detail = format!("{} ({evidence})", t.text);
                 notify(s, NotifyEvent::TriggerMet, &detail, fx);
+                open_emergency(s, crate::runbook::Situation::Trigger);
                 if t.action == Some(TriggerAction::Rollback) {
                     let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
                     let detail = words(

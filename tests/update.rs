@@ -2961,3 +2961,92 @@ fn the_release_is_complete_only_once_the_required_post_deployment_checks_are_don
             .any(|e| matches!(e, Entry::Complete {}))
     );
 }
+
+#[test]
+fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
+    let rb = parse_runbook(
+        Path::new("erp.zh.yaml"),
+        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
+    )
+    .unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(cluster(10, 0)));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp-production/warroom-erp".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    ch(&mut s, 'E');
+    assert_eq!(s.ui.mode, Mode::Emergency { group: 0 });
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("应急预案 · 部署失败处理 (1/3)"), "{screen}");
+    assert!(
+        screen.contains("立即回滚: 使用回滚脚本快速恢复"),
+        "{screen}"
+    );
+    // The seed's roles and hotline, with what is still to fill said so.
+    assert!(
+        screen.contains("☎ 部署负责人: (to fill) · (to fill)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("☎ 24小时技术支持热线: (to fill) · (to fill)"),
+        "{screen}"
+    );
+    // → the next situation, Esc closes.
+    key(&mut s, KeyCode::Right);
+    assert!(render(&s, 80, 24).contains("应急预案 · 性能问题处理 (2/3)"));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.ui.mode, Mode::Normal);
+    // A rollback opens it by itself, at the situation the runbook names for it.
+    s.ui.mode = Mode::Emergency { group: 2 };
+    key(&mut s, KeyCode::Esc);
+    fresh(&mut s);
+    tick_all_gating(&mut s, "canary-10");
+    fresh(&mut s);
+    ch(&mut s, 'a');
+    let fx = ch(&mut s, 'y');
+    let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
+        panic!("{fx:?} {:?}", s.ui.mode)
+    };
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    fresh(&mut s);
+    ch(&mut s, 'R');
+    reason(&mut s, "payments failing");
+    assert_eq!(s.ui.mode, Mode::Emergency { group: 0 });
+    // A follower opens it when the driver's rollback reaches it (the demo runbook has
+    // contacts and no emergency phase: it says so).
+    let d = state();
+    let rollback = d.record(
+        "lin",
+        Entry::Rollback {
+            reason: "payments failing".into(),
+            plan: "Roll back".into(),
+            trigger: Some("manual".into()),
+        },
+    );
+    let mut f = follower(&[]);
+    update(
+        &mut f,
+        Event::Follow(warroom::event::Followed::More(vec![rollback])),
+    );
+    assert!(matches!(f.ui.mode, Mode::Emergency { .. }));
+    let screen = render(&f, 120, 40);
+    assert!(
+        screen.contains("this runbook has no emergency plan"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("☎ Release lead: Lin Wei · +86 10 5555 0101"),
+        "{screen}"
+    );
+}

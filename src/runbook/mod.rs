@@ -617,6 +617,25 @@ fn validate(rb: &Runbook) -> Found {
 
     validate_prometheus(rb, &mut out);
     validate_notify(rb, &mut out);
+    let emergencies: Vec<usize> = (0..rb.phases.len())
+        .filter(|&p| rb.phases[p].emergency)
+        .collect();
+    if let [_, second, ..] = emergencies[..] {
+        out.push((
+            vec!["phases".into(), second.into(), "emergency".into()],
+            "only one phase is the emergency plan: keep `emergency: true` on one".into(),
+        ));
+    }
+    for (p, ph) in rb.phases.iter().enumerate() {
+        for (g, gr) in ph.groups.iter().enumerate() {
+            if !gr.opens_on.is_empty() && !ph.emergency {
+                out.push((
+                    vec!["phases".into(), p.into(), "groups".into(), g.into(), "opens_on".into()],
+                    "only the emergency plan's groups open by themselves: add `emergency: true` to this phase or remove opens_on".into(),
+                ));
+            }
+        }
+    }
 
     // Triggers
     let mut trigger_ids = HashSet::new();

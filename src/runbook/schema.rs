@@ -20,7 +20,34 @@ pub struct Runbook {
     /// Where the team hears of the release: chat channels and the events each gets.
     #[serde(default)]
     pub notify: Option<Notify>,
+    /// Who to call: shown with the emergency plan (`E`).
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
     pub phases: Vec<Phase>,
+}
+
+/// A person or line to call in an incident. A name or number left empty is shown as
+/// still to fill, never as if there were none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub role: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What opens the emergency plan at a group by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Situation {
+    /// A rollback starts (by the lead or automatically).
+    Rollback,
+    /// An automatic rollback trigger is met.
+    Trigger,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -407,6 +434,9 @@ pub struct Phase {
     /// The stage this phase's items gate, unless an item says otherwise.
     #[serde(default)]
     pub gates: Option<String>,
+    /// The emergency plan (应急预案): its groups are the situations `E` shows.
+    #[serde(default)]
+    pub emergency: bool,
     pub groups: Vec<Group>,
 }
 
@@ -415,6 +445,9 @@ pub struct Phase {
 pub struct Group {
     #[serde(default)]
     pub title: Option<String>,
+    /// In the emergency plan: what opens it at this group by itself.
+    #[serde(default)]
+    pub opens_on: Vec<Situation>,
     pub items: Vec<Item>,
 }
 

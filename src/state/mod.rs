@@ -446,6 +446,11 @@ pub enum Proposal {
 pub enum Mode {
     Normal,
     Note(String),
+    /// The emergency plan at one of its situations (a group of the emergency phase), with
+    /// the contacts.
+    Emergency {
+        group: usize,
+    },
     /// The name of whoever signs off the sign-off item (index), being typed.
     Signer {
         item: usize,

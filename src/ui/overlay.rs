@@ -82,7 +82,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         | Action::Confirm
         | Action::Cancel => 0,
         Action::Quit | Action::Help | Action::Override | Action::ReplayPause => 1,
-        Action::Advance | Action::Pause => 2,
+        Action::Advance | Action::Pause | Action::Emergency | Action::Toggle => 2,
         _ => 3,
     };
     let item_w = |b: &crate::action::Binding| width(b.label) + 1 + width(b.short) + 2;
@@ -378,6 +378,103 @@ fn clear_under(area: Rect, f: &mut Canvas) {
             cell.set_symbol(" ");
         }
     }
+}
+
+/// The emergency plan at one situation, and who to call: what the room needs when a
+/// rollback starts or a trigger fires, without opening a collapsed phase.
+pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
+    let full = f.area();
+    let w = full.width.saturating_sub(4).min(100);
+    let inner = w.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let phase = s.rb.phases.iter().find(|p| p.emergency);
+    let mut title = " EMERGENCY ".to_string();
+    match phase {
+        Some(p) => {
+            let n = p.groups.len().max(1);
+            let g = &p.groups[group.min(n - 1)];
+            title = format!(
+                " {} · {} ({}/{n}) ",
+                crate::text::clean(&p.title),
+                crate::text::clean(g.title.as_deref().unwrap_or("")),
+                group.min(n - 1) + 1
+            );
+            for it in &g.items {
+                let i = s.checklist.index_of(&it.id);
+                let done =
+                    i.is_some_and(|i| s.checklist.marks[i].mark == crate::journal::Mark::Done);
+                let text = format!("{} {}", if done { "✔" } else { "☐" }, it.text);
+                for l in wrap(&crate::text::clean(&text), inner) {
+                    lines.push(Line::from(Span::styled(l, theme.text)));
+                }
+            }
+            let others: Vec<String> = p
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != group.min(n - 1))
+                .filter_map(|(_, g)| g.title.clone())
+                .collect();
+            if !others.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    fit(&format!("←/→ also: {}", others.join(" · ")), inner).into_owned(),
+                    theme.dim,
+                )));
+            }
+        }
+        None => lines.push(Line::from(Span::styled(
+            "this runbook has no emergency plan (a phase with emergency: true)",
+            theme.dim,
+        ))),
+    }
+    lines.push(Line::from(""));
+    if s.rb.contacts.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no contacts in this runbook (a contacts: section)",
+            theme.dim,
+        )));
+    }
+    for c in &s.rb.contacts {
+        let or_fill = |v: &str| {
+            if v.trim().is_empty() {
+                "(to fill)".to_string()
+            } else {
+                crate::text::clean(v).into_owned()
+            }
+        };
+        let mut text = format!(
+            "☎ {}: {} · {}",
+            crate::text::clean(&c.role),
+            or_fill(&c.name),
+            or_fill(&c.phone)
+        );
+        if let Some(n) = &c.note {
+            text.push_str(&format!(" · {}", crate::text::clean(n)));
+        }
+        let style = if c.name.trim().is_empty() || c.phone.trim().is_empty() {
+            Style::default().fg(Color::Yellow)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD)
+        };
+        lines.push(Line::from(Span::styled(
+            fit(&text, inner).into_owned(),
+            style,
+        )));
+    }
+    let h = (lines.len() as u16 + 2).min(full.height);
+    let area = centered(full, w, h);
+    clear_under(area, f);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Double)
+                .border_style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
+                .title(fit(&title, inner).into_owned())
+                .title_bottom(" ←/→ situation · Esc closes "),
+        ),
+        area,
+    );
 }
 
 /// The name of whoever signs off as `role`, being typed.
