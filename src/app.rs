@@ -223,9 +223,7 @@ impl App {
         tx: UnboundedSender<Event>,
     ) -> Result<App, StartError> {
         let rb = Arc::new(rb);
-        let records = match journal::Tail::new(path).poll()? {
-            journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
-        };
+        let records = journal::read(path)?;
         same_release(&rb, path, &records)?;
         let start = records.first().map_or_else(Utc::now, |r| r.at);
         let end = records.last().map_or(start, |r| r.at);
@@ -483,7 +481,10 @@ pub async fn drive<B: Backend>(
     rx: &mut UnboundedReceiver<Event>,
 ) -> Result<(), B::Error> {
     let mut last_draw = Instant::now() - FRAME;
-    app.draw(terminal)?;
+    if let Err(e) = app.draw(terminal) {
+        lost_terminal(app, rx).await;
+        return Err(e);
+    }
     loop {
         let Some(ev) = rx.recv().await else {
             return Ok(());
@@ -512,8 +513,29 @@ pub async fn drive<B: Backend>(
                     return Ok(());
                 }
             }
-            app.draw(terminal)?;
+            if let Err(e) = app.draw(terminal) {
+                lost_terminal(app, rx).await;
+                return Err(e);
+            }
             last_draw = Instant::now();
+        }
+    }
+}
+
+/// How long a console whose terminal cannot be written waits for the hang-up that
+/// follows a dropped session, to journal it by its name.
+const HANGUP_WAIT: Duration = Duration::from_secs(2);
+
+/// The terminal cannot be written: the session went away (the hang-up signal is on its
+/// way). Close as the signal would, so the journal says why and the Lease is handed back,
+/// and by the signal's name when it comes in time; keys typed meanwhile count for nothing.
+async fn lost_terminal(app: &mut App, rx: &mut UnboundedReceiver<Event>) {
+    let limit = tokio::time::Instant::now() + HANGUP_WAIT;
+    while !app.state.ui.quit {
+        match tokio::time::timeout_at(limit, rx.recv()).await {
+            Ok(Some(Event::Key(_) | Event::Paste(_))) => {}
+            Ok(Some(ev)) => app.handle(ev),
+            _ => app.handle(Event::Signal("a terminal that cannot be written")),
         }
     }
 }

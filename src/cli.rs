@@ -23,15 +23,8 @@ pub enum Command {
         runbook: PathBuf,
         #[command(flatten)]
         prometheus: PromArgs,
-        /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context to use.
-        #[arg(long)]
-        context: Option<String>,
-        /// Namespace (overrides the runbook's kubernetes.namespace).
-        #[arg(long)]
-        namespace: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
         #[command(flatten)]
         console: ConsoleArgs,
     },
@@ -64,15 +57,8 @@ pub enum Command {
         runbook: Option<PathBuf>,
         #[command(flatten)]
         prometheus: PromArgs,
-        /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context to use.
-        #[arg(long)]
-        context: Option<String>,
-        /// Namespace (overrides the runbook's kubernetes.namespace).
-        #[arg(long)]
-        namespace: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
         #[command(flatten)]
         view: ViewArgs,
     },
@@ -127,6 +113,20 @@ pub enum Command {
         #[arg(long)]
         rbac: Option<PathBuf>,
     },
+}
+
+/// Which cluster, and where in it.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace (overrides the runbook's kubernetes.namespace).
+    #[arg(long)]
+    pub namespace: Option<String>,
 }
 
 /// How to reach Prometheus; each flag overrides the runbook's `prometheus:` section.

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use warroom::cli::{Cli, Command, ConsoleArgs};
+use warroom::cli::{Cli, ClusterArgs, Command, ConsoleArgs};
 use warroom::runbook::{self, Problems, Runbook};
 use warroom::text::escape;
 use warroom::{app, builtin, journal, layout};
@@ -97,9 +97,12 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         Command::Run {
             runbook,
             prometheus,
-            kubeconfig,
-            context,
-            namespace,
+            cluster:
+                ClusterArgs {
+                    kubeconfig,
+                    context,
+                    namespace,
+                },
             console,
         } => {
             let mut rb = runbook::load(&runbook)?;
@@ -212,9 +215,12 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             journal,
             runbook,
             prometheus,
-            kubeconfig,
-            context,
-            namespace,
+            cluster:
+                ClusterArgs {
+                    kubeconfig,
+                    context,
+                    namespace,
+                },
             view,
         } => {
             let (mut rb, label) = match &runbook {
@@ -271,9 +277,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 Some(p) => (runbook::load(p)?, label_of(p)),
                 None => runbook_of(&journal)?,
             };
-            let records = match journal::Tail::new(&journal).poll()? {
-                journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
-            };
+            let records = journal::read(&journal)?;
             let zone = if utc {
                 warroom::format::Zone::Utc
             } else {
@@ -367,9 +371,7 @@ fn label_of(p: &Path) -> String {
 
 /// The runbook the journal's last session names, for a console that follows it.
 fn runbook_of(journal: &Path) -> anyhow::Result<(Runbook, String)> {
-    let records = match journal::Tail::new(journal).poll()? {
-        journal::TailRead::More(r) | journal::TailRead::Reset(r) => r,
-    };
+    let records = journal::read(journal)?;
     let Some(label) = records.iter().rev().find_map(|r| match &r.entry {
         journal::Entry::Session { runbook, .. } => Some(runbook.clone()),
         _ => None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{confirm, key, log, rig, tick_gates, until};
+use common::{confirm, key, log, rig, screen, tick_gates, until};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 use warroom::app::{App, start_sources};
@@ -17,6 +17,22 @@ use warroom::layout;
 use warroom::runbook::parse_runbook;
 use warroom::state::Driver;
 
+/// Lin's console driving the demo release on a fresh simulated cluster.
+async fn lin_drives() -> common::Rig {
+    let mut r = rig(
+        warroom::builtin::DEFAULT_SCENARIO,
+        "demo.yaml",
+        warroom::builtin::DEMO_RUNBOOK,
+        false,
+    )
+    .await;
+    until(&mut r.app, &mut r.rx, "the Lease", |a| {
+        matches!(a.state.driver, Driver::Driving { .. })
+    })
+    .await;
+    r
+}
+
 /// What the room reads in a console's log: when, who, what.
 fn lines(app: &App) -> Vec<(chrono::DateTime<chrono::Utc>, String, String)> {
     app.state
@@ -24,20 +40,6 @@ fn lines(app: &App) -> Vec<(chrono::DateTime<chrono::Utc>, String, String)> {
         .iter()
         .map(|c| (c.at, c.who.clone(), c.text.clone()))
         .collect()
-}
-
-fn screen(app: &App) -> String {
-    let view = warroom::ui::View::new(layout::builtin("war-room"));
-    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 160, 48));
-    warroom::ui::draw_into(&app.state, &view, &mut buf);
-    let mut out = String::new();
-    for y in 0..48 {
-        for x in 0..160 {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,18 +52,8 @@ async fn a_follower_on_the_same_host_shows_the_drivers_release_and_takes_over_wh
         dir,
         tasks,
         lease,
-    } = rig(
-        warroom::builtin::DEFAULT_SCENARIO,
-        "demo.yaml",
-        warroom::builtin::DEMO_RUNBOOK,
-        false,
-    )
-    .await;
+    } = lin_drives().await;
     let journal = dir.path().join("journal.jsonl");
-    until(&mut driver, &mut drx, "the Lease", |a| {
-        matches!(a.state.driver, Driver::Driving { .. })
-    })
-    .await;
 
     // Wang follows lin's journal from another terminal on the same bastion.
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
@@ -216,17 +208,7 @@ async fn a_read_only_console_on_another_host_shows_the_drivers_release_from_the_
         dir,
         tasks,
         lease,
-    } = rig(
-        warroom::builtin::DEFAULT_SCENARIO,
-        "demo.yaml",
-        warroom::builtin::DEMO_RUNBOOK,
-        false,
-    )
-    .await;
-    until(&mut driver, &mut drx, "the Lease", |a| {
-        matches!(a.state.driver, Driver::Driving { .. })
-    })
-    .await;
+    } = lin_drives().await;
     // Wang, on another bastion: no access to lin's journal, only to the cluster.
     let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
     let (tx, mut frx) = mpsc::unbounded_channel();
@@ -442,17 +424,7 @@ async fn a_console_that_finds_another_driver_follows_it_and_takes_over_with_its_
         dir,
         tasks,
         lease,
-    } = rig(
-        warroom::builtin::DEFAULT_SCENARIO,
-        "demo.yaml",
-        warroom::builtin::DEMO_RUNBOOK,
-        false,
-    )
-    .await;
-    until(&mut driver, &mut drx, "the Lease", |a| {
-        matches!(a.state.driver, Driver::Driving { .. })
-    })
-    .await;
+    } = lin_drives().await;
     tick_gates(&mut driver, "canary-10");
     key(&mut driver, 'a');
     confirm(&mut driver);

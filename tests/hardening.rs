@@ -3,6 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+mod common;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use warroom::event::Event;
 use warroom::prom::{self, Gauge, Prom, Settings};
 
@@ -116,4 +119,96 @@ mod keys {
         assert!(!fx.is_empty(), "a plain y did nothing");
         assert_eq!(s.ui.mode, Mode::Normal);
     }
+}
+
+/// A terminal that stops taking writes, as a dropped SSH session's does: every draw after
+/// the first fails.
+struct Gone {
+    inner: ratatui::backend::TestBackend,
+    draws: usize,
+}
+
+impl ratatui::backend::Backend for Gone {
+    type Error = std::io::Error;
+    fn draw<'a, I>(&mut self, content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.draws += 1;
+        if self.draws > 1 {
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        let _ = self.inner.draw(content);
+        Ok(())
+    }
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn get_cursor_position(&mut self) -> std::io::Result<ratatui::layout::Position> {
+        Ok(Default::default())
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        _: P,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn clear(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn clear_region(&mut self, _: ratatui::backend::ClearType) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn size(&self) -> std::io::Result<ratatui::layout::Size> {
+        Ok(ratatui::layout::Size::new(120, 40))
+    }
+    fn window_size(&mut self) -> std::io::Result<ratatui::backend::WindowSize> {
+        Ok(ratatui::backend::WindowSize {
+            columns_rows: ratatui::layout::Size::new(120, 40),
+            pixels: ratatui::layout::Size::new(0, 0),
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The session drops: the next frame cannot be written, and the hang-up comes a moment
+/// later. The console closes as the hang-up says, and journals it, rather than leaving
+/// on the write error with nothing said.
+#[tokio::test]
+async fn a_terminal_gone_before_its_hang_up_still_closes_by_the_hang_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut rx) = common::demo_app(dir.path(), "lin");
+    let tx = app.sender();
+    let mut term = ratatui::Terminal::new(Gone {
+        inner: ratatui::backend::TestBackend::new(120, 40),
+        draws: 0,
+    })
+    .unwrap();
+    // A change to draw (the write fails), then the hang-up, as a dropped session sends
+    // them; and a key typed meanwhile, which must count for nothing.
+    tx.send(Event::Tick(
+        chrono::Utc::now() + chrono::Duration::minutes(1),
+    ))
+    .unwrap();
+    let later = tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = later.send(Event::Key(KeyEvent::new(
+            KeyCode::Char('n'),
+            KeyModifiers::NONE,
+        )));
+        let _ = later.send(Event::Signal("SIGHUP"));
+    });
+    app.state.ui.dirty = true;
+    let r = warroom::app::drive(&mut app, &mut term, &mut rx).await;
+    assert!(r.is_err(), "the write error is still reported");
+    let journal = std::fs::read_to_string(dir.path().join("lin.jsonl")).unwrap();
+    let last = journal.lines().last().unwrap();
+    assert!(last.contains("the console ended on SIGHUP"), "{journal}");
+    assert!(!journal.contains("\"kind\":\"note\""), "{journal}");
 }

@@ -21,6 +21,18 @@ fn role() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
     parse_role_rules(&std::fs::read_to_string("assets/rbac.yaml").unwrap()).unwrap()
 }
 
+/// The Role without its rule for `resource`.
+fn role_without(resource: &str) -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
+    role()
+        .into_iter()
+        .filter(|r| {
+            !r.resources
+                .as_ref()
+                .is_some_and(|x| x.iter().any(|x| x == resource))
+        })
+        .collect()
+}
+
 async fn enforced(scenario: &str, dir: &Path) -> (SimHandle, kube::Client, String) {
     enforced_with(scenario, role(), dir).await
 }
@@ -511,14 +523,7 @@ async fn a_missing_verb_is_a_plain_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let rules: Vec<_> = role()
-        .into_iter()
-        .filter(|r| {
-            !r.resources
-                .as_ref()
-                .is_some_and(|x| x.iter().any(|x| x == "leases"))
-        })
-        .collect();
+    let rules = role_without("leases");
     let (sim, client, ns) = enforced_with(
         include_str!("../assets/scenarios/steady.yaml"),
         rules,
@@ -559,14 +564,7 @@ async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_configmap_verbs_the_driver_says_other_hosts_cannot_follow() {
     let dir = tempfile::tempdir().unwrap();
-    let rules: Vec<_> = role()
-        .into_iter()
-        .filter(|r| {
-            !r.resources
-                .as_ref()
-                .is_some_and(|x| x.iter().any(|x| x == "configmaps"))
-        })
-        .collect();
+    let rules = role_without("configmaps");
     let (sim, client, ns) = enforced_with(
         include_str!("../assets/scenarios/steady.yaml"),
         rules,

@@ -18,6 +18,10 @@ use warroom::state::metrics::Reading;
 use warroom::state::{Driver, Mode, Row, State};
 use warroom::update::update;
 
+mod common;
+
+use common::screen;
+
 const BIN: &str = env!("CARGO_BIN_EXE_warroom");
 
 fn t0() -> DateTime<Utc> {
@@ -378,20 +382,6 @@ fn the_report_of_a_crashed_erp_release_is_in_chinese_and_names_the_crash() {
     let html = String::from_utf8(html.stdout).unwrap();
     assert!(html.contains("&lt;b&gt;数据库&lt;/b&gt; 已备份"), "{html}");
     assert!(!html.contains("<b>数据库"), "{html}");
-}
-
-fn screen(app: &warroom::app::App) -> String {
-    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
-    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 160, 48));
-    warroom::ui::draw_into(&app.state, &view, &mut buf);
-    let mut out = String::new();
-    for y in 0..48 {
-        for x in 0..160 {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[test]

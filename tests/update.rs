@@ -64,9 +64,10 @@ fn state() -> State {
     s
 }
 
-/// The demo release driven by this console, before any gauge has answered.
-fn bare() -> State {
-    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+/// The release of runbook `src` driven by this console (lin), its cluster at 10 stable
+/// pods, before any gauge has answered.
+fn driving(src: &str) -> State {
+    let rb = parse_runbook(Path::new("runbook.yaml"), src).unwrap();
     let mut s = State::new(Arc::new(rb), "lin", t0());
     update(&mut s, Event::Cluster(cluster(10, 0)));
     update(
@@ -77,6 +78,11 @@ fn bare() -> State {
         }),
     );
     s
+}
+
+/// The demo release driven by this console, before any gauge has answered.
+fn bare() -> State {
+    driving(warroom::builtin::DEMO_RUNBOOK)
 }
 
 fn cluster(stable: u32, canary: u32) -> Snapshot {
@@ -2556,16 +2562,7 @@ fn with_channels() -> State {
         "{}\nnotify:\n  channels:\n    - {{id: ops-feishu, kind: feishu, url_env: FEISHU_HOOK, secret_env: FEISHU_SECRET, events: [stage_started, rollback, signoff, override, driver_changed, monitoring_lost]}}\n    - {{id: sre-slack, kind: slack, url_file: /etc/warroom/slack.url, events: [rollback]}}\n",
         warroom::builtin::DEMO_RUNBOOK
     );
-    let rb = parse_runbook(Path::new("demo.yaml"), &src).unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(&mut s, Event::Cluster(cluster(10, 0)));
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "default/warroom-erp-v1.0.0".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving(&src);
     fresh(&mut s);
     s
 }
@@ -2719,16 +2716,7 @@ fn a_chinese_runbook_tells_the_team_in_chinese() {
         "{}\nnotify:\n  channels:\n    - {{id: ops-dingtalk, kind: dingtalk, url_env: DING, events: [signoff, monitoring_lost]}}\n",
         include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml")
     );
-    let rb = parse_runbook(Path::new("erp.zh.yaml"), &src).unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(&mut s, Event::Cluster(cluster(10, 0)));
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "erp-production/warroom-erp".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving(&src);
     select_item(&mut s, "so-pm");
     ch(&mut s, ' ');
     let n = notices(&sign_as(&mut s, "张三"));
@@ -2748,20 +2736,7 @@ fn a_chinese_runbook_tells_the_team_in_chinese() {
 
 #[test]
 fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line() {
-    let rb = parse_runbook(
-        Path::new("erp.zh.yaml"),
-        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
-    )
-    .unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(&mut s, Event::Cluster(cluster(10, 0)));
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "erp-production/warroom-erp".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving(include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"));
     // The cursor on the group 部署授权 (three sign-offs and the deployment time): nothing
     // a group tick may do.
     let phase = s.rb.phases.iter().position(|p| p.id == "signoff").unwrap();
@@ -2844,20 +2819,7 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
 
 #[test]
 fn all_checks_complete_is_the_consoles_to_settle() {
-    let rb = parse_runbook(
-        Path::new("erp.zh.yaml"),
-        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
-    )
-    .unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(&mut s, Event::Cluster(cluster(10, 0)));
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "erp-production/warroom-erp".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving(include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"));
     let all = s.checklist.index_of("so-all-checks").unwrap();
     select_item(&mut s, "so-all-checks");
     assert!(ch(&mut s, ' ').is_empty());
@@ -2964,20 +2926,7 @@ fn the_release_is_complete_only_once_the_required_post_deployment_checks_are_don
 
 #[test]
 fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
-    let rb = parse_runbook(
-        Path::new("erp.zh.yaml"),
-        include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"),
-    )
-    .unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(&mut s, Event::Cluster(cluster(10, 0)));
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "erp-production/warroom-erp".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving(include_str!("../assets/runbooks/erp-v1.0.0.zh.yaml"));
     ch(&mut s, 'E');
     assert_eq!(s.ui.mode, Mode::Emergency { group: 0 });
     let screen = render(&s, 80, 24);

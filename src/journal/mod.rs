@@ -430,6 +430,14 @@ pub enum TailRead {
     Reset(Vec<Record>),
 }
 
+/// Every whole record of a journal another console may be writing, read without a lock
+/// and without changing the file (a report, a replay, a follower's first look).
+pub fn read(path: &Path) -> Result<Vec<Record>, ReplayError> {
+    match Tail::new(path).poll()? {
+        TailRead::More(r) | TailRead::Reset(r) => Ok(r),
+    }
+}
+
 impl Tail {
     pub fn new(path: &Path) -> Tail {
         Tail {

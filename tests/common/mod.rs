@@ -281,3 +281,18 @@ pub async fn rig(scenario: &str, label: &str, runbook: &str, read_only: bool) ->
         lease: sources.lease,
     }
 }
+
+/// The console's whole screen at 160x48, as text (a wide character once).
+pub fn screen(app: &App) -> String {
+    let view = warroom::ui::View::new(layout::builtin("war-room"));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 160, 48));
+    warroom::ui::draw_into(&app.state, &view, &mut buf);
+    let mut out = String::new();
+    for y in 0..48 {
+        for x in 0..160 {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
