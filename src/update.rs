@@ -90,6 +90,14 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 replay_key(s, a, &mut fx);
             } else if let Some(a) = action_for(&s.ui.mode, &k) {
                 act(s, a, &mut fx);
+            } else if matches!(s.ui.mode, Mode::Emergency { .. }) {
+                // The plan never stands between the lead and an action: any other key
+                // closes it and does what it does on the console (c to cancel a
+                // countdown, R to roll back).
+                s.ui.mode = Mode::Normal;
+                if let Some(a) = action_for(&s.ui.mode, &k) {
+                    act(s, a, &mut fx);
+                }
             }
         }
         Event::Paste(text) => {

@@ -2268,6 +2268,7 @@ fn a_follower_decides_nothing_records_nothing_and_says_who_decides() {
     assert_eq!(log_lines(&f), log, "the log is the driver's alone");
     assert_eq!(f.seq, seq);
     // The key bar offers only what it can do.
+    f.ui.flash = None;
     let screen = render(&f, 160, 48);
     let bar = screen.lines().last().unwrap();
     assert!(bar.contains("FOLLOWING"), "{bar}");
@@ -2949,6 +2950,11 @@ fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
     assert!(render(&s, 80, 24).contains("应急预案 · 性能问题处理 (2/3)"));
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.ui.mode, Mode::Normal);
+    // It never stands between the lead and an action: another key closes it and acts.
+    ch(&mut s, 'E');
+    ch(&mut s, 'n');
+    assert_eq!(s.ui.mode, Mode::Note(String::new()));
+    key(&mut s, KeyCode::Esc);
     // A rollback opens it by itself, at the situation the runbook names for it.
     s.ui.mode = Mode::Emergency { group: 2 };
     key(&mut s, KeyCode::Esc);
