@@ -471,7 +471,11 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
                 .border_type(BorderType::Double)
                 .border_style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
                 .title(fit(&title, inner).into_owned())
-                .title_bottom(" ←/→ situation · Esc closes "),
+                .title_bottom(if phase.is_some_and(|p| p.groups.len() > 1) {
+                    " ←/→ situation · Esc closes "
+                } else {
+                    " Esc closes "
+                }),
         ),
         area,
     );
