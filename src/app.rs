@@ -191,13 +191,7 @@ impl App {
         zone: crate::format::Zone,
         tx: UnboundedSender<Event>,
     ) -> App {
-        let lease = crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
-        let source = format!(
-            "the mirror in the cluster (ConfigMaps {}={lease} in {})",
-            crate::kube::mirror::JOURNAL_LABEL,
-            rb.kubernetes.namespace
-        );
-        let follow = crate::state::Follow::new(source, true);
+        let follow = crate::state::Follow::mirror(&rb);
         App::following(
             Arc::new(rb),
             follow,

@@ -97,20 +97,12 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         Command::Run {
             runbook,
             prometheus,
-            cluster:
-                ClusterArgs {
-                    kubeconfig,
-                    context,
-                    namespace,
-                },
+            cluster,
             console,
         } => {
             let mut rb = runbook::load(&runbook)?;
-            if let Some(ns) = namespace {
-                rb.kubernetes.namespace = ns;
-            }
             let layout = layout::load(&console.view.layout)?;
-            let client = warroom::kube::connect(kubeconfig.as_deref(), context.as_deref()).await?;
+            let client = connect(&cluster, &mut rb).await?;
             let journal = journal_for(&rb, &console, false);
             let path = app::run(app::Launch {
                 runbook_label: label_of(&runbook),
@@ -215,23 +207,12 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             journal,
             runbook,
             prometheus,
-            cluster:
-                ClusterArgs {
-                    kubeconfig,
-                    context,
-                    namespace,
-                },
+            cluster,
             view,
         } => {
-            let (mut rb, label) = match &runbook {
-                Some(p) => (runbook::load(p)?, label_of(p)),
-                None => runbook_of(&journal)?,
-            };
-            if let Some(ns) = namespace {
-                rb.kubernetes.namespace = ns;
-            }
+            let (mut rb, label) = runbook_for(runbook.as_deref(), &journal)?;
             let layout = layout::load(&view.layout)?;
-            let client = warroom::kube::connect(kubeconfig.as_deref(), context.as_deref()).await?;
+            let client = connect(&cluster, &mut rb).await?;
             app::run(app::Launch {
                 runbook_label: label,
                 runbook: rb,
@@ -254,10 +235,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             speed,
             view,
         } => {
-            let (rb, _) = match &runbook {
-                Some(p) => (runbook::load(p)?, label_of(p)),
-                None => runbook_of(&journal)?,
-            };
+            let (rb, _) = runbook_for(runbook.as_deref(), &journal)?;
             if !(speed.is_finite() && speed > 0.0) {
                 anyhow::bail!(
                     "--speed {speed}: give journal seconds per real second, above 0 (e.g. 10)"
@@ -273,10 +251,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             html,
             utc,
         } => {
-            let (rb, _) = match &runbook {
-                Some(p) => (runbook::load(p)?, label_of(p)),
-                None => runbook_of(&journal)?,
-            };
+            let (rb, _) = runbook_for(runbook.as_deref(), &journal)?;
             let records = journal::read(&journal)?;
             let zone = if utc {
                 warroom::format::Zone::Utc
@@ -367,6 +342,22 @@ fn label_of(p: &Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
+}
+
+/// The cluster the flags name, with the runbook's namespace overridden by `--namespace`.
+async fn connect(c: &ClusterArgs, rb: &mut Runbook) -> anyhow::Result<kube::Client> {
+    if let Some(ns) = &c.namespace {
+        rb.kubernetes.namespace = ns.clone();
+    }
+    Ok(warroom::kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await?)
+}
+
+/// The runbook `--runbook` names, or else the one the journal's session names.
+fn runbook_for(flag: Option<&Path>, journal: &Path) -> anyhow::Result<(Runbook, String)> {
+    match flag {
+        Some(p) => Ok((runbook::load(p)?, label_of(p))),
+        None => runbook_of(journal),
+    }
 }
 
 /// The runbook the journal's last session names, for a console that follows it.

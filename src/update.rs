@@ -341,14 +341,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 // Another console drives: show its release, from its mirror in the
                 // cluster, rather than this console's own journal, which now stands still.
                 if other_drives && s.follow.is_none() {
-                    let lease =
-                        crate::kube::lease::lease_name(&s.rb.release.name, &s.rb.release.version);
-                    let source = format!(
-                        "the mirror in the cluster (ConfigMaps {}={lease} in {})",
-                        crate::kube::mirror::JOURNAL_LABEL,
-                        s.rb.kubernetes.namespace
-                    );
-                    s.follow = Some(crate::state::Follow::new(source, true));
+                    s.follow = Some(crate::state::Follow::mirror(&s.rb));
                     fx.push(Effect::FollowMirror);
                 }
             }

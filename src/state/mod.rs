@@ -582,6 +582,15 @@ impl Follow {
         }
     }
 
+    /// Following the driver's mirror in the cluster (see `kube::mirror`).
+    pub fn mirror(rb: &Runbook) -> Follow {
+        let source = format!(
+            "the driver's mirror in the cluster (namespace {})",
+            rb.kubernetes.namespace
+        );
+        Follow::new(source, true)
+    }
+
     /// Take note of records read from the stream (whose last word may be a close).
     pub fn saw(&mut self, records: &[Record], at: DateTime<Utc>) {
         for r in records {
