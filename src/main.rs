@@ -349,7 +349,7 @@ async fn connect(c: &ClusterArgs, rb: &mut Runbook) -> anyhow::Result<kube::Clie
     if let Some(ns) = &c.namespace {
         rb.kubernetes.namespace = ns.clone();
     }
-    Ok(warroom::kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await?)
+    warroom::kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await
 }
 
 /// The runbook `--runbook` names, or else the one the journal's session names.
