@@ -844,8 +844,12 @@ mod screen {
 
     pub fn enter() -> std::io::Result<DefaultTerminal> {
         enable_raw_mode()?;
+        // Cleared once: the alternate screen may still hold another program's frame (a
+        // console killed with -9 never left it), and frames are sent as differences
+        // from a blank screen.
         let entered = execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)
-            .and_then(|_| Terminal::new(CrosstermBackend::new(stdout())));
+            .and_then(|_| Terminal::new(CrosstermBackend::new(stdout())))
+            .and_then(|mut t| t.clear().map(|_| t));
         if entered.is_err() {
             restore();
         }

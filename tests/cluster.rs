@@ -240,12 +240,28 @@ async fn an_api_outage_keeps_the_last_data_marked_stale_then_resumes() {
         common::log(&app)
     );
 
-    // The network comes back; nothing changes in the namespace, yet the console knows.
+    // Meanwhile someone scales the canary (the API server is fine; only this console's
+    // link is cut).
+    kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(direct.clone(), &k.namespace)
+        .patch(
+            &k.canary,
+            &Default::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .unwrap();
+    // The network comes back: the console says so only with the cluster as it is now,
+    // never the old data marked live again.
     relay.restore().await;
     until(&mut app, &mut rx, "the API back", |a| {
         a.state.cluster.link == warroom::state::cluster::Link::Live
     })
     .await;
+    assert_eq!(
+        app.state.cluster.deployment(&k.canary).map(|d| d.desired),
+        Some(2),
+        "the first live picture after the outage is the cluster's now"
+    );
     assert!(
         app.state
             .comms

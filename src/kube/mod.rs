@@ -85,11 +85,6 @@ pub fn spawn_watch(
 ) -> tokio::task::JoinHandle<()> {
     let ns = ns.to_string();
     tokio::spawn(async move {
-        let (deps, dw) = reflector::store::<Deployment>();
-        let (rss, rw) = reflector::store::<ReplicaSet>();
-        let (pods, pw) = reflector::store::<Pod>();
-        let hw = reflector::store::Writer::<DynamicObject>::new(httproute());
-        let routes = hw.as_reader();
         let cfg = watcher::Config::default();
         // Pods and ReplicaSets by the labels the release's Deployments select on: what
         // the console reads is bounded by the release, not by how crowded the namespace is.
@@ -104,122 +99,132 @@ pub fn spawn_watch(
                 cfg.clone()
             }
         };
-        let mut streams = vec![
-            reflector::reflector(
-                dw,
-                watcher(
-                    Api::<Deployment>::namespaced(client.clone(), &ns),
-                    cfg.clone(),
-                ),
-            )
-            .default_backoff()
-            .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)))
-            .boxed(),
-            reflector::reflector(
-                rw,
-                watcher(
-                    Api::<ReplicaSet>::namespaced(client.clone(), &ns),
-                    owned.clone(),
-                ),
-            )
-            .default_backoff()
-            .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)))
-            .boxed(),
-            reflector::reflector(
-                pw,
-                watcher(Api::<Pod>::namespaced(client.clone(), &ns), owned.clone()),
-            )
-            .default_backoff()
-            .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
-            .boxed(),
-        ];
-        if let Some(name) = &route {
-            let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &httproute());
-            streams.push(
+        let probe = Api::<Deployment>::namespaced(client.clone(), &ns);
+        // Watches (and their stores) are made anew once the API answers after an outage:
+        // the old stores hold what was true before it, and a watch in backoff may take
+        // minutes to list again; until every list is in again, nothing is shown as live.
+        'watch: loop {
+            let (deps, dw) = reflector::store::<Deployment>();
+            let (rss, rw) = reflector::store::<ReplicaSet>();
+            let (pods, pw) = reflector::store::<Pod>();
+            let hw = reflector::store::Writer::<DynamicObject>::new(httproute());
+            let routes = hw.as_reader();
+            let mut streams = vec![
                 reflector::reflector(
-                    hw,
-                    watcher(api, cfg.clone().fields(&format!("metadata.name={name}"))),
+                    dw,
+                    watcher(
+                        Api::<Deployment>::namespaced(client.clone(), &ns),
+                        cfg.clone(),
+                    ),
                 )
                 .default_backoff()
-                .map_ok(|e| (3, matches!(e, watcher::Event::InitDone)))
+                .map_ok(|e| (0, matches!(e, watcher::Event::InitDone)))
                 .boxed(),
-            );
-        }
-        let mut all = futures::stream::select_all(streams);
-        let mut last: Option<Snapshot> = None;
-        let mut listed = [false, false, false, route.is_none()];
-        // While the API is lost, a cheap list says when it answers again: a resumed watch
-        // on a quiet namespace may stay silent for minutes, and "disconnected" would then
-        // be a guess. The watches themselves resume from their resourceVersion.
-        let probe = Api::<Deployment>::namespaced(client.clone(), &ns);
-        let mut lost = false;
-        let mut probe_wait = Duration::from_secs(1);
-        loop {
-            let item = if lost {
-                tokio::select! {
-                    item = all.next() => item,
-                    _ = tokio::time::sleep(probe_wait) => {
-                        if probe.list_metadata(&ListParams::default().limit(1)).await.is_ok() {
-                            lost = false;
-                            if let Some(snap) = &last
-                                && tx.send(Event::Cluster(snap.clone())).is_err()
-                            {
+                reflector::reflector(
+                    rw,
+                    watcher(
+                        Api::<ReplicaSet>::namespaced(client.clone(), &ns),
+                        owned.clone(),
+                    ),
+                )
+                .default_backoff()
+                .map_ok(|e| (1, matches!(e, watcher::Event::InitDone)))
+                .boxed(),
+                reflector::reflector(
+                    pw,
+                    watcher(Api::<Pod>::namespaced(client.clone(), &ns), owned.clone()),
+                )
+                .default_backoff()
+                .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
+                .boxed(),
+            ];
+            if let Some(name) = &route {
+                let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &httproute());
+                streams.push(
+                    reflector::reflector(
+                        hw,
+                        watcher(api, cfg.clone().fields(&format!("metadata.name={name}"))),
+                    )
+                    .default_backoff()
+                    .map_ok(|e| (3, matches!(e, watcher::Event::InitDone)))
+                    .boxed(),
+                );
+            }
+            let mut all = futures::stream::select_all(streams);
+            let mut last: Option<Snapshot> = None;
+            let mut listed = [false, false, false, route.is_none()];
+            // While the API is lost, a cheap list says when it answers again: a watch in
+            // backoff on a quiet namespace may stay silent for minutes.
+            let mut lost = false;
+            let mut probe_wait = Duration::from_secs(1);
+            loop {
+                let item = if lost {
+                    tokio::select! {
+                        item = all.next() => item,
+                        _ = tokio::time::sleep(probe_wait) => {
+                            if probe.list_metadata(&ListParams::default().limit(1)).await.is_ok() {
+                                // Back: read everything again rather than show the old
+                                // stores as the cluster now.
+                                continue 'watch;
+                            } else {
+                                probe_wait = (probe_wait * 2).min(Duration::from_secs(30));
+                            }
+                            continue;
+                        }
+                    }
+                } else {
+                    all.next().await
+                };
+                let Some(item) = item else {
+                    return;
+                };
+                match item {
+                    Ok((which, init_done)) => {
+                        if lost {
+                            // One watch is back: list everything again, every store at
+                            // once, rather than mix fresh objects with ones from before.
+                            continue 'watch;
+                        }
+                        // Until every list is in, a snapshot would show objects as missing
+                        // that are merely not read yet.
+                        listed[which] |= init_done;
+                        if !listed.iter().all(|l| *l) {
+                            continue;
+                        }
+                        let mut snap = snapshot(&deps, &rss, &pods, &deployments);
+                        snap.route = route.as_ref().and_then(|name| {
+                            routes
+                                .state()
+                                .iter()
+                                .find(|r| r.name_any() == *name)
+                                .map(|r| route_view(r))
+                        });
+                        if last.as_ref() != Some(&snap) {
+                            last = Some(snap.clone());
+                            if tx.send(Event::Cluster(snap)).is_err() {
                                 return;
                             }
-                        } else {
-                            probe_wait = (probe_wait * 2).min(Duration::from_secs(30));
                         }
-                        continue;
                     }
-                }
-            } else {
-                all.next().await
-            };
-            let Some(item) = item else {
-                return;
-            };
-            match item {
-                Ok((which, init_done)) => {
-                    lost = false;
-                    // Until every list is in, a snapshot would show objects as missing
-                    // that are merely not read yet.
-                    listed[which] |= init_done;
-                    if !listed.iter().all(|l| *l) {
-                        continue;
+                    // "Too old resource version" (410 Gone) is the API answering: the
+                    // watcher lists again by itself. The link is not lost (the API server
+                    // restarted, or compacted its history).
+                    Err(watcher::Error::WatchError(e)) if e.code == 410 => {
+                        log::info!("watch expired, listing again: {}", e.message);
                     }
-                    let mut snap = snapshot(&deps, &rss, &pods, &deployments);
-                    snap.route = route.as_ref().and_then(|name| {
-                        routes
-                            .state()
-                            .iter()
-                            .find(|r| r.name_any() == *name)
-                            .map(|r| route_view(r))
-                    });
-                    if last.as_ref() != Some(&snap) {
-                        last = Some(snap.clone());
-                        if tx.send(Event::Cluster(snap)).is_err() {
+                    Err(e) => {
+                        lost = true;
+                        probe_wait = Duration::from_secs(1);
+                        log::warn!("watch failed, retrying with backoff: {e}");
+                        if tx
+                            .send(Event::ClusterLost {
+                                at: Utc::now(),
+                                error: plain_watch_error(&e),
+                            })
+                            .is_err()
+                        {
                             return;
                         }
-                    }
-                }
-                // "Too old resource version" (410 Gone) is the API answering: the
-                // watcher lists again by itself. The link is not lost (the API server
-                // restarted, or compacted its history).
-                Err(watcher::Error::WatchError(e)) if e.code == 410 => {
-                    log::info!("watch expired, listing again: {}", e.message);
-                }
-                Err(e) => {
-                    lost = true;
-                    probe_wait = Duration::from_secs(1);
-                    log::warn!("watch failed, retrying with backoff: {e}");
-                    if tx
-                        .send(Event::ClusterLost {
-                            at: Utc::now(),
-                            error: plain_watch_error(&e),
-                        })
-                        .is_err()
-                    {
-                        return;
                     }
                 }
             }
