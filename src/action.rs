@@ -37,6 +37,8 @@ pub enum Action {
     TickGroup,
     /// Show the emergency plan and the contacts.
     Emergency,
+    /// Run the verifications that apply now (or the selected item's) again.
+    Verify,
     /// A replay: stop or go on.
     ReplayPause,
     /// A replay: show the next record, and stop there.
@@ -165,6 +167,14 @@ pub const NORMAL: &[Binding] = &[
         "failed",
         "mark the selected item failed",
         Action::Fail,
+        false,
+    ),
+    b(
+        &[Char('v')],
+        "v",
+        "verify",
+        "verify again: this item, or every check that applies now",
+        Action::Verify,
         false,
     ),
     b(

@@ -577,7 +577,14 @@ pub fn start_sources(
     let rb = app.state.rb.clone();
     let k = &rb.kubernetes;
     let prom = match crate::prom::Settings::resolve(rb.prometheus.as_ref(), prometheus) {
-        _ if rb.metrics.is_empty() => None,
+        _ if rb.metrics.is_empty()
+            && !rb
+                .flat_items()
+                .iter()
+                .any(|i| i.verify.as_ref().is_some_and(|v| v.promql.is_some())) =>
+        {
+            None
+        }
         Ok(Some(settings)) => Some((
             crate::prom::Prom::new(&settings).map_err(anyhow::Error::msg)?,
             settings.refresh,
@@ -595,6 +602,8 @@ pub fn start_sources(
         Err(e) => anyhow::bail!("Prometheus: {e}"),
     };
     app.set_kube(kube.clone());
+    app.runner
+        .set_probes(prom.as_ref().map(|(p, _)| p.clone()), &k.namespace);
     let mut tasks = vec![
         {
             let (deployments, route) = crate::canary::objects(k);
@@ -602,7 +611,7 @@ pub fn start_sources(
         },
         spawn_clock(tx.clone()),
     ];
-    if let Some((prom, refresh)) = prom {
+    if let Some((prom, refresh)) = prom.filter(|_| !rb.metrics.is_empty()) {
         let gauges = rb
             .metrics
             .iter()

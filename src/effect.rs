@@ -23,6 +23,12 @@ pub enum Effect {
         event: crate::runbook::NotifyEvent,
         text: String,
     },
+    /// Verify item `item` with a request of its own (PromQL, a one-off read, HTTP): the
+    /// verdict comes back as `Event::Probed`.
+    Probe {
+        item: usize,
+        verify: crate::runbook::Verify,
+    },
     /// Follow the driving console's mirror in the cluster (another console drives): its
     /// records come back as `Event::Follow`.
     FollowMirror,

@@ -58,6 +58,12 @@ pub enum Event {
     Adopted(Result<Vec<crate::journal::Record>, String>),
     /// The journal's mirror in the cluster cannot be written (and why), or can again.
     Mirror(Result<(), String>),
+    /// A probe's verdict on item `item`'s verification (`verify:`), reached at `at`.
+    Probed {
+        item: usize,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: crate::state::verify::Outcome,
+    },
     /// What became of the notification journaled as `seq` on one channel.
     Notified {
         seq: u64,

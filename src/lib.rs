@@ -13,6 +13,7 @@ pub mod kube;
 pub mod layout;
 pub mod logger;
 pub mod notify;
+pub mod probe;
 pub mod prom;
 pub mod report;
 pub mod runbook;

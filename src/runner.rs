@@ -43,6 +43,8 @@ pub struct Runner {
     notify: std::collections::HashMap<String, UnboundedSender<crate::notify::Outgoing>>,
     /// The mirror's reader, when this console began following another driver.
     follower: Option<tokio::task::JoinHandle<()>>,
+    /// What the verifications' probes use.
+    probes: crate::probe::Probes,
 }
 
 impl Drop for Runner {
@@ -76,6 +78,7 @@ impl Runner {
             mirrored: None,
             notify: std::collections::HashMap::new(),
             follower: None,
+            probes: crate::probe::Probes::default(),
         }
     }
 
@@ -129,7 +132,15 @@ impl Runner {
     }
 
     pub fn set_kube(&mut self, client: kube::Client) {
+        self.probes.kube = Some(client.clone());
         self.kube = Some(client);
+    }
+
+    /// The Prometheus the verifications' PromQL is asked of, and the release's namespace
+    /// their one-off reads look in.
+    pub fn set_probes(&mut self, prom: Option<crate::prom::Prom>, namespace: &str) {
+        self.probes.prom = prom;
+        self.probes.namespace = namespace.to_string();
     }
 
     /// Connect the take-over key and the countdown to the Lease task.
@@ -438,6 +449,18 @@ impl Runner {
                             self.tx.clone(),
                         ));
                     }
+                }
+                Effect::Probe { item, verify } => {
+                    let probes = self.probes.clone();
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        let outcome = probes.run(&verify).await;
+                        let _ = tx.send(Event::Probed {
+                            item,
+                            at: Utc::now(),
+                            outcome,
+                        });
+                    });
                 }
                 Effect::Adopt { records } => {
                     let adopted = self.adopt(records);

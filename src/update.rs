@@ -150,6 +150,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             evaluate_triggers(s, &mut fx);
             countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
+            verifications(s, &mut fx);
             let in_stage = s.stages.current.is_some() || s.stages.pending.is_some();
             if in_stage
                 && s.follow.is_none()
@@ -229,6 +230,22 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.ui.dirty = true;
         }
         Event::Metric { index, at, reading } => metric(s, index, at, reading, &mut fx),
+        Event::Probed { item, at, outcome } => {
+            if item < s.checklist.checks.len() {
+                s.checklist.checks[item].asked = None;
+                let outcome = crate::state::verify::Outcome {
+                    evidence: clean(&outcome.evidence).into_owned(),
+                    ..outcome
+                };
+                if s.verify_due(item) && s.follow.is_none() {
+                    settle_check(s, item, outcome, at, &mut fx);
+                } else {
+                    s.checklist.checks[item].last = Some((outcome, at));
+                    s.ui.dirty = true;
+                }
+                refresh_dialog(s);
+            }
+        }
         Event::Trigger {
             trigger,
             cond,
@@ -694,6 +711,154 @@ fn clock_shows_change(
         || s.remote_countdown.is_some()
 }
 
+/// The verifications that apply now: those the console settles from its own data are
+/// judged on every tick; a probe is sent again once its last answer is
+/// `PROBE_EVERY_SECS` old. A following console verifies nothing: it shows the driver's.
+fn verifications(s: &mut State, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() {
+        return;
+    }
+    s.rebase_restarts();
+    for i in 0..s.checklist.items.len() {
+        if s.verify_due(i) {
+            verify_item(s, i, false, fx);
+        }
+    }
+    refresh_dialog(s);
+}
+
+/// Judge item `i` now, or send its probe (`force`: even if its last answer is recent).
+fn verify_item(s: &mut State, i: usize, force: bool, fx: &mut Vec<Effect>) {
+    use crate::state::verify::PROBE_EVERY_SECS;
+    match s.judge(i) {
+        Some(o) => {
+            let now = s.now;
+            settle_check(s, i, o, now, fx)
+        }
+        None => {
+            let c = &s.checklist.checks[i];
+            // A probe gets its own deadline; one unanswered for long is sent again.
+            let in_flight = c
+                .asked
+                .is_some_and(|t| (s.now - t).num_seconds() < 2 * PROBE_EVERY_SECS);
+            let recent = c
+                .last
+                .as_ref()
+                .is_some_and(|(_, at)| (s.now - *at).num_seconds() < PROBE_EVERY_SECS);
+            if in_flight || (recent && !force) {
+                return;
+            }
+            let Some(v) = s.checklist.items[i].verify.clone() else {
+                return;
+            };
+            s.checklist.checks[i].asked = Some(s.now);
+            s.ui.dirty = true;
+            fx.push(Effect::Probe { item: i, verify: v });
+        }
+    }
+}
+
+/// Probe again, now, every verification that applies (before a gate is decided).
+fn force_probes(s: &mut State, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() {
+        return;
+    }
+    for i in 0..s.checklist.items.len() {
+        if s.verify_due(i) && s.judge(i).is_none() {
+            verify_item(s, i, true, fx);
+        }
+    }
+}
+
+/// `v`, or a tick key on a verified item: verify it (or every check that applies) now.
+fn verify_now(s: &mut State, only: Option<usize>, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() {
+        s.ui.flash = Some(following_refusal(s));
+        return;
+    }
+    let due: Vec<usize> = match only {
+        Some(i) => vec![i],
+        None => (0..s.checklist.items.len())
+            .filter(|&i| s.verify_due(i))
+            .collect(),
+    };
+    if due.is_empty() {
+        s.ui.flash = Some(
+            "no verification applies now: each runs while the stage it gates is the next one (post-deployment checks at the last stage, post-rollback checks after a rollback)"
+                .into(),
+        );
+        return;
+    }
+    s.rebase_restarts();
+    for &i in &due {
+        verify_item(s, i, true, fx);
+    }
+    s.ui.flash = Some(match only {
+        Some(i) if !s.verify_due(i) => format!(
+            "verifying “{}” now, though it does not apply yet: its verdict ticks nothing until it does",
+            crate::text::fit(&s.checklist.items[i].text, 40)
+        ),
+        Some(i) => format!(
+            "verifying “{}”: the console ticks it when the check passes",
+            crate::text::fit(&s.checklist.items[i].text, 40)
+        ),
+        None => format!("verifying the {} checks that apply now", due.len()),
+    });
+}
+
+/// Keep the verdict, and journal it when it changes the item's mark: pass ticks it, fail
+/// fails it, unknown opens it again (a check that cannot be made is not a pass).
+fn settle_check(
+    s: &mut State,
+    i: usize,
+    o: crate::state::verify::Outcome,
+    at: chrono::DateTime<chrono::Utc>,
+    fx: &mut Vec<Effect>,
+) {
+    use crate::journal::Verdict as V;
+    let c = &mut s.checklist.checks[i];
+    if c.last.as_ref().map(|(l, _)| l) != Some(&o) {
+        s.ui.dirty = true;
+    }
+    c.last = Some((o.clone(), at));
+    let want = match o.verdict {
+        V::Pass => Mark::Done,
+        V::Fail => Mark::Failed,
+        V::Unknown => Mark::Todo,
+    };
+    if s.checklist.marks[i].mark != want {
+        let item = s.checklist.items[i].id.clone();
+        emit(
+            s,
+            CONSOLE,
+            Entry::Verified {
+                item,
+                verdict: o.verdict,
+                evidence: o.evidence,
+            },
+            fx,
+        );
+    }
+}
+
+/// An advance dialog follows the verifications' answers while it is read (not while a
+/// reason is typed: what was read is what is overridden).
+fn refresh_dialog(s: &mut State) {
+    let Mode::Confirm(c) = &s.ui.mode else {
+        return;
+    };
+    if !matches!(c.proposal, Proposal::Advance { .. }) || c.reason.is_some() {
+        return;
+    }
+    if let Ok(mut fresh) = plan_advance(s)
+        && !fresh.same_decision(c)
+    {
+        fresh.replanned = c.replanned;
+        s.ui.mode = Mode::Confirm(fresh);
+        s.ui.dirty = true;
+    }
+}
+
 /// The console itself says something in the log (and the journal).
 fn say(s: &mut State, level: LogLevel, text: String, fx: &mut Vec<Effect>) {
     emit(s, CONSOLE, Entry::System { level, text }, fx);
@@ -1047,6 +1212,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::Toggle
         | Action::TickGroup
+        | Action::Verify
         | Action::Skip
         | Action::Fail
         | Action::Note
@@ -1073,7 +1239,23 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             let why = s.refusal().unwrap_or_default();
             s.ui.flash = Some(format!("{why}: nothing was done"));
         }
-        Action::Advance => propose(s, plan_advance(s)),
+        Action::Advance => {
+            // The gate's verifications run again before it is decided; the dialog follows
+            // their answers.
+            force_probes(s, fx);
+            propose(s, plan_advance(s))
+        }
+        Action::Verify => {
+            let sel = match s.checklist.selected() {
+                Some(Row::Item(i))
+                    if s.ui.focus == Pane::Checklist && s.checklist.items[i].verify.is_some() =>
+                {
+                    Some(i)
+                }
+                _ => None,
+            };
+            verify_now(s, sel, fx)
+        }
         Action::Rollback => propose(s, plan_rollback(s)),
         Action::Pause => propose(s, plan_pause(s)),
         Action::CancelAuto => propose(s, plan_cancel(s)),
@@ -1226,6 +1408,10 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             "“{}” follows its sub-items ({open} still open): tick those",
             crate::text::fit(&item.text, 40)
         ));
+        return;
+    }
+    if item.verify.is_some() {
+        verify_now(s, Some(i), fx);
         return;
     }
     if item.computed.is_some() {
@@ -1451,6 +1637,7 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
                 && it.kind.tickable()
                 && it.kind != ItemKind::Signoff
                 && it.computed.is_none()
+                && it.verify.is_none()
                 && c.children(i).next().is_none()
                 && c.marks[i].mark != Mark::Done
         })
@@ -1485,6 +1672,19 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
     if computed > 0 {
         plan.push(format!(
             "({computed} left to the console: it settles them from the other checks)"
+        ));
+    }
+    let verified = (0..c.items.len())
+        .filter(|&i| {
+            c.items[i].phase == phase
+                && (group.is_none() || c.items[i].group == group)
+                && c.items[i].verify.is_some()
+                && c.marks[i].mark != Mark::Done
+        })
+        .count();
+    if verified > 0 {
+        plan.push(format!(
+            "({verified} left to the console: it verifies them and ticks them with the evidence)"
         ));
     }
     Ok(Confirm::new(
@@ -1683,7 +1883,60 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     let rb = &s.rb;
     let k = &rb.kubernetes;
     let mut blockers = common_blockers(s);
-    let open = s.checklist.blockers(rb, next);
+    // The checks the console verifies for this gate are decided on their fresh verdicts
+    // below, not on their marks.
+    let verified_here = |i: usize| {
+        s.checklist.items[i].verify.is_some()
+            && s.verify_due(i)
+            && s.stages.current.map_or(0, |c| c + 1) == next
+    };
+    let open: Vec<usize> = s
+        .checklist
+        .blockers(rb, next)
+        .into_iter()
+        .filter(|&i| !verified_here(i))
+        .collect();
+    let mut vunknown = Vec::new();
+    for i in
+        (0..s.checklist.items.len()).filter(|&i| verified_here(i) && s.checklist.items[i].required)
+    {
+        use crate::journal::Verdict as V;
+        use crate::state::verify::FRESH_SECS;
+        let text = &s.checklist.items[i].text;
+        let c = &s.checklist.checks[i];
+        match &c.last {
+            Some((o, at)) => {
+                let age = (s.now - *at).num_seconds();
+                match o.verdict {
+                    V::Fail => {
+                        blockers.push(format!("verification failed: {text}: {}", o.evidence))
+                    }
+                    V::Pass if age <= FRESH_SECS => {}
+                    V::Pass => vunknown.push(format!(
+                        "{text}: last verified at {} ({}), not since{}",
+                        s.zone.hms(*at),
+                        crate::format::fmt_secs(age),
+                        if c.asked.is_some() {
+                            ": checking again now"
+                        } else {
+                            ""
+                        }
+                    )),
+                    V::Unknown => {
+                        vunknown.push(format!("{text}: cannot be verified: {}", o.evidence))
+                    }
+                }
+            }
+            None => vunknown.push(format!(
+                "{text}: not verified yet{}",
+                if c.asked.is_some() {
+                    ": the check is under way"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
     for i in open.iter().take(6) {
         blockers.push(format!("not done: {}", s.checklist.items[*i].text));
     }
@@ -1753,6 +2006,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             _ => {}
         }
     }
+    unknown.extend(vunknown);
     for (reason, names, since) in failing {
         let since = since
             .map(|at| format!(", no fresh value since {}", s.zone.hms(at)))

@@ -622,3 +622,116 @@ fn notify_channels_keep_their_secrets_out_of_the_runbook_and_sign_only_where_the
     )(GOOD);
     parse_runbook(Path::new("good.yaml"), &good).unwrap();
 }
+
+/// `verify:` is checked as `warroom check` would: each problem where it is, in words.
+#[test]
+fn verify_blocks_are_checked_where_they_are() {
+    fn with(v: &str) -> impl Fn(&str) -> String + '_ {
+        move |s: &str| {
+            s.replace(
+                "          - id: config\n            text: Back up config\n",
+                &format!("          - id: config\n            text: Back up config\n            verify:\n{v}"),
+            )
+        }
+    }
+    // Good ones of every kind parse.
+    for v in [
+        "              gauge: err\n              below: 1%\n",
+        "              promql: 'sum(up{job=\"x\"})'\n              above: 0\n",
+        "              kube: pods_ready\n              deployment: canary\n",
+        "              kube: {exists: {kind: Secret, name: tls}}\n",
+        "              kube: {version: \"1.25\"}\n",
+        "              kube: {nodes: {cpu: 8, memory: 16Gi}}\n",
+        "              http: {url: \"https://shop.example/health\", status: 200, within: 500ms, contains: ok, headers: [Strict-Transport-Security], cert_days: 30}\n",
+    ] {
+        let src = with(v)(GOOD);
+        parse_runbook(Path::new("good.yaml"), &src).unwrap_or_else(|e| panic!("{v}: {e}"));
+    }
+    let cases: &[(&str, &str)] = &[
+        (
+            "              gauge: nope\n              below: 1\n",
+            "no gauge has id `nope`: use one of `err`",
+        ),
+        (
+            "              gauge: err\n              below: 2s\n",
+            "`2s` is a time, but the gauge is in percent: write a number in its unit",
+        ),
+        (
+            "              gauge: err\n",
+            "give exactly one of `above:` or `below:`: the value the check compares with",
+        ),
+        (
+            "              promql: 'sum(rate(x[1m])'\n              below: 1\n",
+            "the expression is not valid PromQL (unclosed left parenthesis): correct it; Prometheus would refuse it the same way",
+        ),
+        (
+            "              gauge: err\n              http: {url: \"http://x\"}\n              below: 1\n",
+            "say what to verify with exactly one of `gauge:`, `promql:`, `kube:` or `http:`",
+        ),
+        (
+            "              kube: {version: 1.30}\n",
+            "write the version in quotes, `version: \"1.3\"`: as a number, 1.30 would read as 1.3",
+        ),
+        (
+            "              kube: {nodes: {memory: 16GB}}\n",
+            "`16GB` is not an amount of memory: write e.g. 16Gi or 512Mi",
+        ),
+        (
+            "              http: {url: \"ftp://shop.example\"}\n",
+            "`ftp://shop.example` is not an http:// or https:// URL: write e.g. https://erp.example.com/health",
+        ),
+        (
+            "              http: {url: \"https://user:pw@shop.example/\"}\n",
+            "`https://user:pw@shop.example/` carries credentials: a probe's URL is shown in the log, so it must not hold any",
+        ),
+        (
+            "              http: {url: \"http://shop.example\", cert_days: 30}\n",
+            "`cert_days:` and `ca_file:` need an https:// URL",
+        ),
+        (
+            "              kube: pods_ready\n              below: 3\n",
+            "`below:` goes with `gauge:` or `promql:`; for http use `within:`",
+        ),
+    ];
+    for (v, want) in cases {
+        let p = bad(with(v));
+        let (l, _, m) = one(&p);
+        assert_eq!(&m, want, "{v}");
+        let config = pos(GOOD, "id: config").0;
+        assert!(
+            l > config && l <= config + 5,
+            "{v}: line {l}, near the item"
+        );
+    }
+    // An unknown check or key is refused by name.
+    let (_, _, m) = one(&bad(with("              kube: ready\n")));
+    assert!(
+        m.starts_with("unknown variant `ready`, expected one of `available`"),
+        "{m}"
+    );
+    let (_, _, m) = one(&bad(with(
+        "              kube: {exist: {kind: Secret, name: x}}\n",
+    )));
+    assert!(
+        m.starts_with("unknown field `exist`, expected one of `exists`"),
+        "{m}"
+    );
+    let (_, _, m) = one(&bad(with(
+        "              kube: {exists: {kind: Pod, name: x}}\n",
+    )));
+    assert!(
+        m.starts_with("unknown variant `Pod`, expected one of `ConfigMap`"),
+        "{m}"
+    );
+    // Only a plain check is verified.
+    let (_, _, m) = one(&bad(|s| {
+        with("              kube: pods_ready\n")(s).replace(
+            "            text: Back up config\n",
+            "            text: Back up config\n            done: true\n",
+        )
+    }));
+    assert_eq!(
+        m,
+        "only a check, not done beforehand nor ticked or computed otherwise, is verified by the console"
+    );
+}

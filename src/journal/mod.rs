@@ -20,6 +20,15 @@ pub enum Mark {
     Failed,
 }
 
+/// A verification's verdict: unknown is never a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -116,6 +125,13 @@ pub enum Entry {
         ok: bool,
         message: String,
         attempts: u32,
+    },
+    /// The console checked an item's `verify:` and its verdict changed: the item is ticked
+    /// (pass), failed (fail) or open again (unknown), with the evidence.
+    Verified {
+        item: String,
+        verdict: Verdict,
+        evidence: String,
     },
     /// The flight recorder: every gauge as the room saw it, just before a decision and
     /// at intervals during stages, so the journal alone tells what the decision was

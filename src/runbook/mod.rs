@@ -6,6 +6,7 @@ pub mod duration;
 pub mod locate;
 pub mod scenario;
 pub mod schema;
+pub mod verify;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -15,6 +16,7 @@ pub use duration::Dur;
 use locate::{Seg, locate};
 pub use scenario::Scenario;
 pub use schema::*;
+pub use verify::Verify;
 
 /// One thing wrong with a file: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
@@ -774,6 +776,7 @@ fn validate(rb: &Runbook) -> Found {
                 Seg::from(gi),
             ];
             check_items(
+                rb,
                 &grp.items,
                 base,
                 &stage_ids,
@@ -1072,6 +1075,7 @@ pub fn check_url(u: &str) -> Result<(), String> {
 }
 
 fn check_items<'a>(
+    rb: &Runbook,
     items: &'a [Item],
     base: Vec<Seg>,
     stage_ids: &HashSet<&str>,
@@ -1160,11 +1164,32 @@ fn check_items<'a>(
                 "only an info item is filled by the console: add `kind: info`".into(),
             ));
         }
+        if let Some(v) = &it.verify {
+            if it.kind != ItemKind::Check
+                || it.done
+                || it.ticked_by.is_some()
+                || it.computed.is_some()
+            {
+                out.push((
+                    at("verify"),
+                    "only a check, not done beforehand nor ticked or computed otherwise, is verified by the console".into(),
+                ));
+            }
+            let vat = |k: &str| {
+                let mut p = at("verify");
+                if k != "verify" {
+                    p.push(k.into());
+                }
+                p
+            };
+            verify::validate(v, rb, &vat, out);
+        }
         if it.kind == ItemKind::Signoff && it.role.is_none() {
             out.push((at("kind"), "a sign-off needs the `role:` that signs".into()));
         }
         if !it.children.is_empty() {
             check_items(
+                rb,
                 &it.children,
                 at("children"),
                 stage_ids,
@@ -1176,7 +1201,7 @@ fn check_items<'a>(
     }
 }
 
-fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     let v: Vec<String> = ids.map(|s| format!("`{s}`")).collect();
     if v.is_empty() {
         "(none defined)".into()
@@ -1211,6 +1236,10 @@ pub struct FlatItem {
     pub fill: Option<Fill>,
     /// Settled by the console (see `Item::computed`).
     pub computed: Option<Computed>,
+    /// Checked by the console (see `Item::verify`).
+    pub verify: Option<Verify>,
+    /// In a group of checks made after a rollback (`after: rollback`).
+    pub after_rollback: bool,
 }
 
 impl Runbook {
@@ -1219,6 +1248,7 @@ impl Runbook {
         let mut out = Vec::new();
         for (pi, ph) in self.phases.iter().enumerate() {
             for g in &ph.groups {
+                let from = out.len();
                 flatten(
                     &g.items,
                     pi,
@@ -1227,6 +1257,9 @@ impl Runbook {
                     ph.gates.as_ref(),
                     &mut out,
                 );
+                for it in &mut out[from..] {
+                    it.after_rollback = g.after == Some(After::Rollback);
+                }
             }
         }
         out
@@ -1299,6 +1332,8 @@ fn flatten(
             done: it.done,
             fill: it.fill,
             computed: it.computed,
+            verify: it.verify.clone(),
+            after_rollback: false,
         });
         flatten(&it.children, phase, group, depth + 1, phase_gate, out);
     }

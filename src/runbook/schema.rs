@@ -448,6 +448,11 @@ pub struct Group {
     /// In the emergency plan: what opens it at this group by itself.
     #[serde(default)]
     pub opens_on: Vec<Situation>,
+    /// `after: rollback`: the checks to make once a rollback is done (the seed's
+    /// 回滚后验证). They become the active ones after a rollback, and do not hold up the
+    /// release's completion.
+    #[serde(default)]
+    pub after: Option<After>,
     pub items: Vec<Item>,
 }
 
@@ -481,8 +486,18 @@ pub struct Item {
     /// check gating the same stage is.
     #[serde(default)]
     pub computed: Option<Computed>,
+    /// A fact the console checks itself and ticks the item by, with its evidence.
+    #[serde(default)]
+    pub verify: Option<super::verify::Verify>,
     #[serde(default)]
     pub children: Vec<Item>,
+}
+
+/// When a group's items apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum After {
+    Rollback,
 }
 
 /// A check the console settles from the rest of the checklist.

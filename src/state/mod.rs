@@ -5,6 +5,7 @@
 pub use crate::cluster;
 pub mod metrics;
 pub mod triggers;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub struct ItemMark {
     pub at: Option<DateTime<Utc>>,
     /// Who signed off (a sign-off item), as typed by `by`.
     pub signer: Option<String>,
+    /// What the console saw when it verified the item (`verify:`).
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +45,8 @@ pub struct Checklist {
     pub collapsed: Vec<bool>,
     /// Index into `rows()`.
     pub cursor: usize,
+    /// Each item's last verification (`verify:`), as this console reached it.
+    pub checks: Vec<verify::Check>,
 }
 
 impl Checklist {
@@ -54,9 +59,11 @@ impl Checklist {
                 by: None,
                 at: None,
                 signer: None,
+                evidence: None,
             })
             .collect();
         let mut c = Checklist {
+            checks: vec![verify::Check::default(); items.len()],
             items: Arc::new(items),
             marks,
             collapsed: vec![true; rb.phases.len()],
@@ -143,7 +150,11 @@ impl Checklist {
         (0..self.items.len())
             .filter(|&i| {
                 let it = &self.items[i];
-                it.kind.tickable() && it.required && it.gates.is_none() && !self.settled(i)
+                it.kind.tickable()
+                    && it.required
+                    && it.gates.is_none()
+                    && !it.after_rollback
+                    && !self.settled(i)
             })
             .count()
     }
@@ -197,6 +208,7 @@ impl Checklist {
                 by: last.as_ref().and_then(|m| m.by.clone()),
                 at: last.and_then(|m| m.at),
                 signer: None,
+                evidence: None,
             };
         }
         // A computed check follows the checks it sums up: done, by the console, when
@@ -218,6 +230,7 @@ impl Checklist {
                         by: Some(CONSOLE.into()),
                         at,
                         signer: None,
+                        evidence: None,
                     };
                 }
             } else if self.marks[i].mark != Mark::Todo {
@@ -226,6 +239,7 @@ impl Checklist {
                     by: None,
                     at: None,
                     signer: None,
+                    evidence: None,
                 };
             }
         }
@@ -528,6 +542,8 @@ pub struct State {
     pub monitoring_lost: bool,
     /// The flight recorder's last record: when, and the gauges as they were.
     pub recorded: Option<(DateTime<Utc>, Vec<crate::journal::Seen>)>,
+    /// The pods' restart counts when the stage in force began (`kube: no_restarts`).
+    pub restart_base: verify::RestartBase,
 }
 
 /// What a following console follows, and how its copy stands.
@@ -666,6 +682,7 @@ impl State {
             follow: None,
             monitoring_lost: false,
             recorded: None,
+            restart_base: verify::RestartBase::default(),
         }
     }
 
@@ -784,6 +801,7 @@ impl State {
                     by: Some(rec.who.clone()),
                     at: Some(rec.at),
                     signer: signer.clone(),
+                    evidence: None,
                 };
                 let it = &self.checklist.items[i];
                 if let (Mark::Done, Some(name)) = (mark, &signer) {
@@ -837,6 +855,7 @@ impl State {
                         by: Some(rec.who.clone()),
                         at: Some(rec.at),
                         signer: None,
+                        evidence: None,
                     };
                     done += 1;
                 }
@@ -953,6 +972,37 @@ impl State {
                     "notice #{of} NOT delivered to {channel} after {attempts} attempts: {message}"
                 ),
             ),
+            Entry::Verified {
+                item,
+                verdict,
+                evidence,
+            } => {
+                let Some(i) = self.checklist.index_of(item) else {
+                    log(
+                        self,
+                        LogLevel::Warn,
+                        format!("journal names item `{item}`, which this runbook does not have"),
+                    );
+                    return;
+                };
+                use crate::journal::Verdict;
+                let evidence = clean(evidence).into_owned();
+                let (mark, level, head) = match verdict {
+                    Verdict::Pass => (Mark::Done, LogLevel::Info, "✔ verified"),
+                    Verdict::Fail => (Mark::Failed, LogLevel::Warn, "✘ verification FAILED"),
+                    Verdict::Unknown => (Mark::Todo, LogLevel::Warn, "? no longer verified"),
+                };
+                self.checklist.marks[i] = ItemMark {
+                    mark,
+                    by: Some(rec.who.clone()),
+                    at: Some(rec.at),
+                    signer: None,
+                    evidence: Some(evidence.clone()),
+                };
+                let text = format!("{head}: {}: {evidence}", self.checklist.items[i].text);
+                log(self, level, text);
+                self.checklist.settle_parents();
+            }
             // Not said in the log: it is the record of what the gauges said.
             Entry::Gauges { gauges } => self.recorded = Some((rec.at, gauges.clone())),
         }
@@ -1014,6 +1064,7 @@ impl State {
                     by: None,
                     at: None,
                     signer: None,
+                    evidence: None,
                 };
                 cleared += 1;
             }

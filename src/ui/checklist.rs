@@ -107,6 +107,22 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
         (ItemKind::Signoff, Mark::Todo) => ("✍", theme.text),
+        // A check the console cannot make now: unknown, not open-and-fine.
+        (_, Mark::Todo)
+            if it.verify.is_some()
+                && s.verify_due(i)
+                && s.checklist.checks[i]
+                    .last
+                    .as_ref()
+                    .is_some_and(|(o, _)| o.verdict == crate::journal::Verdict::Unknown) =>
+        {
+            (
+                "?",
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            )
+        }
         (_, Mark::Todo) => ("☐", theme.text),
     };
     let text = match (&it.kind, &it.role, it.fill) {
@@ -183,6 +199,40 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                 ));
             }
             facts.push(format!("id {}", it.id));
+            if let Some(v) = &it.verify {
+                // What the console checks, and what it saw: this console's own latest
+                // verdict, else the journal's.
+                let ch = &c.checks[*i];
+                let (head, st, evidence) = match (&ch.last, &m.evidence) {
+                    (Some((o, at)), _) => {
+                        use crate::journal::Verdict as V;
+                        let (h, st) = match o.verdict {
+                            V::Pass => ("✔", Style::default().fg(Color::Green)),
+                            V::Fail => ("✘", Style::default().fg(Color::Red)),
+                            V::Unknown => ("?", Style::default().fg(Color::Yellow)),
+                        };
+                        (h, st, format!("{} ({})", o.evidence, s.zone.hms(*at)))
+                    }
+                    (None, Some(e)) => ("·", theme.dim, e.clone()),
+                    (None, None) => ("·", theme.dim, "not verified yet".into()),
+                };
+                let asked = if ch.asked.is_some() {
+                    " · checking…"
+                } else {
+                    ""
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{head} "), st),
+                    Span::styled(
+                        fit(&format!("{evidence}{asked}"), w.saturating_sub(2)).into_owned(),
+                        theme.text,
+                    ),
+                ]));
+                facts.insert(
+                    0,
+                    format!("verified by the console: {} (v: again)", v.describe()),
+                );
+            }
             lines.push(Line::from(Span::styled(
                 fit(&facts.join(" · "), w).into_owned(),
                 theme.dim,
@@ -217,10 +267,16 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
     f.render_widget(b, area);
     // When the text is longer than the space, keep its start and the facts line.
     let keep = inner.height as usize;
+    let tail = match selected {
+        Some(Row::Item(i)) if c.items[*i].verify.is_some() => 2,
+        _ => 1,
+    };
     if lines.len() > keep {
-        let facts = lines.pop();
-        lines.truncate(keep.saturating_sub(1));
+        let at = lines.len() - tail.min(lines.len());
+        let facts = lines.split_off(at);
+        lines.truncate(keep.saturating_sub(facts.len()));
         lines.extend(facts);
+        lines.truncate(keep);
     }
     f.render_widget(Paragraph::new(lines), inner);
 }

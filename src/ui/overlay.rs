@@ -128,16 +128,31 @@ pub fn help(replaying: bool, theme: &Theme, f: &mut Canvas) {
     } else {
         &[]
     };
-    for b in replay.iter().chain(NORMAL) {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{:>8}  ", b.label),
-                Style::default()
-                    .fg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-            ),
+    let key = Style::default()
+        .fg(Color::Cyan)
+        .add_modifier(Modifier::BOLD);
+    // Short neighbours share a line (↑/k move up · ↓/j move down), so every key fits
+    // at 80x24.
+    const HALF: usize = 24;
+    let all: Vec<&crate::action::Binding> = replay.iter().chain(NORMAL).collect();
+    let mut i = 0;
+    while i < all.len() {
+        let b = all[i];
+        let mut spans = vec![
+            Span::styled(format!("{:>8}  ", b.label), key),
             Span::raw(b.help),
-        ]));
+        ];
+        if let Some(n) = all.get(i + 1)
+            && b.help.chars().count() <= HALF
+            && n.help.chars().count() <= HALF
+        {
+            spans[1] = Span::raw(format!("{:<HALF$}", b.help));
+            spans.push(Span::styled(format!("{:>8}  ", n.label), key));
+            spans.push(Span::raw(n.help));
+            i += 1;
+        }
+        lines.push(Line::from(spans));
+        i += 1;
     }
     lines.push(Line::from(Span::styled(
         "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",

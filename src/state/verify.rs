@@ -1,0 +1,342 @@
+//! Verified items: when an item's `verify:` applies, and the verdicts the console reaches
+//! on its own data (a gauge, the watched Deployments and pods). Verdicts that need a
+//! request of their own (PromQL, a one-off read, an HTTP probe) come back from `probe`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::State;
+use crate::cluster::{DeployView, Link, RolloutStatus, rollout_status};
+use crate::journal::Verdict;
+use crate::runbook::Verify;
+use crate::runbook::verify::{KubeCheck, Track};
+
+/// A verification's verdict, with its evidence: what was seen (pass), what failed, or why
+/// it cannot be known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+impl Outcome {
+    pub fn pass(e: String) -> Self {
+        Outcome {
+            verdict: Verdict::Pass,
+            evidence: e,
+        }
+    }
+    pub fn fail(e: String) -> Self {
+        Outcome {
+            verdict: Verdict::Fail,
+            evidence: e,
+        }
+    }
+    pub fn unknown(e: String) -> Self {
+        Outcome {
+            verdict: Verdict::Unknown,
+            evidence: e,
+        }
+    }
+}
+
+/// The last verdict on an item, when it was reached, and a probe in flight.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Check {
+    pub last: Option<(Outcome, DateTime<Utc>)>,
+    /// A probe sent and not answered yet, since when.
+    pub asked: Option<DateTime<Utc>>,
+}
+
+/// A probe's verdict older than this no longer settles a gate.
+pub const FRESH_SECS: i64 = 90;
+/// How often a probe is repeated while its item applies.
+pub const PROBE_EVERY_SECS: i64 = 30;
+
+/// Restart counts of the pods as they were when the stage in force began.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RestartBase {
+    pub taken: bool,
+    pub began: Option<DateTime<Utc>>,
+    pub counts: HashMap<String, u32>,
+}
+
+impl State {
+    /// Whether item `i`'s verification applies now: an item gating a stage while that
+    /// stage is the next one; a post-rollback check after a rollback; any other check
+    /// gating no stage once the last stage is in force.
+    pub fn verify_due(&self, i: usize) -> bool {
+        let it = &self.checklist.items[i];
+        if it.verify.is_none() {
+            return false;
+        }
+        if it.after_rollback {
+            return self.stages.rolled_back.is_some() && self.stages.current.is_none();
+        }
+        let next = self.stages.current.map_or(0, |c| c + 1);
+        match it.gates.as_deref().and_then(|g| self.rb.stage_index(g)) {
+            Some(g) => g == next,
+            None => self.stages.current == Some(self.rb.stages.len().saturating_sub(1)),
+        }
+    }
+
+    /// The verdict on item `i` from data the console already has; None for a probe
+    /// (PromQL, a one-off read, HTTP), which needs a request of its own.
+    pub fn judge(&self, i: usize) -> Option<Outcome> {
+        let v = self.checklist.items[i].verify.as_ref()?;
+        if let Some(g) = &v.gauge {
+            return Some(self.judge_gauge(v, g));
+        }
+        match v.kube.as_ref()? {
+            k if k.watched() => Some(self.judge_kube(v, k)),
+            _ => None,
+        }
+    }
+
+    fn judge_gauge(&self, v: &Verify, id: &str) -> Outcome {
+        let Some(gi) = self.rb.metrics.iter().position(|m| m.id == id) else {
+            return Outcome::unknown(format!("the runbook has no gauge `{id}`"));
+        };
+        let def = &self.rb.metrics[gi];
+        let m = &self.metrics[gi];
+        let (above, bound) = match (&v.above, &v.below) {
+            (Some(b), _) => (true, b.value(Some(def.unit))),
+            (None, Some(b)) => (false, b.value(Some(def.unit))),
+            (None, None) => return Outcome::unknown("no bound to compare with".into()),
+        };
+        let Ok(bound) = bound else {
+            return Outcome::unknown("its bound is not in the gauge's unit".into());
+        };
+        let fmt = |x: f64| crate::format::format_value(def, Some(x));
+        let sym = if above { ">" } else { "<" };
+        if m.is_stale(self.now, self.stale_after) || m.last_value.is_none() {
+            let since = m
+                .last_value
+                .map(|(_, at)| format!(": no fresh value since {}", self.zone.hms(at)))
+                .unwrap_or_else(|| ": no value yet".into());
+            return Outcome::unknown(format!("{}{since}", def.title));
+        }
+        use super::metrics::Reading;
+        let values: Vec<(String, f64)> = match &m.reading {
+            Some(Reading::Value { value, .. }) => vec![(String::new(), *value)],
+            Some(Reading::Split(parts)) => {
+                let want = def.split_by.as_ref().and_then(|by| v.series.get(by));
+                let picked: Vec<(String, f64)> = parts
+                    .iter()
+                    .filter(|p| want.is_none_or(|w| &p.key == w))
+                    .map(|p| (format!("{} ", p.key), p.value))
+                    .collect();
+                if picked.is_empty() {
+                    return Outcome::unknown(format!(
+                        "{}: no series {} in its last answer",
+                        def.title,
+                        want.map(String::as_str).unwrap_or("")
+                    ));
+                }
+                picked
+            }
+            Some(Reading::NoData) => {
+                return Outcome::unknown(format!("{}: the query matched no series", def.title));
+            }
+            Some(Reading::Error(e)) => {
+                return Outcome::unknown(format!("{}: the query fails: {e}", def.title));
+            }
+            None => return Outcome::unknown(format!("{}: no value yet", def.title)),
+        };
+        let ok = |x: f64| if above { x > bound } else { x < bound };
+        let said: Vec<String> = values
+            .iter()
+            .map(|(k, x)| format!("{k}{} {sym} {}", fmt(*x), fmt(bound)))
+            .collect();
+        let bad: Vec<String> = values
+            .iter()
+            .filter(|(_, x)| !ok(*x))
+            .map(|(k, x)| {
+                let not = if above { "≤" } else { "≥" };
+                format!("{k}{} {not} {}", fmt(*x), fmt(bound))
+            })
+            .collect();
+        if bad.is_empty() {
+            Outcome::pass(format!("{} {}", def.title, said.join(", ")))
+        } else {
+            Outcome::fail(format!("{} {}", def.title, bad.join(", ")))
+        }
+    }
+
+    /// The Deployments a watched check reads: the one it names, else those that should
+    /// serve now (the canary only while a canary stage is in force).
+    fn deployments_for(&self, v: &Verify) -> Vec<&str> {
+        let k = &self.rb.kubernetes;
+        match v.deployment {
+            Some(Track::Stable) => vec![k.stable.as_str()],
+            Some(Track::Canary) => vec![k.canary.as_str()],
+            None => {
+                let canary_serves = self
+                    .stages
+                    .current
+                    .is_some_and(|c| self.rb.stages[c].traffic < 100);
+                if canary_serves {
+                    vec![k.stable.as_str(), k.canary.as_str()]
+                } else {
+                    vec![k.stable.as_str()]
+                }
+            }
+        }
+    }
+
+    fn judge_kube(&self, v: &Verify, check: &KubeCheck) -> Outcome {
+        match &self.cluster.link {
+            Link::Live => {}
+            Link::Connecting => {
+                return Outcome::unknown("no answer from the Kubernetes API yet".into());
+            }
+            Link::Lost { since, error } => {
+                return Outcome::unknown(format!(
+                    "the Kubernetes API is unreachable since {}: {error}",
+                    self.zone.hms(*since)
+                ));
+            }
+        }
+        let mut seen = Vec::new();
+        let mut bad = Vec::new();
+        for name in self.deployments_for(v) {
+            let Some(d) = self.cluster.deployment(name) else {
+                bad.push(format!("Deployment {name} is not in the cluster"));
+                continue;
+            };
+            match check {
+                KubeCheck::Available => match rollout_status(d) {
+                    RolloutStatus::Complete if d.available >= d.desired => {
+                        seen.push(format!("{name} {}/{} available", d.available, d.desired))
+                    }
+                    RolloutStatus::Complete => {
+                        bad.push(format!("{name}: {}/{} available", d.available, d.desired))
+                    }
+                    RolloutStatus::Waiting(w) | RolloutStatus::Failed(w) => {
+                        bad.push(format!("{name}: {w}"))
+                    }
+                },
+                KubeCheck::PodsReady => {
+                    let pods = self.current_pods(d);
+                    let ready: Vec<_> = pods
+                        .iter()
+                        .filter(|p| p.containers > 0 && p.ready_containers == p.containers)
+                        .collect();
+                    let not: Vec<String> = pods
+                        .iter()
+                        .filter(|p| p.containers == 0 || p.ready_containers < p.containers)
+                        .map(|p| format!("{} {}", p.name, p.status))
+                        .collect();
+                    if ready.len() as u32 >= d.desired && not.is_empty() {
+                        seen.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
+                    } else if !not.is_empty() {
+                        bad.push(format!(
+                            "{name} {}/{} pods ready; not ready: {}",
+                            ready.len(),
+                            d.desired,
+                            not.join(", ")
+                        ));
+                    } else {
+                        bad.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
+                    }
+                }
+                KubeCheck::NoRestarts => {
+                    let since = self
+                        .restart_base
+                        .began
+                        .map(|t| format!(" since {}", self.zone.hms(t)))
+                        .unwrap_or_default();
+                    let restarted: Vec<String> = self
+                        .deployment_pods(d)
+                        .filter_map(|p| {
+                            let base = self.restart_base.counts.get(&p.name).copied().unwrap_or(0);
+                            (p.restarts > base)
+                                .then(|| format!("{} restarted {}×", p.name, p.restarts - base))
+                        })
+                        .collect();
+                    if restarted.is_empty() {
+                        let n = self.deployment_pods(d).count();
+                        seen.push(format!("{name}: no restarts{since} ({n} pods)"));
+                    } else {
+                        bad.push(format!("{name}{since}: {}", restarted.join(", ")));
+                    }
+                }
+                KubeCheck::Image => {
+                    let want = &self.rb.release.version;
+                    let tag = crate::runbook::Scenario::tag(&d.image);
+                    if tag == want {
+                        seen.push(format!("{name} runs {}", d.image));
+                    } else {
+                        bad.push(format!("{name} runs {}, not the release's {want}", d.image));
+                    }
+                }
+                _ => return Outcome::unknown("not a watched check".into()),
+            }
+        }
+        if bad.is_empty() {
+            Outcome::pass(seen.join("; "))
+        } else {
+            Outcome::fail(bad.join("; "))
+        }
+    }
+
+    /// The pods of the Deployment's ReplicaSets.
+    fn deployment_pods<'a>(
+        &'a self,
+        d: &'a DeployView,
+    ) -> impl Iterator<Item = &'a crate::cluster::PodView> {
+        let rs: Vec<&str> = self
+            .cluster
+            .snap
+            .replicasets
+            .iter()
+            .filter(|r| r.owner == d.name)
+            .map(|r| r.name.as_str())
+            .collect();
+        self.cluster
+            .snap
+            .pods
+            .iter()
+            .filter(move |p| rs.contains(&p.owner.as_str()))
+    }
+
+    /// The pods of the Deployment's current ReplicaSet (its revision).
+    fn current_pods(&self, d: &DeployView) -> Vec<&crate::cluster::PodView> {
+        let current: Vec<&str> = self
+            .cluster
+            .snap
+            .replicasets
+            .iter()
+            .filter(|r| r.owner == d.name && r.revision == d.revision)
+            .map(|r| r.name.as_str())
+            .collect();
+        self.cluster
+            .snap
+            .pods
+            .iter()
+            .filter(|p| current.contains(&p.owner.as_str()) && p.status != "Terminating")
+            .collect()
+    }
+
+    /// Take the pods' restart counts as the base when a new stage has begun.
+    pub fn rebase_restarts(&mut self) {
+        if self.restart_base.taken && self.restart_base.began == self.stages.began {
+            return;
+        }
+        if self.cluster.link != Link::Live {
+            return;
+        }
+        self.restart_base = RestartBase {
+            taken: true,
+            began: self.stages.began,
+            counts: self
+                .cluster
+                .snap
+                .pods
+                .iter()
+                .map(|p| (p.name.clone(), p.restarts))
+                .collect(),
+        };
+    }
+}

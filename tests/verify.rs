@@ -1,0 +1,663 @@
+//! Verified items (`verify:`), pure: the console ticks an item by what it sees, with the
+//! evidence, fails it when the check fails, opens it again when it cannot know, and the
+//! gate follows the fresh verdict. No runtime, no terminal, no cluster.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use warroom::effect::Effect;
+use warroom::event::Event;
+use warroom::journal::{Entry, Mark, Verdict};
+use warroom::layout::Pane;
+use warroom::runbook::parse_runbook;
+use warroom::state::cluster::{DeployView, PodView, RsView, Snapshot};
+use warroom::state::metrics::{Part, Reading};
+use warroom::state::verify::Outcome;
+use warroom::state::{Driver, Mode, Row, State};
+use warroom::update::{gates, update};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The demo runbook with these items added to the phase gating 10 % (before the
+/// canary), and these after a rollback.
+fn runbook(prep: &str, after_rollback: &str) -> String {
+    let mut src = warroom::builtin::DEMO_RUNBOOK.replace(
+        "          - id: prep-baseline\n            text: Monitoring baseline noted on the dashboard\n",
+        &format!(
+            "          - id: prep-baseline\n            text: Monitoring baseline noted on the dashboard\n{prep}"
+        ),
+    );
+    assert!(src.contains(prep));
+    if !after_rollback.is_empty() {
+        src = src.replace(
+            "  - id: post-deploy\n",
+            &format!(
+                "      - title: After a rollback\n        after: rollback\n        items:\n{after_rollback}\n  - id: post-deploy\n"
+            ),
+        );
+        assert!(src.contains(after_rollback));
+    }
+    src
+}
+
+fn driving(src: &str, snap: Snapshot) -> State {
+    let rb = parse_runbook(Path::new("runbook.yaml"), src).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(&mut s, Event::Cluster(snap));
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp-production/warroom-erp".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    s
+}
+
+fn pod(name: &str, owner: &str, ready: bool, restarts: u32) -> PodView {
+    PodView {
+        name: name.into(),
+        owner: owner.into(),
+        ready_containers: ready as u32,
+        containers: 1,
+        status: if ready {
+            "Running"
+        } else {
+            "ContainerCreating"
+        }
+        .into(),
+        restarts,
+        created: Some(t0()),
+    }
+}
+
+/// Stable at 3 replicas of v0.9.3, its pods as given.
+fn snap(pods: Vec<PodView>, image: &str) -> Snapshot {
+    let ready = pods.iter().filter(|p| p.ready_containers == 1).count() as u32;
+    Snapshot {
+        deployments: vec![
+            DeployView {
+                name: "erp-backend".into(),
+                desired: 3,
+                replicas: 3,
+                updated: 3,
+                ready,
+                available: ready,
+                generation: 1,
+                observed_generation: 1,
+                revision: "1".into(),
+                image: image.into(),
+                ..Default::default()
+            },
+            DeployView {
+                name: "erp-backend-canary".into(),
+                generation: 1,
+                observed_generation: 1,
+                revision: "1".into(),
+                image: "erp:v1.0.0".into(),
+                ..Default::default()
+            },
+        ],
+        replicasets: vec![RsView {
+            name: "erp-backend-abc".into(),
+            owner: "erp-backend".into(),
+            revision: "1".into(),
+            image: image.into(),
+            desired: 3,
+            ready,
+            created: None,
+        }],
+        pods,
+        route: None,
+    }
+}
+
+fn ready_pods(restarts: u32) -> Vec<PodView> {
+    (1..=3)
+        .map(|i| {
+            pod(
+                &format!("erp-backend-abc-{i}"),
+                "erp-backend-abc",
+                true,
+                restarts,
+            )
+        })
+        .collect()
+}
+
+fn tick(s: &mut State, secs: i64) -> Vec<Effect> {
+    update(s, Event::Tick(t0() + Duration::seconds(secs)))
+}
+
+fn ch(s: &mut State, c: char) -> Vec<Effect> {
+    update(
+        s,
+        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    )
+}
+
+fn select_item(s: &mut State, id: &str) {
+    let i = s.checklist.index_of(id).unwrap();
+    s.checklist.collapsed[s.checklist.items[i].phase] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == Row::Item(i))
+        .unwrap();
+    s.ui.focus = Pane::Checklist;
+}
+
+fn page_load(s: &mut State, value: f64, secs: i64) {
+    let at = t0() + Duration::seconds(secs);
+    let index =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "page-load")
+            .unwrap();
+    update(
+        s,
+        Event::Metric {
+            index,
+            at,
+            reading: Reading::Value { value, at },
+        },
+    );
+}
+
+fn verified(fx: &[Effect]) -> Vec<(String, Verdict, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Journal(r) => match &r.entry {
+                Entry::Verified {
+                    item,
+                    verdict,
+                    evidence,
+                } => Some((item.clone(), *verdict, evidence.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn probes(fx: &[Effect]) -> Vec<usize> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Probe { item, .. } => Some(*item),
+            _ => None,
+        })
+        .collect()
+}
+
+fn log_has(s: &State, text: &str) -> bool {
+    s.comms.iter().any(|c| c.text.contains(text))
+}
+
+const PAGE_LOAD: &str = "          - id: prep-page-load
+            text: Page load time < 2 s
+            verify: {gauge: page-load, below: 2s}
+";
+
+#[test]
+fn a_gauge_verification_ticks_fails_and_reopens_its_item_with_the_evidence() {
+    let mut s = driving(&runbook(PAGE_LOAD, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let i = s.checklist.index_of("prep-page-load").unwrap();
+    // No value yet: nothing is ticked, and the gate says it cannot be verified.
+    let fx = tick(&mut s, 1);
+    assert!(verified(&fx).is_empty(), "{fx:?}");
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    let (_, unknown) = gates(&s, 0);
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u.contains("Page load time < 2 s: cannot be verified")
+                && u.contains("no value yet")),
+        "{unknown:?}"
+    );
+
+    // 1.14 s: ticked by the console, with the value in the journal and the log.
+    page_load(&mut s, 1.14, 2);
+    let fx = tick(&mut s, 2);
+    let v = verified(&fx);
+    assert_eq!(v.len(), 1, "{fx:?}");
+    assert_eq!(v[0].0, "prep-page-load");
+    assert_eq!(v[0].1, Verdict::Pass);
+    assert!(
+        v[0].2.contains("1.14 s < 2.00 s") || v[0].2.contains("1.14 s < 2 s"),
+        "{}",
+        v[0].2
+    );
+    assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+    assert_eq!(s.checklist.marks[i].by.as_deref(), Some("console"));
+    assert!(log_has(
+        &s,
+        "✔ verified: Page load time < 2 s: Page load time p95 1.14"
+    ));
+    let (blockers, unknown) = gates(&s, 0);
+    assert!(
+        !blockers.iter().any(|b| b.contains("Page load")),
+        "{blockers:?}"
+    );
+    assert!(
+        !unknown.iter().any(|b| b.contains("Page load")),
+        "{unknown:?}"
+    );
+    // The same verdict again journals nothing more.
+    page_load(&mut s, 1.2, 3);
+    assert!(verified(&tick(&mut s, 3)).is_empty());
+
+    // 2.5 s: failed, and the gate is blocked by it, saying what failed.
+    page_load(&mut s, 2.5, 4);
+    let v = verified(&tick(&mut s, 4));
+    assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
+    assert!(v[0].2.contains("2.50 s ≥ 2"), "{}", v[0].2);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Failed);
+    let (blockers, _) = gates(&s, 0);
+    assert!(
+        blockers.iter().any(|b| b
+            .starts_with("verification failed: Page load time < 2 s: Page load time p95 2.50 s")),
+        "{blockers:?}"
+    );
+
+    // Back under, then Prometheus silent: the value goes stale and the item is open
+    // again, unknown, never left ticked on old data.
+    page_load(&mut s, 1.0, 5);
+    tick(&mut s, 5);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+    let later = 5 + s.stale_after + 1;
+    let v = verified(&tick(&mut s, later));
+    assert_eq!(v[0].1, Verdict::Unknown, "{v:?}");
+    assert!(
+        v[0].2.contains("no fresh value since 20:00:05"),
+        "{}",
+        v[0].2
+    );
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    let (_, unknown) = gates(&s, 0);
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u.contains("Page load time < 2 s: cannot be verified")),
+        "{unknown:?}"
+    );
+}
+
+#[test]
+fn a_verified_item_is_not_ticked_by_hand_nor_by_a_group_tick() {
+    let mut s = driving(&runbook(PAGE_LOAD, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let i = s.checklist.index_of("prep-page-load").unwrap();
+    select_item(&mut s, "prep-page-load");
+    let fx = ch(&mut s, ' ');
+    // Space verifies it now (no value yet: still open), and says so.
+    assert!(verified(&fx).is_empty());
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    let flash = s.ui.flash.clone().unwrap();
+    assert!(
+        flash.contains("verifying “Page load time < 2 s”"),
+        "{flash}"
+    );
+    // The group tick leaves it to the console and says so.
+    let g = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| matches!(r, Row::Group(p, _) if *p == 0))
+        .unwrap();
+    s.checklist.cursor = g;
+    ch(&mut s, ' ');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("a group tick asks first: {:?}", s.ui.mode)
+    };
+    assert!(
+        !c.plan.iter().any(|p| p.contains("Page load")),
+        "{:?}",
+        c.plan
+    );
+    assert!(
+        c.plan
+            .iter()
+            .any(|p| p.contains("1 left to the console: it verifies them")),
+        "{:?}",
+        c.plan
+    );
+    ch(&mut s, 'y');
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+}
+
+#[test]
+fn pods_ready_ticks_as_the_pods_become_ready() {
+    let item = "          - id: prep-pods
+            text: All stable pods ready
+            verify: {kube: pods_ready, deployment: stable}
+";
+    let mut pods = ready_pods(0);
+    pods[2] = pod("erp-backend-abc-3", "erp-backend-abc", false, 0);
+    let mut s = driving(&runbook(item, ""), snap(pods, "erp:v0.9.3"));
+    let i = s.checklist.index_of("prep-pods").unwrap();
+    let v = verified(&tick(&mut s, 1));
+    assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
+    assert!(
+        v[0].2
+            .contains("erp-backend 2/3 pods ready; not ready: erp-backend-abc-3 ContainerCreating"),
+        "{}",
+        v[0].2
+    );
+    assert_eq!(s.checklist.marks[i].mark, Mark::Failed);
+    update(&mut s, Event::Cluster(snap(ready_pods(0), "erp:v0.9.3")));
+    let v = verified(&tick(&mut s, 2));
+    assert_eq!(v[0].1, Verdict::Pass, "{v:?}");
+    assert!(v[0].2.contains("erp-backend 3/3 pods ready"), "{}", v[0].2);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+    // The API lost: the console cannot know, and says since when.
+    update(
+        &mut s,
+        Event::ClusterLost {
+            at: t0() + Duration::seconds(3),
+            error: "connection refused".into(),
+        },
+    );
+    let v = verified(&tick(&mut s, 4));
+    assert_eq!(v[0].1, Verdict::Unknown, "{v:?}");
+    assert!(
+        v[0].2
+            .contains("the Kubernetes API is unreachable since 20:00:03"),
+        "{}",
+        v[0].2
+    );
+}
+
+#[test]
+fn restarts_count_from_the_stage_start_and_the_image_is_the_releases() {
+    let items = "          - id: prep-restarts
+            text: No restarts
+            verify: {kube: no_restarts, deployment: stable}
+          - id: prep-image
+            text: Stable runs the release
+            verify: {kube: image, deployment: stable}
+";
+    // Pods that restarted before: the count starts now.
+    let mut s = driving(&runbook(items, ""), snap(ready_pods(4), "erp:v0.9.3"));
+    let r = s.checklist.index_of("prep-restarts").unwrap();
+    let img = s.checklist.index_of("prep-image").unwrap();
+    let v = verified(&tick(&mut s, 1));
+    let find =
+        |v: &[(String, Verdict, String)], id: &str| v.iter().find(|x| x.0 == id).cloned().unwrap();
+    assert_eq!(find(&v, "prep-restarts").1, Verdict::Pass, "{v:?}");
+    assert!(find(&v, "prep-restarts").2.contains("no restarts (3 pods)"));
+    let image = find(&v, "prep-image");
+    assert_eq!(image.1, Verdict::Fail);
+    assert_eq!(
+        image.2,
+        "erp-backend runs erp:v0.9.3, not the release's v1.0.0"
+    );
+    assert_eq!(s.checklist.marks[img].mark, Mark::Failed);
+    // One pod restarts: failed, naming it.
+    let mut pods = ready_pods(4);
+    pods[1].restarts = 6;
+    update(&mut s, Event::Cluster(snap(pods, "erp:v1.0.0")));
+    let v = verified(&tick(&mut s, 2));
+    let restarts = find(&v, "prep-restarts");
+    assert_eq!(restarts.1, Verdict::Fail);
+    assert!(
+        restarts.2.contains("erp-backend-abc-2 restarted 2×"),
+        "{}",
+        restarts.2
+    );
+    assert_eq!(s.checklist.marks[r].mark, Mark::Failed);
+    assert_eq!(find(&v, "prep-image").1, Verdict::Pass);
+}
+
+const PROMQL: &str = "          - id: prep-error-budget
+            text: Error ratio under 1 %
+            verify: {promql: 'sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))', below: 0.01}
+";
+
+#[test]
+fn a_probe_is_sent_while_it_applies_repeated_and_its_verdict_settles_the_item() {
+    let mut s = driving(&runbook(PROMQL, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let i = s.checklist.index_of("prep-error-budget").unwrap();
+    let fx = tick(&mut s, 1);
+    assert_eq!(probes(&fx), vec![i], "{fx:?}");
+    // In flight: not sent again.
+    assert!(probes(&tick(&mut s, 2)).is_empty());
+    let (_, unknown) = gates(&s, 0);
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u.contains("Error ratio under 1 %: not verified yet: the check is under way")),
+        "{unknown:?}"
+    );
+    let fx = update(
+        &mut s,
+        Event::Probed {
+            item: i,
+            at: t0() + Duration::seconds(2),
+            outcome: Outcome::pass("0.002 < 0.01".into()),
+        },
+    );
+    assert_eq!(verified(&fx)[0].1, Verdict::Pass);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+    // Repeated once its answer is 30 s old.
+    assert!(probes(&tick(&mut s, 20)).is_empty());
+    assert_eq!(probes(&tick(&mut s, 33)), vec![i]);
+    // Unanswered for long and old: the gate no longer takes the old pass.
+    let (_, unknown) = gates(
+        &{
+            let mut s2 = s.clone();
+            update(&mut s2, Event::Tick(t0() + Duration::seconds(100)));
+            s2
+        },
+        0,
+    );
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u.contains("Error ratio under 1 %: last verified at 20:00:02")),
+        "{unknown:?}"
+    );
+    // `v` asks again at once; so does `a` (before the gate is decided).
+    update(
+        &mut s,
+        Event::Probed {
+            item: i,
+            at: t0() + Duration::seconds(34),
+            outcome: Outcome::fail("0.03 ≥ 0.01".into()),
+        },
+    );
+    assert_eq!(s.checklist.marks[i].mark, Mark::Failed);
+    assert_eq!(probes(&ch(&mut s, 'v')), vec![i]);
+    update(
+        &mut s,
+        Event::Probed {
+            item: i,
+            at: t0() + Duration::seconds(35),
+            outcome: Outcome::fail("0.03 ≥ 0.01".into()),
+        },
+    );
+    let fx = ch(&mut s, 'a');
+    assert_eq!(probes(&fx), vec![i]);
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("the advance dialog: {:?}", s.ui.mode)
+    };
+    assert!(
+        c.blockers
+            .iter()
+            .any(|b| b == "verification failed: Error ratio under 1 %: 0.03 ≥ 0.01"),
+        "{:?}",
+        c.blockers
+    );
+    // The answer arrives while the dialog is read: it follows.
+    update(
+        &mut s,
+        Event::Probed {
+            item: i,
+            at: t0() + Duration::seconds(36),
+            outcome: Outcome::pass("0.004 < 0.01".into()),
+        },
+    );
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("still the dialog")
+    };
+    assert!(
+        !c.blockers.iter().any(|b| b.contains("Error ratio")),
+        "{:?}",
+        c.blockers
+    );
+}
+
+#[test]
+fn a_following_console_verifies_nothing_and_shows_the_drivers_verdicts() {
+    let mut s = driving(&runbook(PROMQL, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    s.follow = Some(warroom::state::Follow {
+        source: "lin's journal".into(),
+        from_cluster: false,
+        records: Vec::new(),
+        leader: Some("lin".into()),
+        closed: None,
+        read: Some(t0()),
+        lost: None,
+        replay: None,
+    });
+    assert!(probes(&tick(&mut s, 1)).is_empty());
+    assert!(probes(&ch(&mut s, 'v')).is_empty());
+    let i = s.checklist.index_of("prep-error-budget").unwrap();
+    let rec = s.record(
+        "console",
+        Entry::Verified {
+            item: "prep-error-budget".into(),
+            verdict: Verdict::Pass,
+            evidence: "0.002 < 0.01".into(),
+        },
+    );
+    s.apply(&rec);
+    assert_eq!(s.checklist.marks[i].mark, Mark::Done);
+    assert_eq!(
+        s.checklist.marks[i].evidence.as_deref(),
+        Some("0.002 < 0.01")
+    );
+}
+
+#[test]
+fn post_rollback_checks_apply_after_a_rollback_and_do_not_hold_up_completion() {
+    let after = "          - id: rb-stable-ready
+            text: Stable serves again
+            verify: {kube: available, deployment: stable}";
+    let mut s = driving(&runbook("", after), snap(ready_pods(0), "erp:v0.9.3"));
+    let i = s.checklist.index_of("rb-stable-ready").unwrap();
+    assert!(s.checklist.items[i].after_rollback);
+    assert!(
+        verified(&tick(&mut s, 1)).is_empty(),
+        "not before a rollback"
+    );
+    assert!(!s.verify_due(i));
+    let rb = s.record(
+        "lin",
+        Entry::Rollback {
+            reason: "bad canary".into(),
+            plan: "canary to 0".into(),
+            trigger: Some("manual".into()),
+        },
+    );
+    s.apply(&rb);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: rb.seq,
+            ok: true,
+            message: "done".into(),
+        },
+    );
+    s.apply(&ok);
+    assert!(s.verify_due(i));
+    let v = verified(&tick(&mut s, 2));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].1, Verdict::Pass);
+    assert_eq!(v[0].2, "erp-backend 3/3 available");
+    // A required check gating no stage, but after a rollback only: not a
+    // post-deployment check.
+    let without = driving(&runbook("", ""), snap(ready_pods(0), "erp:v0.9.3"));
+    assert_eq!(s.checklist.open_post_checks(), 5, "the demo's own five");
+    assert_eq!(without.checklist.open_post_checks(), 5);
+}
+
+#[test]
+fn a_stale_answer_to_a_probe_for_an_item_that_no_longer_applies_journals_nothing() {
+    let mut s = driving(&runbook(PROMQL, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let i = s.checklist.index_of("prep-error-budget").unwrap();
+    tick(&mut s, 1);
+    // The 10 % stage starts meanwhile: the item gates a stage already past.
+    let adv = s.record(
+        "lin",
+        Entry::Advance {
+            to: "canary-10".into(),
+            plan: "10%".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+    );
+    s.apply(&adv);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: adv.seq,
+            ok: true,
+            message: "done".into(),
+        },
+    );
+    s.apply(&ok);
+    let fx = update(
+        &mut s,
+        Event::Probed {
+            item: i,
+            at: t0() + Duration::seconds(3),
+            outcome: Outcome::fail("0.03 ≥ 0.01".into()),
+        },
+    );
+    assert!(verified(&fx).is_empty());
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+}
+
+#[test]
+fn a_split_gauge_is_verified_on_the_series_named() {
+    let item = "          - id: prep-canary-errors
+            text: Canary errors under 1 %
+            verify: {gauge: canary-error-rate, series: {track: canary}, below: 1%}
+";
+    let mut s = driving(&runbook(item, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let index =
+        s.rb.metrics
+            .iter()
+            .position(|m| m.id == "canary-error-rate")
+            .unwrap();
+    let at = t0() + Duration::seconds(1);
+    update(
+        &mut s,
+        Event::Metric {
+            index,
+            at,
+            reading: Reading::Split(vec![
+                Part {
+                    key: "stable".into(),
+                    value: 3.0,
+                    at,
+                },
+                Part {
+                    key: "canary".into(),
+                    value: 0.4,
+                    at,
+                },
+            ]),
+        },
+    );
+    let v = verified(&tick(&mut s, 1));
+    assert_eq!(v[0].1, Verdict::Pass, "{v:?}");
+    assert!(v[0].2.contains("canary 0.40 % < 1"), "{}", v[0].2);
+    assert!(!v[0].2.contains("stable"), "{}", v[0].2);
+}
