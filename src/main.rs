@@ -289,10 +289,13 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
                     let rules = runbook::scenario::parse_role_rules(&text)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-                    Some(rules)
+                    let cluster = runbook::scenario::parse_cluster_role_rules(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    (Some(rules), cluster)
                 }
-                None => None,
+                None => (None, None),
             };
+            let (rules, cluster_rules) = rules;
             // The handlers are in place before the simulator answers anyone: a SIGTERM
             // sent as soon as it is up stops it cleanly, never by the default action.
             use tokio::signal::unix::{SignalKind, signal};
@@ -304,6 +307,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                     kube_port,
                     prom_port,
                     rbac: rules,
+                    cluster_rbac: cluster_rules,
                 },
             )
             .await?;

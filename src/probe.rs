@@ -158,30 +158,30 @@ impl Probes {
         }
     }
 
+    /// Whether the object exists, read as metadata only (a Secret's data never leaves the
+    /// API server), with the verbs the Role already grants: a get of a Deployment or a
+    /// named Secret, a list by name of ConfigMaps and ReplicaSets.
     async fn exists(&self, client: &kube::Client, kind: ObjectKind, name: &str) -> Outcome {
         use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-        use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+        use k8s_openapi::api::core::v1::{ConfigMap, Secret};
         use kube::Api;
+        use kube::api::ListParams;
         let ns = &self.namespace;
-        // Metadata only: a Secret's data never leaves the API server.
+        let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
         let r = match kind {
             ObjectKind::ConfigMap => Api::<ConfigMap>::namespaced(client.clone(), ns)
-                .get_metadata_opt(name)
+                .list_metadata(&by_name)
                 .await
-                .map(|o| o.is_some()),
+                .map(|l| !l.items.is_empty()),
+            ObjectKind::ReplicaSet => Api::<ReplicaSet>::namespaced(client.clone(), ns)
+                .list_metadata(&by_name)
+                .await
+                .map(|l| !l.items.is_empty()),
             ObjectKind::Secret => Api::<Secret>::namespaced(client.clone(), ns)
                 .get_metadata_opt(name)
                 .await
                 .map(|o| o.is_some()),
-            ObjectKind::Service => Api::<Service>::namespaced(client.clone(), ns)
-                .get_metadata_opt(name)
-                .await
-                .map(|o| o.is_some()),
             ObjectKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
-                .get_metadata_opt(name)
-                .await
-                .map(|o| o.is_some()),
-            ObjectKind::ReplicaSet => Api::<ReplicaSet>::namespaced(client.clone(), ns)
                 .get_metadata_opt(name)
                 .await
                 .map(|o| o.is_some()),

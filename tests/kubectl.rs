@@ -1163,3 +1163,52 @@ fn gateway_services_and_route_weights_through_kubectl() {
     assert!(bad.stderr.contains("is invalid"), "{bad:?}");
     assert_eq!(weights(&sim), [90, 50]);
 }
+
+/// What the verifications read, as kubectl reads it: the nodes with their allocatable
+/// capacity, a Secret's metadata (`-o name` and the table), the server's version.
+#[test]
+fn nodes_secrets_and_the_version_through_kubectl() {
+    let Some(sim) = Sim::start(
+        &scenario(
+            "600s",
+            "nodes: {count: 2, cpu: 7910m, memory: 30Gi}\nsecrets: [web-tls]\n",
+        ),
+        &[],
+    ) else {
+        return;
+    };
+    let nodes = sim.ok(&["get", "nodes"]);
+    assert_eq!(
+        header(&nodes),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{nodes}"
+    );
+    let r = rows(&nodes);
+    assert_eq!(r.len(), 2, "{nodes}");
+    assert_eq!(&r[0][..3], ["sim-node-1", "Ready", "<none>"], "{nodes}");
+    assert_eq!(r[0][4], "v1.32.0", "{nodes}");
+    let cpu = sim.ok(&[
+        "get",
+        "node",
+        "sim-node-2",
+        "-o",
+        "jsonpath={.status.allocatable.cpu} {.status.allocatable.memory}",
+    ]);
+    assert_eq!(cpu.trim(), "7910m 30Gi");
+    let secrets = sim.ok(&["get", "secrets", "-n", NS]);
+    assert_eq!(
+        header(&secrets),
+        ["NAME", "TYPE", "DATA", "AGE"],
+        "{secrets}"
+    );
+    assert_eq!(
+        &rows(&secrets)[0][..3],
+        ["web-tls", "Opaque", "1"],
+        "{secrets}"
+    );
+    let name = sim.ok(&["get", "secret", "web-tls", "-n", NS, "-o", "name"]);
+    assert_eq!(name.trim(), "secret/web-tls");
+    let v = sim.ok(&["version", "-o", "json"]);
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(str_at(&v, "/serverVersion/gitVersion"), "v1.32.0");
+}

@@ -21,6 +21,15 @@ fn role() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
     parse_role_rules(&std::fs::read_to_string("assets/rbac.yaml").unwrap()).unwrap()
 }
 
+/// The ClusterRole's rules (the nodes a capacity check reads).
+fn cluster_role() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
+    warroom::runbook::scenario::parse_cluster_role_rules(
+        &std::fs::read_to_string("assets/rbac.yaml").unwrap(),
+    )
+    .unwrap()
+    .expect("assets/rbac.yaml has a ClusterRole")
+}
+
 /// The Role without its rule for `resource`.
 fn role_without(resource: &str) -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
     role()
@@ -50,6 +59,7 @@ async fn enforced_with(
         sc,
         Options {
             rbac: Some(rules),
+            cluster_rbac: Some(cluster_role()),
             ..Default::default()
         },
     )
@@ -93,8 +103,13 @@ fn used(sim: &SimHandle) -> std::collections::BTreeSet<(String, String)> {
         .filter_map(|(m, p, _)| {
             let (path, query) = p.split_once('?').unwrap_or((&p, ""));
             let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-            // /api/v1/namespaces/NS/RES[/NAME] or /apis/G/V/namespaces/NS/RES[/NAME]
-            let i = segs.iter().position(|s| *s == "namespaces")?;
+            // /api/v1/namespaces/NS/RES[/NAME] or /apis/G/V/namespaces/NS/RES[/NAME]; at
+            // the cluster scope /api/v1/RES[/NAME].
+            let i = match segs.iter().position(|s| *s == "namespaces") {
+                Some(i) => i,
+                None if segs.len() >= 3 && segs[0] == "api" => 0,
+                None => return None,
+            };
             let res = segs.get(i + 2)?.to_string();
             let named = segs.len() > i + 3;
             let verb = match (m.as_str(), named) {
@@ -114,10 +129,10 @@ fn used(sim: &SimHandle) -> std::collections::BTreeSet<(String, String)> {
         .collect()
 }
 
-/// (verb, resource) pairs the Role grants.
+/// (verb, resource) pairs the Role and the ClusterRole grant.
 fn granted() -> std::collections::BTreeSet<(String, String)> {
     let mut out = std::collections::BTreeSet::new();
-    for r in role() {
+    for r in role().into_iter().chain(cluster_role()) {
         for res in r.resources.unwrap_or_default() {
             for v in &r.verbs {
                 out.insert((v.clone(), res.clone()));
@@ -226,6 +241,38 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     )
     .await;
     assert!(said.contains("rolled back to revision 1"), "{said}");
+    // The verifications' one-off reads: a named Secret by its metadata, the nodes.
+    let probes = warroom::probe::Probes {
+        kube: Some(client.clone()),
+        namespace: ns.clone(),
+        ..Default::default()
+    };
+    use warroom::runbook::verify::{Exists, KubeCheck, Nodes, ObjectKind};
+    for (check, want) in [
+        (
+            KubeCheck::Exists(Exists {
+                kind: ObjectKind::Secret,
+                name: "erp-backend-tls".into(),
+            }),
+            "Secret erp-production/erp-backend-tls exists",
+        ),
+        (
+            KubeCheck::Nodes(Nodes {
+                cpu: Some(8.0),
+                memory: None,
+            }),
+            "3 Ready nodes of 3",
+        ),
+    ] {
+        let o = probes
+            .run(&warroom::runbook::Verify {
+                kube: Some(check),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(o.verdict, warroom::journal::Verdict::Pass, "{o:?}");
+        assert!(o.evidence.contains(want), "{o:?}");
+    }
     // The journal's mirror: the driver writes it (the whole journal, then each record),
     // a console on another host reads it.
     let (ptx, prx) = mpsc::unbounded_channel();
@@ -603,6 +650,56 @@ async fn without_the_configmap_verbs_the_driver_says_other_hosts_cannot_follow()
         said.starts_with("the journal cannot be mirrored into the cluster (")
             && said.contains("consoles on other hosts do not see this release's decisions"),
         "{said}"
+    );
+    sim.shutdown().await;
+}
+
+/// Without the ClusterRole (a Role cannot grant nodes), the capacity check cannot be
+/// made: unknown, saying why, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_cluster_role_the_capacity_check_is_unknown_and_says_why() {
+    warroom::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/steady.yaml")).unwrap();
+    let sim = warroom::sim::start_with(
+        sc,
+        Options {
+            rbac: Some(role()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
+    let probes = warroom::probe::Probes {
+        kube: Some(client),
+        namespace: "erp-production".into(),
+        ..Default::default()
+    };
+    let o = probes
+        .run(&warroom::runbook::Verify {
+            kube: Some(warroom::runbook::verify::KubeCheck::Nodes(
+                warroom::runbook::verify::Nodes {
+                    cpu: Some(8.0),
+                    memory: None,
+                },
+            )),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(o.verdict, warroom::journal::Verdict::Unknown, "{o:?}");
+    assert!(
+        o.evidence
+            .starts_with("cannot list the nodes: forbidden (403)"),
+        "{o:?}"
+    );
+    assert!(
+        o.evidence
+            .contains("cannot list resource \"nodes\" in API group \"\" at the cluster scope"),
+        "{o:?}"
     );
     sim.shutdown().await;
 }

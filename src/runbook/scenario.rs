@@ -26,6 +26,32 @@ pub struct Scenario {
     /// Relative random variation of the metrics, 0 = values hold still.
     #[serde(default)]
     pub noise: f64,
+    /// The cluster's nodes, all Ready (what a capacity check reads).
+    #[serde(default)]
+    pub nodes: SimNodes,
+    /// Secrets in the namespace, by name (their data is a placeholder).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimNodes {
+    pub count: u32,
+    /// Allocatable CPU per node (`8`, `7910m`).
+    pub cpu: String,
+    /// Allocatable memory per node (`32Gi`).
+    pub memory: String,
+}
+
+impl Default for SimNodes {
+    fn default() -> Self {
+        SimNodes {
+            count: 3,
+            cpu: "8".into(),
+            memory: "32Gi".into(),
+        }
+    }
 }
 
 fn default_minor() -> String {
@@ -169,6 +195,21 @@ impl Scenario {
 /// with its RoleBinding and ServiceAccount, as `kubectl apply -f` takes them), for the
 /// simulator to enforce.
 pub fn parse_role_rules(text: &str) -> Result<Vec<k8s_openapi::api::rbac::v1::PolicyRule>, String> {
+    rules_of(text, "Role")?.ok_or_else(|| "no `kind: Role` document in the file".into())
+}
+
+/// The rules of the first `kind: ClusterRole` in the file, if it has one (what it grants
+/// at the cluster scope: nodes).
+pub fn parse_cluster_role_rules(
+    text: &str,
+) -> Result<Option<Vec<k8s_openapi::api::rbac::v1::PolicyRule>>, String> {
+    rules_of(text, "ClusterRole")
+}
+
+fn rules_of(
+    text: &str,
+    kind: &str,
+) -> Result<Option<Vec<k8s_openapi::api::rbac::v1::PolicyRule>>, String> {
     use serde::Deserialize as _;
     if let Some((line, column)) = super::alias::find_alias(text) {
         return Err(format!(
@@ -178,7 +219,7 @@ pub fn parse_role_rules(text: &str) -> Result<Vec<k8s_openapi::api::rbac::v1::Po
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let v =
             serde_yaml::Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
-        if v.get("kind").and_then(serde_yaml::Value::as_str) != Some("Role") {
+        if v.get("kind").and_then(serde_yaml::Value::as_str) != Some(kind) {
             continue;
         }
         let rules = v
@@ -186,9 +227,10 @@ pub fn parse_role_rules(text: &str) -> Result<Vec<k8s_openapi::api::rbac::v1::Po
             .cloned()
             .unwrap_or(serde_yaml::Value::Sequence(Vec::new()));
         return serde_yaml::from_value(rules)
-            .map_err(|e| format!("document {}: the Role's rules: {e}", i + 1));
+            .map(Some)
+            .map_err(|e| format!("document {}: the {kind}'s rules: {e}", i + 1));
     }
-    Err("no `kind: Role` document in the file".into())
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::locate::Seg;
 use super::{Dur, Runbook, Unit};
 
 /// Exactly one of `gauge`, `promql`, `kube` or `http`, with what it needs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Verify {
     /// A gauge of the runbook, by id: its fresh value against `above:`/`below:`.
@@ -158,7 +158,6 @@ impl KubeCheck {
 pub enum ObjectKind {
     ConfigMap,
     Secret,
-    Service,
     Deployment,
     ReplicaSet,
 }
@@ -168,7 +167,6 @@ impl ObjectKind {
         match self {
             ObjectKind::ConfigMap => "ConfigMap",
             ObjectKind::Secret => "Secret",
-            ObjectKind::Service => "Service",
             ObjectKind::Deployment => "Deployment",
             ObjectKind::ReplicaSet => "ReplicaSet",
         }

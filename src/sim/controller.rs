@@ -74,6 +74,34 @@ impl Cluster {
                     .expect("a fresh namespace is valid");
             }
         }
+        let n = c.scenario.nodes.clone();
+        for i in 1..=n.count {
+            let name = format!("sim-node-{i}");
+            if c.store.get(Resource::Node, "", &name).is_none() {
+                let obj = objects::node(
+                    &name,
+                    &n.cpu,
+                    &n.memory,
+                    &c.scenario.kube_minor,
+                    created - 86400.0,
+                );
+                c.store
+                    .create(Resource::Node, obj, created)
+                    .expect("a node is valid");
+            }
+        }
+        for name in c.scenario.secrets.clone() {
+            let ns = c.scenario.namespace.clone();
+            if c.store.get(Resource::Secret, &ns, &name).is_none() {
+                c.store
+                    .create(
+                        Resource::Secret,
+                        objects::secret(&ns, &name, created),
+                        created,
+                    )
+                    .expect("a secret is valid");
+            }
+        }
         for d in objects::initial_deployments(&c.scenario, created) {
             c.store
                 .create(Resource::Deployment, d, created)

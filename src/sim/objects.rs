@@ -116,6 +116,47 @@ fn int_or_string(s: &str) -> Value {
     }
 }
 
+/// A Ready worker node with this much allocatable CPU and memory.
+pub fn node(name: &str, cpu: &str, memory: &str, minor: &str, created: f64) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+            "creationTimestamp": rfc3339(created),
+        },
+        "spec": {},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "conditions": [{
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
+                "lastTransitionTime": rfc3339(created),
+            }],
+            "nodeInfo": {"kubeletVersion": format!("v1.{minor}.0")},
+        },
+    })
+}
+
+/// An Opaque Secret whose one key holds a placeholder, never a real secret.
+pub fn secret(ns: &str, name: &str, created: f64) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "creationTimestamp": rfc3339(created),
+        },
+        "type": "Opaque",
+        "data": {"placeholder": "c2ltdWxhdGVk"},
+    })
+}
+
 pub fn namespace(name: &str, created: f64) -> Value {
     json!({
         "apiVersion": "v1",

@@ -20,6 +20,9 @@ pub const USER: &str = "warroom";
 #[derive(Debug, Clone)]
 pub struct Rbac {
     pub rules: Vec<PolicyRule>,
+    /// A ClusterRole's rules, bound to the same user: granted in every namespace and at
+    /// the cluster scope.
+    pub cluster_rules: Vec<PolicyRule>,
     /// Where the Role is bound: requests elsewhere, or at the cluster scope, are denied.
     pub namespace: String,
 }
@@ -121,7 +124,8 @@ fn rule_allows(r: &PolicyRule, a: &Attributes) -> bool {
 
 impl Rbac {
     pub fn allows(&self, a: &Attributes) -> bool {
-        a.namespace == self.namespace && self.rules.iter().any(|r| rule_allows(r, a))
+        (a.namespace == self.namespace && self.rules.iter().any(|r| rule_allows(r, a)))
+            || self.cluster_rules.iter().any(|r| rule_allows(r, a))
     }
 }
 
@@ -260,6 +264,7 @@ mod tests {
     #[test]
     fn rules_match_verbs_groups_resources_subresources_and_names() {
         let rbac = Rbac {
+            cluster_rules: Vec::new(),
             namespace: "erp".into(),
             rules: vec![
                 rule(&["apps"], &["deployments"], &["get", "list", "watch"], &[]),

@@ -132,6 +132,9 @@ pub struct Options {
     /// Role bound to the simulator's user (`warroom`) in the scenario's namespace;
     /// discovery stays open. None = everything is allowed.
     pub rbac: Option<Vec<PolicyRule>>,
+    /// With `rbac`: what a ClusterRole bound to the same user grants everywhere (nodes).
+    /// None = nothing at the cluster scope.
+    pub cluster_rbac: Option<Vec<PolicyRule>>,
 }
 
 /// Starts the simulated cluster on 127.0.0.1 (port 0 = any free port).
@@ -146,6 +149,7 @@ pub async fn start(
             kube_port,
             prom_port,
             rbac: None,
+            cluster_rbac: None,
         },
     )
     .await
@@ -157,9 +161,11 @@ pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<
         kube_port,
         prom_port,
         rbac,
+        cluster_rbac,
     } = options;
     let rbac = rbac.map(|rules| Rbac {
         rules,
+        cluster_rules: cluster_rbac.unwrap_or_default(),
         namespace: scenario.namespace.clone(),
     });
     let kube_listener = TcpListener::bind(("127.0.0.1", kube_port)).await?;

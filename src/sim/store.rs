@@ -21,6 +21,10 @@ pub enum Resource {
     HttpRoute,
     Service,
     ConfigMap,
+    /// Seeded by the scenario; a verification reads their metadata only.
+    Secret,
+    /// Cluster-scoped, seeded by the scenario: what a capacity check reads.
+    Node,
 }
 
 /// What discovery says about a resource, and how the store treats it.
@@ -52,7 +56,7 @@ const ALL_VERBS: &[&str] = &[
 ];
 
 impl Resource {
-    pub const ALL: [Resource; 10] = [
+    pub const ALL: [Resource; 12] = [
         Resource::Namespace,
         Resource::Pod,
         Resource::Event,
@@ -63,6 +67,8 @@ impl Resource {
         Resource::HttpRoute,
         Resource::Service,
         Resource::ConfigMap,
+        Resource::Secret,
+        Resource::Node,
     ];
 
     pub fn info(self) -> &'static ResourceInfo {
@@ -181,6 +187,32 @@ impl Resource {
                 verbs: ALL_VERBS,
                 generation: false,
                 status_subresource: false,
+            },
+            Resource::Secret => &ResourceInfo {
+                group: "",
+                version: "v1",
+                plural: "secrets",
+                singular: "secret",
+                kind: "Secret",
+                namespaced: true,
+                short_names: &[],
+                categories: &[],
+                verbs: ALL_VERBS,
+                generation: false,
+                status_subresource: false,
+            },
+            Resource::Node => &ResourceInfo {
+                group: "",
+                version: "v1",
+                plural: "nodes",
+                singular: "node",
+                kind: "Node",
+                namespaced: false,
+                short_names: &["no"],
+                categories: &[],
+                verbs: ALL_VERBS,
+                generation: false,
+                status_subresource: true,
             },
             Resource::Lease => &ResourceInfo {
                 group: "coordination.k8s.io",

@@ -317,6 +317,25 @@ fn column_definitions(res: Resource) -> Vec<Column> {
             ("Data", "string", "", 0, "Number of data entries"),
             AGE,
         ],
+        Resource::Secret => vec![
+            NAME,
+            ("Type", "string", "", 0, "The type of the secret"),
+            ("Data", "string", "", 0, "Number of data entries"),
+            AGE,
+        ],
+        Resource::Node => vec![
+            NAME,
+            ("Status", "string", "", 0, "The status of the node"),
+            ("Roles", "string", "", 0, "The roles of the node"),
+            AGE,
+            (
+                "Version",
+                "string",
+                "",
+                0,
+                "Kubelet Version reported by the node.",
+            ),
+        ],
         Resource::Lease => vec![
             NAME,
             ("Holder", "string", "", 0, "The holder of the lease."),
@@ -499,6 +518,34 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
                 json!(name),
                 json!(entries("/data") + entries("/binaryData")),
                 json!(age(o, now)),
+            ]
+        }
+        Resource::Secret => {
+            let entries = o
+                .pointer("/data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len());
+            vec![
+                json!(name),
+                json!(s(o, "/type")),
+                json!(entries),
+                json!(age(o, now)),
+            ]
+        }
+        Resource::Node => {
+            let ready = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                });
+            vec![
+                json!(name),
+                json!(if ready { "Ready" } else { "NotReady" }),
+                json!("<none>"),
+                json!(age(o, now)),
+                json!(s(o, "/status/nodeInfo/kubeletVersion")),
             ]
         }
         Resource::Lease => {
