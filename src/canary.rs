@@ -371,3 +371,137 @@ fn gateway_blockers(k: &KubeTarget, cluster: &Cluster, route: &str, traffic: u32
     }
     b
 }
+
+/// One step of a rollback as the console carries it out, and whether the cluster shows it
+/// done: what `kubectl` would be asked, said in the cluster's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveStep {
+    pub text: String,
+    /// What the cluster shows now toward it.
+    pub seen: String,
+    pub done: bool,
+}
+
+/// The rollback the console performs on a target, step by step, checked against the
+/// cluster as last seen. `undo`: the rollback after promotion (the stable Deployment
+/// back to its previous revision); else the canary stage's (traffic back to stable).
+/// `version`: the release's version, which an undone Deployment no longer runs.
+pub fn rollback_steps(
+    k: &KubeTarget,
+    cluster: &Cluster,
+    undo: bool,
+    version: &str,
+) -> Vec<LiveStep> {
+    let stable = cluster.deployment(&k.stable);
+    let canary = cluster.deployment(&k.canary);
+    // Rolled out, at `want` replicas when the rollback sets them.
+    let rolled_out = |name: &str, want: Option<u32>| -> LiveStep {
+        let d = cluster.deployment(name);
+        let (done, seen) = match d.map(rollout_status) {
+            Some(RolloutStatus::Complete) => {
+                let d = d.expect("seen");
+                (
+                    d.available >= d.desired && want.is_none_or(|w| d.desired == w),
+                    format!("{}/{} available", d.available, want.unwrap_or(d.desired)),
+                )
+            }
+            Some(RolloutStatus::Waiting(w)) | Some(RolloutStatus::Failed(w)) => (false, w),
+            None => (false, format!("{name} not seen")),
+        };
+        LiveStep {
+            text: format!("kubectl rollout status deployment/{name}: successfully rolled out"),
+            seen,
+            done,
+        }
+    };
+    let pods_of = |name: &str| -> (usize, usize) {
+        let rs: Vec<&str> = cluster
+            .snap
+            .replicasets
+            .iter()
+            .filter(|r| r.owner == name)
+            .map(|r| r.name.as_str())
+            .collect();
+        let pods: Vec<_> = cluster
+            .snap
+            .pods
+            .iter()
+            .filter(|p| rs.contains(&p.owner.as_str()))
+            .collect();
+        let ready = pods
+            .iter()
+            .filter(|p| p.containers > 0 && p.ready_containers == p.containers)
+            .count();
+        (ready, pods.len())
+    };
+    if undo && matches!(k.split(), Split::Replicas(_)) {
+        let image = stable.map(|d| d.image.clone()).unwrap_or_default();
+        let back = stable.is_some_and(|d| crate::runbook::Scenario::tag(&d.image) != version);
+        let (ready, all) = pods_of(&k.stable);
+        let desired = stable.map_or(0, |d| d.desired as usize);
+        return vec![
+            LiveStep {
+                text: format!(
+                    "kubectl rollout undo deployment/{} (resumed first if paused)",
+                    k.stable
+                ),
+                seen: if back {
+                    format!("{} runs {image} again", k.stable)
+                } else {
+                    format!("{} still runs {image}", k.stable)
+                },
+                done: back && stable.is_some_and(|d| !d.paused),
+            },
+            rolled_out(&k.stable, None),
+            LiveStep {
+                text: format!("kubectl get pods: every {} pod ready", k.stable),
+                seen: format!("{ready}/{desired} ready ({all} pods)"),
+                done: back && ready == desired && all == desired && desired > 0,
+            },
+        ];
+    }
+    match k.split() {
+        Split::Gateway {
+            route,
+            stable: sb,
+            canary: cb,
+        } => {
+            let w = cluster.snap.route.as_ref();
+            let cw = w.and_then(|r| r.weight(cb));
+            vec![
+                LiveStep {
+                    text: format!("HTTPRoute {route}: {sb}=100, {cb}=0"),
+                    seen: w.map_or("the route not seen".into(), |r| r.describe()),
+                    done: cw == Some(0),
+                },
+                rolled_out(&k.stable, None),
+            ]
+        }
+        Split::Replicas(total) => {
+            let (_, canary_pods) = pods_of(&k.canary);
+            vec![
+                LiveStep {
+                    text: format!(
+                        "kubectl scale deployment/{} --replicas=0; deployment/{} --replicas={total}",
+                        k.canary, k.stable
+                    ),
+                    seen: format!(
+                        "{} wants {}, {} wants {}",
+                        k.canary,
+                        canary.map_or(0, |d| d.desired),
+                        k.stable,
+                        stable.map_or(0, |d| d.desired)
+                    ),
+                    done: canary.is_some_and(|d| d.desired == 0)
+                        && stable.is_some_and(|d| d.desired == total),
+                },
+                rolled_out(&k.stable, Some(total)),
+                LiveStep {
+                    text: format!("kubectl get pods: no {} pod left", k.canary),
+                    seen: format!("{canary_pods} {} pods", k.canary),
+                    done: canary.is_some_and(|d| d.desired == 0) && canary_pods == 0,
+                },
+            ]
+        }
+    }
+}

@@ -285,7 +285,16 @@ pub async fn http(h: &HttpCheck) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::unknown(format!("cannot build the HTTP client: {e}")),
     };
-    let url = &h.url;
+    let url = match h.resolve(|n| std::env::var(n).ok()) {
+        Ok(u) => u,
+        Err(name) => {
+            return Outcome::unknown(format!(
+                "{name} is not set: export it where the console runs (the service's address) so it can probe {}",
+                h.url
+            ));
+        }
+    };
+    let url = &url;
     let start = Instant::now();
     let resp = match client.get(url).send().await {
         Ok(r) => r,

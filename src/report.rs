@@ -61,6 +61,9 @@ struct Words {
     signer: &'static str,
     entered_by: &'static str,
     incidents: &'static str,
+    verified: &'static str,
+    verdict: &'static str,
+    evidence: &'static str,
     gauges: &'static str,
     gauge: &'static str,
     lowest: &'static str,
@@ -104,6 +107,9 @@ const EN: Words = Words {
     signer: "Signer",
     entered_by: "Entered by",
     incidents: "Triggers, countdowns, data lost, drift and driver changes",
+    verified: "Verified by the console",
+    verdict: "Verdict",
+    evidence: "Evidence",
     gauges: "Gauges per stage (flight recorder)",
     gauge: "Gauge",
     lowest: "Lowest",
@@ -147,6 +153,9 @@ const ZH: Words = Words {
     signer: "签字人",
     entered_by: "录入人",
     incidents: "触发、倒计时、数据丢失、偏差与驾驶者变更",
+    verified: "控制台核验",
+    verdict: "结论",
+    evidence: "依据",
     gauges: "各阶段指标（飞行记录）",
     gauge: "指标",
     lowest: "最低",
@@ -368,6 +377,43 @@ pub fn build(rb: Arc<Runbook>, records: &[Record], zone: Zone) -> Doc {
         .collect();
     blocks.push(Block::Heading(w.incidents.into()));
     push_list(&mut blocks, w, incidents);
+
+    // What the console verified itself, and on what evidence: each change of verdict.
+    let verified: Vec<Vec<String>> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Verified {
+                item,
+                verdict,
+                evidence,
+            } => {
+                let text = state
+                    .checklist
+                    .index_of(item)
+                    .map(|i| state.checklist.items[i].text.clone())
+                    .unwrap_or_else(|| item.clone());
+                let v = match verdict {
+                    crate::journal::Verdict::Pass => "PASS",
+                    crate::journal::Verdict::Fail => "FAIL",
+                    crate::journal::Verdict::Unknown => "UNKNOWN",
+                };
+                Some(vec![at(r.at), text, v.into(), evidence.clone()])
+            }
+            _ => None,
+        })
+        .collect();
+    blocks.push(Block::Heading(w.verified.into()));
+    push_table(
+        &mut blocks,
+        w,
+        vec![
+            w.time.into(),
+            w.what.into(),
+            w.verdict.into(),
+            w.evidence.into(),
+        ],
+        verified,
+    );
 
     // The gauges per stage, from the flight recorder.
     blocks.push(Block::Heading(w.gauges.into()));

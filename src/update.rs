@@ -151,6 +151,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
             verifications(s, &mut fx);
+            follow_rollback(s, &mut fx);
             let in_stage = s.stages.current.is_some() || s.stages.pending.is_some();
             if in_stage
                 && s.follow.is_none()
@@ -208,6 +209,9 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             reconcile(s, &mut fx);
             retire_canary(s, &mut fx);
             compare_with_cluster(s, &mut fx);
+            s.rebase_restarts();
+            rejudge(s, |v| v.kube.as_ref().is_some_and(|k| k.watched()), &mut fx);
+            follow_rollback(s, &mut fx);
         }
         Event::ClusterLost { at, error } => {
             let error = clean(&error).into_owned();
@@ -464,6 +468,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 },
                 &mut fx,
             );
+            follow_rollback(s, &mut fx);
             if let Some(stage) = started {
                 tick_what_the_stage_did(s, &stage, &mut fx);
                 if let Some(i) = s.rb.stage_index(&stage) {
@@ -859,6 +864,80 @@ fn refresh_dialog(s: &mut State) {
     }
 }
 
+/// The rollback under way or done, shown in the runbook's rollback procedure's place:
+/// each step ticked once the cluster shows it done, said once in the log; when every
+/// step is, the post-rollback checks apply (their phase opens).
+fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
+    let rolling = (s.stages.rolled_back.is_some() && s.stages.current.is_none())
+        || matches!(
+            s.stages.pending.as_ref().map(|p| &p.entry),
+            Some(Entry::Rollback { .. })
+        );
+    let procedure = s.rb.rollback_procedure();
+    let (Some((phase, group)), true) = (procedure, rolling) else {
+        if s.checklist.live.take().is_some() {
+            s.ui.dirty = true;
+        }
+        return;
+    };
+    let steps = canary::rollback_steps(
+        &s.rb.kubernetes,
+        &s.cluster,
+        s.stages.rollback_undo,
+        &s.rb.release.version,
+    );
+    let live_link = s.cluster.link == Link::Live;
+    let now = s.now;
+    let Some(live) = &mut s.checklist.live else {
+        // Begun now (or found on a restart): what is already done is not news.
+        s.checklist.collapsed[phase] = false;
+        s.checklist.live = Some(crate::state::Live {
+            phase,
+            group,
+            undo: s.stages.rollback_undo,
+            done_at: vec![None; steps.len()],
+            steps,
+        });
+        s.ui.dirty = true;
+        return;
+    };
+    if live.steps != steps {
+        s.ui.dirty = true;
+    }
+    let mut news = Vec::new();
+    if live.done_at.len() != steps.len() {
+        live.done_at = vec![None; steps.len()];
+    }
+    for (k, st) in steps.iter().enumerate() {
+        let was = live.steps.get(k).is_some_and(|p| p.done);
+        if st.done && !was && live_link && live.done_at[k].is_none() {
+            live.done_at[k] = Some(now);
+            news.push(format!(
+                "✔ rollback step {}/{} confirmed by the cluster: {} ({})",
+                k + 1,
+                steps.len(),
+                st.text,
+                st.seen
+            ));
+        }
+    }
+    let all_before = live.steps.iter().all(|p| p.done);
+    let all_now = steps.iter().all(|p| p.done);
+    live.steps = steps;
+    for text in news {
+        say(s, LogLevel::Info, text, fx);
+    }
+    if all_now && !all_before && live_link && s.stages.pending.is_none() {
+        s.checklist.collapsed[phase] = false;
+        let text = if s.checklist.items.iter().any(|i| i.after_rollback) {
+            "the rollback is done in the cluster: every step confirmed; the post-rollback checks apply now"
+        } else {
+            "the rollback is done in the cluster: every step confirmed"
+        };
+        say(s, LogLevel::Info, text.into(), fx);
+    }
+}
+
 /// The console itself says something in the log (and the journal).
 fn say(s: &mut State, level: LogLevel, text: String, fx: &mut Vec<Effect>) {
     emit(s, CONSOLE, Entry::System { level, text }, fx);
@@ -1195,6 +1274,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 let phase = match rows.get(s.checklist.cursor) {
                     Some(Row::Phase(p)) | Some(Row::Group(p, _)) => Some(*p),
                     Some(Row::Item(i)) => Some(s.checklist.items[*i].phase),
+                    Some(Row::Live(_)) => s.checklist.live.as_ref().map(|l| l.phase),
                     None => None,
                 };
                 if let Some(p) = phase {
@@ -1383,6 +1463,13 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
     }
     let i = match s.checklist.selected() {
         Some(Row::Item(i)) => i,
+        Some(Row::Live(_)) => {
+            s.ui.flash = Some(
+                "the console performs this step of the rollback: it is ticked when the cluster shows it done"
+                    .into(),
+            );
+            return;
+        }
         Some(Row::Phase(p)) if a == Action::Toggle => {
             s.checklist.collapsed[p] = !s.checklist.collapsed[p];
             return;
@@ -1623,8 +1710,25 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         Some(Row::Group(p, g)) => (p, Some(g)),
         Some(Row::Phase(p)) => (p, None),
         Some(Row::Item(i)) => (c.items[i].phase, c.items[i].group.clone()),
+        Some(Row::Live(_)) => {
+            return Err(
+                "the console performs the rollback: its steps are ticked as the cluster shows them done"
+                    .into(),
+            );
+        }
         None => return Err("nothing selected".into()),
     };
+    // The procedure the console is performing is not ticked by hand.
+    let live = c.live.as_ref().map(|l| (l.phase, l.group.clone()));
+    if let (Some((lp, lg)), Some(g)) = (&live, &group)
+        && *lp == phase
+        && lg.as_ref() == Some(g)
+    {
+        return Err(
+            "the console performs the rollback: its steps are ticked as the cluster shows them done"
+                .into(),
+        );
+    }
     let scope = match &group {
         Some(g) => format!("{} › {g}", s.rb.phases[phase].title),
         None => s.rb.phases[phase].title.clone(),
@@ -1634,6 +1738,9 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
             let it = &c.items[i];
             it.phase == phase
                 && (group.is_none() || it.group == group)
+                && live
+                    .as_ref()
+                    .is_none_or(|(lp, lg)| !(*lp == it.phase && *lg == it.group))
                 && it.kind.tickable()
                 && it.kind != ItemKind::Signoff
                 && it.computed.is_none()
@@ -1774,6 +1881,7 @@ fn rollback(
     fx.push(Effect::Kube { seq, op, audit });
     notify(s, NotifyEvent::Rollback, &detail, fx);
     open_emergency(s, crate::runbook::Situation::Rollback);
+    follow_rollback(s, fx);
 }
 
 /// An action sent before a restart whose answer never reached the journal: once the
@@ -1886,15 +1994,50 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     // The checks the console verifies for this gate are decided on their fresh verdicts
     // below, not on their marks.
     let verified_here = |i: usize| {
-        s.checklist.items[i].verify.is_some()
+        let it = &s.checklist.items[i];
+        it.verify.is_some()
             && s.verify_due(i)
-            && s.stages.current.map_or(0, |c| c + 1) == next
+            && it.gates.as_deref().and_then(|g| rb.stage_index(g)) == Some(next)
     };
+    // A verified check of a gate already passed was decided there (verified, or its
+    // unknown overridden with a reason, journaled): it does not hold up the next one.
+    let decided = |i: usize| {
+        let it = &s.checklist.items[i];
+        it.verify.is_some()
+            && it
+                .gates
+                .as_deref()
+                .and_then(|g| rb.stage_index(g))
+                .is_some_and(|g| g < next)
+    };
+    // A parent follows its children: they are listed, not it; so does a computed check
+    // whose open checks are verified here (each says below what it lacks).
     let open: Vec<usize> = s
         .checklist
         .blockers(rb, next)
         .into_iter()
-        .filter(|&i| !verified_here(i))
+        .filter(|&i| !verified_here(i) && !decided(i))
+        .filter(|&i| {
+            !s.checklist
+                .children(i)
+                .any(|c| s.checklist.items[c].kind.tickable())
+        })
+        .filter(|&i| {
+            // An open check is "covered" when it is verified here, or a parent whose open
+            // children all are.
+            let here = |c: usize| verified_here(c) || decided(c);
+            let covered = |j: usize| {
+                here(j)
+                    || s.checklist
+                        .children(j)
+                        .filter(|&c| s.checklist.items[c].kind.tickable())
+                        .filter(|&c| !s.checklist.settled(c))
+                        .all(here)
+                        && s.checklist.children(j).next().is_some()
+            };
+            s.checklist.items[i].computed.is_none()
+                || !s.checklist.computed_open(i).iter().all(|&j| covered(j))
+        })
         .collect();
     let mut vunknown = Vec::new();
     for i in
@@ -1904,7 +2047,10 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         use crate::state::verify::FRESH_SECS;
         let text = &s.checklist.items[i].text;
         let c = &s.checklist.checks[i];
-        match &c.last {
+        // What the console judges from its own data is judged now; a probe's answer is
+        // taken while it is fresh.
+        let judged = s.judge(i).map(|o| (o, s.now));
+        match judged.as_ref().or(c.last.as_ref()) {
             Some((o, at)) => {
                 let age = (s.now - *at).num_seconds();
                 match o.verdict {
@@ -2265,6 +2411,25 @@ fn metric(
         s.ui.dirty = true;
     }
     announce(s, index, fx);
+    let id = s.rb.metrics[index].id.clone();
+    rejudge(s, |v| v.gauge.as_deref() == Some(id.as_str()), fx);
+}
+
+/// Judge again, at once, the verifications that apply and read data that just changed
+/// (a gauge's answer, the cluster's news): the item follows its evidence, not the clock.
+fn rejudge(s: &mut State, reads: impl Fn(&crate::runbook::Verify) -> bool, fx: &mut Vec<Effect>) {
+    if s.follow.is_some() {
+        return;
+    }
+    for i in 0..s.checklist.items.len() {
+        if s.checklist.items[i].verify.as_ref().is_some_and(&reads)
+            && s.verify_due(i)
+            && let Some(o) = s.judge(i)
+        {
+            let now = s.now;
+            settle_check(s, i, o, now, fx);
+        }
+    }
 }
 
 /// How long the cluster may disagree with the stage before the console says so: an

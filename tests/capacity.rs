@@ -47,6 +47,7 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
                     .cluster
                     .deployment(&k.canary)
                     .is_some_and(|d| d.ready == 1)
+                && common::pods_ready(a, &a.state.rb.kubernetes.canary, 1)
                 && a.state
                     .cluster
                     .deployment(&k.stable)

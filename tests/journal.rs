@@ -34,7 +34,7 @@ fn select_open_item(app: &mut App) {
     app.state.checklist.cursor = c
         .rows()
         .iter()
-        .position(|r| matches!(r, Row::Item(i) if c.items[*i].kind.tickable() && c.marks[*i].mark == Mark::Todo))
+        .position(|r| matches!(r, Row::Item(i) if c.items[*i].kind.tickable() && c.items[*i].verify.is_none() && c.marks[*i].mark == Mark::Todo))
         .expect("an open item is visible");
 }
 

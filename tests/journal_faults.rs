@@ -333,7 +333,7 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
         .checklist
         .items
         .iter()
-        .position(|it| it.id == "prep-rollback-image")
+        .position(|it| it.id == "prep-baseline")
         .unwrap();
     let phase = app.state.checklist.items[i].phase;
     app.state.checklist.collapsed[phase] = false;
@@ -373,6 +373,6 @@ fn a_decision_the_full_disk_refused_is_not_shown_as_made() {
     let recs = whole_records(&path);
     assert!(
         recs.iter()
-            .any(|r| matches!(&r.entry, Entry::Mark { item, .. } if item == "prep-rollback-image"))
+            .any(|r| matches!(&r.entry, Entry::Mark { item, .. } if item == "prep-baseline"))
     );
 }

@@ -284,6 +284,14 @@ fn the_report_of_a_release_rolled_back_tells_who_did_what_when_and_why() {
         .find(|l| l.starts_with("| Error rate |"))
         .unwrap_or_else(|| panic!("{md}"));
     assert!(err_row.contains("7.50 %"), "{err_row}");
+    // What the console verified itself, with its evidence.
+    assert!(md.contains("## Verified by the console"), "{md}");
+    assert!(
+        md.contains(
+            "| 2026-11-25 20:00:00 UTC | Rollback image ready (erp-backend:v0.9.3) | PASS | erp-backend 10/10 available |"
+        ),
+        "{md}"
+    );
     // Reading the journal changes nothing in it.
     assert_eq!(std::fs::read(&j).unwrap(), before);
 

@@ -336,6 +336,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
                 .cluster
                 .deployment(CANARY)
                 .is_some_and(|d| d.ready == 1)
+            && common::pods_ready(a, &a.state.rb.kubernetes.canary, 1)
     })
     .await;
     // 100%, once the hold has passed

@@ -348,8 +348,9 @@ fn meaning_carrying_colours() {
     // no data is not zero
     let (_, y) = find(&b, "NO DATA").expect("the orders gauge says no data");
     assert!(!text(&b).lines().nth(y as usize).unwrap().contains(" 0 "));
-    // a crash-looping pod is red
-    let (x, y) = find(&b, "CrashLoopBackOff").unwrap();
+    // a crash-looping pod is red, on its row in the rollout pane (the log may name it too)
+    let (x, y) = find(&b, "0/1 CrashLoopBackOff").unwrap();
+    let x = x + 4;
     assert_eq!(b[(x, y)].fg, Color::Red);
 }
 

@@ -12,7 +12,7 @@ use warroom::event::Event;
 use warroom::journal::{Entry, Mark, Record};
 use warroom::layout::Pane;
 use warroom::runbook::parse_runbook;
-use warroom::state::cluster::{DeployView, RouteView, RsView, Snapshot};
+use warroom::state::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
 use warroom::state::triggers::Verdict;
 use warroom::state::{Driver, Mode, Proposal, Row, State};
@@ -104,16 +104,40 @@ fn cluster(stable: u32, canary: u32) -> Snapshot {
             d("erp-backend", stable, "erp:v0.9.3"),
             d("erp-backend-canary", canary, "erp:v1.0.0"),
         ],
-        replicasets: vec![RsView {
-            name: "erp-backend-abc".into(),
-            owner: "erp-backend".into(),
-            revision: "1".into(),
-            image: "erp:v0.9.3".into(),
-            desired: stable,
-            ready: stable,
-            created: None,
-        }],
-        pods: vec![],
+        replicasets: vec![
+            RsView {
+                name: "erp-backend-abc".into(),
+                owner: "erp-backend".into(),
+                revision: "1".into(),
+                image: "erp:v0.9.3".into(),
+                desired: stable,
+                ready: stable,
+                created: None,
+            },
+            RsView {
+                name: "erp-backend-canary-def".into(),
+                owner: "erp-backend-canary".into(),
+                revision: "1".into(),
+                image: "erp:v1.0.0".into(),
+                desired: canary,
+                ready: canary,
+                created: None,
+            },
+        ],
+        // Every pod ready, none restarted, started long ago.
+        pods: (0..stable)
+            .map(|i| ("erp-backend-abc", i))
+            .chain((0..canary).map(|i| ("erp-backend-canary-def", i)))
+            .map(|(rs, i)| PodView {
+                name: format!("{rs}-{i}"),
+                owner: rs.into(),
+                ready_containers: 1,
+                containers: 1,
+                status: "Running".into(),
+                restarts: 0,
+                created: Some(t0() - Duration::hours(1)),
+            })
+            .collect(),
         route: None,
     }
 }
@@ -166,6 +190,26 @@ fn tick_all_gating(s: &mut State, stage: &str) {
             sign_as(s, "Zhang Wei");
         }
     }
+    probes_pass(s);
+}
+
+/// Every probe the console sent (PromQL, a one-off read, HTTP) answers that all is well,
+/// as a healthy cluster, Prometheus and service would.
+fn probes_pass(s: &mut State) {
+    let asked: Vec<usize> = (0..s.checklist.items.len())
+        .filter(|&i| s.checklist.checks[i].asked.is_some())
+        .collect();
+    for item in asked {
+        let at = s.now;
+        update(
+            s,
+            Event::Probed {
+                item,
+                at,
+                outcome: warroom::state::verify::Outcome::pass("answered by the test".into()),
+            },
+        );
+    }
 }
 
 /// Tick what gates the 10% stage, confirm the advance, and have the API say yes.
@@ -175,7 +219,10 @@ fn advance_to_ten_percent(s: &mut State) {
     ch(s, 'a');
     let fx = ch(s, 'y');
     let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
-        panic!("the advance sends a kube effect: {fx:?}")
+        panic!(
+            "the advance sends a kube effect: {fx:?} {:?} {:?}",
+            s.ui.mode, s.ui.flash
+        )
     };
     update(
         s,
@@ -232,17 +279,17 @@ fn journaled(fx: &[Effect]) -> Vec<&Entry> {
 #[test]
 fn space_ticks_and_unticks_with_who_and_when() {
     let mut s = state();
-    select_item(&mut s, "prep-rollback-image");
+    select_item(&mut s, "prep-baseline");
     let fx = ch(&mut s, ' ');
     assert_eq!(
         journaled(&fx),
         [&Entry::Mark {
-            item: "prep-rollback-image".into(),
+            item: "prep-baseline".into(),
             mark: Mark::Done,
             signer: None,
         }]
     );
-    let i = s.checklist.index_of("prep-rollback-image").unwrap();
+    let i = s.checklist.index_of("prep-baseline").unwrap();
     assert_eq!(s.checklist.marks[i].mark, Mark::Done);
     assert_eq!(s.checklist.marks[i].by.as_deref(), Some("lin"));
     assert_eq!(s.checklist.marks[i].at, Some(t0()));
@@ -2030,7 +2077,7 @@ fn the_console_ticks_the_traffic_shift_it_performed() {
     ch(&mut s, 'a');
     let fx = ch(&mut s, 'y');
     let Some(Effect::Kube { seq, .. }) = kube_fx(&fx) else {
-        panic!("the advance sends a kube effect: {fx:?}")
+        panic!("the advance sends a kube effect: {fx:?} {:?}", s.ui.mode)
     };
     assert_eq!(
         s.checklist.marks[shift].mark,
@@ -2098,7 +2145,8 @@ fn log_lines(s: &State) -> Vec<(DateTime<Utc>, String, String)> {
 
 #[test]
 fn a_follower_shows_the_drivers_stage_ticks_notes_and_log_as_the_driver_does() {
-    let mut d = state();
+    let rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    let mut d = State::new(Arc::new(rb), "lin", t0());
     let mut journal = Vec::new();
     // What the driver logged before this journal begins is not in it.
     let before_session = d.comms.len();
@@ -2113,6 +2161,18 @@ fn a_follower_shows_the_drivers_stage_ticks_notes_and_log_as_the_driver_does() {
     d.apply(&session);
     journal.push(session);
     let mut f = follower(&journal);
+    // The driver sees its cluster (and verifies what it can), holds the Lease, and its
+    // gauges answer.
+    drive(&mut d, Event::Cluster(cluster(10, 0)), &mut journal);
+    drive(
+        &mut d,
+        Event::Lease(Driver::Driving {
+            lease: "default/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+        &mut journal,
+    );
+    fresh(&mut d);
     // The driver ticks what gates 10 %, writes a note, and advances.
     let gating: Vec<String> = d
         .checklist
@@ -2337,14 +2397,14 @@ fn a_followed_journal_cut_back_shows_what_it_now_holds() {
     );
     d.apply(&session);
     journal.push(session);
-    select_item(&mut d, "prep-rollback-image");
+    select_item(&mut d, "prep-baseline");
     drive(
         &mut d,
         Event::Key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)),
         &mut journal,
     );
     let mut f = follower(&journal);
-    let i = f.checklist.index_of("prep-rollback-image").unwrap();
+    let i = f.checklist.index_of("prep-baseline").unwrap();
     assert_eq!(f.checklist.marks[i].mark, Mark::Done);
     // The driver restarted and cut a torn tail: its journal now ends before the tick.
     update(
@@ -2462,7 +2522,7 @@ fn every_decision_is_preceded_by_the_gauges_the_room_saw() {
     let mut s = state();
     let sampled = t0() - Duration::seconds(2);
     reading(&mut s, "error-rate", 0.42, sampled);
-    select_item(&mut s, "prep-rollback-image");
+    select_item(&mut s, "prep-baseline");
     let fx = ch(&mut s, ' ');
     // The gauges first, then the tick: the journal alone says what the tick was taken on.
     let Effect::Journal(first) = &fx[0] else {
@@ -2802,7 +2862,8 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
             .as_deref()
             .is_some_and(|f| f.starts_with("nothing open to tick"))
     );
-    // An item row ticks its own group: 基础设施准备's Kubernetes集群, five items.
+    // An item row ticks its own group: 基础设施准备's Kubernetes集群, five items of which
+    // the console verifies two (the version, the nodes' capacity).
     let infra = 0;
     s.checklist.collapsed[infra] = false;
     s.checklist.cursor = s
@@ -2815,7 +2876,12 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
     };
-    assert_eq!(c.title, "Tick 5 items of 基础设施准备 › Kubernetes集群?");
+    assert_eq!(c.title, "Tick 3 items of 基础设施准备 › Kubernetes集群?");
+    assert!(!c.plan.iter().any(|p| p.contains("v1.25")), "{:?}", c.plan);
+    assert_eq!(
+        c.plan.last().unwrap(),
+        "(2 left to the console: it verifies them and ticks them with the evidence)"
+    );
 }
 
 #[test]
@@ -2841,15 +2907,25 @@ fn all_checks_complete_is_the_consoles_to_settle() {
         })
         .map(|i| s.checklist.items[i].id.clone())
         .collect();
-    assert!(others.len() >= 100, "{}", others.len());
+    assert!(others.len() >= 90, "{}", others.len());
+    fresh(&mut s);
     for id in &others {
         select_item(&mut s, id);
         ch(&mut s, ' ');
     }
+    // What the console verifies itself it ticks on its evidence: its probes answer.
+    probes_pass(&mut s);
     assert_eq!(s.checklist.marks[all].mark, Mark::Done);
     assert_eq!(s.checklist.marks[all].by.as_deref(), Some("console"));
     // One of them unticked: open again.
-    select_item(&mut s, &others[0]);
+    let manual = others
+        .iter()
+        .find(|id| {
+            let i = s.checklist.index_of(id).unwrap();
+            s.checklist.items[i].verify.is_none()
+        })
+        .unwrap();
+    select_item(&mut s, manual);
     ch(&mut s, ' ');
     assert_eq!(s.checklist.marks[all].mark, Mark::Todo);
 }
@@ -2881,7 +2957,7 @@ fn the_release_is_complete_only_once_the_required_post_deployment_checks_are_don
     let fx = update(&mut s, Event::Tick(t0() + Duration::seconds(120)));
     assert!(
         s.comms.iter().any(|c| c.text
-            == "Full rollout 100% held for 2m: the release is complete once its 5 remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done"),
+            == "Full rollout 100% held for 2m: the release is complete once its 6 remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done"),
         "{:?}",
         s.comms.last()
     );
@@ -2904,12 +2980,22 @@ fn the_release_is_complete_only_once_the_required_post_deployment_checks_are_don
         );
     }
     select_item(&mut s, "post-alerts");
-    let fx = ch(&mut s, ' ');
     assert!(
-        journaled(&fx)
+        !journaled(&ch(&mut s, ' '))
             .iter()
             .any(|e| matches!(e, Entry::Complete {}))
     );
+    // The last is the console's: page load under 2 s, on a fresh value (the one it had
+    // is two minutes old).
+    let i = s.checklist.index_of("post-page-load").unwrap();
+    assert_eq!(s.checklist.marks[i].mark, Mark::Todo);
+    let fx = reading(&mut s, "page-load", 1.14, t0() + Duration::seconds(120));
+    let j = journaled(&fx);
+    assert!(
+        j.iter().any(|e| matches!(e, Entry::Verified { item, verdict: warroom::journal::Verdict::Pass, evidence } if item == "post-page-load" && evidence == "Page load time p95 1.14 s < 2.00 s")),
+        "{j:?}"
+    );
+    assert!(j.iter().any(|e| matches!(e, Entry::Complete {})), "{j:?}");
     assert_eq!(s.stage_name(), "Full rollout 100% complete");
     assert!(
         s.comms

@@ -154,14 +154,16 @@ fn select_item(s: &mut State, id: &str) {
     s.ui.focus = Pane::Checklist;
 }
 
-fn page_load(s: &mut State, value: f64, secs: i64) {
+/// A fresh page-load value: the item follows it at once (and the next second's tick adds
+/// nothing more); what was journaled, both together.
+fn page_load(s: &mut State, value: f64, secs: i64) -> Vec<Effect> {
     let at = t0() + Duration::seconds(secs);
     let index =
         s.rb.metrics
             .iter()
             .position(|m| m.id == "page-load")
             .unwrap();
-    update(
+    let mut fx = update(
         s,
         Event::Metric {
             index,
@@ -169,6 +171,17 @@ fn page_load(s: &mut State, value: f64, secs: i64) {
             reading: Reading::Value { value, at },
         },
     );
+    fx.extend(tick(s, secs));
+    fx
+}
+
+/// The item's mark and the evidence it was journaled with.
+fn mark(s: &State, id: &str) -> (Mark, Option<String>) {
+    let i = s.checklist.index_of(id).unwrap();
+    (
+        s.checklist.marks[i].mark,
+        s.checklist.marks[i].evidence.clone(),
+    )
 }
 
 fn verified(fx: &[Effect]) -> Vec<(String, Verdict, String)> {
@@ -223,8 +236,7 @@ fn a_gauge_verification_ticks_fails_and_reopens_its_item_with_the_evidence() {
     );
 
     // 1.14 s: ticked by the console, with the value in the journal and the log.
-    page_load(&mut s, 1.14, 2);
-    let fx = tick(&mut s, 2);
+    let fx = page_load(&mut s, 1.14, 2);
     let v = verified(&fx);
     assert_eq!(v.len(), 1, "{fx:?}");
     assert_eq!(v[0].0, "prep-page-load");
@@ -250,12 +262,10 @@ fn a_gauge_verification_ticks_fails_and_reopens_its_item_with_the_evidence() {
         "{unknown:?}"
     );
     // The same verdict again journals nothing more.
-    page_load(&mut s, 1.2, 3);
-    assert!(verified(&tick(&mut s, 3)).is_empty());
+    assert!(verified(&page_load(&mut s, 1.2, 3)).is_empty());
 
     // 2.5 s: failed, and the gate is blocked by it, saying what failed.
-    page_load(&mut s, 2.5, 4);
-    let v = verified(&tick(&mut s, 4));
+    let v = verified(&page_load(&mut s, 2.5, 4));
     assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
     assert!(v[0].2.contains("2.50 s ≥ 2"), "{}", v[0].2);
     assert_eq!(s.checklist.marks[i].mark, Mark::Failed);
@@ -269,7 +279,6 @@ fn a_gauge_verification_ticks_fails_and_reopens_its_item_with_the_evidence() {
     // Back under, then Prometheus silent: the value goes stale and the item is open
     // again, unknown, never left ticked on old data.
     page_load(&mut s, 1.0, 5);
-    tick(&mut s, 5);
     assert_eq!(s.checklist.marks[i].mark, Mark::Done);
     let later = 5 + s.stale_after + 1;
     let v = verified(&tick(&mut s, later));
@@ -339,19 +348,27 @@ fn pods_ready_ticks_as_the_pods_become_ready() {
 ";
     let mut pods = ready_pods(0);
     pods[2] = pod("erp-backend-abc-3", "erp-backend-abc", false, 0);
+    // Judged as soon as the cluster is seen.
     let mut s = driving(&runbook(item, ""), snap(pods, "erp:v0.9.3"));
     let i = s.checklist.index_of("prep-pods").unwrap();
-    let v = verified(&tick(&mut s, 1));
-    assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
-    assert!(
-        v[0].2
-            .contains("erp-backend 2/3 pods ready; not ready: erp-backend-abc-3 ContainerCreating"),
-        "{}",
-        v[0].2
+    let (m, e) = mark(&s, "prep-pods");
+    assert_eq!(m, Mark::Failed);
+    assert_eq!(
+        e.as_deref(),
+        Some("erp-backend 2/3 pods ready; not ready: erp-backend-abc-3 ContainerCreating")
     );
-    assert_eq!(s.checklist.marks[i].mark, Mark::Failed);
-    update(&mut s, Event::Cluster(snap(ready_pods(0), "erp:v0.9.3")));
-    let v = verified(&tick(&mut s, 2));
+    assert!(log_has(
+        &s,
+        "✘ verification FAILED: All stable pods ready: erp-backend 2/3"
+    ));
+    assert!(verified(&tick(&mut s, 1)).is_empty(), "said once");
+    let v: Vec<_> = verified(&update(
+        &mut s,
+        Event::Cluster(snap(ready_pods(0), "erp:v0.9.3")),
+    ))
+    .into_iter()
+    .filter(|x| x.0 == "prep-pods")
+    .collect();
     assert_eq!(v[0].1, Verdict::Pass, "{v:?}");
     assert!(v[0].2.contains("erp-backend 3/3 pods ready"), "{}", v[0].2);
     assert_eq!(s.checklist.marks[i].mark, Mark::Done);
@@ -386,23 +403,22 @@ fn restarts_count_from_the_stage_start_and_the_image_is_the_releases() {
     let mut s = driving(&runbook(items, ""), snap(ready_pods(4), "erp:v0.9.3"));
     let r = s.checklist.index_of("prep-restarts").unwrap();
     let img = s.checklist.index_of("prep-image").unwrap();
-    let v = verified(&tick(&mut s, 1));
     let find =
         |v: &[(String, Verdict, String)], id: &str| v.iter().find(|x| x.0 == id).cloned().unwrap();
-    assert_eq!(find(&v, "prep-restarts").1, Verdict::Pass, "{v:?}");
-    assert!(find(&v, "prep-restarts").2.contains("no restarts (3 pods)"));
-    let image = find(&v, "prep-image");
-    assert_eq!(image.1, Verdict::Fail);
+    let (m, e) = mark(&s, "prep-restarts");
+    assert_eq!(m, Mark::Done);
+    assert!(e.unwrap().contains("no restarts (3 pods)"));
+    let (m, e) = mark(&s, "prep-image");
+    assert_eq!(m, Mark::Failed);
     assert_eq!(
-        image.2,
-        "erp-backend runs erp:v0.9.3, not the release's v1.0.0"
+        e.as_deref(),
+        Some("erp-backend runs erp:v0.9.3, not the release's v1.0.0")
     );
     assert_eq!(s.checklist.marks[img].mark, Mark::Failed);
     // One pod restarts: failed, naming it.
     let mut pods = ready_pods(4);
     pods[1].restarts = 6;
-    update(&mut s, Event::Cluster(snap(pods, "erp:v1.0.0")));
-    let v = verified(&tick(&mut s, 2));
+    let v = verified(&update(&mut s, Event::Cluster(snap(pods, "erp:v1.0.0"))));
     let restarts = find(&v, "prep-restarts");
     assert_eq!(restarts.1, Verdict::Fail);
     assert!(
@@ -577,14 +593,15 @@ fn post_rollback_checks_apply_after_a_rollback_and_do_not_hold_up_completion() {
     s.apply(&ok);
     assert!(s.verify_due(i));
     let v = verified(&tick(&mut s, 2));
-    assert_eq!(v.len(), 1, "{v:?}");
-    assert_eq!(v[0].1, Verdict::Pass);
-    assert_eq!(v[0].2, "erp-backend 3/3 available");
+    let ours: Vec<_> = v.iter().filter(|x| x.0 == "rb-stable-ready").collect();
+    assert_eq!(ours.len(), 1, "{v:?}");
+    assert_eq!(ours[0].1, Verdict::Pass);
+    assert_eq!(ours[0].2, "erp-backend 3/3 available");
     // A required check gating no stage, but after a rollback only: not a
     // post-deployment check.
     let without = driving(&runbook("", ""), snap(ready_pods(0), "erp:v0.9.3"));
-    assert_eq!(s.checklist.open_post_checks(), 5, "the demo's own five");
-    assert_eq!(without.checklist.open_post_checks(), 5);
+    assert_eq!(s.checklist.open_post_checks(), 6, "the demo's own six");
+    assert_eq!(without.checklist.open_post_checks(), 6);
 }
 
 #[test]
@@ -637,7 +654,7 @@ fn a_split_gauge_is_verified_on_the_series_named() {
             .position(|m| m.id == "canary-error-rate")
             .unwrap();
     let at = t0() + Duration::seconds(1);
-    update(
+    let fx = update(
         &mut s,
         Event::Metric {
             index,
@@ -656,8 +673,313 @@ fn a_split_gauge_is_verified_on_the_series_named() {
             ]),
         },
     );
-    let v = verified(&tick(&mut s, 1));
+    let v = verified(&fx);
     assert_eq!(v[0].1, Verdict::Pass, "{v:?}");
     assert!(v[0].2.contains("canary 0.40 % < 1"), "{}", v[0].2);
     assert!(!v[0].2.contains("stable"), "{}", v[0].2);
+}
+
+/// Stable and canary as the cluster shows them: (desired, ready pods) each, the stable
+/// on `stable_image`.
+fn both(stable: (u32, u32), canary: (u32, u32), stable_image: &str) -> Snapshot {
+    let dep = |name: &str, (desired, ready): (u32, u32), image: &str| DeployView {
+        name: name.into(),
+        desired,
+        replicas: ready,
+        updated: ready,
+        ready,
+        available: ready,
+        generation: 2,
+        observed_generation: 2,
+        revision: "2".into(),
+        image: image.into(),
+        ..Default::default()
+    };
+    let rs = |name: &str, owner: &str, image: &str, n: u32| RsView {
+        name: name.into(),
+        owner: owner.into(),
+        revision: "2".into(),
+        image: image.into(),
+        desired: n,
+        ready: n,
+        created: None,
+    };
+    let pods = (0..stable.1)
+        .map(|i| pod(&format!("erp-backend-abc-{i}"), "erp-backend-abc", true, 0))
+        .chain((0..canary.1).map(|i| {
+            pod(
+                &format!("erp-backend-canary-def-{i}"),
+                "erp-backend-canary-def",
+                true,
+                0,
+            )
+        }))
+        .collect();
+    Snapshot {
+        deployments: vec![
+            dep("erp-backend", stable, stable_image),
+            dep("erp-backend-canary", canary, "erp:v1.0.0"),
+        ],
+        replicasets: vec![
+            rs("erp-backend-abc", "erp-backend", stable_image, stable.1),
+            rs(
+                "erp-backend-canary-def",
+                "erp-backend-canary",
+                "erp:v1.0.0",
+                canary.1,
+            ),
+        ],
+        pods,
+        route: None,
+    }
+}
+
+/// The demo release at 10 %, the API having confirmed it.
+fn at_ten_percent() -> State {
+    let mut s = driving(
+        warroom::builtin::DEMO_RUNBOOK,
+        both((9, 9), (1, 1), "erp:v0.9.3"),
+    );
+    let adv = s.record(
+        "lin",
+        Entry::Advance {
+            to: "canary-10".into(),
+            plan: "10%".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+    );
+    s.apply(&adv);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: adv.seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    s.apply(&ok);
+    s
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, w, h));
+    warroom::ui::draw_into(s, &view, &mut buf);
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn said(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Journal(r) => match &r.entry {
+                Entry::System { text, .. } => Some(text.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_confirms() {
+    let mut s = at_ten_percent();
+    ch(&mut s, 'R');
+    for c in "canary errors".chars() {
+        ch(&mut s, c);
+    }
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
+    else {
+        panic!("the rollback is sent: {fx:?}")
+    };
+    let seq = *seq;
+    // In the rollback plan's place: the console's own three steps, none done yet.
+    let live = s.checklist.live.clone().expect("the live rollback");
+    assert!(!live.undo);
+    let texts: Vec<&str> = live.steps.iter().map(|st| st.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "kubectl scale deployment/erp-backend-canary --replicas=0; deployment/erp-backend --replicas=10",
+            "kubectl rollout status deployment/erp-backend: successfully rolled out",
+            "kubectl get pods: no erp-backend-canary pod left",
+        ]
+    );
+    assert!(live.steps.iter().all(|st| !st.done));
+    let rows = s.checklist.rows();
+    assert!(rows.contains(&Row::Live(0)) && rows.contains(&Row::Live(2)));
+    let seed = s.checklist.index_of("rb-scale-canary").unwrap();
+    assert!(
+        !rows.contains(&Row::Item(seed)),
+        "the seed's commands give way"
+    );
+    let Mode::Emergency { .. } = s.ui.mode else {
+        panic!("the emergency plan opens on a rollback: {:?}", s.ui.mode)
+    };
+    s.ui.mode = Mode::Normal;
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("◌  1. kubectl scale deployment/erp-backend-canar"),
+        "{text}"
+    );
+    // Space on a step: the console's to tick.
+    s.ui.focus = Pane::Checklist;
+    s.checklist.cursor = rows.iter().position(|r| *r == Row::Live(0)).unwrap();
+    assert!(ch(&mut s, ' ').is_empty());
+    assert!(
+        s.ui.flash
+            .as_deref()
+            .is_some_and(|f| f.contains("ticked when the cluster shows it done"))
+    );
+
+    // The API answers; the cluster scales: steps 1 and 2 confirmed, each said once.
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    let fx = update(&mut s, Event::Cluster(both((10, 10), (0, 1), "erp:v0.9.3")));
+    let lines = said(&fx);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("✔ rollback step 1/3 confirmed by the cluster: kubectl scale")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "✔ rollback step 2/3 confirmed by the cluster: kubectl rollout status deployment/erp-backend: successfully rolled out (10/10 available)"),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("step 3/3")), "{lines:?}");
+    assert!(
+        said(&update(
+            &mut s,
+            Event::Cluster(both((10, 10), (0, 1), "erp:v0.9.3"))
+        ))
+        .is_empty()
+    );
+    // The last canary pod gone: done, and the post-rollback checks apply.
+    let fx = update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v0.9.3")));
+    let lines = said(&fx);
+    assert!(
+        lines.iter().any(|l| l == "✔ rollback step 3/3 confirmed by the cluster: kubectl get pods: no erp-backend-canary pod left (0 erp-backend-canary pods)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "the rollback is done in the cluster: every step confirmed; the post-rollback checks apply now"),
+        "{lines:?}"
+    );
+    // The post-rollback checks were verified as soon as they applied.
+    assert_eq!(
+        mark(&s, "rb-stable-serves"),
+        (Mark::Done, Some("erp-backend 10/10 available".into()))
+    );
+    let text = screen(&s, 160, 48);
+    assert!(
+        text.contains("✔  3. kubectl get pods: no erp-backend-canary p… 20:00:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Rollback plan                                         4/5"),
+        "{text}"
+    );
+    // A new attempt: the runbook's steps are back.
+    let adv = s.record(
+        "lin",
+        Entry::Advance {
+            to: "canary-10".into(),
+            plan: "10%".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+    );
+    s.apply(&adv);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: adv.seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    s.apply(&ok);
+    update(&mut s, Event::Cluster(both((9, 9), (1, 1), "erp:v0.9.3")));
+    assert!(s.checklist.live.is_none());
+    assert!(s.checklist.rows().contains(&Row::Item(seed)));
+}
+
+#[test]
+fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
+    let mut s = at_ten_percent();
+    let adv = s.record(
+        "lin",
+        Entry::Advance {
+            to: "full".into(),
+            plan: "promote".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+    );
+    s.apply(&adv);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: adv.seq,
+            ok: true,
+            message: "promoted".into(),
+        },
+    );
+    s.apply(&ok);
+    update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v1.0.0")));
+    let rb = s.record(
+        "lin",
+        Entry::Rollback {
+            reason: "orders failing".into(),
+            plan: "undo".into(),
+            trigger: Some("manual".into()),
+        },
+    );
+    s.apply(&rb);
+    update(&mut s, Event::Tick(t0() + Duration::seconds(1)));
+    let live = s.checklist.live.clone().expect("the live rollback");
+    assert!(live.undo);
+    assert_eq!(
+        live.steps[0].text,
+        "kubectl rollout undo deployment/erp-backend (resumed first if paused)"
+    );
+    assert_eq!(live.steps[0].seen, "erp-backend still runs erp:v1.0.0");
+    assert!(live.steps.iter().all(|st| !st.done) || !live.steps[0].done);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: rb.seq,
+            ok: true,
+            message: "rolled back to revision 1".into(),
+        },
+    );
+    s.apply(&ok);
+    let fx = update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v0.9.3")));
+    let lines = said(&fx);
+    assert!(
+        lines.iter().any(|l| l == "✔ rollback step 1/3 confirmed by the cluster: kubectl rollout undo deployment/erp-backend (resumed first if paused) (erp-backend runs erp:v0.9.3 again)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("✔ rollback step 3/3 confirmed by the cluster: kubectl get pods: every erp-backend pod ready (10/10 ready (10 pods))")),
+        "{lines:?}"
+    );
 }

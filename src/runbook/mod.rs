@@ -628,8 +628,18 @@ fn validate(rb: &Runbook) -> Found {
             "only one phase is the emergency plan: keep `emergency: true` on one".into(),
         ));
     }
+    let mut procedures = 0;
     for (p, ph) in rb.phases.iter().enumerate() {
         for (g, gr) in ph.groups.iter().enumerate() {
+            if gr.procedure.is_some() {
+                procedures += 1;
+                if procedures > 1 {
+                    out.push((
+                        vec!["phases".into(), p.into(), "groups".into(), g.into(), "procedure".into()],
+                        "only one group is the rollback procedure: keep `procedure: rollback` on one".into(),
+                    ));
+                }
+            }
             if !gr.opens_on.is_empty() && !ph.emergency {
                 out.push((
                     vec!["phases".into(), p.into(), "groups".into(), g.into(), "opens_on".into()],
@@ -1278,6 +1288,17 @@ impl Runbook {
         } else {
             Lang::En
         }
+    }
+
+    /// The group the console's own rollback is shown in (`procedure: rollback`): its
+    /// phase and title.
+    pub fn rollback_procedure(&self) -> Option<(usize, Option<String>)> {
+        self.phases.iter().enumerate().find_map(|(p, ph)| {
+            ph.groups
+                .iter()
+                .find(|g| g.procedure == Some(Procedure::Rollback))
+                .map(|g| (p, g.title.clone()))
+        })
     }
 
     pub fn stage_index(&self, id: &str) -> Option<usize> {

@@ -453,6 +453,11 @@ pub struct Group {
     /// release's completion.
     #[serde(default)]
     pub after: Option<After>,
+    /// `procedure: rollback`: the rollback's steps as the runbook writes them (the seed's
+    /// generic commands). During a rollback the console shows in their place what it
+    /// does at this stage, each step ticked as the cluster confirms it.
+    #[serde(default)]
+    pub procedure: Option<Procedure>,
     pub items: Vec<Item>,
 }
 
@@ -491,6 +496,13 @@ pub struct Item {
     pub verify: Option<super::verify::Verify>,
     #[serde(default)]
     pub children: Vec<Item>,
+}
+
+/// A procedure the console itself carries out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Procedure {
+    Rollback,
 }
 
 /// When a group's items apply.

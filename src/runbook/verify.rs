@@ -176,6 +176,8 @@ impl ObjectKind {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
+    /// May name environment variables, `https://${ERP_HOST}/health`: a runbook serves
+    /// several environments, and the console probes nothing until they are set.
     pub url: String,
     /// The status the answer must have (default: any 2xx).
     #[serde(default)]
@@ -283,6 +285,11 @@ impl Bound {
 pub const DEFAULT_WITHIN: Dur = Dur::from_secs(10);
 
 impl HttpCheck {
+    /// The URL with its `${NAME}`s taken from `env`; the name of one that is not set.
+    pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+        expand(&self.url, env)
+    }
+
     pub fn within(&self) -> std::time::Duration {
         self.within
             .as_ref()
@@ -567,7 +574,10 @@ pub fn validate(
                 "`status:` is an HTTP status, from 100 to 599".into(),
             ));
         }
-        if (h.cert_days.is_some() || h.ca_file.is_some()) && !h.url.starts_with("https://") {
+        if (h.cert_days.is_some() || h.ca_file.is_some())
+            && !h.url.starts_with("https://")
+            && !h.url.starts_with("${")
+        {
             out.push((
                 here("http"),
                 "`cert_days:` and `ca_file:` need an https:// URL".into(),
@@ -576,7 +586,65 @@ pub fn validate(
     }
 }
 
+/// `${NAME}` replaced by `env(NAME)`; Err(NAME) for the first that has no value.
+pub fn expand(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[at..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        match env(name).filter(|v| !v.is_empty()) {
+            Some(v) => out.push_str(&v),
+            None => return Err(name.to_string()),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Every `${NAME}` in `text` is a proper variable name, closed.
+fn check_placeholders(text: &str) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("`{text}`: `${{` is not closed: write ${{NAME}}"));
+        };
+        let name = &after[..end];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(format!(
+                "`{text}`: `${{{name}}}` is not an environment variable's name: use capitals, digits and _, e.g. ${{ERP_HOST}}"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
 fn check_http_url(u: &str) -> Result<(), String> {
+    check_placeholders(u)?;
+    // Checked with a stand-in for each variable: its value is only known at the probe.
+    let stand_in = expand(u, |_| Some("example.invalid".into())).unwrap_or_default();
+    if stand_in != u && !u.starts_with("${") {
+        return check_http_url_plain(&stand_in).map_err(|e| e.replace(&stand_in, u));
+    }
+    if u.starts_with("${") {
+        return Ok(());
+    }
+    check_http_url_plain(u)
+}
+
+fn check_http_url_plain(u: &str) -> Result<(), String> {
     let rest = u
         .strip_prefix("http://")
         .or_else(|| u.strip_prefix("https://"))

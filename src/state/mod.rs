@@ -36,6 +36,23 @@ pub enum Row {
     Phase(usize),
     Group(usize, String),
     Item(usize),
+    /// Step `k` of the rollback the console performs, shown in place of the runbook's
+    /// rollback procedure while it runs.
+    Live(usize),
+}
+
+/// The rollback the console performs, step by step, where the runbook's rollback
+/// procedure is (`procedure: rollback`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub phase: usize,
+    pub group: Option<String>,
+    /// After promotion: the stable Deployment undone to its previous revision.
+    pub undo: bool,
+    pub steps: Vec<crate::canary::LiveStep>,
+    /// When the cluster first showed each step done (None: not yet, or already done
+    /// when this console began to follow the rollback).
+    pub done_at: Vec<Option<DateTime<Utc>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +64,8 @@ pub struct Checklist {
     pub cursor: usize,
     /// Each item's last verification (`verify:`), as this console reached it.
     pub checks: Vec<verify::Check>,
+    /// The rollback under way or done, shown live in the rollback procedure's place.
+    pub live: Option<Live>,
 }
 
 impl Checklist {
@@ -68,6 +87,7 @@ impl Checklist {
             marks,
             collapsed: vec![true; rb.phases.len()],
             cursor: 0,
+            live: None,
         };
         c.settle_parents();
         // Open the first phase with work left, so the room sees where we are.
@@ -82,6 +102,11 @@ impl Checklist {
     pub fn rows(&self) -> Vec<Row> {
         let mut out = Vec::new();
         let mut last: Option<(usize, Option<&String>)> = None;
+        let live = self
+            .live
+            .as_ref()
+            .filter(|l| !l.steps.is_empty())
+            .map(|l| (l.phase, l.group.as_ref(), l.steps.len()));
         for phase in 0..self.collapsed.len() {
             out.push(Row::Phase(phase));
             if self.collapsed[phase] {
@@ -93,13 +118,20 @@ impl Checklist {
                 .enumerate()
                 .filter(|(_, it)| it.phase == phase)
             {
-                if last != Some((phase, it.group.as_ref()))
-                    && let Some(g) = &it.group
-                {
+                let new_group = last != Some((phase, it.group.as_ref()));
+                if new_group && let Some(g) = &it.group {
                     out.push(Row::Group(phase, g.clone()));
                 }
                 last = Some((phase, it.group.as_ref()));
-                out.push(Row::Item(i));
+                match live {
+                    // The console's own steps stand in for the procedure's items.
+                    Some((p, g, n)) if p == phase && g == it.group.as_ref() => {
+                        if new_group {
+                            out.extend((0..n).map(Row::Live));
+                        }
+                    }
+                    _ => out.push(Row::Item(i)),
+                }
             }
         }
         out
@@ -114,7 +146,16 @@ impl Checklist {
     /// skipped item counts only when it is not required.
     pub fn progress(&self) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); self.collapsed.len()];
+        let live = self.live.as_ref().filter(|l| !l.steps.is_empty());
+        if let Some(l) = live {
+            // The console's steps count in place of the procedure they stand for.
+            out[l.phase].1 += l.steps.len();
+            out[l.phase].0 += l.steps.iter().filter(|s| s.done).count();
+        }
         for (i, it) in self.items.iter().enumerate() {
+            if live.is_some_and(|l| l.phase == it.phase && l.group == it.group) {
+                continue;
+            }
             if it.kind.tickable() {
                 out[it.phase].1 += 1;
                 if self.settled(i) {
@@ -296,6 +337,9 @@ pub struct Stages {
     pub rolled_back: Option<DateTime<Utc>>,
     /// The stable Deployment now runs the new version (the 100% stage happened).
     pub promoted: bool,
+    /// The last rollback asked was an undo of the promoted stable Deployment (not the
+    /// canary stage's return of traffic).
+    pub rollback_undo: bool,
     /// An intent sent and not yet answered.
     pub pending: Option<Pending>,
 }
@@ -895,6 +939,9 @@ impl State {
             | Entry::Rollback { plan, .. }
             | Entry::Pause { plan, .. }
             | Entry::Step { plan } => {
+                if matches!(rec.entry, Entry::Rollback { .. }) {
+                    self.stages.rollback_undo = self.stages.promoted;
+                }
                 self.stages.pending = Some(Pending {
                     seq: rec.seq,
                     entry: rec.entry.clone(),

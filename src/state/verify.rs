@@ -71,6 +71,11 @@ impl State {
         if it.verify.is_none() {
             return false;
         }
+        // While the console's own action is under way the cluster is changing because of
+        // it: what it verified before deciding stands until the action is answered.
+        if self.stages.pending.is_some() {
+            return false;
+        }
         if it.after_rollback {
             return self.stages.rolled_back.is_some() && self.stages.current.is_none();
         }
@@ -144,6 +149,13 @@ impl State {
             }
             None => return Outcome::unknown(format!("{}: no value yet", def.title)),
         };
+        if values.iter().any(|(_, x)| x.is_nan()) {
+            // 0/0: a track that serves nothing has no rate to compare.
+            return Outcome::unknown(format!(
+                "{}: the query returned NaN (no traffic?)",
+                def.title
+            ));
+        }
         let ok = |x: f64| if above { x > bound } else { x < bound };
         let said: Vec<String> = values
             .iter()

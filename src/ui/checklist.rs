@@ -77,6 +77,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 theme.dim,
             )),
             Row::Item(i) => item_line(s, theme, *i, w),
+            Row::Live(k) => live_line(s, theme, *k, w),
         };
         if selected {
             line = line.patch_style(if focused {
@@ -154,6 +155,44 @@ fn item_line(s: &State, theme: &Theme, i: usize, w: usize) -> Line<'static> {
         Span::styled(format!("{sym} "), st),
         Span::styled(req.to_string(), Style::default().fg(Color::Yellow)),
         Span::styled(body, text_style),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(stamp, theme.dim),
+    ])
+}
+
+/// Step `k` of the rollback the console performs: ticked once the cluster shows it done.
+fn live_line(s: &State, theme: &Theme, k: usize, w: usize) -> Line<'static> {
+    let Some(l) = &s.checklist.live else {
+        return Line::default();
+    };
+    let Some(step) = l.steps.get(k) else {
+        return Line::default();
+    };
+    let (sym, st) = if step.done {
+        ("✔", Style::default().fg(Color::Green))
+    } else {
+        (
+            "◌",
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )
+    };
+    let stamp = match (step.done, l.done_at.get(k).copied().flatten()) {
+        (true, Some(at)) => format!(" {}", s.zone.hms(at)),
+        (true, None) => String::new(),
+        (false, _) => " waiting".to_string(),
+    };
+    let indent = "  ";
+    let text = format!("{}. {}", k + 1, step.text);
+    let fixed = width(indent) + 2 + 1 + width(&stamp);
+    let body = fit(&text, w.saturating_sub(fixed)).into_owned();
+    let pad = w.saturating_sub(fixed + width(&body));
+    Line::from(vec![
+        Span::raw(indent),
+        Span::styled(format!("{sym} "), st),
+        Span::raw(" "),
+        Span::styled(body, if step.done { theme.dim } else { theme.text }),
         Span::raw(" ".repeat(pad)),
         Span::styled(stamp, theme.dim),
     ])
@@ -258,6 +297,24 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
             fit(g, w).into_owned(),
             theme.title,
         ))),
+        Some(Row::Live(k)) => {
+            if let Some(step) = c.live.as_ref().and_then(|l| l.steps.get(*k)) {
+                for l in wrap(&format!("{}. {}", k + 1, step.text), w) {
+                    lines.push(Line::from(Span::styled(l, theme.title)));
+                }
+                lines.push(Line::from(Span::styled(
+                    fit(
+                        &format!(
+                            "the console's rollback, in place of the runbook's steps · the cluster shows: {}",
+                            step.seen
+                        ),
+                        w,
+                    )
+                    .into_owned(),
+                    theme.dim,
+                )));
+            }
+        }
         None => {}
     }
     let b = Block::default()
