@@ -289,8 +289,7 @@ pub async fn http(h: &HttpCheck) -> Outcome {
         Ok(u) => u,
         Err(name) => {
             return Outcome::unknown(format!(
-                "{name} is not set: export it where the console runs (the service's address) so it can probe {}",
-                h.url
+                "{name} is not set: export it where the console runs (the service's address), and nothing is probed until it is"
             ));
         }
     };

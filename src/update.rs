@@ -831,6 +831,20 @@ fn settle_check(
         V::Fail => Mark::Failed,
         V::Unknown => Mark::Todo,
     };
+    let watched = s.checklist.items[i]
+        .verify
+        .as_ref()
+        .and_then(|v| v.kube.as_ref())
+        .is_some_and(|k| k.watched());
+    let c = &mut s.checklist.checks[i];
+    if o.verdict != V::Fail {
+        c.failing_since = None;
+    } else if watched && s.checklist.marks[i].mark != Mark::Failed {
+        let since = *c.failing_since.get_or_insert(at);
+        if (at - since).num_seconds() < crate::state::verify::FAIL_GRACE_SECS {
+            return;
+        }
+    }
     if s.checklist.marks[i].mark != want {
         let item = s.checklist.items[i].id.clone();
         emit(
@@ -2040,6 +2054,9 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         })
         .collect();
     let mut vunknown = Vec::new();
+    // Checks that cannot be made for the same reason (a variable unset, Prometheus down)
+    // are one line.
+    let mut vfold: Vec<(String, Vec<String>)> = Vec::new();
     for i in
         (0..s.checklist.items.len()).filter(|&i| verified_here(i) && s.checklist.items[i].required)
     {
@@ -2068,9 +2085,10 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                             ""
                         }
                     )),
-                    V::Unknown => {
-                        vunknown.push(format!("{text}: cannot be verified: {}", o.evidence))
-                    }
+                    V::Unknown => match vfold.iter_mut().find(|(why, _)| *why == o.evidence) {
+                        Some((_, names)) => names.push(text.clone()),
+                        None => vfold.push((o.evidence.clone(), vec![text.clone()])),
+                    },
                 }
             }
             None => vunknown.push(format!(
@@ -2151,6 +2169,17 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             },
             _ => {}
         }
+    }
+    for (why, names) in vfold {
+        vunknown.push(if names.len() == 1 {
+            format!("{}: cannot be verified: {why}", names[0])
+        } else {
+            format!(
+                "{} checks ({}): cannot be verified: {why}",
+                names.len(),
+                names.join(", ")
+            )
+        });
     }
     unknown.extend(vunknown);
     for (reason, names, since) in failing {

@@ -351,6 +351,18 @@ fn pods_ready_ticks_as_the_pods_become_ready() {
     // Judged as soon as the cluster is seen.
     let mut s = driving(&runbook(item, ""), snap(pods, "erp:v0.9.3"));
     let i = s.checklist.index_of("prep-pods").unwrap();
+    // The gate reads it at once; the item is marked failed once the failure has lasted
+    // (a rollout passes through states that are not failures).
+    let (blockers, _) = gates(&s, 0);
+    assert!(
+        blockers.iter().any(|b| b
+            == "verification failed: All stable pods ready: erp-backend 2/3 pods ready; not ready: erp-backend-abc-3 ContainerCreating"),
+        "{blockers:?}"
+    );
+    assert_eq!(mark(&s, "prep-pods").0, Mark::Todo);
+    assert!(verified(&tick(&mut s, 9)).is_empty());
+    let v = verified(&tick(&mut s, 10));
+    assert!(v.iter().any(|x| x.0 == "prep-pods"), "{v:?}");
     let (m, e) = mark(&s, "prep-pods");
     assert_eq!(m, Mark::Failed);
     assert_eq!(
@@ -361,7 +373,7 @@ fn pods_ready_ticks_as_the_pods_become_ready() {
         &s,
         "✘ verification FAILED: All stable pods ready: erp-backend 2/3"
     ));
-    assert!(verified(&tick(&mut s, 1)).is_empty(), "said once");
+    assert!(verified(&tick(&mut s, 11)).is_empty(), "said once");
     let v: Vec<_> = verified(&update(
         &mut s,
         Event::Cluster(snap(ready_pods(0), "erp:v0.9.3")),
@@ -408,6 +420,7 @@ fn restarts_count_from_the_stage_start_and_the_image_is_the_releases() {
     let (m, e) = mark(&s, "prep-restarts");
     assert_eq!(m, Mark::Done);
     assert!(e.unwrap().contains("no restarts (3 pods)"));
+    tick(&mut s, 10);
     let (m, e) = mark(&s, "prep-image");
     assert_eq!(m, Mark::Failed);
     assert_eq!(
@@ -418,7 +431,9 @@ fn restarts_count_from_the_stage_start_and_the_image_is_the_releases() {
     // One pod restarts: failed, naming it.
     let mut pods = ready_pods(4);
     pods[1].restarts = 6;
-    let v = verified(&update(&mut s, Event::Cluster(snap(pods, "erp:v1.0.0"))));
+    let mut v = verified(&update(&mut s, Event::Cluster(snap(pods, "erp:v1.0.0"))));
+    tick(&mut s, 15);
+    v.extend(verified(&tick(&mut s, 20)));
     let restarts = find(&v, "prep-restarts");
     assert_eq!(restarts.1, Verdict::Fail);
     assert!(
@@ -982,4 +997,45 @@ fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
         lines.iter().any(|l| l.starts_with("✔ rollback step 3/3 confirmed by the cluster: kubectl get pods: every erp-backend pod ready (10/10 ready (10 pods))")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn passes_reached_together_are_one_line_in_the_log_and_each_in_the_journal() {
+    let items = "          - id: prep-pods
+            text: All stable pods ready
+            verify: {kube: pods_ready, deployment: stable}
+          - id: prep-restarts
+            text: No restarts
+            verify: {kube: no_restarts, deployment: stable}
+";
+    let rb = parse_runbook(Path::new("runbook.yaml"), &runbook(items, "")).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let fx = update(&mut s, Event::Cluster(snap(ready_pods(0), "erp:v0.9.3")));
+    let v = verified(&fx);
+    assert_eq!(v.len(), 3, "each in the journal: {v:?}");
+    let lines: Vec<&str> = s
+        .comms
+        .iter()
+        .map(|c| c.text.as_str())
+        .filter(|t| t.contains("verified"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "✔ verified 3 checks: Rollback image ready (erp-backend:v0.9.3); All stable pods ready; No restarts"
+        ]
+    );
+    // A restart rebuilds the same line from the journal.
+    let records: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Journal(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut again = State::new(s.rb.clone(), "lin", t0());
+    for r in &records {
+        again.apply(r);
+    }
+    assert_eq!(again.comms.last().map(|c| c.text.as_str()), Some(lines[0]));
 }

@@ -588,6 +588,8 @@ pub struct State {
     pub recorded: Option<(DateTime<Utc>, Vec<crate::journal::Seen>)>,
     /// The pods' restart counts when the stage in force began (`kube: no_restarts`).
     pub restart_base: verify::RestartBase,
+    /// The items of the log's last line of passes reached together.
+    pub verified_fold: Option<Vec<String>>,
 }
 
 /// What a following console follows, and how its copy stands.
@@ -727,6 +729,7 @@ impl State {
             monitoring_lost: false,
             recorded: None,
             restart_base: verify::RestartBase::default(),
+            verified_fold: None,
         }
     }
 
@@ -1047,7 +1050,28 @@ impl State {
                     evidence: Some(evidence.clone()),
                 };
                 let text = format!("{head}: {}: {evidence}", self.checklist.items[i].text);
-                log(self, level, text);
+                // Passes reached in the same second (a console starting on a healthy
+                // cluster) are one line in the log; the journal, the item and the report
+                // keep each.
+                let folds = *verdict == Verdict::Pass
+                    && self.comms.last().is_some_and(|c| {
+                        c.at.timestamp() == rec.at.timestamp()
+                            && c.who == rec.who
+                            && c.text.starts_with("✔ verified")
+                    });
+                if folds {
+                    let names = self.verified_fold.get_or_insert_with(Vec::new);
+                    names.push(self.checklist.items[i].text.clone());
+                    let n = names.len();
+                    let list = names.join("; ");
+                    if let Some(c) = self.comms.last_mut() {
+                        c.text = format!("✔ verified {n} checks: {list}");
+                    }
+                } else {
+                    self.verified_fold = (*verdict == Verdict::Pass)
+                        .then(|| vec![self.checklist.items[i].text.clone()]);
+                    log(self, level, text);
+                }
                 self.checklist.settle_parents();
             }
             // Not said in the log: it is the record of what the gauges said.

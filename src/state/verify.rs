@@ -47,12 +47,19 @@ pub struct Check {
     pub last: Option<(Outcome, DateTime<Utc>)>,
     /// A probe sent and not answered yet, since when.
     pub asked: Option<DateTime<Utc>>,
+    /// Since when a check read from the watches has failed without the failure being
+    /// journaled yet (a rollout under way passes through states that are not failures).
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 /// A probe's verdict older than this no longer settles a gate.
 pub const FRESH_SECS: i64 = 90;
 /// How often a probe is repeated while its item applies.
 pub const PROBE_EVERY_SECS: i64 = 30;
+/// How long a check read from the watches must fail before the item is marked failed:
+/// the cluster passes through states that are not failures while a rollout it was asked
+/// for is under way (the gate reads the verdict at once regardless).
+pub const FAIL_GRACE_SECS: i64 = 10;
 
 /// Restart counts of the pods as they were when the stage in force began.
 #[derive(Debug, Clone, PartialEq, Default)]
