@@ -75,6 +75,21 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
     let replicas = |name: &str| sim.deployment(name).unwrap()["spec"]["replicas"].as_i64();
     assert_eq!(replicas(&k.canary), Some(0));
     assert_eq!(replicas(&k.stable), Some(10));
+    // The rollback plan shows what the console did, each step ticked as the cluster
+    // confirms it.
+    until(&mut app, &mut rx, "every rollback step confirmed", |a| {
+        a.state
+            .checklist
+            .live
+            .as_ref()
+            .is_some_and(|l| !l.steps.is_empty() && l.steps.iter().all(|s| s.done))
+    })
+    .await;
+    assert!(
+        common::log(&app).contains("the rollback is done in the cluster: every step confirmed"),
+        "{}",
+        common::log(&app)
+    );
     let journal = warroom::journal::replay(app.journal_path()).unwrap();
     let rollback = journal
         .records
