@@ -553,6 +553,8 @@ pub struct Launch {
     pub zone: crate::format::Zone,
     /// The cluster is the demo's simulator, which ends with the console.
     pub simulated: bool,
+    /// No colour or no box glyphs (`--no-color`, `NO_COLOR`, `--ascii`).
+    pub plain: crate::ui::plain::Plain,
 }
 
 /// What feeds a console: its tasks, and the Lease task (handed back on the way out).
@@ -717,6 +719,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
         (app, None)
     };
     app.state.simulated = l.simulated;
+    app.view.plain = l.plain;
     crash::install_hook();
     // Signals first: from here on an ending signal closes the console the way `q` does,
     // however early it comes.
@@ -766,10 +769,12 @@ pub async fn replay(
     operator: &str,
     layout: Layout,
     zone: crate::format::Zone,
+    plain: crate::ui::plain::Plain,
     speed: f64,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut app = App::replay(runbook, path, operator, layout, zone, speed, tx.clone())?;
+    app.view.plain = plain;
     crash::install_hook();
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;

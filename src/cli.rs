@@ -208,9 +208,20 @@ pub struct ViewArgs {
     /// Show times in UTC rather than the local time zone.
     #[arg(long)]
     pub utc: bool,
+    /// No colour: meaning is kept by reversed video, bold and the level words (also when
+    /// NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+    /// ASCII only, for a console without box and block glyphs (a Linux VT).
+    #[arg(long)]
+    pub ascii: bool,
 }
 
 impl ViewArgs {
+    pub fn plain(&self) -> crate::ui::plain::Plain {
+        crate::ui::plain::Plain::from_env(self.no_color, self.ascii)
+    }
+
     pub fn zone(&self) -> crate::format::Zone {
         if self.utc {
             crate::format::Zone::Utc

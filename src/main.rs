@@ -115,6 +115,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 read_only: console.read_only,
                 follow: false,
                 zone: console.view.zone(),
+                plain: console.view.plain(),
                 simulated: false,
             })
             .await?;
@@ -192,6 +193,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 read_only: console.read_only,
                 follow: false,
                 zone: console.view.zone(),
+                plain: console.view.plain(),
                 simulated: true,
             })
             .await;
@@ -224,6 +226,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 read_only: true,
                 follow: true,
                 zone: view.zone(),
+                plain: view.plain(),
                 simulated: false,
             })
             .await?;
@@ -242,7 +245,16 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 );
             }
             let layout = layout::load(&view.layout)?;
-            app::replay(rb, &journal, &view.operator(), layout, view.zone(), speed).await
+            app::replay(
+                rb,
+                &journal,
+                &view.operator(),
+                layout,
+                view.zone(),
+                view.plain(),
+                speed,
+            )
+            .await
         }
         Command::Report {
             journal,

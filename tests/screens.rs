@@ -549,3 +549,87 @@ fn a_narrow_key_bar_keeps_rollback_quit_and_help() {
         }
     }
 }
+
+fn render_plain(s: &State, layout_name: &str, w: u16, h: u16, plain: ui::plain::Plain) -> Buffer {
+    let mut view = View::new(layout::builtin(layout_name));
+    view.plain = plain;
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw_into(s, &view, f.buffer_mut())).unwrap();
+    t.backend().buffer().clone()
+}
+
+/// NO_COLOR: not one coloured cell, and what colour said is still there: the selected
+/// row and the CRITICAL badge in reversed video, warnings and failures bold, the focused
+/// pane's heavy border, the level words.
+#[test]
+fn without_colour_selection_focus_and_levels_stay_visible() {
+    let mut s = busy_state("demo");
+    s.ui.focus = warroom::layout::Pane::Checklist;
+    let no_color = ui::plain::Plain {
+        no_color: true,
+        ascii: false,
+    };
+    let b = render_plain(&s, "war-room", 160, 48, no_color);
+    for cell in b.content.iter() {
+        assert_eq!(cell.fg, Color::Reset, "{:?}", cell);
+        assert_eq!(cell.bg, Color::Reset, "{:?}", cell);
+    }
+    let coloured = render(&s, "war-room", 160, 48);
+    assert_eq!(text(&b), text(&coloured), "the same words and glyphs");
+    let (x, y) = find(&b, "CRITICAL").expect("a critical gauge");
+    assert!(b[(x, y)].modifier.contains(Modifier::REVERSED));
+    // The selected checklist row is in reversed video.
+    let c = s.checklist.cursor as u16;
+    let (_, top) = find(&b, "┏ Checklist").unwrap();
+    assert!(
+        b[(3, top + 1 + c)].modifier.contains(Modifier::REVERSED),
+        "{}",
+        text(&b)
+    );
+    // The focused pane's border is heavy, the others light.
+    assert!(text(&b).contains("┏ Checklist"), "{}", text(&b));
+    assert!(text(&b).contains("┌ Gauges"));
+    insta::assert_snapshot!(
+        "no_color_80x24",
+        text(&render_plain(&s, "war-room", 80, 24, no_color))
+    );
+}
+
+/// --ascii: no box, block or mark glyph is left, every row keeps its width, and the
+/// Chinese runbook's text is untouched.
+#[test]
+fn ascii_replaces_every_box_and_block_glyph_cell_for_cell() {
+    let ascii = ui::plain::Plain {
+        no_color: false,
+        ascii: true,
+    };
+    for runbook in ["demo", "assets/runbooks/erp-v1.0.0.zh.yaml"] {
+        let s = busy_state(runbook);
+        for (w, h) in [(160u16, 48u16), (80, 24)] {
+            let b = render_plain(&s, "war-room", w, h, ascii);
+            let t = text(&b);
+            for ch in t.chars() {
+                assert!(
+                    !('\u{2500}'..='\u{259f}').contains(&ch) && !"✔✘☐◌✍☎▸▾…·".contains(ch),
+                    "{runbook} {w}x{h}: {ch:?} left in\n{t}"
+                );
+            }
+            let fancy = text(&render(&s, "war-room", w, h));
+            for (line, was) in t.lines().zip(fancy.lines()) {
+                assert_eq!(
+                    unicode_width::UnicodeWidthStr::width(line),
+                    unicode_width::UnicodeWidthStr::width(was),
+                    "one cell for one cell:\n{line}\n{was}"
+                );
+            }
+            if runbook != "demo" {
+                assert!(t.contains("基础设施准备"), "{t}");
+            }
+        }
+    }
+    let s = busy_state("assets/runbooks/erp-v1.0.0.zh.yaml");
+    insta::assert_snapshot!(
+        "ascii_zh_80x24",
+        text(&render_plain(&s, "war-room", 80, 24, ascii))
+    );
+}

@@ -5,6 +5,7 @@ pub mod comms;
 pub mod gauges;
 pub mod header;
 pub mod overlay;
+pub mod plain;
 pub mod rollout;
 pub mod theme;
 
@@ -22,6 +23,8 @@ use theme::Theme;
 pub struct View {
     pub layout: Layout,
     pub compact: Layout,
+    /// No colour, or no box glyphs, for the terminal at hand.
+    pub plain: plain::Plain,
 }
 
 impl View {
@@ -29,6 +32,7 @@ impl View {
         View {
             layout,
             compact: crate::layout::builtin("compact"),
+            plain: plain::Plain::default(),
         }
     }
 }
@@ -58,6 +62,7 @@ impl<'a> Canvas<'a> {
 /// Draw the whole screen into `buf`.
 pub fn draw_into(s: &State, view: &View, buf: &mut Buffer) {
     draw(s, view, &mut Canvas::new(buf));
+    plain::apply(view.plain, buf);
 }
 
 pub fn draw(s: &State, view: &View, f: &mut Canvas) {
