@@ -71,6 +71,7 @@ fn busy() -> State {
             status: "Running".into(),
             restarts: 0,
             created: Some(t0),
+            message: None,
         })
         .collect();
     let d = DeployView {

@@ -46,6 +46,9 @@ pub struct PodView {
     pub status: String,
     pub restarts: u32,
     pub created: Option<DateTime<Utc>>,
+    /// Why a container waits or stopped, in the kubelet's words (`Back-off pulling image
+    /// "…"`, `back-off 40s restarting failed container=…`), when it says.
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

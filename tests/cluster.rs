@@ -447,3 +447,58 @@ async fn after_the_api_server_comes_back_the_rollout_pane_shows_what_it_now_has(
     .await;
     again.shutdown().await;
 }
+
+/// A pod that cannot start says why, as the kubelet does: its waiting reason and message
+/// reach the rollout pane's pod view from the watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_cannot_pull_its_image_says_so_in_the_kubelets_words() {
+    let (sim, client, _dir) = sim().await;
+    let ns = "erp-production";
+    let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), ns);
+    let patch = serde_json::json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [
+        {"name": "erp-backend", "image": "registry.local/erp-backend:v9.9.9"}
+    ]}}}});
+    api.patch(
+        "erp-backend-canary",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = warroom::kube::spawn_watch(
+        client.clone(),
+        ns,
+        vec!["erp-backend".into(), "erp-backend-canary".into()],
+        None,
+        tx,
+    );
+    let limit = tokio::time::Instant::now() + Duration::from_secs(90);
+    let seen = loop {
+        match tokio::time::timeout_at(limit, rx.recv()).await {
+            Ok(Some(warroom::event::Event::Cluster(snap))) => {
+                if let Some(p) = snap
+                    .pods
+                    .iter()
+                    .find(|p| p.name.starts_with("erp-backend-canary-") && p.message.is_some())
+                {
+                    break p.clone();
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no waiting pod seen: {other:?}"),
+        }
+    };
+    assert!(
+        seen.status == "ErrImagePull" || seen.status == "ImagePullBackOff",
+        "{seen:?}"
+    );
+    let m = seen.message.unwrap();
+    assert!(
+        m.contains("registry.local/erp-backend:v9.9.9"),
+        "the kubelet's words name the image: {m}"
+    );
+    watch.abort();
+    sim.shutdown().await;
+}

@@ -40,8 +40,8 @@ fn snapshot() -> Snapshot {
         image: image.into(),
         ..Default::default()
     };
-    let pod =
-        |name: &str, owner: &str, ready: u32, status: &str, restarts: u32, age: i64| PodView {
+    let pod = |name: &str, owner: &str, ready: u32, status: &str, restarts: u32, age: i64| {
+        PodView {
             name: name.into(),
             owner: owner.into(),
             ready_containers: ready,
@@ -49,7 +49,12 @@ fn snapshot() -> Snapshot {
             status: status.into(),
             restarts,
             created: Some(t0() - Duration::seconds(age)),
-        };
+            // The kubelet's words for a crash loop.
+            message: (status == "CrashLoopBackOff").then(|| {
+                "back-off 40s restarting failed container=erp-backend pod=erp-backend-canary-5b8c4-q7wzt".into()
+            }),
+        }
+    };
     Snapshot {
         deployments: vec![
             d(
@@ -632,4 +637,23 @@ fn ascii_replaces_every_box_and_block_glyph_cell_for_cell() {
         "ascii_zh_80x24",
         text(&render_plain(&s, "war-room", 80, 24, ascii))
     );
+}
+
+/// A pod that waits says why, in the kubelet's words, under its row (the same words are
+/// not repeated for the next pod).
+#[test]
+fn a_waiting_pod_says_why_under_its_row() {
+    let s = busy_state("demo");
+    let t = text(&render(&s, "war-room", 160, 48));
+    let lines: Vec<&str> = t.lines().collect();
+    let row = lines
+        .iter()
+        .position(|l| l.contains("0/1 CrashLoopBackOff"))
+        .expect("the crash-looping pod's row");
+    assert!(
+        lines[row + 1].contains("↳ back-off 40s restarting failed container=erp-backe"),
+        "{}",
+        lines[row + 1]
+    );
+    assert_eq!(t.matches("↳ back-off 40s").count(), 1, "{t}");
 }

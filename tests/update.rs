@@ -136,6 +136,7 @@ fn cluster(stable: u32, canary: u32) -> Snapshot {
                 status: "Running".into(),
                 restarts: 0,
                 created: Some(t0() - Duration::hours(1)),
+                message: None,
             })
             .collect(),
         route: None,

@@ -74,6 +74,7 @@ fn pod(name: &str, owner: &str, ready: bool, restarts: u32) -> PodView {
         .into(),
         restarts,
         created: Some(t0()),
+        message: None,
     }
 }
 

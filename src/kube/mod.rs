@@ -462,7 +462,20 @@ pub fn pod_view(p: &Pod) -> PodView {
     } else {
         st.phase.clone().unwrap_or_else(|| "Unknown".into())
     };
+    // The kubelet's words for a waiting or stopped container.
+    let message = cs
+        .iter()
+        .filter_map(|c| c.state.as_ref())
+        .find_map(|s| {
+            s.waiting
+                .as_ref()
+                .and_then(|w| w.message.clone())
+                .or_else(|| s.terminated.as_ref().and_then(|t| t.message.clone()))
+        })
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| clean(&m).into_owned());
     PodView {
+        message,
         name: clean(&p.name_any()).into_owned(),
         owner: clean(&owner).into_owned(),
         ready_containers: cs.iter().filter(|c| c.ready).count() as u32,

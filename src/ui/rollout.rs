@@ -147,6 +147,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             counts[*g] += 1;
         }
         let mut shown_group = None;
+        let mut last_message: Option<&str> = None;
         for (g, p) in rows {
             let group = [Some(&k.canary), Some(&k.stable), None][g];
             if let Some(d) = group
@@ -195,6 +196,17 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 ),
                 Span::styled(format!("{age:>6}"), theme.dim),
             ]));
+            // Why it waits, in the kubelet's words: under the first pod that says it (the
+            // next ones with the same words are not repeated).
+            if let Some(m) = p.message.as_deref()
+                && last_message != Some(m)
+            {
+                lines.push(Line::from(Span::styled(
+                    fit(&format!("  ↳ {m}"), w).into_owned(),
+                    st,
+                )));
+            }
+            last_message = p.message.as_deref();
         }
     }
     let skip = s.ui.rollout_scroll.min(lines.len().saturating_sub(1));
