@@ -1212,3 +1212,59 @@ fn nodes_secrets_and_the_version_through_kubectl() {
     let v: Value = serde_json::from_str(&v).unwrap();
     assert_eq!(str_at(&v, "/serverVersion/gitVersion"), "v1.32.0");
 }
+
+/// `kubectl logs` reads a pod's log from the simulator: the whole of it, its tail, and,
+/// for a container that never started, the kubelet's refusal.
+#[test]
+fn logs_of_a_running_pod_and_of_one_that_never_started() {
+    let Some(sim) = Sim::start(&scenario("600s", ""), &[]) else {
+        return;
+    };
+    sim.wait_deploy("web", "the stable rollout", complete_by_kubectl_rules);
+    let pods = sim.json(&["get", "pods", "-l", "track=stable"]);
+    let name = str_at(&pods, "/items/0/metadata/name").to_string();
+    let all = sim.ok(&["logs", &name]);
+    let first = all.lines().next().unwrap_or_default();
+    assert!(
+        first.ends_with(&format!("INFO web v1 starting (pod {name})")),
+        "{all}"
+    );
+    // Requests follow, one every two seconds once it runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sim.ok(&["logs", &name]).contains("GET /api/orders 200") {
+        assert!(Instant::now() < deadline, "no request logged");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tail = sim.ok(&["logs", &name, "--tail", "2"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    assert!(
+        tail.lines().all(|l| l.contains(" /api/orders ")),
+        "the last lines are the latest requests: {tail}"
+    );
+    // An image that cannot be pulled: the container never started, and has no log.
+    sim.ok(&[
+        "set",
+        "image",
+        "deploy/web-canary",
+        "web=registry.local/web:nope",
+    ]);
+    sim.ok(&["scale", "deploy/web-canary", "--replicas=1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let canary = loop {
+        let pods = sim.json(&["get", "pods", "-l", "track=canary"]);
+        if let Some(n) = pods["items"][0]["metadata"]["name"].as_str() {
+            break n.to_string();
+        }
+        assert!(Instant::now() < deadline, "no canary pod");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = sim.kubectl(&["logs", &canary]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "container \"web\" in pod \"{canary}\" is waiting to start:"
+        )),
+        "{}",
+        out.stderr
+    );
+}

@@ -214,6 +214,10 @@ fn resource_request(
             }
             _ => Err(method_not_allowed()),
         },
+        (Some(name), Some("log")) if res == Resource::Pod => match req.method {
+            Method::GET => Ok(Reply::Now(pod_log(sim, req, ns_key, name)?)),
+            _ => Err(method_not_allowed()),
+        },
         (Some(name), Some("scale")) if res == Resource::Deployment => match req.method {
             Method::GET => {
                 let d = sim.read(|c| c.store.get(res, ns_key, name).cloned());
@@ -980,6 +984,122 @@ fn resource_list(group: &str, version: &str) -> Result<Value, ApiError> {
     Ok(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
+}
+
+// ---------------------------------------------------------------- pod logs
+
+/// A pod's log, as its container would have written it: start-up, then one request a
+/// second or so (errors as often as its version errs), or a crash loop's last words.
+/// Deterministic: the same pod at the same moment always says the same. A container
+/// that never started has no log: 400, as the kubelet answers.
+fn pod_log(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
+    let (pod, scenario) = sim.read(|c| {
+        (
+            c.store.get(Resource::Pod, ns, name).cloned(),
+            c.scenario().clone(),
+        )
+    });
+    let pod = pod.ok_or_else(|| ApiError::not_found(Resource::Pod, name))?;
+    let container = pod
+        .pointer("/spec/containers/0/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(want) = req.q("container")
+        && want != container
+    {
+        return Err(ApiError::bad_request(format!(
+            "container {want} is not valid for pod {name}"
+        )));
+    }
+    let image = pod
+        .pointer("/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let cs = pod.pointer("/status/containerStatuses/0");
+    let started = cs
+        .and_then(|c| {
+            c.pointer("/state/running/startedAt")
+                .or_else(|| c.pointer("/lastState/terminated/startedAt"))
+        })
+        .and_then(Value::as_str)
+        .and_then(super::store::parse_time);
+    let Some(started) = started else {
+        let why = cs
+            .and_then(|c| c.pointer("/state/waiting/reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("ContainerCreating");
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {why}"
+        )));
+    };
+    let b = scenario.behavior(&image);
+    let tag = crate::runbook::Scenario::tag(&image);
+    let at = super::store::rfc3339;
+    let mut lines = vec![
+        format!(
+            "{} INFO {} {tag} starting (pod {name})",
+            at(started),
+            scenario.app
+        ),
+        format!("{} INFO listening on :8080", at(started)),
+    ];
+    let crash = b.is_some_and(|b| b.crash_loop);
+    if crash {
+        lines.push(format!(
+            "{} ERROR cannot connect to the database: connection refused",
+            at(started + 1.0)
+        ));
+        lines.push(format!("{} FATAL exiting with status 1", at(started + 1.0)));
+    } else {
+        let error_rate = b.map_or(0.0, |b| b.error_rate);
+        let p95 = b.map_or(300.0, |b| b.latency_p95_ms);
+        let end = now();
+        let mut t = started + 2.0;
+        let mut i = 0u64;
+        while t <= end {
+            // One request in every two seconds, an error as often as the version errs.
+            let h = hex_hash(&format!("{name}/{i}"));
+            let roll = (h % 10_000) as f64 / 10_000.0;
+            let ms = (p95 * (0.3 + 0.7 * ((h / 10_000) % 100) as f64 / 100.0)).round();
+            lines.push(if roll < error_rate {
+                format!(
+                    "{} ERROR POST /api/orders 500 {ms}ms: inventory service timed out",
+                    at(t)
+                )
+            } else {
+                format!("{} INFO GET /api/orders 200 {ms}ms", at(t))
+            });
+            t += 2.0;
+            i += 1;
+        }
+    }
+    let tail: usize = match req.q("tailLines") {
+        Some(n) => n
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid tailLines: {n}")))?,
+        None => usize::MAX,
+    };
+    let from = lines.len().saturating_sub(tail);
+    let mut text = lines[from..].join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    let mut resp = Response::new(body_of(text.into_bytes()));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(resp)
+}
+
+fn hex_hash(s: &str) -> u64 {
+    // FNV-1a: stable across runs and platforms.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
 }
 
 // ---------------------------------------------------------------- responses
