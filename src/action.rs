@@ -39,6 +39,8 @@ pub enum Action {
     Emergency,
     /// Run the verifications that apply now (or the selected item's) again.
     Verify,
+    /// The last lines of the log of the pod selected in the rollout pane.
+    PodLog,
     /// A replay: stop or go on.
     ReplayPause,
     /// A replay: show the next record, and stop there.
@@ -175,6 +177,14 @@ pub const NORMAL: &[Binding] = &[
         "verify",
         "verify again: this item, or every check that applies now",
         Action::Verify,
+        false,
+    ),
+    b(
+        &[Char('o')],
+        "o",
+        "pod log",
+        "the selected pod's last log lines (rollout pane)",
+        Action::PodLog,
         false,
     ),
     b(
@@ -354,6 +364,16 @@ pub const SIGNER: &[Binding] = &[
     ),
 ];
 
+/// A pod's log: Esc closes it; any other key closes it and does what it does.
+pub const POD_LOG: &[Binding] = &[b(
+    &[Esc, Char('o')],
+    "Esc",
+    "close",
+    "close the log",
+    Action::Cancel,
+    true,
+)];
+
 /// The emergency plan's keys.
 pub const EMERGENCY: &[Binding] = &[
     b(
@@ -429,6 +449,7 @@ pub fn bindings(mode: &Mode) -> &'static [Binding] {
         Mode::Note(_) => NOTE,
         Mode::Signer { .. } => SIGNER,
         Mode::Emergency { .. } => EMERGENCY,
+        Mode::PodLog { .. } => POD_LOG,
     }
 }
 

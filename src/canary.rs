@@ -505,3 +505,28 @@ pub fn rollback_steps(
         }
     }
 }
+
+/// The pods as the rollout pane lists them: the canary's first (they are the ones being
+/// judged), then the stable's, then any other; each with its group (0 canary, 1 stable,
+/// 2 neither). The canary's name may extend the stable's (`erp-backend-canary-…` starts
+/// with `erp-backend-`), so it is tried first.
+pub fn pods_in_order<'a>(
+    k: &KubeTarget,
+    cluster: &'a Cluster,
+) -> Vec<(usize, &'a crate::cluster::PodView)> {
+    let prefixes = [format!("{}-", k.canary), format!("{}-", k.stable)];
+    let mut rows: Vec<(usize, &crate::cluster::PodView)> = cluster
+        .snap
+        .pods
+        .iter()
+        .map(|p| {
+            let g = prefixes
+                .iter()
+                .position(|pre| p.owner.starts_with(pre.as_str()))
+                .unwrap_or(2);
+            (g, p)
+        })
+        .collect();
+    rows.sort_by_key(|(g, _)| *g);
+    rows
+}

@@ -23,6 +23,10 @@ pub enum Effect {
         event: crate::runbook::NotifyEvent,
         text: String,
     },
+    /// Read the last lines of a pod's log: they come back as `Event::PodLog`.
+    PodLog {
+        pod: String,
+    },
     /// Verify item `item` with a request of its own (PromQL, a one-off read, HTTP): the
     /// verdict comes back as `Event::Probed`.
     Probe {

@@ -58,6 +58,11 @@ pub enum Event {
     Adopted(Result<Vec<crate::journal::Record>, String>),
     /// The journal's mirror in the cluster cannot be written (and why), or can again.
     Mirror(Result<(), String>),
+    /// The last lines of a pod's log, or why they could not be read.
+    PodLog {
+        pod: String,
+        log: Result<String, String>,
+    },
     /// A probe's verdict on item `item`'s verification (`verify:`), reached at `at`.
     Probed {
         item: usize,

@@ -450,6 +450,21 @@ impl Runner {
                         ));
                     }
                 }
+                Effect::PodLog { pod } => {
+                    let tx = self.tx.clone();
+                    let Some(client) = self.kube.clone() else {
+                        let _ = tx.send(Event::PodLog {
+                            pod,
+                            log: Err("no Kubernetes client is configured".into()),
+                        });
+                        continue;
+                    };
+                    let ns = state.rb.kubernetes.namespace.clone();
+                    tokio::spawn(async move {
+                        let log = crate::kube::pod_log(&client, &ns, &pod, 50).await;
+                        let _ = tx.send(Event::PodLog { pod, log });
+                    });
+                }
                 Effect::Probe { item, verify } => {
                     let probes = self.probes.clone();
                     let tx = self.tx.clone();

@@ -90,7 +90,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 replay_key(s, a, &mut fx);
             } else if let Some(a) = action_for(&s.ui.mode, &k) {
                 act(s, a, &mut fx);
-            } else if matches!(s.ui.mode, Mode::Emergency { .. }) {
+            } else if matches!(s.ui.mode, Mode::Emergency { .. } | Mode::PodLog { .. }) {
                 // The plan never stands between the lead and an action: any other key
                 // closes it and does what it does on the console (c to cancel a
                 // countdown, R to roll back).
@@ -234,6 +234,23 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.ui.dirty = true;
         }
         Event::Metric { index, at, reading } => metric(s, index, at, reading, &mut fx),
+        Event::PodLog { pod, log } => {
+            if let Mode::PodLog { pod: shown, log: l } = &mut s.ui.mode
+                && *shown == pod
+            {
+                // Each line made safe to show (a log may hold escape sequences).
+                *l = Some(
+                    log.map(|t| {
+                        t.lines()
+                            .map(|line| clean(line).into_owned())
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .map_err(|e| clean(&e).into_owned()),
+                );
+                s.ui.dirty = true;
+            }
+        }
         Event::Probed { item, at, outcome } => {
             if item < s.checklist.checks.len() {
                 s.checklist.checks[item].asked = None;
@@ -1187,6 +1204,7 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         (Mode::Emergency { .. }, Action::Cancel | Action::Quit) => s.ui.mode = Mode::Normal,
         (Mode::Emergency { .. }, _) => {}
+        (Mode::PodLog { .. }, _) => s.ui.mode = Mode::Normal,
         (Mode::Normal, a) => normal(s, a, fx),
     }
 }
@@ -1356,6 +1374,25 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::TakeOver => propose(s, plan_take_over(s)),
         Action::Help => s.ui.mode = Mode::Help,
         Action::Emergency => s.ui.mode = Mode::Emergency { group: 0 },
+        Action::PodLog => {
+            let pods = canary::pods_in_order(&s.rb.kubernetes, &s.cluster);
+            match pods.get(s.ui.pod_cursor.min(pods.len().saturating_sub(1))) {
+                Some((_, p)) if s.ui.focus == Pane::Rollout => {
+                    let pod = p.name.clone();
+                    s.ui.mode = Mode::PodLog {
+                        pod: pod.clone(),
+                        log: None,
+                    };
+                    fx.push(Effect::PodLog { pod });
+                }
+                _ => {
+                    s.ui.flash = Some(
+                        "select a pod in the rollout pane first (Tab to it, ↑/↓ to pick one)"
+                            .into(),
+                    )
+                }
+            }
+        }
         Action::ConsoleLog => s.ui.console_log = !s.ui.console_log,
         Action::Quit => quit(s, fx),
         Action::Confirm | Action::Cancel | Action::Override => {}
@@ -1461,8 +1498,13 @@ fn move_cursor(s: &mut State, step: isize) {
         }
         // The log scrolls back from the newest entry: up goes further back.
         Pane::Comms => s.ui.comms_scroll = clamp(s.ui.comms_scroll, -step, s.comms.len()),
+        // With pods to show, the cursor picks one (its log is a key away); else the pane
+        // scrolls.
+        Pane::Rollout if !s.cluster.snap.pods.is_empty() => {
+            s.ui.pod_cursor = clamp(s.ui.pod_cursor, step, s.cluster.snap.pods.len());
+        }
         Pane::Rollout => {
-            let n = s.cluster.snap.pods.len() + s.cluster.snap.replicasets.len() + 8;
+            let n = s.cluster.snap.replicasets.len() + 8;
             s.ui.rollout_scroll = clamp(s.ui.rollout_scroll, step, n);
         }
         Pane::Gauges => s.ui.gauge_cursor = clamp(s.ui.gauge_cursor, step, s.metrics.len()),

@@ -502,3 +502,68 @@ async fn a_pod_that_cannot_pull_its_image_says_so_in_the_kubelets_words() {
     watch.abort();
     sim.shutdown().await;
 }
+
+/// `o` on a pod selected in the rollout pane shows its last log lines, read from the
+/// cluster; Esc closes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn o_shows_the_selected_pods_last_log_lines() {
+    let (sim, client, dir) = sim().await;
+    let (mut app, mut rx) = demo_app(dir.path(), "lin");
+    app.set_kube(client.clone());
+    let ns = app.state.rb.kubernetes.namespace.clone();
+    let (deployments, route) = warroom::canary::objects(&app.state.rb.kubernetes);
+    let watch = warroom::kube::spawn_watch(client.clone(), &ns, deployments, route, app.sender());
+    until(
+        &mut app,
+        &mut rx,
+        "the stable pods in the rollout pane",
+        |a| a.state.cluster.snap.pods.len() == 10,
+    )
+    .await;
+    // Not from another pane: it says where to pick a pod.
+    key(&mut app, 'o');
+    assert!(
+        app.state
+            .ui
+            .flash
+            .as_deref()
+            .is_some_and(|f| f.starts_with("select a pod in the rollout pane first")),
+        "{:?}",
+        app.state.ui.flash
+    );
+    app.state.ui.focus = warroom::layout::Pane::Rollout;
+    key(&mut app, 'j');
+    key(&mut app, 'j');
+    let pods = warroom::canary::pods_in_order(&app.state.rb.kubernetes, &app.state.cluster);
+    let third = pods[2].1.name.clone();
+    key(&mut app, 'o');
+    until(&mut app, &mut rx, "the log read", |a| {
+        matches!(
+            &a.state.ui.mode,
+            warroom::state::Mode::PodLog { log: Some(_), .. }
+        )
+    })
+    .await;
+    let warroom::state::Mode::PodLog { pod, log } = &app.state.ui.mode else {
+        unreachable!()
+    };
+    assert_eq!(pod, &third);
+    let text = log.clone().unwrap().unwrap();
+    assert!(text.lines().count() >= 2, "one line per line: {text}");
+    assert!(!text.contains('\u{fffd}'), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains(&format!("starting (pod {third})")))
+            || text.contains(" /api/orders "),
+        "{text}"
+    );
+    let screen = common::screen(&app);
+    assert!(screen.contains(&format!("Log of {third}")), "{screen}");
+    app.handle(warroom::event::Event::Key(
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Esc),
+    ));
+    assert_eq!(app.state.ui.mode, warroom::state::Mode::Normal);
+    watch.abort();
+    sim.shutdown().await;
+}

@@ -110,7 +110,11 @@ fn used(sim: &SimHandle) -> std::collections::BTreeSet<(String, String)> {
                 None if segs.len() >= 3 && segs[0] == "api" => 0,
                 None => return None,
             };
-            let res = segs.get(i + 2)?.to_string();
+            // A subresource is named with its resource: pods/log.
+            let res = match segs.get(i + 4) {
+                Some(sub) => format!("{}/{sub}", segs.get(i + 2)?),
+                None => segs.get(i + 2)?.to_string(),
+            };
             let named = segs.len() > i + 3;
             let verb = match (m.as_str(), named) {
                 ("GET", true) => "get",
@@ -241,6 +245,13 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     )
     .await;
     assert!(said.contains("rolled back to revision 1"), "{said}");
+    // A pod's last log lines (`o` in the rollout pane).
+    let pod = sim.pods()[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = warroom::kube::pod_log(&client, &ns, &pod, 5).await;
+    assert!(log.is_ok(), "{log:?}; denied: {:?}", denied(&sim));
     // The verifications' one-off reads: a named Secret by its metadata, the nodes.
     let probes = warroom::probe::Probes {
         kube: Some(client.clone()),

@@ -1099,3 +1099,23 @@ mod tests {
         }
     }
 }
+
+/// The last `lines` lines of a pod's log (the `log` subresource, as `kubectl logs --tail`
+/// reads it), within 10 s.
+pub async fn pod_log(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    lines: i64,
+) -> Result<String, String> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::LogParams {
+        tail_lines: Some(lines),
+        ..Default::default()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), api.logs(pod, &params)).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(e)) => Err(plain_error(&e)),
+        Err(_) => Err("the API server did not answer within 10 s".into()),
+    }
+}

@@ -516,6 +516,12 @@ pub enum Mode {
     },
     Confirm(Confirm),
     Help,
+    /// The last lines of a pod's log: None while they are fetched, then the text or why
+    /// it could not be read.
+    PodLog {
+        pod: String,
+        log: Option<Result<String, String>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -525,6 +531,8 @@ pub struct Ui {
     /// Scroll offset from the newest comms entry (0 = follow).
     pub comms_scroll: usize,
     pub rollout_scroll: usize,
+    /// The pod selected in the rollout pane (in its order), whose log `o` shows.
+    pub pod_cursor: usize,
     pub gauge_cursor: usize,
     /// Set by `update` whenever something visible changed.
     pub dirty: bool,
@@ -709,6 +717,7 @@ impl State {
                 mode: Mode::Normal,
                 comms_scroll: 0,
                 rollout_scroll: 0,
+                pod_cursor: 0,
                 gauge_cursor: 0,
                 dirty: true,
                 quit: false,

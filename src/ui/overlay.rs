@@ -543,3 +543,51 @@ pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
         area,
     );
 }
+
+/// The last lines of a pod's log, newest at the bottom, as wide as the screen allows.
+pub fn pod_log(pod: &str, log: Option<&Result<String, String>>, theme: &Theme, f: &mut Canvas) {
+    let full = f.area();
+    let w = full.width.saturating_sub(4).min(140);
+    let h = full.height.saturating_sub(4);
+    let inner_w = w.saturating_sub(2) as usize;
+    let inner_h = h.saturating_sub(2) as usize;
+    let lines: Vec<Line> = match log {
+        None => vec![Line::from(Span::styled("reading the log…", theme.dim))],
+        Some(Err(e)) => wrap(&format!("the log cannot be read: {e}"), inner_w.max(8))
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Yellow))))
+            .collect(),
+        Some(Ok(text)) if text.trim().is_empty() => {
+            vec![Line::from(Span::styled("(the log is empty)", theme.dim))]
+        }
+        Some(Ok(text)) => {
+            let all: Vec<&str> = text.lines().collect();
+            let from = all.len().saturating_sub(inner_h);
+            all[from..]
+                .iter()
+                .map(|l| {
+                    let st = if l.contains("ERROR") || l.contains("FATAL") || l.contains("panic") {
+                        Style::default().fg(Color::Red)
+                    } else {
+                        theme.text
+                    };
+                    Line::from(Span::styled(fit(l, inner_w).into_owned(), st))
+                })
+                .collect()
+        }
+    };
+    let area = centered(full, w, h);
+    clear_under(area, f);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Double)
+                .title(format!(
+                    " Log of {} · Esc closes ",
+                    fit(pod, inner_w.saturating_sub(20))
+                )),
+        ),
+        area,
+    );
+}

@@ -35,6 +35,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     }
     let k = &s.rb.kubernetes;
     let mut lines: Vec<Line> = Vec::new();
+    let mut selected_line: Option<usize> = None;
     let traffic_line = |stable: &str, sp: String, canary: &str, cp: String| {
         Line::from(Span::styled(
             fit(&format!(" {stable} {sp} · {canary} {cp}"), w).into_owned(),
@@ -128,27 +129,23 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             .into_owned(),
             theme.dim,
         )));
-        // Grouped by Deployment, the canary's first (they are the ones being judged),
-        // each under its Deployment's name; a row names the pod by what follows it.
-        // The canary first: its name may extend the stable's (`erp-backend-canary-…`
-        // starts with `erp-backend-`). 0 canary, 1 stable, 2 neither.
+        // Grouped by Deployment, the canary's first, each under its Deployment's name; a
+        // row names the pod by what follows it.
         let prefixes = [format!("{}-", k.canary), format!("{}-", k.stable)];
-        let group_of = |p: &crate::cluster::PodView| {
-            prefixes
-                .iter()
-                .position(|pre| p.owner.starts_with(pre.as_str()))
-                .unwrap_or(2)
-        };
-        let mut rows: Vec<(usize, &crate::cluster::PodView)> =
-            pods.iter().map(|p| (group_of(p), p)).collect();
-        rows.sort_by_key(|(g, _)| *g);
+        let rows = crate::canary::pods_in_order(k, &s.cluster);
         let mut counts = [0usize; 3];
         for (g, _) in &rows {
             counts[*g] += 1;
         }
         let mut shown_group = None;
         let mut last_message: Option<&str> = None;
-        for (g, p) in rows {
+        let selected = (focused
+            && matches!(
+                s.ui.mode,
+                crate::state::Mode::Normal | crate::state::Mode::PodLog { .. }
+            ))
+        .then(|| s.ui.pod_cursor.min(rows.len().saturating_sub(1)));
+        for (n, (g, p)) in rows.into_iter().enumerate() {
             let group = [Some(&k.canary), Some(&k.stable), None][g];
             if let Some(d) = group
                 && shown_group != Some(g)
@@ -179,7 +176,10 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 .map_or(p.name.clone(), |rest| format!(" {rest}"));
             let name = fit_middle(&short, name_w).into_owned();
             let pad = name_w.saturating_sub(width(&name));
-            lines.push(Line::from(vec![
+            if selected == Some(n) {
+                selected_line = Some(lines.len());
+            }
+            let row = Line::from(vec![
                 Span::raw(format!("{name}{} ", " ".repeat(pad))),
                 Span::raw(format!(
                     "{:>5} ",
@@ -195,7 +195,12 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                     },
                 ),
                 Span::styled(format!("{age:>6}"), theme.dim),
-            ]));
+            ]);
+            lines.push(if selected == Some(n) {
+                row.patch_style(theme.selected)
+            } else {
+                row
+            });
             // Why it waits, in the kubelet's words: under the first pod that says it (the
             // next ones with the same words are not repeated).
             if let Some(m) = p.message.as_deref()
@@ -209,7 +214,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             last_message = p.message.as_deref();
         }
     }
-    let skip = s.ui.rollout_scroll.min(lines.len().saturating_sub(1));
+    // With a pod selected, the pane keeps it in view; else it scrolls as asked.
+    let skip = match selected_line {
+        Some(l) => (l + 1).saturating_sub(inner.height as usize),
+        None => s.ui.rollout_scroll.min(lines.len().saturating_sub(1)),
+    };
     let mut para = Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>());
     if stale {
         para = para.style(theme.stale);
