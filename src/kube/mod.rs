@@ -1011,6 +1011,26 @@ async fn undo(
     ))
 }
 
+/// The last `lines` lines of a pod's log (the `log` subresource, as `kubectl logs --tail`
+/// reads it), within 10 s.
+pub async fn pod_log(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    lines: i64,
+) -> Result<String, String> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::LogParams {
+        tail_lines: Some(lines),
+        ..Default::default()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), api.logs(pod, &params)).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(e)) => Err(plain_error(&e)),
+        Err(_) => Err("the API server did not answer within 10 s".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1097,25 +1117,5 @@ mod tests {
                 "{code}: the API's own words are kept: {text}"
             );
         }
-    }
-}
-
-/// The last `lines` lines of a pod's log (the `log` subresource, as `kubectl logs --tail`
-/// reads it), within 10 s.
-pub async fn pod_log(
-    client: &kube::Client,
-    ns: &str,
-    pod: &str,
-    lines: i64,
-) -> Result<String, String> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let params = kube::api::LogParams {
-        tail_lines: Some(lines),
-        ..Default::default()
-    };
-    match tokio::time::timeout(std::time::Duration::from_secs(10), api.logs(pod, &params)).await {
-        Ok(Ok(text)) => Ok(text),
-        Ok(Err(e)) => Err(plain_error(&e)),
-        Err(_) => Err("the API server did not answer within 10 s".into()),
     }
 }
