@@ -119,6 +119,30 @@ fn snap(pods: Vec<PodView>, image: &str) -> Snapshot {
     }
 }
 
+/// Journal `entry` by `who` and the API's yes to it, as a driving console would have.
+fn done(s: &mut State, who: &str, entry: Entry) {
+    let intent = s.record(who, entry);
+    s.apply(&intent);
+    let ok = s.record(
+        "console",
+        Entry::Outcome {
+            of: intent.seq,
+            ok: true,
+            message: "done".into(),
+        },
+    );
+    s.apply(&ok);
+}
+
+fn advance(to: &str) -> Entry {
+    Entry::Advance {
+        to: to.into(),
+        plan: to.into(),
+        overridden: vec![],
+        override_reason: None,
+    }
+}
+
 fn ready_pods(restarts: u32) -> Vec<PodView> {
     (1..=3)
         .map(|i| {
@@ -589,7 +613,8 @@ fn post_rollback_checks_apply_after_a_rollback_and_do_not_hold_up_completion() {
         "not before a rollback"
     );
     assert!(!s.verify_due(i));
-    let rb = s.record(
+    done(
+        &mut s,
         "lin",
         Entry::Rollback {
             reason: "bad canary".into(),
@@ -597,16 +622,6 @@ fn post_rollback_checks_apply_after_a_rollback_and_do_not_hold_up_completion() {
             trigger: Some("manual".into()),
         },
     );
-    s.apply(&rb);
-    let ok = s.record(
-        "console",
-        Entry::Outcome {
-            of: rb.seq,
-            ok: true,
-            message: "done".into(),
-        },
-    );
-    s.apply(&ok);
     assert!(s.verify_due(i));
     let v = verified(&tick(&mut s, 2));
     let ours: Vec<_> = v.iter().filter(|x| x.0 == "rb-stable-ready").collect();
@@ -626,25 +641,7 @@ fn a_stale_answer_to_a_probe_for_an_item_that_no_longer_applies_journals_nothing
     let i = s.checklist.index_of("prep-error-budget").unwrap();
     tick(&mut s, 1);
     // The 10 % stage starts meanwhile: the item gates a stage already past.
-    let adv = s.record(
-        "lin",
-        Entry::Advance {
-            to: "canary-10".into(),
-            plan: "10%".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-    );
-    s.apply(&adv);
-    let ok = s.record(
-        "console",
-        Entry::Outcome {
-            of: adv.seq,
-            ok: true,
-            message: "done".into(),
-        },
-    );
-    s.apply(&ok);
+    done(&mut s, "lin", advance("canary-10"));
     let fx = update(
         &mut s,
         Event::Probed {
@@ -756,25 +753,7 @@ fn at_ten_percent() -> State {
         warroom::builtin::DEMO_RUNBOOK,
         both((9, 9), (1, 1), "erp:v0.9.3"),
     );
-    let adv = s.record(
-        "lin",
-        Entry::Advance {
-            to: "canary-10".into(),
-            plan: "10%".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-    );
-    s.apply(&adv);
-    let ok = s.record(
-        "console",
-        Entry::Outcome {
-            of: adv.seq,
-            ok: true,
-            message: "scaled".into(),
-        },
-    );
-    s.apply(&ok);
+    done(&mut s, "lin", advance("canary-10"));
     s
 }
 
@@ -914,25 +893,7 @@ fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_con
         "{text}"
     );
     // A new attempt: the runbook's steps are back.
-    let adv = s.record(
-        "lin",
-        Entry::Advance {
-            to: "canary-10".into(),
-            plan: "10%".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-    );
-    s.apply(&adv);
-    let ok = s.record(
-        "console",
-        Entry::Outcome {
-            of: adv.seq,
-            ok: true,
-            message: "scaled".into(),
-        },
-    );
-    s.apply(&ok);
+    done(&mut s, "lin", advance("canary-10"));
     update(&mut s, Event::Cluster(both((9, 9), (1, 1), "erp:v0.9.3")));
     assert!(s.checklist.live.is_none());
     assert!(s.checklist.rows().contains(&Row::Item(seed)));
@@ -941,25 +902,7 @@ fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_con
 #[test]
 fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
     let mut s = at_ten_percent();
-    let adv = s.record(
-        "lin",
-        Entry::Advance {
-            to: "full".into(),
-            plan: "promote".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-    );
-    s.apply(&adv);
-    let ok = s.record(
-        "console",
-        Entry::Outcome {
-            of: adv.seq,
-            ok: true,
-            message: "promoted".into(),
-        },
-    );
-    s.apply(&ok);
+    done(&mut s, "lin", advance("full"));
     update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v1.0.0")));
     let rb = s.record(
         "lin",
