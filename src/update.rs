@@ -856,6 +856,24 @@ fn settle_check(
     let c = &mut s.checklist.checks[i];
     if o.verdict != V::Fail {
         c.failing_since = None;
+    } else if o.progressing {
+        // A rollout still progressing is not a failure yet (past its deadline it is);
+        // an item verified before is open again while it lasts.
+        c.failing_since = None;
+        if s.checklist.marks[i].mark == Mark::Done {
+            let item = s.checklist.items[i].id.clone();
+            emit(
+                s,
+                CONSOLE,
+                Entry::Verified {
+                    item,
+                    verdict: V::Unknown,
+                    evidence: o.evidence,
+                },
+                fx,
+            );
+        }
+        return;
     } else if watched && s.checklist.marks[i].mark != Mark::Failed {
         let since = *c.failing_since.get_or_insert(at);
         if (at - since).num_seconds() < crate::state::verify::FAIL_GRACE_SECS {
@@ -1851,7 +1869,11 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         ));
     }
     Ok(Confirm::new(
-        format!("Tick {} items of {scope}?", items.len()),
+        format!(
+            "Tick {} {} of {scope}?",
+            items.len(),
+            if items.len() == 1 { "item" } else { "items" }
+        ),
         plan,
         Vec::new(),
         Proposal::TickGroup { scope, items },

@@ -983,3 +983,49 @@ fn passes_reached_together_are_one_line_in_the_log_and_each_in_the_journal() {
     }
     assert_eq!(again.comms.last().map(|c| c.text.as_str()), Some(lines[0]));
 }
+
+/// A rollout under way is not a failure: the gate waits for it, the item is not marked
+/// failed; past its progress deadline it is.
+#[test]
+fn a_rollout_still_progressing_blocks_the_gate_but_fails_nothing_until_its_deadline() {
+    let item = "          - id: prep-stable
+            text: Stable available
+            verify: {kube: available, deployment: stable}
+";
+    let mut rolling = snap(ready_pods(0), "erp:v0.9.3");
+    rolling.deployments[0].updated = 1;
+    let mut s = driving(&runbook(item, ""), rolling.clone());
+    let mut journaled = Vec::new();
+    for t in [1, 10, 20, 40] {
+        journaled.extend(verified(&tick(&mut s, t)));
+    }
+    assert!(
+        !journaled
+            .iter()
+            .any(|x| x.0 == "prep-stable" && x.1 == Verdict::Fail),
+        "{journaled:?}"
+    );
+    assert_eq!(mark(&s, "prep-stable").0, Mark::Todo);
+    let (blockers, _) = gates(&s, 0);
+    assert!(
+        blockers.iter().any(|b| b
+            == "verification failed: Stable available: erp-backend: rolling out: 1 out of 3 new replicas have been updated"),
+        "{blockers:?}"
+    );
+    // Past its progress deadline: a failure, marked once it has lasted.
+    rolling.deployments[0].conditions = vec![(
+        "Progressing".into(),
+        "False".into(),
+        "ProgressDeadlineExceeded".into(),
+        "ReplicaSet has timed out progressing.".into(),
+    )];
+    update(&mut s, Event::Cluster(rolling));
+    tick(&mut s, 41);
+    tick(&mut s, 52);
+    let (m, e) = mark(&s, "prep-stable");
+    assert_eq!(m, Mark::Failed);
+    assert!(
+        e.unwrap().contains("exceeded its progress deadline"),
+        "the evidence says why"
+    );
+}

@@ -920,7 +920,10 @@ impl State {
                 log(
                     self,
                     LogLevel::Info,
-                    format!("✔ {done} items of {scope} in one confirmation"),
+                    format!(
+                        "✔ {done} {} of {scope} in one confirmation",
+                        if done == 1 { "item" } else { "items" }
+                    ),
                 );
             }
             Entry::Complete {} => {

@@ -18,6 +18,10 @@ use crate::runbook::verify::{KubeCheck, Track};
 pub struct Outcome {
     pub verdict: Verdict,
     pub evidence: String,
+    /// A failure only because a rollout is under way and progressing (as Kubernetes
+    /// says: not past its progress deadline): it blocks the gate, but the item is not
+    /// marked failed for it.
+    pub progressing: bool,
 }
 
 impl Outcome {
@@ -25,18 +29,21 @@ impl Outcome {
         Outcome {
             verdict: Verdict::Pass,
             evidence: e,
+            progressing: false,
         }
     }
     pub fn fail(e: String) -> Self {
         Outcome {
             verdict: Verdict::Fail,
             evidence: e,
+            progressing: false,
         }
     }
     pub fn unknown(e: String) -> Self {
         Outcome {
             verdict: Verdict::Unknown,
             evidence: e,
+            progressing: false,
         }
     }
 }
@@ -60,6 +67,14 @@ pub const PROBE_EVERY_SECS: i64 = 30;
 /// the cluster passes through states that are not failures while a rollout it was asked
 /// for is under way (the gate reads the verdict at once regardless).
 pub const FAIL_GRACE_SECS: i64 = 10;
+
+/// The Deployment is between two templates (or its new spec is not seen yet), and not past
+/// its progress deadline: pods not ready then are progress, not failure. Pods that go
+/// unready once the rollout is complete are a failure.
+fn rolling_out(d: &DeployView) -> bool {
+    !matches!(rollout_status(d), RolloutStatus::Failed(_))
+        && (d.generation > d.observed_generation || d.updated < d.desired || d.replicas > d.updated)
+}
 
 /// Restart counts of the pods as they were when the stage in force began.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -219,6 +234,8 @@ impl State {
         }
         let mut seen = Vec::new();
         let mut bad = Vec::new();
+        // Failures that are only a rollout still progressing.
+        let mut rolling = 0;
         for name in self.deployments_for(v) {
             let Some(d) = self.cluster.deployment(name) else {
                 bad.push(format!("Deployment {name} is not in the cluster"));
@@ -232,11 +249,15 @@ impl State {
                     RolloutStatus::Complete => {
                         bad.push(format!("{name}: {}/{} available", d.available, d.desired))
                     }
-                    RolloutStatus::Waiting(w) | RolloutStatus::Failed(w) => {
-                        bad.push(format!("{name}: {w}"))
+                    RolloutStatus::Waiting(w) if rolling_out(d) => {
+                        rolling += 1;
+                        bad.push(format!("{name}: rolling out: {w}"))
                     }
+                    RolloutStatus::Waiting(w) => bad.push(format!("{name}: {w}")),
+                    RolloutStatus::Failed(w) => bad.push(format!("{name}: {w}")),
                 },
                 KubeCheck::PodsReady => {
+                    let progressing = rolling_out(d);
                     let pods = self.current_pods(d);
                     let ready: Vec<_> = pods
                         .iter()
@@ -247,6 +268,7 @@ impl State {
                         .filter(|p| p.containers == 0 || p.ready_containers < p.containers)
                         .map(|p| format!("{} {}", p.name, p.status))
                         .collect();
+                    let before = bad.len();
                     if ready.len() as u32 >= d.desired && not.is_empty() {
                         seen.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
                     } else if !not.is_empty() {
@@ -258,6 +280,9 @@ impl State {
                         ));
                     } else {
                         bad.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
+                    }
+                    if progressing && bad.len() > before {
+                        rolling += 1;
                     }
                 }
                 KubeCheck::NoRestarts => {
@@ -296,7 +321,10 @@ impl State {
         if bad.is_empty() {
             Outcome::pass(seen.join("; "))
         } else {
-            Outcome::fail(bad.join("; "))
+            Outcome {
+                progressing: rolling == bad.len(),
+                ..Outcome::fail(bad.join("; "))
+            }
         }
     }
 
