@@ -136,20 +136,44 @@ pub fn rollback(
                 Some((rev, image)) => format!("revision {rev} ({image})"),
                 None => "its previous revision".into(),
             };
+            // A promotion not yet finished leaves the canary up, serving the new version
+            // beside the stable pods: it stops first (speed before capacity), then the undo.
+            let canary_left = cluster
+                .deployment(&k.canary)
+                .map_or(0, |d| d.desired.max(d.replicas));
+            let undo = KubeOp::Undo {
+                deployment: k.stable.clone(),
+            };
+            let mut plan = vec![
+                "All traffic stays on one Deployment; its pods roll back to the previous template."
+                    .to_string(),
+                "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
+                    .into(),
+            ];
+            let op = if canary_left > 0 {
+                plan.insert(
+                    0,
+                    format!(
+                        "{} still runs {canary_left} pods of the new version (the promotion had not retired it yet): it goes to 0 first.",
+                        k.canary
+                    ),
+                );
+                KubeOp::Steps(vec![
+                    KubeOp::Scale {
+                        targets: vec![(k.canary.clone(), 0)],
+                    },
+                    undo,
+                ])
+            } else {
+                undo
+            };
             Ok(Step {
                 title: format!(
                     "Roll back {} to {target}, as kubectl rollout undo does",
                     k.stable
                 ),
-                plan: vec![
-                    "All traffic stays on one Deployment; its pods roll back to the previous template."
-                        .into(),
-                    "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
-                        .into(),
-                ],
-                op: KubeOp::Undo {
-                    deployment: k.stable.clone(),
-                },
+                plan,
+                op,
                 blockers: prev
                     .is_none()
                     .then(|| {
@@ -457,6 +481,14 @@ pub fn rollback_steps(
                 text: format!("kubectl get pods: every {} pod ready", k.stable),
                 seen: format!("{ready}/{desired} ready ({all} pods)"),
                 done: back && ready == desired && all == desired && desired > 0,
+            },
+            {
+                let (_, left) = pods_of(&k.canary);
+                LiveStep {
+                    text: format!("kubectl get pods: no {} pod left", k.canary),
+                    seen: format!("{left} {} pods", k.canary),
+                    done: canary.is_none_or(|d| d.desired == 0) && left == 0,
+                }
             },
         ];
     }

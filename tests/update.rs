@@ -519,6 +519,46 @@ fn rollback_after_promotion_is_an_undo() {
     );
 }
 
+/// Rolled back before the promotion retired the canary: the canary still serves the new
+/// version beside the stable pods, so it goes to 0 first, then the undo.
+#[test]
+fn a_rollback_before_the_canary_is_retired_stops_the_canary_too() {
+    let mut s = state();
+    s.stages.promoted = true;
+    update(&mut s, Event::Cluster(cluster(10, 3)));
+    s.cluster.snap.replicasets.push(RsView {
+        name: "erp-backend-new".into(),
+        owner: "erp-backend".into(),
+        revision: "2".into(),
+        image: "erp:v1.0.0".into(),
+        desired: 10,
+        ready: 10,
+        created: None,
+    });
+    ch(&mut s, 'R');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.plan[0],
+        "erp-backend-canary still runs 3 pods of the new version (the promotion had not retired it yet): it goes to 0 first."
+    );
+    let Proposal::Rollback { op } = &c.proposal else {
+        panic!()
+    };
+    assert_eq!(
+        op,
+        &KubeOp::Steps(vec![
+            KubeOp::Scale {
+                targets: vec![("erp-backend-canary".into(), 0)],
+            },
+            KubeOp::Undo {
+                deployment: "erp-backend".into(),
+            },
+        ])
+    );
+}
+
 #[test]
 fn nothing_to_roll_back_before_the_canary_has_pods() {
     let mut s = state();

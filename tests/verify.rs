@@ -934,11 +934,11 @@ fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
     let fx = update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v0.9.3")));
     let lines = said(&fx);
     assert!(
-        lines.iter().any(|l| l == "✔ rollback step 1/3 confirmed by the cluster: kubectl rollout undo deployment/erp-backend (resumed first if paused) (erp-backend runs erp:v0.9.3 again)"),
+        lines.iter().any(|l| l == "✔ rollback step 1/4 confirmed by the cluster: kubectl rollout undo deployment/erp-backend (resumed first if paused) (erp-backend runs erp:v0.9.3 again)"),
         "{lines:?}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("✔ rollback step 3/3 confirmed by the cluster: kubectl get pods: every erp-backend pod ready (10/10 ready (10 pods))")),
+        lines.iter().any(|l| l.starts_with("✔ rollback step 3/4 confirmed by the cluster: kubectl get pods: every erp-backend pod ready (10/10 ready (10 pods))")),
         "{lines:?}"
     );
 }
