@@ -612,6 +612,7 @@ pub fn start_sources(
             crate::kube::spawn_watch(kube.clone(), &k.namespace, deployments, route, tx.clone())
         },
         spawn_clock(tx.clone()),
+        crate::kube::spawn_pod_events(kube.clone(), &k.namespace, tx.clone()),
     ];
     if let Some((prom, refresh)) = prom.filter(|_| !rb.metrics.is_empty()) {
         let gauges = rb

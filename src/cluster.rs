@@ -51,6 +51,16 @@ pub struct PodView {
     pub message: Option<String>,
 }
 
+/// The latest thing the cluster's Events say about a pod (`kubectl describe pod`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodEvent {
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub deployments: Vec<DeployView>,
@@ -112,6 +122,9 @@ pub enum Link {
 pub struct Cluster {
     pub link: Link,
     pub snap: Snapshot,
+    /// The latest Event about each pod, by pod name, from a watch of their own (a Role
+    /// without the events verbs leaves it empty).
+    pub pod_events: std::collections::BTreeMap<String, PodEvent>,
     /// When the last snapshot arrived (None: never).
     pub updated: Option<DateTime<Utc>>,
 }
@@ -121,6 +134,7 @@ impl Default for Cluster {
         Cluster {
             link: Link::Connecting,
             snap: Snapshot::default(),
+            pod_events: Default::default(),
             updated: None,
         }
     }

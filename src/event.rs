@@ -58,6 +58,8 @@ pub enum Event {
     Adopted(Result<Vec<crate::journal::Record>, String>),
     /// The journal's mirror in the cluster cannot be written (and why), or can again.
     Mirror(Result<(), String>),
+    /// The latest Event about each pod.
+    PodEvents(std::collections::BTreeMap<String, crate::cluster::PodEvent>),
     /// The last lines of a pod's log, or why they could not be read.
     PodLog {
         pod: String,

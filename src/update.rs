@@ -234,6 +234,12 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.ui.dirty = true;
         }
         Event::Metric { index, at, reading } => metric(s, index, at, reading, &mut fx),
+        Event::PodEvents(events) => {
+            if s.cluster.pod_events != events {
+                s.cluster.pod_events = events;
+                s.ui.dirty = true;
+            }
+        }
         Event::PodLog { pod, log } => {
             if let Mode::PodLog { pod: shown, log: l } = &mut s.ui.mode
                 && *shown == pod

@@ -499,6 +499,26 @@ async fn a_pod_that_cannot_pull_its_image_says_so_in_the_kubelets_words() {
         m.contains("registry.local/erp-backend:v9.9.9"),
         "the kubelet's words name the image: {m}"
     );
+    // The kubelet's Event about it, as the pane reads the pods' Events.
+    let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+    let events = warroom::kube::spawn_pod_events(client.clone(), ns, etx);
+    let failed = loop {
+        match tokio::time::timeout_at(limit, erx.recv()).await {
+            Ok(Some(warroom::event::Event::PodEvents(map))) => {
+                if let Some(e) = map.get(&seen.name).filter(|e| e.kind == "Warning") {
+                    break e.clone();
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no Warning Event about {}: {other:?}", seen.name),
+        }
+    };
+    assert_eq!(failed.reason, "Failed");
+    assert_eq!(
+        failed.message,
+        "Failed to pull image \"registry.local/erp-backend:v9.9.9\": not found"
+    );
+    events.abort();
     watch.abort();
     sim.shutdown().await;
 }

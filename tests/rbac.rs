@@ -245,6 +245,11 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
     )
     .await;
     assert!(said.contains("rolled back to revision 1"), "{said}");
+    // The pods' Events, as the rollout pane reads them.
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let events = warroom::kube::spawn_pod_events(client.clone(), &ns, etx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), erx.recv()).await;
+    events.abort();
     // A pod's last log lines (`o` in the rollout pane).
     let pod = sim.pods()[0]["metadata"]["name"]
         .as_str()

@@ -656,4 +656,36 @@ fn a_waiting_pod_says_why_under_its_row() {
         lines[row + 1]
     );
     assert_eq!(t.matches("↳ back-off 40s").count(), 1, "{t}");
+
+    // The cluster's latest Warning about a pod shows too, when it adds to that.
+    let mut s = s;
+    let pod = s
+        .cluster
+        .snap
+        .pods
+        .iter()
+        .find(|p| p.status == "CrashLoopBackOff")
+        .unwrap()
+        .name
+        .clone();
+    s.cluster.pod_events.insert(
+        pod,
+        warroom::state::cluster::PodEvent {
+            kind: "Warning".into(),
+            reason: "BackOff".into(),
+            message: "Back-off restarting failed container erp-backend".into(),
+            at: Some(t0()),
+        },
+    );
+    let t = text(&render(&s, "war-room", 200, 60));
+    let lines: Vec<&str> = t.lines().collect();
+    let row = lines
+        .iter()
+        .position(|l| l.contains("0/1 CrashLoopBackOff"))
+        .unwrap();
+    assert!(
+        lines[row + 2].contains("↳ BackOff: Back-off restarting failed container erp-backend"),
+        "{}",
+        lines[row + 2]
+    );
 }

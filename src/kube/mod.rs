@@ -1011,6 +1011,64 @@ async fn undo(
     ))
 }
 
+/// Watch what the cluster's Events say about pods in the namespace and send the latest
+/// per pod. Apart from the rollout's own watch: without the `events` verbs (an older
+/// Role) it says so once in the diagnostic log and the pods simply show no Events.
+pub fn spawn_pod_events(
+    client: Client,
+    ns: &str,
+    tx: UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    use k8s_openapi::api::core::v1::Event as KEvent;
+    let ns = ns.to_string();
+    tokio::spawn(async move {
+        let api = Api::<KEvent>::namespaced(client, &ns);
+        let cfg = watcher::Config::default().fields("involvedObject.kind=Pod");
+        let (store, writer) = reflector::store::<KEvent>();
+        let mut stream = reflector::reflector(writer, watcher(api, cfg))
+            .default_backoff()
+            .boxed();
+        let mut said_error = false;
+        let mut last = BTreeMap::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Err(e) => {
+                    if !said_error {
+                        log::warn!(
+                            "the pods' Events cannot be watched ({e}): the rollout pane shows none"
+                        );
+                        said_error = true;
+                    }
+                    continue;
+                }
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                Ok(_) => {}
+            }
+            let mut latest: BTreeMap<String, crate::cluster::PodEvent> = BTreeMap::new();
+            for ev in store.state() {
+                let pod = clean(ev.involved_object.name.as_deref().unwrap_or("")).into_owned();
+                let at = time(&ev.last_timestamp).or_else(|| time(&ev.metadata.creation_timestamp));
+                let view = crate::cluster::PodEvent {
+                    kind: clean(ev.type_.as_deref().unwrap_or("")).into_owned(),
+                    reason: clean(ev.reason.as_deref().unwrap_or("")).into_owned(),
+                    message: clean(ev.message.as_deref().unwrap_or("")).into_owned(),
+                    at,
+                };
+                let newer = latest.get(&pod).is_none_or(|p| p.at <= view.at);
+                if newer {
+                    latest.insert(pod, view);
+                }
+            }
+            if latest != last {
+                last = latest.clone();
+                if tx.send(Event::PodEvents(latest)).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
 /// The last `lines` lines of a pod's log (the `log` subresource, as `kubectl logs --tail`
 /// reads it), within 10 s.
 pub async fn pod_log(

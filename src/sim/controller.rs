@@ -280,9 +280,65 @@ impl Cluster {
             let clock = *clock;
             let mut updated = (**pod).clone();
             updated["status"] = pod_status(&self.scenario, pod, clock, now);
+            self.kubelet_events(pod, &updated, now);
             self.store
                 .update(Resource::Pod, updated)
                 .expect("the pod was just listed");
+        }
+    }
+
+    /// What the kubelet says about a pod as its container's state changes: a pull that
+    /// failed, a back-off, a readiness probe that fails (`kubectl describe pod` shows them).
+    fn kubelet_events(&mut self, old: &Value, new: &Value, now: f64) {
+        let reason = |p: &Value| {
+            p.pointer("/status/containerStatuses/0/state/waiting/reason")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let running = |p: &Value| {
+            p.pointer("/status/containerStatuses/0/state/running")
+                .is_some()
+        };
+        let name = str_at(new, "/metadata/name").to_string();
+        let container = str_at(new, "/spec/containers/0/name").to_string();
+        let image = str_at(new, "/spec/containers/0/image").to_string();
+        let (was, is) = (reason(old), reason(new));
+        let said = match is.as_deref() {
+            _ if was == is => None,
+            Some("ErrImagePull") => Some((
+                "Warning",
+                "Failed",
+                format!("Failed to pull image \"{image}\": not found"),
+            )),
+            Some("ImagePullBackOff") => Some((
+                "Normal",
+                "BackOff",
+                format!("Back-off pulling image \"{image}\""),
+            )),
+            Some("CrashLoopBackOff") => Some((
+                "Warning",
+                "BackOff",
+                format!("Back-off restarting failed container {container} in pod {name}"),
+            )),
+            _ => None,
+        };
+        if let Some((ty, why, message)) = said {
+            record_event(&mut self.store, now, new, ty, why, message, "kubelet");
+        }
+        let never_ready = self
+            .scenario
+            .behavior(&image)
+            .is_some_and(|b| b.never_ready);
+        if never_ready && running(new) && !running(old) {
+            record_event(
+                &mut self.store,
+                now,
+                new,
+                "Warning",
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
+                "kubelet",
+            );
         }
     }
 

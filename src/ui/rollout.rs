@@ -139,6 +139,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         }
         let mut shown_group = None;
         let mut last_message: Option<&str> = None;
+        let mut last_event: Option<(&str, &str)> = None;
         let selected = (focused
             && matches!(
                 s.ui.mode,
@@ -212,6 +213,23 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 )));
             }
             last_message = p.message.as_deref();
+            // The latest warning the cluster's Events hold about it (a failed pull, a
+            // failing probe, a pod that cannot be scheduled), when it adds to the above.
+            if let Some(e) = s.cluster.pod_events.get(&p.name)
+                && e.kind == "Warning"
+                && p.message.as_deref() != Some(e.message.as_str())
+                && last_event != Some((e.reason.as_str(), e.message.as_str()))
+            {
+                lines.push(Line::from(Span::styled(
+                    fit(&format!("  ↳ {}: {}", e.reason, e.message), w).into_owned(),
+                    Style::default().fg(Color::Yellow),
+                )));
+            }
+            last_event = s
+                .cluster
+                .pod_events
+                .get(&p.name)
+                .map(|e| (e.reason.as_str(), e.message.as_str()));
         }
     }
     // With a pod selected, the pane keeps it in view; else it scrolls as asked.
