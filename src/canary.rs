@@ -438,25 +438,10 @@ pub fn rollback_steps(
             done,
         }
     };
+    // (ready, all) pods of the Deployment.
     let pods_of = |name: &str| -> (usize, usize) {
-        let rs: Vec<&str> = cluster
-            .snap
-            .replicasets
-            .iter()
-            .filter(|r| r.owner == name)
-            .map(|r| r.name.as_str())
-            .collect();
-        let pods: Vec<_> = cluster
-            .snap
-            .pods
-            .iter()
-            .filter(|p| rs.contains(&p.owner.as_str()))
-            .collect();
-        let ready = pods
-            .iter()
-            .filter(|p| p.containers > 0 && p.ready_containers == p.containers)
-            .count();
-        (ready, pods.len())
+        let pods: Vec<_> = cluster.pods_of(name, None).collect();
+        (pods.iter().filter(|p| p.ready()).count(), pods.len())
     };
     if undo && matches!(k.split(), Split::Replicas(_)) {
         let image = stable.map(|d| d.image.clone()).unwrap_or_default();

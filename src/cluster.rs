@@ -61,6 +61,13 @@ pub struct PodEvent {
     pub at: Option<DateTime<Utc>>,
 }
 
+impl PodView {
+    /// Every container ready, as READY n/n says.
+    pub fn ready(&self) -> bool {
+        self.containers > 0 && self.ready_containers == self.containers
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub deployments: Vec<DeployView>,
@@ -143,6 +150,26 @@ impl Default for Cluster {
 impl Cluster {
     pub fn deployment(&self, name: &str) -> Option<&DeployView> {
         self.snap.deployments.iter().find(|d| d.name == name)
+    }
+
+    /// The pods of the Deployment's ReplicaSets (of its revision `revision` only, when
+    /// given).
+    pub fn pods_of<'a>(
+        &'a self,
+        deployment: &'a str,
+        revision: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a PodView> + 'a {
+        let rs: Vec<&str> = self
+            .snap
+            .replicasets
+            .iter()
+            .filter(|r| r.owner == deployment && revision.is_none_or(|v| r.revision == v))
+            .map(|r| r.name.as_str())
+            .collect();
+        self.snap
+            .pods
+            .iter()
+            .filter(move |p| rs.contains(&p.owner.as_str()))
     }
 }
 

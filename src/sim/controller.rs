@@ -1844,7 +1844,7 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
     status
 }
 
-fn fnv(s: &str) -> u64 {
+pub(crate) fn fnv(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= u64::from(b);

@@ -1060,7 +1060,7 @@ fn pod_log(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>,
         let mut i = 0u64;
         while t <= end {
             // One request in every two seconds, an error as often as the version errs.
-            let h = hex_hash(&format!("{name}/{i}"));
+            let h = super::controller::fnv(&format!("{name}/{i}"));
             let roll = (h % 10_000) as f64 / 10_000.0;
             let ms = (p95 * (0.3 + 0.7 * ((h / 10_000) % 100) as f64 / 100.0)).round();
             lines.push(if roll < error_rate {
@@ -1090,16 +1090,6 @@ fn pod_log(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>,
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(resp)
-}
-
-fn hex_hash(s: &str) -> u64 {
-    // FNV-1a: stable across runs and platforms.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
 }
 
 // ---------------------------------------------------------------- responses

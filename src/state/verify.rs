@@ -258,14 +258,16 @@ impl State {
                 },
                 KubeCheck::PodsReady => {
                     let progressing = rolling_out(d);
-                    let pods = self.current_pods(d);
-                    let ready: Vec<_> = pods
-                        .iter()
-                        .filter(|p| p.containers > 0 && p.ready_containers == p.containers)
+                    // The current revision's pods, leaving those on their way out.
+                    let pods: Vec<_> = self
+                        .cluster
+                        .pods_of(&d.name, Some(&d.revision))
+                        .filter(|p| p.status != "Terminating")
                         .collect();
+                    let ready: Vec<_> = pods.iter().filter(|p| p.ready()).collect();
                     let not: Vec<String> = pods
                         .iter()
-                        .filter(|p| p.containers == 0 || p.ready_containers < p.containers)
+                        .filter(|p| !p.ready())
                         .map(|p| format!("{} {}", p.name, p.status))
                         .collect();
                     let before = bad.len();
@@ -292,7 +294,8 @@ impl State {
                         .map(|t| format!(" since {}", self.zone.hms(t)))
                         .unwrap_or_default();
                     let restarted: Vec<String> = self
-                        .deployment_pods(d)
+                        .cluster
+                        .pods_of(&d.name, None)
                         .filter_map(|p| {
                             let base = self.restart_base.counts.get(&p.name).copied().unwrap_or(0);
                             (p.restarts > base)
@@ -300,7 +303,7 @@ impl State {
                         })
                         .collect();
                     if restarted.is_empty() {
-                        let n = self.deployment_pods(d).count();
+                        let n = self.cluster.pods_of(&d.name, None).count();
                         seen.push(format!("{name}: no restarts{since} ({n} pods)"));
                     } else {
                         bad.push(format!("{name}{since}: {}", restarted.join(", ")));
@@ -326,44 +329,6 @@ impl State {
                 ..Outcome::fail(bad.join("; "))
             }
         }
-    }
-
-    /// The pods of the Deployment's ReplicaSets.
-    fn deployment_pods<'a>(
-        &'a self,
-        d: &'a DeployView,
-    ) -> impl Iterator<Item = &'a crate::cluster::PodView> {
-        let rs: Vec<&str> = self
-            .cluster
-            .snap
-            .replicasets
-            .iter()
-            .filter(|r| r.owner == d.name)
-            .map(|r| r.name.as_str())
-            .collect();
-        self.cluster
-            .snap
-            .pods
-            .iter()
-            .filter(move |p| rs.contains(&p.owner.as_str()))
-    }
-
-    /// The pods of the Deployment's current ReplicaSet (its revision).
-    fn current_pods(&self, d: &DeployView) -> Vec<&crate::cluster::PodView> {
-        let current: Vec<&str> = self
-            .cluster
-            .snap
-            .replicasets
-            .iter()
-            .filter(|r| r.owner == d.name && r.revision == d.revision)
-            .map(|r| r.name.as_str())
-            .collect();
-        self.cluster
-            .snap
-            .pods
-            .iter()
-            .filter(|p| current.contains(&p.owner.as_str()) && p.status != "Terminating")
-            .collect()
     }
 
     /// Take the pods' restart counts as the base when a new stage has begun.

@@ -161,12 +161,7 @@ pub fn help(replaying: bool, theme: &Theme, f: &mut Canvas) {
     let area = centered(f.area(), 72, lines.len() as u16 + 2);
     clear_under(area, f);
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .title(" Help · Any key closes this help "),
-        ),
+        Paragraph::new(lines).block(dialog().title(" Help · Any key closes this help ")),
         area,
     );
 }
@@ -369,9 +364,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     clear_under(area, f);
     f.render_widget(
         Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
+            dialog()
                 .border_style(Style::default().fg(border))
                 .title(" Confirm "),
         ),
@@ -481,9 +474,7 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
     clear_under(area, f);
     f.render_widget(
         Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
+            dialog()
                 .border_style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
                 .title(fit(&title, inner).into_owned())
                 .title_bottom(if phase.is_some_and(|p| p.groups.len() > 1) {
@@ -579,15 +570,17 @@ pub fn pod_log(pod: &str, log: Option<&Result<String, String>>, theme: &Theme, f
     let area = centered(full, w, h);
     clear_under(area, f);
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .title(format!(
-                    " Log of {} · Esc closes ",
-                    fit(pod, inner_w.saturating_sub(20))
-                )),
-        ),
+        Paragraph::new(lines).block(dialog().title(format!(
+            " Log of {} · Esc closes ",
+            fit(pod, inner_w.saturating_sub(20))
+        ))),
         area,
     );
+}
+
+/// A dialog's frame: double, so it stands out from the panes under it.
+fn dialog<'a>() -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
 }

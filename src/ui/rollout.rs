@@ -158,9 +158,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 shown_group = Some(g);
             }
             let st = match p.status.as_str() {
-                "Running" if p.ready_containers == p.containers => {
-                    Style::default().fg(Color::Green)
-                }
+                "Running" if p.ready() => Style::default().fg(Color::Green),
                 "CrashLoopBackOff" | "Error" => {
                     Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
                 }

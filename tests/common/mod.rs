@@ -300,20 +300,6 @@ pub fn screen(app: &App) -> String {
 /// `n` pods of the Deployment, all ready, as the rollout pane shows them: its watch and
 /// the pods' answer in either order, and the checks verified from the pods read these.
 pub fn pods_ready(app: &App, deployment: &str, n: usize) -> bool {
-    let snap = &app.state.cluster.snap;
-    let rs: Vec<&str> = snap
-        .replicasets
-        .iter()
-        .filter(|r| r.owner == deployment)
-        .map(|r| r.name.as_str())
-        .collect();
-    let pods: Vec<_> = snap
-        .pods
-        .iter()
-        .filter(|p| rs.contains(&p.owner.as_str()))
-        .collect();
-    pods.len() == n
-        && pods
-            .iter()
-            .all(|p| p.containers > 0 && p.ready_containers == p.containers)
+    let pods: Vec<_> = app.state.cluster.pods_of(deployment, None).collect();
+    pods.len() == n && pods.iter().all(|p| p.ready())
 }
