@@ -949,7 +949,6 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
         s.checklist.live = Some(crate::state::Live {
             phase,
             group,
-            undo: s.stages.rollback_undo,
             done_at: vec![None; steps.len()],
             steps,
         });

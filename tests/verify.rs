@@ -801,7 +801,7 @@ fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_con
     let seq = *seq;
     // In the rollback plan's place: the console's own three steps, none done yet.
     let live = s.checklist.live.clone().expect("the live rollback");
-    assert!(!live.undo);
+    assert!(!s.stages.rollback_undo);
     let texts: Vec<&str> = live.steps.iter().map(|st| st.text.as_str()).collect();
     assert_eq!(
         texts,
@@ -915,7 +915,7 @@ fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
     s.apply(&rb);
     update(&mut s, Event::Tick(t0() + Duration::seconds(1)));
     let live = s.checklist.live.clone().expect("the live rollback");
-    assert!(live.undo);
+    assert!(s.stages.rollback_undo);
     assert_eq!(
         live.steps[0].text,
         "kubectl rollout undo deployment/erp-backend (resumed first if paused)"

@@ -47,8 +47,6 @@ pub enum Row {
 pub struct Live {
     pub phase: usize,
     pub group: Option<String>,
-    /// After promotion: the stable Deployment undone to its previous revision.
-    pub undo: bool,
     pub steps: Vec<crate::canary::LiveStep>,
     /// When the cluster first showed each step done (None: not yet, or already done
     /// when this console began to follow the rollback).
