@@ -830,6 +830,7 @@ fn verify_now(s: &mut State, only: Option<usize>, fx: &mut Vec<Effect>) {
             "verifying “{}”: the console ticks it when the check passes",
             crate::text::fit(&s.checklist.items[i].text, 40)
         ),
+        None if due.len() == 1 => "verifying the one check that applies now".into(),
         None => format!("verifying the {} checks that apply now", due.len()),
     });
 }
@@ -860,9 +861,13 @@ fn settle_check(
         .and_then(|v| v.kube.as_ref())
         .is_some_and(|k| k.watched());
     let c = &mut s.checklist.checks[i];
+    if o.not_yet && o.verdict == V::Unknown {
+        // Nothing heard yet since this console started: what the journal holds stands.
+        return;
+    }
     if o.verdict != V::Fail {
         c.failing_since = None;
-    } else if o.progressing {
+    } else if o.not_yet {
         // A rollout still progressing is not a failure yet (past its deadline it is);
         // an item verified before is open again while it lasts.
         c.failing_since = None;

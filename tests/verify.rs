@@ -1029,3 +1029,35 @@ fn a_rollout_still_progressing_blocks_the_gate_but_fails_nothing_until_its_deadl
         "the evidence says why"
     );
 }
+
+/// A console restarted on its journal has heard nothing yet: the verdicts the journal
+/// holds stand (no "no longer verified" churn), while the gate, which reads fresh
+/// verdicts only, says it cannot judge yet.
+#[test]
+fn a_restarted_console_does_not_reopen_items_before_it_has_heard_anything() {
+    let rb = parse_runbook(Path::new("runbook.yaml"), &runbook(PAGE_LOAD, "")).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let rec = s.record(
+        "console",
+        Entry::Verified {
+            item: "prep-page-load".into(),
+            verdict: Verdict::Pass,
+            evidence: "Page load time p95 1.14 s < 2.00 s".into(),
+        },
+    );
+    s.apply(&rec);
+    let fx = tick(&mut s, 1);
+    assert!(verified(&fx).is_empty(), "{fx:?}");
+    assert_eq!(mark(&s, "prep-page-load").0, Mark::Done);
+    let (_, unknown) = gates(&s, 0);
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u.contains("Page load time < 2 s: cannot be verified")
+                && u.contains("no value yet")),
+        "{unknown:?}"
+    );
+    // Prometheus answers and the value is gone stale or bad: that is news, and recorded.
+    let v = verified(&page_load(&mut s, 2.5, 2));
+    assert_eq!(v[0].1, Verdict::Fail);
+}

@@ -18,10 +18,11 @@ use crate::runbook::verify::{KubeCheck, Track};
 pub struct Outcome {
     pub verdict: Verdict,
     pub evidence: String,
-    /// A failure only because a rollout is under way and progressing (as Kubernetes
-    /// says: not past its progress deadline): it blocks the gate, but the item is not
-    /// marked failed for it.
-    pub progressing: bool,
+    /// Not yet a verdict to record, though the gate reads it: a failure only because a
+    /// rollout is under way and progressing (as Kubernetes says: not past its progress
+    /// deadline), or unknown only because this console has had no answer yet since it
+    /// started. The item is not marked failed, nor opened again, for it.
+    pub not_yet: bool,
 }
 
 impl Outcome {
@@ -29,21 +30,21 @@ impl Outcome {
         Outcome {
             verdict: Verdict::Pass,
             evidence: e,
-            progressing: false,
+            not_yet: false,
         }
     }
     pub fn fail(e: String) -> Self {
         Outcome {
             verdict: Verdict::Fail,
             evidence: e,
-            progressing: false,
+            not_yet: false,
         }
     }
     pub fn unknown(e: String) -> Self {
         Outcome {
             verdict: Verdict::Unknown,
             evidence: e,
-            progressing: false,
+            not_yet: false,
         }
     }
 }
@@ -142,7 +143,11 @@ impl State {
                 .last_value
                 .map(|(_, at)| format!(": no fresh value since {}", self.zone.hms(at)))
                 .unwrap_or_else(|| ": no value yet".into());
-            return Outcome::unknown(format!("{}{since}", def.title));
+            return Outcome {
+                // Prometheus has not answered this console yet at all.
+                not_yet: m.last_value.is_none() && m.reading.is_none(),
+                ..Outcome::unknown(format!("{}{since}", def.title))
+            };
         }
         use super::metrics::Reading;
         let values: Vec<(String, f64)> = match &m.reading {
@@ -223,7 +228,10 @@ impl State {
         match &self.cluster.link {
             Link::Live => {}
             Link::Connecting => {
-                return Outcome::unknown("no answer from the Kubernetes API yet".into());
+                return Outcome {
+                    not_yet: true,
+                    ..Outcome::unknown("no answer from the Kubernetes API yet".into())
+                };
             }
             Link::Lost { since, error } => {
                 return Outcome::unknown(format!(
@@ -325,7 +333,7 @@ impl State {
             Outcome::pass(seen.join("; "))
         } else {
             Outcome {
-                progressing: rolling == bad.len(),
+                not_yet: rolling == bad.len(),
                 ..Outcome::fail(bad.join("; "))
             }
         }
