@@ -861,8 +861,9 @@ fn settle_check(
         .and_then(|v| v.kube.as_ref())
         .is_some_and(|k| k.watched());
     let c = &mut s.checklist.checks[i];
-    if o.not_yet && o.verdict == V::Unknown {
-        // Nothing heard yet since this console started: what the journal holds stands.
+    if o.verdict == V::Unknown && (o.not_yet || s.checklist.marks[i].mark == Mark::Failed) {
+        // Nothing heard yet since this console started, or a failure that can no longer
+        // be checked: what the journal holds stands (only a pass clears a failure).
         return;
     }
     if o.verdict != V::Fail {
@@ -2159,6 +2160,17 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                             ""
                         }
                     )),
+                    // Failed when last known: losing the data does not loosen the gate.
+                    V::Unknown if s.checklist.marks[i].mark == Mark::Failed => {
+                        let m = &s.checklist.marks[i];
+                        blockers.push(format!(
+                            "verification failed: {text}: {}{}, and it cannot be checked now: {}",
+                            m.evidence.as_deref().unwrap_or("failed"),
+                            m.at.map(|t| format!(" (at {})", s.zone.hms(t)))
+                                .unwrap_or_default(),
+                            o.evidence
+                        ))
+                    }
                     V::Unknown => match vfold.iter_mut().find(|(why, _)| *why == o.evidence) {
                         Some((_, names)) => names.push(text.clone()),
                         None => vfold.push((o.evidence.clone(), vec![text.clone()])),

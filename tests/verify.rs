@@ -1061,3 +1061,32 @@ fn a_restarted_console_does_not_reopen_items_before_it_has_heard_anything() {
     let v = verified(&page_load(&mut s, 2.5, 2));
     assert_eq!(v[0].1, Verdict::Fail);
 }
+
+/// A failure stays a failure when the data goes: only a pass clears it, and the gate stays
+/// blocked (not merely unknown, which a reason could override).
+#[test]
+fn losing_the_data_does_not_loosen_a_failed_verification() {
+    let mut s = driving(&runbook(PAGE_LOAD, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    page_load(&mut s, 2.5, 1);
+    assert_eq!(mark(&s, "prep-page-load").0, Mark::Failed);
+    let later = 1 + s.stale_after + 1;
+    assert!(
+        verified(&tick(&mut s, later)).is_empty(),
+        "nothing new is known"
+    );
+    assert_eq!(mark(&s, "prep-page-load").0, Mark::Failed);
+    let (blockers, unknown) = gates(&s, 0);
+    assert!(
+        blockers.iter().any(|b| b.starts_with(
+            "verification failed: Page load time < 2 s: Page load time p95 2.50 s ≥ 2.00 s (at 20:00:00), and it cannot be checked now: Page load time p95: no fresh value since 20:00:01"
+        )),
+        "{blockers:?}"
+    );
+    assert!(
+        !unknown.iter().any(|u| u.contains("Page load")),
+        "{unknown:?}"
+    );
+    // A fresh pass clears it.
+    let v = verified(&page_load(&mut s, 1.0, later + 1));
+    assert_eq!(v[0].1, Verdict::Pass);
+}
