@@ -1083,7 +1083,7 @@ fn losing_the_data_does_not_loosen_a_failed_verification() {
         "{blockers:?}"
     );
     assert!(
-        !unknown.iter().any(|u| u.contains("Page load")),
+        !unknown.iter().any(|u| u.contains("Page load time < 2 s")),
         "{unknown:?}"
     );
     // A fresh pass clears it.
