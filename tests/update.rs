@@ -233,6 +233,8 @@ fn advance_to_ten_percent(s: &mut State) {
             message: "ok".into(),
         },
     );
+    // The cluster as the action left it.
+    update(s, Event::Cluster(cluster(9, 1)));
 }
 
 /// A fresh reading of the gauge `id`, sampled at `at`.

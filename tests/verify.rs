@@ -1090,3 +1090,20 @@ fn losing_the_data_does_not_loosen_a_failed_verification() {
     let v = verified(&page_load(&mut s, 1.0, later + 1));
     assert_eq!(v[0].1, Verdict::Pass);
 }
+
+/// A Deployment with no replicas is not "all pods ready": 0/0 proves nothing.
+#[test]
+fn no_replicas_is_not_all_ready() {
+    let item = "          - id: prep-canary-pods
+            text: Canary pods ready
+            verify: {kube: pods_ready, deployment: canary}
+";
+    let s = driving(&runbook(item, ""), snap(ready_pods(0), "erp:v0.9.3"));
+    let (blockers, _) = gates(&s, 0);
+    assert!(
+        blockers.iter().any(|b| b
+            == "verification failed: Canary pods ready: erp-backend-canary has 0 replicas: nothing serves"),
+        "{blockers:?}"
+    );
+    assert_ne!(mark(&s, "prep-canary-pods").0, Mark::Done);
+}

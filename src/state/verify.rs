@@ -249,6 +249,11 @@ impl State {
                 bad.push(format!("Deployment {name} is not in the cluster"));
                 continue;
             };
+            // Nothing asked for is not "all ready": 0/0 proves nothing.
+            if d.desired == 0 && matches!(check, KubeCheck::Available | KubeCheck::PodsReady) {
+                bad.push(format!("{name} has 0 replicas: nothing serves"));
+                continue;
+            }
             match check {
                 KubeCheck::Available => match rollout_status(d) {
                     RolloutStatus::Complete if d.available >= d.desired => {
