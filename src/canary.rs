@@ -3,7 +3,7 @@
 //! the one place that matches on the strategy (`Split`); everything here is pure, on the
 //! cluster as last seen.
 
-use crate::cluster::{Cluster, RolloutStatus, rollout_status};
+use crate::cluster::{Cluster, RolloutStatus, RouteKind, rollout_status};
 use crate::effect::KubeOp;
 use crate::runbook::{KubeTarget, Split};
 
@@ -18,10 +18,10 @@ pub struct Step {
 }
 
 /// The objects of a target that the console watches and marks as driven by it: its two
-/// Deployments, and its HTTPRoute when the traffic is split by the Gateway API.
-pub fn objects(k: &KubeTarget) -> (Vec<String>, Option<String>) {
+/// Deployments, and the route whose weights split its traffic when its strategy uses one.
+pub fn objects(k: &KubeTarget) -> (Vec<String>, Option<(RouteKind, String)>) {
     let route = match k.split() {
-        Split::Gateway { route, .. } => Some(route.to_string()),
+        Split::Route { kind, route, .. } => Some((kind, route.to_string())),
         Split::Replicas(_) => None,
     };
     (vec![k.stable.clone(), k.canary.clone()], route)
@@ -41,13 +41,14 @@ pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
 /// records.
 pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> Step {
     match k.split() {
-        Split::Gateway {
+        Split::Route {
+            kind,
             route,
             stable,
             canary,
         } => {
-            let mut step = weights(k, cluster, route, stable, canary, traffic);
-            step.blockers = gateway_blockers(k, cluster, route, traffic);
+            let mut step = weights(k, cluster, kind, route, stable, canary, traffic);
+            step.blockers = route_blockers(k, cluster, kind, route, traffic);
             step
         }
         Split::Replicas(total) if traffic >= 100 => {
@@ -107,7 +108,8 @@ pub fn rollback(
     started: bool,
 ) -> Result<Step, String> {
     match k.split() {
-        Split::Gateway {
+        Split::Route {
+            kind,
             route,
             stable,
             canary,
@@ -115,10 +117,11 @@ pub fn rollback(
             let weight = cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
             if !started && weight == Some(0) {
                 return Err(format!(
-                    "nothing to roll back: HTTPRoute {route} sends nothing to {canary}"
+                    "nothing to roll back: {} {route} sends nothing to {canary}",
+                    kind.kind()
                 ));
             }
-            let mut step = weights(k, cluster, route, stable, canary, 0);
+            let mut step = weights(k, cluster, kind, route, stable, canary, 0);
             step.plan.insert(
                 0,
                 format!(
@@ -126,7 +129,8 @@ pub fn rollback(
                 ),
             );
             step.title = format!(
-                "Roll back: HTTPRoute {route} sends all traffic to {stable} ({stable}=100, {canary}=0)"
+                "Roll back: {} {route} sends all traffic to {stable} ({stable}=100, {canary}=0)",
+                kind.kind()
             );
             Ok(step)
         }
@@ -224,7 +228,7 @@ pub fn rollback(
 /// inspection) and while the rollout is under way.
 pub fn retire(k: &KubeTarget, cluster: &Cluster) -> Option<(String, KubeOp)> {
     match k.split() {
-        Split::Gateway { .. } => None,
+        Split::Route { .. } => None,
         Split::Replicas(_) => {
             let stable = cluster.deployment(&k.stable)?;
             let canary = cluster.deployment(&k.canary)?;
@@ -282,11 +286,19 @@ pub fn drift(
                 )
             })
         }
-        Split::Gateway { route, canary, .. } => {
+        Split::Route {
+            kind,
+            route,
+            canary,
+            ..
+        } => {
             let r = cluster.snap.route.as_ref()?;
             let share = r.percent(canary)?;
             (share.round() as u32 != traffic).then(|| {
-                format!("HTTPRoute {route} sends {share:.0}% to {canary}; {name} means {traffic}%")
+                format!(
+                    "{} {route} sends {share:.0}% to {canary}; {name} means {traffic}%",
+                    kind.kind()
+                )
             })
         }
     }
@@ -298,7 +310,7 @@ pub fn canary_idle(k: &KubeTarget, cluster: &Cluster) -> bool {
         Split::Replicas(_) => cluster
             .deployment(&k.canary)
             .is_some_and(|d| d.desired == 0 && d.ready == 0),
-        Split::Gateway { canary, .. } => {
+        Split::Route { canary, .. } => {
             cluster.snap.route.as_ref().and_then(|r| r.weight(canary)) == Some(0)
         }
     }
@@ -318,11 +330,12 @@ pub fn previous_revision(cluster: &Cluster, deploy: &str) -> Option<(i64, String
     revs.iter().rev().nth(1).cloned()
 }
 
-/// Gateway API: the HTTPRoute's weights for `traffic` percent to the canary, and the
-/// canary scaled up first when it has fewer pods than its share needs.
+/// The route's weights for `traffic` percent to the canary, and the canary scaled up
+/// first when it has fewer pods than its share needs.
 fn weights(
     k: &KubeTarget,
     cluster: &Cluster,
+    kind: RouteKind,
     route: &str,
     stable: &str,
     canary: &str,
@@ -334,11 +347,13 @@ fn weights(
     ];
     let title = if traffic >= 100 {
         format!(
-            "Send all traffic to the canary: HTTPRoute {route} weights {stable}=0, {canary}=100"
+            "Send all traffic to the canary: {} {route} weights {stable}=0, {canary}=100",
+            kind.kind()
         )
     } else {
         format!(
-            "Shift traffic to {traffic}%: HTTPRoute {route} weights {stable}={}, {canary}={traffic}",
+            "Shift traffic to {traffic}%: {} {route} weights {stable}={}, {canary}={traffic}",
+            kind.kind(),
             100 - traffic
         )
     };
@@ -363,13 +378,14 @@ fn weights(
         plan.push(format!("Now: {}", r.describe()));
     }
     plan.push(
-        "The gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
+        "The mesh or gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
             .into(),
     );
     Step {
         title,
         plan,
         op: KubeOp::Weights {
+            kind,
             route: route.to_string(),
             weights,
             canary: k.canary.clone(),
@@ -380,11 +396,18 @@ fn weights(
     }
 }
 
-fn gateway_blockers(k: &KubeTarget, cluster: &Cluster, route: &str, traffic: u32) -> Vec<String> {
+fn route_blockers(
+    k: &KubeTarget,
+    cluster: &Cluster,
+    kind: RouteKind,
+    route: &str,
+    traffic: u32,
+) -> Vec<String> {
     let mut b = Vec::new();
     if cluster.snap.route.is_none() {
         b.push(format!(
-            "HTTPRoute {route} has not been seen in the cluster"
+            "{} {route} has not been seen in the cluster",
+            kind.kind()
         ));
     }
     if traffic > 0 && cluster.deployment(&k.canary).is_some_and(|d| d.ready == 0) {
@@ -478,7 +501,8 @@ pub fn rollback_steps(
         ];
     }
     match k.split() {
-        Split::Gateway {
+        Split::Route {
+            kind,
             route,
             stable: sb,
             canary: cb,
@@ -487,7 +511,7 @@ pub fn rollback_steps(
             let cw = w.and_then(|r| r.weight(cb));
             vec![
                 LiveStep {
-                    text: format!("HTTPRoute {route}: {sb}=100, {cb}=0"),
+                    text: format!("{} {route}: {sb}=100, {cb}=0", kind.kind()),
                     seen: w.map_or("the route not seen".into(), |r| r.describe()),
                     done: cw == Some(0),
                 },

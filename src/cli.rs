@@ -34,10 +34,14 @@ pub enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
         /// Runbook file (default: the built-in demo runbook, assets/runbooks/demo.yaml).
-        #[arg(long, conflicts_with = "gateway")]
+        #[arg(long, conflicts_with_all = ["gateway", "traffic"])]
         runbook: Option<PathBuf>,
-        /// Canary traffic by Gateway API HTTPRoute weights rather than replica counts:
-        /// the built-in assets/runbooks/demo-gateway.yaml on assets/scenarios/gateway.yaml.
+        /// How the built-in demo splits canary traffic: `replica-ratio` (the default),
+        /// `gateway-api` (HTTPRoute weights: assets/runbooks/demo-gateway.yaml on
+        /// assets/scenarios/gateway.yaml).
+        #[arg(long, value_parser = strategy, conflicts_with = "gateway")]
+        traffic: Option<crate::runbook::TrafficStrategy>,
+        /// The same as `--traffic gateway-api`.
         #[arg(long)]
         gateway: bool,
         /// Where to write a kubeconfig for the simulated cluster (default: a temp file).
@@ -238,4 +242,13 @@ impl ViewArgs {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "operator".into())
     }
+}
+
+/// A traffic strategy as the runbook spells it (`gateway-api`).
+fn strategy(s: &str) -> Result<crate::runbook::TrafficStrategy, String> {
+    serde_yaml::from_str(s).map_err(|e| {
+        let e = e.to_string();
+        // serde says which are allowed; the position in a one-word document is noise.
+        e.split(" at line").next().unwrap_or(&e).to_string()
+    })
 }

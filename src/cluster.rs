@@ -73,15 +73,41 @@ pub struct Snapshot {
     pub deployments: Vec<DeployView>,
     pub replicasets: Vec<RsView>,
     pub pods: Vec<PodView>,
-    /// Gateway API: the HTTPRoute that splits the traffic, when the runbook uses one.
+    /// The route whose weights split the traffic, when the runbook's strategy uses one.
     pub route: Option<RouteView>,
 }
 
-/// An HTTPRoute's backends and their weights, as the cluster reports them.
+/// The kind of object whose backend weights split a target's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Gateway API `HTTPRoute`: `spec.rules[].backendRefs[]` by Service name.
+    #[default]
+    HttpRoute,
+}
+
+impl RouteKind {
+    /// The object's kind, as the API and kubectl name it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            RouteKind::HttpRoute => "HTTPRoute",
+        }
+    }
+
+    /// What the route calls one of its backends.
+    pub fn backend(self) -> &'static str {
+        match self {
+            RouteKind::HttpRoute => "backendRef",
+        }
+    }
+}
+
+/// A route's backends and their weights, as the cluster reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteView {
+    pub kind: RouteKind,
     pub name: String,
-    /// (backendRef name, weight), over all rules, in order. A missing weight is 1.
+    /// (backend name, weight), over all rules, in order, with the API's default weight
+    /// where one is not written.
     pub backends: Vec<(String, u32)>,
 }
 
@@ -110,7 +136,12 @@ impl RouteView {
             .iter()
             .map(|(n, w)| format!("{n}={w}"))
             .collect();
-        format!("HTTPRoute {} weights {}", self.name, parts.join(", "))
+        format!(
+            "{} {} weights {}",
+            self.kind.kind(),
+            self.name,
+            parts.join(", ")
+        )
     }
 }
 

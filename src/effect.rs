@@ -1,5 +1,6 @@
 //! Effects: what `update` asks the driver to do. Data only; the driver runs them.
 
+use crate::cluster::RouteKind;
 use crate::journal::Record;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +71,10 @@ pub enum KubeOp {
     },
     /// What `kubectl rollout undo` does: back to the previous revision's template.
     Undo { deployment: String },
-    /// Set the HTTPRoute's backend weights (Gateway API), and first make sure the canary
+    /// Set the backend weights of the route of `kind`, and first make sure the canary
     /// Deployment has at least `canary_replicas` pods to take its share.
     Weights {
+        kind: RouteKind,
         route: String,
         weights: Vec<(String, u32)>,
         canary: String,
@@ -111,10 +113,10 @@ impl KubeOp {
         }
     }
 
-    /// The HTTPRoute the action changes, if any.
-    pub fn route(&self) -> Option<&String> {
+    /// The route the action changes, if any.
+    pub fn route(&self) -> Option<(RouteKind, &String)> {
         match self {
-            KubeOp::Weights { route, .. } => Some(route),
+            KubeOp::Weights { kind, route, .. } => Some((*kind, route)),
             KubeOp::Steps(ops) => ops.iter().find_map(|o| o.route()),
             _ => None,
         }
@@ -142,9 +144,19 @@ impl std::fmt::Display for KubeOp {
             KubeOp::Undo { deployment } => {
                 write!(f, "roll {deployment} back to its previous revision")
             }
-            KubeOp::Weights { route, weights, .. } => {
+            KubeOp::Weights {
+                kind,
+                route,
+                weights,
+                ..
+            } => {
                 let each: Vec<String> = weights.iter().map(|(n, w)| format!("{n}={w}")).collect();
-                write!(f, "set HTTPRoute {route}'s weights to {}", each.join(", "))
+                write!(
+                    f,
+                    "set {} {route}'s weights to {}",
+                    kind.kind(),
+                    each.join(", ")
+                )
             }
             KubeOp::Pause {
                 deployments,

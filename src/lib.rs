@@ -40,6 +40,15 @@ pub mod builtin {
     pub const DEMO_LABEL: &str = "built-in demo runbook";
     pub const DEMO_GATEWAY_LABEL: &str = "built-in gateway demo runbook";
 
+    /// The built-in demo of a traffic strategy: its runbook's label and its scenario.
+    pub fn demo(strategy: crate::runbook::TrafficStrategy) -> (&'static str, &'static str) {
+        use crate::runbook::TrafficStrategy::*;
+        match strategy {
+            ReplicaRatio => (DEMO_LABEL, DEFAULT_SCENARIO),
+            GatewayApi => (DEMO_GATEWAY_LABEL, GATEWAY_SCENARIO),
+        }
+    }
+
     /// The built-in runbook a session names (its file name for messages, its text).
     pub fn runbook(label: &str) -> Option<(&'static str, &'static str)> {
         match label {

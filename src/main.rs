@@ -125,6 +125,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
         Command::Demo {
             scenario,
             runbook,
+            traffic,
             gateway,
             kubeconfig_out,
             console,
@@ -132,11 +133,12 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             let (rb, label) = match &runbook {
                 Some(p) => (runbook::load(p)?, label_of(p)),
                 None => {
-                    let label = if gateway {
-                        builtin::DEMO_GATEWAY_LABEL
-                    } else {
-                        builtin::DEMO_LABEL
+                    let strategy = match (traffic, gateway) {
+                        (Some(s), _) => s,
+                        (None, true) => runbook::TrafficStrategy::GatewayApi,
+                        (None, false) => runbook::TrafficStrategy::ReplicaRatio,
                     };
+                    let label = builtin::demo(strategy).0;
                     let (file, text) = builtin::runbook(label).expect("a built-in runbook");
                     (
                         runbook::parse_runbook(Path::new(file), text)?,
@@ -147,11 +149,8 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             // The simulated cluster splits traffic the way the runbook does.
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
-                None => runbook::parse_scenario(match rb.kubernetes.traffic.strategy {
-                    runbook::TrafficStrategy::GatewayApi => builtin::GATEWAY_SCENARIO,
-                    runbook::TrafficStrategy::ReplicaRatio => builtin::DEFAULT_SCENARIO,
-                })
-                .map_err(anyhow::Error::msg)?,
+                None => runbook::parse_scenario(builtin::demo(rb.kubernetes.traffic.strategy).1)
+                    .map_err(anyhow::Error::msg)?,
             };
             let layout = layout::load(&console.view.layout)?;
             let sim = warroom::sim::start(sc, 0, 0).await?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use tokio::sync::mpsc;
+use warroom::cluster::RouteKind;
 use warroom::effect::{Audit, KubeOp};
 use warroom::event::Event;
 use warroom::kube::lease::Marked;
@@ -400,7 +401,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         client.clone(),
         &ns,
         vec![STABLE.into(), CANARY.into()],
-        Some(STABLE.into()),
+        Some((RouteKind::HttpRoute, STABLE.into())),
         tx,
     );
     let (ltx, mut lrx) = mpsc::unbounded_channel();
@@ -412,7 +413,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         false,
         Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: Some(STABLE.into()),
+            route: Some((RouteKind::HttpRoute, STABLE.into())),
         },
         ltx,
     );
@@ -445,6 +446,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         &ns,
         &fence,
         KubeOp::Weights {
+            kind: RouteKind::HttpRoute,
             route: STABLE.into(),
             weights: vec![(STABLE.into(), 90), (CANARY.into(), 10)],
             canary: CANARY.into(),

@@ -348,7 +348,8 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
     let rb = parse_runbook(Path::new("gw.yaml"), &src).unwrap();
     assert_eq!(
         rb.kubernetes.split(),
-        warroom::runbook::Split::Gateway {
+        warroom::runbook::Split::Route {
+            kind: warroom::cluster::RouteKind::HttpRoute,
             route: "web",
             stable: "web",
             canary: "web-canary"
@@ -363,13 +364,14 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
         m.starts_with("`replicas` belongs to the replica-ratio strategy"),
         "{m}"
     );
-    // a route belongs to gateway-api
+    // a route belongs to the strategies that split by a route's weights
     let (l, c, m) = one(&bad(|s| {
         s.replace("    replicas: 4\n", "    replicas: 4\n    route: web\n")
     }));
     assert_eq!((l, c), (14, 12));
     assert!(
-        m.starts_with("`route` belongs to the gateway-api strategy"),
+        m.starts_with("`route` belongs to a strategy that splits traffic by a route's weights")
+            && m.contains("`strategy: gateway-api`"),
         "{m}"
     );
     // replica-ratio without replicas says what to add

@@ -12,7 +12,7 @@ use warroom::event::Event;
 use warroom::journal::{Entry, Mark, Record};
 use warroom::layout::Pane;
 use warroom::runbook::parse_runbook;
-use warroom::state::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
+use warroom::state::cluster::{DeployView, PodView, RouteKind, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
 use warroom::state::triggers::Verdict;
 use warroom::state::{Driver, Mode, Proposal, Row, State};
@@ -1009,6 +1009,7 @@ fn gateway_state() -> State {
     let mut s = State::new(Arc::new(rb), "lin", t0());
     let mut snap = cluster(10, 2);
     snap.route = Some(RouteView {
+        kind: RouteKind::HttpRoute,
         name: "erp-backend".into(),
         backends: vec![
             ("erp-backend".into(), 100),
@@ -1056,6 +1057,7 @@ fn gateway_stages_set_route_weights_and_grow_the_canary_for_its_share() {
     assert_eq!(
         op,
         &KubeOp::Weights {
+            kind: RouteKind::HttpRoute,
             route: "erp-backend".into(),
             weights: vec![
                 ("erp-backend".into(), 90),

@@ -38,13 +38,13 @@ pub const FENCE_LABEL: &str = "warroom.io/driver";
 #[derive(Debug, Clone, Default)]
 pub struct Marked {
     pub deployments: Vec<String>,
-    /// The Gateway API HTTPRoute whose weights the console sets, if any.
-    pub route: Option<String>,
+    /// The route whose weights the console sets, if the strategy uses one.
+    pub route: Option<(crate::cluster::RouteKind, String)>,
 }
 
 impl Marked {
-    /// The objects of a release's target: its two Deployments, and the HTTPRoute when the
-    /// traffic is split by the Gateway API.
+    /// The objects of a release's target: its two Deployments, and its route when the
+    /// traffic is split by a route's weights.
     pub fn of(k: &crate::runbook::KubeTarget) -> Marked {
         let (deployments, route) = crate::canary::objects(k);
         Marked { deployments, route }
@@ -253,9 +253,9 @@ pub async fn mark(client: &Client, ns: &str, marked: &Marked, fence: &str) -> Re
     for d in &marked.deployments {
         gone(deps.patch(d, &pp, &Patch::Merge(&patch)).await.map(|_| ()))?;
     }
-    if let Some(r) = &marked.route {
+    if let Some((kind, r)) = &marked.route {
         let routes: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), ns, &super::httproute());
+            Api::namespaced_with(client.clone(), ns, &super::route_resource(*kind));
         gone(
             routes
                 .patch(r, &pp, &Patch::Merge(&patch))

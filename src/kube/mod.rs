@@ -20,7 +20,7 @@ use kube::{Client, Config, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::cluster::{DeployView, PodView, RouteView, RsView, Snapshot};
+use crate::cluster::{DeployView, PodView, RouteKind, RouteView, RsView, Snapshot};
 use crate::effect::{Audit, KubeOp};
 use crate::event::Event;
 use crate::text::clean;
@@ -73,14 +73,14 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow
     Ok(Client::try_from(config)?)
 }
 
-/// Watch the namespace's Deployments, ReplicaSets and pods (and, with the Gateway API
-/// strategy, the HTTPRoute); send a snapshot of the release's objects whenever they
+/// Watch the namespace's Deployments, ReplicaSets and pods (and the route whose weights
+/// split the traffic, when the strategy uses one); send a snapshot of the release's objects whenever they
 /// change, and `ClusterLost` when the API fails.
 pub fn spawn_watch(
     client: Client,
     ns: &str,
     deployments: Vec<String>,
-    route: Option<String>,
+    route: Option<(RouteKind, String)>,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     let ns = ns.to_string();
@@ -107,7 +107,8 @@ pub fn spawn_watch(
             let (deps, dw) = reflector::store::<Deployment>();
             let (rss, rw) = reflector::store::<ReplicaSet>();
             let (pods, pw) = reflector::store::<Pod>();
-            let hw = reflector::store::Writer::<DynamicObject>::new(httproute());
+            let kind = route.as_ref().map(|(k, _)| *k).unwrap_or_default();
+            let hw = reflector::store::Writer::<DynamicObject>::new(route_resource(kind));
             let routes = hw.as_reader();
             let mut streams = vec![
                 reflector::reflector(
@@ -138,8 +139,12 @@ pub fn spawn_watch(
                 .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
                 .boxed(),
             ];
-            if let Some(name) = &route {
-                let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &httproute());
+            if let Some((kind, name)) = &route {
+                let api = Api::<DynamicObject>::namespaced_with(
+                    client.clone(),
+                    &ns,
+                    &route_resource(*kind),
+                );
                 streams.push(
                     reflector::reflector(
                         hw,
@@ -192,12 +197,12 @@ pub fn spawn_watch(
                             continue;
                         }
                         let mut snap = snapshot(&deps, &rss, &pods, &deployments);
-                        snap.route = route.as_ref().and_then(|name| {
+                        snap.route = route.as_ref().and_then(|(kind, name)| {
                             routes
                                 .state()
                                 .iter()
                                 .find(|r| r.name_any() == *name)
-                                .map(|r| route_view(r))
+                                .map(|r| route_view(*kind, r))
                         });
                         if last.as_ref() != Some(&snap) {
                             last = Some(snap.clone());
@@ -232,24 +237,36 @@ pub fn spawn_watch(
     })
 }
 
-/// Gateway API's HTTPRoute, which k8s-openapi does not know: a dynamic resource.
-pub fn httproute() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
-        "httproutes",
-    )
+/// The API resource of a route kind; k8s-openapi knows none of them: dynamic resources.
+pub fn route_resource(kind: RouteKind) -> ApiResource {
+    let (group, version, plural) = route_api(kind);
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.kind()), plural)
 }
 
-pub fn route_view(r: &DynamicObject) -> RouteView {
+/// (group, version, plural) of a route kind.
+fn route_api(kind: RouteKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        RouteKind::HttpRoute => ("gateway.networking.k8s.io", "v1", "httproutes"),
+    }
+}
+
+/// The route's backends and weights, read the way the gateway reads them.
+pub fn route_view(kind: RouteKind, r: &DynamicObject) -> RouteView {
     let mut backends = Vec::new();
-    for rule in r.data["spec"]["rules"].as_array().into_iter().flatten() {
-        for b in rule["backendRefs"].as_array().into_iter().flatten() {
-            let name = clean(b["name"].as_str().unwrap_or("")).into_owned();
-            let weight = b["weight"].as_u64().unwrap_or(1).min(1_000_000) as u32;
-            backends.push((name, weight));
+    match kind {
+        RouteKind::HttpRoute => {
+            for rule in r.data["spec"]["rules"].as_array().into_iter().flatten() {
+                for b in rule["backendRefs"].as_array().into_iter().flatten() {
+                    let name = clean(b["name"].as_str().unwrap_or("")).into_owned();
+                    // The Gateway API's default weight is 1.
+                    let weight = b["weight"].as_u64().unwrap_or(1).min(1_000_000) as u32;
+                    backends.push((name, weight));
+                }
+            }
         }
     }
     RouteView {
+        kind,
         name: clean(&r.name_any()).into_owned(),
         backends,
     }
@@ -647,6 +664,7 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
         }
         KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, fence).await,
         KubeOp::Weights {
+            kind,
             route,
             weights,
             canary,
@@ -659,12 +677,13 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
                 patch_fenced(&api, canary, fence, set_replicas(*n), &what).await?;
                 done.push(format!("{canary} scaled to {n}"));
             }
-            let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
+            let routes: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), ns, &route_resource(*kind));
             let r = routes
                 .get(route)
                 .await
-                .map_err(err(&format!("read HTTPRoute {route}")))?;
-            let patch = weights_patch(&r, weights)?;
+                .map_err(err(&format!("read {} {route}", kind.kind())))?;
+            let patch = weights_patch(*kind, &r, weights)?;
             let mut ops = Vec::new();
             merge_ops(
                 &serde_json::to_value(&r).unwrap_or_default(),
@@ -672,9 +691,9 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
                 "",
                 &mut ops,
             );
-            let what = format!("set the weights of HTTPRoute {route}");
+            let what = format!("set the weights of {} {route}", kind.kind());
             let r = patch_fenced(&routes, route, fence, ops, &what).await?;
-            done.push(format!("now {}", route_view(&r).describe()));
+            done.push(format!("now {}", route_view(*kind, &r).describe()));
             Ok(done.join("; "))
         }
         KubeOp::Pause {
@@ -716,27 +735,42 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
 /// are a list, which a merge patch replaces whole, so the patch carries them all, and the
 /// resourceVersion read makes it fail with a conflict if the route changed meanwhile.
 /// (It is sent as the equivalent JSON patch, under the console's mark: see `merge_ops`.)
-fn weights_patch(route: &DynamicObject, weights: &[(String, u32)]) -> Result<Value, String> {
-    let mut rules = route.data["spec"]["rules"].clone();
+fn weights_patch(
+    kind: RouteKind,
+    route: &DynamicObject,
+    weights: &[(String, u32)],
+) -> Result<Value, String> {
     let mut found = vec![false; weights.len()];
-    for rule in rules.as_array_mut().into_iter().flatten() {
-        for b in rule["backendRefs"].as_array_mut().into_iter().flatten() {
-            if let Some(i) = weights.iter().position(|(n, _)| b["name"] == n.as_str()) {
-                b["weight"] = json!(weights[i].1);
-                found[i] = true;
-            }
+    let mut set = |name: &Value, weight: &mut Value| {
+        if let Some(i) = weights.iter().position(|(n, _)| name == n.as_str()) {
+            *weight = json!(weights[i].1);
+            found[i] = true;
         }
-    }
+    };
+    let spec = match kind {
+        RouteKind::HttpRoute => {
+            let mut rules = route.data["spec"]["rules"].clone();
+            for rule in rules.as_array_mut().into_iter().flatten() {
+                for b in rule["backendRefs"].as_array_mut().into_iter().flatten() {
+                    let name = b["name"].clone();
+                    set(&name, &mut b["weight"]);
+                }
+            }
+            json!({"rules": rules})
+        }
+    };
     if let Some(i) = found.iter().position(|f| !f) {
         return Err(format!(
-            "HTTPRoute {} has no backendRef named {}: check traffic.stable_backend and traffic.canary_backend in the runbook",
+            "{} {} has no {} named {}: check traffic.stable_backend and traffic.canary_backend in the runbook",
+            kind.kind(),
             route.name_any(),
+            kind.backend(),
             weights[i].0
         ));
     }
     Ok(json!({
         "metadata": {"resourceVersion": route.metadata.resource_version},
-        "spec": {"rules": rules}
+        "spec": spec
     }))
 }
 
@@ -839,27 +873,28 @@ pub async fn record_events(
         Err(e) => ("Warning", format!("{}; FAILED: {e}", audit.message)),
     };
     let message: String = message.chars().take(1000).collect();
-    // The Deployments the action touched, and for the Gateway API the route it changed.
-    let mut targets: Vec<(&str, &str, String, Option<String>)> = Vec::new();
+    // The Deployments the action touched, and the route it changed, if any.
+    let mut targets: Vec<(String, &str, String, Option<String>)> = Vec::new();
     for name in op.deployments() {
         match deps.get_opt(name).await {
-            Ok(Some(d)) => targets.push(("apps/v1", "Deployment", name.clone(), d.metadata.uid)),
+            Ok(Some(d)) => {
+                targets.push(("apps/v1".into(), "Deployment", name.clone(), d.metadata.uid))
+            }
             Ok(None) => {}
             Err(e) => log::warn!("no Event recorded on {name}: {}", plain_error(&e)),
         }
     }
-    if let Some(route) = op.route() {
-        let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &httproute());
+    if let Some((kind, route)) = op.route() {
+        let res = route_resource(kind);
+        let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &res);
         match routes.get_opt(route).await {
-            Ok(Some(r)) => targets.push((
-                "gateway.networking.k8s.io/v1",
-                "HTTPRoute",
-                route.clone(),
-                r.metadata.uid,
-            )),
+            Ok(Some(r)) => {
+                targets.push((res.api_version, kind.kind(), route.clone(), r.metadata.uid))
+            }
             Ok(None) => {}
             Err(e) => log::warn!(
-                "no Event recorded on HTTPRoute {route}: {}",
+                "no Event recorded on {} {route}: {}",
+                kind.kind(),
                 plain_error(&e)
             ),
         }

@@ -429,8 +429,8 @@ fn validate(rb: &Runbook) -> Found {
     }
     let t = &rb.kubernetes.traffic;
     let at = |key: &str| -> Vec<Seg> { vec!["kubernetes".into(), "traffic".into(), key.into()] };
-    match t.strategy {
-        TrafficStrategy::ReplicaRatio => {
+    match rb.kubernetes.split() {
+        Split::Replicas(_) => {
             match t.replicas {
                 None => out.push((
                     at("strategy"),
@@ -452,25 +452,30 @@ fn validate(rb: &Runbook) -> Found {
                 if set {
                     out.push((
                         at(key),
-                        format!("`{key}` belongs to the gateway-api strategy; with replica-ratio the replica counts carry the traffic: remove it, or set `strategy: gateway-api`"),
+                        format!("`{key}` belongs to a strategy that splits traffic by a route's weights; with replica-ratio the replica counts carry the traffic: remove it, or set `strategy: gateway-api` (or `istio`)"),
                     ));
                 }
             }
         }
-        TrafficStrategy::GatewayApi => {
+        Split::Route {
+            kind,
+            stable,
+            canary,
+            ..
+        } => {
             if t.replicas.is_some() {
                 out.push((
                     at("replicas"),
-                    "`replicas` belongs to the replica-ratio strategy; with gateway-api the HTTPRoute's weights carry the traffic: remove it".into(),
+                    format!("`replicas` belongs to the replica-ratio strategy; here the {}'s weights carry the traffic: remove it", kind.kind()),
                 ));
             }
-            if let Split::Gateway { stable, canary, .. } = rb.kubernetes.split()
-                && stable == canary
-            {
+            if stable == canary {
                 out.push((
                     at("canary_backend"),
-                    "the canary backend must differ from the stable one: name the canary's Service"
-                        .into(),
+                    format!(
+                        "the canary backend must differ from the stable one: name the canary's {}",
+                        kind.backend()
+                    ),
                 ));
             }
         }

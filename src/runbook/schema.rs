@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::duration::Dur;
+use crate::cluster::RouteKind;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,8 +185,11 @@ pub enum TrafficStrategy {
 /// The traffic split as the console acts on it, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Split<'a> {
+    /// Replica counts over one Service: (the total number of pods).
     Replicas(u32),
-    Gateway {
+    /// Backend weights on a route of `kind`.
+    Route {
+        kind: RouteKind,
         route: &'a str,
         stable: &'a str,
         canary: &'a str,
@@ -195,13 +199,15 @@ pub enum Split<'a> {
 impl KubeTarget {
     pub fn split(&self) -> Split<'_> {
         let t = &self.traffic;
+        let route = |kind| Split::Route {
+            kind,
+            route: t.route.as_deref().unwrap_or(&self.stable),
+            stable: t.stable_backend.as_deref().unwrap_or(&self.stable),
+            canary: t.canary_backend.as_deref().unwrap_or(&self.canary),
+        };
         match t.strategy {
             TrafficStrategy::ReplicaRatio => Split::Replicas(t.replicas.unwrap_or(0)),
-            TrafficStrategy::GatewayApi => Split::Gateway {
-                route: t.route.as_deref().unwrap_or(&self.stable),
-                stable: t.stable_backend.as_deref().unwrap_or(&self.stable),
-                canary: t.canary_backend.as_deref().unwrap_or(&self.canary),
-            },
+            TrafficStrategy::GatewayApi => route(RouteKind::HttpRoute),
         }
     }
 }

@@ -56,7 +56,8 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 lines.push(traffic_line(&k.stable, pct(a), &k.canary, pct(b)));
             }
         }
-        Split::Gateway {
+        Split::Route {
+            kind,
             route,
             stable,
             canary,
@@ -65,17 +66,21 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
                 let pct = |b: &str| {
                     r.percent(b)
                         .map(|p| format!("{p:.0}%"))
-                        .unwrap_or_else(|| "no backendRef".into())
+                        .unwrap_or_else(|| format!("no {}", kind.backend()))
                 };
                 lines.push(Line::from(Span::styled(
-                    fit(&format!("TRAFFIC by HTTPRoute {route}"), w).into_owned(),
+                    fit(&format!("TRAFFIC by {} {route}", kind.kind()), w).into_owned(),
                     theme.dim,
                 )));
                 lines.push(traffic_line(stable, pct(stable), canary, pct(canary)));
             }
             None => lines.push(Line::from(Span::styled(
                 fit(
-                    &format!("HTTPRoute {route}: not seen in namespace {}", k.namespace),
+                    &format!(
+                        "{} {route}: not seen in namespace {}",
+                        kind.kind(),
+                        k.namespace
+                    ),
                     w,
                 )
                 .into_owned(),
