@@ -912,7 +912,7 @@ pub async fn record_events(
                 ..Default::default()
             },
             involved_object: ObjectReference {
-                api_version: Some(api_version.into()),
+                api_version: Some(api_version),
                 kind: Some(kind.into()),
                 name: Some(name.clone()),
                 namespace: Some(ns.to_string()),
