@@ -36,9 +36,9 @@ pub enum Command {
         /// Runbook file (default: the built-in demo runbook, assets/runbooks/demo.yaml).
         #[arg(long, conflicts_with_all = ["gateway", "traffic"])]
         runbook: Option<PathBuf>,
-        /// How the built-in demo splits canary traffic: `replica-ratio` (the default),
-        /// `gateway-api` (HTTPRoute weights: assets/runbooks/demo-gateway.yaml on
-        /// assets/scenarios/gateway.yaml).
+        /// How the built-in demo splits canary traffic, as a runbook's `traffic.strategy`
+        /// names it (default: replica-ratio); each strategy has its demo runbook and
+        /// scenario in assets/.
         #[arg(long, value_parser = strategy, conflicts_with = "gateway")]
         traffic: Option<crate::runbook::TrafficStrategy>,
         /// The same as `--traffic gateway-api`.
