@@ -83,6 +83,9 @@ pub enum RouteKind {
     /// Gateway API `HTTPRoute`: `spec.rules[].backendRefs[]` by Service name.
     #[default]
     HttpRoute,
+    /// Istio `VirtualService`: `spec.http[].route[]` destinations by subset, or by host
+    /// where they name no subset.
+    VirtualService,
 }
 
 impl RouteKind {
@@ -90,6 +93,7 @@ impl RouteKind {
     pub fn kind(self) -> &'static str {
         match self {
             RouteKind::HttpRoute => "HTTPRoute",
+            RouteKind::VirtualService => "VirtualService",
         }
     }
 
@@ -97,6 +101,7 @@ impl RouteKind {
     pub fn backend(self) -> &'static str {
         match self {
             RouteKind::HttpRoute => "backendRef",
+            RouteKind::VirtualService => "destination",
         }
     }
 }

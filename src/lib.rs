@@ -35,10 +35,13 @@ pub mod builtin {
     pub const DEFAULT_SCENARIO: &str = include_str!("../assets/scenarios/default.yaml");
     pub const DEMO_GATEWAY_RUNBOOK: &str = include_str!("../assets/runbooks/demo-gateway.yaml");
     pub const GATEWAY_SCENARIO: &str = include_str!("../assets/scenarios/gateway.yaml");
+    pub const DEMO_ISTIO_RUNBOOK: &str = include_str!("../assets/runbooks/demo-istio.yaml");
+    pub const ISTIO_SCENARIO: &str = include_str!("../assets/scenarios/istio.yaml");
 
     /// How a journal's session names a built-in runbook.
     pub const DEMO_LABEL: &str = "built-in demo runbook";
     pub const DEMO_GATEWAY_LABEL: &str = "built-in gateway demo runbook";
+    pub const DEMO_ISTIO_LABEL: &str = "built-in istio demo runbook";
 
     /// The built-in demo of a traffic strategy: its runbook's label and its scenario.
     pub fn demo(strategy: crate::runbook::TrafficStrategy) -> (&'static str, &'static str) {
@@ -46,6 +49,7 @@ pub mod builtin {
         match strategy {
             ReplicaRatio => (DEMO_LABEL, DEFAULT_SCENARIO),
             GatewayApi => (DEMO_GATEWAY_LABEL, GATEWAY_SCENARIO),
+            Istio => (DEMO_ISTIO_LABEL, ISTIO_SCENARIO),
         }
     }
 
@@ -54,6 +58,7 @@ pub mod builtin {
         match label {
             DEMO_LABEL => Some(("assets/runbooks/demo.yaml", DEMO_RUNBOOK)),
             DEMO_GATEWAY_LABEL => Some(("assets/runbooks/demo-gateway.yaml", DEMO_GATEWAY_RUNBOOK)),
+            DEMO_ISTIO_LABEL => Some(("assets/runbooks/demo-istio.yaml", DEMO_ISTIO_RUNBOOK)),
             _ => None,
         }
     }

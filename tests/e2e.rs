@@ -199,19 +199,47 @@ async fn canary_share(prom: &warroom::prom::Prom) -> f64 {
 /// them, and a rollback sends everything back to stable at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_weights_move_the_traffic_and_roll_back() {
+    route_weights_move_the_traffic_and_roll_back(
+        warroom::builtin::GATEWAY_SCENARIO,
+        "demo-gateway.yaml",
+        warroom::builtin::DEMO_GATEWAY_RUNBOOK,
+        "HTTPRoute",
+        warroom::sim::SimHandle::httproute,
+        "/spec/rules/0/backendRefs/1/weight",
+    )
+    .await;
+}
+
+/// Istio: the same, by the weights of a VirtualService's destinations (the built-in
+/// `warroom demo --traffic istio`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_weights_move_the_traffic_and_roll_back() {
+    route_weights_move_the_traffic_and_roll_back(
+        warroom::builtin::ISTIO_SCENARIO,
+        "demo-istio.yaml",
+        warroom::builtin::DEMO_ISTIO_RUNBOOK,
+        "VirtualService",
+        warroom::sim::SimHandle::virtualservice,
+        "/spec/http/0/route/1/weight",
+    )
+    .await;
+}
+
+async fn route_weights_move_the_traffic_and_roll_back(
+    scenario: &str,
+    file: &str,
+    runbook: &str,
+    kind: &str,
+    stored: fn(&warroom::sim::SimHandle, &str) -> Option<serde_json::Value>,
+    canary_weight: &str,
+) {
     let common::Rig {
         sim,
         mut app,
         mut rx,
         tasks,
         ..
-    } = common::rig(
-        warroom::builtin::GATEWAY_SCENARIO,
-        "demo-gateway.yaml",
-        warroom::builtin::DEMO_GATEWAY_RUNBOOK,
-        false,
-    )
-    .await;
+    } = common::rig(scenario, file, runbook, false).await;
     let k = app.state.rb.kubernetes.clone();
     until(
         &mut app,
@@ -245,8 +273,9 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
     app.draw(&mut term).unwrap();
     let screen = format!("{:?}", term.backend().buffer());
     assert!(
-        screen.contains("Shift traffic to 10%: HTTPRoute erp-backend weights erp-backend=90,")
-            && screen.contains("erp-backend-canary=10"),
+        screen.contains(&format!(
+            "Shift traffic to 10%: {kind} erp-backend weights erp-backend=90,"
+        )) && screen.contains("erp-backend-canary=10"),
         "{screen}"
     );
     common::confirm(&mut app);
@@ -266,8 +295,8 @@ async fn gateway_weights_move_the_traffic_and_roll_back() {
         },
     )
     .await;
-    let route = sim.httproute("erp-backend").unwrap();
-    assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 10);
+    let route = stored(&sim, "erp-backend").unwrap();
+    assert_eq!(route.pointer(canary_weight), Some(&serde_json::json!(10)));
     assert_eq!(
         replicas(&sim.deployment(&k.canary).unwrap()),
         2,

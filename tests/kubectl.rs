@@ -1164,6 +1164,54 @@ fn gateway_services_and_route_weights_through_kubectl() {
     assert_eq!(weights(&sim), [90, 50]);
 }
 
+/// Istio: the VirtualService as kubectl shows it (by its plural and its short name), and
+/// its destinations' weights patched as an operator would.
+#[test]
+fn istio_virtualservice_weights_through_kubectl() {
+    let Some(sim) = Sim::start(
+        &scenario("600s", "").replace("traffic: {rps: 100", "traffic: {split: istio, rps: 100"),
+        &[],
+    ) else {
+        return;
+    };
+    let svcs = sim.ok(&["get", "svc"]);
+    assert_eq!(rows(&svcs).len(), 2, "{svcs}");
+    let list = sim.ok(&["get", "virtualservices"]);
+    assert_eq!(
+        header(&list),
+        ["NAME", "GATEWAYS", "HOSTS", "AGE"],
+        "{list}"
+    );
+    assert_eq!(rows(&list)[0][..2], ["web", "[\"web\"]"], "{list}");
+    assert_eq!(
+        sim.ok(&["get", "vs", "-o", "name"]).trim(),
+        "virtualservice.networking.istio.io/web"
+    );
+    let weights = |sim: &Sim| -> Vec<i64> {
+        let vs = sim.json(&["get", "virtualservice", "web"]);
+        vs["spec"]["http"][0]["route"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["weight"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(weights(&sim), [100, 0]);
+    let patched = sim.ok(&[
+        "patch",
+        "virtualservice",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/http/0/route/0/weight","value":90},{"op":"replace","path":"/spec/http/0/route/1/weight","value":10}]"#,
+    ]);
+    assert_eq!(
+        patched.trim(),
+        "virtualservice.networking.istio.io/web patched"
+    );
+    assert_eq!(weights(&sim), [90, 10]);
+}
+
 /// What the verifications read, as kubectl reads it: the nodes with their allocatable
 /// capacity, a Secret's metadata (`-o name` and the table), the server's version.
 #[test]

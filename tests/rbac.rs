@@ -348,10 +348,10 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         vec![],
         "requests refused under assets/rbac.yaml"
     );
-    // Exactly what the console uses: every grant but the gateway's is exercised here.
+    // Exactly what the console uses: every grant but the routes' is exercised here.
     let unused: Vec<_> = granted()
         .into_iter()
-        .filter(|(_, r)| r != "httproutes")
+        .filter(|(_, r)| r != "httproutes" && r != "virtualservices")
         .filter(|g| !used(&sim).contains(g))
         .collect();
     assert_eq!(
@@ -393,15 +393,47 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
 /// The Gateway API strategy's requests: the route's watch and its weights.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_of_the_gateway_console_is_allowed() {
+    every_route_request_is_allowed(
+        include_str!("../assets/scenarios/gateway.yaml"),
+        RouteKind::HttpRoute,
+        "httproutes",
+        SimHandle::httproute,
+        "/spec/rules/0/backendRefs",
+    )
+    .await;
+}
+
+/// The Istio strategy's requests: the VirtualService's watch and its weights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_of_the_istio_console_is_allowed() {
+    every_route_request_is_allowed(
+        include_str!("../assets/scenarios/istio.yaml"),
+        RouteKind::VirtualService,
+        "virtualservices",
+        SimHandle::virtualservice,
+        "/spec/http/0/route",
+    )
+    .await;
+}
+
+/// A console that splits traffic by a route of `kind`: the Lease marks the route, the
+/// watch reads its weights, an advance sets them and records an Event on it, all under
+/// assets/rbac.yaml, and the route's rule grants nothing it does not use.
+async fn every_route_request_is_allowed(
+    scenario: &str,
+    kind: RouteKind,
+    plural: &str,
+    stored: fn(&SimHandle, &str) -> Option<serde_json::Value>,
+    backends: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, client, ns) =
-        enforced(include_str!("../assets/scenarios/gateway.yaml"), dir.path()).await;
+    let (sim, client, ns) = enforced(scenario, dir.path()).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let watch = warroom::kube::spawn_watch(
         client.clone(),
         &ns,
         vec![STABLE.into(), CANARY.into()],
-        Some((RouteKind::HttpRoute, STABLE.into())),
+        Some((kind, STABLE.into())),
         tx,
     );
     let (ltx, mut lrx) = mpsc::unbounded_channel();
@@ -413,7 +445,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
         false,
         Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: Some((RouteKind::HttpRoute, STABLE.into())),
+            route: Some((kind, STABLE.into())),
         },
         ltx,
     );
@@ -426,7 +458,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     };
     // The route carries the driver's mark too: its weights are written under it.
     assert_eq!(
-        sim.httproute(STABLE).unwrap()["metadata"]["labels"]["warroom.io/driver"],
+        stored(&sim, STABLE).unwrap()["metadata"]["labels"]["warroom.io/driver"],
         fence.as_str()
     );
     let snap = loop {
@@ -437,16 +469,17 @@ async fn every_request_of_the_gateway_console_is_allowed() {
             _ => panic!("no snapshot; denied: {:?}", denied(&sim)),
         }
     };
+    let name = kind.kind();
     assert_eq!(
         snap.route.unwrap().describe(),
-        "HTTPRoute erp-backend weights erp-backend=100, erp-backend-canary=0"
+        format!("{name} erp-backend weights erp-backend=100, erp-backend-canary=0")
     );
     let said = act(
         &client,
         &ns,
         &fence,
         KubeOp::Weights {
-            kind: RouteKind::HttpRoute,
+            kind,
             route: STABLE.into(),
             weights: vec![(STABLE.into(), 90), (CANARY.into(), 10)],
             canary: CANARY.into(),
@@ -457,11 +490,14 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     .await;
     assert_eq!(
         said,
-        "erp-backend-canary scaled to 3; now HTTPRoute erp-backend weights erp-backend=90, erp-backend-canary=10"
+        format!(
+            "erp-backend-canary scaled to 3; now {name} erp-backend weights erp-backend=90, erp-backend-canary=10"
+        )
     );
-    let route = sim.httproute(STABLE).unwrap();
-    let weights: Vec<i64> = route["spec"]["rules"][0]["backendRefs"]
-        .as_array()
+    let route = stored(&sim, STABLE).unwrap();
+    let weights: Vec<i64> = route
+        .pointer(backends)
+        .and_then(|b| b.as_array())
         .unwrap()
         .iter()
         .map(|b| b["weight"].as_i64().unwrap())
@@ -472,7 +508,7 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     let on_route: Vec<_> = sim
         .events()
         .into_iter()
-        .filter(|e| e["involvedObject"]["kind"] == "HTTPRoute")
+        .filter(|e| e["involvedObject"]["kind"] == name)
         .collect();
     assert_eq!(
         on_route.len(),
@@ -494,13 +530,13 @@ async fn every_request_of_the_gateway_console_is_allowed() {
     );
     let unused: Vec<_> = granted()
         .into_iter()
-        .filter(|(_, r)| r == "httproutes")
+        .filter(|(_, r)| r == plural)
         .filter(|g| !used(&sim).contains(g))
         .collect();
     assert_eq!(
         unused,
         vec![],
-        "the gateway rule grants what the console never uses"
+        "the route's rule grants what the console never uses"
     );
     sim.shutdown().await;
 }

@@ -516,6 +516,7 @@ fn shipped_runbooks_have_no_aliases_and_stars_in_text_are_fine() {
     for f in [
         "assets/runbooks/demo.yaml",
         "assets/runbooks/demo-gateway.yaml",
+        "assets/runbooks/demo-istio.yaml",
         "assets/runbooks/erp-v1.0.0.zh.yaml",
         "assets/runbooks/erp-v1.0.0.en.yaml",
     ] {

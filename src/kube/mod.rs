@@ -247,24 +247,54 @@ pub fn route_resource(kind: RouteKind) -> ApiResource {
 fn route_api(kind: RouteKind) -> (&'static str, &'static str, &'static str) {
     match kind {
         RouteKind::HttpRoute => ("gateway.networking.k8s.io", "v1", "httproutes"),
+        RouteKind::VirtualService => ("networking.istio.io", "v1", "virtualservices"),
     }
 }
 
-/// The route's backends and weights, read the way the gateway reads them.
-pub fn route_view(kind: RouteKind, r: &DynamicObject) -> RouteView {
-    let mut backends = Vec::new();
+/// Where a route kind keeps its rules and each rule's backends under `spec`, and the
+/// weight its API gives a backend beside others when none is written.
+fn route_shape(kind: RouteKind) -> (&'static str, &'static str, u64) {
     match kind {
-        RouteKind::HttpRoute => {
-            for rule in r.data["spec"]["rules"].as_array().into_iter().flatten() {
-                for b in rule["backendRefs"].as_array().into_iter().flatten() {
-                    let name = clean(b["name"].as_str().unwrap_or("")).into_owned();
-                    // The Gateway API's default weight is 1.
-                    let weight = b["weight"].as_u64().unwrap_or(1).min(1_000_000) as u32;
-                    backends.push((name, weight));
-                }
-            }
-        }
+        RouteKind::HttpRoute => ("rules", "backendRefs", 1),
+        RouteKind::VirtualService => ("http", "route", 0),
     }
+}
+
+/// A backend's name as a runbook names it: an HTTPRoute backendRef's Service; a
+/// VirtualService destination's subset (stable and canary as subsets of one host), or
+/// its host where it names no subset.
+fn backend_name(kind: RouteKind, b: &Value) -> &str {
+    match kind {
+        RouteKind::HttpRoute => b["name"].as_str(),
+        RouteKind::VirtualService => b["destination"]["subset"]
+            .as_str()
+            .or(b["destination"]["host"].as_str()),
+    }
+    .unwrap_or("")
+}
+
+/// Whether a rule's backends split by weight: more than one. A rule with one backend (a
+/// header match that sends testers to the canary) routes by its match, and is left alone.
+fn weighted(backends: &[Value]) -> bool {
+    backends.len() > 1
+}
+
+/// The route's weighted backends, read the way the gateway or mesh reads them.
+pub fn route_view(kind: RouteKind, r: &DynamicObject) -> RouteView {
+    let (rules, list, default) = route_shape(kind);
+    let backends = r.data["spec"][rules]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|rule| rule[list].as_array())
+        .filter(|b| weighted(b))
+        .flatten()
+        .map(|b| {
+            let name = clean(backend_name(kind, b)).into_owned();
+            let weight = b["weight"].as_u64().unwrap_or(default).min(1_000_000) as u32;
+            (name, weight)
+        })
+        .collect();
     RouteView {
         kind,
         name: clean(&r.name_any()).into_owned(),
@@ -740,28 +770,23 @@ fn weights_patch(
     route: &DynamicObject,
     weights: &[(String, u32)],
 ) -> Result<Value, String> {
+    let (rules_key, list, _) = route_shape(kind);
+    let mut rules = route.data["spec"][rules_key].clone();
     let mut found = vec![false; weights.len()];
-    let mut set = |name: &Value, weight: &mut Value| {
-        if let Some(i) = weights.iter().position(|(n, _)| name == n.as_str()) {
-            *weight = json!(weights[i].1);
-            found[i] = true;
-        }
-    };
-    let spec = match kind {
-        RouteKind::HttpRoute => {
-            let mut rules = route.data["spec"]["rules"].clone();
-            for rule in rules.as_array_mut().into_iter().flatten() {
-                for b in rule["backendRefs"].as_array_mut().into_iter().flatten() {
-                    let name = b["name"].clone();
-                    set(&name, &mut b["weight"]);
-                }
+    for rule in rules.as_array_mut().into_iter().flatten() {
+        let Some(backends) = rule[list].as_array_mut().filter(|b| weighted(b)) else {
+            continue;
+        };
+        for b in backends {
+            if let Some(i) = weights.iter().position(|(n, _)| backend_name(kind, b) == n) {
+                b["weight"] = json!(weights[i].1);
+                found[i] = true;
             }
-            json!({"rules": rules})
         }
-    };
+    }
     if let Some(i) = found.iter().position(|f| !f) {
         return Err(format!(
-            "{} {} has no {} named {}: check traffic.stable_backend and traffic.canary_backend in the runbook",
+            "{} {} has no weighted {} named {}: check traffic.stable_backend and traffic.canary_backend in the runbook",
             kind.kind(),
             route.name_any(),
             kind.backend(),
@@ -770,7 +795,7 @@ fn weights_patch(
     }
     Ok(json!({
         "metadata": {"resourceVersion": route.metadata.resource_version},
-        "spec": spec
+        "spec": {rules_key: rules}
     }))
 }
 
@@ -1169,6 +1194,62 @@ mod tests {
             assert!(json_patch::patch(&mut other, &fenced("4-cd", ops).unwrap()).is_err());
             assert_eq!(other, doc);
         }
+    }
+
+    /// A VirtualService names its destinations by subset where it has them (one host,
+    /// two subsets), else by host; an unset weight beside others is 0, as Istio reads it;
+    /// a rule with one destination (testers sent to the canary by a header) is not part
+    /// of the split. The weights patch keeps every other field and refuses a destination
+    /// the route does not have.
+    #[test]
+    fn virtual_service_destinations_and_their_weights() {
+        let vs: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "web", "resourceVersion": "7"},
+            "spec": {"hosts": ["web"], "http": [
+                {"match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                 "route": [{"destination": {"host": "web", "subset": "canary"}}]},
+                {"route": [
+                    {"destination": {"host": "web", "subset": "stable"}, "weight": 100},
+                    {"destination": {"host": "web", "subset": "canary"}},
+                ], "timeout": "5s"},
+            ]},
+        }))
+        .unwrap();
+        let view = route_view(RouteKind::VirtualService, &vs);
+        assert_eq!(
+            view.backends,
+            [("stable".to_string(), 100), ("canary".to_string(), 0)]
+        );
+        assert_eq!(view.percent("canary"), Some(0.0));
+        assert_eq!(
+            view.describe(),
+            "VirtualService web weights stable=100, canary=0"
+        );
+        let patch = weights_patch(
+            RouteKind::VirtualService,
+            &vs,
+            &[("stable".into(), 90), ("canary".into(), 10)],
+        )
+        .unwrap();
+        assert_eq!(patch["metadata"]["resourceVersion"], "7");
+        assert_eq!(patch["spec"]["http"][1]["route"][1]["weight"], 10);
+        assert_eq!(patch["spec"]["http"][1]["route"][0]["weight"], 90);
+        assert_eq!(patch["spec"]["http"][1]["timeout"], "5s");
+        // The testers' rule keeps routing by its header, untouched.
+        assert_eq!(patch["spec"]["http"][0], vs.data["spec"]["http"][0]);
+        let err = weights_patch(
+            RouteKind::VirtualService,
+            &vs,
+            &[("stable".into(), 90), ("web-canary".into(), 10)],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                "VirtualService web has no weighted destination named web-canary: check"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -141,6 +141,9 @@ pub enum TrafficSplit {
     /// Gateway API: Services `<stable>` and `<canary>` behind an HTTPRoute named
     /// `<stable>` whose backendRef weights decide each track's share.
     Gateway,
+    /// Istio: Services `<stable>` and `<canary>` as the destinations of a VirtualService
+    /// named `<stable>` whose weights decide each track's share.
+    Istio,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -180,6 +180,9 @@ pub enum TrafficStrategy {
     /// Stable and canary Services as backends of one Gateway API HTTPRoute; a stage's
     /// percentage becomes backend weights.
     GatewayApi,
+    /// Stable and canary as destinations of one Istio VirtualService; a stage's
+    /// percentage becomes destination weights.
+    Istio,
 }
 
 /// The traffic split as the console acts on it, after validation.
@@ -208,6 +211,7 @@ impl KubeTarget {
         match t.strategy {
             TrafficStrategy::ReplicaRatio => Split::Replicas(t.replicas.unwrap_or(0)),
             TrafficStrategy::GatewayApi => route(RouteKind::HttpRoute),
+            TrafficStrategy::Istio => route(RouteKind::VirtualService),
         }
     }
 }

@@ -107,7 +107,7 @@ impl Cluster {
                 .create(Resource::Deployment, d, created)
                 .expect("the scenario's deployments are valid");
         }
-        if c.scenario.traffic.split == TrafficSplit::Gateway {
+        if c.scenario.traffic.split != TrafficSplit::Replicas {
             for (i, d) in [&c.scenario.stable, &c.scenario.canary]
                 .into_iter()
                 .enumerate()
@@ -118,9 +118,18 @@ impl Cluster {
                     .create(Resource::Service, svc, created)
                     .expect("the scenario's services are valid");
             }
-            let route = objects::http_route(&c.scenario, created);
+            let (res, route) = match c.scenario.traffic.split {
+                TrafficSplit::Istio => (
+                    Resource::VirtualService,
+                    objects::virtual_service(&c.scenario, created),
+                ),
+                _ => (
+                    Resource::HttpRoute,
+                    objects::http_route(&c.scenario, created),
+                ),
+            };
             c.store
-                .create(Resource::HttpRoute, route, created)
+                .create(res, route, created)
                 .expect("the scenario's route is valid");
         }
         c.tick(created);
@@ -129,27 +138,40 @@ impl Cluster {
         c
     }
 
-    /// The share of traffic each track (`track` label) gets from the HTTPRoute named
-    /// after the stable Deployment, as backendRef weights by track; None without that
-    /// route (traffic then follows ready pods). A backendRef names a Service: its
-    /// selector's `track` says which pods it reaches.
+    /// The share of traffic each track (`track` label) gets from the route named after
+    /// the stable Deployment (an HTTPRoute's backendRefs, or a VirtualService's
+    /// destinations), by weight; None without that route (traffic then follows ready
+    /// pods). A backend names a Service: its selector's `track` says which pods it
+    /// reaches. The first rule is the one the simulated clients' requests match.
     pub fn traffic_split(&self) -> Option<BTreeMap<String, f64>> {
         let ns = &self.scenario.namespace;
-        let route = self
-            .store
-            .get(Resource::HttpRoute, ns, &self.scenario.stable.name)?;
-        let refs = route
-            .pointer("/spec/rules/0/backendRefs")
-            .and_then(Value::as_array)?;
+        let name = &self.scenario.stable.name;
+        // (Service, weight) of each backend.
+        let backends: Vec<(&str, f64)> = match self.scenario.traffic.split {
+            TrafficSplit::Replicas => return None,
+            TrafficSplit::Gateway => {
+                let route = self.store.get(Resource::HttpRoute, ns, name)?;
+                let refs = route
+                    .pointer("/spec/rules/0/backendRefs")
+                    .and_then(Value::as_array)?;
+                // The Gateway API's default weight is 1.
+                refs.iter()
+                    .map(|r| (str_at(r, "/name"), weight(r, 1.0)))
+                    .collect()
+            }
+            TrafficSplit::Istio => {
+                let vs = self.store.get(Resource::VirtualService, ns, name)?;
+                let dests = vs.pointer("/spec/http/0/route").and_then(Value::as_array)?;
+                // Istio: a lone destination takes everything; otherwise an unset weight is 0.
+                let lone = if dests.len() == 1 { 100.0 } else { 0.0 };
+                dests
+                    .iter()
+                    .map(|d| (str_at(d, "/destination/host"), weight(d, lone)))
+                    .collect()
+            }
+        };
         let mut split = BTreeMap::new();
-        for r in refs {
-            let name = str_at(r, "/name");
-            // The Gateway API's default weight is 1.
-            let weight = r
-                .get("weight")
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0)
-                .max(0.0);
+        for (name, weight) in backends {
             let track = match self.store.get(Resource::Service, ns, name) {
                 Some(svc) => str_at(svc, "/spec/selector/track").to_string(),
                 // A backend without a Service reaches no pods: its share fails.
@@ -1890,6 +1912,15 @@ fn creation_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 fn sort_by_creation(rss: &mut [Value]) {
     rss.sort_by(creation_order);
+}
+
+/// A backend's `weight`, or `default` where it is not written.
+fn weight(backend: &Value, default: f64) -> f64 {
+    backend
+        .get("weight")
+        .and_then(Value::as_f64)
+        .unwrap_or(default)
+        .max(0.0)
 }
 
 #[cfg(test)]

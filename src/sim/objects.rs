@@ -108,6 +108,30 @@ pub fn http_route(s: &Scenario, created: f64) -> Value {
     })
 }
 
+/// The VirtualService that splits the app's traffic in the mesh: all of it to stable at
+/// first.
+pub fn virtual_service(s: &Scenario, created: f64) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {
+            "name": s.stable.name,
+            "namespace": s.namespace,
+            "creationTimestamp": rfc3339(created),
+            "labels": {"app": s.app},
+        },
+        "spec": {
+            "hosts": [s.stable.name],
+            "http": [{
+                "route": [
+                    {"destination": {"host": s.stable.name, "port": {"number": 80}}, "weight": 100},
+                    {"destination": {"host": s.canary.name, "port": {"number": 80}}, "weight": 0},
+                ],
+            }],
+        },
+    })
+}
+
 /// `25%` stays a string; `1` becomes a number, as IntOrString serializes.
 fn int_or_string(s: &str) -> Value {
     match s.trim().parse::<i64>() {

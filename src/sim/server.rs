@@ -340,6 +340,15 @@ impl SimHandle {
         })
     }
 
+    /// The stored VirtualService, for tests.
+    pub fn virtualservice(&self, name: &str) -> Option<Value> {
+        self.sim.read(|c| {
+            c.store
+                .get(Resource::VirtualService, &self.namespace, name)
+                .map(|r| (**r).clone())
+        })
+    }
+
     /// The stored Service, for tests.
     pub fn service(&self, name: &str) -> Option<Value> {
         self.sim.read(|c| {

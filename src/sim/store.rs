@@ -19,6 +19,8 @@ pub enum Resource {
     EventV1,
     Lease,
     HttpRoute,
+    /// Istio's `networking.istio.io/v1` VirtualService.
+    VirtualService,
     Service,
     ConfigMap,
     /// Seeded by the scenario; a verification reads their metadata only.
@@ -56,7 +58,7 @@ const ALL_VERBS: &[&str] = &[
 ];
 
 impl Resource {
-    pub const ALL: [Resource; 12] = [
+    pub const ALL: [Resource; 13] = [
         Resource::Namespace,
         Resource::Pod,
         Resource::Event,
@@ -65,6 +67,7 @@ impl Resource {
         Resource::EventV1,
         Resource::Lease,
         Resource::HttpRoute,
+        Resource::VirtualService,
         Resource::Service,
         Resource::ConfigMap,
         Resource::Secret,
@@ -236,6 +239,19 @@ impl Resource {
                 namespaced: true,
                 short_names: &[],
                 categories: &["gateway-api"],
+                verbs: ALL_VERBS,
+                generation: true,
+                status_subresource: true,
+            },
+            Resource::VirtualService => &ResourceInfo {
+                group: "networking.istio.io",
+                version: "v1",
+                plural: "virtualservices",
+                singular: "virtualservice",
+                kind: "VirtualService",
+                namespaced: true,
+                short_names: &["vs"],
+                categories: &["istio-io", "networking-istio-io"],
                 verbs: ALL_VERBS,
                 generation: true,
                 status_subresource: true,

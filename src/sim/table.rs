@@ -379,6 +379,24 @@ fn column_definitions(res: Resource) -> Vec<Column> {
             ),
             AGE,
         ],
+        Resource::VirtualService => vec![
+            NAME,
+            (
+                "Gateways",
+                "string",
+                "",
+                0,
+                "The names of gateways and sidecars that should apply these routes",
+            ),
+            (
+                "Hosts",
+                "string",
+                "",
+                0,
+                "The destination hosts to which traffic is being sent",
+            ),
+            AGE,
+        ],
         Resource::EventV1 => vec![
             NAME,
             (
@@ -597,6 +615,26 @@ fn cells(res: Resource, o: &Value, now: f64) -> Vec<Value> {
             vec![
                 json!(name),
                 json!(format!("[{}]", hosts.join(" "))),
+                json!(age(o, now)),
+            ]
+        }
+        Resource::VirtualService => {
+            let list = |path: &str| -> String {
+                let items: Vec<&str> = o
+                    .pointer(path)
+                    .and_then(Value::as_array)
+                    .map(|hs| hs.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if items.is_empty() {
+                    String::new()
+                } else {
+                    format!("[\"{}\"]", items.join("\",\""))
+                }
+            };
+            vec![
+                json!(name),
+                json!(list("/spec/gateways")),
+                json!(list("/spec/hosts")),
                 json!(age(o, now)),
             ]
         }
