@@ -377,10 +377,10 @@ fn weights(
     if let Some(r) = &cluster.snap.route {
         plan.push(format!("Now: {}", r.describe()));
     }
-    plan.push(
-        "The mesh or gateway takes the new weights when it next reconciles the route; no Deployment's template changes."
-            .into(),
-    );
+    plan.push(format!(
+        "{} takes the new weights when it next reconciles the route; no Deployment's template changes.",
+        kind.applier()
+    ));
     Step {
         title,
         plan,

@@ -97,6 +97,14 @@ impl RouteKind {
         }
     }
 
+    /// What applies the route's weights to the requests.
+    pub fn applier(self) -> &'static str {
+        match self {
+            RouteKind::HttpRoute => "The gateway",
+            RouteKind::VirtualService => "The Istio mesh",
+        }
+    }
+
     /// What the route calls one of its backends.
     pub fn backend(self) -> &'static str {
         match self {
