@@ -106,7 +106,7 @@ fn busy() -> State {
                 created: None,
             }],
             pods,
-            route: None,
+            routes: Vec::new(),
         }),
     );
     for i in 0..s.metrics.len() {

@@ -577,7 +577,7 @@ pub fn start_sources(
 ) -> anyhow::Result<Sources> {
     let tx = app.sender();
     let rb = app.state.rb.clone();
-    let k = &rb.kubernetes;
+    let ns = rb.namespace();
     let prom = match crate::prom::Settings::resolve(rb.prometheus.as_ref(), prometheus) {
         _ if rb.metrics.is_empty()
             && !rb
@@ -605,14 +605,14 @@ pub fn start_sources(
     };
     app.set_kube(kube.clone());
     app.runner
-        .set_probes(prom.as_ref().map(|(p, _)| p.clone()), &k.namespace);
+        .set_probes(prom.as_ref().map(|(p, _)| p.clone()), ns);
     let mut tasks = vec![
         {
-            let (deployments, route) = crate::canary::objects(k);
-            crate::kube::spawn_watch(kube.clone(), &k.namespace, deployments, route, tx.clone())
+            let (deployments, routes) = crate::canary::objects(&rb.targets);
+            crate::kube::spawn_watch(kube.clone(), ns, deployments, routes, tx.clone())
         },
         spawn_clock(tx.clone()),
-        crate::kube::spawn_pod_events(kube.clone(), &k.namespace, tx.clone()),
+        crate::kube::spawn_pod_events(kube.clone(), ns, tx.clone()),
     ];
     if let Some((prom, refresh)) = prom.filter(|_| !rb.metrics.is_empty()) {
         let gauges = rb
@@ -648,29 +648,24 @@ pub fn start_sources(
     // The mirror: written while this console drives, read while it follows from the
     // cluster.
     let (mirror_tx, mirror_rx) = mpsc::unbounded_channel();
-    let mirror = crate::kube::mirror::spawn_writer(
-        kube.clone(),
-        &k.namespace,
-        &lease_name,
-        mirror_rx,
-        tx.clone(),
-    );
+    let mirror =
+        crate::kube::mirror::spawn_writer(kube.clone(), ns, &lease_name, mirror_rx, tx.clone());
     app.set_mirror(mirror_tx);
     if app.state.follow.as_ref().is_some_and(|f| f.from_cluster) {
         tasks.push(crate::kube::mirror::spawn_reader(
             kube.clone(),
-            &k.namespace,
+            ns,
             &lease_name,
             tx.clone(),
         ));
     }
-    let marked = crate::kube::lease::Marked::of(k);
+    let marked = crate::kube::lease::Marked::of(&rb.targets);
     let me = app.identity.clone();
     let lease = if app.state.follow.is_some() {
         // A follower claims the Lease only when its lead takes over.
-        crate::kube::lease::spawn_following(kube, &k.namespace, &lease_name, me, marked, tx)
+        crate::kube::lease::spawn_following(kube, ns, &lease_name, me, marked, tx)
     } else {
-        crate::kube::lease::spawn(kube, &k.namespace, &lease_name, me, read_only, marked, tx)
+        crate::kube::lease::spawn(kube, ns, &lease_name, me, read_only, marked, tx)
     };
     app.set_lease(&lease);
     Ok(Sources {

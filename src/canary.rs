@@ -17,14 +17,146 @@ pub struct Step {
     pub blockers: Vec<String>,
 }
 
-/// The objects of a target that the console watches and marks as driven by it: its two
-/// Deployments, and the route whose weights split its traffic when its strategy uses one.
-pub fn objects(k: &KubeTarget) -> (Vec<String>, Option<(RouteKind, String)>) {
-    let route = match k.split() {
-        Split::Route { kind, route, .. } => Some((kind, route.to_string())),
-        Split::Replicas(_) => None,
+/// The objects of the release's targets that the console watches and marks as driven by
+/// it: their Deployments, and the routes whose weights split their traffic where their
+/// strategy uses one.
+pub fn objects(targets: &[KubeTarget]) -> (Vec<String>, Vec<(RouteKind, String)>) {
+    let mut deployments = Vec::new();
+    let mut routes = Vec::new();
+    for k in targets {
+        deployments.extend([k.stable.clone(), k.canary.clone()]);
+        match k.split() {
+            Split::Route { kind, route, .. } => routes.push((kind, route.to_string())),
+            Split::Replicas(_) => {}
+        }
+    }
+    (deployments, routes)
+}
+
+/// One step made of each target's, in the order given: one title, each target's plan in
+/// turn, one operation that makes each target's change in that order. A release of one
+/// target reads exactly as that target's step.
+fn together(verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
+    if steps.len() == 1 {
+        return steps.remove(0).1;
+    }
+    let names: Vec<&str> = steps.iter().map(|(k, _)| k.name()).collect();
+    let mut plan = Vec::new();
+    let mut ops = Vec::new();
+    let mut blockers = Vec::new();
+    for (n, (k, step)) in steps.into_iter().enumerate() {
+        plan.push(format!("{}. {}: {}", n + 1, k.name(), step.title));
+        plan.extend(step.plan.into_iter().map(|l| format!("   {l}")));
+        blockers.extend(
+            step.blockers
+                .into_iter()
+                .map(|b| format!("{}: {b}", k.name())),
+        );
+        ops.push(step.op);
+    }
+    Step {
+        title: format!("{verb} on {} services: {}", names.len(), names.join(" → ")),
+        plan,
+        op: KubeOp::Steps(ops),
+        blockers,
+    }
+}
+
+/// Advance every target to `traffic` percent, in the runbook's order.
+pub fn stage_all(targets: &[KubeTarget], cluster: &Cluster, traffic: u32, cause: &str) -> Step {
+    let verb = if traffic >= 100 {
+        "Promote to 100%".to_string()
+    } else {
+        format!("Shift traffic to {traffic}%")
     };
-    (vec![k.stable.clone(), k.canary.clone()], route)
+    let steps = targets
+        .iter()
+        .map(|k| (k, stage(k, cluster, traffic, cause.to_string())))
+        .collect();
+    together(&verb, steps)
+}
+
+/// Roll back every target that has something to roll back, in the reverse of the
+/// runbook's order (the last moved is the first back). An error only when none has.
+pub fn rollback_all(
+    targets: &[KubeTarget],
+    cluster: &Cluster,
+    promoted: bool,
+    started: bool,
+) -> Result<Step, String> {
+    let mut steps = Vec::new();
+    let mut nothing = Vec::new();
+    for k in targets.iter().rev() {
+        match rollback(k, cluster, promoted, started) {
+            Ok(step) => steps.push((k, step)),
+            Err(e) => nothing.push(e),
+        }
+    }
+    if steps.is_empty() {
+        return Err(nothing.join("; "));
+    }
+    let mut step = together("Roll back", steps);
+    if targets.len() > 1 {
+        step.plan
+            .extend(nothing.into_iter().map(|e| format!("({e})")));
+    }
+    Ok(step)
+}
+
+/// The canaries no longer needed after a promotion by replicas (see `retire`), all at
+/// once: the plan's line and the operation.
+pub fn retire_all(targets: &[KubeTarget], cluster: &Cluster) -> Option<(String, KubeOp)> {
+    let mut ready: Vec<(String, KubeOp)> =
+        targets.iter().filter_map(|k| retire(k, cluster)).collect();
+    match ready.len() {
+        0 => None,
+        1 => ready.pop(),
+        _ => {
+            let (plans, ops): (Vec<String>, Vec<KubeOp>) = ready.into_iter().unzip();
+            Some((plans.join("; "), KubeOp::Steps(ops)))
+        }
+    }
+}
+
+/// How the cluster differs from the shape that `traffic` percent means, target by
+/// target, in words; None when every target agrees or the cluster cannot tell yet.
+pub fn drift_all(
+    targets: &[KubeTarget],
+    cluster: &Cluster,
+    traffic: u32,
+    promoted: bool,
+    name: &str,
+) -> Option<String> {
+    let each: Vec<String> = targets
+        .iter()
+        .filter_map(|k| drift(k, cluster, traffic, promoted, name))
+        .collect();
+    (!each.is_empty()).then(|| each.join("; "))
+}
+
+/// The rollback as the console carries it out on every target, in the order it goes
+/// (the reverse of the runbook's); each step names its target when there are several.
+pub fn rollback_steps_all(
+    targets: &[KubeTarget],
+    cluster: &Cluster,
+    undo: bool,
+    version: &str,
+) -> Vec<LiveStep> {
+    let many = targets.len() > 1;
+    targets
+        .iter()
+        .rev()
+        .flat_map(|k| {
+            rollback_steps(k, cluster, undo, version)
+                .into_iter()
+                .map(move |mut st| {
+                    if many {
+                        st.text = format!("{}: {}", k.name(), st.text);
+                    }
+                    st
+                })
+        })
+        .collect()
 }
 
 /// The replica split for a stage: (canary, stable, a note when rounding was needed).
@@ -114,7 +246,7 @@ pub fn rollback(
             stable,
             canary,
         } => {
-            let weight = cluster.snap.route.as_ref().and_then(|r| r.weight(canary));
+            let weight = cluster.route(kind, route).and_then(|r| r.weight(canary));
             if !started && weight == Some(0) {
                 return Err(format!(
                     "nothing to roll back: {} {route} sends nothing to {canary}",
@@ -292,7 +424,7 @@ pub fn drift(
             canary,
             ..
         } => {
-            let r = cluster.snap.route.as_ref()?;
+            let r = cluster.route(kind, route)?;
             let share = r.percent(canary)?;
             (share.round() as u32 != traffic).then(|| {
                 format!(
@@ -310,9 +442,12 @@ pub fn canary_idle(k: &KubeTarget, cluster: &Cluster) -> bool {
         Split::Replicas(_) => cluster
             .deployment(&k.canary)
             .is_some_and(|d| d.desired == 0 && d.ready == 0),
-        Split::Route { canary, .. } => {
-            cluster.snap.route.as_ref().and_then(|r| r.weight(canary)) == Some(0)
-        }
+        Split::Route {
+            kind,
+            route,
+            canary,
+            ..
+        } => cluster.route(kind, route).and_then(|r| r.weight(canary)) == Some(0),
     }
 }
 
@@ -374,7 +509,7 @@ fn weights(
             k.canary
         ));
     }
-    if let Some(r) = &cluster.snap.route {
+    if let Some(r) = cluster.route(kind, route) {
         plan.push(format!("Now: {}", r.describe()));
     }
     plan.push(format!(
@@ -404,7 +539,7 @@ fn route_blockers(
     traffic: u32,
 ) -> Vec<String> {
     let mut b = Vec::new();
-    if cluster.snap.route.is_none() {
+    if cluster.route(kind, route).is_none() {
         b.push(format!(
             "{} {route} has not been seen in the cluster",
             kind.kind()
@@ -507,7 +642,7 @@ pub fn rollback_steps(
             stable: sb,
             canary: cb,
         } => {
-            let w = cluster.snap.route.as_ref();
+            let w = cluster.route(kind, route);
             let cw = w.and_then(|r| r.weight(cb));
             vec![
                 LiveStep {
@@ -547,26 +682,33 @@ pub fn rollback_steps(
     }
 }
 
-/// The pods as the rollout pane lists them: the canary's first (they are the ones being
-/// judged), then the stable's, then any other; each with its group (0 canary, 1 stable,
-/// 2 neither). The canary's name may extend the stable's (`erp-backend-canary-…` starts
-/// with `erp-backend-`), so it is tried first.
+/// The pods as the rollout pane lists them, target by target: each target's canary pods
+/// first (they are the ones being judged), then its stable's, then any other pod; each
+/// with its group (`2 * target` for a canary's, `2 * target + 1` for a stable's,
+/// `2 * targets.len()` for neither). A canary's name may extend its stable's
+/// (`erp-backend-canary-…` starts with `erp-backend-`), so it is tried first.
 pub fn pods_in_order<'a>(
-    k: &KubeTarget,
+    targets: &[KubeTarget],
     cluster: &'a Cluster,
 ) -> Vec<(usize, &'a crate::cluster::PodView)> {
-    let prefixes = [format!("{}-", k.canary), format!("{}-", k.stable)];
+    let prefixes: Vec<String> = targets
+        .iter()
+        .flat_map(|k| [format!("{}-", k.canary), format!("{}-", k.stable)])
+        .collect();
+    // The longest matching name wins: a stable named like another target's prefix.
+    let group = |owner: &str| {
+        prefixes
+            .iter()
+            .enumerate()
+            .filter(|(_, pre)| owner.starts_with(pre.as_str()))
+            .max_by_key(|(_, pre)| pre.len())
+            .map_or(prefixes.len(), |(g, _)| g)
+    };
     let mut rows: Vec<(usize, &crate::cluster::PodView)> = cluster
         .snap
         .pods
         .iter()
-        .map(|p| {
-            let g = prefixes
-                .iter()
-                .position(|pre| p.owner.starts_with(pre.as_str()))
-                .unwrap_or(2);
-            (g, p)
-        })
+        .map(|p| (group(&p.owner), p))
         .collect();
     rows.sort_by_key(|(g, _)| *g);
     rows

@@ -73,8 +73,9 @@ pub struct Snapshot {
     pub deployments: Vec<DeployView>,
     pub replicasets: Vec<RsView>,
     pub pods: Vec<PodView>,
-    /// The route whose weights split the traffic, when the runbook's strategy uses one.
-    pub route: Option<RouteView>,
+    /// The routes whose weights split the targets' traffic, for targets whose strategy
+    /// uses one, as far as they have been seen.
+    pub routes: Vec<RouteView>,
 }
 
 /// The kind of object whose backend weights split a target's traffic.
@@ -194,6 +195,14 @@ impl Default for Cluster {
 impl Cluster {
     pub fn deployment(&self, name: &str) -> Option<&DeployView> {
         self.snap.deployments.iter().find(|d| d.name == name)
+    }
+
+    /// The route of that kind and name, as last seen.
+    pub fn route(&self, kind: RouteKind, name: &str) -> Option<&RouteView> {
+        self.snap
+            .routes
+            .iter()
+            .find(|r| r.kind == kind && r.name == name)
     }
 
     /// The pods of the Deployment's ReplicaSets (of its revision `revision` only, when

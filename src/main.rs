@@ -149,7 +149,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             // The simulated cluster splits traffic the way the runbook does.
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
-                None => runbook::parse_scenario(builtin::demo(rb.kubernetes.traffic.strategy).1)
+                None => runbook::parse_scenario(builtin::demo(rb.targets[0].traffic.strategy).1)
                     .map_err(anyhow::Error::msg)?,
             };
             let layout = layout::load(&console.view.layout)?;
@@ -362,7 +362,9 @@ fn label_of(p: &Path) -> String {
 /// The cluster the flags name, with the runbook's namespace overridden by `--namespace`.
 async fn connect(c: &ClusterArgs, rb: &mut Runbook) -> anyhow::Result<kube::Client> {
     if let Some(ns) = &c.namespace {
-        rb.kubernetes.namespace = ns.clone();
+        for k in &mut rb.targets {
+            k.namespace = ns.clone();
+        }
     }
     warroom::kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await
 }

@@ -335,7 +335,7 @@ impl Runner {
                 }
                 Effect::Kube { seq, op, audit } => {
                     let tx = self.tx.clone();
-                    let ns = state.rb.kubernetes.namespace.clone();
+                    let ns = state.rb.namespace().to_string();
                     let instance = self.identity.clone();
                     // A write still in flight when the Lease may have passed to another
                     // console is abandoned: the deadline ends before the Lease does.
@@ -444,7 +444,7 @@ impl Runner {
                             crate::kube::lease::lease_name(&rb.release.name, &rb.release.version);
                         self.follower = Some(crate::kube::mirror::spawn_reader(
                             client.clone(),
-                            &rb.kubernetes.namespace,
+                            rb.namespace(),
                             &lease,
                             self.tx.clone(),
                         ));
@@ -459,7 +459,7 @@ impl Runner {
                         });
                         continue;
                     };
-                    let ns = state.rb.kubernetes.namespace.clone();
+                    let ns = state.rb.namespace().to_string();
                     tokio::spawn(async move {
                         let log = crate::kube::pod_log(&client, &ns, &pod, 50).await;
                         let _ = tx.send(Event::PodLog { pod, log });

@@ -941,8 +941,8 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
         }
         return;
     };
-    let steps = canary::rollback_steps(
-        &s.rb.kubernetes,
+    let steps = canary::rollback_steps_all(
+        &s.rb.targets,
         &s.cluster,
         s.stages.rollback_undo,
         &s.rb.release.version,
@@ -1404,7 +1404,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         Action::Help => s.ui.mode = Mode::Help,
         Action::Emergency => s.ui.mode = Mode::Emergency { group: 0 },
         Action::PodLog => {
-            let pods = canary::pods_in_order(&s.rb.kubernetes, &s.cluster);
+            let pods = canary::pods_in_order(&s.rb.targets, &s.cluster);
             match pods.get(s.ui.pod_cursor.min(pods.len().saturating_sub(1))) {
                 Some((_, p)) if s.ui.focus == Pane::Rollout => {
                     let pod = p.name.clone();
@@ -1985,9 +1985,9 @@ fn reconcile(s: &mut State, fx: &mut Vec<Effect>) {
     done.stage_done(&p.entry, p.at);
     let paused_as_asked = match &p.entry {
         Entry::Pause { paused, .. } => {
-            let k = &s.rb.kubernetes;
-            [&k.stable, &k.canary]
+            s.rb.targets
                 .iter()
+                .flat_map(|k| [&k.stable, &k.canary])
                 .all(|n| s.cluster.deployment(n).is_some_and(|d| d.paused == *paused))
         }
         _ => true,
@@ -2030,7 +2030,7 @@ fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
     {
         return;
     }
-    let Some((plan, op)) = canary::retire(&s.rb.kubernetes, &s.cluster) else {
+    let Some((plan, op)) = canary::retire_all(&s.rb.targets, &s.cluster) else {
         return;
     };
     let audit = Audit {
@@ -2078,7 +2078,6 @@ fn common_blockers(s: &State) -> Vec<String> {
 /// the gates: the dialog shows them and the commit re-checks them through it.
 pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     let rb = &s.rb;
-    let k = &rb.kubernetes;
     let mut blockers = common_blockers(s);
     // The checks the console verifies for this gate are decided on their fresh verdicts
     // below, not on their marks.
@@ -2208,7 +2207,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             ));
         }
     }
-    for name in [&k.canary, &k.stable] {
+    for name in rb.targets.iter().flat_map(|k| [&k.canary, &k.stable]) {
         if s.cluster.deployment(name).is_none() {
             blockers.push(format!(
                 "Deployment {name} has not been seen in the cluster"
@@ -2332,7 +2331,6 @@ fn gauge_unknown(
 
 pub fn plan_advance(s: &State) -> Result<Confirm, String> {
     let rb = &s.rb;
-    let k = &rb.kubernetes;
     let next = s.stages.current.map(|i| i + 1).unwrap_or(0);
     let Some(stage) = rb.stages.get(next) else {
         return Err("already at the last stage: nothing to advance to".into());
@@ -2345,7 +2343,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers: in_the_way,
-    } = canary::stage(k, &s.cluster, stage.traffic, cause);
+    } = canary::stage_all(&rb.targets, &s.cluster, stage.traffic, &cause);
     blockers.extend(in_the_way);
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
     if let Some(at) = s.stages.rolled_back {
@@ -2363,11 +2361,10 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
 }
 
 pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
-    let k = &s.rb.kubernetes;
     let blockers = common_blockers(s);
     // A rollback leaves no Deployment paused: a paused one would hold the old pods (or
     // refuse the undo) while the screen says the release is back on stable.
-    let paused: Vec<String> = canary::objects(k)
+    let paused: Vec<String> = canary::objects(&s.rb.targets)
         .0
         .into_iter()
         .filter(|n| s.stages.paused || s.cluster.deployment(n).is_some_and(|d| d.paused))
@@ -2378,7 +2375,7 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers: in_the_way,
-    } = canary::rollback(k, &s.cluster, s.stages.promoted, started)?;
+    } = canary::rollback_all(&s.rb.targets, &s.cluster, s.stages.promoted, started)?;
     pause_note(&mut plan, &paused);
     Ok(rollback_confirm(
         s,
@@ -2481,7 +2478,7 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
 }
 
 pub fn plan_pause(s: &State) -> Result<Confirm, String> {
-    let (deployments, _) = canary::objects(&s.rb.kubernetes);
+    let (deployments, _) = canary::objects(&s.rb.targets);
     let paused = !s.stages.paused;
     let verb = if paused { "Pause" } else { "Resume" };
     let title = format!(

@@ -37,7 +37,7 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
         false,
     )
     .await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     until(
         &mut app,
         &mut rx,
@@ -145,7 +145,7 @@ async fn a_console_that_does_not_drive_shows_the_drivers_countdown() {
         false,
     )
     .await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
             && a.state

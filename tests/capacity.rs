@@ -25,7 +25,7 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
         dir: _dir,
         ..
     } = common::rig(scenario, "runbook.yaml", runbook, false).await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     until(&mut app, &mut rx, "driving, stable ready", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
             && a.state
@@ -47,7 +47,7 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
                     .cluster
                     .deployment(&k.canary)
                     .is_some_and(|d| d.ready == 1)
-                && common::pods_ready(a, &a.state.rb.kubernetes.canary, 1)
+                && common::pods_ready(a, &a.state.rb.targets[0].canary, 1)
                 && a.state
                     .cluster
                     .deployment(&k.stable)

@@ -31,7 +31,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
     let (sim, client, dir) = sim().await;
     let (mut first, mut rx1) = demo_app(dir.path(), "lin");
     let (mut second, mut rx2) = demo_app(dir.path(), "wang");
-    let ns = first.state.rb.kubernetes.namespace.clone();
+    let ns = first.state.rb.namespace().to_string();
     let name = lease_of(&first);
 
     let l1 = warroom::kube::lease::spawn(
@@ -40,7 +40,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         first.identity.clone(),
         false,
-        warroom::kube::lease::Marked::of(&first.state.rb.kubernetes),
+        warroom::kube::lease::Marked::of(&first.state.rb.targets),
         first.sender(),
     );
     until(&mut first, &mut rx1, "the first console driving", |a| {
@@ -54,7 +54,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         second.identity.clone(),
         false,
-        warroom::kube::lease::Marked::of(&second.state.rb.kubernetes),
+        warroom::kube::lease::Marked::of(&second.state.rb.targets),
         second.sender(),
     );
     until(&mut second, &mut rx2, "the second console read-only", |a| {
@@ -120,7 +120,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         &name,
         third.identity.clone(),
         false,
-        warroom::kube::lease::Marked::of(&third.state.rb.kubernetes),
+        warroom::kube::lease::Marked::of(&third.state.rb.targets),
         third.sender(),
     );
     until(&mut third, &mut rx3, "the next console driving", |a| {
@@ -145,7 +145,7 @@ async fn read_only_sends_no_write_to_the_api() {
         true,
     )
     .await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     until(&mut app, &mut rx, "read-only and the cluster seen", |a| {
         matches!(a.state.driver, Driver::ReadOnly { .. })
             && a.state.cluster.deployment(&k.stable).is_some()
@@ -198,12 +198,12 @@ async fn an_api_outage_keeps_the_last_data_marked_stale_then_resumes() {
     std::fs::write(&kc, text).unwrap();
     let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
     let (mut app, mut rx) = demo_app(dir.path(), "lin");
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     let watch = warroom::kube::spawn_watch(
         client.clone(),
         &k.namespace,
         vec![k.stable.clone(), k.canary.clone()],
-        None,
+        Vec::new(),
         app.sender(),
     );
     until(&mut app, &mut rx, "the stable pods ready", |a| {
@@ -356,12 +356,12 @@ async fn after_the_api_server_comes_back_the_rollout_pane_shows_what_it_now_has(
     .unwrap();
     let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
     let (mut app, mut rx) = demo_app(dir.path(), "lin");
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     let _watch = warroom::kube::spawn_watch(
         client,
         &k.namespace,
         vec![k.stable.clone(), k.canary.clone()],
-        None,
+        Vec::new(),
         app.sender(),
     );
     until(&mut app, &mut rx, "the stable pods ready", |a| {
@@ -471,7 +471,7 @@ async fn a_pod_that_cannot_pull_its_image_says_so_in_the_kubelets_words() {
         client.clone(),
         ns,
         vec!["erp-backend".into(), "erp-backend-canary".into()],
-        None,
+        Vec::new(),
         tx,
     );
     let limit = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -530,8 +530,8 @@ async fn o_shows_the_selected_pods_last_log_lines() {
     let (sim, client, dir) = sim().await;
     let (mut app, mut rx) = demo_app(dir.path(), "lin");
     app.set_kube(client.clone());
-    let ns = app.state.rb.kubernetes.namespace.clone();
-    let (deployments, route) = warroom::canary::objects(&app.state.rb.kubernetes);
+    let ns = app.state.rb.namespace().to_string();
+    let (deployments, route) = warroom::canary::objects(&app.state.rb.targets);
     let watch = warroom::kube::spawn_watch(client.clone(), &ns, deployments, route, app.sender());
     until(
         &mut app,
@@ -554,7 +554,7 @@ async fn o_shows_the_selected_pods_last_log_lines() {
     app.state.ui.focus = warroom::layout::Pane::Rollout;
     key(&mut app, 'j');
     key(&mut app, 'j');
-    let pods = warroom::canary::pods_in_order(&app.state.rb.kubernetes, &app.state.cluster);
+    let pods = warroom::canary::pods_in_order(&app.state.rb.targets, &app.state.cluster);
     let third = pods[2].1.name.clone();
     key(&mut app, 'o');
     until(&mut app, &mut rx, "the log read", |a| {

@@ -32,7 +32,7 @@ async fn advance_to_ten_percent_then_roll_back() {
         false,
     )
     .await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     until(&mut app, &mut rx, "the release Lease held", |a| {
         matches!(a.state.driver, warroom::state::Driver::Driving { .. })
@@ -240,14 +240,14 @@ async fn route_weights_move_the_traffic_and_roll_back(
         tasks,
         ..
     } = common::rig(scenario, file, runbook, false).await;
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     until(
         &mut app,
         &mut rx,
         "driving, route and canary pods seen",
         |a| {
             matches!(a.state.driver, warroom::state::Driver::Driving { .. })
-                && a.state.cluster.snap.route.is_some()
+                && !a.state.cluster.snap.routes.is_empty()
                 && a.state
                     .cluster
                     .deployment(&k.canary)
@@ -288,8 +288,8 @@ async fn route_weights_move_the_traffic_and_roll_back(
                 && a.state
                     .cluster
                     .snap
-                    .route
-                    .as_ref()
+                    .routes
+                    .first()
                     .and_then(|r| r.weight("erp-backend-canary"))
                     == Some(10)
         },
@@ -325,8 +325,8 @@ async fn route_weights_move_the_traffic_and_roll_back(
             && a.state
                 .cluster
                 .snap
-                .route
-                .as_ref()
+                .routes
+                .first()
                 .and_then(|r| r.weight("erp-backend-canary"))
                 == Some(0)
     })

@@ -196,7 +196,7 @@ async fn a_write_under_a_stale_mark_is_refused_in_plain_words() {
     let client = warroom::kube::connect(Some(&kc), None).await.unwrap();
     let marked = warroom::kube::lease::Marked {
         deployments: vec![STABLE.into(), CANARY.into()],
-        route: None,
+        routes: Vec::new(),
     };
     warroom::kube::lease::mark(&client, "erp-production", &marked, "2-0000beef")
         .await

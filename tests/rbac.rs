@@ -166,7 +166,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         client.clone(),
         &ns,
         vec![STABLE.into(), CANARY.into()],
-        None,
+        Vec::new(),
         tx.clone(),
     );
     let lease = warroom::kube::lease::spawn(
@@ -177,7 +177,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
         false,
         Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: None,
+            routes: Vec::new(),
         },
         tx.clone(),
     );
@@ -433,7 +433,7 @@ async fn every_route_request_is_allowed(
         client.clone(),
         &ns,
         vec![STABLE.into(), CANARY.into()],
-        Some((kind, STABLE.into())),
+        vec![(kind, STABLE.into())],
         tx,
     );
     let (ltx, mut lrx) = mpsc::unbounded_channel();
@@ -445,7 +445,7 @@ async fn every_route_request_is_allowed(
         false,
         Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: Some((kind, STABLE.into())),
+            routes: vec![(kind, STABLE.into())],
         },
         ltx,
     );
@@ -463,7 +463,7 @@ async fn every_route_request_is_allowed(
     );
     let snap = loop {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-            Ok(Some(Event::Cluster(s))) if s.route.is_some() => break s,
+            Ok(Some(Event::Cluster(s))) if !s.routes.is_empty() => break s,
             Ok(Some(Event::ClusterLost { error, .. })) => panic!("the watch failed: {error}"),
             Ok(Some(_)) => {}
             _ => panic!("no snapshot; denied: {:?}", denied(&sim)),
@@ -471,7 +471,7 @@ async fn every_route_request_is_allowed(
     };
     let name = kind.kind();
     assert_eq!(
-        snap.route.unwrap().describe(),
+        snap.routes[0].describe(),
         format!("{name} erp-backend weights erp-backend=100, erp-backend-canary=0")
     );
     let said = act(
@@ -591,7 +591,7 @@ async fn a_missing_verb_is_a_plain_403() {
         false,
         Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: None,
+            routes: Vec::new(),
         },
         tx,
     );

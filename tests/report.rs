@@ -54,7 +54,7 @@ impl Run {
         );
         run.s.apply(&session);
         run.journal.push(session);
-        let k = run.s.rb.kubernetes.clone();
+        let k = run.s.rb.targets[0].clone();
         let d = |name: &str, n: u32| DeployView {
             name: name.into(),
             desired: n,

@@ -134,7 +134,7 @@ impl Cluster {
     async fn mark(&self) {
         let marked = warroom::kube::lease::Marked {
             deployments: vec![STABLE.into(), CANARY.into()],
-            route: None,
+            routes: Vec::new(),
         };
         warroom::kube::lease::mark(&self.client, &self.ns, &marked, FENCE)
             .await
@@ -300,12 +300,12 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
     let c = cluster(dir.path(), "story").await;
     let (mut app, mut rx) = common::demo_app(dir.path(), "lin");
     app.set_kube(c.client.clone());
-    let k = app.state.rb.kubernetes.clone();
+    let k = app.state.rb.targets[0].clone();
     let _watch = warroom::kube::spawn_watch(
         c.client.clone(),
         &c.ns,
         vec![k.stable.clone(), k.canary.clone()],
-        None,
+        Vec::new(),
         app.sender(),
     );
     let _lease = warroom::kube::lease::spawn(
@@ -314,7 +314,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
         "warroom-erp",
         app.identity.clone(),
         false,
-        warroom::kube::lease::Marked::of(&k),
+        warroom::kube::lease::Marked::of(std::slice::from_ref(&k)),
         app.sender(),
     );
     common::until(&mut app, &mut rx, "driving, stable ready", |a| {
@@ -336,7 +336,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
                 .cluster
                 .deployment(CANARY)
                 .is_some_and(|d| d.ready == 1)
-            && common::pods_ready(a, &a.state.rb.kubernetes.canary, 1)
+            && common::pods_ready(a, &a.state.rb.targets[0].canary, 1)
     })
     .await;
     // 100%, once the hold has passed

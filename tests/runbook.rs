@@ -347,7 +347,7 @@ fn each_traffic_strategy_takes_only_its_own_settings() {
     );
     let rb = parse_runbook(Path::new("gw.yaml"), &src).unwrap();
     assert_eq!(
-        rb.kubernetes.split(),
+        rb.targets[0].split(),
         warroom::runbook::Split::Route {
             kind: warroom::cluster::RouteKind::HttpRoute,
             route: "web",

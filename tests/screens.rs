@@ -118,7 +118,7 @@ fn snapshot() -> Snapshot {
                 95,
             ),
         ],
-        route: None,
+        routes: Vec::new(),
     }
 }
 

@@ -139,7 +139,7 @@ fn cluster(stable: u32, canary: u32) -> Snapshot {
                 message: None,
             })
             .collect(),
-        route: None,
+        routes: Vec::new(),
     }
 }
 
@@ -1008,14 +1008,14 @@ fn gateway_state() -> State {
     let rb = parse_runbook(Path::new("demo-gateway.yaml"), &text).unwrap();
     let mut s = State::new(Arc::new(rb), "lin", t0());
     let mut snap = cluster(10, 2);
-    snap.route = Some(RouteView {
+    snap.routes = vec![RouteView {
         kind: RouteKind::HttpRoute,
         name: "erp-backend".into(),
         backends: vec![
             ("erp-backend".into(), 100),
             ("erp-backend-canary".into(), 0),
         ],
-    });
+    }];
     update(&mut s, Event::Cluster(snap));
     update(
         &mut s,
@@ -1156,7 +1156,7 @@ fn gateway_rollback_flips_the_weights_back_at_once() {
 fn gateway_advance_waits_for_the_route_and_ready_canary_pods() {
     let mut s = gateway_state();
     let mut snap = cluster(10, 0);
-    snap.route = None;
+    snap.routes.clear();
     update(&mut s, Event::Cluster(snap));
     tick_all_gating(&mut s, "canary-10");
     ch(&mut s, 'a');

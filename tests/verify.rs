@@ -115,7 +115,7 @@ fn snap(pods: Vec<PodView>, image: &str) -> Snapshot {
             created: None,
         }],
         pods,
-        route: None,
+        routes: Vec::new(),
     }
 }
 
@@ -743,7 +743,7 @@ fn both(stable: (u32, u32), canary: (u32, u32), stable_image: &str) -> Snapshot 
             ),
         ],
         pods,
-        route: None,
+        routes: Vec::new(),
     }
 }
 

@@ -38,16 +38,19 @@ pub const FENCE_LABEL: &str = "warroom.io/driver";
 #[derive(Debug, Clone, Default)]
 pub struct Marked {
     pub deployments: Vec<String>,
-    /// The route whose weights the console sets, if the strategy uses one.
-    pub route: Option<(crate::cluster::RouteKind, String)>,
+    /// The routes whose weights the console sets, for targets whose strategy uses one.
+    pub routes: Vec<(crate::cluster::RouteKind, String)>,
 }
 
 impl Marked {
-    /// The objects of a release's target: its two Deployments, and its route when the
-    /// traffic is split by a route's weights.
-    pub fn of(k: &crate::runbook::KubeTarget) -> Marked {
-        let (deployments, route) = crate::canary::objects(k);
-        Marked { deployments, route }
+    /// The objects of a release's targets: their Deployments, and their routes where
+    /// the traffic is split by a route's weights.
+    pub fn of(targets: &[crate::runbook::KubeTarget]) -> Marked {
+        let (deployments, routes) = crate::canary::objects(targets);
+        Marked {
+            deployments,
+            routes,
+        }
     }
 }
 
@@ -253,7 +256,7 @@ pub async fn mark(client: &Client, ns: &str, marked: &Marked, fence: &str) -> Re
     for d in &marked.deployments {
         gone(deps.patch(d, &pp, &Patch::Merge(&patch)).await.map(|_| ()))?;
     }
-    if let Some((kind, r)) = &marked.route {
+    for (kind, r) in &marked.routes {
         let routes: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), ns, &super::route_resource(*kind));
         gone(

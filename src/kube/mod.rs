@@ -80,7 +80,7 @@ pub fn spawn_watch(
     client: Client,
     ns: &str,
     deployments: Vec<String>,
-    route: Option<(RouteKind, String)>,
+    routes: Vec<(RouteKind, String)>,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     let ns = ns.to_string();
@@ -107,9 +107,6 @@ pub fn spawn_watch(
             let (deps, dw) = reflector::store::<Deployment>();
             let (rss, rw) = reflector::store::<ReplicaSet>();
             let (pods, pw) = reflector::store::<Pod>();
-            let kind = route.as_ref().map(|(k, _)| *k).unwrap_or_default();
-            let hw = reflector::store::Writer::<DynamicObject>::new(route_resource(kind));
-            let routes = hw.as_reader();
             let mut streams = vec![
                 reflector::reflector(
                     dw,
@@ -139,25 +136,26 @@ pub fn spawn_watch(
                 .map_ok(|e| (2, matches!(e, watcher::Event::InitDone)))
                 .boxed(),
             ];
-            if let Some((kind, name)) = &route {
-                let api = Api::<DynamicObject>::namespaced_with(
-                    client.clone(),
-                    &ns,
-                    &route_resource(*kind),
-                );
+            // Each route by its name: one watch apiece (they may be of different kinds).
+            let mut route_stores = Vec::new();
+            for (i, (kind, name)) in routes.iter().enumerate() {
+                let res = route_resource(*kind);
+                let hw = reflector::store::Writer::<DynamicObject>::new(res.clone());
+                route_stores.push((*kind, hw.as_reader()));
+                let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &res);
                 streams.push(
                     reflector::reflector(
                         hw,
                         watcher(api, cfg.clone().fields(&format!("metadata.name={name}"))),
                     )
                     .default_backoff()
-                    .map_ok(|e| (3, matches!(e, watcher::Event::InitDone)))
+                    .map_ok(move |e| (3 + i, matches!(e, watcher::Event::InitDone)))
                     .boxed(),
                 );
             }
             let mut all = futures::stream::select_all(streams);
             let mut last: Option<Snapshot> = None;
-            let mut listed = [false, false, false, route.is_none()];
+            let mut listed = vec![false; 3 + routes.len()];
             // While the API is lost, a cheap list says when it answers again: a watch in
             // backoff on a quiet namespace may stay silent for minutes.
             let mut lost = false;
@@ -197,13 +195,17 @@ pub fn spawn_watch(
                             continue;
                         }
                         let mut snap = snapshot(&deps, &rss, &pods, &deployments);
-                        snap.route = route.as_ref().and_then(|(kind, name)| {
-                            routes
-                                .state()
-                                .iter()
-                                .find(|r| r.name_any() == *name)
-                                .map(|r| route_view(*kind, r))
-                        });
+                        snap.routes = route_stores
+                            .iter()
+                            .zip(&routes)
+                            .filter_map(|((kind, store), (_, name))| {
+                                store
+                                    .state()
+                                    .iter()
+                                    .find(|r| r.name_any() == *name)
+                                    .map(|r| route_view(*kind, r))
+                            })
+                            .collect();
                         if last.as_ref() != Some(&snap) {
                             last = Some(snap.clone());
                             if tx.send(Event::Cluster(snap)).is_err() {
@@ -346,26 +348,31 @@ pub fn plain_error(e: &kube::Error) -> String {
 /// `matchLabels` their selectors share, as a label selector. None when a Deployment
 /// cannot be read yet or they share none.
 async fn release_selector(api: &Api<Deployment>, names: &[String]) -> Option<String> {
-    let mut shared: Option<BTreeMap<String, String>> = None;
+    let mut selectors = Vec::new();
     for name in names {
         let d = api.get_opt(name).await.ok()??;
-        let labels = d.spec?.selector.match_labels.unwrap_or_default();
-        shared = Some(match shared {
-            None => labels,
-            Some(s) => s
-                .into_iter()
-                .filter(|(k, v)| labels.get(k) == Some(v))
-                .collect(),
-        });
+        selectors.push(d.spec?.selector.match_labels.unwrap_or_default());
     }
-    let shared = shared.filter(|s| !s.is_empty())?;
-    Some(
-        shared
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(","),
-    )
+    let first = selectors.first()?;
+    // Keys every selector has: one value is `k=v`; several (one app per target) are
+    // `k in (a,b)`, which still reads only the release's pods.
+    let terms: Vec<String> = first
+        .keys()
+        .filter(|k| selectors.iter().all(|s| s.contains_key(*k)))
+        .map(|k| {
+            let values: std::collections::BTreeSet<&str> =
+                selectors.iter().map(|s| s[k].as_str()).collect();
+            if values.len() == 1 {
+                format!("{k}={}", first[k])
+            } else {
+                format!(
+                    "{k} in ({})",
+                    values.into_iter().collect::<Vec<_>>().join(",")
+                )
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(","))
 }
 
 fn snapshot(
@@ -404,7 +411,7 @@ fn snapshot(
         deployments,
         replicasets,
         pods,
-        route: None,
+        routes: Vec::new(),
     }
 }
 

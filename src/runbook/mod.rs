@@ -266,9 +266,15 @@ pub fn load(path: &Path) -> Result<Runbook, Problems> {
 }
 
 pub fn parse_runbook(path: &Path, src: &str) -> Result<Runbook, Problems> {
-    let rb: Runbook = parse_yaml(path, src)?;
+    let mut rb: Runbook = parse_yaml(path, src)?;
     let problems = validate(&rb);
     if problems.is_empty() {
+        if let Some(k) = rb.kubernetes_one.take() {
+            rb.targets = vec![k];
+        }
+        for k in &mut rb.targets {
+            k.name = k.name().to_string();
+        }
         Ok(rb)
     } else {
         Err(Problems(
@@ -421,66 +427,7 @@ fn validate(rb: &Runbook) -> Found {
         "a release window longer than a week is not one evening's release",
         "2h",
     );
-    if rb.kubernetes.stable == rb.kubernetes.canary {
-        out.push((
-            vec!["kubernetes".into(), "canary".into()],
-            "the canary Deployment must differ from the stable one: give it its own name".into(),
-        ));
-    }
-    let t = &rb.kubernetes.traffic;
-    let at = |key: &str| -> Vec<Seg> { vec!["kubernetes".into(), "traffic".into(), key.into()] };
-    match rb.kubernetes.split() {
-        Split::Replicas(_) => {
-            match t.replicas {
-                None => out.push((
-                    at("strategy"),
-                    "replica-ratio needs `replicas`: the total number of pods shared by stable and canary, e.g. `replicas: 10`".into(),
-                )),
-                Some(0) => out.push((
-                    at("replicas"),
-                    "replicas must be at least 1: the total number of pods shared by stable and canary"
-                        .into(),
-                )),
-                Some(_) => {}
-            }
-            for key in ["route", "stable_backend", "canary_backend"] {
-                let set = match key {
-                    "route" => t.route.is_some(),
-                    "stable_backend" => t.stable_backend.is_some(),
-                    _ => t.canary_backend.is_some(),
-                };
-                if set {
-                    out.push((
-                        at(key),
-                        format!("`{key}` belongs to a strategy that splits traffic by a route's weights; with replica-ratio the replica counts carry the traffic: remove it, or set `strategy: gateway-api` (or `istio`)"),
-                    ));
-                }
-            }
-        }
-        Split::Route {
-            kind,
-            stable,
-            canary,
-            ..
-        } => {
-            if t.replicas.is_some() {
-                out.push((
-                    at("replicas"),
-                    format!("`replicas` belongs to the replica-ratio strategy; here the {}'s weights carry the traffic: remove it", kind.kind()),
-                ));
-            }
-            if stable == canary {
-                out.push((
-                    at("canary_backend"),
-                    format!(
-                        "the canary backend must differ from the stable one: name the canary's {}",
-                        kind.backend()
-                    ),
-                ));
-            }
-        }
-    }
-
+    validate_targets(rb, &mut out);
     // Stages
     let mut stage_ids = HashSet::new();
     let mut last_traffic = 0;
@@ -805,6 +752,123 @@ fn validate(rb: &Runbook) -> Found {
 }
 
 /// How a metric's several series are shown: picked, split side by side, or the top N.
+/// The release's targets: one form or the other, each target sound, and no two naming
+/// the same service or Deployment.
+fn validate_targets(rb: &Runbook, out: &mut Found) {
+    let targets: Vec<(Vec<Seg>, &KubeTarget)> = match (&rb.kubernetes_one, rb.targets.as_slice()) {
+        (Some(_), [_, ..]) => {
+            out.push((
+                vec!["targets".into()],
+                "both `kubernetes:` and `targets:` are set: keep `kubernetes:` for one service, or move it into `targets:`".into(),
+            ));
+            return;
+        }
+        (None, []) => {
+            out.push((
+                vec![],
+                "missing field `kubernetes`: add it (the stable and canary Deployments), or `targets:` for several services".into(),
+            ));
+            return;
+        }
+        (Some(k), []) => vec![(vec!["kubernetes".into()], k)],
+        (None, many) => many
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (vec!["targets".into(), i.into()], k))
+            .collect(),
+    };
+    let mut names = HashSet::new();
+    let mut deployments = HashSet::new();
+    for (base, k) in &targets {
+        let base = base.clone();
+        if !names.insert(k.name()) {
+            out.push((
+                [base.clone(), vec!["name".into()]].concat(),
+                format!(
+                    "two targets are called `{}`: give each its own `name`",
+                    k.name()
+                ),
+            ));
+        }
+        for (key, d) in [("stable", &k.stable), ("canary", &k.canary)] {
+            if k.stable != k.canary && !deployments.insert(d.as_str()) {
+                out.push((
+                    [base.clone(), vec![key.into()]].concat(),
+                    format!("Deployment {d} belongs to another target already: each Deployment moves with one target"),
+                ));
+            }
+        }
+        let first = &targets[0].1.namespace;
+        if k.namespace != *first {
+            out.push((
+                [base.clone(), vec!["namespace".into()]].concat(),
+                format!("every target must be in one namespace, `{first}`: the release's Lease, marks and watches live there"),
+            ));
+        }
+        if k.stable == k.canary {
+            out.push((
+                [base.clone(), vec!["canary".into()]].concat(),
+                "the canary Deployment must differ from the stable one: give it its own name"
+                    .into(),
+            ));
+        }
+        let t = &k.traffic;
+        let at =
+            |key: &str| -> Vec<Seg> { [base.clone(), vec!["traffic".into(), key.into()]].concat() };
+        match k.split() {
+            Split::Replicas(_) => {
+                match t.replicas {
+                    None => out.push((
+                        at("strategy"),
+                        "replica-ratio needs `replicas`: the total number of pods shared by stable and canary, e.g. `replicas: 10`".into(),
+                    )),
+                    Some(0) => out.push((
+                        at("replicas"),
+                        "replicas must be at least 1: the total number of pods shared by stable and canary"
+                            .into(),
+                    )),
+                    Some(_) => {}
+                }
+                for key in ["route", "stable_backend", "canary_backend"] {
+                    let set = match key {
+                        "route" => t.route.is_some(),
+                        "stable_backend" => t.stable_backend.is_some(),
+                        _ => t.canary_backend.is_some(),
+                    };
+                    if set {
+                        out.push((
+                            at(key),
+                            format!("`{key}` belongs to a strategy that splits traffic by a route's weights; with replica-ratio the replica counts carry the traffic: remove it, or set `strategy: gateway-api` (or `istio`)"),
+                        ));
+                    }
+                }
+            }
+            Split::Route {
+                kind,
+                stable,
+                canary,
+                ..
+            } => {
+                if t.replicas.is_some() {
+                    out.push((
+                        at("replicas"),
+                        format!("`replicas` belongs to the replica-ratio strategy; here the {}'s weights carry the traffic: remove it", kind.kind()),
+                    ));
+                }
+                if stable == canary {
+                    out.push((
+                        at("canary_backend"),
+                        format!(
+                            "the canary backend must differ from the stable one: name the canary's {}",
+                            kind.backend()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 fn validate_series(m: &Metric, here: &dyn Fn(&str) -> Vec<Seg>, out: &mut Found) {
     for (k, v) in &m.pick {
         if !is_label_name(k) {
@@ -1258,6 +1322,11 @@ pub struct FlatItem {
 }
 
 impl Runbook {
+    /// The namespace every target is in (one, as `check` requires).
+    pub fn namespace(&self) -> &str {
+        self.targets.first().map_or("", |k| k.namespace.as_str())
+    }
+
     /// Every item in file order, children after their parent.
     pub fn flat_items(&self) -> Vec<FlatItem> {
         let mut out = Vec::new();

@@ -10,7 +10,14 @@ use crate::cluster::RouteKind;
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
     pub release: Release,
-    pub kubernetes: KubeTarget,
+    /// The one-service form, `kubernetes:`: on load it becomes the only target.
+    #[serde(default, rename = "kubernetes")]
+    pub(crate) kubernetes_one: Option<KubeTarget>,
+    /// The services the release moves (`targets:`), each a stable and a canary Deployment
+    /// with its own traffic strategy. Stages apply to all of them, in this order; a
+    /// rollback goes in the reverse order.
+    #[serde(default)]
+    pub targets: Vec<KubeTarget>,
     #[serde(default)]
     pub prometheus: Option<PromConfig>,
     pub stages: Vec<Stage>,
@@ -137,6 +144,10 @@ pub struct Release {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubeTarget {
+    /// What the screen and the log call this service (default: the stable Deployment's
+    /// name).
+    #[serde(default)]
+    pub name: String,
     pub namespace: String,
     /// The Deployment that serves the current version.
     pub stable: String,
@@ -200,6 +211,15 @@ pub enum Split<'a> {
 }
 
 impl KubeTarget {
+    /// What the screen and the log call the target.
+    pub fn name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.stable
+        } else {
+            &self.name
+        }
+    }
+
     pub fn split(&self) -> Split<'_> {
         let t = &self.traffic;
         let route = |kind| Split::Route {

@@ -654,7 +654,7 @@ impl Follow {
     pub fn mirror(rb: &Runbook) -> Follow {
         let source = format!(
             "the driver's mirror in the cluster (namespace {})",
-            rb.kubernetes.namespace
+            rb.namespace()
         );
         Follow::new(source, true)
     }
@@ -758,14 +758,22 @@ impl State {
     }
 
     /// The part of a split gauge that belongs to a track serving nothing now: after a
-    /// rollback, the canary's (as `kubernetes.canary_series` names it) once the cluster
-    /// shows it takes no traffic. Its last figures are history, not health.
+    /// rollback, the canary's (as each target's `canary_series` names it) once the cluster
+    /// shows every canary with that label takes no traffic. Its last figures are history,
+    /// not health.
     pub fn not_serving(&self, def: &crate::runbook::Metric) -> Option<&str> {
         self.stages.rolled_back?;
         let by = def.split_by.as_ref()?;
-        let value = self.rb.kubernetes.canary_series.get(by)?;
-        let idle = crate::canary::canary_idle(&self.rb.kubernetes, &self.cluster);
-        idle.then_some(value.as_str())
+        let mut value = None;
+        for k in &self.rb.targets {
+            if let Some(v) = k.canary_series.get(by) {
+                if !crate::canary::canary_idle(k, &self.cluster) || value.is_some_and(|w| w != v) {
+                    return None;
+                }
+                value = Some(v);
+            }
+        }
+        value.map(String::as_str)
     }
 
     /// A gauge's level as HEALTH and the gates read it: fresh data only, without a
@@ -1212,7 +1220,6 @@ impl State {
         if self.stages.pending.is_some() || self.cluster.updated.is_none() {
             return None;
         }
-        let k = &self.rb.kubernetes;
         let stage = self
             .stages
             .current
@@ -1221,7 +1228,13 @@ impl State {
         let name = stage
             .map(|i| self.rb.stages[i].title.clone())
             .unwrap_or_else(|| self.stage_name());
-        crate::canary::drift(k, &self.cluster, traffic, self.stages.promoted, &name)
+        crate::canary::drift_all(
+            &self.rb.targets,
+            &self.cluster,
+            traffic,
+            self.stages.promoted,
+            &name,
+        )
     }
 
     pub fn stage_name(&self) -> String {

@@ -203,25 +203,23 @@ impl State {
         }
     }
 
-    /// The Deployments a watched check reads: the one it names, else those that should
-    /// serve now (the canary only while a canary stage is in force).
+    /// The Deployments a watched check reads, on every target: the one it names, else
+    /// those that should serve now (the canary only while a canary stage is in force).
     fn deployments_for(&self, v: &Verify) -> Vec<&str> {
-        let k = &self.rb.kubernetes;
-        match v.deployment {
-            Some(Track::Stable) => vec![k.stable.as_str()],
-            Some(Track::Canary) => vec![k.canary.as_str()],
-            None => {
-                let canary_serves = self
-                    .stages
-                    .current
-                    .is_some_and(|c| self.rb.stages[c].traffic < 100);
-                if canary_serves {
-                    vec![k.stable.as_str(), k.canary.as_str()]
-                } else {
-                    vec![k.stable.as_str()]
-                }
-            }
-        }
+        let canary_serves = self
+            .stages
+            .current
+            .is_some_and(|c| self.rb.stages[c].traffic < 100);
+        self.rb
+            .targets
+            .iter()
+            .flat_map(|k| match v.deployment {
+                Some(Track::Stable) => vec![k.stable.as_str()],
+                Some(Track::Canary) => vec![k.canary.as_str()],
+                None if canary_serves => vec![k.stable.as_str(), k.canary.as_str()],
+                None => vec![k.stable.as_str()],
+            })
+            .collect()
     }
 
     fn judge_kube(&self, v: &Verify, check: &KubeCheck) -> Outcome {

@@ -36,8 +36,7 @@ pub fn health(s: &State) -> Level {
     if unknown && worst != Some(Level::Critical) {
         worst = Some(Level::Unknown);
     }
-    let k = &s.rb.kubernetes;
-    for name in [&k.stable, &k.canary] {
+    for name in s.rb.targets.iter().flat_map(|k| [&k.stable, &k.canary]) {
         if let Some(d) = s.cluster.deployment(name)
             && matches!(rollout_status(d), RolloutStatus::Failed(_))
         {
@@ -53,6 +52,50 @@ pub fn health(s: &State) -> Level {
         worst = Some(worst.map_or(Level::Warn, |w| w.max(Level::Warn)));
     }
     worst.unwrap_or(Level::Unknown)
+}
+
+/// In a release of several targets, the first (in the runbook's order) whose rollout
+/// failed or whose pods crash-loop, else the first behind the stage in force (the cluster
+/// not yet as the stage means, or its rollout under way): (failing, what to say). None
+/// for a release of one target, whose Deployments the rest of the screen names.
+pub fn target_trouble(s: &State) -> Option<(bool, String)> {
+    let targets = &s.rb.targets;
+    if targets.len() < 2 || s.cluster.updated.is_none() {
+        return None;
+    }
+    let failing = targets.iter().find_map(|k| {
+        [&k.stable, &k.canary].into_iter().find_map(|n| {
+            let d = s.cluster.deployment(n)?;
+            if let RolloutStatus::Failed(_) = rollout_status(d) {
+                return Some(format!("{} {}: rollout failed", k.name(), track(k, n)));
+            }
+            s.cluster
+                .pods_of(n, None)
+                .any(|p| p.status == "CrashLoopBackOff")
+                .then(|| format!("{} {}: pods crash-looping", k.name(), track(k, n)))
+        })
+    });
+    if let Some(f) = failing {
+        return Some((true, f));
+    }
+    let stage = s.stages.current.filter(|_| s.stages.rolled_back.is_none());
+    let traffic = stage.map(|i| s.rb.stages[i].traffic).unwrap_or(0);
+    let name = stage.map(|i| s.rb.stages[i].title.as_str()).unwrap_or("");
+    targets.iter().find_map(|k| {
+        let behind = crate::canary::drift(k, &s.cluster, traffic, s.stages.promoted, name)
+            .is_some()
+            || [&k.stable, &k.canary].into_iter().any(|n| {
+                s.cluster
+                    .deployment(n)
+                    .is_some_and(|d| matches!(rollout_status(d), RolloutStatus::Waiting(_)))
+            });
+        behind.then(|| (false, format!("{} behind", k.name())))
+    })
+}
+
+/// `stable` or `canary`: which of the target's Deployments `name` is.
+fn track<'a>(k: &crate::runbook::KubeTarget, name: &str) -> &'a str {
+    if name == k.canary { "canary" } else { "stable" }
 }
 
 /// Live, or how stale: the cluster link first, then the gauges.
@@ -117,6 +160,21 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         Span::styled(" STAGE ", theme.dim),
         Span::styled(s.stage_name(), theme.title.add_modifier(Modifier::BOLD)),
     ];
+    // Of several targets, the one failing (or else behind) is named, before the hold:
+    // at 80 columns it is what must not be cut.
+    if let Some((failing, what)) = target_trouble(s) {
+        stage.push(Span::raw("  "));
+        stage.push(Span::styled(
+            format!("◆ {what}"),
+            if failing {
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD)
+            },
+        ));
+    }
     let failing = s.triggers.iter().any(|t| t.met.is_some());
     if let Some(i) = s.stages.current
         && s.stages.pending.is_none()

@@ -1,0 +1,378 @@
+//! A release of several services: `targets:` in the runbook, each stage applied to every
+//! target in the runbook's order, a rollback of every target in the reverse order, drift
+//! and the rollout pane per target. Pure: keys and events in, state and effects out.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use warroom::effect::{Effect, KubeOp};
+use warroom::event::Event;
+use warroom::runbook::parse_runbook;
+use warroom::state::cluster::{DeployView, PodView, RouteKind, RouteView, RsView, Snapshot};
+use warroom::state::{Driver, Mode, State};
+use warroom::update::update;
+
+const RELEASE: &str = "\
+release:
+  name: ERP
+  version: v1.0.0
+  date: 2026-01-02
+  owner: Ops
+  planned_duration: 1h
+targets:
+  - name: backend
+    namespace: erp
+    stable: erp-backend
+    canary: erp-backend-canary
+    traffic: {strategy: replica-ratio, replicas: 10}
+  - name: frontend
+    namespace: erp
+    stable: erp-frontend
+    canary: erp-frontend-canary
+    traffic: {strategy: gateway-api}
+  - namespace: erp
+    stable: erp-worker
+    canary: erp-worker-canary
+    traffic: {strategy: replica-ratio, replicas: 4}
+stages:
+  - {id: c10, title: Canary 10%, traffic: 10, hold: 1m}
+  - {id: full, title: Full, traffic: 100, hold: 1m}
+phases:
+  - id: prep
+    title: Prep
+    gates: c10
+    groups:
+      - title: Backups
+        items:
+          - id: backup
+            text: Back up the database
+";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Each target's stable and canary at these replica counts (all ready), the frontend's
+/// HTTPRoute at `route` percent to its canary.
+fn cluster(counts: [(u32, u32); 3], route: u32) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for ((stable, canary), (name, tag)) in counts.into_iter().zip([
+        ("erp-backend", "v1.0.0"),
+        ("erp-frontend", "v2.4.0"),
+        ("erp-worker", "v1.0.0"),
+    ]) {
+        for (deploy, n, image) in [
+            (name.to_string(), stable, format!("{name}:old")),
+            (format!("{name}-canary"), canary, format!("{name}:{tag}")),
+        ] {
+            snap.deployments.push(DeployView {
+                name: deploy.clone(),
+                desired: n,
+                replicas: n,
+                updated: n,
+                ready: n,
+                available: n,
+                generation: 1,
+                observed_generation: 1,
+                revision: "1".into(),
+                image: image.clone(),
+                ..Default::default()
+            });
+            let rs = format!("{deploy}-5d8f");
+            snap.replicasets.push(RsView {
+                name: rs.clone(),
+                owner: deploy.clone(),
+                revision: "1".into(),
+                image,
+                desired: n,
+                ready: n,
+                created: None,
+            });
+            for i in 0..n {
+                snap.pods.push(PodView {
+                    name: format!("{rs}-{i}"),
+                    owner: rs.clone(),
+                    ready_containers: 1,
+                    containers: 1,
+                    status: "Running".into(),
+                    created: Some(t0() - Duration::hours(1)),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    snap.routes = vec![RouteView {
+        kind: RouteKind::HttpRoute,
+        name: "erp-frontend".into(),
+        backends: vec![
+            ("erp-frontend".into(), 100 - route),
+            ("erp-frontend-canary".into(), route),
+        ],
+    }];
+    snap
+}
+
+fn key(s: &mut State, c: char) -> Vec<Effect> {
+    update(
+        s,
+        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    )
+}
+
+fn driving() -> State {
+    let rb = parse_runbook(Path::new("release.yaml"), RELEASE).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(
+        &mut s,
+        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
+    );
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    s
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    let view = warroom::ui::View::new(warroom::layout::builtin("war-room"));
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| warroom::ui::draw_into(s, &view, f.buffer_mut()))
+        .unwrap();
+    let buf = term.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn kube_op(fx: &[Effect]) -> (u64, KubeOp) {
+    fx.iter()
+        .find_map(|e| match e {
+            Effect::Kube { seq, op, .. } => Some((*seq, op.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no kube effect in {fx:?}"))
+}
+
+#[test]
+fn targets_load_with_their_names_and_the_single_form_is_one_target() {
+    let rb = parse_runbook(Path::new("release.yaml"), RELEASE).unwrap();
+    let names: Vec<&str> = rb.targets.iter().map(|k| k.name()).collect();
+    assert_eq!(names, ["backend", "frontend", "erp-worker"]);
+    assert_eq!(rb.namespace(), "erp");
+    let one = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    assert_eq!(one.targets.len(), 1);
+    assert_eq!(one.targets[0].name(), "erp-backend");
+}
+
+#[test]
+fn check_refuses_targets_that_cannot_be_one_release() {
+    let refused = |src: String| -> String {
+        parse_runbook(Path::new("release.yaml"), &src)
+            .expect_err("refused")
+            .to_string()
+    };
+    let both = RELEASE.replace(
+        "targets:\n",
+        "kubernetes:\n  namespace: erp\n  stable: a\n  canary: b\n  traffic: {strategy: replica-ratio, replicas: 2}\ntargets:\n",
+    );
+    let m = refused(both);
+    assert!(
+        m.contains("both `kubernetes:` and `targets:` are set"),
+        "{m}"
+    );
+    let m = refused(RELEASE.replace("name: frontend", "name: backend"));
+    assert!(
+        m.contains("release.yaml:13:") && m.contains("two targets are called `backend`"),
+        "{m}"
+    );
+    let m = refused(RELEASE.replace("stable: erp-worker", "stable: erp-backend"));
+    assert!(
+        m.contains("Deployment erp-backend belongs to another target already"),
+        "{m}"
+    );
+    let m = refused(RELEASE.replacen(
+        "namespace: erp\n    stable: erp-worker",
+        "namespace: jobs\n    stable: erp-worker",
+        1,
+    ));
+    assert!(
+        m.contains("every target must be in one namespace, `erp`"),
+        "{m}"
+    );
+    let none = RELEASE.split("targets:").next().unwrap().to_string()
+        + &RELEASE[RELEASE.find("stages:").unwrap()..];
+    let m = refused(none);
+    assert!(m.contains("missing field `kubernetes`"), "{m}");
+}
+
+/// One confirmation lists every target's step in the runbook's order, and one action
+/// makes them in that order; the rollback goes back in the reverse order, each target
+/// the way its strategy does it.
+#[test]
+fn a_stage_moves_every_target_in_order_and_a_rollback_returns_them_in_reverse() {
+    let mut s = driving();
+    let i = s.checklist.index_of("backup").unwrap();
+    s.checklist.collapsed[s.checklist.items[i].phase] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == warroom::state::Row::Item(i))
+        .unwrap();
+    key(&mut s, ' ');
+    key(&mut s, 'a');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Shift traffic to 10% on 3 services: backend → frontend → erp-worker"
+    );
+    assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    let plan = c.plan.join("\n");
+    for line in [
+        "1. backend: Shift traffic to 10%: scale erp-backend-canary to 1 and erp-backend to 9",
+        "2. frontend: Shift traffic to 10%: HTTPRoute erp-frontend weights erp-frontend=90, erp-frontend-canary=10",
+        "3. erp-worker: Shift traffic to 10%: scale erp-worker-canary to 1 and erp-worker to 3",
+    ] {
+        assert!(plan.contains(line), "{line}\nnot in\n{plan}");
+    }
+    let screen80 = screen(&s, 80, 24);
+    assert!(screen80.contains("on 3 services"), "{screen80}");
+    let (seq, op) = kube_op(&key(&mut s, 'y'));
+    let KubeOp::Steps(ops) = &op else {
+        panic!("{op:?}")
+    };
+    let touched: Vec<Vec<&String>> = ops.iter().map(|o| o.deployments()).collect();
+    assert_eq!(
+        touched,
+        [
+            vec!["erp-backend-canary", "erp-backend"],
+            vec!["erp-frontend-canary", "erp-frontend"],
+            vec!["erp-worker-canary", "erp-worker"],
+        ]
+    );
+    assert!(
+        matches!(&ops[1], KubeOp::Weights { kind: RouteKind::HttpRoute, route, .. } if route == "erp-frontend")
+    );
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert_eq!(s.stages.current, Some(0));
+    // The frontend's route did not move: the drift names it, not the others.
+    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 0)));
+    let drift = s.cluster_disagreement().expect("the frontend is behind");
+    assert_eq!(
+        drift,
+        "HTTPRoute erp-frontend sends 0% to erp-frontend-canary; Canary 10% means 10%"
+    );
+    let head = screen(&s, 160, 48);
+    assert!(head.lines().next().unwrap().contains("◆ frontend behind"), "{head}");
+    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+    assert_eq!(s.cluster_disagreement(), None);
+    assert!(!screen(&s, 160, 48).contains('◆'));
+    // The worker's canary fails its rollout: the header names it, at 80 columns too.
+    let mut failed = cluster([(9, 1), (6, 2), (3, 1)], 10);
+    let d = failed
+        .deployments
+        .iter_mut()
+        .find(|d| d.name == "erp-worker-canary")
+        .unwrap();
+    d.ready = 0;
+    d.available = 0;
+    d.conditions = vec![(
+        "Progressing".into(),
+        "False".into(),
+        "ProgressDeadlineExceeded".into(),
+        "ReplicaSet \"erp-worker-canary-5d8f\" has timed out progressing.".into(),
+    )];
+    update(&mut s, Event::Cluster(failed));
+    let head = screen(&s, 80, 24);
+    assert!(
+        head.lines().next().unwrap().contains("◆ erp-worker canary: rollout failed"),
+        "{head}"
+    );
+    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+
+    key(&mut s, 'R');
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Roll back on 3 services: erp-worker → frontend → backend"
+    );
+    let plan = c.plan.join("\n");
+    assert!(
+        plan.contains("1. erp-worker: Roll back: scale erp-worker-canary to 0 and erp-worker to 4")
+            && plan.contains(
+                "2. frontend: Roll back: HTTPRoute erp-frontend sends all traffic to erp-frontend"
+            )
+            && plan.contains(
+                "3. backend: Roll back: scale erp-backend-canary to 0 and erp-backend to 10"
+            ),
+        "{plan}"
+    );
+    for c in "canary errors".chars() {
+        key(&mut s, c);
+    }
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let (_, op) = kube_op(&fx);
+    let KubeOp::Steps(ops) = &op else {
+        panic!("{op:?}")
+    };
+    let first: Vec<&String> = ops.iter().map(|o| o.deployments()[0]).collect();
+    assert_eq!(first, ["erp-worker", "erp-frontend-canary", "erp-backend"]);
+}
+
+/// The rollout pane groups each target's traffic, Deployments and pods under its name.
+#[test]
+fn the_rollout_pane_shows_each_target_under_its_name() {
+    let mut s = driving();
+    s.ui.focus = warroom::layout::Pane::Rollout;
+    let text = screen(&s, 160, 48);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not on screen:\n{text}"))
+    };
+    assert!(at("▌backend") < at("▌frontend") && at("▌frontend") < at("▌erp-worker"));
+    // Each heading carries its target's split and what makes it.
+    assert!(
+        text.contains("▌frontend  canary 0% · stable 100%  by HTTPRoute"),
+        "{text}"
+    );
+    assert!(text.contains("▌backend  canary 0% · stable 100%  by ready pods"));
+    // A line per Deployment, with its version and its pods ready, under its target.
+    assert!(at(" erp-frontend-canary v2.4.0 ████") > at("▌frontend"));
+    assert!(at("erp-frontend-canary v2.4.0") < at("▌erp-worker"));
+    assert!(at(" erp-frontend        old    ██████████   6/6   complete") > at("▌frontend"));
+    // The pods come after every target's summary, target by target, each canary's
+    // before its stable's.
+    assert!(at("erp-backend pods (10)") > at("▌erp-worker"));
+    // The pod cursor on the frontend's first stable pod keeps it in view.
+    s.ui.pod_cursor = 12;
+    let text = screen(&s, 160, 48);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not on screen:\n{text}"))
+    };
+    assert!(at("erp-frontend-canary pods (2)") < at("erp-frontend pods (6)"));
+}
