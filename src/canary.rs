@@ -62,31 +62,75 @@ fn together(verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
     }
 }
 
-/// Advance every target to `traffic` percent, in the runbook's order.
-pub fn stage_all(targets: &[KubeTarget], cluster: &Cluster, traffic: u32, cause: &str) -> Step {
+/// Advance every target to `traffic` percent: in `order` (indices), one after another,
+/// when it names one (the operation is then the first target's alone: the console makes
+/// each next one once the cluster shows the one before it done); else all at once, in
+/// the runbook's order.
+pub fn stage_all(
+    targets: &[KubeTarget],
+    order: &[usize],
+    cluster: &Cluster,
+    traffic: u32,
+    cause: &str,
+) -> Step {
     let verb = if traffic >= 100 {
         "Promote to 100%".to_string()
     } else {
         format!("Shift traffic to {traffic}%")
     };
-    let steps = targets
+    if order.len() < 2 {
+        let steps = targets
+            .iter()
+            .map(|k| (k, stage(k, cluster, traffic, cause.to_string())))
+            .collect();
+        return together(&verb, steps);
+    }
+    let steps: Vec<(&KubeTarget, Step)> = order
         .iter()
+        .map(|&i| &targets[i])
         .map(|k| (k, stage(k, cluster, traffic, cause.to_string())))
         .collect();
-    together(&verb, steps)
+    let first = steps[0].1.op.clone();
+    let names: Vec<&str> = steps.iter().map(|(k, _)| k.name()).collect();
+    let title = format!(
+        "{verb} on {} services, one after another: {}",
+        names.len(),
+        names.join(" → ")
+    );
+    let mut step = together(&verb, steps);
+    step.title = title;
+    step.op = first;
+    step.plan.push(
+        "Each target moves once the cluster shows the one before it done (rolled out, every pod ready, its traffic as the stage means); the hold starts when the last has moved. R rolls back whatever has moved."
+            .into(),
+    );
+    step
+}
+
+/// Whether the cluster shows the target's step for `traffic` percent done: its shape as
+/// the stage means, both Deployments rolled out with every pod ready.
+pub fn step_done(k: &KubeTarget, cluster: &Cluster, traffic: u32, promoted: bool) -> bool {
+    drift(k, cluster, traffic, promoted, "").is_none()
+        && [&k.stable, &k.canary].into_iter().all(|n| {
+            cluster.deployment(n).is_some_and(|d| {
+                rollout_status(d) == RolloutStatus::Complete && d.ready >= d.desired
+            })
+        })
 }
 
 /// Roll back every target that has something to roll back, in the reverse of the
-/// runbook's order (the last moved is the first back). An error only when none has.
+/// runbook's order (the last moved is the first back). `moved(i)`: whether target `i`
+/// was promoted, and whether it was started (see `rollback`). An error only when none
+/// has anything to roll back.
 pub fn rollback_all(
     targets: &[KubeTarget],
     cluster: &Cluster,
-    promoted: bool,
-    started: bool,
+    moved: impl Fn(usize) -> (bool, bool),
 ) -> Result<Step, String> {
     let mut steps = Vec::new();
     let mut nothing = Vec::new();
-    for k in targets.iter().rev() {
+    for (i, k) in targets.iter().enumerate().rev() {
+        let (promoted, started) = moved(i);
         match rollback(k, cluster, promoted, started) {
             Ok(step) => steps.push((k, step)),
             Err(e) => nothing.push(e),
@@ -118,36 +162,21 @@ pub fn retire_all(targets: &[KubeTarget], cluster: &Cluster) -> Option<(String, 
     }
 }
 
-/// How the cluster differs from the shape that `traffic` percent means, target by
-/// target, in words; None when every target agrees or the cluster cannot tell yet.
-pub fn drift_all(
-    targets: &[KubeTarget],
-    cluster: &Cluster,
-    traffic: u32,
-    promoted: bool,
-    name: &str,
-) -> Option<String> {
-    let each: Vec<String> = targets
-        .iter()
-        .filter_map(|k| drift(k, cluster, traffic, promoted, name))
-        .collect();
-    (!each.is_empty()).then(|| each.join("; "))
-}
-
 /// The rollback as the console carries it out on every target, in the order it goes
 /// (the reverse of the runbook's); each step names its target when there are several.
 pub fn rollback_steps_all(
     targets: &[KubeTarget],
     cluster: &Cluster,
-    undo: bool,
+    undo: impl Fn(usize) -> bool,
     version: &str,
 ) -> Vec<LiveStep> {
     let many = targets.len() > 1;
     targets
         .iter()
+        .enumerate()
         .rev()
-        .flat_map(|k| {
-            rollback_steps(k, cluster, undo, version)
+        .flat_map(|(i, k)| {
+            rollback_steps(k, cluster, undo(i), version)
                 .into_iter()
                 .map(move |mut st| {
                     if many {

@@ -304,7 +304,7 @@ pub fn build(rb: Arc<Runbook>, records: &[Record], zone: Zone) -> Doc {
                 ),
                 reason.clone(),
             ),
-            Entry::Pause { plan, .. } | Entry::Step { plan } => {
+            Entry::Pause { plan, .. } | Entry::Step { plan, .. } => {
                 (format!("{plan}{}", answer(r.seq)), String::new())
             }
             Entry::Cancel { trigger, reason } => (

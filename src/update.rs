@@ -208,6 +208,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             }
             reconcile(s, &mut fx);
             retire_canary(s, &mut fx);
+            continue_stage(s, &mut fx);
             compare_with_cluster(s, &mut fx);
             s.rebase_restarts();
             rejudge(s, |v| v.kube.as_ref().is_some_and(|k| k.watched()), &mut fx);
@@ -944,7 +945,7 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
     let steps = canary::rollback_steps_all(
         &s.rb.targets,
         &s.cluster,
-        s.stages.rollback_undo,
+        |t| s.stages.rollback_undo && !s.stages.rollback_queued.contains(&t),
         &s.rb.release.version,
     );
     let live_link = s.cluster.link == Link::Live;
@@ -2037,8 +2038,60 @@ fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
         reason: "WarroomRetireCanary".into(),
         message: format!("{} {}: {plan}", s.rb.release.name, s.rb.release.version),
     };
-    let seq = emit(s, CONSOLE, Entry::Step { plan }, fx);
+    let seq = emit(s, CONSOLE, Entry::Step { plan, target: None }, fx);
     fx.push(Effect::Kube { seq, op, audit });
+}
+
+/// A stage that moves its targets one after another: once the cluster shows the ones
+/// moved so far done, the driving console moves the next (journaled first, as its own
+/// step of the confirmed stage). Not while anything else is in flight, paused or refused.
+fn continue_stage(s: &mut State, fx: &mut Vec<Effect>) {
+    let (Some(i), Some(&next)) = (s.stages.current, s.stages.queue.first()) else {
+        return;
+    };
+    if s.stages.rolled_back.is_some()
+        || s.stages.pending.is_some()
+        || s.stages.paused
+        || s.stages.stopped.is_some()
+        || s.refusal().is_some()
+        || s.cluster.link != Link::Live
+    {
+        return;
+    }
+    let order = s.rb.stage_order(i);
+    let at = order.iter().position(|&t| t == next).unwrap_or(0);
+    let traffic = s.rb.stages[i].traffic;
+    let moved = &order[..at];
+    if !moved
+        .iter()
+        .all(|&t| canary::step_done(&s.rb.targets[t], &s.cluster, traffic, traffic >= 100))
+    {
+        return;
+    }
+    let k = &s.rb.targets[next];
+    let stage = &s.rb.stages[i];
+    let cause = format!("{}: advance to {} ({}%)", s.operator, stage.id, traffic);
+    let step = canary::stage(k, &s.cluster, traffic, cause);
+    let before = moved
+        .last()
+        .map(|&t| s.rb.targets[t].name().to_string())
+        .unwrap_or_default();
+    let plan = format!(
+        "{}: {} ({before}'s is done in the cluster)",
+        k.name(),
+        step.title
+    );
+    let audit = Audit {
+        reason: "WarroomAdvance".into(),
+        message: format!("{} {}: {plan}", s.rb.release.name, s.rb.release.version),
+    };
+    let target = Some(k.name().to_string());
+    let seq = emit(s, CONSOLE, Entry::Step { plan, target }, fx);
+    fx.push(Effect::Kube {
+        seq,
+        op: step.op,
+        audit,
+    });
 }
 
 /// The gauges at CRITICAL now, with their values: the evidence a rollback records.
@@ -2195,7 +2248,23 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     if s.stages.paused {
         blockers.push("the rollout is paused: press p to resume first".into());
     }
-    if let Some(i) = s.stages.current {
+    if let Some(why) = &s.stages.stopped {
+        blockers.push(format!(
+            "the stage stopped before it moved every target ({why}): roll back (R)"
+        ));
+    } else if !s.stages.queue.is_empty() {
+        let names: Vec<&str> = s
+            .stages
+            .queue
+            .iter()
+            .map(|&t| rb.targets[t].name())
+            .collect();
+        blockers.push(format!(
+            "{} still to move at this stage, one after another; its hold starts when the last has",
+            names.join(", ")
+        ));
+    }
+    if let Some(i) = s.stages.current.filter(|_| s.stages.queue.is_empty()) {
         let hold = rb.stages[i].hold.secs() as i64;
         let left = hold - s.held();
         if left > 0 {
@@ -2343,7 +2412,13 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers: in_the_way,
-    } = canary::stage_all(&rb.targets, &s.cluster, stage.traffic, &cause);
+    } = canary::stage_all(
+        &rb.targets,
+        &rb.stage_order(next),
+        &s.cluster,
+        stage.traffic,
+        &cause,
+    );
     blockers.extend(in_the_way);
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
     if let Some(at) = s.stages.rolled_back {
@@ -2375,7 +2450,12 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers: in_the_way,
-    } = canary::rollback_all(&s.rb.targets, &s.cluster, s.stages.promoted, started)?;
+    } = canary::rollback_all(&s.rb.targets, &s.cluster, |t| {
+        // A target still waiting its turn is as the stage before left it.
+        let waiting = s.stages.queue.contains(&t);
+        let (traffic, promoted) = s.expected(t);
+        (promoted, started && (!waiting || traffic > 0))
+    })?;
     pause_note(&mut plan, &paused);
     Ok(rollback_confirm(
         s,

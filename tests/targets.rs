@@ -282,8 +282,14 @@ fn a_stage_moves_every_target_in_order_and_a_rollback_returns_them_in_reverse() 
         "HTTPRoute erp-frontend sends 0% to erp-frontend-canary; Canary 10% means 10%"
     );
     let head = screen(&s, 160, 48);
-    assert!(head.lines().next().unwrap().contains("◆ frontend behind"), "{head}");
-    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+    assert!(
+        head.lines().next().unwrap().contains("◆ frontend behind"),
+        "{head}"
+    );
+    update(
+        &mut s,
+        Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)),
+    );
     assert_eq!(s.cluster_disagreement(), None);
     assert!(!screen(&s, 160, 48).contains('◆'));
     // The worker's canary fails its rollout: the header names it, at 80 columns too.
@@ -304,10 +310,16 @@ fn a_stage_moves_every_target_in_order_and_a_rollback_returns_them_in_reverse() 
     update(&mut s, Event::Cluster(failed));
     let head = screen(&s, 80, 24);
     assert!(
-        head.lines().next().unwrap().contains("◆ erp-worker canary: rollout failed"),
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("◆ erp-worker canary: rollout failed"),
         "{head}"
     );
-    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+    update(
+        &mut s,
+        Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)),
+    );
 
     key(&mut s, 'R');
     let Mode::Confirm(c) = &s.ui.mode else {
@@ -375,4 +387,308 @@ fn the_rollout_pane_shows_each_target_under_its_name() {
             .unwrap_or_else(|| panic!("{needle} not on screen:\n{text}"))
     };
     assert!(at("erp-frontend-canary pods (2)") < at("erp-frontend pods (6)"));
+}
+
+/// A stage with an `order` moves one target at a time: the next once the cluster shows
+/// the one before it done; its hold starts when the last has moved; a step the API
+/// refuses stops the stage, and the gate says to roll back.
+#[test]
+fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
+    let src = RELEASE.replace(
+        "traffic: 10, hold: 1m}",
+        "traffic: 10, hold: 1m, order: [backend, frontend, erp-worker]}",
+    );
+    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let mut journal = Vec::new();
+    run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Lease(Driver::Driving {
+            lease: "erp/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    let i = s.checklist.index_of("backup").unwrap();
+    s.checklist.collapsed[s.checklist.items[i].phase] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == warroom::state::Row::Item(i))
+        .unwrap();
+    run(&mut s, &mut journal, press(' '));
+    run(&mut s, &mut journal, press('a'));
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Shift traffic to 10% on 3 services, one after another: backend → frontend → erp-worker"
+    );
+    assert!(
+        c.plan
+            .join("\n")
+            .contains("Each target moves once the cluster shows the one before it done")
+    );
+    // The action is the backend's alone.
+    let (seq, op) = kube_op(&run(&mut s, &mut journal, press('y')));
+    assert_eq!(op.deployments(), ["erp-backend-canary", "erp-backend"]);
+    run(
+        &mut s,
+        &mut journal,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert_eq!(s.stages.current, Some(0));
+    assert_eq!(s.held(), 0, "the hold waits for the last target");
+    let (blockers, _) = warroom::update::gates(&s, 1);
+    assert!(
+        blockers.iter().any(|b| b == "frontend, erp-worker still to move at this stage, one after another; its hold starts when the last has"),
+        "{blockers:?}"
+    );
+    assert!(
+        screen(&s, 80, 24)
+            .lines()
+            .next()
+            .unwrap()
+            .contains("1 of 3 targets moved")
+    );
+    // The backend's canary pod is not ready yet: nothing moves.
+    let mut starting = cluster([(9, 1), (6, 2), (4, 0)], 0);
+    for d in starting
+        .deployments
+        .iter_mut()
+        .filter(|d| d.name == "erp-backend-canary")
+    {
+        d.ready = 0;
+        d.available = 0;
+    }
+    assert!(
+        run(&mut s, &mut journal, Event::Cluster(starting))
+            .iter()
+            .all(|e| !matches!(e, Effect::Kube { .. }))
+    );
+    // Ready: the frontend's step goes, journaled as the console's own.
+    let fx = run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(9, 1), (6, 2), (4, 0)], 0)),
+    );
+    let (seq, op) = kube_op(&fx);
+    assert!(
+        matches!(&op, KubeOp::Weights { route, weights, .. } if route == "erp-frontend" && weights[1].1 == 10),
+        "{op:?}"
+    );
+    let journaled = fx.iter().find_map(|e| match e {
+        Effect::Journal(r) => match &r.entry {
+            warroom::journal::Entry::Step { plan, target } => Some((plan.clone(), target.clone())),
+            _ => None,
+        },
+        _ => None,
+    });
+    let (plan, target) = journaled.expect("the step is journaled before it is sent");
+    assert_eq!(target.as_deref(), Some("frontend"));
+    assert!(
+        plan.starts_with("frontend: Shift traffic to 10%: HTTPRoute erp-frontend"),
+        "{plan}"
+    );
+    assert!(
+        plan.ends_with("(backend's is done in the cluster)"),
+        "{plan}"
+    );
+    // A console restarted on the journal so far knows the frontend's step is in flight
+    // and the worker still waits its turn.
+    let records = journal.clone();
+    let mut again = State::new(s.rb.clone(), "lin", t0());
+    for r in &records {
+        again.apply(r);
+    }
+    assert_eq!(again.stages.current, Some(0));
+    assert_eq!(again.stages.queue, vec![1, 2]);
+    assert_eq!(again.stages.queue, s.stages.queue);
+    assert!(matches!(
+        again.stages.pending.as_ref().map(|p| &p.entry),
+        Some(warroom::journal::Entry::Step { target: Some(t), .. }) if t == "frontend"
+    ));
+    // Nothing more while it is in flight.
+    assert!(
+        run(
+            &mut s,
+            &mut journal,
+            Event::Cluster(cluster([(9, 1), (6, 2), (4, 0)], 0))
+        )
+        .iter()
+        .all(|e| !matches!(e, Effect::Kube { .. }))
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    // The worker's step is refused: the stage stops, the gate says to roll back.
+    let (seq, op) = kube_op(&run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(9, 1), (6, 2), (4, 0)], 10)),
+    ));
+    assert_eq!(op.deployments(), ["erp-worker-canary", "erp-worker"]);
+    run(
+        &mut s,
+        &mut journal,
+        Event::Outcome {
+            seq,
+            ok: false,
+            message: "forbidden (403)".into(),
+        },
+    );
+    assert!(
+        run(
+            &mut s,
+            &mut journal,
+            Event::Cluster(cluster([(9, 1), (6, 2), (4, 0)], 10))
+        )
+        .iter()
+        .all(|e| !matches!(e, Effect::Kube { .. }))
+    );
+    let (blockers, _) = warroom::update::gates(&s, 1);
+    assert!(
+        blockers.iter().any(|b| b.starts_with("the stage stopped before it moved every target (erp-worker's step failed: forbidden (403)): roll back (R)")),
+        "{blockers:?}"
+    );
+    // The rollback returns what moved; the worker, never moved, has nothing to return.
+    run(&mut s, &mut journal, press('R'));
+    let Mode::Confirm(c) = &s.ui.mode else {
+        panic!("{:?}", s.ui.flash)
+    };
+    assert_eq!(c.title, "Roll back on 2 services: frontend → backend");
+    assert!(
+        c.plan
+            .iter()
+            .any(|l| l == "(nothing to roll back: erp-worker-canary has no replicas)"),
+        "{:?}",
+        c.plan
+    );
+}
+
+/// Once the last target has moved, the stage's hold starts.
+#[test]
+fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
+    let src = RELEASE.replace(
+        "traffic: 10, hold: 1m}",
+        "traffic: 10, hold: 1m, order: [erp-worker, backend]}",
+    );
+    let err = parse_runbook(Path::new("release.yaml"), &src)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`order` names every target once"), "{err}");
+    let src = RELEASE.replace(
+        "traffic: 10, hold: 1m}",
+        "traffic: 10, hold: 1m, order: [erp-worker, backend, web]}",
+    );
+    let err = parse_runbook(Path::new("release.yaml"), &src)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no target is called `web`: the targets are backend, frontend, erp-worker"),
+        "{err}"
+    );
+    let src = RELEASE.replace(
+        "traffic: 10, hold: 1m}",
+        "traffic: 10, hold: 1m, order: [erp-worker, frontend, backend]}",
+    );
+    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap();
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    update(
+        &mut s,
+        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
+    );
+    update(
+        &mut s,
+        Event::Lease(Driver::Driving {
+            lease: "erp/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    let i = s.checklist.index_of("backup").unwrap();
+    s.checklist.collapsed[s.checklist.items[i].phase] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == warroom::state::Row::Item(i))
+        .unwrap();
+    key(&mut s, ' ');
+    key(&mut s, 'a');
+    let (seq, op) = kube_op(&key(&mut s, 'y'));
+    assert_eq!(op.deployments(), ["erp-worker-canary", "erp-worker"]);
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    let (seq, _) = kube_op(&update(
+        &mut s,
+        Event::Cluster(cluster([(10, 0), (6, 2), (3, 1)], 0)),
+    ));
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    let (seq, op) = kube_op(&update(
+        &mut s,
+        Event::Cluster(cluster([(10, 0), (6, 2), (3, 1)], 10)),
+    ));
+    assert_eq!(op.deployments(), ["erp-backend-canary", "erp-backend"]);
+    assert_eq!(s.held(), 0);
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    assert!(s.stages.queue.is_empty());
+    update(&mut s, Event::Tick(t0() + Duration::seconds(30)));
+    assert_eq!(s.held(), 30);
+    assert_eq!(
+        s.cluster_disagreement().as_deref(),
+        Some(
+            "the cluster runs erp-backend-canary at 0 and erp-backend at 10 replicas; Canary 10% means 1 and 9"
+        )
+    );
+}
+
+/// `update`, keeping what it journals.
+fn run(s: &mut State, journal: &mut Vec<warroom::journal::Record>, ev: Event) -> Vec<Effect> {
+    let fx = update(s, ev);
+    journal.extend(fx.iter().filter_map(|e| match e {
+        Effect::Journal(r) => Some(r.clone()),
+        _ => None,
+    }));
+    fx
+}
+
+fn press(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }

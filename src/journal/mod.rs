@@ -90,6 +90,9 @@ pub enum Entry {
     /// retired once the promoted stable rollout is complete).
     Step {
         plan: String,
+        /// The target this step moves, when a stage moves its targets one after another.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
     /// The lead stopped an automatic rollback's countdown, and why.
     Cancel {

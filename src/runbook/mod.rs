@@ -469,6 +469,35 @@ fn validate(rb: &Runbook) -> Found {
             "a stage is watched this long before the next may start",
             "10m",
         );
+        if !s.order.is_empty() {
+            let names: Vec<&str> = rb
+                .kubernetes_one
+                .iter()
+                .chain(&rb.targets)
+                .map(|k| k.name())
+                .collect();
+            let mut sorted: Vec<&str> = s.order.iter().map(String::as_str).collect();
+            sorted.sort();
+            let mut want = names.clone();
+            want.sort();
+            if let Some(unknown) = s.order.iter().find(|n| !names.contains(&n.as_str())) {
+                out.push((
+                    vec!["stages".into(), i.into(), "order".into()],
+                    format!(
+                        "no target is called `{unknown}`: the targets are {}",
+                        names.join(", ")
+                    ),
+                ));
+            } else if sorted != want {
+                out.push((
+                    vec!["stages".into(), i.into(), "order".into()],
+                    format!(
+                        "`order` names every target once, so that the stage moves them all: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
     }
     if let Some(last) = rb.stages.last()
         && last.traffic != 100
@@ -1322,6 +1351,16 @@ pub struct FlatItem {
 }
 
 impl Runbook {
+    /// The targets stage `i` moves one after another (indices, in its `order`), or every
+    /// target at once (empty) when it names no order.
+    pub fn stage_order(&self, i: usize) -> Vec<usize> {
+        self.stages[i]
+            .order
+            .iter()
+            .filter_map(|n| self.targets.iter().position(|k| k.name() == n))
+            .collect()
+    }
+
     /// The namespace every target is in (one, as `check` requires).
     pub fn namespace(&self) -> &str {
         self.targets.first().map_or("", |k| k.namespace.as_str())

@@ -311,6 +311,11 @@ pub struct Stage {
     pub traffic: u32,
     /// How long to watch this stage before the next may start.
     pub hold: Dur,
+    /// The targets one after another, in this order, each once the cluster shows the one
+    /// before it done (rolled out, every pod ready, its traffic as the stage means); the
+    /// hold starts when the last is. Empty: every target in one action.
+    #[serde(default)]
+    pub order: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

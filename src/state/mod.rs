@@ -338,8 +338,17 @@ pub struct Stages {
     /// The last rollback asked was an undo of the promoted stable Deployment (not the
     /// canary stage's return of traffic).
     pub rollback_undo: bool,
+    /// The targets that had not yet moved at the stage in force when the last rollback
+    /// was asked: each is rolled back as its earlier stage left it.
+    pub rollback_queued: Vec<usize>,
     /// An intent sent and not yet answered.
     pub pending: Option<Pending>,
+    /// The targets (indices into the runbook's) the stage in force has still to move,
+    /// one after another, in its `order`.
+    pub queue: Vec<usize>,
+    /// Why the stage stopped moving its targets (a step the API refused): it stays
+    /// partly applied until a rollback.
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -959,9 +968,10 @@ impl State {
             Entry::Advance { plan, .. }
             | Entry::Rollback { plan, .. }
             | Entry::Pause { plan, .. }
-            | Entry::Step { plan } => {
+            | Entry::Step { plan, .. } => {
                 if matches!(rec.entry, Entry::Rollback { .. }) {
                     self.stages.rollback_undo = self.stages.promoted;
+                    self.stages.rollback_queued = self.stages.queue.clone();
                 }
                 self.stages.pending = Some(Pending {
                     seq: rec.seq,
@@ -986,6 +996,17 @@ impl State {
                 let pending = self.stages.pending.take_if(|p| p.seq == *of);
                 if *ok && let Some(p) = &pending {
                     self.stage_done(&p.entry, rec.at);
+                }
+                if let Some(Pending {
+                    entry:
+                        Entry::Step {
+                            target: Some(t), ..
+                        },
+                    ..
+                }) = &pending
+                    && !*ok
+                {
+                    self.stages.stopped = Some(format!("{t}'s step failed: {message}"));
                 }
                 let level = if *ok { LogLevel::Info } else { LogLevel::Error };
                 let head = if *ok { "done" } else { "FAILED" };
@@ -1105,6 +1126,15 @@ impl State {
                 s.first_stage.get_or_insert(at);
                 s.current = idx;
                 s.since = Some(at);
+                // A stage in order has moved its first target: the others follow, and its
+                // hold starts when the last has moved.
+                s.stopped = None;
+                s.queue = idx
+                    .map(|i| self.rb.stage_order(i).into_iter().skip(1).collect())
+                    .unwrap_or_default();
+                if !s.queue.is_empty() {
+                    s.since = None;
+                }
                 s.began = Some(at);
                 s.held_before_pause = 0;
                 s.paused = false;
@@ -1113,7 +1143,17 @@ impl State {
                     s.promoted = true;
                 }
             }
+            Entry::Step {
+                target: Some(name), ..
+            } => {
+                s.queue.retain(|&t| self.rb.targets[t].name() != name);
+                if s.queue.is_empty() && s.since.is_none() && !s.paused {
+                    s.since = Some(at);
+                }
+            }
             Entry::Rollback { .. } => {
+                s.queue.clear();
+                s.stopped = None;
                 s.current = None;
                 s.since = None;
                 s.began = None;
@@ -1126,7 +1166,7 @@ impl State {
                 if *paused && !s.paused {
                     s.held_before_pause += s.since.map(|t| (at - t).num_seconds()).unwrap_or(0);
                     s.since = None;
-                } else if !*paused && s.paused {
+                } else if !*paused && s.paused && s.queue.is_empty() {
                     s.since = Some(at);
                 }
                 s.paused = *paused;
@@ -1224,17 +1264,41 @@ impl State {
             .stages
             .current
             .filter(|_| self.stages.rolled_back.is_none());
-        let traffic = stage.map(|i| self.rb.stages[i].traffic).unwrap_or(0);
         let name = stage
             .map(|i| self.rb.stages[i].title.clone())
             .unwrap_or_else(|| self.stage_name());
-        crate::canary::drift_all(
-            &self.rb.targets,
-            &self.cluster,
-            traffic,
-            self.stages.promoted,
-            &name,
-        )
+        let each: Vec<String> = (0..self.rb.targets.len())
+            .filter_map(|t| {
+                let (traffic, promoted) = self.expected(t);
+                let name = match stage {
+                    Some(i) if self.stages.queue.contains(&t) => i
+                        .checked_sub(1)
+                        .map(|p| self.rb.stages[p].title.clone())
+                        .unwrap_or_else(|| "before the first stage".into()),
+                    _ => name.clone(),
+                };
+                crate::canary::drift(&self.rb.targets[t], &self.cluster, traffic, promoted, &name)
+            })
+            .collect();
+        (!each.is_empty()).then(|| each.join("; "))
+    }
+
+    /// What target `t` should look like now: (the traffic of the stage that moved it
+    /// last, whether that promoted it). A target still waiting its turn at the stage in
+    /// force is as the stage before left it.
+    pub fn expected(&self, t: usize) -> (u32, bool) {
+        let stage = self
+            .stages
+            .current
+            .filter(|_| self.stages.rolled_back.is_none());
+        match stage {
+            Some(i) if self.stages.queue.contains(&t) => {
+                let traffic = i.checked_sub(1).map_or(0, |p| self.rb.stages[p].traffic);
+                (traffic, traffic >= 100)
+            }
+            Some(i) => (self.rb.stages[i].traffic, self.stages.promoted),
+            None => (0, self.stages.promoted),
+        }
     }
 
     pub fn stage_name(&self) -> String {

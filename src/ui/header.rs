@@ -186,7 +186,11 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         // trigger's condition is running.
         let sound =
             lvl != Level::Critical && lvl != Level::Unknown && trigger_progress(s).is_none();
-        let text = if s.held() >= hold && sound {
+        let queued = s.stages.queue.len();
+        let text = if queued > 0 {
+            let all = s.rb.stage_order(i).len();
+            format!("  {} of {all} targets moved", all - queued)
+        } else if s.held() >= hold && sound {
             format!("  held {} ✔", fmt_secs(hold))
         } else if s.held() >= hold {
             // HEALTH, just below, says why.
