@@ -2301,7 +2301,11 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     for (m, def) in s.metrics.iter().zip(&rb.metrics) {
         match m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) {
             Level::Critical => blockers.push(format!(
-                "{} is CRITICAL at {}",
+                "{}{} is CRITICAL at {}",
+                def.target
+                    .as_ref()
+                    .map(|t| format!("{t}: "))
+                    .unwrap_or_default(),
                 def.title,
                 crate::format::format_value(def, m.last_value.map(|v| v.0))
             )),

@@ -692,3 +692,121 @@ fn run(s: &mut State, journal: &mut Vec<warroom::journal::Record>, ev: Event) ->
 fn press(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
+
+/// A gauge and a trigger may name the target whose health they read: a CRITICAL gauge
+/// names it in the gate and the header, a met trigger in the header; `check` refuses a
+/// target that does not exist.
+#[test]
+fn a_gauge_of_one_target_names_it_when_it_is_bad() {
+    let src = RELEASE.replace(
+        "phases:",
+        "metrics:
+  - id: fe-errors
+    title: Front-end error rate
+    short: FE 5xx
+    target: frontend
+    query: sum(rate(http_requests_total{job=\"erp-frontend\",code=~\"5..\"}[1m]))
+    unit: percent
+    warn: 1
+    critical: 5
+    bad: above
+rollback_triggers:
+  - id: fe-auto
+    kind: automatic
+    action: announce
+    target: frontend
+    text: front-end errors
+    conditions:
+      - {metric: fe-errors, above: 5, for: 1m}
+phases:",
+    );
+    for (from, to, says) in [
+        (
+            "    target: frontend\n    query",
+            "    target: web\n    query",
+            "release.yaml:29:13: no target is called `web`: the targets are backend, frontend, erp-worker",
+        ),
+        (
+            "    target: frontend\n    text",
+            "    target: web\n    text",
+            "release.yaml:39:13: no target is called `web`",
+        ),
+    ] {
+        let err = parse_runbook(Path::new("release.yaml"), &src.replace(from, to))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    // At the 10% stage, where the trigger is armed.
+    for (seq, entry) in [
+        warroom::journal::Entry::Advance {
+            to: "c10".into(),
+            plan: "Shift traffic to 10% on 3 services".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+        warroom::journal::Entry::Outcome {
+            of: 1,
+            ok: true,
+            message: "ok".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.apply(&warroom::journal::Record {
+            seq: seq as u64 + 1,
+            at: t0(),
+            who: "lin".into(),
+            entry,
+        });
+    }
+    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+    let at = s.now;
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: warroom::state::metrics::Reading::Value { value: 8.0, at },
+        },
+    );
+    let (blockers, _) = warroom::update::gates(&s, 1);
+    assert!(
+        blockers
+            .iter()
+            .any(|b| b == "frontend: Front-end error rate is CRITICAL at 8.00 %"),
+        "{blockers:?}"
+    );
+    let head = screen(&s, 80, 24);
+    assert!(
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("◆ frontend: FE 5xx CRITICAL"),
+        "{head}"
+    );
+    update(
+        &mut s,
+        Event::Trigger {
+            trigger: 0,
+            cond: 0,
+            at: at + Duration::seconds(61),
+            verdict: warroom::state::triggers::Verdict::Holds {
+                value: 8.0,
+                since: at,
+            },
+        },
+    );
+    update(&mut s, Event::Tick(at + Duration::seconds(61)));
+    let head = screen(&s, 160, 48);
+    assert!(
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("ROLLBACK TRIGGER MET  frontend"),
+        "{head}"
+    );
+}

@@ -512,9 +512,27 @@ fn validate(rb: &Runbook) -> Found {
     }
 
     // Metrics
+    let target_names: Vec<&str> = rb
+        .kubernetes_one
+        .iter()
+        .chain(&rb.targets)
+        .map(|k| k.name())
+        .collect();
+    let no_target = |t: &Option<String>| -> Option<String> {
+        let t = t.as_deref()?;
+        (!target_names.contains(&t)).then(|| {
+            format!(
+                "no target is called `{t}`: the targets are {}",
+                target_names.join(", ")
+            )
+        })
+    };
     let mut metric_ids = HashSet::new();
     for (i, m) in rb.metrics.iter().enumerate() {
         let here = |k: &str| vec![Seg::from("metrics"), Seg::from(i), Seg::from(k)];
+        if let Some(e) = no_target(&m.target) {
+            out.push((here("target"), e));
+        }
         if !metric_ids.insert(m.id.as_str()) {
             out.push((
                 here("id"),
@@ -633,6 +651,12 @@ fn validate(rb: &Runbook) -> Found {
     // Triggers
     let mut trigger_ids = HashSet::new();
     for (i, t) in rb.rollback_triggers.iter().enumerate() {
+        if let Some(e) = no_target(&t.target) {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "target".into()],
+                e,
+            ));
+        }
         if !trigger_ids.insert(t.id.as_str()) {
             out.push((
                 vec!["rollback_triggers".into(), i.into(), "id".into()],

@@ -323,6 +323,11 @@ pub struct Stage {
 pub struct Metric {
     pub id: String,
     pub title: String,
+    /// The target whose health the gauge reads, in a release of several (its query picks
+    /// that service's series, e.g. `job="erp-frontend"`): named when it is bad, and its
+    /// canary's part is the one that stops serving when it is rolled back.
+    #[serde(default)]
+    pub target: Option<String>,
     /// The title where the gauge's row has no room for the whole one (e.g. `p95 by
     /// track`), rather than a title cut mid-word.
     #[serde(default)]
@@ -385,6 +390,9 @@ pub struct Trigger {
     pub id: String,
     pub kind: TriggerKind,
     pub text: String,
+    /// The target whose health it watches, in a release of several: named when it fires.
+    #[serde(default)]
+    pub target: Option<String>,
     /// For automatic triggers: any condition holding for its duration fires the trigger.
     #[serde(default)]
     pub conditions: Vec<Condition>,

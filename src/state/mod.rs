@@ -774,7 +774,9 @@ impl State {
         self.stages.rolled_back?;
         let by = def.split_by.as_ref()?;
         let mut value = None;
-        for k in &self.rb.targets {
+        let own =
+            |k: &&crate::runbook::KubeTarget| def.target.as_deref().is_none_or(|t| t == k.name());
+        for k in self.rb.targets.iter().filter(own) {
             if let Some(v) = k.canary_series.get(by) {
                 if !crate::canary::canary_idle(k, &self.cluster) || value.is_some_and(|w| w != v) {
                     return None;

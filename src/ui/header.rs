@@ -78,6 +78,16 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     if let Some(f) = failing {
         return Some((true, f));
     }
+    // A gauge of one target at CRITICAL names it.
+    if let Some(def) = (0..s.rb.metrics.len())
+        .filter(|&i| s.gauge_level(i) == Level::Critical)
+        .map(|i| &s.rb.metrics[i])
+        .find(|def| def.target.is_some())
+    {
+        let title = def.short.as_deref().unwrap_or(&def.title);
+        let t = def.target.as_deref().unwrap_or_default();
+        return Some((true, format!("{t}: {title} CRITICAL")));
+    }
     let stage = s.stages.current.filter(|_| s.stages.rolled_back.is_none());
     let traffic = stage.map(|i| s.rb.stages[i].traffic).unwrap_or(0);
     let name = stage.map(|i| s.rb.stages[i].title.as_str()).unwrap_or("");
@@ -248,6 +258,19 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));
+        // Whose health it watches, when it says.
+        if let Some(t) = s
+            .triggers
+            .iter()
+            .zip(&s.rb.rollback_triggers)
+            .find(|(t, _)| t.met.is_some())
+            .and_then(|(_, def)| def.target.as_deref())
+        {
+            stage.push(Span::styled(
+                format!(" {t}"),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+        }
         if let Some(at) = s
             .triggers
             .iter()
