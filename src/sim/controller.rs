@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::objects;
 use super::store::{ApiError, Resource, Store, key_of, parse_time, rfc3339};
 use crate::runbook::Scenario;
-use crate::runbook::scenario::{Behavior, TrafficSplit};
+use crate::runbook::scenario::{Behavior, ServiceRef, TrafficSplit};
 
 pub const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -107,25 +107,30 @@ impl Cluster {
                 .create(Resource::Deployment, d, created)
                 .expect("the scenario's deployments are valid");
         }
-        if c.scenario.traffic.split != TrafficSplit::Replicas {
-            for (i, d) in [&c.scenario.stable, &c.scenario.canary]
-                .into_iter()
-                .enumerate()
-            {
-                let ip = format!("10.96.{}.{}", 10 + i, c.store.rng.next_u64() % 250 + 2);
-                let svc = objects::service(&c.scenario, d, &ip, created);
+        let scenario = &c.scenario;
+        for (k, svc) in scenario.all_services().enumerate() {
+            if svc.traffic.split == TrafficSplit::Replicas {
+                continue;
+            }
+            for (i, d) in [svc.stable, svc.canary].into_iter().enumerate() {
+                let ip = format!(
+                    "10.96.{}.{}",
+                    10 + 2 * k + i,
+                    c.store.rng.next_u64() % 250 + 2
+                );
+                let obj = objects::service(scenario, svc, d, &ip, created);
                 c.store
-                    .create(Resource::Service, svc, created)
+                    .create(Resource::Service, obj, created)
                     .expect("the scenario's services are valid");
             }
-            let (res, route) = match c.scenario.traffic.split {
+            let (res, route) = match svc.traffic.split {
                 TrafficSplit::Istio => (
                     Resource::VirtualService,
-                    objects::virtual_service(&c.scenario, created),
+                    objects::virtual_service(scenario, svc, created),
                 ),
                 _ => (
                     Resource::HttpRoute,
-                    objects::http_route(&c.scenario, created),
+                    objects::http_route(scenario, svc, created),
                 ),
             };
             c.store
@@ -138,16 +143,32 @@ impl Cluster {
         c
     }
 
-    /// The share of traffic each track (`track` label) gets from the route named after
-    /// the stable Deployment (an HTTPRoute's backendRefs, or a VirtualService's
-    /// destinations), by weight; None without that route (traffic then follows ready
-    /// pods). A backend names a Service: its selector's `track` says which pods it
-    /// reaches. The first rule is the one the simulated clients' requests match.
+    /// The share of traffic each track (`track` label) of the first service gets from
+    /// its route; see [`Cluster::traffic_split_of`].
+    #[cfg(test)]
     pub fn traffic_split(&self) -> Option<BTreeMap<String, f64>> {
+        self.traffic_split_of(self.scenario.first_service())
+    }
+
+    /// Each service's split by its route, keyed by app: the services whose traffic
+    /// follows route weights rather than ready pods right now.
+    pub fn traffic_splits(&self) -> BTreeMap<String, BTreeMap<String, f64>> {
+        self.scenario
+            .all_services()
+            .filter_map(|svc| Some((svc.app.to_string(), self.traffic_split_of(svc)?)))
+            .collect()
+    }
+
+    /// The share of traffic each track (`track` label) of a service gets from the route
+    /// named after its stable Deployment (an HTTPRoute's backendRefs, or a
+    /// VirtualService's destinations), by weight; None without that route (traffic then
+    /// follows ready pods). A backend names a Service: its selector's `track` says which
+    /// pods it reaches. The first rule is the one the simulated clients' requests match.
+    pub fn traffic_split_of(&self, svc: ServiceRef<'_>) -> Option<BTreeMap<String, f64>> {
         let ns = &self.scenario.namespace;
-        let name = &self.scenario.stable.name;
+        let name = &svc.stable.name;
         // (Service, weight) of each backend.
-        let backends: Vec<(&str, f64)> = match self.scenario.traffic.split {
+        let backends: Vec<(&str, f64)> = match svc.traffic.split {
             TrafficSplit::Replicas => return None,
             TrafficSplit::Gateway => {
                 let route = self.store.get(Resource::HttpRoute, ns, name)?;
@@ -173,7 +194,7 @@ impl Cluster {
         let mut split = BTreeMap::new();
         for (name, weight) in backends {
             let track = match self.store.get(Resource::Service, ns, name) {
-                Some(svc) => str_at(svc, "/spec/selector/track").to_string(),
+                Some(service) => str_at(service, "/spec/selector/track").to_string(),
                 // A backend without a Service reaches no pods: its share fails.
                 None => format!("<missing service {name}>"),
             };
@@ -349,7 +370,7 @@ impl Cluster {
         }
         let never_ready = self
             .scenario
-            .behavior(&image)
+            .behavior_of(str_at(new, "/metadata/labels/app"), &image)
             .is_some_and(|b| b.never_ready);
         if never_ready && running(new) && !running(old) {
             record_event(
@@ -1794,6 +1815,8 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
         .map(Vec::as_slice)
         .unwrap_or_default();
     let uid = str_at(pod, "/metadata/uid");
+    // Its service's builds: a tag means that service's version.
+    let app = str_at(pod, "/metadata/labels/app");
     let mut statuses = Vec::new();
     let mut all_ready = !containers.is_empty();
     let mut all_started = !containers.is_empty();
@@ -1803,7 +1826,8 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
     for c in containers {
         let name = str_at(c, "/name");
         let image = str_at(c, "/image");
-        let st = container_state(scenario.behavior(image), image, name, clock.created, now);
+        let behavior = scenario.behavior_of(app, image);
+        let st = container_state(behavior, image, name, clock.created, now);
         // A pod being deleted stops passing its readiness probe.
         let ready = st.ready && clock.terminating_since.is_none();
         all_ready &= ready;

@@ -1074,6 +1074,7 @@ fn traffic_share_follows_the_route_weights_not_the_replicas() {
     use super::metrics::PodSample;
     let pod = |name: &str, track: &str, ready: bool| PodSample {
         name: name.into(),
+        app: "erp-backend".into(),
         track: track.into(),
         version: if track == "stable" {
             "v0.9.3"
