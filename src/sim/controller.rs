@@ -2353,4 +2353,159 @@ mod tests {
         assert_eq!(pods.len(), 10);
         assert!(pods.iter().all(pod_ready));
     }
+
+    /// The default scenario's service behind an HTTPRoute, a front end behind an Istio
+    /// VirtualService whose tags the first service does not have, and a worker.
+    fn three_services() -> Scenario {
+        let healthy = "{error_rate: 0.001, latency_p50_ms: 100, latency_p95_ms: 300, cpu: 0.3, memory: 0.5, start: 1s, ready: 1s}";
+        let text = include_str!("../../assets/scenarios/default.yaml").replace(
+            "traffic:\n  rps: 400",
+            &format!(
+                "services:
+- app: erp-frontend
+  stable: {{name: erp-frontend, image: registry.local/erp-frontend:v2.3.0, replicas: 3, track: stable}}
+  canary: {{name: erp-frontend-canary, image: registry.local/erp-frontend:v2.4.0, replicas: 1, track: canary}}
+  versions: {{v2.3.0: {healthy}, v2.4.0: {healthy}}}
+  traffic: {{split: istio, rps: 100}}
+- app: erp-worker
+  stable: {{name: erp-worker, image: registry.local/erp-worker:v0.9.3, replicas: 2, track: stable}}
+  canary: {{name: erp-worker-canary, image: registry.local/erp-worker:v1.0.0, replicas: 0, track: canary}}
+  versions: {{v0.9.3: {healthy}, v1.0.0: {healthy}}}
+  traffic: {{rps: 0}}
+traffic:
+  split: gateway
+  rps: 400"
+            ),
+        );
+        parse_scenario(&text).unwrap()
+    }
+
+    #[test]
+    fn every_service_is_rolled_out_and_follows_its_own_route() {
+        let mut sim = Sim {
+            c: Cluster::new(three_services(), T0),
+            t: T0,
+        };
+        sim.run(5.0);
+        for (name, replicas) in [
+            ("erp-backend", 10),
+            ("erp-backend-canary", 0),
+            ("erp-frontend", 3),
+            ("erp-frontend-canary", 1),
+            ("erp-worker", 2),
+            ("erp-worker-canary", 0),
+        ] {
+            let d = sim.deployment(name);
+            assert_eq!(int(&d, "/spec/replicas"), replicas, "{name}");
+            assert_eq!(int(&d, "/status/readyReplicas"), replicas, "{name}");
+        }
+        // Each service's pods carry its app; the front end's run its own tags, which
+        // the first service does not describe.
+        let pods_of = |sim: &Sim, app: &str| -> Vec<Value> {
+            sim.c
+                .store
+                .list(Resource::Pod, Some(NS))
+                .filter(|p| p["metadata"]["labels"]["app"] == app)
+                .map(|p| (**p).clone())
+                .collect()
+        };
+        let frontend = pods_of(&sim, "erp-frontend");
+        assert_eq!(frontend.len(), 4);
+        assert!(frontend.iter().all(pod_ready), "{frontend:#?}");
+        assert!(
+            frontend
+                .iter()
+                .all(|p| str_at(p, "/spec/containers/0/name") == "erp-frontend")
+        );
+        assert_eq!(pods_of(&sim, "erp-worker").len(), 2);
+        assert_eq!(pods_of(&sim, "erp-backend").len(), 10);
+
+        // Services and a route for each service that splits by weight, none for the
+        // worker.
+        let services: Vec<String> = sim
+            .c
+            .store
+            .list(Resource::Service, Some(NS))
+            .map(|s| str_at(s, "/metadata/name").to_string())
+            .collect();
+        assert_eq!(
+            services,
+            [
+                "erp-backend",
+                "erp-backend-canary",
+                "erp-frontend",
+                "erp-frontend-canary"
+            ]
+        );
+        let fe = sim
+            .c
+            .store
+            .get(Resource::Service, NS, "erp-frontend-canary")
+            .unwrap();
+        assert_eq!(
+            fe["spec"]["selector"],
+            json!({"app": "erp-frontend", "track": "canary"})
+        );
+        assert!(
+            sim.c
+                .store
+                .get(Resource::HttpRoute, NS, "erp-backend")
+                .is_some()
+        );
+        assert!(
+            sim.c
+                .store
+                .get(Resource::VirtualService, NS, "erp-frontend")
+                .is_some()
+        );
+        let splits = sim.c.traffic_splits();
+        let weights = |app: &str| {
+            let w = &splits[app];
+            (w["stable"], w["canary"])
+        };
+        assert_eq!(splits.len(), 2, "{splits:?}");
+        assert_eq!(weights("erp-backend"), (100.0, 0.0));
+        assert_eq!(weights("erp-frontend"), (100.0, 0.0));
+
+        // Shifting the front end's weight moves its traffic alone.
+        let mut vs = (**sim
+            .c
+            .store
+            .get(Resource::VirtualService, NS, "erp-frontend")
+            .unwrap())
+        .clone();
+        vs["spec"]["http"][0]["route"][0]["weight"] = json!(70);
+        vs["spec"]["http"][0]["route"][1]["weight"] = json!(30);
+        sim.c.store.update(Resource::VirtualService, vs).unwrap();
+        let splits = sim.c.traffic_splits();
+        assert_eq!(
+            (
+                splits["erp-frontend"]["stable"],
+                splits["erp-frontend"]["canary"]
+            ),
+            (70.0, 30.0)
+        );
+        assert_eq!(
+            (
+                splits["erp-backend"]["stable"],
+                splits["erp-backend"]["canary"]
+            ),
+            (100.0, 0.0)
+        );
+        assert_eq!(sim.c.traffic_split(), Some(splits["erp-backend"].clone()));
+
+        // Scaling one service's canary leaves the others' alone.
+        sim.edit("erp-worker-canary", |d| d["spec"]["replicas"] = json!(1));
+        sim.run(5.0);
+        assert_eq!(
+            int(
+                &sim.deployment("erp-worker-canary"),
+                "/status/readyReplicas"
+            ),
+            1
+        );
+        assert_eq!(pods_of(&sim, "erp-worker").len(), 3);
+        assert_eq!(pods_of(&sim, "erp-backend").len(), 10);
+        assert_eq!(pods_of(&sim, "erp-frontend").len(), 4);
+    }
 }
