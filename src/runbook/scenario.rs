@@ -87,6 +87,18 @@ pub struct Service {
     pub traffic: TrafficModel,
 }
 
+impl Service {
+    pub fn as_ref(&self) -> ServiceRef<'_> {
+        ServiceRef {
+            app: &self.app,
+            stable: &self.stable,
+            canary: &self.canary,
+            versions: &self.versions,
+            traffic: &self.traffic,
+        }
+    }
+}
+
 /// One service of a scenario, whether the first (the top-level fields) or one listed
 /// under `services:`.
 #[derive(Debug, Clone, Copy)]
@@ -311,13 +323,16 @@ impl Scenario {
 
     /// Every service, the first one first.
     pub fn all_services(&self) -> impl Iterator<Item = ServiceRef<'_>> {
-        std::iter::once(self.first_service()).chain(self.services.iter().map(|s| ServiceRef {
-            app: &s.app,
-            stable: &s.stable,
-            canary: &s.canary,
-            versions: &s.versions,
-            traffic: &s.traffic,
-        }))
+        std::iter::once(self.first_service()).chain(self.services.iter().map(Service::as_ref))
+    }
+
+    /// The `i`th service as `all_services` counts them (0 = the first); the first for
+    /// an `i` past the last.
+    pub fn service_at(&self, i: usize) -> ServiceRef<'_> {
+        match i.checked_sub(1).and_then(|j| self.services.get(j)) {
+            Some(s) => s.as_ref(),
+            None => self.first_service(),
+        }
     }
 
     /// The service whose app this is; a pod of an app the scenario does not name (one

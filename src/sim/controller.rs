@@ -45,6 +45,9 @@ pub struct Cluster {
     pub store: Store,
     scenario: Scenario,
     clocks: HashMap<String, PodClock>,
+    /// Each service's position among the scenario's services, by app: a pod's service
+    /// in one lookup, however many services there are.
+    services: HashMap<String, usize>,
 }
 
 impl Cluster {
@@ -56,7 +59,11 @@ impl Cluster {
             store: Store::new(seed),
             scenario,
             clocks: HashMap::new(),
+            services: HashMap::new(),
         };
+        for (i, svc) in c.scenario.all_services().enumerate() {
+            c.services.entry(svc.app.to_string()).or_insert(i);
+        }
         // resourceVersions that only grow, across restarts too (as etcd's revision does):
         // counted from the start time in microseconds, so a client still holding one from
         // an earlier run relists instead of missing this run's objects.
@@ -207,6 +214,17 @@ impl Cluster {
         &self.scenario
     }
 
+    /// The service a pod belongs to by its `app` label, whose versions say how its
+    /// containers behave (a tag means that service's build); a pod of an app the
+    /// scenario does not name counts as the first service's.
+    fn service_of(&self, pod: &Value) -> ServiceRef<'_> {
+        let app = str_at(pod, "/metadata/labels/app");
+        match self.services.get(app) {
+            Some(&i) => self.scenario.service_at(i),
+            None => self.scenario.first_service(),
+        }
+    }
+
     /// One reconcile pass of every controller.
     pub fn tick(&mut self, now: f64) {
         self.kubelet(now);
@@ -322,7 +340,7 @@ impl Cluster {
             }
             let clock = *clock;
             let mut updated = (**pod).clone();
-            updated["status"] = pod_status(&self.scenario, pod, clock, now);
+            updated["status"] = pod_status(self.service_of(pod), pod, clock, now);
             self.kubelet_events(pod, &updated, now);
             self.store
                 .update(Resource::Pod, updated)
@@ -369,8 +387,8 @@ impl Cluster {
             record_event(&mut self.store, now, new, ty, why, message, "kubelet");
         }
         let never_ready = self
-            .scenario
-            .behavior_of(str_at(new, "/metadata/labels/app"), &image)
+            .service_of(new)
+            .behavior(&image)
             .is_some_and(|b| b.never_ready);
         if never_ready && running(new) && !running(old) {
             record_event(
@@ -1808,15 +1826,13 @@ fn container_state(
 }
 
 /// The pod status the kubelet reports at `now`.
-fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Value {
+fn pod_status(service: ServiceRef<'_>, pod: &Value, clock: PodClock, now: f64) -> Value {
     let containers = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
     let uid = str_at(pod, "/metadata/uid");
-    // Its service's builds: a tag means that service's version.
-    let app = str_at(pod, "/metadata/labels/app");
     let mut statuses = Vec::new();
     let mut all_ready = !containers.is_empty();
     let mut all_started = !containers.is_empty();
@@ -1826,7 +1842,7 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
     for c in containers {
         let name = str_at(c, "/name");
         let image = str_at(c, "/image");
-        let behavior = scenario.behavior_of(app, image);
+        let behavior = service.behavior(image);
         let st = container_state(behavior, image, name, clock.created, now);
         // A pod being deleted stops passing its readiness probe.
         let ready = st.ready && clock.terminating_since.is_none();
