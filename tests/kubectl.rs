@@ -1316,3 +1316,98 @@ fn logs_of_a_running_pod_and_of_one_that_never_started() {
         out.stderr
     );
 }
+
+/// The built-in release scenario of three services (erp-backend, erp-frontend, and the
+/// worker erp-worker), as it ships.
+#[test]
+fn a_release_of_three_services_through_kubectl() {
+    let Some(sim) = Sim::start(include_str!("../assets/scenarios/erp-release.yaml"), &[]) else {
+        return;
+    };
+    let deploys = sim.ok(&["get", "deploy"]);
+    let mut ready: Vec<(&str, &str)> = rows(&deploys).iter().map(|r| (r[0], r[1])).collect();
+    ready.sort();
+    assert_eq!(
+        ready,
+        [
+            ("erp-backend", "10/10"),
+            ("erp-backend-canary", "0/0"),
+            ("erp-frontend", "6/6"),
+            ("erp-frontend-canary", "0/0"),
+            ("erp-worker", "4/4"),
+            ("erp-worker-canary", "0/0"),
+        ],
+        "{deploys}"
+    );
+    let wide = sim.ok(&["get", "deploy", "-o", "wide"]);
+    let row = rows(&wide)
+        .into_iter()
+        .find(|r| r[0] == "erp-frontend-canary")
+        .unwrap_or_else(|| panic!("{wide}"));
+    assert_eq!(
+        row[5..],
+        [
+            "erp-frontend",
+            "registry.local/erp-frontend:v2.4.0",
+            "app=erp-frontend,track=canary"
+        ],
+        "{wide}"
+    );
+
+    // The front end's canary: scaled, rolled out, its pod running the new build.
+    let out = sim.ok(&["scale", "deploy/erp-frontend-canary", "--replicas=1"]);
+    assert_eq!(out.trim(), "deployment.apps/erp-frontend-canary scaled");
+    let status = sim.kubectl(&[
+        "rollout",
+        "status",
+        "deploy/erp-frontend-canary",
+        "--timeout=120s",
+    ]);
+    assert_eq!(status.code, Some(0), "{status:?}");
+    assert!(
+        status
+            .stdout
+            .contains("deployment \"erp-frontend-canary\" successfully rolled out"),
+        "{status:?}"
+    );
+    let canary = sim.ok(&["get", "deploy", "erp-frontend-canary"]);
+    assert_eq!(
+        &rows(&canary)[0][..2],
+        ["erp-frontend-canary", "1/1"],
+        "{canary}"
+    );
+    let canary_pods = sim.json(&["get", "pods", "-l", "app=erp-frontend,track=canary"]);
+    let items = canary_pods["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{canary_pods:#}");
+    assert_eq!(
+        str_at(&items[0], "/spec/containers/0/image"),
+        "registry.local/erp-frontend:v2.4.0"
+    );
+    assert_eq!(str_at(&items[0], "/status/phase"), "Running");
+
+    // A label selects one service's pods alone.
+    let workers = sim.ok(&["get", "pods", "-l", "app=erp-worker"]);
+    let worker_rows = rows(&workers);
+    assert_eq!(worker_rows.len(), 4, "{workers}");
+    for r in &worker_rows {
+        assert!(
+            r[0].starts_with("erp-worker-") && !r[0].starts_with("erp-worker-canary"),
+            "{workers}"
+        );
+        assert_eq!(&r[1..3], ["1/1", "Running"], "{workers}");
+    }
+    let labels = sim.ok(&["get", "pods", "-l", "app=erp-worker", "--show-labels"]);
+    assert!(
+        rows(&labels)
+            .iter()
+            .all(|r| r.last().unwrap().starts_with("app=erp-worker,")),
+        "{labels}"
+    );
+    let all = sim.ok(&["get", "pods"]);
+    assert_eq!(rows(&all).len(), 10 + 6 + 1 + 4, "{all}");
+
+    // A worker's log is its jobs, not requests.
+    let log = sim.ok(&["logs", worker_rows[0][0]]);
+    assert!(log.contains("erp-worker v0.9.3 starting"), "{log}");
+    assert!(log.contains("taking jobs from the queue"), "{log}");
+}

@@ -73,18 +73,20 @@ fn free_port() -> u16 {
 
 impl RealProm {
     fn start(bin: &Path, targets: &[String], web_config: Option<&str>) -> RealProm {
-        let dir = tempfile::tempdir().unwrap();
         let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-        std::fs::write(
-            dir.path().join("prom.yml"),
-            format!(
-                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-                 scrape_configs:\n  - job_name: erp-backend\n    \
-                 static_configs: [{{targets: [{}]}}]\n",
-                targets.join(",")
-            ),
-        )
-        .unwrap();
+        let config = format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             scrape_configs:\n  - job_name: erp-backend\n    \
+             static_configs: [{{targets: [{}]}}]\n",
+            targets.join(",")
+        );
+        Self::with_config(bin, &config, web_config)
+    }
+
+    /// A Prometheus with this `prometheus.yml`.
+    fn with_config(bin: &Path, config: &str, web_config: Option<&str>) -> RealProm {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("prom.yml"), config).unwrap();
         let web_config = web_config.map(|w| {
             let p = dir.path().join("web.yml");
             std::fs::write(&p, w).unwrap();
@@ -1330,5 +1332,100 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
         "restarted console: met at {restarted_at}, first console {met_at}"
     );
     task2.abort();
+    sim.shutdown().await;
+}
+
+/// Each service of a scenario scraped as a job of its own (`metrics_path:
+/// /metrics/<app>`): a real Prometheus reads the release scenario's front-end canary at
+/// its version's 8% errors, the backend's at its own, and the worker's failed jobs, as
+/// the simulator's own query API does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_scrapes_each_service_as_its_own_job() {
+    let bin = need_prometheus!();
+    let mut sc =
+        warroom::runbook::parse_scenario(include_str!("../assets/scenarios/erp-release.yaml"))
+            .unwrap();
+    sc.noise = 0.0;
+    // One canary pod per service from the start.
+    sc.canary.replicas = 1;
+    for svc in &mut sc.services {
+        svc.canary.replicas = 1;
+    }
+    let sim = warroom::sim::start(sc, 0, 0).await.unwrap();
+    let sim_port = port_of(&sim.prom_url);
+    let jobs: String = ["erp-backend", "erp-frontend", "erp-worker"]
+        .iter()
+        .map(|app| {
+            format!(
+                "  - job_name: {app}\n    metrics_path: /metrics/{app}\n    \
+                 static_configs: [{{targets: ['127.0.0.1:{sim_port}'], labels: {{instance: sim}}}}]\n"
+            )
+        })
+        .collect();
+    let config = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n{jobs}"
+    );
+    let prom = RealProm::with_config(&bin, &config, None);
+    prom.wait_ready();
+
+    let canary_errors = |job: &str| {
+        format!(
+            r#"sum(rate(http_requests_total{{job="{job}",track="canary",code=~"5.."}}[1m])) / sum(rate(http_requests_total{{job="{job}",track="canary"}}[1m]))"#
+        )
+    };
+    let failed_jobs = r#"sum(rate(worker_jobs_total{job="erp-worker",outcome="failed"}[1m])) / sum(rate(worker_jobs_total{job="erp-worker"}[1m]))"#;
+    let queries = [
+        canary_errors("erp-frontend"),
+        canary_errors("erp-backend"),
+        failed_jobs.to_string(),
+        r#"count(up{job=~"erp-.*"} == 1)"#.to_string(),
+        r#"count(http_requests_total{job="erp-worker"})"#.to_string(),
+    ];
+    // A few scrapes of every job.
+    let until = Instant::now() + Duration::from_secs(60);
+    let at = loop {
+        let t = Utc::now();
+        let ups = raw_query(prom.port, &queries[3], t);
+        let samples = raw_query(
+            prom.port,
+            r#"min(count_over_time(up{job=~"erp-.*"}[1m]))"#,
+            t,
+        );
+        if ups.first().is_some_and(|u| u.1 == 3.0) && samples.first().is_some_and(|s| s.1 >= 4.0) {
+            break t;
+        }
+        assert!(
+            Instant::now() < until,
+            "Prometheus did not scrape the three jobs: {ups:?}\n{}",
+            prom.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let theirs: Vec<Option<f64>> = queries
+        .iter()
+        .map(|q| raw_query(prom.port, q, at).first().map(|s| s.1))
+        .collect();
+    let ours: Vec<Option<f64>> = queries
+        .iter()
+        .map(|q| raw_query(sim_port, q, at).first().map(|s| s.1))
+        .collect();
+    eprintln!("Prometheus {theirs:?}\nsimulator  {ours:?}");
+    let frontend = theirs[0].unwrap();
+    assert!((frontend - 0.08).abs() < 1e-3, "{frontend}");
+    let backend = theirs[1].unwrap();
+    assert!(backend < 0.001, "{backend}");
+    let failed = theirs[2].unwrap();
+    assert!((failed - 0.002).abs() < 1e-4, "{failed}");
+    assert_eq!(theirs[4], None, "a worker serves no requests");
+    // The simulator's own history says the same: ratios of counters stepped together
+    // agree to 1e-6 whatever the scrape offset (see the test above).
+    for (q, (a, b)) in queries.iter().zip(theirs.iter().zip(&ours)).take(3) {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            (a - b).abs() <= 1e-6 * b.abs(),
+            "{q}: Prometheus {a}, simulator {b}"
+        );
+    }
+    assert_eq!(ours[4], None);
     sim.shutdown().await;
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::objects;
 use super::store::{ApiError, Resource, Store, key_of, parse_time, rfc3339};
 use crate::runbook::Scenario;
-use crate::runbook::scenario::{Behavior, TrafficSplit};
+use crate::runbook::scenario::{Behavior, ServiceRef, TrafficSplit};
 
 pub const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -45,6 +45,9 @@ pub struct Cluster {
     pub store: Store,
     scenario: Scenario,
     clocks: HashMap<String, PodClock>,
+    /// Each service's position among the scenario's services, by app: a pod's service
+    /// in one lookup, however many services there are.
+    services: HashMap<String, usize>,
 }
 
 impl Cluster {
@@ -56,7 +59,11 @@ impl Cluster {
             store: Store::new(seed),
             scenario,
             clocks: HashMap::new(),
+            services: HashMap::new(),
         };
+        for (i, svc) in c.scenario.all_services().enumerate() {
+            c.services.entry(svc.app.to_string()).or_insert(i);
+        }
         // resourceVersions that only grow, across restarts too (as etcd's revision does):
         // counted from the start time in microseconds, so a client still holding one from
         // an earlier run relists instead of missing this run's objects.
@@ -107,25 +114,30 @@ impl Cluster {
                 .create(Resource::Deployment, d, created)
                 .expect("the scenario's deployments are valid");
         }
-        if c.scenario.traffic.split != TrafficSplit::Replicas {
-            for (i, d) in [&c.scenario.stable, &c.scenario.canary]
-                .into_iter()
-                .enumerate()
-            {
-                let ip = format!("10.96.{}.{}", 10 + i, c.store.rng.next_u64() % 250 + 2);
-                let svc = objects::service(&c.scenario, d, &ip, created);
+        let scenario = &c.scenario;
+        for (k, svc) in scenario.all_services().enumerate() {
+            if svc.traffic.split == TrafficSplit::Replicas {
+                continue;
+            }
+            for (i, d) in [svc.stable, svc.canary].into_iter().enumerate() {
+                let ip = format!(
+                    "10.96.{}.{}",
+                    10 + 2 * k + i,
+                    c.store.rng.next_u64() % 250 + 2
+                );
+                let obj = objects::service(scenario, svc, d, &ip, created);
                 c.store
-                    .create(Resource::Service, svc, created)
+                    .create(Resource::Service, obj, created)
                     .expect("the scenario's services are valid");
             }
-            let (res, route) = match c.scenario.traffic.split {
+            let (res, route) = match svc.traffic.split {
                 TrafficSplit::Istio => (
                     Resource::VirtualService,
-                    objects::virtual_service(&c.scenario, created),
+                    objects::virtual_service(scenario, svc, created),
                 ),
                 _ => (
                     Resource::HttpRoute,
-                    objects::http_route(&c.scenario, created),
+                    objects::http_route(scenario, svc, created),
                 ),
             };
             c.store
@@ -138,16 +150,32 @@ impl Cluster {
         c
     }
 
-    /// The share of traffic each track (`track` label) gets from the route named after
-    /// the stable Deployment (an HTTPRoute's backendRefs, or a VirtualService's
-    /// destinations), by weight; None without that route (traffic then follows ready
-    /// pods). A backend names a Service: its selector's `track` says which pods it
-    /// reaches. The first rule is the one the simulated clients' requests match.
+    /// The share of traffic each track (`track` label) of the first service gets from
+    /// its route; see [`Cluster::traffic_split_of`].
+    #[cfg(test)]
     pub fn traffic_split(&self) -> Option<BTreeMap<String, f64>> {
+        self.traffic_split_of(self.scenario.first_service())
+    }
+
+    /// Each service's split by its route, keyed by app: the services whose traffic
+    /// follows route weights rather than ready pods right now.
+    pub fn traffic_splits(&self) -> BTreeMap<String, BTreeMap<String, f64>> {
+        self.scenario
+            .all_services()
+            .filter_map(|svc| Some((svc.app.to_string(), self.traffic_split_of(svc)?)))
+            .collect()
+    }
+
+    /// The share of traffic each track (`track` label) of a service gets from the route
+    /// named after its stable Deployment (an HTTPRoute's backendRefs, or a
+    /// VirtualService's destinations), by weight; None without that route (traffic then
+    /// follows ready pods). A backend names a Service: its selector's `track` says which
+    /// pods it reaches. The first rule is the one the simulated clients' requests match.
+    pub fn traffic_split_of(&self, svc: ServiceRef<'_>) -> Option<BTreeMap<String, f64>> {
         let ns = &self.scenario.namespace;
-        let name = &self.scenario.stable.name;
+        let name = &svc.stable.name;
         // (Service, weight) of each backend.
-        let backends: Vec<(&str, f64)> = match self.scenario.traffic.split {
+        let backends: Vec<(&str, f64)> = match svc.traffic.split {
             TrafficSplit::Replicas => return None,
             TrafficSplit::Gateway => {
                 let route = self.store.get(Resource::HttpRoute, ns, name)?;
@@ -173,7 +201,7 @@ impl Cluster {
         let mut split = BTreeMap::new();
         for (name, weight) in backends {
             let track = match self.store.get(Resource::Service, ns, name) {
-                Some(svc) => str_at(svc, "/spec/selector/track").to_string(),
+                Some(service) => str_at(service, "/spec/selector/track").to_string(),
                 // A backend without a Service reaches no pods: its share fails.
                 None => format!("<missing service {name}>"),
             };
@@ -184,6 +212,17 @@ impl Cluster {
 
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
+    }
+
+    /// The service a pod belongs to by its `app` label, whose versions say how its
+    /// containers behave (a tag means that service's build); a pod of an app the
+    /// scenario does not name counts as the first service's.
+    fn service_of(&self, pod: &Value) -> ServiceRef<'_> {
+        let app = str_at(pod, "/metadata/labels/app");
+        match self.services.get(app) {
+            Some(&i) => self.scenario.service_at(i),
+            None => self.scenario.first_service(),
+        }
     }
 
     /// One reconcile pass of every controller.
@@ -301,7 +340,7 @@ impl Cluster {
             }
             let clock = *clock;
             let mut updated = (**pod).clone();
-            updated["status"] = pod_status(&self.scenario, pod, clock, now);
+            updated["status"] = pod_status(self.service_of(pod), pod, clock, now);
             self.kubelet_events(pod, &updated, now);
             self.store
                 .update(Resource::Pod, updated)
@@ -348,7 +387,7 @@ impl Cluster {
             record_event(&mut self.store, now, new, ty, why, message, "kubelet");
         }
         let never_ready = self
-            .scenario
+            .service_of(new)
             .behavior(&image)
             .is_some_and(|b| b.never_ready);
         if never_ready && running(new) && !running(old) {
@@ -1787,7 +1826,7 @@ fn container_state(
 }
 
 /// The pod status the kubelet reports at `now`.
-fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Value {
+fn pod_status(service: ServiceRef<'_>, pod: &Value, clock: PodClock, now: f64) -> Value {
     let containers = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
@@ -1803,7 +1842,8 @@ fn pod_status(scenario: &Scenario, pod: &Value, clock: PodClock, now: f64) -> Va
     for c in containers {
         let name = str_at(c, "/name");
         let image = str_at(c, "/image");
-        let st = container_state(scenario.behavior(image), image, name, clock.created, now);
+        let behavior = service.behavior(image);
+        let st = container_state(behavior, image, name, clock.created, now);
         // A pod being deleted stops passing its readiness probe.
         let ready = st.ready && clock.terminating_since.is_none();
         all_ready &= ready;
@@ -2328,5 +2368,160 @@ mod tests {
         let pods = sim.pods("stable");
         assert_eq!(pods.len(), 10);
         assert!(pods.iter().all(pod_ready));
+    }
+
+    /// The default scenario's service behind an HTTPRoute, a front end behind an Istio
+    /// VirtualService whose tags the first service does not have, and a worker.
+    fn three_services() -> Scenario {
+        let healthy = "{error_rate: 0.001, latency_p50_ms: 100, latency_p95_ms: 300, cpu: 0.3, memory: 0.5, start: 1s, ready: 1s}";
+        let text = include_str!("../../assets/scenarios/default.yaml").replace(
+            "traffic:\n  rps: 400",
+            &format!(
+                "services:
+- app: erp-frontend
+  stable: {{name: erp-frontend, image: registry.local/erp-frontend:v2.3.0, replicas: 3, track: stable}}
+  canary: {{name: erp-frontend-canary, image: registry.local/erp-frontend:v2.4.0, replicas: 1, track: canary}}
+  versions: {{v2.3.0: {healthy}, v2.4.0: {healthy}}}
+  traffic: {{split: istio, rps: 100}}
+- app: erp-worker
+  stable: {{name: erp-worker, image: registry.local/erp-worker:v0.9.3, replicas: 2, track: stable}}
+  canary: {{name: erp-worker-canary, image: registry.local/erp-worker:v1.0.0, replicas: 0, track: canary}}
+  versions: {{v0.9.3: {healthy}, v1.0.0: {healthy}}}
+  traffic: {{rps: 0}}
+traffic:
+  split: gateway
+  rps: 400"
+            ),
+        );
+        parse_scenario(&text).unwrap()
+    }
+
+    #[test]
+    fn every_service_is_rolled_out_and_follows_its_own_route() {
+        let mut sim = Sim {
+            c: Cluster::new(three_services(), T0),
+            t: T0,
+        };
+        sim.run(5.0);
+        for (name, replicas) in [
+            ("erp-backend", 10),
+            ("erp-backend-canary", 0),
+            ("erp-frontend", 3),
+            ("erp-frontend-canary", 1),
+            ("erp-worker", 2),
+            ("erp-worker-canary", 0),
+        ] {
+            let d = sim.deployment(name);
+            assert_eq!(int(&d, "/spec/replicas"), replicas, "{name}");
+            assert_eq!(int(&d, "/status/readyReplicas"), replicas, "{name}");
+        }
+        // Each service's pods carry its app; the front end's run its own tags, which
+        // the first service does not describe.
+        let pods_of = |sim: &Sim, app: &str| -> Vec<Value> {
+            sim.c
+                .store
+                .list(Resource::Pod, Some(NS))
+                .filter(|p| p["metadata"]["labels"]["app"] == app)
+                .map(|p| (**p).clone())
+                .collect()
+        };
+        let frontend = pods_of(&sim, "erp-frontend");
+        assert_eq!(frontend.len(), 4);
+        assert!(frontend.iter().all(pod_ready), "{frontend:#?}");
+        assert!(
+            frontend
+                .iter()
+                .all(|p| str_at(p, "/spec/containers/0/name") == "erp-frontend")
+        );
+        assert_eq!(pods_of(&sim, "erp-worker").len(), 2);
+        assert_eq!(pods_of(&sim, "erp-backend").len(), 10);
+
+        // Services and a route for each service that splits by weight, none for the
+        // worker.
+        let services: Vec<String> = sim
+            .c
+            .store
+            .list(Resource::Service, Some(NS))
+            .map(|s| str_at(s, "/metadata/name").to_string())
+            .collect();
+        assert_eq!(
+            services,
+            [
+                "erp-backend",
+                "erp-backend-canary",
+                "erp-frontend",
+                "erp-frontend-canary"
+            ]
+        );
+        let fe = sim
+            .c
+            .store
+            .get(Resource::Service, NS, "erp-frontend-canary")
+            .unwrap();
+        assert_eq!(
+            fe["spec"]["selector"],
+            json!({"app": "erp-frontend", "track": "canary"})
+        );
+        assert!(
+            sim.c
+                .store
+                .get(Resource::HttpRoute, NS, "erp-backend")
+                .is_some()
+        );
+        assert!(
+            sim.c
+                .store
+                .get(Resource::VirtualService, NS, "erp-frontend")
+                .is_some()
+        );
+        let splits = sim.c.traffic_splits();
+        let weights = |app: &str| {
+            let w = &splits[app];
+            (w["stable"], w["canary"])
+        };
+        assert_eq!(splits.len(), 2, "{splits:?}");
+        assert_eq!(weights("erp-backend"), (100.0, 0.0));
+        assert_eq!(weights("erp-frontend"), (100.0, 0.0));
+
+        // Shifting the front end's weight moves its traffic alone.
+        let mut vs = (**sim
+            .c
+            .store
+            .get(Resource::VirtualService, NS, "erp-frontend")
+            .unwrap())
+        .clone();
+        vs["spec"]["http"][0]["route"][0]["weight"] = json!(70);
+        vs["spec"]["http"][0]["route"][1]["weight"] = json!(30);
+        sim.c.store.update(Resource::VirtualService, vs).unwrap();
+        let splits = sim.c.traffic_splits();
+        assert_eq!(
+            (
+                splits["erp-frontend"]["stable"],
+                splits["erp-frontend"]["canary"]
+            ),
+            (70.0, 30.0)
+        );
+        assert_eq!(
+            (
+                splits["erp-backend"]["stable"],
+                splits["erp-backend"]["canary"]
+            ),
+            (100.0, 0.0)
+        );
+        assert_eq!(sim.c.traffic_split(), Some(splits["erp-backend"].clone()));
+
+        // Scaling one service's canary leaves the others' alone.
+        sim.edit("erp-worker-canary", |d| d["spec"]["replicas"] = json!(1));
+        sim.run(5.0);
+        assert_eq!(
+            int(
+                &sim.deployment("erp-worker-canary"),
+                "/status/readyReplicas"
+            ),
+            1
+        );
+        assert_eq!(pods_of(&sim, "erp-worker").len(), 3);
+        assert_eq!(pods_of(&sim, "erp-backend").len(), 10);
+        assert_eq!(pods_of(&sim, "erp-frontend").len(), 4);
     }
 }

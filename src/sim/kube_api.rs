@@ -1034,16 +1034,28 @@ fn pod_log(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>,
             "container \"{container}\" in pod \"{name}\" is waiting to start: {why}"
         )));
     };
-    let b = scenario.behavior(&image);
+    let app = pod
+        .pointer("/metadata/labels/app")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let svc = scenario.service_of(app);
+    let b = svc.behavior(&image);
     let tag = crate::runbook::Scenario::tag(&image);
     let at = super::store::rfc3339;
     let mut lines = vec![
         format!(
             "{} INFO {} {tag} starting (pod {name})",
             at(started),
-            scenario.app
+            svc.app
         ),
-        format!("{} INFO listening on :8080", at(started)),
+        if svc.is_worker() {
+            format!(
+                "{} INFO health checks on :8080, taking jobs from the queue",
+                at(started)
+            )
+        } else {
+            format!("{} INFO listening on :8080", at(started))
+        },
     ];
     let crash = b.is_some_and(|b| b.crash_loop);
     if crash {
@@ -1063,13 +1075,19 @@ fn pod_log(sim: &Sim, req: &Req, ns: &str, name: &str) -> Result<Response<Body>,
             let h = super::controller::fnv(&format!("{name}/{i}"));
             let roll = (h % 10_000) as f64 / 10_000.0;
             let ms = (p95 * (0.3 + 0.7 * ((h / 10_000) % 100) as f64 / 100.0)).round();
-            lines.push(if roll < error_rate {
-                format!(
+            let failed = roll < error_rate;
+            lines.push(match (svc.is_worker(), failed) {
+                (false, true) => format!(
                     "{} ERROR POST /api/orders 500 {ms}ms: inventory service timed out",
                     at(t)
-                )
-            } else {
-                format!("{} INFO GET /api/orders 200 {ms}ms", at(t))
+                ),
+                (false, false) => format!("{} INFO GET /api/orders 200 {ms}ms", at(t)),
+                // A background worker logs the jobs it takes from its queue.
+                (true, true) => format!(
+                    "{} ERROR job {i} failed after {ms}ms: upstream timed out",
+                    at(t)
+                ),
+                (true, false) => format!("{} INFO job {i} done in {ms}ms", at(t)),
             });
             t += 2.0;
             i += 1;

@@ -1,21 +1,26 @@
-//! The simulated application's metrics: what its pods would expose on `/metrics`, and
-//! the scrape history the simulated Prometheus answers queries from.
+//! The simulated services' metrics: what their pods would expose on `/metrics`, and
+//! the scrape history the simulated Prometheus answers queries from, each service
+//! scraped as its own job (`job="<app>"`).
 //!
-//! The numbers come from the scenario: traffic is spread over ready pods the way a
-//! Service balances it, and each pod behaves as its version says.
+//! The numbers come from the scenario: each service's traffic is spread over its ready
+//! pods the way a Service balances it (or by its route's weights), a background
+//! worker's jobs over its ready pods, and each pod behaves as its service's version
+//! says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use crate::runbook::scenario::{Behavior, Scenario, TrafficModel};
+use crate::runbook::scenario::{Behavior, Scenario, ServiceRef, TrafficModel};
 
 use super::promql::format_value;
-use super::tsdb::{Labels, METRIC_NAME, Tsdb};
+use super::tsdb::{Labels, METRIC_NAME, Tsdb, target_labels};
 
 /// A pod as the simulated cluster sees it at one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodSample {
     pub name: String,
+    /// The pod's `app` label: which service it belongs to.
+    pub app: String,
     /// The pod's `track` label: `stable` or `canary`.
     pub track: String,
     /// The image tag the pod runs (a full image reference is also accepted).
@@ -204,50 +209,52 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-pub struct MetricsSim {
-    namespace: String,
-    /// The container name, which is also the scrape job.
+/// One service's part of the simulation: its pods' counters and what drives them.
+struct ServiceSim {
+    /// The app: its pods' `app` label, their container's name, and its scrape's `job`.
     app: String,
+    /// The labels its scrape adds (`job`, `instance`).
+    target: Labels,
     profiles: BTreeMap<String, Profile>,
     /// For a pod whose version the scenario doesn't describe: behave like stable.
     fallback: Profile,
     traffic: TrafficModel,
+    /// A background worker (`rps: 0`): it works through jobs instead of requests.
+    worker: bool,
     noise: f64,
+    /// Each service draws its own noise, so adding a service leaves the others' runs as
+    /// they were.
     rng: SplitMix64,
     pods: BTreeMap<String, PodState>,
-    cache_hits: f64,
-    cache_misses: f64,
-    active_users: f64,
-    tsdb: Tsdb,
     /// Requests the gateway could not route, by (track, status code).
     unrouted: BTreeMap<(String, &'static str), f64>,
 }
 
-impl MetricsSim {
-    pub fn new(scenario: &Scenario) -> Self {
-        let profiles: BTreeMap<String, Profile> = scenario
+/// The first service's seed; the others' follow from it and their position.
+const SEED: u64 = 0x5eed_0fc0_ffee;
+
+impl ServiceSim {
+    fn new(svc: ServiceRef<'_>, index: usize, noise: f64) -> Self {
+        let profiles: BTreeMap<String, Profile> = svc
             .versions
             .iter()
             .map(|(tag, b)| (tag.clone(), Profile::from(b)))
             .collect();
-        let fallback = scenario
-            .behavior(&scenario.stable.image)
+        let fallback = svc
+            .behavior(&svc.stable.image)
             .map(Profile::from)
             .or_else(|| profiles.values().next().copied())
             .unwrap_or(DEFAULT_PROFILE);
-        MetricsSim {
-            namespace: scenario.namespace.clone(),
-            app: scenario.app.clone(),
+        ServiceSim {
+            app: svc.app.to_string(),
+            target: target_labels(svc.app, "sim"),
             profiles,
             fallback,
-            traffic: scenario.traffic.clone(),
-            noise: scenario.noise.max(0.0),
-            rng: SplitMix64(0x5eed_0fc0_ffee),
+            traffic: svc.traffic.clone(),
+            worker: svc.is_worker(),
+            noise,
+            rng: SplitMix64(SEED ^ (index as u64).wrapping_mul(0xa076_1d64_78bd_642f)),
             pods: BTreeMap::new(),
-            cache_hits: 0.0,
-            cache_misses: 0.0,
-            active_users: scenario.traffic.active_users.round(),
-            tsdb: Tsdb::with_target(&scenario.app, "sim"),
             unrouted: BTreeMap::new(),
         }
     }
@@ -257,25 +264,11 @@ impl MetricsSim {
         1.0 + self.noise * (2.0 * self.rng.next_f64() - 1.0)
     }
 
-    /// Advance the counters by `dt` seconds ending at unix time `t` (seconds) with
-    /// these pods, then record every series into the TSDB at `t`, as a scrape would.
-    /// Call it at a scrape-like interval: the TSDB keeps an hour of every step.
-    pub fn step(&mut self, t: f64, dt: f64, pods: &[PodSample]) {
-        self.step_split(t, dt, pods, None);
-    }
-
-    /// `step` with traffic split between tracks by weight (an HTTPRoute's backendRef
-    /// weights, keyed by track): a track gets weight / total of the requests, spread over
-    /// its ready pods; a track with weight but no ready pod answers its share with 503,
-    /// as a gateway does. None = every ready pod gets an equal share.
-    pub fn step_split(
-        &mut self,
-        t: f64,
-        dt: f64,
-        pods: &[PodSample],
-        split: Option<&BTreeMap<String, f64>>,
-    ) {
-        let dt = dt.max(0.0);
+    /// Advance this service's counters by `dt` seconds with these pods (its own), traffic
+    /// split by `split` if its route has one. Returns the requests served.
+    fn step(&mut self, dt: f64, pods: &[&PodSample], split: Option<&BTreeMap<String, f64>>) -> f64 {
+        // A worker takes no requests, so no route splits them.
+        let split = split.filter(|_| !self.worker);
         let total_weight: f64 = split.map_or(0.0, |w| w.values().sum());
         let ready_in = |track: &str| pods.iter().filter(|p| p.ready && p.track == track).count();
         let share_of = |p: &PodSample| -> f64 {
@@ -308,7 +301,7 @@ impl MetricsSim {
             .retain(|name, _| pods.iter().any(|p| p.name == *name));
         let ready = pods.iter().filter(|p| p.ready).count();
         // Draw noise in pod-name order so the caller's ordering can't change the run.
-        let mut order: Vec<&PodSample> = pods.iter().collect();
+        let mut order: Vec<&PodSample> = pods.to_vec();
         order.sort_by(|a, b| a.name.cmp(&b.name));
         let mut served = 0.0;
         for p in order {
@@ -331,35 +324,45 @@ impl MetricsSim {
             state.track.clone_from(&p.track);
 
             let (cpu_share, memory_share) = if p.ready {
-                // A Service sends each ready endpoint an equal share.
+                // A Service sends each ready endpoint an equal share; a worker's ready
+                // pods take equal shares of its queue.
                 let share = if split.is_some() {
                     share_of(p)
                 } else {
                     1.0 / ready as f64
                 };
-                let n = quantize(self.traffic.rps * share * dt * f_traffic);
+                let per_sec = if self.worker {
+                    self.traffic.jobs_per_sec()
+                } else {
+                    self.traffic.rps
+                };
+                // Requests, or a worker's jobs: each fails as often as the version errs
+                // and takes its latencies.
+                let n = quantize(per_sec * share * dt * f_traffic);
                 let error_rate = (profile.error_rate * f_errors).clamp(0.0, 1.0);
                 let errors = quantize(n * error_rate);
                 state.errors += errors;
                 state.ok += n - errors;
                 let (p50, p95) = (profile.p50_s * f_latency, profile.p95_s * f_latency);
                 state.latency.observe(n, p50, p95);
-                state
-                    .page_load
-                    .observe(n, p50 * PAGE_LOAD_FACTOR, p95 * PAGE_LOAD_FACTOR);
-                // A failed request loses its order; each order is one payment attempt.
-                let orders = quantize(
-                    self.traffic.orders_per_min / 60.0
-                        * share
-                        * dt
-                        * f_traffic
-                        * (1.0 - error_rate),
-                );
-                let paid = quantize(orders * profile.payment_success.clamp(0.0, 1.0));
-                state.orders += orders;
-                state.payments_ok += paid;
-                state.payments_failed += orders - paid;
-                served += n;
+                if !self.worker {
+                    state
+                        .page_load
+                        .observe(n, p50 * PAGE_LOAD_FACTOR, p95 * PAGE_LOAD_FACTOR);
+                    // A failed request loses its order; each order is one payment attempt.
+                    let orders = quantize(
+                        self.traffic.orders_per_min / 60.0
+                            * share
+                            * dt
+                            * f_traffic
+                            * (1.0 - error_rate),
+                    );
+                    let paid = quantize(orders * profile.payment_success.clamp(0.0, 1.0));
+                    state.orders += orders;
+                    state.payments_ok += paid;
+                    state.payments_failed += orders - paid;
+                    served += n;
+                }
                 (1.0, 1.0)
             } else {
                 (UNREADY_CPU_SHARE, UNREADY_MEMORY_SHARE)
@@ -371,28 +374,144 @@ impl MetricsSim {
                 * MEMORY_LIMIT_BYTES)
                 .round();
         }
-        let hits = quantize(served * CACHE_HIT_RATIO);
-        self.cache_hits += hits;
-        self.cache_misses += served - hits;
-        self.active_users = (self.traffic.active_users * self.jitter()).round();
+        served
+    }
+}
 
-        let t_ms = (t * 1000.0).round() as i64;
-        let samples =
-            self.families()
-                .into_iter()
-                .flat_map(|f| f.samples)
-                .map(|(name, mut labels, v)| {
-                    labels.insert(METRIC_NAME.into(), name);
-                    (labels, v)
-                });
-        self.tsdb.append_scrape(t_ms, samples);
+/// The metrics of every service of a scenario, and the one TSDB they are scraped into
+/// (each service as its own scrape job, `job="<app>"`).
+pub struct MetricsSim {
+    namespace: String,
+    /// One per service, the scenario's first service first: it also carries the
+    /// business metrics (orders, payments, page loads, users, cache) and the node's disk.
+    services: Vec<ServiceSim>,
+    /// Index into `services` by app.
+    by_app: HashMap<String, usize>,
+    cache_hits: f64,
+    cache_misses: f64,
+    active_users: f64,
+    tsdb: Tsdb,
+}
+
+impl MetricsSim {
+    pub fn new(scenario: &Scenario) -> Self {
+        let noise = scenario.noise.max(0.0);
+        let services: Vec<ServiceSim> = scenario
+            .all_services()
+            .enumerate()
+            .map(|(i, svc)| ServiceSim::new(svc, i, noise))
+            .collect();
+        let by_app = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.app.clone(), i))
+            .collect();
+        MetricsSim {
+            namespace: scenario.namespace.clone(),
+            services,
+            by_app,
+            cache_hits: 0.0,
+            cache_misses: 0.0,
+            active_users: scenario.traffic.active_users.round(),
+            tsdb: Tsdb::new(),
+        }
     }
 
-    /// The Prometheus text exposition format (0.0.4) of the current values: families
-    /// sorted by name, each with `# HELP` and `# TYPE`, then its series in pod order.
+    /// Advance the counters by `dt` seconds ending at unix time `t` (seconds) with
+    /// these pods, then record every series into the TSDB at `t`, as a scrape would.
+    /// Call it at a scrape-like interval: the TSDB keeps an hour of every step.
+    pub fn step(&mut self, t: f64, dt: f64, pods: &[PodSample]) {
+        self.step_routes(t, dt, pods, &BTreeMap::new());
+    }
+
+    /// `step` with the first service's traffic split between tracks by weight (an
+    /// HTTPRoute's backendRef weights, keyed by track): a track gets weight / total of
+    /// the requests, spread over its ready pods; a track with weight but no ready pod
+    /// answers its share with 503, as a gateway does. None = every ready pod gets an
+    /// equal share.
+    pub fn step_split(
+        &mut self,
+        t: f64,
+        dt: f64,
+        pods: &[PodSample],
+        split: Option<&BTreeMap<String, f64>>,
+    ) {
+        let mut splits = BTreeMap::new();
+        if let Some(w) = split {
+            splits.insert(self.services[0].app.clone(), w.clone());
+        }
+        self.step_routes(t, dt, pods, &splits);
+    }
+
+    /// `step` with each service's traffic split by its route's weights (keyed by app,
+    /// then by track, as [`MetricsSim::step_split`] takes them); a service missing from
+    /// `splits` spreads its requests over its ready pods. A pod belongs to the service
+    /// whose app its `app` label names (the first service when it names none of them).
+    pub fn step_routes(
+        &mut self,
+        t: f64,
+        dt: f64,
+        pods: &[PodSample],
+        splits: &BTreeMap<String, BTreeMap<String, f64>>,
+    ) {
+        let dt = dt.max(0.0);
+        let mut by_service: Vec<Vec<&PodSample>> = vec![Vec::new(); self.services.len()];
+        for p in pods {
+            let i = self.by_app.get(p.app.as_str()).copied().unwrap_or(0);
+            by_service[i].push(p);
+        }
+        let mut served_by_first = 0.0;
+        for (i, (svc, pods)) in self.services.iter_mut().zip(&by_service).enumerate() {
+            let served = svc.step(dt, pods, splits.get(&svc.app));
+            if i == 0 {
+                served_by_first = served;
+            }
+        }
+        let hits = quantize(served_by_first * CACHE_HIT_RATIO);
+        self.cache_hits += hits;
+        self.cache_misses += served_by_first - hits;
+        let first = &mut self.services[0];
+        self.active_users = (first.traffic.active_users * first.jitter()).round();
+
+        let t_ms = (t * 1000.0).round() as i64;
+        let scrapes: Vec<(Labels, Vec<(Labels, f64)>)> = (0..self.services.len())
+            .map(|i| {
+                let samples = self
+                    .families(i)
+                    .into_iter()
+                    .flat_map(|f| f.samples)
+                    .map(|(name, mut labels, v)| {
+                        labels.insert(METRIC_NAME.into(), name);
+                        (labels, v)
+                    })
+                    .collect();
+                (self.services[i].target.clone(), samples)
+            })
+            .collect();
+        self.tsdb.append_scrapes(t_ms, scrapes);
+    }
+
+    /// The apps of the scenario's services, the first one first.
+    pub fn apps(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(|s| s.app.as_str())
+    }
+
+    /// The first service's `/metrics`: see [`MetricsSim::exposition_of`].
     pub fn exposition(&self) -> String {
+        self.exposition_at(0)
+    }
+
+    /// The Prometheus text exposition format (0.0.4) of one service's current values,
+    /// as its pods expose them (a scrape adds `job` and `instance`): families sorted by
+    /// name, each with `# HELP` and `# TYPE`, then its series in pod order. None for an
+    /// app the scenario does not have.
+    pub fn exposition_of(&self, app: &str) -> Option<String> {
+        self.by_app.get(app).map(|&i| self.exposition_at(i))
+    }
+
+    fn exposition_at(&self, i: usize) -> String {
         let mut out = String::new();
-        for f in self.families() {
+        for f in self.families(i) {
             let _ = writeln!(out, "# HELP {} {}", f.name, escape_help(f.help));
             let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
             for (name, labels, v) in &f.samples {
@@ -417,9 +536,15 @@ impl MetricsSim {
         &self.tsdb
     }
 
-    fn families(&self) -> Vec<Family> {
+    /// The families service `i` exposes. A service that takes requests exposes HTTP
+    /// requests and latencies; a worker its jobs and their durations; every one its
+    /// containers' CPU, memory, limits and restarts. The first also exposes the
+    /// business metrics and the node's disk.
+    fn families(&self, i: usize) -> Vec<Family> {
+        let svc = &self.services[i];
+        let first = i == 0;
         let ns = self.namespace.as_str();
-        let container = self.app.as_str();
+        let container = svc.app.as_str();
         let mut requests = Family::new(
             "http_requests_total",
             "counter",
@@ -429,6 +554,16 @@ impl MetricsSim {
             "http_request_duration_seconds",
             "histogram",
             "Time to answer an HTTP request.",
+        );
+        let mut jobs = Family::new(
+            "worker_jobs_total",
+            "counter",
+            "Jobs taken from the queue, by outcome.",
+        );
+        let mut job_duration = Family::new(
+            "worker_job_duration_seconds",
+            "histogram",
+            "Time to carry out a job.",
         );
         let mut cpu = Family::new(
             "container_cpu_usage_seconds_total",
@@ -462,7 +597,7 @@ impl MetricsSim {
             "Time for a page to load in the browser.",
         );
 
-        for (pod, s) in &self.pods {
+        for (pod, s) in &svc.pods {
             let app = labels(&[
                 ("namespace", ns),
                 ("track", &s.track),
@@ -474,13 +609,21 @@ impl MetricsSim {
                 l.insert(k.into(), v.into());
                 l
             };
-            requests.push(with("code", "200"), s.ok);
-            requests.push(with("code", "500"), s.errors);
-            latency.push_histogram(&app, &s.latency);
-            page_load.push_histogram(&app, &s.page_load);
-            orders.push(app.clone(), s.orders);
-            payments.push(with("result", "failure"), s.payments_failed);
-            payments.push(with("result", "success"), s.payments_ok);
+            if svc.worker {
+                jobs.push(with("outcome", "failed"), s.errors);
+                jobs.push(with("outcome", "ok"), s.ok);
+                job_duration.push_histogram(&app, &s.latency);
+            } else {
+                requests.push(with("code", "200"), s.ok);
+                requests.push(with("code", "500"), s.errors);
+                latency.push_histogram(&app, &s.latency);
+                if first {
+                    page_load.push_histogram(&app, &s.page_load);
+                    orders.push(app.clone(), s.orders);
+                    payments.push(with("result", "failure"), s.payments_failed);
+                    payments.push(with("result", "success"), s.payments_ok);
+                }
+            }
 
             let box_ = labels(&[("namespace", ns), ("pod", pod), ("container", container)]);
             let limit = |resource: &str, unit: &str| {
@@ -496,46 +639,53 @@ impl MetricsSim {
             restarts.push(box_, f64::from(s.restarts));
         }
 
-        for ((track, code), n) in &self.unrouted {
+        for ((track, code), n) in &svc.unrouted {
             requests.push(
                 labels(&[("namespace", ns), ("track", track), ("code", code)]),
                 *n,
             );
         }
 
-        let mut users = Family::new("erp_active_users", "gauge", "Users with an active session.");
-        users.push(labels(&[("namespace", ns)]), self.active_users);
-        let mut cache = Family::new(
-            "erp_cache_requests_total",
-            "counter",
-            "Cache lookups, by result.",
-        );
-        cache.push(
-            labels(&[("namespace", ns), ("result", "hit")]),
-            self.cache_hits,
-        );
-        cache.push(
-            labels(&[("namespace", ns), ("result", "miss")]),
-            self.cache_misses,
-        );
-        let root = labels(&[("mountpoint", "/")]);
-        let mut disk_size = Family::new(
-            "node_filesystem_size_bytes",
-            "gauge",
-            "Filesystem size in bytes.",
-        );
-        disk_size.push(root.clone(), DISK_SIZE_BYTES);
-        let mut disk_avail = Family::new(
-            "node_filesystem_avail_bytes",
-            "gauge",
-            "Filesystem space available to non-root users in bytes.",
-        );
-        disk_avail.push(root, DISK_AVAIL_BYTES);
-
-        let mut all = vec![
-            requests, latency, cpu, limits, memory, restarts, orders, payments, page_load, users,
-            cache, disk_size, disk_avail,
-        ];
+        let mut all = vec![cpu, limits, memory, restarts];
+        if svc.worker {
+            all.extend([jobs, job_duration]);
+        } else {
+            all.extend([requests, latency]);
+        }
+        if first {
+            let mut users =
+                Family::new("erp_active_users", "gauge", "Users with an active session.");
+            users.push(labels(&[("namespace", ns)]), self.active_users);
+            let mut cache = Family::new(
+                "erp_cache_requests_total",
+                "counter",
+                "Cache lookups, by result.",
+            );
+            cache.push(
+                labels(&[("namespace", ns), ("result", "hit")]),
+                self.cache_hits,
+            );
+            cache.push(
+                labels(&[("namespace", ns), ("result", "miss")]),
+                self.cache_misses,
+            );
+            let root = labels(&[("mountpoint", "/")]);
+            let mut disk_size = Family::new(
+                "node_filesystem_size_bytes",
+                "gauge",
+                "Filesystem size in bytes.",
+            );
+            disk_size.push(root.clone(), DISK_SIZE_BYTES);
+            let mut disk_avail = Family::new(
+                "node_filesystem_avail_bytes",
+                "gauge",
+                "Filesystem space available to non-root users in bytes.",
+            );
+            disk_avail.push(root, DISK_AVAIL_BYTES);
+            all.extend([
+                orders, payments, page_load, users, cache, disk_size, disk_avail,
+            ]);
+        }
         all.sort_by_key(|f| f.name);
         all
     }
@@ -690,6 +840,7 @@ noise: {noise}
     fn pod(name: &str, track: &str, version: &str, ready: bool) -> PodSample {
         PodSample {
             name: name.into(),
+            app: "erp-backend".into(),
             track: track.into(),
             version: version.into(),
             ready,
@@ -997,5 +1148,216 @@ noise: {noise}
         assert!((erfc(0.0) - 1.0).abs() < 1e-7);
         assert!((normal_cdf(Z95) - 0.95).abs() < 1e-7);
         assert!((normal_cdf(-1.0) - 0.158_655_253_931_457_05).abs() < 1e-7);
+    }
+
+    /// The release scenario without noise, its new worker failing a quarter of its jobs.
+    fn release(worker_canary_errors: f64) -> Scenario {
+        let mut s =
+            crate::runbook::parse_scenario(include_str!("../../assets/scenarios/erp-release.yaml"))
+                .unwrap();
+        s.noise = 0.0;
+        let worker = s
+            .services
+            .iter_mut()
+            .find(|x| x.app == "erp-worker")
+            .unwrap();
+        worker.versions.get_mut("v1.0.0").unwrap().error_rate = worker_canary_errors;
+        s
+    }
+
+    /// One canary pod next to each service's stable ones (9+1, 5+1, 3+1).
+    fn release_pods() -> Vec<PodSample> {
+        let mut pods = Vec::new();
+        for (app, stable, old, new) in [
+            ("erp-backend", 9, "v0.9.3", "v1.0.0"),
+            ("erp-frontend", 5, "v2.3.0", "v2.4.0"),
+            ("erp-worker", 3, "v0.9.3", "v1.0.0"),
+        ] {
+            for i in 0..stable {
+                let mut p = pod(&format!("{app}-s{i}"), "stable", old, true);
+                p.app = app.into();
+                pods.push(p);
+            }
+            let mut p = pod(&format!("{app}-canary-c0"), "canary", new, true);
+            p.app = app.into();
+            pods.push(p);
+        }
+        pods
+    }
+
+    fn series_count(sim: &MetricsSim, q: &str, t: f64) -> usize {
+        match promql::instant(sim.tsdb(), q, ms(t)).unwrap() {
+            Value::Vector(v) => v.len(),
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_service_reads_as_its_own_job_and_version() {
+        let mut sim = MetricsSim::new(&release(0.25));
+        let t = run(&mut sim, T_START, 120.0, 1.0, &release_pods());
+        let q = |s: &str| query(&sim, s, t);
+        let errors = |job: &str, track: &str| {
+            q(&format!(
+                r#"sum(rate(http_requests_total{{job="{job}",track="{track}",code=~"5.."}}[1m])) / sum(rate(http_requests_total{{job="{job}",track="{track}"}}[1m]))"#
+            ))
+        };
+        // The front end's new build errs at 8%; the backend's, with the same kind of
+        // tag, at its own 0.05%.
+        assert!(
+            within(errors("erp-frontend", "canary"), 0.08, 1e-4),
+            "{}",
+            errors("erp-frontend", "canary")
+        );
+        assert!(within(errors("erp-frontend", "stable"), 0.001, 1e-3));
+        assert!(within(errors("erp-backend", "canary"), 0.0005, 1e-3));
+        let frontend = r#"sum(rate(http_requests_total{job="erp-frontend",code=~"5.."}[1m])) / sum(rate(http_requests_total{job="erp-frontend"}[1m]))"#;
+        assert!(
+            within(q(frontend), (5.0 * 0.001 + 0.08) / 6.0, 1e-4),
+            "{}",
+            q(frontend)
+        );
+        // Each service's own traffic, over its own pods.
+        let rps = |job: &str| {
+            q(&format!(
+                r#"sum(rate(http_requests_total{{job="{job}"}}[1m]))"#
+            ))
+        };
+        assert!(within(rps("erp-backend"), 400.0, 1e-6));
+        assert!(within(rps("erp-frontend"), 250.0, 1e-6));
+        let p95 = |job: &str, track: &str| {
+            q(&format!(
+                r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}",track="{track}"}}[1m])))"#
+            ))
+        };
+        assert!(within(p95("erp-frontend", "canary"), 2.4, 0.01));
+        assert!(within(p95("erp-frontend", "stable"), 0.45, 0.01));
+        assert!(within(p95("erp-backend", "canary"), 0.36, 0.01));
+
+        // The worker takes no requests: it counts jobs, failed as often as its version errs.
+        assert_eq!(
+            series_count(&sim, r#"http_requests_total{job="erp-worker"}"#, t),
+            0
+        );
+        let failed = |track: &str| {
+            q(&format!(
+                r#"sum(rate(worker_jobs_total{{job="erp-worker",track="{track}",outcome="failed"}}[1m])) / sum(rate(worker_jobs_total{{job="erp-worker",track="{track}"}}[1m]))"#
+            ))
+        };
+        assert!(within(failed("canary"), 0.25, 1e-4), "{}", failed("canary"));
+        assert!(
+            within(failed("stable"), 0.002, 1e-3),
+            "{}",
+            failed("stable")
+        );
+        let jobs = r#"sum(rate(worker_jobs_total{job="erp-worker"}[1m]))"#;
+        assert!(within(q(jobs), 20.0, 1e-6), "{}", q(jobs));
+        let job_p95 = r#"histogram_quantile(0.95, sum by (le) (rate(worker_job_duration_seconds_bucket{job="erp-worker",track="canary"}[1m])))"#;
+        assert!(within(q(job_p95), 1.4, 0.01), "{}", q(job_p95));
+
+        // Containers of every service, under its own job and container name.
+        for (job, pods) in [("erp-backend", 10), ("erp-frontend", 6), ("erp-worker", 4)] {
+            let cpu =
+                format!(r#"container_cpu_usage_seconds_total{{job="{job}",container="{job}"}}"#);
+            assert_eq!(series_count(&sim, &cpu, t), pods, "{job}");
+            let restarts = format!(r#"kube_pod_container_status_restarts_total{{job="{job}"}}"#);
+            assert_eq!(series_count(&sim, &restarts, t), pods, "{job}");
+        }
+        // The business metrics stay with the first service.
+        assert_eq!(series_count(&sim, "erp_orders_total", t), 10);
+        assert_eq!(
+            series_count(&sim, r#"erp_orders_total{job="erp-backend"}"#, t),
+            10
+        );
+        assert_eq!(q("erp_active_users"), 1250.0);
+
+        // A range query reads one service alone too.
+        match promql::range(
+            sim.tsdb(),
+            r#"sum(rate(http_requests_total{job="erp-frontend",track="canary",code="500"}[1m]))"#,
+            ms(t - 30.0),
+            ms(t),
+            5000,
+        )
+        .unwrap()
+        {
+            Value::Matrix(m) => {
+                assert_eq!(m.len(), 1);
+                assert_eq!(m[0].points.len(), 7);
+                assert!(
+                    m[0].points
+                        .iter()
+                        .all(|p| within(p.1, 250.0 / 6.0 * 0.08, 1e-4))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_service_has_its_own_exposition() {
+        let mut sim = MetricsSim::new(&release(0.25));
+        run(&mut sim, T_START, 5.0, 1.0, &release_pods());
+        assert_eq!(
+            sim.apps().collect::<Vec<_>>(),
+            ["erp-backend", "erp-frontend", "erp-worker"]
+        );
+        let first = sim.exposition();
+        assert_eq!(sim.exposition_of("erp-backend").as_deref(), Some(&*first));
+        assert!(first.contains("erp_orders_total{"));
+        assert!(!first.contains("erp-frontend"));
+
+        let frontend = sim.exposition_of("erp-frontend").unwrap();
+        assert!(frontend.contains("http_requests_total{code=\"500\",namespace=\"erp-production\",pod=\"erp-frontend-canary-c0\",track=\"canary\",version=\"v2.4.0\"} "));
+        assert!(
+            !frontend.contains("erp_orders_total"),
+            "business metrics are the first's"
+        );
+        assert!(
+            !frontend.contains("job="),
+            "a scrape adds job, the target doesn't"
+        );
+
+        let worker = sim.exposition_of("erp-worker").unwrap();
+        assert!(!worker.contains("http_requests_total"));
+        assert!(worker.contains("# TYPE worker_jobs_total counter\n"));
+        assert!(worker.contains("# TYPE worker_job_duration_seconds histogram\n"));
+        assert!(worker.contains("worker_jobs_total{namespace=\"erp-production\",outcome=\"failed\",pod=\"erp-worker-canary-c0\",track=\"canary\",version=\"v1.0.0\"} "));
+        assert!(worker.contains("container_memory_working_set_bytes{container=\"erp-worker\","));
+        assert_eq!(sim.exposition_of("erp-nope"), None);
+    }
+
+    #[test]
+    fn a_pod_going_away_in_one_service_leaves_the_others_alone() {
+        let mut sim = MetricsSim::new(&release(0.25));
+        let mut pods = release_pods();
+        let t = run(&mut sim, T_START, 60.0, 1.0, &pods);
+        pods.retain(|p| p.name != "erp-frontend-canary-c0");
+        let t = run(&mut sim, t, 1.0, 1.0, &pods);
+        assert_eq!(
+            series_count(
+                &sim,
+                r#"http_requests_total{job="erp-frontend",track="canary"}"#,
+                t
+            ),
+            0
+        );
+        // Every other service's series are still there, scraped in the same round.
+        assert_eq!(
+            series_count(
+                &sim,
+                r#"http_requests_total{job="erp-backend",track="canary"}"#,
+                t
+            ),
+            2
+        );
+        assert_eq!(
+            series_count(&sim, r#"worker_jobs_total{track="canary"}"#, t),
+            2
+        );
+        // Traffic now follows the front end's remaining ready pods.
+        let t = run(&mut sim, t, 60.0, 1.0, &pods);
+        let per_pod = r#"sum(rate(http_requests_total{pod="erp-frontend-s0"}[30s]))"#;
+        assert!(within(query(&sim, per_pod, t), 250.0 / 5.0, 1e-6));
     }
 }

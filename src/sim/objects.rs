@@ -7,21 +7,22 @@ use serde_json::{Value, json};
 use super::selector::{format_selector, selector_object_matches};
 use super::store::{ApiError, Resource, rfc3339};
 use crate::runbook::Scenario;
-use crate::runbook::scenario::DeploymentSpec;
+use crate::runbook::scenario::{DeploymentSpec, ServiceRef};
 
-/// The Deployments of a scenario: stable and canary, created at `created`.
+/// The Deployments of a scenario: each service's stable and canary, created at `created`.
 pub fn initial_deployments(s: &Scenario, created: f64) -> Vec<Value> {
-    [&s.stable, &s.canary]
-        .into_iter()
-        .map(|d| {
-            let mut obj = deployment(s, d, created);
+    s.all_services()
+        .flat_map(|svc| [(svc, svc.stable), (svc, svc.canary)])
+        .map(|(svc, d)| {
+            let mut obj = deployment(s, svc, d, created);
             default_deployment(&mut obj);
             obj
         })
         .collect()
 }
 
-fn deployment(s: &Scenario, d: &DeploymentSpec, created: f64) -> Value {
+fn deployment(s: &Scenario, svc: ServiceRef<'_>, d: &DeploymentSpec, created: f64) -> Value {
+    let app = svc.app;
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -29,16 +30,16 @@ fn deployment(s: &Scenario, d: &DeploymentSpec, created: f64) -> Value {
             "name": d.name,
             "namespace": s.namespace,
             "creationTimestamp": rfc3339(created),
-            "labels": {"app": s.app, "track": d.track},
+            "labels": {"app": app, "track": d.track},
             "annotations": {"kubernetes.io/change-cause": format!("initial deploy of {}", d.image)},
         },
         "spec": {
             "replicas": d.replicas,
-            "selector": {"matchLabels": {"app": s.app, "track": d.track}},
+            "selector": {"matchLabels": {"app": app, "track": d.track}},
             "template": {
-                "metadata": {"labels": {"app": s.app, "track": d.track, "version": Scenario::tag(&d.image)}},
+                "metadata": {"labels": {"app": app, "track": d.track, "version": Scenario::tag(&d.image)}},
                 "spec": {"containers": [{
-                    "name": s.app,
+                    "name": app,
                     "image": d.image,
                     "ports": [{"containerPort": 8080}],
                     "resources": {"limits": {"cpu": "1", "memory": "2Gi"}},
@@ -59,7 +60,14 @@ fn deployment(s: &Scenario, d: &DeploymentSpec, created: f64) -> Value {
 }
 
 /// The Service in front of one track's pods, as `kubectl expose` would make it.
-pub fn service(s: &Scenario, d: &DeploymentSpec, cluster_ip: &str, created: f64) -> Value {
+pub fn service(
+    s: &Scenario,
+    svc: ServiceRef<'_>,
+    d: &DeploymentSpec,
+    cluster_ip: &str,
+    created: f64,
+) -> Value {
+    let app = svc.app;
     json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -67,7 +75,7 @@ pub fn service(s: &Scenario, d: &DeploymentSpec, cluster_ip: &str, created: f64)
             "name": d.name,
             "namespace": s.namespace,
             "creationTimestamp": rfc3339(created),
-            "labels": {"app": s.app, "track": d.track},
+            "labels": {"app": app, "track": d.track},
         },
         "spec": {
             "type": "ClusterIP",
@@ -78,54 +86,54 @@ pub fn service(s: &Scenario, d: &DeploymentSpec, cluster_ip: &str, created: f64)
             "internalTrafficPolicy": "Cluster",
             "sessionAffinity": "None",
             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
-            "selector": {"app": s.app, "track": d.track},
+            "selector": {"app": app, "track": d.track},
         },
         "status": {"loadBalancer": {}},
     })
 }
 
-/// The HTTPRoute that splits the app's traffic: all of it to stable at first.
-pub fn http_route(s: &Scenario, created: f64) -> Value {
+/// The HTTPRoute that splits a service's traffic: all of it to stable at first.
+pub fn http_route(s: &Scenario, svc: ServiceRef<'_>, created: f64) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": {
-            "name": s.stable.name,
+            "name": svc.stable.name,
             "namespace": s.namespace,
             "creationTimestamp": rfc3339(created),
-            "labels": {"app": s.app},
+            "labels": {"app": svc.app},
         },
         "spec": {
             "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gateway"}],
             "rules": [{
                 "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
                 "backendRefs": [
-                    {"group": "", "kind": "Service", "name": s.stable.name, "port": 80, "weight": 100},
-                    {"group": "", "kind": "Service", "name": s.canary.name, "port": 80, "weight": 0},
+                    {"group": "", "kind": "Service", "name": svc.stable.name, "port": 80, "weight": 100},
+                    {"group": "", "kind": "Service", "name": svc.canary.name, "port": 80, "weight": 0},
                 ],
             }],
         },
     })
 }
 
-/// The VirtualService that splits the app's traffic in the mesh: all of it to stable at
-/// first.
-pub fn virtual_service(s: &Scenario, created: f64) -> Value {
+/// The VirtualService that splits a service's traffic in the mesh: all of it to stable
+/// at first.
+pub fn virtual_service(s: &Scenario, svc: ServiceRef<'_>, created: f64) -> Value {
     json!({
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",
         "metadata": {
-            "name": s.stable.name,
+            "name": svc.stable.name,
             "namespace": s.namespace,
             "creationTimestamp": rfc3339(created),
-            "labels": {"app": s.app},
+            "labels": {"app": svc.app},
         },
         "spec": {
-            "hosts": [s.stable.name],
+            "hosts": [svc.stable.name],
             "http": [{
                 "route": [
-                    {"destination": {"host": s.stable.name, "port": {"number": 80}}, "weight": 100},
-                    {"destination": {"host": s.canary.name, "port": {"number": 80}}, "weight": 0},
+                    {"destination": {"host": svc.stable.name, "port": {"number": 80}}, "weight": 100},
+                    {"destination": {"host": svc.canary.name, "port": {"number": 80}}, "weight": 0},
                 ],
             }],
         },

@@ -1,5 +1,5 @@
 //! The Prometheus HTTP API over the simulator's metrics: `/api/v1/query`,
-//! `/api/v1/query_range`, the `/metrics` exposition and the health endpoints, with
+//! `/api/v1/query_range`, the `/metrics` expositions and the health endpoints, with
 //! Prometheus' parameters, JSON shapes, number formatting and error wording, so the
 //! console's Prometheus client (and `promtool`, Grafana, curl) can't tell it apart.
 
@@ -70,14 +70,20 @@ where
                 Err(e) => error(e),
             }
         }
-        "/metrics" if method == Method::GET => {
-            let text = lock(&metrics).exposition();
-            let mut resp = Response::new(Full::new(Bytes::from(text)));
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(EXPOSITION_CONTENT_TYPE),
-            );
-            resp
+        // The first service's pods' metrics at `/metrics`, every service's at
+        // `/metrics/<app>`: a Prometheus scrapes each as a job of its own.
+        "/metrics" if method == Method::GET => exposition(lock(&metrics).exposition()),
+        p if p.starts_with("/metrics/") && method == Method::GET => {
+            let app = &p["/metrics/".len()..];
+            let text = lock(&metrics).exposition_of(app);
+            match text {
+                Some(text) => exposition(text),
+                None => error(ApiError {
+                    status: StatusCode::NOT_FOUND,
+                    kind: "not_found",
+                    message: format!("no service with app {app:?} in the scenario"),
+                }),
+            }
         }
         "/-/ready" | "/-/healthy" if method == Method::GET || method == Method::HEAD => {
             let text = if path == "/-/ready" {
@@ -94,12 +100,22 @@ where
             resp
         }
         "/metrics" | "/-/ready" | "/-/healthy" => method_not_allowed(&method, &path),
+        p if p.starts_with("/metrics/") => method_not_allowed(&method, &path),
         _ => error(ApiError {
             status: StatusCode::NOT_FOUND,
             kind: "not_found",
             message: format!("no such endpoint: {path}"),
         }),
     }
+}
+
+fn exposition(text: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(EXPOSITION_CONTENT_TYPE),
+    );
+    resp
 }
 
 fn now_ms() -> i64 {
@@ -432,6 +448,7 @@ traffic: {rps: 100, orders_per_min: 60, active_users: 1250}
         let mut sim = MetricsSim::new(&scenario);
         let pods = [PodSample {
             name: "erp-backend-a".into(),
+            app: "erp-backend".into(),
             track: "stable".into(),
             version: "v1".into(),
             ready: true,

@@ -76,9 +76,9 @@ impl Sim {
         lock(&self.answers).push((method.to_string(), path_and_query.to_string(), code));
     }
 
-    /// What the metrics simulation needs to know of every running pod, and how the
-    /// HTTPRoute (if any) splits traffic between the tracks.
-    fn pod_samples(&self) -> (Vec<PodSample>, Option<BTreeMap<String, f64>>) {
+    /// What the metrics simulation needs to know of every running pod, and how each
+    /// service's route (if it has one) splits its traffic between the tracks, by app.
+    fn pod_samples(&self) -> (Vec<PodSample>, BTreeMap<String, BTreeMap<String, f64>>) {
         self.read(|c| {
             let pods = c
                 .store
@@ -86,7 +86,7 @@ impl Sim {
                 .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
                 .map(|p| pod_sample(p))
                 .collect();
-            (pods, c.traffic_split())
+            (pods, c.traffic_splits())
         })
     }
 }
@@ -105,6 +105,7 @@ fn pod_sample(p: &Value) -> PodSample {
         .unwrap_or(0);
     PodSample {
         name: s("/metadata/name").to_string(),
+        app: s("/metadata/labels/app").to_string(),
         track: s("/metadata/labels/track").to_string(),
         version: Scenario::tag(image).to_string(),
         ready: pod_ready(p),
@@ -275,9 +276,9 @@ async fn run_metrics(
         let (pods, split) = sim.pod_samples();
         let mut m = lock(&metrics);
         for back in (1..=HISTORY_SECS).rev() {
-            m.step_split(t - back as f64, 1.0, &pods, split.as_ref());
+            m.step_routes(t - back as f64, 1.0, &pods, &split);
         }
-        m.step_split(t, 1.0, &pods, split.as_ref());
+        m.step_routes(t, 1.0, &pods, &split);
     }
     let until_next = Duration::try_from_secs_f64(t + 1.0 - now()).unwrap_or(Duration::ZERO);
     let mut interval = tokio::time::interval_at(
@@ -294,7 +295,7 @@ async fn run_metrics(
         while t + 1.0 <= now() {
             t += 1.0;
             let (pods, split) = sim.pod_samples();
-            lock(&metrics).step_split(t, 1.0, &pods, split.as_ref());
+            lock(&metrics).step_routes(t, 1.0, &pods, &split);
         }
     }
 }

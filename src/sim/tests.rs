@@ -1074,6 +1074,7 @@ fn traffic_share_follows_the_route_weights_not_the_replicas() {
     use super::metrics::PodSample;
     let pod = |name: &str, track: &str, ready: bool| PodSample {
         name: name.into(),
+        app: "erp-backend".into(),
         track: track.into(),
         version: if track == "stable" {
             "v0.9.3"
@@ -1126,4 +1127,154 @@ fn traffic_share_follows_the_route_weights_not_the_replicas() {
     let failed = down[&("canary".to_string(), "503".to_string())];
     assert!((failed - 1000.0).abs() < 1e-3, "{down:?}");
     assert!((total(&down, "stable") - 3000.0).abs() < 1e-3, "{down:?}");
+}
+
+/// The release scenario of three services with the fast clock of `fast_scenario`.
+fn fast_release_scenario() -> Scenario {
+    let mut s = parse_scenario(include_str!("../../assets/scenarios/erp-release.yaml")).unwrap();
+    s.timing = fast_scenario().timing;
+    let fast =
+        |versions: &mut std::collections::BTreeMap<String, crate::runbook::scenario::Behavior>| {
+            for b in versions.values_mut() {
+                b.start = Dur(Duration::from_millis(100));
+                b.ready = Dur(Duration::from_millis(100));
+            }
+        };
+    fast(&mut s.versions);
+    for svc in &mut s.services {
+        fast(&mut svc.versions);
+    }
+    s
+}
+
+/// The value of an instant query with one result, from the simulator's Prometheus API;
+/// None while it has no result yet.
+async fn prom_value(sim: &SimHandle, q: &str) -> Option<f64> {
+    let resp: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/query", sim.prom_url))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], "success", "{q}: {resp}");
+    let result = resp["data"]["result"].as_array().unwrap();
+    match result.as_slice() {
+        [] => None,
+        [one] => one["value"][1].as_str().unwrap().parse().ok(),
+        more => panic!("{q}: {} series: {resp}", more.len()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_release_scenario_serves_three_services_each_judged_by_its_own_version() {
+    let sim = start(fast_release_scenario(), 0, 0).await.unwrap();
+    let http = Http::new(&sim);
+    let (code, list) = http.get(DEPLOYS).await;
+    assert_eq!(code, 200);
+    let ready: Vec<(String, i64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+                d["status"]["readyReplicas"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want: Vec<(String, i64)> = [
+        ("erp-backend", 10),
+        ("erp-backend-canary", 0),
+        ("erp-frontend", 6),
+        ("erp-frontend-canary", 0),
+        ("erp-worker", 4),
+        ("erp-worker-canary", 0),
+    ]
+    .into_iter()
+    .map(|(n, r)| (n.to_string(), r))
+    .collect();
+    assert_eq!(ready, want);
+
+    // One canary pod each for the backend and the front end.
+    for name in ["erp-backend-canary", "erp-frontend-canary"] {
+        let (code, body) = http
+            .patch(
+                &format!("{DEPLOYS}/{name}/scale"),
+                "application/merge-patch+json",
+                json!({"spec": {"replicas": 1}}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let both = ["erp-backend-canary", "erp-frontend-canary"]
+            .iter()
+            .all(|n| sim.deployment(n).unwrap()["status"]["readyReplicas"] == 1);
+        if both {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "canaries not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // What a canary gauge reads once the canary pods have a few seconds of history.
+    let canary_errors = |job: &str| {
+        format!(
+            r#"sum(rate(http_requests_total{{job="{job}",track="canary",code=~"5.."}}[1m])) / sum(rate(http_requests_total{{job="{job}",track="canary"}}[1m]))"#
+        )
+    };
+    let served = |job: &str| {
+        format!(r#"sum(increase(http_requests_total{{job="{job}",track="canary"}}[1m]))"#)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut enough = true;
+        for job in ["erp-backend", "erp-frontend"] {
+            enough &= prom_value(&sim, &served(job)).await.unwrap_or(0.0) > 50.0;
+        }
+        if enough {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no canary traffic");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let frontend = prom_value(&sim, &canary_errors("erp-frontend"))
+        .await
+        .unwrap();
+    assert!((0.07..0.09).contains(&frontend), "{frontend}");
+    let backend = prom_value(&sim, &canary_errors("erp-backend"))
+        .await
+        .unwrap();
+    assert!(backend < 0.005, "{backend}");
+    let p95 = r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="erp-frontend",track="canary"}[1m])))"#;
+    let p95 = prom_value(&sim, p95).await.unwrap();
+    assert!(p95 > 2.0, "{p95}");
+
+    // The worker counts jobs, not requests, under its own job.
+    assert_eq!(
+        prom_value(&sim, r#"count(http_requests_total{job="erp-worker"})"#).await,
+        None
+    );
+    let jobs = prom_value(
+        &sim,
+        r#"sum(rate(worker_jobs_total{job="erp-worker"}[1m]))"#,
+    )
+    .await
+    .unwrap();
+    assert!((19.0..21.0).contains(&jobs), "{jobs}");
+    let exposition = reqwest::get(format!("{}/metrics/erp-worker", sim.prom_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        exposition.contains("worker_jobs_total{namespace=\"erp-production\",outcome=\"ok\""),
+        "{exposition}"
+    );
+    sim.shutdown().await;
 }

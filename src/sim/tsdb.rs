@@ -63,12 +63,8 @@ impl Tsdb {
     /// A store that labels every scraped series the way a scrape of `job`'s target
     /// `instance` would.
     pub fn with_target(job: &str, instance: &str) -> Self {
-        let target = [("job", job), ("instance", instance)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         Tsdb {
-            target,
+            target: target_labels(job, instance),
             ..Self::default()
         }
     }
@@ -78,19 +74,33 @@ impl Tsdb {
     /// staleness marker, so it drops out of instant queries at once instead of lingering
     /// for the 5-minute lookback.
     pub fn append_scrape(&mut self, t_ms: i64, samples: impl IntoIterator<Item = (Labels, f64)>) {
+        let target = self.target.clone();
+        self.append_scrapes(t_ms, [(target, samples)]);
+    }
+
+    /// Record one scrape of several targets taken together at `t_ms`, each sample with
+    /// its own target's labels (`job`, `instance`): as [`Tsdb::append_scrape`], where a
+    /// series of any target missing from this round gets its staleness marker. One pass
+    /// over the store per round, however many targets it has.
+    pub fn append_scrapes<S>(&mut self, t_ms: i64, targets: impl IntoIterator<Item = (Labels, S)>)
+    where
+        S: IntoIterator<Item = (Labels, f64)>,
+    {
         self.scrapes += 1;
         let scrape = self.scrapes;
-        for (mut labels, v) in samples {
-            for (k, tv) in &self.target {
-                // honor_labels: false — an exposed label that clashes with a target
-                // label is kept as `exported_<name>`.
-                if let Some(exposed) = labels.insert(k.clone(), tv.clone()) {
-                    labels.insert(format!("exported_{k}"), exposed);
+        for (target, samples) in targets {
+            for (mut labels, v) in samples {
+                for (k, tv) in &target {
+                    // honor_labels: false — an exposed label that clashes with a target
+                    // label is kept as `exported_<name>`.
+                    if let Some(exposed) = labels.insert(k.clone(), tv.clone()) {
+                        labels.insert(format!("exported_{k}"), exposed);
+                    }
                 }
-            }
-            if let Some(data) = self.series_mut(labels) {
-                push_sample(&mut data.samples, t_ms, v);
-                data.last_scrape = scrape;
+                if let Some(data) = self.series_mut(labels) {
+                    push_sample(&mut data.samples, t_ms, v);
+                    data.last_scrape = scrape;
+                }
             }
         }
         for data in self.series.values_mut().flat_map(|m| m.values_mut()) {
@@ -174,6 +184,14 @@ impl Tsdb {
             .map(|d| d.samples.len())
             .sum()
     }
+}
+
+/// The labels a scrape of `job`'s target `instance` adds to every series.
+pub fn target_labels(job: &str, instance: &str) -> Labels {
+    [("job", job), ("instance", instance)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Samples stay in time order; an out-of-order or duplicate timestamp is refused.
