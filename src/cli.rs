@@ -34,8 +34,13 @@ pub enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
         /// Runbook file (default: the built-in demo runbook, assets/runbooks/demo.yaml).
-        #[arg(long, conflicts_with_all = ["gateway", "traffic"])]
+        #[arg(long, conflicts_with_all = ["gateway", "traffic", "release"])]
         runbook: Option<PathBuf>,
+        /// A release of three services at once (API, web front end, worker), one of them
+        /// bad: the built-in assets/runbooks/demo-release.yaml on
+        /// assets/scenarios/erp-release.yaml.
+        #[arg(long, conflicts_with_all = ["gateway", "traffic"])]
+        release: bool,
         /// How the built-in demo splits canary traffic, as a runbook's `traffic.strategy`
         /// names it (default: replica-ratio); each strategy has its demo runbook and
         /// scenario in assets/.

@@ -37,11 +37,14 @@ pub mod builtin {
     pub const GATEWAY_SCENARIO: &str = include_str!("../assets/scenarios/gateway.yaml");
     pub const DEMO_ISTIO_RUNBOOK: &str = include_str!("../assets/runbooks/demo-istio.yaml");
     pub const ISTIO_SCENARIO: &str = include_str!("../assets/scenarios/istio.yaml");
+    pub const DEMO_RELEASE_RUNBOOK: &str = include_str!("../assets/runbooks/demo-release.yaml");
+    pub const RELEASE_SCENARIO: &str = include_str!("../assets/scenarios/erp-release.yaml");
 
     /// How a journal's session names a built-in runbook.
     pub const DEMO_LABEL: &str = "built-in demo runbook";
     pub const DEMO_GATEWAY_LABEL: &str = "built-in gateway demo runbook";
     pub const DEMO_ISTIO_LABEL: &str = "built-in istio demo runbook";
+    pub const DEMO_RELEASE_LABEL: &str = "built-in three-service demo runbook";
 
     /// The built-in demo of a traffic strategy: its runbook's label and its scenario.
     pub fn demo(strategy: crate::runbook::TrafficStrategy) -> (&'static str, &'static str) {
@@ -59,6 +62,7 @@ pub mod builtin {
             DEMO_LABEL => Some(("assets/runbooks/demo.yaml", DEMO_RUNBOOK)),
             DEMO_GATEWAY_LABEL => Some(("assets/runbooks/demo-gateway.yaml", DEMO_GATEWAY_RUNBOOK)),
             DEMO_ISTIO_LABEL => Some(("assets/runbooks/demo-istio.yaml", DEMO_ISTIO_RUNBOOK)),
+            DEMO_RELEASE_LABEL => Some(("assets/runbooks/demo-release.yaml", DEMO_RELEASE_RUNBOOK)),
             _ => None,
         }
     }

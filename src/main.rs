@@ -127,6 +127,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             runbook,
             traffic,
             gateway,
+            release,
             kubeconfig_out,
             console,
         } => {
@@ -138,7 +139,11 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                         (None, true) => runbook::TrafficStrategy::GatewayApi,
                         (None, false) => runbook::TrafficStrategy::ReplicaRatio,
                     };
-                    let label = builtin::demo(strategy).0;
+                    let label = if release {
+                        builtin::DEMO_RELEASE_LABEL
+                    } else {
+                        builtin::demo(strategy).0
+                    };
                     let (file, text) = builtin::runbook(label).expect("a built-in runbook");
                     (
                         runbook::parse_runbook(Path::new(file), text)?,
@@ -149,6 +154,9 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
             // The simulated cluster splits traffic the way the runbook does.
             let sc = match &scenario {
                 Some(p) => runbook::load_scenario(p)?,
+                // A release of several services runs on the simulated cluster of three.
+                None if rb.targets.len() > 1 => runbook::parse_scenario(builtin::RELEASE_SCENARIO)
+                    .map_err(anyhow::Error::msg)?,
                 None => runbook::parse_scenario(builtin::demo(rb.targets[0].traffic.strategy).1)
                     .map_err(anyhow::Error::msg)?,
             };

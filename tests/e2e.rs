@@ -340,3 +340,144 @@ async fn route_weights_move_the_traffic_and_roll_back(
     }
     sim.shutdown().await;
 }
+
+/// A release of three services (`warroom demo --release`), on the production wiring: the
+/// 10% stage moves the backend, then the front end once the backend's canary is ready,
+/// then the worker, each through the API; a rollback returns all three, the last moved
+/// first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_of_three_services_moves_them_in_order_and_rolls_them_all_back() {
+    let common::Rig {
+        sim,
+        mut app,
+        mut rx,
+        dir,
+        tasks,
+        ..
+    } = common::rig(
+        warroom::builtin::RELEASE_SCENARIO,
+        "demo-release.yaml",
+        warroom::builtin::DEMO_RELEASE_RUNBOOK,
+        false,
+    )
+    .await;
+    until(
+        &mut app,
+        &mut rx,
+        "driving, every stable ready and every gauge live",
+        |a| {
+            matches!(a.state.driver, warroom::state::Driver::Driving { .. })
+                && [("erp-backend", 10), ("erp-frontend", 6), ("erp-worker", 4)]
+                    .iter()
+                    .all(|(n, r)| a.state.cluster.deployment(n).is_some_and(|d| d.ready == *r))
+                && a.state.metrics.iter().all(|m| {
+                    matches!(
+                        m.reading,
+                        Some(warroom::state::metrics::Reading::Value { .. })
+                            | Some(warroom::state::metrics::Reading::Split(_))
+                    )
+                })
+        },
+    )
+    .await;
+    tick_gates(&mut app, "canary-10");
+    key(&mut app, 'a');
+    let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
+        panic!("{:?}", app.state.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Shift traffic to 10% on 3 services, one after another: backend → frontend → worker"
+    );
+    assert!(c.blockers.is_empty(), "{:?}", c.blockers);
+    common::confirm(&mut app);
+    until(
+        &mut app,
+        &mut rx,
+        "every target moved, each canary ready",
+        |a| {
+            a.state.stages.current == Some(0)
+                && a.state.stages.queue.is_empty()
+                && a.state.stages.pending.is_none()
+                && [
+                    "erp-backend-canary",
+                    "erp-frontend-canary",
+                    "erp-worker-canary",
+                ]
+                .iter()
+                .all(|n| common::pods_ready(a, n, 1))
+        },
+    )
+    .await;
+    for (name, want) in [
+        ("erp-backend", 9),
+        ("erp-backend-canary", 1),
+        ("erp-frontend", 5),
+        ("erp-frontend-canary", 1),
+        ("erp-worker", 3),
+        ("erp-worker-canary", 1),
+    ] {
+        assert_eq!(replicas(&sim.deployment(name).unwrap()), want, "{name}");
+    }
+    // The journal holds the console's own steps, the front end's before the worker's,
+    // each after the answer to the one before.
+    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    let records: Vec<warroom::journal::Record> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps: Vec<(u64, String)> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Step {
+                target: Some(t), ..
+            } => Some((r.seq, t.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        ["frontend", "worker"]
+    );
+    let answered = |seq: u64| {
+        records
+            .iter()
+            .position(|r| matches!(&r.entry, Entry::Outcome { of, ok: true, .. } if *of == seq))
+            .unwrap_or_else(|| panic!("no answer to #{seq}"))
+    };
+    let at = |seq: u64| records.iter().position(|r| r.seq == seq).unwrap();
+    assert!(answered(steps[0].0) < at(steps[1].0));
+
+    key(&mut app, 'R');
+    let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
+        panic!("{:?}", app.state.ui.flash)
+    };
+    assert_eq!(
+        c.title,
+        "Roll back on 3 services: worker → frontend → backend"
+    );
+    common::confirm(&mut app);
+    until(&mut app, &mut rx, "rolled back, every canary at 0", |a| {
+        a.state.stages.rolled_back.is_some()
+            && [
+                "erp-backend-canary",
+                "erp-frontend-canary",
+                "erp-worker-canary",
+            ]
+            .iter()
+            .all(|n| {
+                a.state
+                    .cluster
+                    .deployment(n)
+                    .is_some_and(|d| d.desired == 0)
+            })
+    })
+    .await;
+    for (name, want) in [("erp-backend", 10), ("erp-frontend", 6), ("erp-worker", 4)] {
+        assert_eq!(replicas(&sim.deployment(name).unwrap()), want, "{name}");
+    }
+    for t in tasks {
+        t.abort();
+    }
+    sim.shutdown().await;
+}

@@ -105,6 +105,7 @@ fn the_runbook_loader_never_panics_and_locates_what_it_refuses() {
         "assets/runbooks/demo.yaml",
         "assets/runbooks/demo-gateway.yaml",
         "assets/runbooks/demo-istio.yaml",
+        "assets/runbooks/demo-release.yaml",
         "assets/runbooks/erp-v1.0.0.zh.yaml",
         "assets/runbooks/erp-v1.0.0.en.yaml",
     ]

@@ -517,6 +517,7 @@ fn shipped_runbooks_have_no_aliases_and_stars_in_text_are_fine() {
         "assets/runbooks/demo.yaml",
         "assets/runbooks/demo-gateway.yaml",
         "assets/runbooks/demo-istio.yaml",
+        "assets/runbooks/demo-release.yaml",
         "assets/runbooks/erp-v1.0.0.zh.yaml",
         "assets/runbooks/erp-v1.0.0.en.yaml",
     ] {

@@ -394,10 +394,15 @@ fn the_rollout_pane_shows_each_target_under_its_name() {
 /// refuses stops the stage, and the gate says to roll back.
 #[test]
 fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
-    let src = RELEASE.replace(
-        "traffic: 10, hold: 1m}",
-        "traffic: 10, hold: 1m, order: [backend, frontend, erp-worker]}",
-    );
+    let src = RELEASE
+        .replace(
+            "traffic: 10, hold: 1m}",
+            "traffic: 10, hold: 1m, order: [backend, frontend, erp-worker]}",
+        )
+        .replace(
+            "            text: Back up the database\n",
+            "            text: Back up the database\n  - id: canary\n    title: Canary\n    gates: full\n    groups:\n      - title: At 10%\n        items:\n          - id: pods\n            text: Every canary pod ready\n            verify: {kube: pods_ready, deployment: canary}\n",
+        );
     let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
     let mut s = State::new(Arc::new(rb), "lin", t0());
     let mut journal = Vec::new();
@@ -505,6 +510,12 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
         plan.ends_with("(backend's is done in the cluster)"),
         "{plan}"
     );
+    // The canaries' check reads the canary that has moved, not those still waiting their
+    // turn (the worker's has no pods at all).
+    let pods = s.checklist.index_of("pods").unwrap();
+    let (verdict, _) = s.checklist.checks[pods].last.clone().expect("judged");
+    assert_eq!(verdict.verdict, warroom::journal::Verdict::Pass, "{}", verdict.evidence);
+    assert_eq!(verdict.evidence, "erp-backend-canary 1/1 pods ready");
     // A console restarted on the journal so far knows the frontend's step is in flight
     // and the worker still waits its turn.
     let records = journal.clone();
@@ -763,7 +774,10 @@ phases:",
             entry,
         });
     }
-    update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)));
+    update(
+        &mut s,
+        Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)),
+    );
     let at = s.now;
     update(
         &mut s,

@@ -210,14 +210,20 @@ impl State {
             .stages
             .current
             .is_some_and(|c| self.rb.stages[c].traffic < 100);
+        // A target still waiting its turn at the stage in force has no canary to judge.
         self.rb
             .targets
             .iter()
-            .flat_map(|k| match v.deployment {
-                Some(Track::Stable) => vec![k.stable.as_str()],
-                Some(Track::Canary) => vec![k.canary.as_str()],
-                None if canary_serves => vec![k.stable.as_str(), k.canary.as_str()],
-                None => vec![k.stable.as_str()],
+            .enumerate()
+            .flat_map(|(t, k)| {
+                let waiting = self.stages.queue.contains(&t);
+                match v.deployment {
+                    Some(Track::Stable) => vec![k.stable.as_str()],
+                    Some(Track::Canary) if waiting => vec![],
+                    Some(Track::Canary) => vec![k.canary.as_str()],
+                    None if canary_serves && !waiting => vec![k.stable.as_str(), k.canary.as_str()],
+                    None => vec![k.stable.as_str()],
+                }
             })
             .collect()
     }
@@ -242,7 +248,15 @@ impl State {
         let mut bad = Vec::new();
         // Failures that are only a rollout still progressing.
         let mut rolling = 0;
-        for name in self.deployments_for(v) {
+        let names = self.deployments_for(v);
+        if names.is_empty() {
+            // Every canary waits its turn at this stage: nothing proves anything yet.
+            return Outcome {
+                not_yet: true,
+                ..Outcome::fail("no canary serves yet: every target waits its turn".into())
+            };
+        }
+        for name in names {
             let Some(d) = self.cluster.deployment(name) else {
                 bad.push(format!("Deployment {name} is not in the cluster"));
                 continue;
