@@ -757,3 +757,75 @@ async fn without_the_cluster_role_the_capacity_check_is_unknown_and_says_why() {
     );
     sim.shutdown().await;
 }
+
+/// A release of three services under the same Role: one watch reads every target's
+/// Deployments, ReplicaSets and pods (by `app in (…)`, nothing else in the namespace),
+/// the Lease marks all six Deployments, and a stage's one action moves all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_of_a_console_of_three_services_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, client, ns) = enforced(warroom::builtin::RELEASE_SCENARIO, dir.path()).await;
+    let rb = warroom::runbook::parse_runbook(
+        Path::new("demo-release.yaml"),
+        warroom::builtin::DEMO_RELEASE_RUNBOOK,
+    )
+    .unwrap();
+    let (deployments, routes) = warroom::canary::objects(&rb.targets);
+    assert_eq!(deployments.len(), 6);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let watch = warroom::kube::spawn_watch(client.clone(), &ns, deployments, routes, tx.clone());
+    let lease = warroom::kube::lease::spawn(
+        client.clone(),
+        &ns,
+        "warroom-erp-release-v1.0.0",
+        "lin@test (pid 1)".into(),
+        false,
+        Marked::of(&rb.targets),
+        tx,
+    );
+    let mut fence = None;
+    let mut snap = None;
+    while fence.is_none() || snap.is_none() {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(Event::Lease(warroom::state::Driver::Driving { fence: f, .. }))) => {
+                fence = Some(f)
+            }
+            Ok(Some(Event::Cluster(s))) if s.deployments.len() == 6 => snap = Some(s),
+            Ok(Some(Event::ClusterLost { error, .. })) => panic!("the watch failed: {error}"),
+            Ok(Some(_)) => {}
+            _ => panic!("no Lease or snapshot; denied: {:?}", denied(&sim)),
+        }
+    }
+    let (fence, snap) = (fence.unwrap(), snap.unwrap());
+    // Every pod of the three apps, and nothing else.
+    assert_eq!(snap.pods.len(), 10 + 6 + 4);
+    for name in ["erp-backend", "erp-frontend-canary", "erp-worker"] {
+        assert_eq!(
+            sim.deployment(name).unwrap()["metadata"]["labels"]["warroom.io/driver"],
+            fence.as_str(),
+            "{name} carries the driver's mark"
+        );
+    }
+    let cluster = warroom::cluster::Cluster {
+        snap,
+        ..Default::default()
+    };
+    let step = warroom::canary::stage_all(&rb.targets, &[], &cluster, 10, "lin: advance");
+    let said = act(&client, &ns, &fence, step.op).await;
+    assert_eq!(
+        said,
+        "erp-backend-canary scaled to 1, erp-backend scaled to 9; erp-frontend-canary scaled to 1, erp-frontend scaled to 5; erp-worker-canary scaled to 1, erp-worker scaled to 3"
+    );
+    assert_eq!(
+        sim.deployment("erp-worker-canary").unwrap()["spec"]["replicas"],
+        1
+    );
+    lease.release(Duration::from_secs(5)).await;
+    watch.abort();
+    assert_eq!(
+        denied(&sim),
+        vec![],
+        "requests refused under assets/rbac.yaml"
+    );
+    sim.shutdown().await;
+}

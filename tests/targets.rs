@@ -514,7 +514,12 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
     // turn (the worker's has no pods at all).
     let pods = s.checklist.index_of("pods").unwrap();
     let (verdict, _) = s.checklist.checks[pods].last.clone().expect("judged");
-    assert_eq!(verdict.verdict, warroom::journal::Verdict::Pass, "{}", verdict.evidence);
+    assert_eq!(
+        verdict.verdict,
+        warroom::journal::Verdict::Pass,
+        "{}",
+        verdict.evidence
+    );
     assert_eq!(verdict.evidence, "erp-backend-canary 1/1 pods ready");
     // A console restarted on the journal so far knows the frontend's step is in flight
     // and the worker still waits its turn.
