@@ -62,13 +62,13 @@ fn together(verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
     }
 }
 
-/// Advance every target to `traffic` percent: in `order` (indices), one after another,
-/// when it names one (the operation is then the first target's alone: the console makes
-/// each next one once the cluster shows the one before it done); else all at once, in
-/// the runbook's order.
+/// Advance every target but those `out` to `traffic` percent: in `order` (indices), one
+/// after another, when it names one (the operation is then the first target's alone: the
+/// console makes each next one once the cluster shows the one before it done); else all
+/// at once, in the runbook's order.
 pub fn stage_all(
     targets: &[KubeTarget],
-    order: &[usize],
+    (order, out): (&[usize], &[usize]),
     cluster: &Cluster,
     traffic: u32,
     cause: &str,
@@ -78,10 +78,14 @@ pub fn stage_all(
     } else {
         format!("Shift traffic to {traffic}%")
     };
+    // A target rolled back alone (`out`) stays where it is.
+    let order: Vec<usize> = order.iter().copied().filter(|t| !out.contains(t)).collect();
     if order.len() < 2 {
         let steps = targets
             .iter()
-            .map(|k| (k, stage(k, cluster, traffic, cause.to_string())))
+            .enumerate()
+            .filter(|(t, _)| !out.contains(t))
+            .map(|(_, k)| (k, stage(k, cluster, traffic, cause.to_string())))
             .collect();
         return together(&verb, steps);
     }

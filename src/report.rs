@@ -293,6 +293,7 @@ pub fn build(rb: Arc<Runbook>, records: &[Record], zone: Zone) -> Doc {
                 },
             ),
             Entry::Rollback {
+                target: _,
                 plan,
                 reason,
                 trigger,

@@ -933,7 +933,7 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
     let rolling = (s.stages.rolled_back.is_some() && s.stages.current.is_none())
         || matches!(
             s.stages.pending.as_ref().map(|p| &p.entry),
-            Some(Entry::Rollback { .. })
+            Some(Entry::Rollback { target: None, .. })
         );
     let procedure = s.rb.rollback_procedure();
     let (Some((phase, group)), true) = (procedure, rolling) else {
@@ -1712,7 +1712,7 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 .unwrap_or_else(|| ("manual".into(), "manual rollback".into()));
             let typed = c.reason.clone().unwrap_or_default();
             let reason = format!("{words} — {who}: “{typed}”{}", evidence(s));
-            rollback(s, &who, kind, reason, plan, op, fx);
+            rollback(s, &who, (kind, None), reason, plan, op, fx);
         }
         Proposal::Pause { paused, op } => {
             let audit = Audit {
@@ -1939,10 +1939,12 @@ fn evidence(s: &State) -> String {
 }
 
 /// Journal the rollback's intent, then send it: the same path for `R` and for a trigger.
+/// `(kind, target)`: the trigger's id (or manual, emergency), and the one target a
+/// trigger rolls back alone (none: every target).
 fn rollback(
     s: &mut State,
     who: &str,
-    kind: String,
+    (kind, target): (String, Option<String>),
     reason: String,
     plan: String,
     op: KubeOp,
@@ -1965,6 +1967,7 @@ fn rollback(
             reason,
             plan,
             trigger: Some(kind),
+            target,
         },
         fx,
     );
@@ -2058,7 +2061,11 @@ fn continue_stage(s: &mut State, fx: &mut Vec<Effect>) {
     {
         return;
     }
-    let order = s.rb.stage_order(i);
+    let order: Vec<usize> =
+        s.rb.stage_order(i)
+            .into_iter()
+            .filter(|t| !s.stages.out.contains(t))
+            .collect();
     let at = order.iter().position(|&t| t == next).unwrap_or(0);
     let traffic = s.rb.stages[i].traffic;
     let moved = &order[..at];
@@ -2418,11 +2425,18 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         blockers: in_the_way,
     } = canary::stage_all(
         &rb.targets,
-        &rb.stage_order(next),
+        (&rb.stage_order(next), &s.stages.out),
         &s.cluster,
         stage.traffic,
         &cause,
     );
+    for (&t, at) in s.stages.out.iter().zip(&s.stages.out_at) {
+        plan.push(format!(
+            "{} stays on its stable version: rolled back alone at {}",
+            rb.targets[t].name(),
+            s.zone.hms(*at)
+        ));
+    }
     blockers.extend(in_the_way);
     plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
     if let Some(at) = s.stages.rolled_back {
@@ -2466,6 +2480,41 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         title,
         plan,
         [blockers, in_the_way].concat(),
+        resume_first(&paused, op),
+    ))
+}
+
+/// Roll back the target `name` alone, the others going on: what a trigger that protects
+/// it does.
+pub fn plan_rollback_of(s: &State, name: &str) -> Result<Confirm, String> {
+    let t =
+        s.rb.targets
+            .iter()
+            .position(|k| k.name() == name)
+            .ok_or_else(|| format!("no target is called {name}"))?;
+    let k = &s.rb.targets[t];
+    let (_, promoted) = s.expected(t);
+    let started = s.stages.current.is_some() || s.stages.pending.is_some();
+    let paused: Vec<String> = [&k.stable, &k.canary]
+        .into_iter()
+        .filter(|n| s.cluster.deployment(n).is_some_and(|d| d.paused))
+        .cloned()
+        .collect();
+    let canary::Step {
+        title,
+        mut plan,
+        op,
+        blockers,
+    } = canary::rollback(k, &s.cluster, promoted, started)?;
+    plan.push(format!(
+        "Only {name} goes back; the other targets stay at the stage in force and go on without it."
+    ));
+    pause_note(&mut plan, &paused);
+    Ok(rollback_confirm(
+        s,
+        format!("{name}: {title}"),
+        plan,
+        [common_blockers(s), blockers].concat(),
         resume_first(&paused, op),
     ))
 }
@@ -2678,6 +2727,12 @@ fn armed(s: &State, t: &crate::runbook::Trigger) -> bool {
     if t.kind != TriggerKind::Automatic || s.stages.rolled_back.is_some() {
         return false;
     }
+    // A target rolled back alone is no longer this attempt's: its triggers rest.
+    if let Some(name) = &t.target
+        && s.stages.out.iter().any(|&o| s.rb.targets[o].name() == name)
+    {
+        return false;
+    }
     if let Some(p) = &s.stages.pending
         && matches!(p.entry, Entry::Rollback { .. })
     {
@@ -2881,7 +2936,16 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     {
         return;
     }
-    let Ok(c) = plan_rollback(s) else {
+    let t = &s.rb.rollback_triggers[i];
+    // A trigger that protects one target rolls back that target alone.
+    let alone = (t.rolls_back == crate::runbook::RollsBack::Target)
+        .then(|| t.target.clone())
+        .flatten();
+    let planned = match &alone {
+        Some(name) => plan_rollback_of(s, name),
+        None => plan_rollback(s),
+    };
+    let Ok(c) = planned else {
         return;
     };
     if !c.blockers.is_empty() {
@@ -2903,7 +2967,7 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     };
     s.last_auto = Some(s.now);
     let kind = t.id.clone();
-    rollback(s, CONSOLE, kind, reason, c.title, op, fx);
+    rollback(s, CONSOLE, (kind, alone), reason, c.title, op, fx);
 }
 
 /// Log a gauge's level when it changes in a way the room should hear about: a threshold

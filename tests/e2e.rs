@@ -381,6 +381,10 @@ async fn a_release_of_three_services_moves_them_in_order_and_rolls_them_all_back
     )
     .await;
     tick_gates(&mut app, "canary-10");
+    until(&mut app, &mut rx, "the Lease held and fresh", |a| {
+        a.state.refusal().is_none()
+    })
+    .await;
     key(&mut app, 'a');
     let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
         panic!("{:?}", app.state.ui.flash)
@@ -448,6 +452,12 @@ async fn a_release_of_three_services_moves_them_in_order_and_rolls_them_all_back
     let at = |seq: u64| records.iter().position(|r| r.seq == seq).unwrap();
     assert!(answered(steps[0].0) < at(steps[1].0));
 
+    // On a loaded machine the Lease's renewal may lag: the console then refuses to act
+    // (as it should); wait until it holds the Lease again, as a lead would.
+    until(&mut app, &mut rx, "the Lease held and fresh", |a| {
+        a.state.refusal().is_none()
+    })
+    .await;
     key(&mut app, 'R');
     let warroom::state::Mode::Confirm(c) = &app.state.ui.mode else {
         panic!("{:?}", app.state.ui.flash)

@@ -367,6 +367,7 @@ fn a_rolled_back_release_is_red_in_the_header() {
         at: s.now,
         who: "lin".into(),
         entry: Entry::Rollback {
+            target: None,
             reason: "manual".into(),
             plan: "Roll back".into(),
             trigger: Some("manual".into()),

@@ -829,3 +829,192 @@ phases:",
         "{head}"
     );
 }
+
+/// A trigger with `rolls_back: target` rolls back only the target it protects, when its
+/// countdown runs out: the others stay at the stage and go on; the header says which
+/// went back; its trigger rests; the next stage leaves it on its stable version.
+#[test]
+fn a_trigger_that_protects_one_target_rolls_back_that_target_alone() {
+    let src = RELEASE.replace(
+        "phases:",
+        "metrics:
+  - id: fe-errors
+    title: Front-end error rate
+    target: frontend
+    query: sum(rate(http_requests_total{job=\"erp-frontend\",code=~\"5..\"}[1m]))
+    unit: percent
+    warn: 1
+    critical: 5
+    bad: above
+rollback_triggers:
+  - id: fe-auto
+    kind: automatic
+    action: rollback
+    countdown: 0s
+    target: frontend
+    rolls_back: target
+    text: front-end errors
+    conditions:
+      - {metric: fe-errors, above: 5, for: 1m}
+phases:",
+    );
+    let err = parse_runbook(
+        Path::new("release.yaml"),
+        &src.replace("    target: frontend\n    rolls_back", "    rolls_back"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`rolls_back: target` is for an automatic trigger with `action: rollback` and a `target:`"), "{err}");
+    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(rb), "lin", t0());
+    let mut journal = Vec::new();
+    run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Lease(Driver::Driving {
+            lease: "erp/warroom-erp-v1.0.0".into(),
+            fence: "1-0000abcd".into(),
+        }),
+    );
+    // At the 10% stage, every target moved.
+    for (seq, entry) in [
+        warroom::journal::Entry::Advance {
+            to: "c10".into(),
+            plan: "Shift traffic to 10% on 3 services".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+        warroom::journal::Entry::Outcome {
+            of: 10,
+            ok: true,
+            message: "ok".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.apply(&warroom::journal::Record {
+            seq: seq as u64 + 10,
+            at: t0(),
+            who: "lin".into(),
+            entry,
+        });
+    }
+    run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)),
+    );
+    let at = s.now;
+    run(
+        &mut s,
+        &mut journal,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: warroom::state::metrics::Reading::Value { value: 8.0, at },
+        },
+    );
+    let fx = run(
+        &mut s,
+        &mut journal,
+        Event::Trigger {
+            trigger: 0,
+            cond: 0,
+            at: at + Duration::seconds(61),
+            verdict: warroom::state::triggers::Verdict::Holds {
+                value: 8.0,
+                since: at,
+            },
+        },
+    );
+    let mut fx = fx;
+    fx.extend(run(
+        &mut s,
+        &mut journal,
+        Event::Tick(at + Duration::seconds(61)),
+    ));
+    // The front end alone: its route back to stable.
+    let (seq, op) = kube_op(&fx);
+    assert!(
+        matches!(&op, KubeOp::Weights { route, weights, .. } if route == "erp-frontend" && weights[1].1 == 0),
+        "{op:?}"
+    );
+    let rec = journal
+        .iter()
+        .find(|r| matches!(r.entry, warroom::journal::Entry::Rollback { .. }))
+        .expect("journaled before it is sent");
+    let warroom::journal::Entry::Rollback { target, plan, .. } = &rec.entry else {
+        unreachable!()
+    };
+    assert_eq!(target.as_deref(), Some("frontend"));
+    assert!(
+        plan.starts_with(
+            "frontend: Roll back: HTTPRoute erp-frontend sends all traffic to erp-frontend"
+        ),
+        "{plan}"
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 0)),
+    );
+    // The release goes on at 10% without the front end.
+    assert_eq!(s.stages.current, Some(0));
+    assert_eq!(s.stages.rolled_back, None);
+    assert_eq!(
+        s.cluster_disagreement(),
+        None,
+        "the front end is expected at 0%"
+    );
+    run(
+        &mut s,
+        &mut journal,
+        Event::Tick(at + Duration::seconds(62)),
+    );
+    assert!(s.triggers[0].met.is_none(), "its trigger rests");
+    let head = screen(&s, 160, 48);
+    assert!(
+        head.lines()
+            .next()
+            .unwrap()
+            .contains("◆ frontend rolled back alone at"),
+        "{head}"
+    );
+    assert!(
+        head.contains("▌frontend  ROLLED BACK alone: stays on stable"),
+        "{head}"
+    );
+    // The next stage promotes the other two and leaves it be.
+    let step = warroom::canary::stage_all(
+        &s.rb.targets,
+        (&[], &s.stages.out),
+        &s.cluster,
+        100,
+        "lin: advance",
+    );
+    assert_eq!(
+        step.title,
+        "Promote to 100% on 2 services: backend → erp-worker"
+    );
+    // A console restarted on the journal knows it too.
+    let mut again = State::new(s.rb.clone(), "lin", t0());
+    for r in &journal {
+        again.apply(r);
+    }
+    assert_eq!(again.stages.out, vec![1]);
+}

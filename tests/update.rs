@@ -3115,6 +3115,7 @@ fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
     let rollback = d.record(
         "lin",
         Entry::Rollback {
+            target: None,
             reason: "payments failing".into(),
             plan: "Roll back".into(),
             trigger: Some("manual".into()),

@@ -617,6 +617,7 @@ fn post_rollback_checks_apply_after_a_rollback_and_do_not_hold_up_completion() {
         &mut s,
         "lin",
         Entry::Rollback {
+            target: None,
             reason: "bad canary".into(),
             plan: "canary to 0".into(),
             trigger: Some("manual".into()),
@@ -907,6 +908,7 @@ fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
     let rb = s.record(
         "lin",
         Entry::Rollback {
+            target: None,
             reason: "orders failing".into(),
             plan: "undo".into(),
             trigger: Some("manual".into()),

@@ -85,6 +85,10 @@ pub enum Entry {
         /// automatic trigger that fired it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trigger: Option<String>,
+        /// The one target rolled back, when a trigger rolls back only the target it
+        /// protects; none: the whole release.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
     /// Intent: a change the console makes on its own as part of a stage (the canary
     /// retired once the promoted stable rollout is complete).

@@ -657,6 +657,14 @@ fn validate(rb: &Runbook) -> Found {
                 e,
             ));
         }
+        if t.rolls_back == RollsBack::Target
+            && (t.target.is_none() || t.action != Some(TriggerAction::Rollback))
+        {
+            out.push((
+                vec!["rollback_triggers".into(), i.into(), "rolls_back".into()],
+                "`rolls_back: target` is for an automatic trigger with `action: rollback` and a `target:` to roll back: add them, or remove it".into(),
+            ));
+        }
         if !trigger_ids.insert(t.id.as_str()) {
             out.push((
                 vec!["rollback_triggers".into(), i.into(), "id".into()],

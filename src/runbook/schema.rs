@@ -393,6 +393,10 @@ pub struct Trigger {
     /// The target whose health it watches, in a release of several: named when it fires.
     #[serde(default)]
     pub target: Option<String>,
+    /// What its automatic rollback returns: `all` the release's targets (the default),
+    /// or only its `target`, the others going on.
+    #[serde(default)]
+    pub rolls_back: RollsBack,
     /// For automatic triggers: any condition holding for its duration fires the trigger.
     #[serde(default)]
     pub conditions: Vec<Condition>,
@@ -407,6 +411,15 @@ pub struct Trigger {
     /// it is neither evaluated as a gate nor acted on.
     #[serde(default)]
     pub during: Vec<String>,
+}
+
+/// What a trigger's automatic rollback returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollsBack {
+    #[default]
+    All,
+    Target,
 }
 
 /// What a met automatic trigger makes the console do.

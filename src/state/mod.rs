@@ -349,6 +349,10 @@ pub struct Stages {
     /// Why the stage stopped moving its targets (a step the API refused): it stays
     /// partly applied until a rollback.
     pub stopped: Option<String>,
+    /// The targets a trigger rolled back alone, with when: out of this attempt, on their
+    /// stable version, while the others go on.
+    pub out: Vec<usize>,
+    pub out_at: Vec<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -771,8 +775,20 @@ impl State {
     /// shows every canary with that label takes no traffic. Its last figures are history,
     /// not health.
     pub fn not_serving(&self, def: &crate::runbook::Metric) -> Option<&str> {
-        self.stages.rolled_back?;
         let by = def.split_by.as_ref()?;
+        // A target rolled back alone serves nothing from its canary.
+        if let Some(t) = def.target.as_deref()
+            && self
+                .stages
+                .out
+                .iter()
+                .any(|&o| self.rb.targets[o].name() == t)
+        {
+            let k = self.rb.targets.iter().find(|k| k.name() == t)?;
+            let v = k.canary_series.get(by)?;
+            return crate::canary::canary_idle(k, &self.cluster).then_some(v.as_str());
+        }
+        self.stages.rolled_back?;
         let mut value = None;
         let own =
             |k: &&crate::runbook::KubeTarget| def.target.as_deref().is_none_or(|t| t == k.name());
@@ -971,7 +987,7 @@ impl State {
             | Entry::Rollback { plan, .. }
             | Entry::Pause { plan, .. }
             | Entry::Step { plan, .. } => {
-                if matches!(rec.entry, Entry::Rollback { .. }) {
+                if matches!(rec.entry, Entry::Rollback { target: None, .. }) {
                     self.stages.rollback_undo = self.stages.promoted;
                     self.stages.rollback_queued = self.stages.queue.clone();
                 }
@@ -1131,8 +1147,16 @@ impl State {
                 // A stage in order has moved its first target: the others follow, and its
                 // hold starts when the last has moved.
                 s.stopped = None;
+                let out = s.out.clone();
                 s.queue = idx
-                    .map(|i| self.rb.stage_order(i).into_iter().skip(1).collect())
+                    .map(|i| {
+                        self.rb
+                            .stage_order(i)
+                            .into_iter()
+                            .filter(|t| !out.contains(t))
+                            .skip(1)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if !s.queue.is_empty() {
                     s.since = None;
@@ -1153,9 +1177,25 @@ impl State {
                     s.since = Some(at);
                 }
             }
+            Entry::Rollback {
+                target: Some(name), ..
+            } => {
+                if let Some(t) = self.rb.targets.iter().position(|k| k.name() == name)
+                    && !s.out.contains(&t)
+                {
+                    s.out.push(t);
+                    s.out_at.push(at);
+                    s.queue.retain(|&q| q != t);
+                    if s.queue.is_empty() && s.since.is_none() && !s.paused && s.current.is_some() {
+                        s.since = Some(at);
+                    }
+                }
+            }
             Entry::Rollback { .. } => {
                 s.queue.clear();
                 s.stopped = None;
+                s.out.clear();
+                s.out_at.clear();
                 s.current = None;
                 s.since = None;
                 s.began = None;
@@ -1294,6 +1334,7 @@ impl State {
             .current
             .filter(|_| self.stages.rolled_back.is_none());
         match stage {
+            _ if self.stages.out.contains(&t) => (0, false),
             Some(i) if self.stages.queue.contains(&t) => {
                 let traffic = i.checked_sub(1).map_or(0, |p| self.rb.stages[p].traffic);
                 (traffic, traffic >= 100)

@@ -63,6 +63,17 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     if targets.len() < 2 || s.cluster.updated.is_none() {
         return None;
     }
+    // One rolled back alone first: the release goes on without it.
+    if let Some((&t, at)) = s.stages.out.iter().zip(&s.stages.out_at).next() {
+        return Some((
+            true,
+            format!(
+                "{} rolled back alone at {}",
+                targets[t].name(),
+                s.zone.hms(*at)
+            ),
+        ));
+    }
     let failing = targets.iter().find_map(|k| {
         [&k.stable, &k.canary].into_iter().find_map(|n| {
             let d = s.cluster.deployment(n)?;
