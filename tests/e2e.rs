@@ -255,10 +255,11 @@ async fn route_weights_move_the_traffic_and_roll_back(
         },
     )
     .await;
-    let prom = warroom::prom::Prom::new(&warroom::prom::Settings::new(
-        &sim.prom_url,
-        Duration::from_secs(5),
-    ))
+    // The test's own reader waits as long as a loaded machine needs.
+    let prom = warroom::prom::Prom::new(&warroom::prom::Settings {
+        timeout: Duration::from_secs(60),
+        ..warroom::prom::Settings::new(&sim.prom_url, Duration::from_secs(5))
+    })
     .unwrap();
     assert_eq!(
         canary_share(&prom).await,
