@@ -85,6 +85,12 @@ async fn a_follower_on_the_same_host_shows_the_drivers_release_and_takes_over_wh
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
+    // On a loaded machine the Lease's renewal may lag and the console then refuses to
+    // act, as it should: advance once it holds the Lease again, as a lead would.
+    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
+        a.state.refusal().is_none()
+    })
+    .await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {
