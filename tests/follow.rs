@@ -243,6 +243,10 @@ async fn a_read_only_console_on_another_host_shows_the_drivers_release_from_the_
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
+    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
+        a.state.refusal().is_none()
+    })
+    .await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {
@@ -432,6 +436,10 @@ async fn a_console_that_finds_another_driver_follows_it_and_takes_over_with_its_
         lease,
     } = lin_drives().await;
     tick_gates(&mut driver, "canary-10");
+    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
+        a.state.refusal().is_none()
+    })
+    .await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {
