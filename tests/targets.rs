@@ -126,20 +126,69 @@ fn key(s: &mut State, c: char) -> Vec<Effect> {
 }
 
 fn driving() -> State {
-    let rb = parse_runbook(Path::new("release.yaml"), RELEASE).unwrap_or_else(|e| panic!("{e}"));
+    driving_on(RELEASE, &mut Vec::new())
+}
+
+/// The release of runbook `src` driven by this console, its cluster before any stage;
+/// what it journals is kept in `journal`.
+fn driving_on(src: &str, journal: &mut Vec<warroom::journal::Record>) -> State {
+    let rb = parse_runbook(Path::new("release.yaml"), src).unwrap_or_else(|e| panic!("{e}"));
     let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(
+    run(
         &mut s,
+        journal,
         Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
     );
-    update(
+    run(
         &mut s,
+        journal,
         Event::Lease(Driver::Driving {
             lease: "erp/warroom-erp-v1.0.0".into(),
             fence: "1-0000abcd".into(),
         }),
     );
     s
+}
+
+/// Tick the item that gates the 10% stage, as the lead would.
+fn tick_backup(s: &mut State, journal: &mut Vec<warroom::journal::Record>) {
+    let i = s.checklist.index_of("backup").unwrap();
+    s.checklist.collapsed[s.checklist.items[i].phase] = false;
+    s.checklist.cursor = s
+        .checklist
+        .rows()
+        .iter()
+        .position(|r| *r == warroom::state::Row::Item(i))
+        .unwrap();
+    run(s, journal, press(' '));
+}
+
+/// The journal of an earlier console: the 10% stage confirmed by the API, every target
+/// moved, its records numbered from `seq`.
+fn at_ten_percent(s: &mut State, seq: u64) {
+    for (n, entry) in [
+        warroom::journal::Entry::Advance {
+            to: "c10".into(),
+            plan: "Shift traffic to 10% on 3 services".into(),
+            overridden: vec![],
+            override_reason: None,
+        },
+        warroom::journal::Entry::Outcome {
+            of: seq,
+            ok: true,
+            message: "ok".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.apply(&warroom::journal::Record {
+            seq: seq + n as u64,
+            at: t0(),
+            who: "lin".into(),
+            entry,
+        });
+    }
 }
 
 fn screen(s: &State, w: u16, h: u16) -> String {
@@ -221,15 +270,7 @@ fn check_refuses_targets_that_cannot_be_one_release() {
 #[test]
 fn a_stage_moves_every_target_in_order_and_a_rollback_returns_them_in_reverse() {
     let mut s = driving();
-    let i = s.checklist.index_of("backup").unwrap();
-    s.checklist.collapsed[s.checklist.items[i].phase] = false;
-    s.checklist.cursor = s
-        .checklist
-        .rows()
-        .iter()
-        .position(|r| *r == warroom::state::Row::Item(i))
-        .unwrap();
-    key(&mut s, ' ');
+    tick_backup(&mut s, &mut Vec::new());
     key(&mut s, 'a');
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
@@ -403,31 +444,9 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
             "            text: Back up the database\n",
             "            text: Back up the database\n  - id: canary\n    title: Canary\n    gates: full\n    groups:\n      - title: At 10%\n        items:\n          - id: pods\n            text: Every canary pod ready\n            verify: {kube: pods_ready, deployment: canary}\n",
         );
-    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
-    let mut s = State::new(Arc::new(rb), "lin", t0());
     let mut journal = Vec::new();
-    run(
-        &mut s,
-        &mut journal,
-        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
-    );
-    run(
-        &mut s,
-        &mut journal,
-        Event::Lease(Driver::Driving {
-            lease: "erp/warroom-erp-v1.0.0".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
-    let i = s.checklist.index_of("backup").unwrap();
-    s.checklist.collapsed[s.checklist.items[i].phase] = false;
-    s.checklist.cursor = s
-        .checklist
-        .rows()
-        .iter()
-        .position(|r| *r == warroom::state::Row::Item(i))
-        .unwrap();
-    run(&mut s, &mut journal, press(' '));
+    let mut s = driving_on(&src, &mut journal);
+    tick_backup(&mut s, &mut journal);
     run(&mut s, &mut journal, press('a'));
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
@@ -625,28 +644,8 @@ fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
         "traffic: 10, hold: 1m}",
         "traffic: 10, hold: 1m, order: [erp-worker, frontend, backend]}",
     );
-    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap();
-    let mut s = State::new(Arc::new(rb), "lin", t0());
-    update(
-        &mut s,
-        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
-    );
-    update(
-        &mut s,
-        Event::Lease(Driver::Driving {
-            lease: "erp/warroom-erp-v1.0.0".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
-    let i = s.checklist.index_of("backup").unwrap();
-    s.checklist.collapsed[s.checklist.items[i].phase] = false;
-    s.checklist.cursor = s
-        .checklist
-        .rows()
-        .iter()
-        .position(|r| *r == warroom::state::Row::Item(i))
-        .unwrap();
-    key(&mut s, ' ');
+    let mut s = driving_on(&src, &mut Vec::new());
+    tick_backup(&mut s, &mut Vec::new());
     key(&mut s, 'a');
     let (seq, op) = kube_op(&key(&mut s, 'y'));
     assert_eq!(op.deployments(), ["erp-worker-canary", "erp-worker"]);
@@ -756,29 +755,7 @@ phases:",
     let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
     let mut s = State::new(Arc::new(rb), "lin", t0());
     // At the 10% stage, where the trigger is armed.
-    for (seq, entry) in [
-        warroom::journal::Entry::Advance {
-            to: "c10".into(),
-            plan: "Shift traffic to 10% on 3 services".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-        warroom::journal::Entry::Outcome {
-            of: 1,
-            ok: true,
-            message: "ok".into(),
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        s.apply(&warroom::journal::Record {
-            seq: seq as u64 + 1,
-            at: t0(),
-            who: "lin".into(),
-            entry,
-        });
-    }
+    at_ten_percent(&mut s, 1);
     update(
         &mut s,
         Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 10)),
@@ -865,46 +842,10 @@ phases:",
     .unwrap_err()
     .to_string();
     assert!(err.contains("`rolls_back: target` is for an automatic trigger with `action: rollback` and a `target:`"), "{err}");
-    let rb = parse_runbook(Path::new("release.yaml"), &src).unwrap_or_else(|e| panic!("{e}"));
-    let mut s = State::new(Arc::new(rb), "lin", t0());
     let mut journal = Vec::new();
-    run(
-        &mut s,
-        &mut journal,
-        Event::Cluster(cluster([(10, 0), (6, 2), (4, 0)], 0)),
-    );
-    run(
-        &mut s,
-        &mut journal,
-        Event::Lease(Driver::Driving {
-            lease: "erp/warroom-erp-v1.0.0".into(),
-            fence: "1-0000abcd".into(),
-        }),
-    );
+    let mut s = driving_on(&src, &mut journal);
     // At the 10% stage, every target moved.
-    for (seq, entry) in [
-        warroom::journal::Entry::Advance {
-            to: "c10".into(),
-            plan: "Shift traffic to 10% on 3 services".into(),
-            overridden: vec![],
-            override_reason: None,
-        },
-        warroom::journal::Entry::Outcome {
-            of: 10,
-            ok: true,
-            message: "ok".into(),
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        s.apply(&warroom::journal::Record {
-            seq: seq as u64 + 10,
-            at: t0(),
-            who: "lin".into(),
-            entry,
-        });
-    }
+    at_ten_percent(&mut s, 10);
     run(
         &mut s,
         &mut journal,

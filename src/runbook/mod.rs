@@ -310,22 +310,15 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Problems> {
         }
     }
     for (tag, b) in &sc.versions {
-        for (field, v) in [
-            ("error_rate", b.error_rate),
-            ("cpu", b.cpu),
-            ("memory", b.memory),
-            ("payment_success", b.payment_success),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                problems.push((
-                    vec![
-                        Seg::from("versions"),
-                        Seg::Key(tag.clone()),
-                        Seg::from(field),
-                    ],
-                    format!("{field} is a fraction: write a number from 0 to 1 (got {v})"),
-                ));
-            }
+        for (field, v) in b.not_a_fraction() {
+            problems.push((
+                vec![
+                    Seg::from("versions"),
+                    Seg::Key(tag.clone()),
+                    Seg::from(field),
+                ],
+                format!("{field} is a fraction: write a number from 0 to 1 (got {v})"),
+            ));
         }
         if b.latency_p95_ms < b.latency_p50_ms {
             problems.push((

@@ -197,6 +197,20 @@ pub struct Behavior {
     pub payment_success: f64,
 }
 
+impl Behavior {
+    /// The fields that must be fractions (0 to 1) and are not, with their values.
+    pub fn not_a_fraction(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("error_rate", self.error_rate),
+            ("cpu", self.cpu),
+            ("memory", self.memory),
+            ("payment_success", self.payment_success),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !(0.0..=1.0).contains(v))
+    }
+}
+
 fn default_start() -> Dur {
     Dur::from_secs(2)
 }
@@ -472,18 +486,11 @@ impl Scenario {
                 }
             }
             for (tag, b) in svc.versions {
-                for (field, v) in [
-                    ("error_rate", b.error_rate),
-                    ("cpu", b.cpu),
-                    ("memory", b.memory),
-                    ("payment_success", b.payment_success),
-                ] {
-                    if !(0.0..=1.0).contains(&v) {
-                        return Err(format!(
-                            "{}versions: version `{tag}`: {field} is a fraction: write a number from 0 to 1 (got {v})",
-                            at(i)
-                        ));
-                    }
+                if let Some((field, v)) = b.not_a_fraction().next() {
+                    return Err(format!(
+                        "{}versions: version `{tag}`: {field} is a fraction: write a number from 0 to 1 (got {v})",
+                        at(i)
+                    ));
                 }
                 if b.latency_p95_ms < b.latency_p50_ms {
                     return Err(format!(
