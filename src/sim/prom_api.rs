@@ -53,26 +53,15 @@ where
                 Ok(p) => p,
                 Err(msg) => return error(ApiError::bad_data(msg)),
             };
-            // Evaluate under the lock, on a thread of its own: a costly query neither
-            // holds an async worker nor leaves the other requests (the Kubernetes API's,
-            // a Lease's renewal) waiting behind it. The lock is never held across an await.
-            let instant = path == "/api/v1/query";
-            let result = tokio::task::spawn_blocking(move || {
+            // Evaluate under the lock, but never hold it across an await.
+            let result = {
                 let sim = lock(&metrics);
-                if instant {
+                if path == "/api/v1/query" {
                     instant_query(&sim, &params, now_ms)
                 } else {
                     range_query(&sim, &params)
                 }
-            })
-            .await
-            .unwrap_or_else(|e| {
-                Err(ApiError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    kind: "internal",
-                    message: format!("the query's evaluation stopped: {e}"),
-                })
-            });
+            };
             match result {
                 Ok(data) => json(
                     StatusCode::OK,

@@ -295,16 +295,7 @@ async fn run_metrics(
         while t + 1.0 <= now() {
             t += 1.0;
             let (pods, split) = sim.pod_samples();
-            // On a thread of its own: the lock may be held by a query being evaluated,
-            // and an async worker must not wait for it.
-            let metrics = metrics.clone();
-            let stepped = tokio::task::spawn_blocking(move || {
-                lock(&metrics).step_routes(t, 1.0, &pods, &split)
-            })
-            .await;
-            if stepped.is_err() {
-                return;
-            }
+            lock(&metrics).step_routes(t, 1.0, &pods, &split);
         }
     }
 }
