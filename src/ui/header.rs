@@ -55,24 +55,14 @@ pub fn health(s: &State) -> Level {
 }
 
 /// In a release of several targets, the first (in the runbook's order) whose rollout
-/// failed or whose pods crash-loop, else the first behind the stage in force (the cluster
+/// failed or whose pods crash-loop, else one rolled back alone, else one whose gauge is
+/// CRITICAL, else the first behind the stage in force (the cluster
 /// not yet as the stage means, or its rollout under way): (failing, what to say). None
 /// for a release of one target, whose Deployments the rest of the screen names.
 pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     let targets = &s.rb.targets;
     if targets.len() < 2 || s.cluster.updated.is_none() {
         return None;
-    }
-    // One rolled back alone first: the release goes on without it.
-    if let Some((&t, at)) = s.stages.out.iter().zip(&s.stages.out_at).next() {
-        return Some((
-            true,
-            format!(
-                "{} rolled back alone at {}",
-                targets[t].name(),
-                s.zone.hms(*at)
-            ),
-        ));
     }
     let failing = targets.iter().find_map(|k| {
         [&k.stable, &k.canary].into_iter().find_map(|n| {
@@ -88,6 +78,17 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     });
     if let Some(f) = failing {
         return Some((true, f));
+    }
+    // Then one rolled back alone: the release goes on without it.
+    if let Some((&t, at)) = s.stages.out.iter().zip(&s.stages.out_at).next() {
+        return Some((
+            true,
+            format!(
+                "{} rolled back alone at {}",
+                targets[t].name(),
+                s.zone.hms(*at)
+            ),
+        ));
     }
     // A gauge of one target at CRITICAL names it.
     if let Some(def) = (0..s.rb.metrics.len())
