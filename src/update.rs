@@ -2064,7 +2064,7 @@ fn continue_stage(s: &mut State, fx: &mut Vec<Effect>) {
     let order: Vec<usize> =
         s.rb.stage_order(i)
             .into_iter()
-            .filter(|t| !s.stages.out.contains(t))
+            .filter(|&t| !s.stages.is_out(t))
             .collect();
     let at = order.iter().position(|&t| t == next).unwrap_or(0);
     let traffic = s.rb.stages[i].traffic;
@@ -2425,16 +2425,16 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         blockers: in_the_way,
     } = canary::stage_all(
         &rb.targets,
-        (&rb.stage_order(next), &s.stages.out),
+        (&rb.stage_order(next), &s.stages.out_targets()),
         &s.cluster,
         stage.traffic,
         &cause,
     );
-    for (&t, at) in s.stages.out.iter().zip(&s.stages.out_at) {
+    for &(t, at) in &s.stages.out {
         plan.push(format!(
             "{} stays on its stable version: rolled back alone at {}",
             rb.targets[t].name(),
-            s.zone.hms(*at)
+            s.zone.hms(at)
         ));
     }
     blockers.extend(in_the_way);
@@ -2729,7 +2729,10 @@ fn armed(s: &State, t: &crate::runbook::Trigger) -> bool {
     }
     // A target rolled back alone is no longer this attempt's: its triggers rest.
     if let Some(name) = &t.target
-        && s.stages.out.iter().any(|&o| s.rb.targets[o].name() == name)
+        && s.stages
+            .out
+            .iter()
+            .any(|&(o, _)| s.rb.targets[o].name() == name)
     {
         return false;
     }

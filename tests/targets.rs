@@ -306,14 +306,7 @@ fn a_stage_moves_every_target_in_order_and_a_rollback_returns_them_in_reverse() 
     assert!(
         matches!(&ops[1], KubeOp::Weights { kind: RouteKind::HttpRoute, route, .. } if route == "erp-frontend")
     );
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    update(&mut s, ok(seq));
     assert_eq!(s.stages.current, Some(0));
     // The frontend's route did not move: the drift names it, not the others.
     update(&mut s, Event::Cluster(cluster([(9, 1), (6, 2), (3, 1)], 0)));
@@ -463,15 +456,7 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
     // The action is the backend's alone.
     let (seq, op) = kube_op(&run(&mut s, &mut journal, press('y')));
     assert_eq!(op.deployments(), ["erp-backend-canary", "erp-backend"]);
-    run(
-        &mut s,
-        &mut journal,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    run(&mut s, &mut journal, ok(seq));
     assert_eq!(s.stages.current, Some(0));
     assert_eq!(s.held(), 0, "the hold waits for the last target");
     let (blockers, _) = warroom::update::gates(&s, 1);
@@ -564,15 +549,7 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
         .iter()
         .all(|e| !matches!(e, Effect::Kube { .. }))
     );
-    run(
-        &mut s,
-        &mut journal,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    run(&mut s, &mut journal, ok(seq));
     // The worker's step is refused: the stage stops, the gate says to roll back.
     let (seq, op) = kube_op(&run(
         &mut s,
@@ -649,40 +626,19 @@ fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
     key(&mut s, 'a');
     let (seq, op) = kube_op(&key(&mut s, 'y'));
     assert_eq!(op.deployments(), ["erp-worker-canary", "erp-worker"]);
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    update(&mut s, ok(seq));
     let (seq, _) = kube_op(&update(
         &mut s,
         Event::Cluster(cluster([(10, 0), (6, 2), (3, 1)], 0)),
     ));
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    update(&mut s, ok(seq));
     let (seq, op) = kube_op(&update(
         &mut s,
         Event::Cluster(cluster([(10, 0), (6, 2), (3, 1)], 10)),
     ));
     assert_eq!(op.deployments(), ["erp-backend-canary", "erp-backend"]);
     assert_eq!(s.held(), 0);
-    update(
-        &mut s,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    update(&mut s, ok(seq));
     assert!(s.stages.queue.is_empty());
     update(&mut s, Event::Tick(t0() + Duration::seconds(30)));
     assert_eq!(s.held(), 30);
@@ -900,15 +856,7 @@ phases:",
         ),
         "{plan}"
     );
-    run(
-        &mut s,
-        &mut journal,
-        Event::Outcome {
-            seq,
-            ok: true,
-            message: "ok".into(),
-        },
-    );
+    run(&mut s, &mut journal, ok(seq));
     run(
         &mut s,
         &mut journal,
@@ -943,7 +891,7 @@ phases:",
     // The next stage promotes the other two and leaves it be.
     let step = warroom::canary::stage_all(
         &s.rb.targets,
-        (&[], &s.stages.out),
+        (&[], &s.stages.out_targets()),
         &s.cluster,
         100,
         "lin: advance",
@@ -957,5 +905,14 @@ phases:",
     for r in &journal {
         again.apply(r);
     }
-    assert_eq!(again.stages.out, vec![1]);
+    assert_eq!(again.stages.out_targets(), vec![1]);
+}
+
+/// The API's yes to action `seq`.
+fn ok(seq: u64) -> Event {
+    Event::Outcome {
+        seq,
+        ok: true,
+        message: "ok".into(),
+    }
 }

@@ -351,8 +351,19 @@ pub struct Stages {
     pub stopped: Option<String>,
     /// The targets a trigger rolled back alone, with when: out of this attempt, on their
     /// stable version, while the others go on.
-    pub out: Vec<usize>,
-    pub out_at: Vec<DateTime<Utc>>,
+    pub out: Vec<(usize, DateTime<Utc>)>,
+}
+
+impl Stages {
+    /// Target `t` was rolled back alone in this attempt.
+    pub fn is_out(&self, t: usize) -> bool {
+        self.out.iter().any(|&(o, _)| o == t)
+    }
+
+    /// The targets rolled back alone in this attempt.
+    pub fn out_targets(&self) -> Vec<usize> {
+        self.out.iter().map(|&(t, _)| t).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -782,7 +793,7 @@ impl State {
                 .stages
                 .out
                 .iter()
-                .any(|&o| self.rb.targets[o].name() == t)
+                .any(|&(o, _)| self.rb.targets[o].name() == t)
         {
             let k = self.rb.targets.iter().find(|k| k.name() == t)?;
             let v = k.canary_series.get(by)?;
@@ -1147,7 +1158,7 @@ impl State {
                 // A stage in order has moved its first target: the others follow, and its
                 // hold starts when the last has moved.
                 s.stopped = None;
-                let out = s.out.clone();
+                let out = s.out_targets();
                 s.queue = idx
                     .map(|i| {
                         self.rb
@@ -1181,10 +1192,9 @@ impl State {
                 target: Some(name), ..
             } => {
                 if let Some(t) = self.rb.targets.iter().position(|k| k.name() == name)
-                    && !s.out.contains(&t)
+                    && !s.is_out(t)
                 {
-                    s.out.push(t);
-                    s.out_at.push(at);
+                    s.out.push((t, at));
                     s.queue.retain(|&q| q != t);
                     if s.queue.is_empty() && s.since.is_none() && !s.paused && s.current.is_some() {
                         s.since = Some(at);
@@ -1195,7 +1205,6 @@ impl State {
                 s.queue.clear();
                 s.stopped = None;
                 s.out.clear();
-                s.out_at.clear();
                 s.current = None;
                 s.since = None;
                 s.began = None;
@@ -1334,7 +1343,7 @@ impl State {
             .current
             .filter(|_| self.stages.rolled_back.is_none());
         match stage {
-            _ if self.stages.out.contains(&t) => (0, false),
+            _ if self.stages.is_out(t) => (0, false),
             Some(i) if self.stages.queue.contains(&t) => {
                 let traffic = i.checked_sub(1).map_or(0, |p| self.rb.stages[p].traffic);
                 (traffic, traffic >= 100)

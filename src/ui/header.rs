@@ -80,13 +80,13 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
         return Some((true, f));
     }
     // Then one rolled back alone: the release goes on without it.
-    if let Some((&t, at)) = s.stages.out.iter().zip(&s.stages.out_at).next() {
+    if let Some(&(t, at)) = s.stages.out.first() {
         return Some((
             true,
             format!(
                 "{} rolled back alone at {}",
                 targets[t].name(),
-                s.zone.hms(*at)
+                s.zone.hms(at)
             ),
         ));
     }

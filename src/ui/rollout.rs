@@ -115,7 +115,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             // Deployment; the pods follow, after every target's summary.
             (seen, true) => {
                 let rest = match seen {
-                    _ if s.stages.out.contains(&t) => "  ROLLED BACK alone: stays on stable".into(),
+                    _ if s.stages.is_out(t) => "  ROLLED BACK alone: stays on stable".into(),
                     Some(Ok((by, (sp, cp)))) => format!("  canary {cp} · stable {sp}  by {by}"),
                     Some(Err(missing)) => format!("  {missing}"),
                     None => String::new(),
