@@ -617,11 +617,25 @@ fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
         err.contains("no target is called `web`: the targets are backend, frontend, erp-worker"),
         "{err}"
     );
-    let src = RELEASE.replace(
-        "traffic: 10, hold: 1m}",
-        "traffic: 10, hold: 1m, order: [erp-worker, frontend, backend]}",
-    );
+    let src = RELEASE
+        .replace(
+            "traffic: 10, hold: 1m}",
+            "traffic: 10, hold: 1m, order: [erp-worker, frontend, backend]}",
+        )
+        .replace(
+            "phases:",
+            "metrics:\n  - {id: err, title: Errors, query: x, unit: percent, warn: 1, critical: 5, bad: above}\nphases:",
+        );
     let mut s = driving_on(&src, &mut Vec::new());
+    let at = s.now;
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: warroom::state::metrics::Reading::Value { value: 0.1, at },
+        },
+    );
     tick_backup(&mut s, &mut Vec::new());
     key(&mut s, 'a');
     let (seq, op) = kube_op(&key(&mut s, 'y'));
@@ -647,6 +661,32 @@ fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
         Some(
             "the cluster runs erp-backend-canary at 0 and erp-backend at 10 replicas; Canary 10% means 1 and 9"
         )
+    );
+    // Held, but the cluster is not as the stage means: the header does not call the
+    // stage ready to move on.
+    let at = t0() + Duration::seconds(61);
+    update(&mut s, Event::Tick(at));
+    update(
+        &mut s,
+        Event::Metric {
+            index: 0,
+            at,
+            reading: warroom::state::metrics::Reading::Value { value: 0.1, at },
+        },
+    );
+    update(
+        &mut s,
+        Event::Cluster(cluster([(10, 0), (6, 2), (3, 1)], 10)),
+    );
+    let head = screen(&s, 160, 48);
+    assert!(
+        head.lines().nth(1).unwrap().contains("HEALTH  OK"),
+        "{head}"
+    );
+    let first = head.lines().next().unwrap();
+    assert!(
+        first.contains("held 1m00s, not ready") && !first.contains('✔'),
+        "{first}"
     );
 }
 

@@ -206,8 +206,11 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         let hold = rb.stages[i].hold.secs() as i64;
         // The tick says "ready to move on": not while the release is unhealthy or a
         // trigger's condition is running.
-        let sound =
-            lvl != Level::Critical && lvl != Level::Unknown && trigger_progress(s).is_none();
+        // Nor while the cluster is not as the stage means (≠ CLUSTER says so beside it).
+        let sound = lvl != Level::Critical
+            && lvl != Level::Unknown
+            && trigger_progress(s).is_none()
+            && s.mismatch.is_none();
         let queued = s.stages.queue.len();
         let text = if queued > 0 {
             let all = s.rb.stage_order(i).len();
