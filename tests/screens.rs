@@ -690,3 +690,54 @@ fn a_waiting_pod_says_why_under_its_row() {
         lines[row + 2]
     );
 }
+
+#[test]
+fn among_a_thousand_pods_the_selected_one_is_in_view() {
+    let mut s = busy_state("demo");
+    // A thousand stable pods beside the crash-looping canary pod.
+    let template = s.cluster.snap.pods[0].clone();
+    s.cluster
+        .snap
+        .pods
+        .retain(|p| p.status == "CrashLoopBackOff");
+    for i in 0..1000 {
+        s.cluster.snap.pods.push(PodView {
+            name: format!("erp-backend-7c9d5f-p{i:04}"),
+            ..template.clone()
+        });
+    }
+    s.ui.focus = warroom::layout::Pane::Rollout;
+    s.ui.mode = warroom::state::Mode::Normal;
+    // The canary's pod is row 0, the stable ones follow in order: row 601 is p0600.
+    s.ui.pod_cursor = 601;
+    let b = render(&s, "war-room", 160, 48);
+    let t = text(&b);
+    let (x, y) = find(&b, "p0600").expect("the selected pod is in view");
+    // It is the highlighted row (reversed), the row above it is not.
+    let reversed = |y: u16| {
+        b[(x, y)]
+            .style()
+            .add_modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(y) && !reversed(y - 1), "{t}");
+    let lines: Vec<&str> = t.lines().collect();
+    // The rows above it are the pods before it, in order; none after it is drawn.
+    assert!(lines[y as usize - 1].contains("p0599"), "{t}");
+    assert!(lines[y as usize - 2].contains("p0598"), "{t}");
+    assert!(!t.contains("p0601"), "{t}");
+
+    // Back at the top, the first pod row is the canary's, highlighted.
+    s.ui.pod_cursor = 0;
+    let b = render(&s, "war-room", 160, 48);
+    let t = text(&b);
+    let (x, y) = find(&b, "5b8c4-q7wzt").expect("the canary's pod");
+    assert!(
+        b[(x, y)]
+            .style()
+            .add_modifier
+            .contains(ratatui::style::Modifier::REVERSED),
+        "{t}"
+    );
+    assert!(!t.contains("p0600"), "{t}");
+}

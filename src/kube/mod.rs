@@ -160,6 +160,10 @@ pub fn spawn_watch(
             // backoff on a quiet namespace may stay silent for minutes.
             let mut lost = false;
             let mut probe_wait = Duration::from_secs(1);
+            // When the changes read since the last snapshot are due to be sent: events
+            // are coalesced for up to COALESCE, so a rollout of a thousand pods costs a
+            // snapshot a frame, not one per pod's event.
+            let mut due: Option<tokio::time::Instant> = None;
             loop {
                 let item = if lost {
                     tokio::select! {
@@ -171,6 +175,21 @@ pub fn spawn_watch(
                                 continue 'watch;
                             } else {
                                 probe_wait = (probe_wait * 2).min(Duration::from_secs(30));
+                            }
+                            continue;
+                        }
+                    }
+                } else if let Some(at) = due {
+                    tokio::select! {
+                        item = all.next() => item,
+                        _ = tokio::time::sleep_until(at) => {
+                            due = None;
+                            let snap = snapshot(&deps, &rss, &pods, &deployments, &route_stores, &routes);
+                            if last.as_ref() != Some(&snap) {
+                                last = Some(snap.clone());
+                                if tx.send(Event::Cluster(snap)).is_err() {
+                                    return;
+                                }
                             }
                             continue;
                         }
@@ -194,24 +213,7 @@ pub fn spawn_watch(
                         if !listed.iter().all(|l| *l) {
                             continue;
                         }
-                        let mut snap = snapshot(&deps, &rss, &pods, &deployments);
-                        snap.routes = route_stores
-                            .iter()
-                            .zip(&routes)
-                            .filter_map(|((kind, store), (_, name))| {
-                                store
-                                    .state()
-                                    .iter()
-                                    .find(|r| r.name_any() == *name)
-                                    .map(|r| route_view(*kind, r))
-                            })
-                            .collect();
-                        if last.as_ref() != Some(&snap) {
-                            last = Some(snap.clone());
-                            if tx.send(Event::Cluster(snap)).is_err() {
-                                return;
-                            }
-                        }
+                        due.get_or_insert_with(|| tokio::time::Instant::now() + COALESCE);
                     }
                     // "Too old resource version" (410 Gone) is the API answering: the
                     // watcher lists again by itself. The link is not lost (the API server
@@ -221,6 +223,7 @@ pub fn spawn_watch(
                     }
                     Err(e) => {
                         lost = true;
+                        due = None;
                         probe_wait = Duration::from_secs(1);
                         log::warn!("watch failed, retrying with backoff: {e}");
                         if tx
@@ -375,11 +378,17 @@ async fn release_selector(api: &Api<Deployment>, names: &[String]) -> Option<Str
     (!terms.is_empty()).then(|| terms.join(","))
 }
 
+/// The longest a change seen by the watches waits before the snapshot that shows it is
+/// sent: every other change within it goes out in the same snapshot.
+const COALESCE: Duration = Duration::from_millis(100);
+
 fn snapshot(
     deps: &Store<Deployment>,
     rss: &Store<ReplicaSet>,
     pods: &Store<Pod>,
     names: &[String],
+    route_stores: &[(RouteKind, Store<DynamicObject>)],
+    routes: &[(RouteKind, String)],
 ) -> Snapshot {
     let mut deployments: Vec<DeployView> = deps
         .state()
@@ -400,18 +409,31 @@ fn snapshot(
             .then(b.revision.len().cmp(&a.revision.len()))
             .then(b.revision.cmp(&a.revision))
     });
+    let owners: std::collections::HashSet<&str> =
+        replicasets.iter().map(|r| r.name.as_str()).collect();
     let mut pods: Vec<PodView> = pods
         .state()
         .iter()
         .map(|p| pod_view(p))
-        .filter(|p| replicasets.iter().any(|r| r.name == p.owner))
+        .filter(|p| owners.contains(p.owner.as_str()))
         .collect();
     pods.sort_by(|a, b| a.name.cmp(&b.name));
+    let routes = route_stores
+        .iter()
+        .zip(routes)
+        .filter_map(|((kind, store), (_, name))| {
+            store
+                .state()
+                .iter()
+                .find(|r| r.name_any() == *name)
+                .map(|r| route_view(*kind, r))
+        })
+        .collect();
     Snapshot {
         deployments,
         replicasets,
         pods,
-        routes: Vec::new(),
+        routes,
     }
 }
 
@@ -496,8 +518,10 @@ pub fn pod_view(p: &Pod) -> PodView {
         .find(|o| o.controller == Some(true))
         .map(|o| o.name.clone())
         .unwrap_or_default();
-    let st = p.status.clone().unwrap_or_default();
-    let cs = st.container_statuses.clone().unwrap_or_default();
+    let st = p.status.as_ref();
+    let cs = st
+        .and_then(|st| st.container_statuses.as_deref())
+        .unwrap_or_default();
     let containers = p
         .spec
         .as_ref()
@@ -514,7 +538,8 @@ pub fn pod_view(p: &Pod) -> PodView {
     }) {
         reason
     } else {
-        st.phase.clone().unwrap_or_else(|| "Unknown".into())
+        st.and_then(|st| st.phase.clone())
+            .unwrap_or_else(|| "Unknown".into())
     };
     // The kubelet's words for a waiting or stopped container.
     let message = cs

@@ -84,6 +84,14 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         .max()
         .unwrap_or(0)
         .min(w / 4);
+    // Only the rows the pane shows are laid out: the lines up to the selected pod's and a
+    // pane's height past where the view starts; a thousand pods cost what forty do.
+    let h = inner.height as usize;
+    let full = |lines: &[Line], selected_line: Option<usize>| match (selected, selected_line) {
+        (Some(_), Some(l)) => lines.len() > l.max(h.saturating_sub(1)),
+        (Some(_), None) => false,
+        (None, _) => lines.len() >= s.ui.rollout_scroll + h,
+    };
     let mut rows = rows.into_iter().enumerate().peekable();
     for (t, k) in targets.iter().enumerate() {
         // One scale for both Deployments' bars, so their lengths compare.
@@ -151,6 +159,9 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             continue;
         }
         while let Some((n, (g, p))) = rows.next_if(|(_, (g, _))| *g < 2 * t + 2) {
+            if full(&lines, selected_line) {
+                break;
+            }
             let owner = if g % 2 == 0 { &k.canary } else { &k.stable };
             let at = pods.row(s, theme, w, (g, counts[g], owner), p, &mut lines);
             if selected == Some(n) {
@@ -159,6 +170,9 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         }
     }
     for (n, (g, p)) in rows {
+        if full(&lines, selected_line) {
+            break;
+        }
         let owner = match targets.get(g / 2) {
             Some(k) if g % 2 == 0 => k.canary.as_str(),
             Some(k) => k.stable.as_str(),
