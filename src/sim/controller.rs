@@ -339,8 +339,13 @@ impl Cluster {
                 }
             }
             let clock = *clock;
+            let status = pod_status(self.service_of(pod), pod, clock, now);
+            // Most pods, most ticks, are as they were: nothing to write, nothing to say.
+            if pod.get("status") == Some(&status) {
+                continue;
+            }
             let mut updated = (**pod).clone();
-            updated["status"] = pod_status(self.service_of(pod), pod, clock, now);
+            updated["status"] = status;
             self.kubelet_events(pod, &updated, now);
             self.store
                 .update(Resource::Pod, updated)
@@ -411,12 +416,30 @@ impl Cluster {
             .list(Resource::ReplicaSet, None)
             .map(|rs| key_of(rs))
             .collect();
+        // Each ReplicaSet's active pods, from one pass over the pods (not one per
+        // ReplicaSet): a tick costs the same per pod at ten pods or a thousand.
+        let mut active: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
+        for p in self.store.list(Resource::Pod, None) {
+            if p.pointer("/metadata/deletionTimestamp").is_none()
+                && let Some(uid) = controller_uid(p)
+            {
+                active.entry(uid.to_string()).or_default().push(p.clone());
+            }
+        }
         for (ns, name) in keys {
-            self.sync_replicaset(&ns, &name, now);
+            let uid = self
+                .store
+                .get(Resource::ReplicaSet, &ns, &name)
+                .and_then(|rs| rs.pointer("/metadata/uid").and_then(Value::as_str))
+                .unwrap_or("")
+                .to_string();
+            let pods = active.remove(&uid).unwrap_or_default();
+            self.sync_replicaset(&ns, &name, pods, now);
         }
     }
 
-    fn sync_replicaset(&mut self, ns: &str, name: &str, now: f64) {
+    /// `active`: the ReplicaSet's pods that are not being deleted.
+    fn sync_replicaset(&mut self, ns: &str, name: &str, mut active: Vec<Arc<Value>>, now: f64) {
         let Some(rs) = self.store.get(Resource::ReplicaSet, ns, name).cloned() else {
             return;
         };
@@ -432,7 +455,6 @@ impl Cluster {
                 .cloned()
                 .collect()
         };
-        let mut active = owned(&self.store);
         let want = int(&rs, "/spec/replicas").max(0) as usize;
         if active.len() < want {
             for _ in active.len()..want {

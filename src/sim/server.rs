@@ -260,7 +260,15 @@ async fn run_controllers(sim: Arc<Sim>, tick: Duration, mut shutdown: watch::Rec
 }
 
 /// Seconds of metric history the simulator starts with.
-const HISTORY_SECS: u32 = 600;
+const HISTORY_SECS: usize = 600;
+
+/// The history a cluster of `pods` pods starts with: ten minutes up to a hundred pods;
+/// beyond, as much as ten minutes of a hundred pods costs to write (each pod's series
+/// are written every second), but never less than two minutes, so a `[1m]` window is
+/// full from the start.
+fn history_secs(pods: usize) -> usize {
+    (HISTORY_SECS * 100 / pods.max(100)).max(120)
+}
 
 /// Steps the metrics once per second of wall time at whole-second timestamps with a
 /// fixed `dt` of 1.0, so that with no noise the values hold still.
@@ -271,14 +279,14 @@ async fn run_metrics(
 ) {
     let mut t = now().floor();
     // Start with the scrape history a Prometheus that had been running for a while would
-    // hold, so that rate() windows are full from the first query.
+    // hold, so that rate() windows are full from the first query (a query meanwhile
+    // waits for it).
     {
         let (pods, split) = sim.pod_samples();
         let mut m = lock(&metrics);
-        for back in (1..=HISTORY_SECS).rev() {
+        for back in (0..=history_secs(pods.len())).rev() {
             m.step_routes(t - back as f64, 1.0, &pods, &split);
         }
-        m.step_routes(t, 1.0, &pods, &split);
     }
     let until_next = Duration::try_from_secs_f64(t + 1.0 - now()).unwrap_or(Duration::ZERO);
     let mut interval = tokio::time::interval_at(

@@ -6,7 +6,7 @@
 //! queries depend on: target labels added to every scraped series, and staleness markers
 //! written when a series disappears from a scrape.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use promql_parser::label::{MatchOp, Matcher};
 
@@ -48,8 +48,10 @@ pub struct Tsdb {
     /// Labels a scrape adds to every series (`job`, `instance`).
     target: Labels,
     /// Keyed by metric name first: nearly every selector names its metric, so a query
-    /// need not walk every series.
-    series: BTreeMap<String, BTreeMap<Labels, SeriesData>>,
+    /// need not walk every series. Within a name, series are hashed (a scrape of a
+    /// thousand pods looks up each of its series once a second) and sorted only when a
+    /// query selects them.
+    series: BTreeMap<String, HashMap<Labels, SeriesData>>,
     scrapes: u64,
     last_prune_ms: Option<i64>,
 }
@@ -128,14 +130,12 @@ impl Tsdb {
     }
 
     fn series_mut(&mut self, labels: Labels) -> Option<&mut SeriesData> {
-        let name = labels.get(METRIC_NAME)?.clone();
-        Some(
-            self.series
-                .entry(name)
-                .or_default()
-                .entry(labels)
-                .or_default(),
-        )
+        let name = labels.get(METRIC_NAME)?;
+        if !self.series.contains_key(name) {
+            self.series.insert(name.clone(), HashMap::new());
+        }
+        let by_labels = self.series.get_mut(name)?;
+        Some(by_labels.entry(labels).or_default())
     }
 
     /// Drop samples older than `min_t_ms`, and series left with none.
@@ -163,18 +163,20 @@ impl Tsdb {
             },
             None => Box::new(self.series.values().flat_map(|m| m.iter())),
         };
-        candidates
+        let mut found: Vec<_> = candidates
             .filter(|(labels, _)| {
                 matchers
                     .iter()
                     .all(|m| m.is_match(labels.get(&m.name).map_or("", String::as_str)))
             })
             .map(|(labels, data)| (labels, data.samples.as_slice()))
-            .collect()
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found
     }
 
     pub fn series_count(&self) -> usize {
-        self.series.values().map(BTreeMap::len).sum()
+        self.series.values().map(HashMap::len).sum()
     }
 
     pub fn sample_count(&self) -> usize {
