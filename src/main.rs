@@ -13,11 +13,21 @@ fn main() -> ExitCode {
     // The console's own diagnostics go to its log view (shown with L), never to stdout
     // while the screen is up.
     warroom::logger::init(log::LevelFilter::Info);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // A console on a real cluster waits on its sources almost all the time: one thread
+    // does it all, and each answer wakes that thread alone (no worker hands work to
+    // another). The demo and the simulator serve a cluster too: two workers.
+    let rt = match &cli.command {
+        Command::Run { .. } | Command::Watch { .. } => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warroom: cannot start the runtime: {e}");
