@@ -4,7 +4,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders};
 
 use super::Canvas;
 use super::block;
@@ -88,7 +88,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         }
         lines.push(line);
     }
-    f.render_widget(Paragraph::new(lines), list);
+    f.lines(&lines, list, None);
     if detail_h > 0 {
         draw_detail(s, rows.get(c.cursor), theme, detail, f);
     }
@@ -335,5 +335,5 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
         lines.extend(facts);
         lines.truncate(keep);
     }
-    f.render_widget(Paragraph::new(lines), inner);
+    f.lines(&lines, inner, None);
 }

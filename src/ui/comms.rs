@@ -3,7 +3,6 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::Canvas;
 use super::block;
@@ -75,5 +74,5 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     }
     lines.truncate(h);
     lines.reverse();
-    f.render_widget(Paragraph::new(lines), inner);
+    f.lines(&lines, inner, None);
 }

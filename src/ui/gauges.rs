@@ -4,7 +4,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::Canvas;
 use super::block;
@@ -269,7 +268,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         detail.truncate(room);
         lines.extend(detail);
     }
-    f.render_widget(Paragraph::new(lines), inner);
+    f.lines(&lines, inner, None);
 }
 
 /// The value cell: one value right-aligned, or a split gauge's parts side by side,

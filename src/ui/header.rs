@@ -64,16 +64,24 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     if targets.len() < 2 || s.cluster.updated.is_none() {
         return None;
     }
+    // Most frames no pod crash-loops: then no Deployment's pods need looking at.
+    let looping = s
+        .cluster
+        .snap
+        .pods
+        .iter()
+        .any(|p| p.status == "CrashLoopBackOff");
     let failing = targets.iter().find_map(|k| {
         [&k.stable, &k.canary].into_iter().find_map(|n| {
             let d = s.cluster.deployment(n)?;
             if let RolloutStatus::Failed(_) = rollout_status(d) {
                 return Some(format!("{} {}: rollout failed", k.name(), track(k, n)));
             }
-            s.cluster
-                .pods_of(n, None)
-                .any(|p| p.status == "CrashLoopBackOff")
-                .then(|| format!("{} {}: pods crash-looping", k.name(), track(k, n)))
+            (looping
+                && s.cluster
+                    .pods_of(n, None)
+                    .any(|p| p.status == "CrashLoopBackOff"))
+            .then(|| format!("{} {}: pods crash-looping", k.name(), track(k, n)))
         })
     });
     if let Some(f) = failing {

@@ -11,7 +11,7 @@ pub mod theme;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 
@@ -56,6 +56,44 @@ impl<'a> Canvas<'a> {
     }
     pub fn buffer_mut(&mut self) -> &mut Buffer {
         self.buf
+    }
+    /// Lines already fitted to the area's width, one per row from its top (what a
+    /// `Paragraph` without wrapping draws, without its per-grapheme line composer: the
+    /// panes' hundreds of lines a frame cost half as much); `base` styles the area first.
+    pub fn lines(&mut self, lines: &[Line], area: Rect, base: Option<Style>) {
+        if let Some(st) = base {
+            self.buf.set_style(area, st);
+        }
+        for (l, y) in lines.iter().zip(area.top()..area.bottom()) {
+            put_line(self.buf, area.x, y, l, area.width);
+        }
+    }
+}
+
+/// `Buffer::set_line`, with ASCII spans written a byte to a cell: the segmentation into
+/// graphemes that wide and combining characters need is the larger part of a frame's
+/// cost, and most of the screen is ASCII.
+fn put_line(buf: &mut Buffer, x0: u16, y: u16, line: &Line, width: u16) {
+    let right = x0.saturating_add(width).min(buf.area.right());
+    let mut x = x0;
+    for span in &line.spans {
+        if x >= right {
+            break;
+        }
+        let style = line.style.patch(span.style);
+        if span.content.is_ascii() {
+            for b in span.content.bytes().filter(|b| !b.is_ascii_control()) {
+                if x >= right {
+                    break;
+                }
+                buf[(x, y)].set_char(char::from(b)).set_style(style);
+                x += 1;
+            }
+        } else {
+            x = buf
+                .set_stringn(x, y, &span.content, usize::from(right - x), style)
+                .0;
+        }
     }
 }
 

@@ -4,7 +4,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::Canvas;
 use super::block;
@@ -191,11 +190,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         Some(l) => (l + 1).saturating_sub(inner.height as usize),
         None => s.ui.rollout_scroll.min(lines.len().saturating_sub(1)),
     };
-    let mut para = Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>());
-    if stale {
-        para = para.style(theme.stale);
-    }
-    f.render_widget(para, inner);
+    f.lines(
+        &lines[skip.min(lines.len())..],
+        inner,
+        stale.then_some(theme.stale),
+    );
 }
 
 /// The traffic split of one target as the cluster shows it, by ready pods behind one
