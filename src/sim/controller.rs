@@ -27,7 +27,6 @@ const SKIP_COPY: &[&str] = &[
     MAX_REPLICAS,
     "deprecated.deployment.rollback.to",
 ];
-const NODES: usize = 3;
 /// How long a crash-looping container runs before it exits.
 const CRASH_AFTER: f64 = 2.0;
 /// How long an image pull failure shows as ErrImagePull before ImagePullBackOff.
@@ -227,6 +226,7 @@ impl Cluster {
 
     /// One reconcile pass of every controller.
     pub fn tick(&mut self, now: f64) {
+        self.scheduler(now);
         self.kubelet(now);
         self.collect_garbage(now);
         // ReplicaSet status first, so the deployment controller decides on fresh counts;
@@ -337,6 +337,10 @@ impl Cluster {
                     self.store.delete(Resource::Pod, &ns, &name);
                     continue;
                 }
+            }
+            // No node yet: no kubelet to start it.
+            if pod.pointer("/spec/nodeName").is_none() {
+                continue;
             }
             let clock = *clock;
             let status = pod_status(self.service_of(pod), pod, clock, now);
@@ -502,8 +506,6 @@ impl Cluster {
         let (ns, rs_name) = key_of(rs);
         let template = rs.pointer("/spec/template").cloned().unwrap_or_default();
         let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let node = self.least_loaded_node();
-        spec["nodeName"] = json!(node);
         let defaults = json!({
             "serviceAccountName": "default",
             "serviceAccount": "default",
@@ -529,6 +531,10 @@ impl Cluster {
                 }
             }
         }
+        let placed = self.schedule(&spec);
+        if let Ok(node) = &placed {
+            spec["nodeName"] = json!(node);
+        }
         let qos = qos_class(&spec);
         let mut meta = json!({
             "name": format!("{rs_name}-{}", self.store.rng.alphanumeric(5)),
@@ -548,11 +554,22 @@ impl Cluster {
             "status": {
                 "phase": "Pending",
                 "qosClass": qos,
-                "conditions": [condition("PodScheduled", true, now, None)],
+                "conditions": [scheduled_condition(placed.as_ref().err(), now)],
             },
         });
         match self.store.create(Resource::Pod, pod, now) {
             Ok(p) => {
+                if let Err(why) = placed {
+                    record_event(
+                        &mut self.store,
+                        now,
+                        &p,
+                        "Warning",
+                        "FailedScheduling",
+                        why,
+                        "default-scheduler",
+                    );
+                }
                 let uid = p
                     .pointer("/metadata/uid")
                     .and_then(Value::as_str)
@@ -571,15 +588,102 @@ impl Cluster {
         }
     }
 
-    fn least_loaded_node(&self) -> String {
-        let mut load = [0usize; NODES];
+    /// The scheduler's choice for a pod of this spec: the node with the most CPU left
+    /// among those with room for its requests (pods being deleted still hold theirs), or
+    /// why none has room, in the scheduler's words.
+    fn schedule(&self, spec: &Value) -> Result<String, String> {
+        let nodes = &self.scenario.nodes;
+        let count = nodes.count as usize;
+        let cpu = crate::runbook::verify::cores(&nodes.cpu).unwrap_or(0.0);
+        let memory = crate::runbook::verify::bytes(&nodes.memory).unwrap_or(0.0);
+        let mut used = vec![(0.0, 0.0); count];
         for p in self.store.list(Resource::Pod, None) {
-            if let Some(i) = node_index(p) {
-                load[i] += 1;
+            if let Some(i) = node_index(p).filter(|&i| i < count) {
+                let (c, m) = requests(p.get("spec").unwrap_or(&Value::Null));
+                used[i].0 += c;
+                used[i].1 += m;
             }
         }
-        let i = (0..NODES).min_by_key(|&i| load[i]).unwrap_or(0);
-        format!("sim-node-{}", i + 1)
+        let (want_cpu, want_memory) = requests(spec);
+        // A little slack for the sums of fractions.
+        let fits = |have: f64, used: f64, want: f64| used + want <= have + 1e-9;
+        let best = (0..count)
+            .filter(|&i| fits(cpu, used[i].0, want_cpu) && fits(memory, used[i].1, want_memory))
+            .max_by(|&a, &b| {
+                (cpu - used[a].0)
+                    .partial_cmp(&(cpu - used[b].0))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(b.cmp(&a))
+            });
+        if let Some(i) = best {
+            return Ok(format!("sim-node-{}", i + 1));
+        }
+        let short_cpu = used.iter().filter(|u| !fits(cpu, u.0, want_cpu)).count();
+        let short_memory = used
+            .iter()
+            .filter(|u| !fits(memory, u.1, want_memory))
+            .count();
+        let mut reasons = Vec::new();
+        if short_cpu > 0 {
+            reasons.push(format!("{short_cpu} Insufficient cpu"));
+        }
+        if short_memory > 0 {
+            reasons.push(format!("{short_memory} Insufficient memory"));
+        }
+        Err(format!(
+            "0/{count} nodes are available: {}. preemption: 0/{count} nodes are available: {count} No preemption victims found for incoming pod.",
+            reasons.join(", ")
+        ))
+    }
+
+    /// The scheduler's pass: each pod still waiting for a node gets one once a node has
+    /// room (its kubelet starts it from then on); one that still fits nowhere keeps
+    /// waiting, and a new reason is said once.
+    fn scheduler(&mut self, now: f64) {
+        let waiting: Vec<Arc<Value>> = self
+            .store
+            .list(Resource::Pod, None)
+            .filter(|p| p.pointer("/spec/nodeName").is_none())
+            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+            .cloned()
+            .collect();
+        for pod in waiting {
+            let spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+            let mut updated = (*pod).clone();
+            match self.schedule(&spec) {
+                Ok(node) => {
+                    updated["spec"]["nodeName"] = json!(node);
+                    updated["status"]["conditions"] = json!([scheduled_condition(None, now)]);
+                    // Its containers start from now, not from when it was created.
+                    if let Some(uid) = pod.pointer("/metadata/uid").and_then(Value::as_str)
+                        && let Some(clock) = self.clocks.get_mut(uid)
+                    {
+                        clock.created = now;
+                    }
+                }
+                Err(why) => {
+                    let said = pod
+                        .pointer("/status/conditions/0/message")
+                        .and_then(Value::as_str);
+                    if said == Some(why.as_str()) {
+                        continue;
+                    }
+                    updated["status"]["conditions"] = json!([scheduled_condition(Some(&why), now)]);
+                    record_event(
+                        &mut self.store,
+                        now,
+                        &pod,
+                        "Warning",
+                        "FailedScheduling",
+                        why,
+                        "default-scheduler",
+                    );
+                }
+            }
+            self.store
+                .update(Resource::Pod, updated)
+                .expect("the pod was just listed");
+        }
     }
 
     // ---------------------------------------------------------------- deployment controller
@@ -1669,7 +1773,45 @@ fn node_index(pod: &Value) -> Option<usize> {
         .strip_prefix("sim-node-")?
         .parse()
         .ok()?;
-    (1..=NODES).contains(&n).then(|| n - 1)
+    n.checked_sub(1)
+}
+
+/// A pod spec's CPU (cores) and memory (bytes) requests, its containers' summed.
+fn requests(spec: &Value) -> (f64, f64) {
+    let containers = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    containers.iter().fold((0.0, 0.0), |(c, m), ct| {
+        let q = |r: &str| {
+            ct.pointer(&format!("/resources/requests/{r}"))
+                .and_then(Value::as_str)
+        };
+        (
+            c + q("cpu")
+                .and_then(crate::runbook::verify::cores)
+                .unwrap_or(0.0),
+            m + q("memory")
+                .and_then(crate::runbook::verify::bytes)
+                .unwrap_or(0.0),
+        )
+    })
+}
+
+/// `PodScheduled`: true, or false with the scheduler's reason.
+fn scheduled_condition(unschedulable: Option<&String>, now: f64) -> Value {
+    match unschedulable {
+        None => condition("PodScheduled", true, now, None),
+        Some(why) => json!({
+            "type": "PodScheduled",
+            "status": "False",
+            "lastProbeTime": null,
+            "lastTransitionTime": rfc3339(now),
+            "reason": "Unschedulable",
+            "message": why,
+        }),
+    }
 }
 
 fn pod_condition_true(pod: &Value, ty: &str) -> Option<f64> {
@@ -2390,6 +2532,52 @@ mod tests {
         let pods = sim.pods("stable");
         assert_eq!(pods.len(), 10);
         assert!(pods.iter().all(pod_ready));
+    }
+
+    #[test]
+    fn a_pod_no_node_has_room_for_waits_unscheduled_until_one_has() {
+        // Two nodes of 6 cores: the 10 stable pods (1 core each) leave 2 free.
+        let mut sc = scenario();
+        sc.nodes.count = 2;
+        sc.nodes.cpu = "6".into();
+        let mut sim = Sim {
+            c: Cluster::new(sc, T0),
+            t: T0,
+        };
+        sim.edit("erp-backend-canary", |d| d["spec"]["replicas"] = json!(3));
+        sim.run(10.0);
+        let canary = sim.pods("canary");
+        assert_eq!(canary.len(), 3);
+        let (placed, waiting): (Vec<&Value>, Vec<&Value>) = canary
+            .iter()
+            .partition(|p| p.pointer("/spec/nodeName").is_some());
+        assert_eq!((placed.len(), waiting.len()), (2, 1));
+        assert!(placed.iter().all(|p| pod_ready(p)));
+        let w = waiting[0];
+        assert_eq!(w["status"]["phase"], "Pending");
+        assert_eq!(w["status"]["conditions"][0]["reason"], "Unschedulable");
+        let why = "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.";
+        assert_eq!(w["status"]["conditions"][0]["message"], why);
+        // The scheduler says it once, as a Warning Event about the pod.
+        let name = str_at(w, "/metadata/name");
+        let said: Vec<Value> = sim
+            .c
+            .store
+            .list(Resource::Event, Some(NS))
+            .filter(|e| e["involvedObject"]["name"] == name)
+            .map(|e| (**e).clone())
+            .collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert_eq!(said[0]["reason"], "FailedScheduling");
+        assert_eq!(said[0]["type"], "Warning");
+        assert_eq!(said[0]["message"], why);
+
+        // A stable pod fewer: room on a node, and the waiting pod starts there.
+        sim.edit("erp-backend", |d| d["spec"]["replicas"] = json!(9));
+        sim.run(15.0);
+        let canary = sim.pods("canary");
+        assert!(canary.iter().all(|p| p.pointer("/spec/nodeName").is_some()));
+        assert!(canary.iter().all(pod_ready), "{canary:?}");
     }
 
     /// The default scenario's service behind an HTTPRoute, a front end behind an Istio
