@@ -555,6 +555,8 @@ pub struct Launch {
     pub simulated: bool,
     /// No colour or no box glyphs (`--no-color`, `NO_COLOR`, `--ascii`).
     pub plain: crate::ui::plain::Plain,
+    /// The language to write in, over the runbook's (`--lang`).
+    pub lang: Option<crate::runbook::Lang>,
 }
 
 /// What feeds a console: its tasks, and the Lease task (handed back on the way out).
@@ -716,6 +718,9 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     };
     app.state.simulated = l.simulated;
     app.view.plain = l.plain;
+    if let Some(lang) = l.lang {
+        app.state.lang = lang;
+    }
     crash::install_hook();
     // Signals first: from here on an ending signal closes the console the way `q` does,
     // however early it comes.
@@ -765,12 +770,15 @@ pub async fn replay(
     operator: &str,
     layout: Layout,
     zone: crate::format::Zone,
-    plain: crate::ui::plain::Plain,
+    (plain, lang): (crate::ui::plain::Plain, Option<crate::runbook::Lang>),
     speed: f64,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut app = App::replay(runbook, path, operator, layout, zone, speed, tx.clone())?;
     app.view.plain = plain;
+    if let Some(lang) = lang {
+        app.state.lang = lang;
+    }
     crash::install_hook();
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;

@@ -224,6 +224,19 @@ pub struct ViewArgs {
     /// ASCII only, for a console without box and block glyphs (a Linux VT).
     #[arg(long)]
     pub ascii: bool,
+    /// The language the console writes in: en or zh (default: the runbook's).
+    #[arg(long, value_parser = lang)]
+    pub lang: Option<crate::runbook::Lang>,
+}
+
+fn lang(s: &str) -> Result<crate::runbook::Lang, String> {
+    match s {
+        "en" => Ok(crate::runbook::Lang::En),
+        "zh" => Ok(crate::runbook::Lang::Zh),
+        _ => Err(format!(
+            "`{s}` is not a language the console speaks: write en or zh"
+        )),
+    }
 }
 
 impl ViewArgs {

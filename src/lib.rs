@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod effect;
 pub mod event;
 pub mod format;
+pub mod i18n;
 pub mod journal;
 pub mod kube;
 pub mod layout;

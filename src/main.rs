@@ -126,6 +126,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 follow: false,
                 zone: console.view.zone(),
                 plain: console.view.plain(),
+                lang: console.view.lang,
                 simulated: false,
             })
             .await?;
@@ -211,6 +212,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 follow: false,
                 zone: console.view.zone(),
                 plain: console.view.plain(),
+                lang: console.view.lang,
                 simulated: true,
             })
             .await;
@@ -244,6 +246,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 follow: true,
                 zone: view.zone(),
                 plain: view.plain(),
+                lang: view.lang,
                 simulated: false,
             })
             .await?;
@@ -268,7 +271,7 @@ async fn start(cmd: Command) -> anyhow::Result<()> {
                 &view.operator(),
                 layout,
                 view.zone(),
-                view.plain(),
+                (view.plain(), view.lang),
                 speed,
             )
             .await

@@ -1032,7 +1032,7 @@ fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
 
 /// The runbook's language picks the words said to the team.
 fn words(s: &State, en: String, zh: String) -> String {
-    match s.rb.lang() {
+    match s.lang {
         crate::runbook::Lang::Zh => zh,
         crate::runbook::Lang::En => en,
     }

@@ -136,3 +136,17 @@ fn watch_says_what_it_cannot_follow_and_how_to_fix_it() {
     // Following never writes the journal, even to say it could not.
     assert_eq!(std::fs::read(&j).unwrap(), before);
 }
+
+#[test]
+fn a_language_the_console_does_not_speak_is_refused_before_anything_starts() {
+    let out = Command::new(BIN)
+        .args(["run", "assets/runbooks/demo.yaml", "--lang", "fr"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("`fr` is not a language the console speaks: write en or zh"),
+        "{stderr}"
+    );
+}

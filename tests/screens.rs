@@ -741,3 +741,67 @@ fn among_a_thousand_pods_the_selected_one_is_in_view() {
     );
     assert!(!t.contains("p0600"), "{t}");
 }
+
+/// The console's chrome in the team's language: the runbook's by default, `--lang` over
+/// it. Every key's help still fits at 80x24 in Chinese, inside the dialog's border.
+#[test]
+fn the_chrome_speaks_the_runbooks_language_or_the_one_asked_for() {
+    let mut s = busy_state("demo");
+    assert_eq!(s.lang, warroom::runbook::Lang::En);
+    let t = text(&render(&s, "war-room", 160, 48));
+    assert!(t.contains("Checklist") && t.contains("R ROLLBACK"), "{t}");
+
+    // `--lang zh` on an English runbook.
+    s.lang = warroom::runbook::Lang::Zh;
+    let t = text(&render(&s, "war-room", 160, 48));
+    for w in [
+        "检查清单",
+        "监控指标",
+        "发布状态",
+        "沟通记录",
+        "R 回滚",
+        "q 退出",
+        "已用时",
+    ] {
+        assert!(t.contains(w), "{w} missing:\n{t}");
+    }
+    assert!(!t.contains("Checklist") && !t.contains("ROLLBACK"), "{t}");
+    update(
+        &mut s,
+        Event::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Char('?'),
+        )),
+    );
+    let b = render(&s, "war-room", 80, 24);
+    let t = text(&b);
+    assert!(t.contains("按任意键关闭"), "{t}");
+    for k in warroom::action::NORMAL {
+        let zh = warroom::i18n::tr(warroom::runbook::Lang::Zh, k.help);
+        assert!(t.contains(zh), "help at 80x24 is missing {zh:?}:\n{t}");
+    }
+    // The dialog's right border is whole on every row it spans.
+    let (x0, y0) = find(&b, "╭")
+        .or_else(|| find(&b, "┌"))
+        .or_else(|| find(&b, "╔"))
+        .expect("the dialog's corner");
+    let right = (x0..b.area.width)
+        .rev()
+        .find(|&x| ["╮", "┐", "╗"].contains(&b[(x, y0)].symbol()))
+        .expect("its right corner");
+    let bottom = (y0..b.area.height)
+        .find(|&y| ["╯", "┘", "╝"].contains(&b[(right, y)].symbol()))
+        .expect("its bottom corner");
+    for y in y0 + 1..bottom {
+        assert!(
+            ["│", "║", "┃"].contains(&b[(right, y)].symbol()),
+            "row {y}:\n{t}"
+        );
+    }
+
+    // And the Chinese runbook in English when asked.
+    let mut s = busy_state("assets/runbooks/erp-v1.0.0.zh.yaml");
+    assert_eq!(s.lang, warroom::runbook::Lang::Zh);
+    s.lang = warroom::runbook::Lang::En;
+    let t = text(&render(&s, "war-room", 160, 48));
+    assert!(t.contains("Checklist") && t.contains("R ROLLBACK"), "{t}");
+}

@@ -1343,7 +1343,6 @@ pub(crate) fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// A checklist item flattened for display and state: its place, depth and effective gate.
 /// A language the console writes in for the team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -1351,6 +1350,7 @@ pub enum Lang {
     Zh,
 }
 
+/// A checklist item flattened for display and state: its place, depth and effective gate.
 #[derive(Debug, Clone)]
 pub struct FlatItem {
     pub phase: usize,

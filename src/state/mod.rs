@@ -603,6 +603,8 @@ pub struct State {
     /// The cluster is the built-in simulator of `warroom demo`, which ends with this
     /// process: nothing "stays as it is" when the console quits.
     pub simulated: bool,
+    /// The language the console writes in: the runbook's, unless `--lang` says.
+    pub lang: crate::runbook::Lang,
     /// Until when this console's Lease is surely its own: its last successful renewal
     /// plus the Lease's duration.
     pub lease_until: Option<DateTime<Utc>>,
@@ -711,6 +713,7 @@ pub fn closes(e: &Entry) -> bool {
 
 impl State {
     pub fn new(rb: Arc<Runbook>, operator: &str, now: DateTime<Utc>) -> Self {
+        let lang = rb.lang();
         let refresh = rb
             .prometheus
             .as_ref()
@@ -755,6 +758,7 @@ impl State {
             remote_countdown: None,
             zone: crate::format::Zone::default(),
             simulated: false,
+            lang,
             wall: None,
             follow: None,
             monitoring_lost: false,

@@ -1,6 +1,7 @@
 //! The checklist: phases with progress, items with state, who and when; the selected
 //! item's full text below, wrapped, however long and in whatever script.
 
+use crate::i18n::tr;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -18,7 +19,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let c = &s.checklist;
     let progress = c.progress();
     let (done, total) = progress.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let outer = block(format!(" Checklist {done}/{total} "), focused, theme);
+    let outer = block(
+        format!(" {} {done}/{total} ", tr(s.lang, "Checklist")),
+        focused,
+        theme,
+    );
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     if inner.height == 0 || inner.width < 4 {

@@ -1,6 +1,7 @@
 //! The comms log, drawn from the journal-backed state: every entry shows when it happened
 //! (the journal's time), not when it was drawn or replayed.
 
+use crate::i18n::tr;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -32,7 +33,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let title = if s.ui.comms_scroll > 0 {
         format!(" Comms log (scrolled back {}) ", s.ui.comms_scroll)
     } else {
-        " Comms log ".to_string()
+        format!(" {} ", tr(s.lang, "Comms log"))
     };
     let outer = block(title, focused, theme);
     let inner = outer.inner(area);

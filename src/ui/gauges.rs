@@ -1,6 +1,7 @@
 //! Gauges: one per runbook metric, value and unit, level in a word and a colour, a
 //! sparkline of recent history; stale values dimmed with their age, never shown as live.
 
+use crate::i18n::tr;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -102,7 +103,7 @@ fn bar(m: &Metric, v: Option<f64>, w: usize, level: Level, theme: &Theme) -> Lin
 const WORD_W: usize = 9;
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
-    let outer = block(" Gauges ", focused, theme);
+    let outer = block(format!(" {} ", tr(s.lang, "Gauges")), focused, theme);
     let inner = outer.inner(area);
     f.render_widget(outer, area);
     let w = inner.width as usize;

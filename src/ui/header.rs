@@ -1,6 +1,7 @@
 //! The header: release, stage, the clock against the plan, health in a word, and how
 //! fresh the data is.
 
+use crate::i18n::tr;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -187,7 +188,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     let planned = rb.release.planned_duration.secs() as i64;
     let over = elapsed > planned;
     let mut stage = vec![
-        Span::styled(" STAGE ", theme.dim),
+        Span::styled(format!(" {} ", tr(s.lang, "STAGE")), theme.dim),
         Span::styled(s.stage_name(), theme.title.add_modifier(Modifier::BOLD)),
     ];
     // Of several targets, the one failing (or else behind) is named, before the hold:
@@ -436,7 +437,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     );
     let (fresh, live) = freshness(s);
     let line2 = Line::from(vec![
-        Span::styled(" ELAPSED ", theme.dim),
+        Span::styled(format!(" {} ", tr(s.lang, "ELAPSED")), theme.dim),
         Span::styled(
             format!("{} / {}", clock(elapsed), clock(planned)),
             if over {
@@ -447,9 +448,9 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
                 theme.text
             },
         ),
-        Span::styled("  HEALTH ", theme.dim),
+        Span::styled(format!("  {} ", tr(s.lang, "HEALTH")), theme.dim),
         Span::styled(format!(" {} ", lvl.word()), theme.level_badge(lvl)),
-        Span::styled("  DATA ", theme.dim),
+        Span::styled(format!("  {} ", tr(s.lang, "DATA")), theme.dim),
         Span::styled(
             fresh,
             if live {

@@ -15,6 +15,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 
+use crate::i18n::tr;
 use crate::layout::{Fit, Layout, Pane, Solved, fit};
 use crate::state::{Mode, State};
 use theme::Theme;
@@ -136,10 +137,10 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
             } else {
                 theme.tab
             };
-            spans.push(Span::styled(format!(" {} ", p.title()), st));
+            spans.push(Span::styled(format!(" {} ", tr(s.lang, p.title())), st));
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled("Tab: next pane", theme.dim));
+        spans.push(Span::styled(tr(s.lang, "Tab: next pane"), theme.dim));
         f.render_widget(Paragraph::new(Line::from(spans)), *bar);
     }
     for (pane, rect) in &solved.panes {
@@ -156,6 +157,7 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
     match &s.ui.mode {
         Mode::Help => overlay::help(
             s.follow.as_ref().is_some_and(|f| f.replay.is_some()),
+            s.lang,
             theme,
             f,
         ),

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use super::Canvas;
 use super::theme::Theme;
 use crate::action::{Action, NORMAL, bindings};
+use crate::i18n::tr;
 use crate::state::{Confirm, Driver, Mode, State};
 use crate::text::{fit, width, wrap};
 
@@ -85,7 +86,8 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         Action::Advance | Action::Pause | Action::Emergency | Action::Toggle => 2,
         _ => 3,
     };
-    let item_w = |b: &crate::action::Binding| width(b.label) + 1 + width(b.short) + 2;
+    let short = |b: &crate::action::Binding| tr(s.lang, b.short);
+    let item_w = |b: &crate::action::Binding| width(b.label) + 1 + width(short(b)) + 2;
     let mut keep = vec![false; shown.len()];
     let mut order: Vec<usize> = (0..shown.len()).collect();
     order.sort_by_key(|i| rank(shown[*i].action));
@@ -105,7 +107,7 @@ pub fn keybar(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             Style::default().fg(Color::Black).bg(Color::Cyan)
         };
         spans.push(Span::styled(b.label.to_string(), key_style));
-        spans.push(Span::styled(format!(" {}  ", b.short), theme.text));
+        spans.push(Span::styled(format!(" {}  ", short(b)), theme.text));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -120,7 +122,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn help(replaying: bool, theme: &Theme, f: &mut Canvas) {
+pub fn help(replaying: bool, lang: crate::runbook::Lang, theme: &Theme, f: &mut Canvas) {
     // Every line counts at 80x24: the closing hint rides in the frame's title.
     let mut lines = Vec::new();
     let replay: &[crate::action::Binding] = if replaying {
@@ -138,30 +140,35 @@ pub fn help(replaying: bool, theme: &Theme, f: &mut Canvas) {
     let mut i = 0;
     while i < all.len() {
         let b = all[i];
+        let (help, next) = (tr(lang, b.help), all.get(i + 1).map(|n| tr(lang, n.help)));
         let mut spans = vec![
             Span::styled(format!("{:>8}  ", b.label), key),
-            Span::raw(b.help),
+            Span::raw(help),
         ];
-        if let Some(n) = all.get(i + 1)
-            && b.help.chars().count() <= HALF
-            && n.help.chars().count() <= HALF
+        if let (Some(n), Some(next)) = (all.get(i + 1), next)
+            && width(help) <= HALF
+            && width(next) <= HALF
         {
-            spans[1] = Span::raw(format!("{:<HALF$}", b.help));
+            // Padded by the columns it takes (a Chinese character takes two).
+            spans[1] = Span::raw(format!("{help}{}", " ".repeat(HALF - width(help))));
             spans.push(Span::styled(format!("{:>8}  ", n.label), key));
-            spans.push(Span::raw(n.help));
+            spans.push(Span::raw(next));
             i += 1;
         }
         lines.push(Line::from(spans));
         i += 1;
     }
     lines.push(Line::from(Span::styled(
-        "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
+        tr(
+            lang,
+            "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
+        ),
         theme.dim,
     )));
     let area = centered(f.area(), 72, lines.len() as u16 + 2);
     clear_under(area, f);
     f.render_widget(
-        Paragraph::new(lines).block(dialog().title(" Help · Any key closes this help ")),
+        Paragraph::new(lines).block(dialog().title(tr(lang, " Help · Any key closes this help "))),
         area,
     );
 }

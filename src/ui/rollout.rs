@@ -1,6 +1,7 @@
 //! The rollout, as the cluster reports it: each Deployment's replica counts as bars, its
 //! ReplicaSets with revision and image, and its pods.
 
+use crate::i18n::tr;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -18,7 +19,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     let replay = s.follow.as_ref().is_some_and(|f| f.replay.is_some());
     let (title, stale) = match &s.cluster.link {
         _ if replay => (" Rollout (not in a replay) ".to_string(), true),
-        Link::Live => (" Rollout ".to_string(), false),
+        Link::Live => (format!(" {} ", tr(s.lang, "Rollout")), false),
         Link::Connecting => (" Rollout (connecting…) ".to_string(), true),
         Link::Lost { since, .. } => (
             format!(" Rollout: STALE, API lost since {} ", s.zone.hms(*since)),

@@ -1,0 +1,237 @@
+//! The console's own words in the languages it speaks: one table, English to Chinese.
+//! The code writes English; `tr` gives the team's language. A test reads the sources and
+//! fails on any word given to `tr`, or any key's words, that the table lacks.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::runbook::Lang;
+
+/// (English, Chinese).
+pub const WORDS: &[(&str, &str)] = &[
+    // The keys: in the key bar (short) and in help.
+    ("pane", "切换窗格"),
+    ("focus the next pane", "切换到下一个窗格"),
+    ("back", "上一窗格"),
+    ("focus the previous pane", "切换到上一个窗格"),
+    ("up", "上移"),
+    ("move up", "上移"),
+    ("down", "下移"),
+    ("move down", "下移"),
+    ("page up", "上翻页"),
+    ("move a page up", "向上翻一页"),
+    ("page down", "下翻页"),
+    ("move a page down", "向下翻一页"),
+    ("collapse", "折叠"),
+    ("collapse the phase", "折叠该阶段"),
+    ("expand", "展开"),
+    ("expand the phase", "展开该阶段"),
+    ("tick", "勾选"),
+    (
+        "tick or untick the selected item (sign off a role)",
+        "勾选或取消所选项（角色签字）",
+    ),
+    ("tick group", "勾选整组"),
+    (
+        "tick the open items of this group or phase (asks first)",
+        "勾选本组或本阶段的未完成项（先确认）",
+    ),
+    ("skip", "跳过"),
+    ("mark the selected item skipped", "将所选项标为跳过"),
+    ("failed", "失败"),
+    ("mark the selected item failed", "将所选项标为失败"),
+    ("verify", "验证"),
+    (
+        "verify again: this item, or every check that applies now",
+        "重新验证：本项，或当前适用的所有检查",
+    ),
+    ("pod log", "Pod 日志"),
+    (
+        "the selected pod's last log lines (rollout pane)",
+        "所选 Pod 的最近日志（发布窗格）",
+    ),
+    ("note", "备注"),
+    ("write a note into the comms log", "在沟通记录中写一条备注"),
+    ("advance", "推进"),
+    (
+        "advance to the next canary stage (asks first)",
+        "推进到下一个灰度阶段（先确认）",
+    ),
+    ("ROLLBACK", "回滚"),
+    (
+        "roll back: all traffic to stable (asks first)",
+        "回滚：全部流量切回稳定版（先确认）",
+    ),
+    ("pause", "暂停"),
+    (
+        "pause or resume the rollout (asks first)",
+        "暂停或恢复发布（先确认）",
+    ),
+    ("CANCEL auto-rollback", "取消自动回滚"),
+    (
+        "cancel the automatic rollback counting down (asks why)",
+        "取消正在倒计时的自动回滚（需说明原因）",
+    ),
+    ("TAKE OVER", "接管"),
+    (
+        "drive this release when nobody does (asks first)",
+        "无人主导时接管本次发布（先确认）",
+    ),
+    ("EMERGENCY", "应急"),
+    ("the emergency plan and who to call", "应急预案与联系人"),
+    ("console log", "控制台日志"),
+    (
+        "show the console's diagnostic log, or the comms log again",
+        "显示控制台诊断日志，或切回沟通记录",
+    ),
+    ("help", "帮助"),
+    ("show or hide this help", "显示或隐藏本帮助"),
+    ("quit", "退出"),
+    (
+        "quit (asks first while a stage is in progress)",
+        "退出（阶段进行中时先确认）",
+    ),
+    ("confirm", "确认"),
+    ("do it", "执行"),
+    ("cancel", "取消"),
+    ("do nothing", "不执行"),
+    ("override unknown", "忽略未知"),
+    (
+        "advance although health is unknown (asks why)",
+        "健康状况未知时仍推进（需说明原因）",
+    ),
+    ("do it, with the reason typed", "按输入的原因执行"),
+    ("kind", "类型"),
+    ("choose the kind of rollback", "选择回滚方式"),
+    ("log it", "记录"),
+    ("add the note to the comms log", "将备注写入沟通记录"),
+    ("discard the note", "放弃该备注"),
+    ("sign off", "签字"),
+    (
+        "record the sign-off by the name typed",
+        "以输入的姓名记录签字",
+    ),
+    ("record nothing", "不记录"),
+    ("close", "关闭"),
+    ("close the log", "关闭日志"),
+    ("situation", "情形"),
+    ("the plan for another situation", "另一种情形的预案"),
+    ("close the emergency plan", "关闭应急预案"),
+    ("replay: pause or go on", "回放：暂停或继续"),
+    ("step", "单步"),
+    (
+        "replay: show the next record and pause there",
+        "回放：显示下一条记录并停在那里",
+    ),
+    ("faster", "加速"),
+    ("replay: twice as fast", "回放：两倍速度"),
+    ("slower", "减速"),
+    ("replay: half as fast", "回放：一半速度"),
+    // Help.
+    (" Help · Any key closes this help ", " 帮助 · 按任意键关闭 "),
+    (
+        "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
+        "确认框中：y 或 Enter 确认，n 或 Esc 取消，o 忽略未知健康状况（需说明原因）。",
+    ),
+    // The panes and the header.
+    ("Checklist", "检查清单"),
+    ("Gauges", "监控指标"),
+    ("Rollout", "发布状态"),
+    ("Comms log", "沟通记录"),
+    ("Tab: next pane", "Tab：下一窗格"),
+    ("STAGE", "阶段"),
+    ("ELAPSED", "已用时"),
+    ("HEALTH", "健康"),
+    ("DATA", "数据"),
+];
+
+static ZH: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| WORDS.iter().copied().collect());
+
+/// `en` in `lang`. A word the table lacks stays English (the completeness test keeps
+/// that from happening).
+pub fn tr(lang: Lang, en: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => ZH.get(en).copied().unwrap_or(en),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_is_written_once_in_both_languages() {
+        let mut seen = std::collections::HashSet::new();
+        for (en, zh) in WORDS {
+            assert!(seen.insert(*en), "`{en}` is in the table twice");
+            assert!(
+                !en.trim().is_empty() && !zh.trim().is_empty(),
+                "`{en}`: empty"
+            );
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "`{en}` has no Chinese: `{zh}`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_and_every_word_the_code_asks_for_is_in_the_table() {
+        use crate::action::*;
+        let mut missing = Vec::new();
+        for table in [
+            NORMAL, CONFIRM, REASON, NOTE, SIGNER, POD_LOG, EMERGENCY, REPLAY,
+        ] {
+            for b in table {
+                for w in [b.short, b.help] {
+                    if !ZH.contains_key(w) {
+                        missing.push(w.to_string());
+                    }
+                }
+            }
+        }
+        // Every literal the sources give to `tr(…, "…")`.
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut files = vec![std::path::PathBuf::from(src)];
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            if p.ends_with("i18n.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (i, _) in text.match_indices("tr(") {
+                // `tr` itself, not `attr(` or `from_str(`.
+                if text[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                {
+                    continue;
+                }
+                let rest = &text[i + 3..];
+                let Some(q) = rest.find('"') else { continue };
+                // The literal is the call's second argument: `tr(lang, "…")`.
+                if !rest[..q].trim_end().ends_with(',') || rest[..q].contains(')') {
+                    continue;
+                }
+                let lit = &rest[q + 1..];
+                let end = lit.find('"').unwrap();
+                if !ZH.contains_key(&lit[..end]) {
+                    missing.push(format!("{}: {}", p.display(), &lit[..end]));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in the table: {missing:#?}");
+    }
+
+    #[test]
+    fn english_stays_english() {
+        assert_eq!(tr(Lang::En, "Checklist"), "Checklist");
+        assert_eq!(tr(Lang::Zh, "Checklist"), "检查清单");
+    }
+}
