@@ -133,7 +133,44 @@ pub const WORDS: &[(&str, &str)] = &[
         "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
         "确认框中：y 或 Enter 确认，n 或 Esc 取消，o 忽略未知健康状况（需说明原因）。",
     ),
-    // The panes and the header.
+    // Confirmations.
+    ("Confirm", "确认"),
+    (
+        "CHANGED since it was first shown: this is the plan as things stand now. Read it again.",
+        "已变化：这是当前形势下的计划，请重新阅读。",
+    ),
+    (
+        "BLOCKED — this cannot be done until:",
+        "受阻——满足以下条件前无法执行：",
+    ),
+    ("Kind of rollback (↑/↓):", "回滚方式（↑/↓）："),
+    (
+        "UNKNOWN — no fresh data, so this cannot be judged:",
+        "未知——没有新数据，无法判断：",
+    ),
+    (
+        "Why advance with health unknown? ",
+        "健康状况未知，为何仍要推进？",
+    ),
+    ("Reason: ", "原因："),
+    ("override, with a reason", "说明原因后忽略"),
+    (
+        "… {} more lines (a larger terminal shows them)",
+        "…… 另有 {} 行（更大的终端可显示）",
+    ),
+    // The header.
+    ("{} of {} targets moved", "{}/{} 个目标已推进"),
+    ("held {} ✔", "已保持 {} ✔"),
+    ("held {}, not ready", "已保持 {}，未就绪"),
+    ("hold {}/{}", "保持 {}/{}"),
+    ("STALE: {} gauges, oldest {}", "过期：{} 个指标，最旧 {}"),
+    ("{} gauges failing", "{} 个指标查询失败"),
+    ("waiting for {} gauges", "等待 {} 个指标"),
+    ("LIVE", "实时"),
+    ("DISCONNECTED since {}", "自 {} 起断开"),
+    ("connecting…", "连接中……"),
+    ("owner", "负责人"),
+    // The panes.
     ("Checklist", "检查清单"),
     ("Gauges", "监控指标"),
     ("Rollout", "发布状态"),
@@ -155,6 +192,23 @@ pub fn tr(lang: Lang, en: &'static str) -> &'static str {
         Lang::En => en,
         Lang::Zh => ZH.get(en).copied().unwrap_or(en),
     }
+}
+
+/// `en` in `lang`, each `{}` filled with the next of `args`.
+pub fn trf(lang: Lang, en: &'static str, args: &[&dyn std::fmt::Display]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut parts = tr(lang, en).split("{}").peekable();
+    while let Some(p) = parts.next() {
+        out.push_str(p);
+        if parts.peek().is_some() {
+            match args.next() {
+                Some(a) => out.push_str(&a.to_string()),
+                None => out.push_str("{}"),
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,7 +258,11 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            for (i, _) in text.match_indices("tr(") {
+            let calls = text
+                .match_indices("tr(")
+                .map(|(i, _)| (i, 3))
+                .chain(text.match_indices("trf(").map(|(i, _)| (i, 4)));
+            for (i, len) in calls {
                 // `tr` itself, not `attr(` or `from_str(`.
                 if text[..i]
                     .chars()
@@ -213,7 +271,7 @@ mod tests {
                 {
                     continue;
                 }
-                let rest = &text[i + 3..];
+                let rest = &text[i + len..];
                 let Some(q) = rest.find('"') else { continue };
                 // The literal is the call's second argument: `tr(lang, "…")`.
                 if !rest[..q].trim_end().ends_with(',') || rest[..q].contains(')') {
@@ -227,6 +285,22 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "not in the table: {missing:#?}");
+    }
+
+    #[test]
+    fn templates_are_filled_in_order() {
+        assert_eq!(
+            trf(Lang::Zh, "hold {}/{}", &[&"1m29s", &"5m00s"]),
+            "保持 1m29s/5m00s"
+        );
+        assert_eq!(
+            trf(Lang::En, "hold {}/{}", &[&"1m29s", &"5m00s"]),
+            "hold 1m29s/5m00s"
+        );
+        // Every template has as many `{}` in Chinese as in English.
+        for (en, zh) in WORDS {
+            assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");
+        }
     }
 
     #[test]

@@ -536,7 +536,8 @@ fn dialogs_over_chinese_text_keep_their_border_and_their_keys() {
             }
         }
         let t = text(&b);
-        assert!(t.contains("BLOCKED"), "{w}x{h}: what blocks shows:\n{t}");
+        // In the runbook's language.
+        assert!(t.contains("受阻"), "{w}x{h}: what blocks shows:\n{t}");
         assert!(t.contains("n/Esc"), "{w}x{h}: the keys show:\n{t}");
     }
     insta::assert_snapshot!("zh_confirm_80x24", text(&render(&s, "compact", 80, 24)));

@@ -1,7 +1,7 @@
 //! The header: release, stage, the clock against the plan, health in a word, and how
 //! fresh the data is.
 
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -136,9 +136,12 @@ pub fn freshness(s: &State) -> (String, bool) {
     }
     match &s.cluster.link {
         Link::Lost { since, .. } => {
-            return (format!("DISCONNECTED since {}", s.zone.hms(*since)), false);
+            return (
+                trf(s.lang, "DISCONNECTED since {}", &[&s.zone.hms(*since)]),
+                false,
+            );
         }
-        Link::Connecting => return ("connecting…".into(), false),
+        Link::Connecting => return (tr(s.lang, "connecting…").into(), false),
         Link::Live => {}
     }
     let stale: Vec<i64> = s
@@ -161,19 +164,19 @@ pub fn freshness(s: &State) -> (String, bool) {
         .count();
     if let Some(oldest) = stale.iter().max() {
         (
-            format!(
+            trf(
+                s.lang,
                 "STALE: {} gauges, oldest {}",
-                stale.len(),
-                fmt_secs(*oldest)
+                &[&stale.len(), &fmt_secs(*oldest)],
             ),
             false,
         )
     } else if failing > 0 {
-        (format!("{failing} gauges failing"), false)
+        (trf(s.lang, "{} gauges failing", &[&failing]), false)
     } else if never > 0 && !s.metrics.is_empty() {
-        (format!("waiting for {never} gauges"), false)
+        (trf(s.lang, "waiting for {} gauges", &[&never]), false)
     } else {
-        ("LIVE".into(), true)
+        (tr(s.lang, "LIVE").into(), true)
     }
 }
 
@@ -223,14 +226,27 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         let queued = s.stages.queue.len();
         let text = if queued > 0 {
             let all = s.rb.stage_order(i).len();
-            format!("  {} of {all} targets moved", all - queued)
+            format!(
+                "  {}",
+                trf(s.lang, "{} of {} targets moved", &[&(all - queued), &all])
+            )
         } else if s.held() >= hold && sound {
-            format!("  held {} ✔", fmt_secs(hold))
+            format!("  {}", trf(s.lang, "held {} ✔", &[&fmt_secs(hold)]))
         } else if s.held() >= hold {
             // HEALTH, just below, says why.
-            format!("  held {}, not ready", fmt_secs(hold))
+            format!(
+                "  {}",
+                trf(s.lang, "held {}, not ready", &[&fmt_secs(hold)])
+            )
         } else {
-            format!("  hold {}/{}", fmt_secs(s.held()), fmt_secs(hold))
+            format!(
+                "  {}",
+                trf(
+                    s.lang,
+                    "hold {}/{}",
+                    &[&fmt_secs(s.held()), &fmt_secs(hold)]
+                )
+            )
         };
         stage.push(Span::styled(text, theme.dim));
     }
@@ -467,8 +483,9 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         // The release's overview, last: the first thing to go when the line is narrow.
         Span::styled(
             format!(
-                "  · {} · owner {}",
+                "  · {} · {} {}",
                 crate::text::clean(&rb.release.date),
+                tr(s.lang, "owner"),
                 crate::text::clean(&rb.release.owner)
             ),
             theme.dim,

@@ -161,7 +161,7 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
             theme,
             f,
         ),
-        Mode::Confirm(c) => overlay::confirm(c, theme, f),
+        Mode::Confirm(c) => overlay::confirm(c, s.lang, theme, f),
         Mode::Note(text) => overlay::note(text, theme, f),
         Mode::Emergency { group } => overlay::emergency(s, *group, theme, f),
         Mode::PodLog { pod, log } => overlay::pod_log(pod, log.as_ref(), theme, f),

@@ -173,7 +173,7 @@ pub fn help(replaying: bool, lang: crate::runbook::Lang, theme: &Theme, f: &mut 
     );
 }
 
-pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
+pub fn confirm(c: &Confirm, lang: crate::runbook::Lang, theme: &Theme, f: &mut Canvas) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(90);
     let inner_w = w.saturating_sub(2) as usize;
@@ -195,7 +195,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     let mut head = para(&c.title, theme.title.add_modifier(Modifier::BOLD), 0);
     if c.replanned {
         head.extend(para(
-            "CHANGED since it was first shown: this is the plan as things stand now. Read it again.",
+            tr(lang, "CHANGED since it was first shown: this is the plan as things stand now. Read it again."),
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Yellow)
@@ -210,7 +210,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         let mut l = vec![
             Line::default(),
             Line::from(Span::styled(
-                "BLOCKED — this cannot be done until:",
+                tr(lang, "BLOCKED — this cannot be done until:"),
                 bold(Color::Red),
             )),
         ];
@@ -223,7 +223,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         let mut l = vec![
             Line::default(),
             Line::from(Span::styled(
-                "Kind of rollback (↑/↓):",
+                tr(lang, "Kind of rollback (↑/↓):"),
                 theme.title.add_modifier(Modifier::BOLD),
             )),
         ];
@@ -246,7 +246,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         let mut l = vec![
             Line::default(),
             Line::from(Span::styled(
-                "UNKNOWN — no fresh data, so this cannot be judged:",
+                tr(lang, "UNKNOWN — no fresh data, so this cannot be judged:"),
                 bold(Color::Yellow),
             )),
         ];
@@ -272,9 +272,9 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
     if let Some(r) = &c.reason {
         tail.push(Line::default());
         let prompt = if c.overriding {
-            "Why advance with health unknown? "
+            tr(lang, "Why advance with health unknown? ")
         } else {
-            "Reason: "
+            tr(lang, "Reason: ")
         };
         // The end of a long reason: that is where the typing happens.
         let room = inner_w.saturating_sub(width(prompt) + 1);
@@ -302,9 +302,9 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
                     .bg(Color::Yellow)
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(" override, with a reason    "),
+            Span::raw(format!(" {}    ", tr(lang, "override, with a reason"))),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
-            Span::raw(" cancel"),
+            Span::raw(format!(" {}", tr(lang, "cancel"))),
         ]
     } else if c.reason.is_some() && !blocked {
         vec![
@@ -315,14 +315,14 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
                     .bg(Color::Green)
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(" confirm    "),
+            Span::raw(format!(" {}    ", tr(lang, "confirm"))),
             Span::styled(" Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
-            Span::raw(" cancel"),
+            Span::raw(format!(" {}", tr(lang, "cancel"))),
         ]
     } else if blocked {
         vec![
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
-            Span::raw(" close"),
+            Span::raw(format!(" {}", tr(lang, "close"))),
         ]
     } else {
         vec![
@@ -333,9 +333,9 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
                     .bg(Color::Green)
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(" confirm    "),
+            Span::raw(format!(" {}    ", tr(lang, "confirm"))),
             Span::styled(" n/Esc ", Style::default().fg(Color::Black).bg(Color::Cyan)),
-            Span::raw(" cancel"),
+            Span::raw(format!(" {}", tr(lang, "cancel"))),
         ]
     }));
 
@@ -353,7 +353,8 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
             let cut = sec.len() - keep;
             body.extend(sec.into_iter().take(keep));
             body.push(Line::from(Span::styled(
-                format!("… {cut} more lines (a larger terminal shows them)"),
+                tr(lang, "… {} more lines (a larger terminal shows them)")
+                    .replace("{}", &cut.to_string()),
                 theme.dim,
             )));
             budget = 0;
@@ -373,7 +374,7 @@ pub fn confirm(c: &Confirm, theme: &Theme, f: &mut Canvas) {
         Paragraph::new(lines).block(
             dialog()
                 .border_style(Style::default().fg(border))
-                .title(" Confirm "),
+                .title(format!(" {} ", tr(lang, "Confirm"))),
         ),
         area,
     );
