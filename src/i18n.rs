@@ -158,6 +158,29 @@ pub const WORDS: &[(&str, &str)] = &[
         "… {} more lines (a larger terminal shows them)",
         "…… 另有 {} 行（更大的终端可显示）",
     ),
+    // What blocks a stage, and what cannot be judged.
+    ("verification failed: {}: {}", "验证失败：{}：{}"),
+    ("{}: not verified yet", "{}：尚未验证"),
+    (
+        "{}: not verified yet: the check is under way",
+        "{}：尚未验证：检查进行中",
+    ),
+    ("not done: {}", "未完成：{}"),
+    ("… and {} more required items", "……另有 {} 个必需项"),
+    (
+        "the rollout is paused: press p to resume first",
+        "发布已暂停：请先按 p 恢复",
+    ),
+    ("{} holds for {}: {} left", "{} 需保持 {}：还剩 {}"),
+    (
+        "Deployment {} has not been seen in the cluster",
+        "集群中尚未见到 Deployment {}",
+    ),
+    (
+        "rollback trigger met: {} ({}{})",
+        "已满足回滚条件：{}（{}{}）",
+    ),
+    ("{}{} is CRITICAL at {}", "{}{} 处于严重（CRITICAL）：{}"),
     // The header.
     ("{} of {} targets moved", "{}/{} 个目标已推进"),
     ("held {} ✔", "已保持 {} ✔"),

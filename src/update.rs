@@ -7,6 +7,7 @@ use crate::canary;
 use crate::cluster::Link;
 use crate::effect::{Audit, Effect, KubeOp};
 use crate::event::{Event, Followed};
+use crate::i18n::{tr, trf};
 use crate::journal::{Entry, Level as LogLevel, Mark};
 use crate::layout::Pane;
 use crate::runbook::{ItemKind, NotifyEvent, TriggerAction, TriggerKind};
@@ -2205,9 +2206,11 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             Some((o, at)) => {
                 let age = (s.now - *at).num_seconds();
                 match o.verdict {
-                    V::Fail => {
-                        blockers.push(format!("verification failed: {text}: {}", o.evidence))
-                    }
+                    V::Fail => blockers.push(trf(
+                        s.lang,
+                        "verification failed: {}: {}",
+                        &[text, &o.evidence],
+                    )),
                     V::Pass if age <= FRESH_SECS => {}
                     V::Pass => vunknown.push(format!(
                         "{text}: last verified at {} ({}), not since{}",
@@ -2236,24 +2239,26 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                     },
                 }
             }
-            None => vunknown.push(format!(
-                "{text}: not verified yet{}",
-                if c.asked.is_some() {
-                    ": the check is under way"
-                } else {
-                    ""
-                }
+            None if c.asked.is_some() => vunknown.push(trf(
+                s.lang,
+                "{}: not verified yet: the check is under way",
+                &[text],
             )),
+            None => vunknown.push(trf(s.lang, "{}: not verified yet", &[text])),
         }
     }
     for i in open.iter().take(6) {
-        blockers.push(format!("not done: {}", s.checklist.items[*i].text));
+        blockers.push(trf(s.lang, "not done: {}", &[&s.checklist.items[*i].text]));
     }
     if open.len() > 6 {
-        blockers.push(format!("… and {} more required items", open.len() - 6));
+        blockers.push(trf(
+            s.lang,
+            "… and {} more required items",
+            &[&(open.len() - 6)],
+        ));
     }
     if s.stages.paused {
-        blockers.push("the rollout is paused: press p to resume first".into());
+        blockers.push(tr(s.lang, "the rollout is paused: press p to resume first").into());
     }
     if let Some(why) = &s.stages.stopped {
         blockers.push(format!(
@@ -2275,18 +2280,23 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         let hold = rb.stages[i].hold.secs() as i64;
         let left = hold - s.held();
         if left > 0 {
-            blockers.push(format!(
+            blockers.push(trf(
+                s.lang,
                 "{} holds for {}: {} left",
-                rb.stages[i].title,
-                rb.stages[i].hold,
-                crate::format::fmt_secs(left)
+                &[
+                    &rb.stages[i].title,
+                    &rb.stages[i].hold,
+                    &crate::format::fmt_secs(left),
+                ],
             ));
         }
     }
     for name in rb.targets.iter().flat_map(|k| [&k.canary, &k.stable]) {
         if s.cluster.deployment(name).is_none() {
-            blockers.push(format!(
-                "Deployment {name} has not been seen in the cluster"
+            blockers.push(trf(
+                s.lang,
+                "Deployment {} has not been seen in the cluster",
+                &[name],
             ));
         }
     }
@@ -2296,9 +2306,10 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                 .data_lost
                 .map(|at| format!(", data lost since {}", s.zone.hms(at)))
                 .unwrap_or_default();
-            blockers.push(format!(
-                "rollback trigger met: {} ({}{lost})",
-                def.text, m.evidence
+            blockers.push(trf(
+                s.lang,
+                "rollback trigger met: {} ({}{})",
+                &[&def.text, &m.evidence, &lost],
             ));
         }
     }
@@ -2307,14 +2318,17 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
     let mut failing: Vec<(String, Vec<String>, Option<chrono::DateTime<chrono::Utc>>)> = Vec::new();
     for (m, def) in s.metrics.iter().zip(&rb.metrics) {
         match m.level_skipping(def, s.now, s.stale_after, s.not_serving(def)) {
-            Level::Critical => blockers.push(format!(
+            Level::Critical => blockers.push(trf(
+                s.lang,
                 "{}{} is CRITICAL at {}",
-                def.target
-                    .as_ref()
-                    .map(|t| format!("{t}: "))
-                    .unwrap_or_default(),
-                def.title,
-                crate::format::format_value(def, m.last_value.map(|v| v.0))
+                &[
+                    &def.target
+                        .as_ref()
+                        .map(|t| format!("{t}: "))
+                        .unwrap_or_default(),
+                    &def.title,
+                    &crate::format::format_value(def, m.last_value.map(|v| v.0)),
+                ],
             )),
             Level::Unknown => match &m.reading {
                 Some(Reading::Error(e)) => {
