@@ -158,6 +158,20 @@ pub const WORDS: &[(&str, &str)] = &[
         "… {} more lines (a larger terminal shows them)",
         "…… 另有 {} 行（更大的终端可显示）",
     ),
+    // What a stage does.
+    (
+        "already at the last stage: nothing to advance to",
+        "已是最后一个阶段：无可推进",
+    ),
+    (
+        "{} stays on its stable version: rolled back alone at {}",
+        "{} 保持稳定版：已于 {} 单独回滚",
+    ),
+    ("Stage: {} (hold {})", "阶段：{}（保持 {}）"),
+    (
+        "The release was rolled back at {}: this starts the canary again.",
+        "本次发布已于 {} 回滚：此操作将重新开始灰度。",
+    ),
     // What blocks a stage, and what cannot be judged.
     ("verification failed: {}: {}", "验证失败：{}：{}"),
     ("{}: not verified yet", "{}：尚未验证"),

@@ -2427,7 +2427,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
     let rb = &s.rb;
     let next = s.stages.current.map(|i| i + 1).unwrap_or(0);
     let Some(stage) = rb.stages.get(next) else {
-        return Err("already at the last stage: nothing to advance to".into());
+        return Err(tr(s.lang, "already at the last stage: nothing to advance to").into());
     };
     let who = &s.operator;
     let (mut blockers, unknown) = gates(s, next);
@@ -2445,20 +2445,24 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         &cause,
     );
     for &(t, at) in &s.stages.out {
-        plan.push(format!(
+        plan.push(trf(
+            s.lang,
             "{} stays on its stable version: rolled back alone at {}",
-            rb.targets[t].name(),
-            s.zone.hms(at)
+            &[&rb.targets[t].name(), &s.zone.hms(at)],
         ));
     }
     blockers.extend(in_the_way);
-    plan.insert(0, format!("Stage: {} (hold {})", stage.title, stage.hold));
+    plan.insert(
+        0,
+        trf(s.lang, "Stage: {} (hold {})", &[&stage.title, &stage.hold]),
+    );
     if let Some(at) = s.stages.rolled_back {
         plan.insert(
             1,
-            format!(
+            trf(
+                s.lang,
                 "The release was rolled back at {}: this starts the canary again.",
-                s.zone.hms(at)
+                &[&s.zone.hms(at)],
             ),
         );
     }
