@@ -195,6 +195,23 @@ pub const WORDS: &[(&str, &str)] = &[
         "已满足回滚条件：{}（{}{}）",
     ),
     ("{}{} is CRITICAL at {}", "{}{} 处于严重（CRITICAL）：{}"),
+    // The stage, as the header names it.
+    ("→ {} (waiting for the API)", "→ {}（等待 API）"),
+    ("rolling back (waiting for the API)", "回滚中（等待 API）"),
+    ("pausing (waiting for the API)", "暂停中（等待 API）"),
+    (
+        "{} · retiring the canary (waiting for the API)",
+        "{} · 正在下线金丝雀（等待 API）",
+    ),
+    ("resuming (waiting for the API)", "恢复中（等待 API）"),
+    ("ROLLED BACK", "已回滚"),
+    ("preparation", "准备阶段"),
+    ("{} complete", "{} 已完成"),
+    ("{} held · post-deployment checks", "{} 已保持 · 部署后检查"),
+    ("{} PAUSED", "{} 已暂停"),
+    // The checklist.
+    ("gates {}", "把关 {}"),
+    ("collapse/expand", "折叠/展开"),
     // The header.
     ("{} of {} targets moved", "{}/{} 个目标已推进"),
     ("held {} ✔", "已保持 {} ✔"),

@@ -1358,37 +1358,44 @@ impl State {
     }
 
     pub fn stage_name(&self) -> String {
+        use crate::i18n::{tr, trf};
+        let lang = self.lang;
         if let Some(p) = &self.stages.pending {
             return match &p.entry {
                 Entry::Advance { to, .. } => {
-                    format!("→ {} (waiting for the API)", self.stage_title(to))
+                    trf(lang, "→ {} (waiting for the API)", &[&self.stage_title(to)])
                 }
-                Entry::Rollback { .. } => "rolling back (waiting for the API)".into(),
-                Entry::Pause { paused: true, .. } => "pausing (waiting for the API)".into(),
-                Entry::Step { .. } => format!(
+                Entry::Rollback { .. } => tr(lang, "rolling back (waiting for the API)").into(),
+                Entry::Pause { paused: true, .. } => {
+                    tr(lang, "pausing (waiting for the API)").into()
+                }
+                Entry::Step { .. } => trf(
+                    lang,
                     "{} · retiring the canary (waiting for the API)",
-                    self.stages
+                    &[&self
+                        .stages
                         .current
                         .map(|i| self.rb.stages[i].title.clone())
-                        .unwrap_or_default()
+                        .unwrap_or_default()],
                 ),
-                _ => "resuming (waiting for the API)".into(),
+                _ => tr(lang, "resuming (waiting for the API)").into(),
             };
         }
         if self.stages.rolled_back.is_some() {
-            return "ROLLED BACK".into();
+            return tr(lang, "ROLLED BACK").into();
         }
         match self.stages.current {
-            None => "preparation".into(),
+            None => tr(lang, "preparation").into(),
             Some(i) => {
                 let st = &self.rb.stages[i];
-                let paused = if self.stages.paused { " PAUSED" } else { "" };
                 if i + 1 == self.rb.stages.len() && self.stages.complete.is_some() {
-                    format!("{} complete", st.title)
+                    trf(lang, "{} complete", &[&st.title])
                 } else if i + 1 == self.rb.stages.len() && self.held() >= st.hold.secs() as i64 {
-                    format!("{} held · post-deployment checks", st.title)
+                    trf(lang, "{} held · post-deployment checks", &[&st.title])
+                } else if self.stages.paused {
+                    trf(lang, "{} PAUSED", &[&st.title])
                 } else {
-                    format!("{}{paused}", st.title)
+                    st.title.clone()
                 }
             }
         }

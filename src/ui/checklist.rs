@@ -1,7 +1,7 @@
 //! The checklist: phases with progress, items with state, who and when; the selected
 //! item's full text below, wrapped, however long and in whatever script.
 
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -291,10 +291,10 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
             let gate = ph
                 .gates
                 .as_deref()
-                .map(|g| format!(" · gates {g}"))
+                .map(|g| format!(" · {}", trf(s.lang, "gates {}", &[&g])))
                 .unwrap_or_default();
             lines.push(Line::from(Span::styled(
-                format!("←/→ collapse/expand{gate}"),
+                format!("←/→ {}{gate}", tr(s.lang, "collapse/expand")),
                 theme.dim,
             )));
         }

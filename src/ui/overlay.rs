@@ -158,13 +158,16 @@ pub fn help(replaying: bool, lang: crate::runbook::Lang, theme: &Theme, f: &mut 
         lines.push(Line::from(spans));
         i += 1;
     }
-    lines.push(Line::from(Span::styled(
+    // Wrapped: in Chinese it is wider than the dialog.
+    for l in wrap(
         tr(
             lang,
             "In a confirmation: y or Enter confirms, n or Esc cancels, o overrides unknown health (asks why).",
         ),
-        theme.dim,
-    )));
+        70,
+    ) {
+        lines.push(Line::from(Span::styled(l, theme.dim)));
+    }
     let area = centered(f.area(), 72, lines.len() as u16 + 2);
     clear_under(area, f);
     f.render_widget(
