@@ -11,13 +11,20 @@ use warroom::journal::Entry;
 /// The demo runbook with a short trigger and countdown, so the test takes seconds.
 fn runbook() -> String {
     let text = warroom::builtin::DEMO_RUNBOOK
-        .replace("prometheus: {refresh: 2s}", "prometheus: {refresh: 1s}")
+        // A query may take longer than the refresh on a loaded machine: the timeout is not
+        // what this test is about.
+        .replace(
+            "prometheus: {refresh: 2s}",
+            "prometheus: {refresh: 1s, timeout: 10s}",
+        )
         .replace(
             "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 1m}",
             "{metric: canary-error-rate, series: {track: canary}, above: 5, for: 5s}",
         );
     let text = text.replacen("countdown: 30s", "countdown: 3s", 1);
-    assert!(text.contains("for: 5s") && text.contains("countdown: 3s"));
+    assert!(
+        text.contains("for: 5s") && text.contains("countdown: 3s") && text.contains("timeout: 10s")
+    );
     text
 }
 

@@ -87,10 +87,7 @@ async fn a_follower_on_the_same_host_shows_the_drivers_release_and_takes_over_wh
     )));
     // On a loaded machine the Lease's renewal may lag and the console then refuses to
     // act, as it should: advance once it holds the Lease again, as a lead would.
-    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
-        a.state.refusal().is_none()
-    })
-    .await;
+    common::until_free_to_advance(&mut driver, &mut drx).await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {
@@ -243,10 +240,7 @@ async fn a_read_only_console_on_another_host_shows_the_drivers_release_from_the_
         KeyCode::Enter,
         KeyModifiers::NONE,
     )));
-    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
-        a.state.refusal().is_none()
-    })
-    .await;
+    common::until_free_to_advance(&mut driver, &mut drx).await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {
@@ -436,10 +430,7 @@ async fn a_console_that_finds_another_driver_follows_it_and_takes_over_with_its_
         lease,
     } = lin_drives().await;
     tick_gates(&mut driver, "canary-10");
-    until(&mut driver, &mut drx, "the Lease held and fresh", |a| {
-        a.state.refusal().is_none()
-    })
-    .await;
+    common::until_free_to_advance(&mut driver, &mut drx).await;
     key(&mut driver, 'a');
     confirm(&mut driver);
     until(&mut driver, &mut drx, "the advance's answer", |a| {

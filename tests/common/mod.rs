@@ -12,6 +12,23 @@ use warroom::layout;
 use warroom::runbook::parse_runbook;
 
 /// Handle events until `done` holds. The limit only stops a broken run from hanging.
+/// Until an advance would go through as the lead presses it: the Lease held and fresh,
+/// nothing blocking, nothing unknown (on a loaded machine a gauge's answer may lag
+/// behind its refresh; a lead would wait for it too).
+pub async fn until_free_to_advance(app: &mut App, rx: &mut UnboundedReceiver<Event>) {
+    until(
+        app,
+        rx,
+        "the Lease held and every gate open and known",
+        |a| {
+            a.state.refusal().is_none()
+                && warroom::update::plan_advance(&a.state)
+                    .is_ok_and(|c| c.blockers.is_empty() && c.unknown.is_empty())
+        },
+    )
+    .await;
+}
+
 pub async fn until(
     app: &mut App,
     rx: &mut UnboundedReceiver<Event>,
