@@ -2946,10 +2946,32 @@ const AUTO_RETRY_SECS: i64 = 10;
 /// only the driver acts.
 fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     let Some((i, deadline)) = countdown_running(s) else {
+        s.auto_held = None;
         return;
     };
     s.ui.dirty = true;
-    if s.now < deadline || s.refusal().is_some() || s.stages.pending.is_some() {
+    if s.now < deadline {
+        return;
+    }
+    // Ran out, but this console cannot act now: say so (never a silent wait), and act as
+    // soon as it can.
+    let held = s.refusal().or_else(|| {
+        s.stages.pending.as_ref().map(|p| {
+            format!(
+                "the last action (#{}) has no answer from the API yet",
+                p.seq
+            )
+        })
+    });
+    if let Some(why) = held {
+        if s.auto_held.as_deref() != Some(why.as_str()) {
+            let text = format!(
+                "The countdown of {} ran out, but this console cannot roll back now: {why}. It rolls back as soon as it can; R rolls back by hand.",
+                s.rb.rollback_triggers[i].id
+            );
+            say(s, LogLevel::Warn, text, fx);
+            s.auto_held = Some(why);
+        }
         return;
     }
     if s.last_auto
@@ -2966,12 +2988,25 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         Some(name) => plan_rollback_of(s, name),
         None => plan_rollback(s),
     };
+    let why = match &planned {
+        Err(e) => Some(e.clone()),
+        Ok(c) if !c.blockers.is_empty() => Some(c.blockers.join("; ")),
+        Ok(_) => None,
+    };
+    if let Some(why) = why {
+        if s.auto_held.as_deref() != Some(why.as_str()) {
+            let text = format!(
+                "The countdown of {} ran out, but the rollback cannot be sent: {why}.",
+                s.rb.rollback_triggers[i].id
+            );
+            say(s, LogLevel::Warn, text, fx);
+            s.auto_held = Some(why);
+        }
+        return;
+    }
     let Ok(c) = planned else {
         return;
     };
-    if !c.blockers.is_empty() {
-        return;
-    }
     let t = &s.rb.rollback_triggers[i];
     let evidence = s.triggers[i]
         .met
@@ -2987,6 +3022,7 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         return;
     };
     s.last_auto = Some(s.now);
+    s.auto_held = None;
     let kind = t.id.clone();
     rollback(s, CONSOLE, (kind, alone), reason, c.title, op, fx);
 }

@@ -3137,3 +3137,49 @@ fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
         "{screen}"
     );
 }
+
+/// A countdown that runs out while this console's Lease has lapsed (a renewal that got
+/// no answer) is not a silent wait: the log says why nothing was sent, once, and the
+/// rollback goes out as soon as the Lease is renewed.
+#[test]
+fn a_countdown_run_out_without_the_lease_says_so_and_rolls_back_once_it_is_held() {
+    let mut s = state();
+    ten_percent_for_two_minutes(&mut s);
+    let start = s.now;
+    canary_erring_since(&mut s, start - Duration::seconds(80));
+    let (_, deadline) = warroom::update::countdown_running(&s).unwrap();
+    // The Lease was last renewed long ago: it ran out before the deadline.
+    update(
+        &mut s,
+        Event::LeaseHeld {
+            until: deadline - Duration::seconds(20),
+        },
+    );
+    let fx = update(&mut s, Event::Tick(deadline));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Kube { .. })));
+    let text = said(&fx);
+    assert!(
+        text.iter().any(|t| t.starts_with("The countdown of auto-canary ran out, but this console cannot roll back now: this console's Lease ran out")
+            && t.ends_with("It rolls back as soon as it can; R rolls back by hand.")),
+        "{text:?}"
+    );
+    // Said once, not every second.
+    let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(1)));
+    assert!(
+        said(&fx).iter().all(|t| !t.starts_with("The countdown")),
+        "{:?}",
+        said(&fx)
+    );
+    // Renewed: the rollback goes out at once.
+    update(
+        &mut s,
+        Event::LeaseHeld {
+            until: deadline + Duration::seconds(40),
+        },
+    );
+    let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(2)));
+    assert!(
+        matches!(kube_ref(&fx), Some(Effect::Kube { .. })),
+        "the rollback is sent once the Lease is held: {fx:?}"
+    );
+}

@@ -21,6 +21,14 @@ use crate::state::Driver;
 pub const DURATION_SECS: i32 = 30;
 /// How often the holder renews it: three chances before it runs out.
 pub const RENEW: Duration = Duration::from_secs(10);
+
+/// The longest a renewal of the Lease may take: a third of its life, so one that hangs
+/// is tried again while the Lease is still ours.
+const RENEW_WITHIN: Duration = Duration::from_secs(10);
+
+/// The longest a first claim (and the marking of the release's objects after it) may
+/// take: there is no Lease of ours to lose yet, only a request that may never answer.
+const CLAIM_WITHIN: Duration = Duration::from_secs(30);
 /// How often a console that does not drive reads the Lease: who drives, and the driver's
 /// automatic-rollback countdown, within this long.
 pub const FOLLOW: Duration = Duration::from_secs(2);
@@ -285,17 +293,34 @@ async fn drive(
     let mut backoff = Duration::from_secs(1);
     let mut held_until: Option<DateTime<Utc>> = None;
     let mut publishing = true;
+    let mut renewed;
     loop {
         let now = Utc::now();
+        renewed = false;
         let note = countdown.borrow().clone();
-        match claim(api, name, me, now, note.as_deref()).await {
+        // A renewal that gets no answer must not hold the loop: past its deadline it is
+        // a failure like any other, and the next one goes out.
+        let within = if held_until.is_some() {
+            RENEW_WITHIN
+        } else {
+            CLAIM_WITHIN
+        };
+        let claimed = tokio::time::timeout(within, claim(api, name, me, now, note.as_deref()))
+            .await
+            .unwrap_or_else(|_| Err(no_answer(within)));
+        match claimed {
             Ok(Claim::Ours { fence }) => {
                 // A new driver marks the release's objects before it may act, so that
                 // a write still in transit from an earlier driver is refused from now on.
                 let marked = if held_until.is_some() {
                     Ok(())
                 } else {
-                    self::mark(mark.client, mark.ns, mark.marked, &fence).await
+                    tokio::time::timeout(
+                        CLAIM_WITHIN,
+                        self::mark(mark.client, mark.ns, mark.marked, &fence),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err(no_answer(CLAIM_WITHIN)))
                 };
                 match marked {
                     Ok(()) => {
@@ -311,6 +336,7 @@ async fn drive(
                         held_until = Some(until);
                         let _ = tx.send(Event::LeaseHeld { until });
                         backoff = Duration::from_secs(1);
+                        renewed = true;
                     }
                     Err(Failure {
                         text,
@@ -362,7 +388,13 @@ async fn drive(
                 backoff = (backoff * 2).min(RENEW);
             }
         }
-        let wait = if held_until.is_some() { RENEW } else { backoff };
+        // A renewal that failed is tried again on the backoff (1 s, 2 s, …), not after a
+        // whole renewal period: the Lease is still ours for a while.
+        let wait = if held_until.is_some() && renewed {
+            RENEW
+        } else {
+            backoff
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             // A countdown started or ended: every console should know now, not at the
@@ -390,6 +422,17 @@ async fn drive(
 pub struct Failure {
     pub text: String,
     pub lasting: bool,
+}
+
+/// A request that got no answer in time: a passing failure, tried again.
+fn no_answer(within: Duration) -> Failure {
+    Failure {
+        text: format!(
+            "the API server did not answer within {} s",
+            within.as_secs()
+        ),
+        lasting: false,
+    }
 }
 
 fn failure(e: kube::Error) -> Failure {

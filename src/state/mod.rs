@@ -611,6 +611,9 @@ pub struct State {
     /// When this console last sent an automatic rollback (a failed one is retried, not
     /// hammered).
     pub last_auto: Option<DateTime<Utc>>,
+    /// Why a countdown that ran out has not become a rollback, as last said in the log
+    /// (said again only when the reason changes).
+    pub auto_held: Option<String>,
     /// This console follows the driving console's journal: its checklist, stage, notes
     /// and log are the driver's, and it decides nothing itself.
     pub follow: Option<Follow>,
@@ -753,6 +756,7 @@ impl State {
             stale_after: 3 * refresh,
             startup_notes: Vec::new(),
             last_auto: None,
+            auto_held: None,
             lease_until: None,
             unreconciled: None,
             remote_countdown: None,

@@ -40,7 +40,13 @@ pub async fn until(
         match tokio::time::timeout_at(limit, rx.recv()).await {
             Ok(Some(ev)) => app.handle(ev),
             Ok(None) => panic!("event channel closed while waiting for {what}"),
-            Err(_) => panic!("gave up waiting for {what}; log:\n{}", log(app)),
+            Err(_) => panic!(
+                "gave up waiting for {what}; the console refuses to act: {:?}; countdown: {:?}; now {}; log:\n{}",
+                app.state.refusal(),
+                warroom::update::countdown_running(&app.state),
+                app.state.now,
+                log(app)
+            ),
         }
     }
 }
