@@ -2950,7 +2950,13 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         return;
     };
     s.ui.dirty = true;
-    if s.now < deadline {
+    // A rollback on its way (this one, most likely) is waited for in silence.
+    if s.now < deadline
+        || s.stages
+            .pending
+            .as_ref()
+            .is_some_and(|p| matches!(p.entry, Entry::Rollback { .. }))
+    {
         return;
     }
     // Ran out, but this console cannot act now: say so (never a silent wait), and act as

@@ -3182,4 +3182,7 @@ fn a_countdown_run_out_without_the_lease_says_so_and_rolls_back_once_it_is_held(
         matches!(kube_ref(&fx), Some(Effect::Kube { .. })),
         "the rollback is sent once the Lease is held: {fx:?}"
     );
+    // While its answer is on its way, nothing more is said.
+    let fx = update(&mut s, Event::Tick(deadline + Duration::seconds(3)));
+    assert!(said(&fx).is_empty(), "{:?}", said(&fx));
 }
