@@ -21,14 +21,6 @@ use crate::state::Driver;
 pub const DURATION_SECS: i32 = 30;
 /// How often the holder renews it: three chances before it runs out.
 pub const RENEW: Duration = Duration::from_secs(10);
-
-/// The longest a renewal of the Lease may take: a third of its life, so one that hangs
-/// is tried again while the Lease is still ours.
-const RENEW_WITHIN: Duration = Duration::from_secs(10);
-
-/// The longest a first claim (and the marking of the release's objects after it) may
-/// take: there is no Lease of ours to lose yet, only a request that may never answer.
-const CLAIM_WITHIN: Duration = Duration::from_secs(30);
 /// How often a console that does not drive reads the Lease: who drives, and the driver's
 /// automatic-rollback countdown, within this long.
 pub const FOLLOW: Duration = Duration::from_secs(2);
@@ -298,29 +290,14 @@ async fn drive(
         let now = Utc::now();
         renewed = false;
         let note = countdown.borrow().clone();
-        // A renewal that gets no answer must not hold the loop: past its deadline it is
-        // a failure like any other, and the next one goes out.
-        let within = if held_until.is_some() {
-            RENEW_WITHIN
-        } else {
-            CLAIM_WITHIN
-        };
-        let claimed = tokio::time::timeout(within, claim(api, name, me, now, note.as_deref()))
-            .await
-            .unwrap_or_else(|_| Err(no_answer(within)));
-        match claimed {
+        match claim(api, name, me, now, note.as_deref()).await {
             Ok(Claim::Ours { fence }) => {
                 // A new driver marks the release's objects before it may act, so that
                 // a write still in transit from an earlier driver is refused from now on.
                 let marked = if held_until.is_some() {
                     Ok(())
                 } else {
-                    tokio::time::timeout(
-                        CLAIM_WITHIN,
-                        self::mark(mark.client, mark.ns, mark.marked, &fence),
-                    )
-                    .await
-                    .unwrap_or_else(|_| Err(no_answer(CLAIM_WITHIN)))
+                    self::mark(mark.client, mark.ns, mark.marked, &fence).await
                 };
                 match marked {
                     Ok(()) => {
@@ -422,17 +399,6 @@ async fn drive(
 pub struct Failure {
     pub text: String,
     pub lasting: bool,
-}
-
-/// A request that got no answer in time: a passing failure, tried again.
-fn no_answer(within: Duration) -> Failure {
-    Failure {
-        text: format!(
-            "the API server did not answer within {} s",
-            within.as_secs()
-        ),
-        lasting: false,
-    }
 }
 
 fn failure(e: kube::Error) -> Failure {

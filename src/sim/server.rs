@@ -121,21 +121,6 @@ pub struct SimHandle {
     namespace: String,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    /// The simulator's own threads: its controllers, metrics and API servers never take
-    /// time from the console's tasks (`warroom demo`, the tests), nor theirs from it.
-    _runtime: SimRuntime,
-}
-
-/// A runtime that ends with its owner, from any context (an async one included), without
-/// waiting for its tasks.
-struct SimRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for SimRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 /// How to start the simulator.
@@ -184,23 +169,10 @@ pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<
         cluster_rules: cluster_rbac.unwrap_or_default(),
         namespace: scenario.namespace.clone(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("warroom-sim")
-        .enable_all()
-        .build()?;
-    // Bound here, registered with the simulator's runtime.
-    let std_listener = |port: u16| -> std::io::Result<std::net::TcpListener> {
-        let l = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        l.set_nonblocking(true)?;
-        Ok(l)
-    };
-    let (kube_listener, prom_listener) = (std_listener(kube_port)?, std_listener(prom_port)?);
+    let kube_listener = TcpListener::bind(("127.0.0.1", kube_port)).await?;
+    let prom_listener = TcpListener::bind(("127.0.0.1", prom_port)).await?;
     let kube_addr = kube_listener.local_addr()?;
     let prom_addr = prom_listener.local_addr()?;
-    let _inside = runtime.enter();
-    let kube_listener = TcpListener::from_std(kube_listener)?;
-    let prom_listener = TcpListener::from_std(prom_listener)?;
     let tick = Duration::from_millis(scenario.timing.tick_ms.max(1));
     let namespace = scenario.namespace.clone();
     let metrics = Arc::new(Mutex::new(MetricsSim::new(&scenario)));
@@ -228,12 +200,11 @@ pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<
         async move { prom_api::handle(req, metrics).await }
     });
     let tasks = vec![
-        runtime.spawn(kube),
-        runtime.spawn(prom),
-        runtime.spawn(run_controllers(sim.clone(), tick, shutdown.clone())),
-        runtime.spawn(run_metrics(sim.clone(), metrics, shutdown)),
+        tokio::spawn(kube),
+        tokio::spawn(prom),
+        tokio::spawn(run_controllers(sim.clone(), tick, shutdown.clone())),
+        tokio::spawn(run_metrics(sim.clone(), metrics, shutdown)),
     ];
-    drop(_inside);
     Ok(SimHandle {
         kube_url: format!("http://{kube_addr}"),
         prom_url: format!("http://{prom_addr}"),
@@ -241,7 +212,6 @@ pub async fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<
         namespace,
         shutdown: shutdown_tx,
         tasks,
-        _runtime: SimRuntime(Some(runtime)),
     })
 }
 
