@@ -2970,14 +2970,11 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         })
     });
     if let Some(why) = held {
-        if s.auto_held.as_deref() != Some(why.as_str()) {
-            let text = format!(
-                "The countdown of {} ran out, but this console cannot roll back now: {why}. It rolls back as soon as it can; R rolls back by hand.",
-                s.rb.rollback_triggers[i].id
-            );
-            say(s, LogLevel::Warn, text, fx);
-            s.auto_held = Some(why);
-        }
+        let text = format!(
+            "The countdown of {} ran out, but this console cannot roll back now: {why}. It rolls back as soon as it can; R rolls back by hand.",
+            s.rb.rollback_triggers[i].id
+        );
+        held_back(s, why, text, fx);
         return;
     }
     if s.last_auto
@@ -3000,14 +2997,11 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         Ok(_) => None,
     };
     if let Some(why) = why {
-        if s.auto_held.as_deref() != Some(why.as_str()) {
-            let text = format!(
-                "The countdown of {} ran out, but the rollback cannot be sent: {why}.",
-                s.rb.rollback_triggers[i].id
-            );
-            say(s, LogLevel::Warn, text, fx);
-            s.auto_held = Some(why);
-        }
+        let text = format!(
+            "The countdown of {} ran out, but the rollback cannot be sent: {why}.",
+            s.rb.rollback_triggers[i].id
+        );
+        held_back(s, why, text, fx);
         return;
     }
     let Ok(c) = planned else {
@@ -3031,6 +3025,14 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     s.auto_held = None;
     let kind = t.id.clone();
     rollback(s, CONSOLE, (kind, alone), reason, c.title, op, fx);
+}
+
+/// Why a countdown that ran out is not a rollback yet: said once per reason.
+fn held_back(s: &mut State, why: String, text: String, fx: &mut Vec<Effect>) {
+    if s.auto_held.as_deref() != Some(why.as_str()) {
+        say(s, LogLevel::Warn, text, fx);
+        s.auto_held = Some(why);
+    }
 }
 
 /// Log a gauge's level when it changes in a way the room should hear about: a threshold
