@@ -226,7 +226,6 @@ impl Cluster {
 
     /// One reconcile pass of every controller.
     pub fn tick(&mut self, now: f64) {
-        self.scheduler(now);
         self.kubelet(now);
         self.collect_garbage(now);
         // ReplicaSet status first, so the deployment controller decides on fresh counts;
@@ -241,6 +240,8 @@ impl Cluster {
             self.sync_deployment(&ns, &name, now);
         }
         self.sync_replicasets(now);
+        // The pods asked for this tick get their nodes in it; the kubelet starts them next.
+        self.scheduler(now);
     }
 
     /// Deletes a pod the way the API does: gracefully (it shows Terminating until the
@@ -531,10 +532,6 @@ impl Cluster {
                 }
             }
         }
-        let placed = self.schedule(&spec);
-        if let Ok(node) = &placed {
-            spec["nodeName"] = json!(node);
-        }
         let qos = qos_class(&spec);
         let mut meta = json!({
             "name": format!("{rs_name}-{}", self.store.rng.alphanumeric(5)),
@@ -554,22 +551,10 @@ impl Cluster {
             "status": {
                 "phase": "Pending",
                 "qosClass": qos,
-                "conditions": [scheduled_condition(placed.as_ref().err(), now)],
             },
         });
         match self.store.create(Resource::Pod, pod, now) {
             Ok(p) => {
-                if let Err(why) = placed {
-                    record_event(
-                        &mut self.store,
-                        now,
-                        &p,
-                        "Warning",
-                        "FailedScheduling",
-                        why,
-                        "default-scheduler",
-                    );
-                }
                 let uid = p
                     .pointer("/metadata/uid")
                     .and_then(Value::as_str)
@@ -588,71 +573,40 @@ impl Cluster {
         }
     }
 
-    /// The scheduler's choice for a pod of this spec: the node with the most CPU left
-    /// among those with room for its requests (pods being deleted still hold theirs), or
-    /// why none has room, in the scheduler's words.
-    fn schedule(&self, spec: &Value) -> Result<String, String> {
-        let nodes = &self.scenario.nodes;
-        let count = nodes.count as usize;
-        let cpu = crate::runbook::verify::cores(&nodes.cpu).unwrap_or(0.0);
-        let memory = crate::runbook::verify::bytes(&nodes.memory).unwrap_or(0.0);
-        let mut used = vec![(0.0, 0.0); count];
-        for p in self.store.list(Resource::Pod, None) {
-            if let Some(i) = node_index(p).filter(|&i| i < count) {
-                let (c, m) = requests(p.get("spec").unwrap_or(&Value::Null));
-                used[i].0 += c;
-                used[i].1 += m;
-            }
-        }
-        let (want_cpu, want_memory) = requests(spec);
-        // A little slack for the sums of fractions.
-        let fits = |have: f64, used: f64, want: f64| used + want <= have + 1e-9;
-        let best = (0..count)
-            .filter(|&i| fits(cpu, used[i].0, want_cpu) && fits(memory, used[i].1, want_memory))
-            .max_by(|&a, &b| {
-                (cpu - used[a].0)
-                    .partial_cmp(&(cpu - used[b].0))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(b.cmp(&a))
-            });
-        if let Some(i) = best {
-            return Ok(format!("sim-node-{}", i + 1));
-        }
-        let short_cpu = used.iter().filter(|u| !fits(cpu, u.0, want_cpu)).count();
-        let short_memory = used
-            .iter()
-            .filter(|u| !fits(memory, u.1, want_memory))
-            .count();
-        let mut reasons = Vec::new();
-        if short_cpu > 0 {
-            reasons.push(format!("{short_cpu} Insufficient cpu"));
-        }
-        if short_memory > 0 {
-            reasons.push(format!("{short_memory} Insufficient memory"));
-        }
-        Err(format!(
-            "0/{count} nodes are available: {}. preemption: 0/{count} nodes are available: {count} No preemption victims found for incoming pod.",
-            reasons.join(", ")
-        ))
-    }
-
     /// The scheduler's pass: each pod still waiting for a node gets one once a node has
     /// room (its kubelet starts it from then on); one that still fits nowhere keeps
     /// waiting, and a new reason is said once.
     fn scheduler(&mut self, now: f64) {
-        let waiting: Vec<Arc<Value>> = self
-            .store
-            .list(Resource::Pod, None)
-            .filter(|p| p.pointer("/spec/nodeName").is_none())
-            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
-            .cloned()
-            .collect();
+        let nodes = &self.scenario.nodes;
+        let count = nodes.count as usize;
+        let room = (
+            crate::runbook::verify::cores(&nodes.cpu).unwrap_or(0.0),
+            crate::runbook::verify::bytes(&nodes.memory).unwrap_or(0.0),
+        );
+        // What each node's pods request (pods being deleted still hold theirs), summed
+        // once per pass, and the pods waiting for a node.
+        let mut used = vec![(0.0, 0.0); count];
+        let mut waiting: Vec<Arc<Value>> = Vec::new();
+        for p in self.store.list(Resource::Pod, None) {
+            match node_index(p) {
+                Some(i) if i < count => {
+                    let (c, m) = requests(p.get("spec").unwrap_or(&Value::Null));
+                    used[i].0 += c;
+                    used[i].1 += m;
+                }
+                Some(_) => {}
+                None if p.pointer("/metadata/deletionTimestamp").is_none() => {
+                    waiting.push(p.clone())
+                }
+                None => {}
+            }
+        }
         for pod in waiting {
-            let spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+            let want = requests(pod.get("spec").unwrap_or(&Value::Null));
             let mut updated = (*pod).clone();
-            match self.schedule(&spec) {
-                Ok(node) => {
-                    updated["spec"]["nodeName"] = json!(node);
+            match place(&mut used, room, want) {
+                Ok(i) => {
+                    updated["spec"]["nodeName"] = json!(format!("sim-node-{}", i + 1));
                     updated["status"]["conditions"] = json!([scheduled_condition(None, now)]);
                     // Its containers start from now, not from when it was created.
                     if let Some(uid) = pod.pointer("/metadata/uid").and_then(Value::as_str)
@@ -1774,6 +1728,46 @@ fn node_index(pod: &Value) -> Option<usize> {
         .parse()
         .ok()?;
     n.checked_sub(1)
+}
+
+/// The scheduler's choice for a pod wanting `want` (cores, bytes): the node with the most
+/// CPU left among those with `room` for it (its requests then count as used there), or
+/// why none has, in the scheduler's words.
+fn place(used: &mut [(f64, f64)], room: (f64, f64), want: (f64, f64)) -> Result<usize, String> {
+    // A little slack for the sums of fractions.
+    let fits = |have: f64, used: f64, want: f64| used + want <= have + 1e-9;
+    let best = (0..used.len())
+        .filter(|&i| fits(room.0, used[i].0, want.0) && fits(room.1, used[i].1, want.1))
+        .max_by(|&a, &b| {
+            (room.0 - used[a].0)
+                .partial_cmp(&(room.0 - used[b].0))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(b.cmp(&a))
+        });
+    if let Some(i) = best {
+        used[i].0 += want.0;
+        used[i].1 += want.1;
+        return Ok(i);
+    }
+    let count = used.len();
+    let short = |n: usize, what: &str| (n > 0).then(|| format!("{n} Insufficient {what}"));
+    let reasons: Vec<String> = [
+        short(
+            used.iter().filter(|u| !fits(room.0, u.0, want.0)).count(),
+            "cpu",
+        ),
+        short(
+            used.iter().filter(|u| !fits(room.1, u.1, want.1)).count(),
+            "memory",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Err(format!(
+        "0/{count} nodes are available: {}. preemption: 0/{count} nodes are available: {count} No preemption victims found for incoming pod.",
+        reasons.join(", ")
+    ))
 }
 
 /// A pod spec's CPU (cores) and memory (bytes) requests, its containers' summed.
