@@ -36,6 +36,7 @@ async fn a_bad_canary_is_rolled_back_with_no_key_pressed() {
         mut app,
         mut rx,
         dir: _dir,
+        lease: _lease,
         ..
     } = common::rig(
         warroom::builtin::DEFAULT_SCENARIO,

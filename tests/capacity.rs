@@ -23,6 +23,7 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
         mut app,
         mut rx,
         dir: _dir,
+        lease: _lease,
         ..
     } = common::rig(scenario, "runbook.yaml", runbook, false).await;
     let k = app.state.rb.targets[0].clone();

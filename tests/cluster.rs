@@ -137,6 +137,7 @@ async fn read_only_sends_no_write_to_the_api() {
         mut app,
         mut rx,
         tasks,
+        lease: _lease,
         ..
     } = common::rig(
         include_str!("../assets/scenarios/steady.yaml"),
@@ -306,6 +307,7 @@ async fn the_console_reads_only_the_releases_pods_and_replicasets() {
         mut app,
         mut rx,
         tasks,
+        lease: _lease,
         ..
     } = common::rig(
         include_str!("../assets/scenarios/steady.yaml"),

@@ -238,6 +238,7 @@ async fn route_weights_move_the_traffic_and_roll_back(
         mut app,
         mut rx,
         tasks,
+        lease: _lease,
         ..
     } = common::rig(scenario, file, runbook, false).await;
     let k = app.state.rb.targets[0].clone();
@@ -354,6 +355,7 @@ async fn a_release_of_three_services_moves_them_in_order_and_rolls_them_all_back
         mut rx,
         dir,
         tasks,
+        lease: _lease,
         ..
     } = common::rig(
         warroom::builtin::RELEASE_SCENARIO,

@@ -263,6 +263,10 @@ pub struct Rig {
     pub rx: UnboundedReceiver<Event>,
     pub dir: tempfile::TempDir,
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Dropping it hands the Lease back and ends its renewals: a test whose console
+    /// drives binds it (`lease: _lease`) for as long as it runs, or the console's claim
+    /// lapses 30 s after it was made (a test that takes longer, as on a loaded machine,
+    /// then finds its console refusing to act).
     pub lease: warroom::kube::lease::LeaseTask,
 }
 
