@@ -5,7 +5,8 @@
 
 use crate::cluster::{Cluster, RolloutStatus, RouteKind, rollout_status};
 use crate::effect::KubeOp;
-use crate::runbook::{KubeTarget, Split};
+use crate::i18n::{tr, trf};
+use crate::runbook::{KubeTarget, Lang, Split};
 
 /// What a stage (or a rollback) does on a target: a title, the plan's lines, the operation,
 /// and what in the cluster stands in its way.
@@ -36,7 +37,7 @@ pub fn objects(targets: &[KubeTarget]) -> (Vec<String>, Vec<(RouteKind, String)>
 /// One step made of each target's, in the order given: one title, each target's plan in
 /// turn, one operation that makes each target's change in that order. A release of one
 /// target reads exactly as that target's step.
-fn together(verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
+fn together(lang: Lang, verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
     if steps.len() == 1 {
         return steps.remove(0).1;
     }
@@ -55,7 +56,11 @@ fn together(verb: &str, mut steps: Vec<(&KubeTarget, Step)>) -> Step {
         ops.push(step.op);
     }
     Step {
-        title: format!("{verb} on {} services: {}", names.len(), names.join(" → ")),
+        title: trf(
+            lang,
+            "{} on {} services: {}",
+            &[&verb, &names.len(), &names.join(" → ")],
+        ),
         plan,
         op: KubeOp::Steps(ops),
         blockers,
@@ -72,11 +77,12 @@ pub fn stage_all(
     cluster: &Cluster,
     traffic: u32,
     cause: &str,
+    lang: Lang,
 ) -> Step {
     let verb = if traffic >= 100 {
-        "Promote to 100%".to_string()
+        tr(lang, "Promote to 100%").to_string()
     } else {
-        format!("Shift traffic to {traffic}%")
+        trf(lang, "Shift traffic to {}%", &[&traffic])
     };
     // A target rolled back alone (`out`) stays where it is.
     let order: Vec<usize> = order.iter().copied().filter(|t| !out.contains(t)).collect();
@@ -85,27 +91,27 @@ pub fn stage_all(
             .iter()
             .enumerate()
             .filter(|(t, _)| !out.contains(t))
-            .map(|(_, k)| (k, stage(k, cluster, traffic, cause.to_string())))
+            .map(|(_, k)| (k, stage(k, cluster, traffic, cause.to_string(), lang)))
             .collect();
-        return together(&verb, steps);
+        return together(lang, &verb, steps);
     }
     let steps: Vec<(&KubeTarget, Step)> = order
         .iter()
         .map(|&i| &targets[i])
-        .map(|k| (k, stage(k, cluster, traffic, cause.to_string())))
+        .map(|k| (k, stage(k, cluster, traffic, cause.to_string(), lang)))
         .collect();
     let first = steps[0].1.op.clone();
     let names: Vec<&str> = steps.iter().map(|(k, _)| k.name()).collect();
-    let title = format!(
-        "{verb} on {} services, one after another: {}",
-        names.len(),
-        names.join(" → ")
+    let title = trf(
+        lang,
+        "{} on {} services, one after another: {}",
+        &[&verb, &names.len(), &names.join(" → ")],
     );
-    let mut step = together(&verb, steps);
+    let mut step = together(lang, &verb, steps);
     step.title = title;
     step.op = first;
     step.plan.push(
-        "Each target moves once the cluster shows the one before it done (rolled out, every pod ready, its traffic as the stage means); the hold starts when the last has moved. R rolls back whatever has moved."
+        tr(lang, "Each target moves once the cluster shows the one before it done (rolled out, every pod ready, its traffic as the stage means); the hold starts when the last has moved. R rolls back whatever has moved.")
             .into(),
     );
     step
@@ -114,7 +120,7 @@ pub fn stage_all(
 /// Whether the cluster shows the target's step for `traffic` percent done: its shape as
 /// the stage means, both Deployments rolled out with every pod ready.
 pub fn step_done(k: &KubeTarget, cluster: &Cluster, traffic: u32, promoted: bool) -> bool {
-    drift(k, cluster, traffic, promoted, "").is_none()
+    drift(k, cluster, traffic, promoted, "", Lang::En).is_none()
         && [&k.stable, &k.canary].into_iter().all(|n| {
             cluster.deployment(n).is_some_and(|d| {
                 rollout_status(d) == RolloutStatus::Complete && d.ready >= d.desired
@@ -130,12 +136,13 @@ pub fn rollback_all(
     targets: &[KubeTarget],
     cluster: &Cluster,
     moved: impl Fn(usize) -> (bool, bool),
+    lang: Lang,
 ) -> Result<Step, String> {
     let mut steps = Vec::new();
     let mut nothing = Vec::new();
     for (i, k) in targets.iter().enumerate().rev() {
         let (promoted, started) = moved(i);
-        match rollback(k, cluster, promoted, started) {
+        match rollback(k, cluster, promoted, started, lang) {
             Ok(step) => steps.push((k, step)),
             Err(e) => nothing.push(e),
         }
@@ -143,7 +150,7 @@ pub fn rollback_all(
     if steps.is_empty() {
         return Err(nothing.join("; "));
     }
-    let mut step = together("Roll back", steps);
+    let mut step = together(lang, tr(lang, "Roll back"), steps);
     if targets.len() > 1 {
         step.plan
             .extend(nothing.into_iter().map(|e| format!("({e})")));
@@ -153,15 +160,21 @@ pub fn rollback_all(
 
 /// The canaries no longer needed after a promotion by replicas (see `retire`), all at
 /// once: the plan's line and the operation.
-pub fn retire_all(targets: &[KubeTarget], cluster: &Cluster) -> Option<(String, KubeOp)> {
-    let mut ready: Vec<(String, KubeOp)> =
-        targets.iter().filter_map(|k| retire(k, cluster)).collect();
+pub fn retire_all(
+    targets: &[KubeTarget],
+    cluster: &Cluster,
+    lang: Lang,
+) -> Option<(String, KubeOp)> {
+    let mut ready: Vec<(String, KubeOp)> = targets
+        .iter()
+        .filter_map(|k| retire(k, cluster, lang))
+        .collect();
     match ready.len() {
         0 => None,
         1 => ready.pop(),
         _ => {
             let (plans, ops): (Vec<String>, Vec<KubeOp>) = ready.into_iter().unzip();
-            Some((plans.join("; "), KubeOp::Steps(ops)))
+            Some((plans.join(lang.semicolon()), KubeOp::Steps(ops)))
         }
     }
 }
@@ -173,6 +186,7 @@ pub fn rollback_steps_all(
     cluster: &Cluster,
     undo: impl Fn(usize) -> bool,
     version: &str,
+    lang: Lang,
 ) -> Vec<LiveStep> {
     let many = targets.len() > 1;
     targets
@@ -180,7 +194,7 @@ pub fn rollback_steps_all(
         .enumerate()
         .rev()
         .flat_map(|(i, k)| {
-            rollback_steps(k, cluster, undo(i), version)
+            rollback_steps(k, cluster, undo(i), version, lang)
                 .into_iter()
                 .map(move |mut st| {
                     if many {
@@ -193,18 +207,28 @@ pub fn rollback_steps_all(
 }
 
 /// The replica split for a stage: (canary, stable, a note when rounding was needed).
-pub fn split(total: u32, traffic: u32) -> (u32, u32, Option<String>) {
+pub fn split(total: u32, traffic: u32, lang: Lang) -> (u32, u32, Option<String>) {
     let exact = total as f64 * traffic as f64 / 100.0;
     let canary = (exact.round() as u32).clamp(1, total);
     let note = (exact.fract() != 0.0 || canary as f64 != exact).then(|| {
-        format!("{traffic}% of {total} replicas is {exact:.1}; rounded to {canary} canary, so the canary takes {:.0}% of pods", 100.0 * canary as f64 / total as f64)
+        trf(
+            lang,
+            "{}% of {} replicas is {}; rounded to {} canary, so the canary takes {}% of pods",
+            &[
+                &traffic,
+                &total,
+                &format!("{exact:.1}"),
+                &canary,
+                &format!("{:.0}", 100.0 * canary as f64 / total as f64),
+            ],
+        )
     });
     (canary, total - canary, note)
 }
 
 /// Advance the target to `traffic` percent; `cause` is the change-cause a promotion
 /// records.
-pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> Step {
+pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String, lang: Lang) -> Step {
     match k.split() {
         Split::Route {
             kind,
@@ -212,8 +236,8 @@ pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> 
             stable,
             canary,
         } => {
-            let mut step = weights(k, cluster, kind, route, stable, canary, traffic);
-            step.blockers = route_blockers(k, cluster, kind, route, traffic);
+            let mut step = weights(k, cluster, (kind, route), (stable, canary), traffic, lang);
+            step.blockers = route_blockers(k, cluster, kind, route, traffic, lang);
             step
         }
         Split::Replicas(total) if traffic >= 100 => {
@@ -222,18 +246,21 @@ pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> 
                 .map(|d| d.image.clone())
                 .unwrap_or_else(|| "?".into());
             Step {
-                title: format!(
-                    "Promote to 100%: roll {} to {image} at {total} replicas; {} to 0 once that rollout is complete",
-                    k.stable, k.canary
+                title: trf(
+                    lang,
+                    "Promote to 100%: roll {} to {} at {} replicas; {} to 0 once that rollout is complete",
+                    &[&k.stable, &image, &total, &k.canary],
                 ),
                 plan: vec![
-                    format!(
-                        "{}'s pod template becomes {}'s (image {image}): a rolling update, new revision",
-                        k.stable, k.canary
+                    trf(
+                        lang,
+                        "{}'s pod template becomes {}'s (image {}): a rolling update, new revision",
+                        &[&k.stable, &k.canary, &image],
                     ),
-                    format!(
+                    trf(
+                        lang,
                         "Capacity is kept: {} first grows by as many pods as {}'s rollout may take down at once (its maxUnavailable), and {} changes only once they are ready.",
-                        k.canary, k.stable, k.stable
+                        &[&k.canary, &k.stable, &k.stable],
                     ),
                     format!("kubernetes.io/change-cause: \"{cause}\""),
                 ],
@@ -247,11 +274,12 @@ pub fn stage(k: &KubeTarget, cluster: &Cluster, traffic: u32, cause: String) -> 
             }
         }
         Split::Replicas(total) => {
-            let (c, st, note) = split(total, traffic);
+            let (c, st, note) = split(total, traffic, lang);
             Step {
-                title: format!(
-                    "Shift traffic to {traffic}%: scale {} to {c} and {} to {st}",
-                    k.canary, k.stable
+                title: trf(
+                    lang,
+                    "Shift traffic to {}%: scale {} to {} and {} to {}",
+                    &[&traffic, &k.canary, &c, &k.stable, &st],
                 ),
                 plan: note.into_iter().collect(),
                 op: KubeOp::Scale {
@@ -271,6 +299,7 @@ pub fn rollback(
     cluster: &Cluster,
     promoted: bool,
     started: bool,
+    lang: Lang,
 ) -> Result<Step, String> {
     match k.split() {
         Split::Route {
@@ -281,29 +310,33 @@ pub fn rollback(
         } => {
             let weight = cluster.route(kind, route).and_then(|r| r.weight(canary));
             if !started && weight == Some(0) {
-                return Err(format!(
-                    "nothing to roll back: {} {route} sends nothing to {canary}",
-                    kind.kind()
+                return Err(trf(
+                    lang,
+                    "nothing to roll back: {} {} sends nothing to {}",
+                    &[&kind.kind(), &route, &canary],
                 ));
             }
-            let mut step = weights(k, cluster, kind, route, stable, canary, 0);
+            let mut step = weights(k, cluster, (kind, route), (stable, canary), 0, lang);
             step.plan.insert(
                 0,
-                format!(
-                    "All traffic returns to {stable} at once; {canary}'s pods stay up for inspection."
+                trf(
+                    lang,
+                    "All traffic returns to {} at once; {}'s pods stay up for inspection.",
+                    &[&stable, &canary],
                 ),
             );
-            step.title = format!(
-                "Roll back: {} {route} sends all traffic to {stable} ({stable}=100, {canary}=0)",
-                kind.kind()
+            step.title = trf(
+                lang,
+                "Roll back: {} {} sends all traffic to {} ({}=100, {}=0)",
+                &[&kind.kind(), &route, &stable, &stable, &canary],
             );
             Ok(step)
         }
         Split::Replicas(_) if promoted => {
             let prev = previous_revision(cluster, &k.stable);
             let target = match &prev {
-                Some((rev, image)) => format!("revision {rev} ({image})"),
-                None => "its previous revision".into(),
+                Some((rev, image)) => trf(lang, "revision {} ({})", &[rev, image]),
+                None => tr(lang, "its previous revision").into(),
             };
             // A promotion not yet finished leaves the canary up, serving the new version
             // beside the stable pods: it stops first (speed before capacity), then the undo.
@@ -314,17 +347,18 @@ pub fn rollback(
                 deployment: k.stable.clone(),
             };
             let mut plan = vec![
-                "All traffic stays on one Deployment; its pods roll back to the previous template."
+                tr(lang, "All traffic stays on one Deployment; its pods roll back to the previous template.")
                     .to_string(),
-                "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why."
+                tr(lang, "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why.")
                     .into(),
             ];
             let op = if canary_left > 0 {
                 plan.insert(
                     0,
-                    format!(
-                        "{} still runs {canary_left} pods of the new version (the promotion had not retired it yet): it goes to 0 first.",
-                        k.canary
+                    trf(
+                        lang,
+                        "{} still runs {} pods of the new version (the promotion had not retired it yet): it goes to 0 first.",
+                        &[&k.canary, &canary_left],
                     ),
                 );
                 KubeOp::Steps(vec![
@@ -337,18 +371,20 @@ pub fn rollback(
                 undo
             };
             Ok(Step {
-                title: format!(
-                    "Roll back {} to {target}, as kubectl rollout undo does",
-                    k.stable
+                title: trf(
+                    lang,
+                    "Roll back {} to {}, as kubectl rollout undo does",
+                    &[&k.stable, &target],
                 ),
                 plan,
                 op,
                 blockers: prev
                     .is_none()
                     .then(|| {
-                        format!(
+                        trf(
+                            lang,
                             "no earlier revision of {} is visible in the cluster",
-                            k.stable
+                            &[&k.stable],
                         )
                     })
                     .into_iter()
@@ -358,24 +394,26 @@ pub fn rollback(
         Split::Replicas(total) => {
             let canary_up = cluster.deployment(&k.canary).is_some_and(|d| d.desired > 0);
             if !started && !canary_up {
-                return Err(format!(
+                return Err(trf(
+                    lang,
                     "nothing to roll back: {} has no replicas",
-                    k.canary
+                    &[&k.canary],
                 ));
             }
             let stable_ready = cluster.deployment(&k.stable).map(|d| d.ready).unwrap_or(0);
-            let mut plan = vec!["All traffic returns to the stable version.".to_string()];
+            let mut plan = vec![tr(lang, "All traffic returns to the stable version.").to_string()];
             if stable_ready < total {
-                plan.push(format!(
-                    "The canary stops at once: until {}'s {} new pods are ready, {stable_ready} of {total} pods serve (speed before capacity).",
-                    k.stable,
-                    total - stable_ready
+                plan.push(trf(
+                    lang,
+                    "The canary stops at once: until {}'s {} new pods are ready, {} of {} pods serve (speed before capacity).",
+                    &[&k.stable, &(total - stable_ready), &stable_ready, &total],
                 ));
             }
             Ok(Step {
-                title: format!(
-                    "Roll back: scale {} to 0 and {} to {total}",
-                    k.canary, k.stable
+                title: trf(
+                    lang,
+                    "Roll back: scale {} to 0 and {} to {}",
+                    &[&k.canary, &k.stable, &total],
                 ),
                 plan,
                 op: KubeOp::Scale {
@@ -391,7 +429,7 @@ pub fn rollback(
 /// is complete, the canary's pods are no longer needed: the plan's line and the operation
 /// that retires them. None for other strategies (a route keeps the canary's pods for
 /// inspection) and while the rollout is under way.
-pub fn retire(k: &KubeTarget, cluster: &Cluster) -> Option<(String, KubeOp)> {
+pub fn retire(k: &KubeTarget, cluster: &Cluster, lang: Lang) -> Option<(String, KubeOp)> {
     match k.split() {
         Split::Route { .. } => None,
         Split::Replicas(_) => {
@@ -405,9 +443,16 @@ pub fn retire(k: &KubeTarget, cluster: &Cluster) -> Option<(String, KubeOp)> {
                 return None;
             }
             Some((
-                format!(
+                trf(
+                    lang,
                     "Retire the canary: scale {} to 0 ({}'s rollout of {} is complete, {} of {} ready)",
-                    k.canary, k.stable, stable.image, stable.ready, stable.desired
+                    &[
+                        &k.canary,
+                        &k.stable,
+                        &stable.image,
+                        &stable.ready,
+                        &stable.desired,
+                    ],
                 ),
                 KubeOp::Scale {
                     targets: vec![(k.canary.clone(), 0)],
@@ -425,6 +470,7 @@ pub fn drift(
     traffic: u32,
     promoted: bool,
     name: &str,
+    lang: Lang,
 ) -> Option<String> {
     match k.split() {
         Split::Replicas(total) => {
@@ -439,15 +485,16 @@ pub fn drift(
             let (canary, stable) = if promoted || traffic == 0 || traffic >= 100 {
                 (0, total)
             } else {
-                let (c, st, _) = split(total, traffic);
+                let (c, st, _) = split(total, traffic, lang);
                 (c, st)
             };
             let c = cluster.deployment(&k.canary)?.desired;
             let st = cluster.deployment(&k.stable)?.desired;
             (c != canary || st != stable).then(|| {
-                format!(
-                    "the cluster runs {} at {c} and {} at {st} replicas; {name} means {canary} and {stable}",
-                    k.canary, k.stable
+                trf(
+                    lang,
+                    "the cluster runs {} at {} and {} at {} replicas; {} means {} and {}",
+                    &[&k.canary, &c, &k.stable, &st, &name, &canary, &stable],
                 )
             })
         }
@@ -460,9 +507,17 @@ pub fn drift(
             let r = cluster.route(kind, route)?;
             let share = r.percent(canary)?;
             (share.round() as u32 != traffic).then(|| {
-                format!(
-                    "{} {route} sends {share:.0}% to {canary}; {name} means {traffic}%",
-                    kind.kind()
+                trf(
+                    lang,
+                    "{} {} sends {}% to {}; {} means {}%",
+                    &[
+                        &kind.kind(),
+                        &route,
+                        &format!("{share:.0}"),
+                        &canary,
+                        &name,
+                        &traffic,
+                    ],
                 )
             })
         }
@@ -503,26 +558,34 @@ pub fn previous_revision(cluster: &Cluster, deploy: &str) -> Option<(i64, String
 fn weights(
     k: &KubeTarget,
     cluster: &Cluster,
-    kind: RouteKind,
-    route: &str,
-    stable: &str,
-    canary: &str,
+    (kind, route): (RouteKind, &str),
+    (stable, canary): (&str, &str),
     traffic: u32,
+    lang: Lang,
 ) -> Step {
     let weights = vec![
         (stable.to_string(), 100 - traffic),
         (canary.to_string(), traffic),
     ];
     let title = if traffic >= 100 {
-        format!(
-            "Send all traffic to the canary: {} {route} weights {stable}=0, {canary}=100",
-            kind.kind()
+        trf(
+            lang,
+            "Send all traffic to the canary: {} {} weights {}=0, {}=100",
+            &[&kind.kind(), &route, &stable, &canary],
         )
     } else {
-        format!(
-            "Shift traffic to {traffic}%: {} {route} weights {stable}={}, {canary}={traffic}",
-            kind.kind(),
-            100 - traffic
+        trf(
+            lang,
+            "Shift traffic to {}%: {} {} weights {}={}, {}={}",
+            &[
+                &traffic,
+                &kind.kind(),
+                &route,
+                &stable,
+                &(100 - traffic),
+                &canary,
+                &traffic,
+            ],
         )
     };
     let mut plan = Vec::new();
@@ -537,17 +600,19 @@ fn weights(
     let canary_replicas = (traffic > 0 && have < need).then_some(need);
     if let Some(n) = canary_replicas {
         let ready = canary_view.map(|d| d.ready).unwrap_or(0);
-        plan.push(format!(
-            "First scale {} from {have} to {n} pods for its share; until they are ready its {ready} ready pods take it.",
-            k.canary
+        plan.push(trf(
+            lang,
+            "First scale {} from {} to {} pods for its share; until they are ready its {} ready pods take it.",
+            &[&k.canary, &have, &n, &ready],
         ));
     }
     if let Some(r) = cluster.route(kind, route) {
-        plan.push(format!("Now: {}", r.describe()));
+        plan.push(trf(lang, "Now: {}", &[&r.describe()]));
     }
-    plan.push(format!(
+    plan.push(trf(
+        lang,
         "{} takes the new weights when it next reconciles the route; no Deployment's template changes.",
-        kind.applier()
+        &[&kind.applier()],
     ));
     Step {
         title,
@@ -570,18 +635,21 @@ fn route_blockers(
     kind: RouteKind,
     route: &str,
     traffic: u32,
+    lang: Lang,
 ) -> Vec<String> {
     let mut b = Vec::new();
     if cluster.route(kind, route).is_none() {
-        b.push(format!(
-            "{} {route} has not been seen in the cluster",
-            kind.kind()
+        b.push(trf(
+            lang,
+            "{} {} has not been seen in the cluster",
+            &[&kind.kind(), &route],
         ));
     }
     if traffic > 0 && cluster.deployment(&k.canary).is_some_and(|d| d.ready == 0) {
-        b.push(format!(
-            "{} has no ready pods: {traffic}% of requests would fail; scale it up and wait for ready pods",
-            k.canary
+        b.push(trf(
+            lang,
+            "{} has no ready pods: {}% of requests would fail; scale it up and wait for ready pods",
+            &[&k.canary, &traffic],
         ));
     }
     b
@@ -606,6 +674,7 @@ pub fn rollback_steps(
     cluster: &Cluster,
     undo: bool,
     version: &str,
+    lang: Lang,
 ) -> Vec<LiveStep> {
     let stable = cluster.deployment(&k.stable);
     let canary = cluster.deployment(&k.canary);
@@ -617,11 +686,15 @@ pub fn rollback_steps(
                 let d = d.expect("seen");
                 (
                     d.available >= d.desired && want.is_none_or(|w| d.desired == w),
-                    format!("{}/{} available", d.available, want.unwrap_or(d.desired)),
+                    trf(
+                        lang,
+                        "{}/{} available",
+                        &[&d.available, &want.unwrap_or(d.desired)],
+                    ),
                 )
             }
             Some(RolloutStatus::Waiting(w)) | Some(RolloutStatus::Failed(w)) => (false, w),
-            None => (false, format!("{name} not seen")),
+            None => (false, trf(lang, "{} not seen", &[&name])),
         };
         LiveStep {
             text: format!("kubectl rollout status deployment/{name}: successfully rolled out"),
@@ -641,28 +714,29 @@ pub fn rollback_steps(
         let desired = stable.map_or(0, |d| d.desired as usize);
         return vec![
             LiveStep {
-                text: format!(
+                text: trf(
+                    lang,
                     "kubectl rollout undo deployment/{} (resumed first if paused)",
-                    k.stable
+                    &[&k.stable],
                 ),
                 seen: if back {
-                    format!("{} runs {image} again", k.stable)
+                    trf(lang, "{} runs {} again", &[&k.stable, &image])
                 } else {
-                    format!("{} still runs {image}", k.stable)
+                    trf(lang, "{} still runs {}", &[&k.stable, &image])
                 },
                 done: back && stable.is_some_and(|d| !d.paused),
             },
             rolled_out(&k.stable, None),
             LiveStep {
-                text: format!("kubectl get pods: every {} pod ready", k.stable),
-                seen: format!("{ready}/{desired} ready ({all} pods)"),
+                text: trf(lang, "kubectl get pods: every {} pod ready", &[&k.stable]),
+                seen: trf(lang, "{}/{} ready ({} pods)", &[&ready, &desired, &all]),
                 done: back && ready == desired && all == desired && desired > 0,
             },
             {
                 let (_, left) = pods_of(&k.canary);
                 LiveStep {
-                    text: format!("kubectl get pods: no {} pod left", k.canary),
-                    seen: format!("{left} {} pods", k.canary),
+                    text: trf(lang, "kubectl get pods: no {} pod left", &[&k.canary]),
+                    seen: trf(lang, "{} {} pods", &[&left, &k.canary]),
                     done: canary.is_none_or(|d| d.desired == 0) && left == 0,
                 }
             },
@@ -680,7 +754,7 @@ pub fn rollback_steps(
             vec![
                 LiveStep {
                     text: format!("{} {route}: {sb}=100, {cb}=0", kind.kind()),
-                    seen: w.map_or("the route not seen".into(), |r| r.describe()),
+                    seen: w.map_or(tr(lang, "the route not seen").into(), |r| r.describe()),
                     done: cw == Some(0),
                 },
                 rolled_out(&k.stable, None),
@@ -694,20 +768,23 @@ pub fn rollback_steps(
                         "kubectl scale deployment/{} --replicas=0; deployment/{} --replicas={total}",
                         k.canary, k.stable
                     ),
-                    seen: format!(
+                    seen: trf(
+                        lang,
                         "{} wants {}, {} wants {}",
-                        k.canary,
-                        canary.map_or(0, |d| d.desired),
-                        k.stable,
-                        stable.map_or(0, |d| d.desired)
+                        &[
+                            &k.canary,
+                            &canary.map_or(0, |d| d.desired),
+                            &k.stable,
+                            &stable.map_or(0, |d| d.desired),
+                        ],
                     ),
                     done: canary.is_some_and(|d| d.desired == 0)
                         && stable.is_some_and(|d| d.desired == total),
                 },
                 rolled_out(&k.stable, Some(total)),
                 LiveStep {
-                    text: format!("kubectl get pods: no {} pod left", k.canary),
-                    seen: format!("{canary_pods} {} pods", k.canary),
+                    text: trf(lang, "kubectl get pods: no {} pod left", &[&k.canary]),
+                    seen: trf(lang, "{} {} pods", &[&canary_pods, &k.canary]),
                     done: canary.is_some_and(|d| d.desired == 0) && canary_pods == 0,
                 },
             ]

@@ -201,7 +201,7 @@ pub const WORDS: &[(&str, &str)] = &[
     ("pausing (waiting for the API)", "暂停中（等待 API）"),
     (
         "{} · retiring the canary (waiting for the API)",
-        "{} · 正在下线金丝雀（等待 API）",
+        "{} · 正在下线灰度版（等待 API）",
     ),
     ("resuming (waiting for the API)", "恢复中（等待 API）"),
     ("ROLLED BACK", "已回滚"),
@@ -234,6 +234,148 @@ pub const WORDS: &[(&str, &str)] = &[
     ("ELAPSED", "已用时"),
     ("HEALTH", "健康"),
     ("DATA", "数据"),
+    // What a stage or a rollback does to each target (src/canary.rs): the
+    // confirmation's title and plan, what stands in its way, and the rollback's steps.
+    ("{} on {} services: {}", "{}（{} 个服务）：{}"),
+    ("Promote to 100%", "全量发布至 100%"),
+    ("Shift traffic to {}%", "切流至 {}%"),
+    (
+        "{} on {} services, one after another: {}",
+        "{}（{} 个服务，依次进行）：{}",
+    ),
+    (
+        "Each target moves once the cluster shows the one before it done (rolled out, every pod ready, its traffic as the stage means); the hold starts when the last has moved. R rolls back whatever has moved.",
+        "集群显示前一个目标已完成（滚动完成、Pod 全部就绪、流量符合本阶段）后，下一个目标才推进；最后一个推进后开始观察期。按 R 回滚所有已推进的目标。",
+    ),
+    ("Roll back", "回滚"),
+    (
+        "{}% of {} replicas is {}; rounded to {} canary, so the canary takes {}% of pods",
+        "{}% × {} 个副本 = {}；取整为 {} 个灰度副本，灰度版占 Pod 的 {}%",
+    ),
+    (
+        "Promote to 100%: roll {} to {} at {} replicas; {} to 0 once that rollout is complete",
+        "全量发布至 100%：将 {} 滚动更新为 {}，共 {} 个副本；滚动完成后将 {} 缩至 0",
+    ),
+    (
+        "{}'s pod template becomes {}'s (image {}): a rolling update, new revision",
+        "{} 的 Pod 模板改为 {} 的（镜像 {}）：滚动更新，产生新的修订版本",
+    ),
+    (
+        "Capacity is kept: {} first grows by as many pods as {}'s rollout may take down at once (its maxUnavailable), and {} changes only once they are ready.",
+        "容量不降：{} 先增加若干 Pod，数量等于 {} 滚动时最多可同时下线的数量（maxUnavailable）；这些 Pod 就绪后 {} 才开始变更。",
+    ),
+    (
+        "Shift traffic to {}%: scale {} to {} and {} to {}",
+        "切流至 {}%：将 {} 扩缩至 {}，{} 扩缩至 {}",
+    ),
+    (
+        "nothing to roll back: {} {} sends nothing to {}",
+        "无需回滚：{} {} 未向 {} 分配流量",
+    ),
+    (
+        "All traffic returns to {} at once; {}'s pods stay up for inspection.",
+        "全部流量立即切回 {}；{} 的 Pod 保留以便排查。",
+    ),
+    (
+        "Roll back: {} {} sends all traffic to {} ({}=100, {}=0)",
+        "回滚：{} {} 将全部流量发往 {}（{}=100，{}=0）",
+    ),
+    ("revision {} ({})", "修订版本 {}（{}）"),
+    ("its previous revision", "其上一个修订版本"),
+    (
+        "All traffic stays on one Deployment; its pods roll back to the previous template.",
+        "全部流量仍在同一个 Deployment 上；其 Pod 回滚到上一个模板。",
+    ),
+    (
+        "The Deployment ends exactly as kubectl rollout undo leaves it (its change-cause is the restored revision's); an Event on it records who and why.",
+        "该 Deployment 的最终状态与 kubectl rollout undo 完全一致（change-cause 为所恢复版本的）；其上的一条 Event 记录操作人和原因。",
+    ),
+    (
+        "{} still runs {} pods of the new version (the promotion had not retired it yet): it goes to 0 first.",
+        "{} 仍运行 {} 个新版本 Pod（全量发布尚未将其下线）：先将其缩至 0。",
+    ),
+    (
+        "Roll back {} to {}, as kubectl rollout undo does",
+        "将 {} 回滚到 {}，与 kubectl rollout undo 相同",
+    ),
+    (
+        "no earlier revision of {} is visible in the cluster",
+        "集群中看不到 {} 的更早修订版本",
+    ),
+    (
+        "nothing to roll back: {} has no replicas",
+        "无需回滚：{} 没有副本",
+    ),
+    (
+        "All traffic returns to the stable version.",
+        "全部流量切回稳定版。",
+    ),
+    (
+        "The canary stops at once: until {}'s {} new pods are ready, {} of {} pods serve (speed before capacity).",
+        "灰度版立即停止：在 {} 的 {} 个新 Pod 就绪前，{}/{} 个 Pod 提供服务（先求速度，再补容量）。",
+    ),
+    (
+        "Roll back: scale {} to 0 and {} to {}",
+        "回滚：将 {} 缩至 0，{} 扩至 {}",
+    ),
+    (
+        "Retire the canary: scale {} to 0 ({}'s rollout of {} is complete, {} of {} ready)",
+        "下线灰度版：将 {} 缩至 0（{} 已完成 {} 的滚动，{}/{} 就绪）",
+    ),
+    (
+        "the cluster runs {} at {} and {} at {} replicas; {} means {} and {}",
+        "集群中 {} 为 {} 个副本、{} 为 {} 个副本；{}应为 {} 和 {}",
+    ),
+    (
+        "{} {} sends {}% to {}; {} means {}%",
+        "{} {} 将 {}% 的流量发往 {}；{}应为 {}%",
+    ),
+    (
+        "Send all traffic to the canary: {} {} weights {}=0, {}=100",
+        "全部流量发往灰度版：{} {} 权重 {}=0，{}=100",
+    ),
+    (
+        "Shift traffic to {}%: {} {} weights {}={}, {}={}",
+        "切流至 {}%：{} {} 权重 {}={}，{}={}",
+    ),
+    (
+        "First scale {} from {} to {} pods for its share; until they are ready its {} ready pods take it.",
+        "先将 {} 从 {} 个 Pod 扩至 {} 个以承担其份额；新 Pod 就绪前由已就绪的 {} 个 Pod 承担。",
+    ),
+    ("Now: {}", "当前：{}"),
+    (
+        "{} takes the new weights when it next reconciles the route; no Deployment's template changes.",
+        "{} 下次协调该路由时应用新权重；不改动任何 Deployment 的模板。",
+    ),
+    (
+        "{} {} has not been seen in the cluster",
+        "集群中尚未看到 {} {}",
+    ),
+    (
+        "{} has no ready pods: {}% of requests would fail; scale it up and wait for ready pods",
+        "{} 没有就绪的 Pod：{}% 的请求将失败；请先扩容并等待 Pod 就绪",
+    ),
+    ("{}/{} available", "{}/{} 可用"),
+    ("{} not seen", "未看到 {}"),
+    (
+        "kubectl rollout undo deployment/{} (resumed first if paused)",
+        "kubectl rollout undo deployment/{}（若已暂停则先恢复）",
+    ),
+    ("{} runs {} again", "{} 已重新运行 {}"),
+    ("{} still runs {}", "{} 仍在运行 {}"),
+    (
+        "kubectl get pods: every {} pod ready",
+        "kubectl get pods：{} 的 Pod 全部就绪",
+    ),
+    ("{}/{} ready ({} pods)", "{}/{} 就绪（共 {} 个 Pod）"),
+    (
+        "kubectl get pods: no {} pod left",
+        "kubectl get pods：{} 的 Pod 已全部退出",
+    ),
+    ("{} {} pods", "{} 个 {} 的 Pod"),
+    ("the route not seen", "未看到该路由"),
+    ("{} wants {}, {} wants {}", "{} 期望 {}，{} 期望 {}"),
+    ("before the first stage", "第一阶段之前"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

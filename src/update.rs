@@ -948,6 +948,7 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
         &s.cluster,
         |t| s.stages.rollback_undo && !s.stages.rollback_queued.contains(&t),
         &s.rb.release.version,
+        s.lang,
     );
     let live_link = s.cluster.link == Link::Live;
     let now = s.now;
@@ -2035,7 +2036,7 @@ fn retire_canary(s: &mut State, fx: &mut Vec<Effect>) {
     {
         return;
     }
-    let Some((plan, op)) = canary::retire_all(&s.rb.targets, &s.cluster) else {
+    let Some((plan, op)) = canary::retire_all(&s.rb.targets, &s.cluster, s.lang) else {
         return;
     };
     let audit = Audit {
@@ -2079,7 +2080,7 @@ fn continue_stage(s: &mut State, fx: &mut Vec<Effect>) {
     let k = &s.rb.targets[next];
     let stage = &s.rb.stages[i];
     let cause = format!("{}: advance to {} ({}%)", s.operator, stage.id, traffic);
-    let step = canary::stage(k, &s.cluster, traffic, cause);
+    let step = canary::stage(k, &s.cluster, traffic, cause, s.lang);
     let before = moved
         .last()
         .map(|&t| s.rb.targets[t].name().to_string())
@@ -2443,6 +2444,7 @@ pub fn plan_advance(s: &State) -> Result<Confirm, String> {
         &s.cluster,
         stage.traffic,
         &cause,
+        s.lang,
     );
     for &(t, at) in &s.stages.out {
         plan.push(trf(
@@ -2486,12 +2488,17 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers: in_the_way,
-    } = canary::rollback_all(&s.rb.targets, &s.cluster, |t| {
-        // A target still waiting its turn is as the stage before left it.
-        let waiting = s.stages.queue.contains(&t);
-        let (traffic, promoted) = s.expected(t);
-        (promoted, started && (!waiting || traffic > 0))
-    })?;
+    } = canary::rollback_all(
+        &s.rb.targets,
+        &s.cluster,
+        |t| {
+            // A target still waiting its turn is as the stage before left it.
+            let waiting = s.stages.queue.contains(&t);
+            let (traffic, promoted) = s.expected(t);
+            (promoted, started && (!waiting || traffic > 0))
+        },
+        s.lang,
+    )?;
     pause_note(&mut plan, &paused);
     Ok(rollback_confirm(
         s,
@@ -2523,7 +2530,7 @@ pub fn plan_rollback_of(s: &State, name: &str) -> Result<Confirm, String> {
         mut plan,
         op,
         blockers,
-    } = canary::rollback(k, &s.cluster, promoted, started)?;
+    } = canary::rollback(k, &s.cluster, promoted, started, s.lang)?;
     plan.push(format!(
         "Only {name} goes back; the other targets stay at the stage in force and go on without it."
     ));

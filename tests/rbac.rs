@@ -810,7 +810,14 @@ async fn every_request_of_a_console_of_three_services_is_allowed() {
         snap,
         ..Default::default()
     };
-    let step = warroom::canary::stage_all(&rb.targets, (&[], &[]), &cluster, 10, "lin: advance");
+    let step = warroom::canary::stage_all(
+        &rb.targets,
+        (&[], &[]),
+        &cluster,
+        10,
+        "lin: advance",
+        warroom::runbook::Lang::En,
+    );
     let said = act(&client, &ns, &fence, step.op).await;
     assert_eq!(
         said,

@@ -935,6 +935,7 @@ phases:",
         &s.cluster,
         100,
         "lin: advance",
+        warroom::runbook::Lang::En,
     );
     assert_eq!(
         step.title,

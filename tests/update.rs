@@ -11,7 +11,7 @@ use warroom::effect::{Effect, KubeOp};
 use warroom::event::Event;
 use warroom::journal::{Entry, Mark, Record};
 use warroom::layout::Pane;
-use warroom::runbook::parse_runbook;
+use warroom::runbook::{Lang, parse_runbook};
 use warroom::state::cluster::{DeployView, PodView, RouteKind, RouteView, RsView, Snapshot};
 use warroom::state::metrics::Reading;
 use warroom::state::triggers::Verdict;
@@ -786,14 +786,20 @@ fn a_value_goes_stale_when_no_fresh_sample_comes() {
 
 #[test]
 fn the_split_shows_its_rounding() {
-    assert_eq!(split(10, 10), (1, 9, None));
-    let (c, s, note) = split(4, 10);
+    assert_eq!(split(10, 10, Lang::En), (1, 9, None));
+    let (c, s, note) = split(4, 10, Lang::En);
     assert_eq!((c, s), (1, 3));
     assert!(
         note.unwrap()
             .contains("10% of 4 replicas is 0.4; rounded to 1 canary")
     );
-    assert_eq!(split(10, 100).0, 10);
+    // The same rounding, said to a Chinese team.
+    let (_, _, note) = split(4, 10, Lang::Zh);
+    assert_eq!(
+        note.as_deref(),
+        Some("10% × 4 个副本 = 0.4；取整为 1 个灰度副本，灰度版占 Pod 的 25%")
+    );
+    assert_eq!(split(10, 100, Lang::En).0, 10);
 }
 
 #[test]

@@ -1350,6 +1350,16 @@ pub enum Lang {
     Zh,
 }
 
+impl Lang {
+    /// What joins the parts of one sentence: `; ` in English, `；` in Chinese.
+    pub fn semicolon(self) -> &'static str {
+        match self {
+            Lang::En => "; ",
+            Lang::Zh => "；",
+        }
+    }
+}
+
 /// A checklist item flattened for display and state: its place, depth and effective gate.
 #[derive(Debug, Clone)]
 pub struct FlatItem {

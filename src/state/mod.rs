@@ -1333,13 +1333,22 @@ impl State {
                     Some(i) if self.stages.queue.contains(&t) => i
                         .checked_sub(1)
                         .map(|p| self.rb.stages[p].title.clone())
-                        .unwrap_or_else(|| "before the first stage".into()),
+                        .unwrap_or_else(|| {
+                            crate::i18n::tr(self.lang, "before the first stage").into()
+                        }),
                     _ => name.clone(),
                 };
-                crate::canary::drift(&self.rb.targets[t], &self.cluster, traffic, promoted, &name)
+                crate::canary::drift(
+                    &self.rb.targets[t],
+                    &self.cluster,
+                    traffic,
+                    promoted,
+                    &name,
+                    self.lang,
+                )
             })
             .collect();
-        (!each.is_empty()).then(|| each.join("; "))
+        (!each.is_empty()).then(|| each.join(self.lang.semicolon()))
     }
 
     /// What target `t` should look like now: (the traffic of the stage that moved it

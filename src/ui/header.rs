@@ -113,7 +113,7 @@ pub fn target_trouble(s: &State) -> Option<(bool, String)> {
     let traffic = stage.map(|i| s.rb.stages[i].traffic).unwrap_or(0);
     let name = stage.map(|i| s.rb.stages[i].title.as_str()).unwrap_or("");
     targets.iter().find_map(|k| {
-        let behind = crate::canary::drift(k, &s.cluster, traffic, s.stages.promoted, name)
+        let behind = crate::canary::drift(k, &s.cluster, traffic, s.stages.promoted, name, s.lang)
             .is_some()
             || [&k.stable, &k.canary].into_iter().any(|n| {
                 s.cluster
