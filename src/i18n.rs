@@ -376,6 +376,467 @@ pub const WORDS: &[(&str, &str)] = &[
     ("the route not seen", "未看到该路由"),
     ("{} wants {}, {} wants {}", "{} 期望 {}，{} 期望 {}"),
     ("before the first stage", "第一阶段之前"),
+    // The console's own log lines, flashes and confirmations (src/update.rs).
+    (
+        "a note holds at most {} characters: Enter logs it",
+        "一条备注最多 {} 个字符：按 Enter 记录",
+    ),
+    (
+        "the paste was cut to fit a note's {} characters ({} left out)",
+        "粘贴内容已截断以符合备注的 {} 个字符上限（略去 {} 个）",
+    ),
+    (
+        "{} held for {}: ready to advance",
+        "{} 已观察 {}，可进入下一阶段",
+    ),
+    (
+        "{} held for {}: the release is complete once its {} remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done",
+        "{} 已观察 {}：剩余 {} 项必需检查（不把关任何阶段的检查：全量发布与部署后检查）完成后，本次发布即告完成",
+    ),
+    (
+        "Kubernetes API reachable again (lost since {})",
+        "Kubernetes API 已恢复连接（自 {} 起中断）",
+    ),
+    (
+        "Kubernetes API unreachable: {}. The rollout pane keeps its last data, marked stale; the console retries with backoff.",
+        "Kubernetes API 无法访问：{}。发布窗格保留最后的数据并标为过期；控制台按退避间隔重试。",
+    ),
+    (
+        "Kubernetes API unreachable: {}. Nothing is known of the cluster yet; the console retries with backoff.",
+        "Kubernetes API 无法访问：{}。尚不了解集群的任何情况；控制台按退避间隔重试。",
+    ),
+    (
+        "the driving console counts down to an automatic rollback at {} ({}: {})",
+        "操作控制台正在倒计时，将于 {} 自动回滚（{}：{}）",
+    ),
+    (
+        "{}'s console drives the release: it holds the Lease {}",
+        "{} 的控制台主导本次发布：持有 Lease {}",
+    ),
+    (
+        "read-only: {}. Action keys do nothing here.",
+        "只读：{}。此处操作键无效。",
+    ),
+    (
+        "claiming the release's Lease from the cluster",
+        "正在向集群申领本次发布的 Lease",
+    ),
+    ("{}: press T to take over driving it", "{}：按 T 接管"),
+    (
+        "the console ended on {} at {} (the terminal or session went away); {}",
+        "控制台因 {} 在{}结束（终端或会话已断开）；{}",
+    ),
+    ("the simulated cluster ends with it", "模拟集群随之结束"),
+    ("the cluster stays as it is", "集群保持原样"),
+    (
+        "the journal cannot be mirrored into the cluster ({}): consoles on other hosts do not see this release's decisions until it can; the console keeps trying",
+        "日志无法同步到集群（{}）：在恢复之前，其他主机上的控制台看不到本次发布的决定；控制台会持续重试",
+    ),
+    (
+        "the journal is mirrored into the cluster again: consoles on other hosts are up to date",
+        "日志已重新同步到集群：其他主机上的控制台已是最新",
+    ),
+    (
+        "{} takes over driving the release, on the journal it followed",
+        "{} 接管本次发布，沿用其所跟随的日志",
+    ),
+    ("cannot take over: {}", "无法接管：{}"),
+    (
+        "{} ({}% of traffic to the new version), driven by {}",
+        "{}（新版本承接 {}% 流量），操作人 {}",
+    ),
+    (
+        "{} held for {}, every required post-deployment check done",
+        "{} 已观察 {}，部署后必需检查全部完成",
+    ),
+    (
+        "no verification applies now: each runs while the stage it gates is the next one (post-deployment checks at the last stage, post-rollback checks after a rollback)",
+        "当前没有适用的验证：每项验证在其把关的阶段为下一阶段时运行（部署后检查在最后阶段，回滚后检查在回滚之后）",
+    ),
+    (
+        "verifying “{}” now, though it does not apply yet: its verdict ticks nothing until it does",
+        "正在验证“{}”，但它尚不适用：在适用之前其结果不会勾选任何项",
+    ),
+    (
+        "verifying “{}”: the console ticks it when the check passes",
+        "正在验证“{}”：检查通过后控制台会将其勾选",
+    ),
+    (
+        "verifying the one check that applies now",
+        "正在验证当前适用的 1 项检查",
+    ),
+    (
+        "verifying the {} checks that apply now",
+        "正在验证当前适用的 {} 项检查",
+    ),
+    (
+        "the rollback is done in the cluster: every step confirmed; the post-rollback checks apply now",
+        "集群中的回滚已完成：每一步均已确认；回滚后检查现在适用",
+    ),
+    (
+        "the rollback is done in the cluster: every step confirmed",
+        "集群中的回滚已完成：每一步均已确认",
+    ),
+    (
+        "type the name of whoever signs off, then Enter",
+        "输入签字人的姓名，然后按 Enter",
+    ),
+    ("sign-off", "签字"),
+    (
+        "{} signed off as {} (entered by {})",
+        "{} 以{}身份签字确认（由 {} 录入）",
+    ),
+    (
+        "not signed off: nothing was recorded",
+        "未签字：未记录任何内容",
+    ),
+    ("cancelled: nothing was done", "已取消：未执行任何操作"),
+    ("{}: nothing was done", "{}：未执行任何操作"),
+    (
+        "the situation changed since this was shown: read it again; nothing was done",
+        "显示之后情况已有变化：请重新阅读；未执行任何操作",
+    ),
+    (
+        "blocked: see the confirmation for why",
+        "受阻：原因见确认框",
+    ),
+    (
+        "health is unknown: press o to override with a reason, or wait for fresh data",
+        "健康状况未知：按 o 并说明原因以忽略，或等待新数据",
+    ),
+    (
+        "type a reason first: it goes to the journal, the log and the cluster's Events",
+        "请先输入原因：它会写入日志、沟通记录和集群的 Events",
+    ),
+    (
+        "select a pod in the rollout pane first (Tab to it, ↑/↓ to pick one)",
+        "请先在发布窗格中选择一个 Pod（Tab 切换过去，↑/↓ 选择）",
+    ),
+    ("the driving console", "操作控制台"),
+    (
+        "read-only: this console follows {}'s journal and nobody drives now: press T to take over; nothing was done",
+        "只读：本控制台跟随 {} 的日志，目前无人主导：按 T 接管；未执行任何操作",
+    ),
+    (
+        "read-only: this console follows {}'s journal: decisions are taken at the driving console; nothing was done",
+        "只读：本控制台跟随 {} 的日志：决定由操作控制台作出；未执行任何操作",
+    ),
+    ("Quit while {} is in progress?", "{}进行中，确定退出？"),
+    (
+        "This is the demo: the simulated cluster ends with the console, and only the journal is kept.",
+        "这是演示：模拟集群随控制台一起结束，只保留日志。",
+    ),
+    (
+        "Run `warroom demo` again for a fresh cluster.",
+        "再次运行 `warroom demo` 可获得一个新集群。",
+    ),
+    (
+        "The cluster stays exactly as it is; nothing is rolled back.",
+        "集群保持原样；不会回滚任何内容。",
+    ),
+    (
+        "Start the console again with the same journal to carry on.",
+        "使用同一日志再次启动控制台即可继续。",
+    ),
+    ("closed the console at {}", "在{}关闭了控制台"),
+    (
+        "select an item in the checklist first (Tab to the checklist)",
+        "请先在检查清单中选择一项（Tab 切换到检查清单）",
+    ),
+    (
+        "the console performs this step of the rollback: it is ticked when the cluster shows it done",
+        "回滚的这一步由控制台执行：集群显示完成后自动勾选",
+    ),
+    ("“{}” is for reading, not ticking", "“{}”仅供阅读，无需勾选"),
+    (
+        "“{}” follows its sub-items ({} still open): tick those",
+        "“{}”随其子项而定（仍有 {} 项未完成）：请勾选子项",
+    ),
+    (
+        "“{}” is the console's to settle: it is done when every other required check gating {} is ({} open)",
+        "“{}”由控制台判定：把关 {} 的其他必需检查全部完成时即完成（{} 项未完成）",
+    ),
+    ("its stage", "其阶段"),
+    ("a sign-off cannot be skipped", "签字项不能跳过"),
+    (
+        "{} advanced to {} over unknown health ({}): {}",
+        "{} 在健康状况未知时推进到 {}（{}）：{}",
+    ),
+    ("manual rollback", "手动回滚"),
+    (
+        "{} stopped the automatic rollback ({}): {}",
+        "{} 取消了自动回滚（{}）：{}",
+    ),
+    ("{} takes over driving the release", "{} 接管本次发布"),
+    (
+        "select a group in the checklist first (Tab to the checklist)",
+        "请先在检查清单中选择一组（Tab 切换到检查清单）",
+    ),
+    (
+        "the console performs the rollback: its steps are ticked as the cluster shows them done",
+        "回滚由控制台执行：集群显示各步完成后自动勾选",
+    ),
+    ("nothing selected", "未选择任何项"),
+    ("nothing open to tick in {}", "{} 中没有未完成、可勾选的项"),
+    (
+        "({} sign-offs left out: each asks whose it is; tick them one by one)",
+        "（未含 {} 个签字项：每项需填写签字人；请逐项勾选）",
+    ),
+    (
+        "({} left to the console: it settles them from the other checks)",
+        "（{} 项由控制台根据其他检查判定）",
+    ),
+    (
+        "({} left to the console: it verifies them and ticks them with the evidence)",
+        "（{} 项由控制台验证，并附证据勾选）",
+    ),
+    ("Tick 1 item of {}?", "勾选 {} 中的 1 项？"),
+    ("Tick {} items of {}?", "勾选 {} 项（{}）？"),
+    ("nothing to take over: {}", "无可接管：{}"),
+    (
+        "this console already drives the release",
+        "本控制台已在主导本次发布",
+    ),
+    (
+        "This console first takes the journal it follows ({}) for its own, as the driving console held it; that fails while a console on this host still has it open.",
+        "本控制台先将其跟随的日志（{}）据为己有，与原操作控制台持有时一样；若本机仍有控制台打开该日志则会失败。",
+    ),
+    (
+        "This console claims the release's Lease. If another console claims it first, this one stays read-only and says who drives.",
+        "本控制台申领本次发布的 Lease。若其他控制台抢先申领，本控制台保持只读并显示由谁主导。",
+    ),
+    (
+        "The journal here says the release is at {}; the rollout pane shows the cluster as it is. Check both before acting.",
+        "此处日志显示本次发布处于{}；发布窗格显示集群的实际状态。操作前请核对两者。",
+    ),
+    ("Take over driving this release?", "接管本次发布？"),
+    (
+        "reconciled after a restart: the cluster shows action #{} done",
+        "重启后核对：集群显示操作 #{} 已完成",
+    ),
+    (
+        "reconciled after a restart: the cluster does not show action #{} done; the stage stays as it was",
+        "重启后核对：集群未显示操作 #{} 已完成；阶段保持不变",
+    ),
+    (
+        "{}: {} ({}'s is done in the cluster)",
+        "{}：{}（集群中 {} 的已完成）",
+    ),
+    (
+        "the last action (#{}) has no answer from the API yet",
+        "上一个操作（#{}）尚未得到 API 的应答",
+    ),
+    (
+        "{}: last verified at {} ({}), not since: checking again now",
+        "{}：最后一次验证于 {}（{} 前），此后未再验证：正在重新检查",
+    ),
+    (
+        "{}: last verified at {} ({}), not since",
+        "{}：最后一次验证于 {}（{} 前），此后未再验证",
+    ),
+    (
+        "verification failed: {}: {}{}, and it cannot be checked now: {}",
+        "验证失败：{}：{}{}，且目前无法检查：{}",
+    ),
+    (" (at {})", "（于 {}）"),
+    (
+        "the stage stopped before it moved every target ({}): roll back (R)",
+        "该阶段在推进所有目标之前已停止（{}）：请回滚（R）",
+    ),
+    (
+        "{} still to move at this stage, one after another; its hold starts when the last has",
+        "{} 在本阶段尚待依次推进；最后一个推进后开始观察期",
+    ),
+    (", data lost since {}", "，数据自 {} 起丢失"),
+    ("{}: cannot be verified: {}", "{}：无法验证：{}"),
+    (
+        "{} checks ({}): cannot be verified: {}",
+        "{} 项检查（{}）：无法验证：{}",
+    ),
+    (", no fresh value since {}", "，自 {} 起没有新数据"),
+    ("{}: the query fails{}: {}", "{}：查询失败{}：{}"),
+    (
+        "{} gauges ({}): the query fails{}: {}",
+        "{} 个指标（{}）：查询失败{}：{}",
+    ),
+    (" since {}", "（自 {} 起）"),
+    ("not evaluated yet", "尚未评估"),
+    ("no fresh evaluation", "没有最新的评估"),
+    (
+        "trigger {}: whether {} holds is unknown{}: {}",
+        "触发条件 {}：无法判断 {} 是否成立{}：{}",
+    ),
+    (
+        "no fresh value since {} (last {})",
+        "自 {} 起没有新数据（最后值 {}）",
+    ),
+    ("{}; the query fails: {}", "{}；查询失败：{}"),
+    ("the query fails: {}", "查询失败：{}"),
+    (
+        "no data: the query matched no series",
+        "无数据：查询未匹配任何序列",
+    ),
+    ("no answer from Prometheus yet", "Prometheus 尚未应答"),
+    ("no target is called {}", "没有名为 {} 的目标"),
+    (
+        "Only {} goes back; the other targets stay at the stage in force and go on without it.",
+        "只有 {} 回滚；其他目标保持当前阶段，并在没有它的情况下继续。",
+    ),
+    (" and ", " 和 "),
+    ("Manual rollback", "手动回滚"),
+    (
+        "no automatic rollback is counting down",
+        "没有正在倒计时的自动回滚",
+    ),
+    (
+        "Cancel the automatic rollback due at {}?",
+        "取消定于 {} 执行的自动回滚？",
+    ),
+    ("Trigger: {} ({})", "触发条件：{}（{}）"),
+    (
+        "The canary keeps serving. The trigger stays met and keeps blocking advancing; R still rolls back. Your reason goes to the journal and the log.",
+        "灰度版继续提供服务。触发条件仍然成立，并继续阻止推进；R 仍可回滚。你的原因会写入日志和沟通记录。",
+    ),
+    (
+        "Pause the rollout: set spec.paused=true on {}",
+        "暂停发布：将 {} 的 spec.paused 设为 true",
+    ),
+    (
+        "Resume the rollout: set spec.paused=false on {}",
+        "恢复发布：将 {} 的 spec.paused 设为 false",
+    ),
+    (
+        "Rolling updates stop where they are; the stage's hold clock stops.",
+        "滚动更新停在当前位置；该阶段的观察计时暂停。",
+    ),
+    (
+        "Rolling updates continue; the stage's hold clock runs again.",
+        "滚动更新继续；该阶段的观察计时恢复。",
+    ),
+    (
+        "{} is paused: the rollback resumes it first, so it completes and nothing stays paused.",
+        "{} 已暂停：回滚会先将其恢复，以便回滚完成且不留下暂停状态。",
+    ),
+    (
+        "{} are paused: the rollback resumes them first, so it completes and nothing stays paused.",
+        "{} 已暂停：回滚会先将其恢复，以便回滚完成且不留下暂停状态。",
+    ),
+    ("the cluster matches the stage again", "集群与阶段重新一致"),
+    (
+        "the cluster does not match this console's stage: {}. The rollout pane shows the cluster as it is; check who changed it before acting.",
+        "集群与本控制台的阶段不一致：{}。发布窗格显示集群的实际状态；操作前请查明是谁改动了它。",
+    ),
+    (
+        "Its countdown ended at {}: the driving console rolls back now.",
+        "其倒计时已于 {} 结束：操作控制台立即回滚。",
+    ),
+    (
+        "The console rolls back at {} unless the lead cancels (c).",
+        "除非负责人取消（c），控制台将于 {} 回滚。",
+    ),
+    ("Press R to roll back.", "按 R 回滚。"),
+    (
+        "ROLLBACK TRIGGER MET: {} ({}). {}",
+        "回滚触发条件成立：{}（{}）。{}",
+    ),
+    (
+        "{}: the driving console rolls back at {} unless the lead cancels",
+        "{}：除非负责人取消，操作控制台将于 {} 自动回滚",
+    ),
+    (
+        "rollback trigger no longer holds (fresh data shows it clear): {}",
+        "回滚触发条件不再成立（最新数据显示已恢复）：{}",
+    ),
+    (
+        "rollback trigger still counts as met, but its data is lost since {}: {}",
+        "回滚触发条件仍视为成立，但其数据自 {} 起丢失：{}",
+    ),
+    ("{} {} {} {} for {}", "{} {} {} {}，持续 {}"),
+    ("{} {} {} for {}", "{} {} {}，持续 {}"),
+    (
+        "The countdown of {} ran out, but this console cannot roll back now: {}. It rolls back as soon as it can; R rolls back by hand.",
+        "{} 的倒计时已结束，但本控制台目前无法回滚：{}。一旦可以便立即回滚；也可按 R 手动回滚。",
+    ),
+    (
+        "The countdown of {} ran out, but the rollback cannot be sent: {}.",
+        "{} 的倒计时已结束，但无法发出回滚：{}。",
+    ),
+    (
+        "{} ({}); the {} countdown ran out with no cancel",
+        "{}（{}）；{} 的倒计时结束且无人取消",
+    ),
+    ("critical", "严重"),
+    ("warn", "警告"),
+    ("above", "高于"),
+    ("below", "低于"),
+    (
+        "{} is {} at {}: {} its {} threshold {}",
+        "{} 处于 {}，当前 {}：{}{}阈值 {}",
+    ),
+    (" ({} idle)", "（{} 空闲）"),
+    ("{} is back to OK at {}{}", "{} 已恢复 OK，当前 {}{}"),
+    ("query failed: {}", "查询失败：{}"),
+    (
+        "{}: no data (the query matched no series)",
+        "{}：无数据（查询未匹配任何序列）",
+    ),
+    (
+        "{}: no fresh value for {}s; showing the last one as stale",
+        "{}：已 {} 秒没有新数据；显示的最后值已过期",
+    ),
+    // The log's lines for each journal entry (src/state/mod.rs).
+    (
+        "journal names item `{}`, which this runbook does not have",
+        "日志中提到的条目 `{}` 在本运行手册中不存在",
+    ),
+    ("✍ {} signed off as {} ({})", "✍ {} 以{}身份签字确认（{}）"),
+    ("signed off", "已签字"),
+    ("☐ unticked", "☐ 已取消勾选"),
+    ("skipped", "已跳过"),
+    ("✘ FAILED", "✘ 失败"),
+    (
+        "✔ {} (all its sub-items are done)",
+        "✔ {}（其子项已全部完成）",
+    ),
+    (
+        "✔ 1 item of {} in one confirmation",
+        "✔ 一次确认勾选了 {} 中的 1 项",
+    ),
+    (
+        "✔ {} items of {} in one confirmation",
+        "✔ 一次确认勾选了 {} 项（{}）",
+    ),
+    (
+        "RELEASE COMPLETE: every stage held, every required post-deployment check done",
+        "发布完成：每个阶段均已观察完毕，部署后必需检查全部完成",
+    ),
+    (
+        "“{}…” ({} more characters in the journal)",
+        "“{}…”（日志中另有 {} 个字符）",
+    ),
+    ("ROLLBACK ({}): ", "回滚（{}）："),
+    (
+        "OVERRIDE of unknown health ({}), because “{}”: ",
+        "在健康状况未知时强制执行（{}），原因“{}”：",
+    ),
+    ("{}{} — sent", "{}{} —— 已发送"),
+    ("{}'s step failed: {}", "{} 的步骤失败：{}"),
+    ("done", "完成"),
+    ("FAILED", "失败"),
+    (" (answered in {} s)", "（{} 秒后应答）"),
+    (
+        "cancelled the automatic rollback ({}): “{}”",
+        "取消了自动回滚（{}）：“{}”",
+    ),
+    ("told {} of {}", "已通知 {}：{}"),
+    (
+        "notice #{} NOT delivered to {} after {} attempts: {}",
+        "通知 #{} 未能送达 {}（已尝试 {} 次）：{}",
+    ),
+    ("✔ verified", "✔ 已验证"),
+    ("✘ verification FAILED", "✘ 验证失败"),
+    ("? no longer verified", "? 不再处于已验证状态"),
+    ("✔ verified {} checks: {}", "✔ 已验证 {} 项检查：{}"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =
@@ -496,6 +957,34 @@ mod tests {
         // Every template has as many `{}` in Chinese as in English.
         for (en, zh) in WORDS {
             assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");
+        }
+    }
+
+    #[test]
+    fn the_report_finds_who_drove_in_either_language() {
+        use crate::update::drives;
+        for lang in [Lang::En, Lang::Zh] {
+            let lines = [
+                trf(
+                    lang,
+                    "{}'s console drives the release: it holds the Lease {}",
+                    &[&"lin", &"erp/warroom-erp"],
+                ),
+                trf(lang, "{} takes over driving the release", &[&"wang"]),
+                trf(
+                    lang,
+                    "{} takes over driving the release, on the journal it followed",
+                    &[&"wang"],
+                ),
+            ];
+            for l in &lines {
+                assert!(drives(l), "{l}");
+            }
+            assert!(!drives(&trf(
+                lang,
+                "{}: press T to take over driving it",
+                &[&"x"]
+            )));
         }
     }
 

@@ -172,30 +172,69 @@ pub fn wrap(s: &str, max: usize) -> Vec<String> {
     wrap_hanging(s, max, max)
 }
 
-/// Like `wrap`, with a first line of `first` cells and the rest of `rest` cells.
+/// Like `wrap`, with a first line of `first` cells and the rest of `rest` cells. A line
+/// breaks at a space, or between two characters either of which is wide (Chinese text
+/// has no spaces), but never before the punctuation that closes a Chinese clause.
 pub fn wrap_hanging(s: &str, first: usize, rest: usize) -> Vec<String> {
+    // Where the line may break: the byte index, and whether a space is dropped there.
+    fn may_break_before(prev: Option<char>, c: char) -> bool {
+        let wide = |c: char| c.width().unwrap_or(0) > 1;
+        let closing = "，。、；：！？）》」』】”’…".contains(c);
+        prev.is_some_and(|p| (wide(p) || wide(c)) && p != ' ') && !closing
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut w = 0;
+    let mut brk: Option<(usize, bool)> = None;
     for c in s.chars() {
         let max = if lines.is_empty() { first } else { rest }.max(1);
         let cw = c.width().unwrap_or(0);
+        if c != ' ' && may_break_before(line.chars().next_back(), c) {
+            brk = Some((line.len(), false));
+        }
+        if w + cw > max && c == ' ' {
+            // The line is full at a space: it breaks there.
+            lines.push(std::mem::take(&mut line));
+            w = 0;
+            brk = None;
+            continue;
+        }
         if w + cw > max {
-            // Prefer to break at the last space on the line.
-            if let Some(sp) = line.rfind(' ').filter(|&i| i > 0) {
-                let rest = line[sp + 1..].to_string();
-                line.truncate(sp);
-                lines.push(std::mem::take(&mut line));
-                line = rest;
-                w = width(&line);
-            } else {
-                lines.push(std::mem::take(&mut line));
-                w = 0;
+            // Prefer to break at the last place the line may break.
+            match brk.filter(|&(i, _)| i > 0) {
+                Some((i, space)) => {
+                    let rest = line[i + usize::from(space)..].to_string();
+                    line.truncate(i);
+                    lines.push(std::mem::take(&mut line));
+                    line = rest;
+                    w = width(&line);
+                }
+                None => {
+                    lines.push(std::mem::take(&mut line));
+                    w = 0;
+                }
+            }
+            // What was carried over may still break.
+            brk = None;
+            let mut prev = None;
+            for (i, ch) in line.char_indices() {
+                if ch == ' ' {
+                    brk = Some((i, true));
+                } else if may_break_before(prev, ch) {
+                    brk = Some((i, false));
+                }
+                prev = Some(ch);
+            }
+            if c != ' ' && may_break_before(line.chars().next_back(), c) {
+                brk = Some((line.len(), false));
             }
         }
         // A line never starts with the space it was broken at.
         if c == ' ' && line.is_empty() && !lines.is_empty() {
             continue;
+        }
+        if c == ' ' {
+            brk = Some((line.len(), true));
         }
         line.push(c);
         w += cw;
@@ -236,6 +275,32 @@ mod tests {
         assert!(
             lines.iter().all(|l| width(l) <= 8 && !l.starts_with(' ')),
             "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn chinese_text_breaks_between_characters_not_after_a_lone_mark() {
+        // A line no longer ends at the mark before a Chinese phrase, as it would if only
+        // spaces could break it.
+        assert_eq!(
+            wrap("✘ 验证失败：错误率检查：分版本错误率 6.02 % ≥ 1.00 %", 22),
+            [
+                "✘ 验证失败：错误率检",
+                "查：分版本错误率 6.02",
+                "% ≥ 1.00 %"
+            ]
+        );
+        // A clause's closing mark stays with the word before it.
+        let lines = wrap("完成：erp-backend-canary scaled to 1", 12);
+        assert_eq!(lines[0], "完成：");
+        assert!(
+            lines.iter().all(|l| !l.starts_with('：') && width(l) <= 12),
+            "{lines:?}"
+        );
+        // English is unchanged: it breaks at spaces only.
+        assert_eq!(
+            wrap("the query fails: Prometheus did not answer", 16),
+            ["the query fails:", "Prometheus did", "not answer"]
         );
     }
 }

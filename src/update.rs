@@ -73,8 +73,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                         match k.code {
                             KeyCode::Char(c) if buf.chars().count() < MAX_NOTE => buf.push(c),
                             KeyCode::Char(_) => {
-                                s.ui.flash = Some(format!(
-                                    "a note holds at most {MAX_NOTE} characters: Enter logs it"
+                                s.ui.flash = Some(trf(
+                                    s.lang,
+                                    "a note holds at most {} characters: Enter logs it",
+                                    &[&MAX_NOTE],
                                 ))
                             }
                             KeyCode::Backspace => {
@@ -109,9 +111,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     let n = text.chars().count();
                     buf.extend(text.chars().take(room));
                     if n > room {
-                        s.ui.flash = Some(format!(
-                            "the paste was cut to fit a note's {MAX_NOTE} characters ({} left out)",
-                            n - room
+                        s.ui.flash = Some(trf(
+                            s.lang,
+                            "the paste was cut to fit a note's {} characters ({} left out)",
+                            &[&MAX_NOTE, &(n - room)],
                         ));
                     }
                 }
@@ -173,21 +176,18 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 let last = i + 1 == s.rb.stages.len();
                 let open = s.checklist.open_post_checks();
                 if !last {
-                    let text = format!("{} held for {}: ready to advance", st.title, st.hold);
-                    say(s, LogLevel::Info, text.clone(), &mut fx);
-                    let text = words(
-                        s,
-                        text,
-                        format!(
-                            "{} 已观察 {}，可进入下一阶段",
-                            s.rb.stages[i].title, s.rb.stages[i].hold
-                        ),
+                    let text = trf(
+                        s.lang,
+                        "{} held for {}: ready to advance",
+                        &[&st.title, &st.hold],
                     );
+                    say(s, LogLevel::Info, text.clone(), &mut fx);
                     notify(s, NotifyEvent::StageCompleted, &text, &mut fx);
                 } else if open > 0 {
-                    let text = format!(
-                        "{} held for {}: the release is complete once its {open} remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done",
-                        st.title, st.hold
+                    let text = trf(
+                        s.lang,
+                        "{} held for {}: the release is complete once its {} remaining required checks (those that gate no stage: the full rollout's and the post-deployment checks) are done",
+                        &[&st.title, &st.hold, &open],
                     );
                     say(s, LogLevel::Info, text, &mut fx);
                 }
@@ -195,9 +195,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Cluster(snap) => {
             if let Link::Lost { since, .. } = &s.cluster.link {
-                let text = format!(
+                let text = trf(
+                    s.lang,
                     "Kubernetes API reachable again (lost since {})",
-                    s.zone.hms(*since)
+                    &[&s.zone.hms(*since)],
                 );
                 say(s, LogLevel::Info, text, &mut fx);
             }
@@ -223,12 +224,16 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     error: error.clone(),
                 };
                 let text = if s.cluster.updated.is_some() {
-                    format!(
-                        "Kubernetes API unreachable: {error}. The rollout pane keeps its last data, marked stale; the console retries with backoff."
+                    trf(
+                        s.lang,
+                        "Kubernetes API unreachable: {}. The rollout pane keeps its last data, marked stale; the console retries with backoff.",
+                        &[&error],
                     )
                 } else {
-                    format!(
-                        "Kubernetes API unreachable: {error}. Nothing is known of the cluster yet; the console retries with backoff."
+                    trf(
+                        s.lang,
+                        "Kubernetes API unreachable: {}. Nothing is known of the cluster yet; the console retries with backoff.",
+                        &[&error],
                     )
                 };
                 say(s, LogLevel::Error, text, &mut fx);
@@ -318,11 +323,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::DriverCountdown(c) => {
             if s.remote_countdown != c {
                 if let Some(c) = &c {
-                    let text = format!(
+                    let text = trf(
+                        s.lang,
                         "the driving console counts down to an automatic rollback at {} ({}: {})",
-                        s.zone.hms(c.deadline),
-                        c.trigger,
-                        c.evidence
+                        &[&s.zone.hms(c.deadline), &c.trigger, &c.evidence],
                     );
                     say(s, LogLevel::Error, text, &mut fx);
                 }
@@ -340,22 +344,27 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                     Driver::Driving { lease, .. } => (
                         LogLevel::Info,
                         // Named, not "this console": followers read the same line.
-                        format!(
-                            "{}'s console {DRIVES}: it holds the Lease {lease}",
-                            s.operator
+                        trf(
+                            s.lang,
+                            "{}'s console drives the release: it holds the Lease {}",
+                            &[&s.operator, &lease],
                         ),
                     ),
                     Driver::ReadOnly { why, .. } => (
                         LogLevel::Warn,
-                        format!("read-only: {why}. Action keys do nothing here."),
+                        trf(
+                            s.lang,
+                            "read-only: {}. Action keys do nothing here.",
+                            &[&why],
+                        ),
                     ),
                     Driver::Claiming => (
                         LogLevel::Info,
-                        "claiming the release's Lease from the cluster".to_string(),
+                        tr(s.lang, "claiming the release's Lease from the cluster").to_string(),
                     ),
                     Driver::Free { why } => (
                         LogLevel::Warn,
-                        format!("{why}: press T to take over driving it"),
+                        trf(s.lang, "{}: press T to take over driving it", &[&why]),
                     ),
                 };
                 let now_driving = matches!(d, Driver::Driving { .. });
@@ -370,18 +379,6 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 s.ui.dirty = true;
                 say(s, level, text.clone(), &mut fx);
                 if now_driving {
-                    let lease = match &s.driver {
-                        Driver::Driving { lease, .. } => lease.clone(),
-                        _ => String::new(),
-                    };
-                    let text = words(
-                        s,
-                        text,
-                        format!(
-                            "{} 的控制台开始操作本次发布（持有 Lease {lease}）",
-                            s.operator
-                        ),
-                    );
                     notify(s, NotifyEvent::DriverChanged, &text, &mut fx);
                 }
                 // Another console drives: show its release, from its mirror in the
@@ -395,14 +392,18 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         Event::Signal(name) => {
             // Nobody is at the keys to answer a question: close now, saying why.
             let who = s.operator.clone();
-            let text = format!(
-                "the console ended on {name} at {} (the terminal or session went away); {}",
-                s.stage_name(),
-                if s.simulated {
-                    "the simulated cluster ends with it"
-                } else {
-                    "the cluster stays as it is"
-                }
+            let text = trf(
+                s.lang,
+                "the console ended on {} at {} (the terminal or session went away); {}",
+                &[
+                    &name,
+                    &s.stage_name(),
+                    &if s.simulated {
+                        tr(s.lang, "the simulated cluster ends with it")
+                    } else {
+                        tr(s.lang, "the cluster stays as it is")
+                    },
+                ],
             );
             emit(
                 s,
@@ -419,14 +420,19 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
         }
         Event::Follow(f) => followed(s, f),
         Event::Mirror(Err(why)) => {
-            let text = format!(
+            let text = trf(
+                s.lang,
                 "the journal cannot be mirrored into the cluster ({}): consoles on other hosts do not see this release's decisions until it can; the console keeps trying",
-                clean(&why)
+                &[&clean(&why)],
             );
             say(s, LogLevel::Warn, text, &mut fx);
         }
         Event::Mirror(Ok(())) => {
-            let text = "the journal is mirrored into the cluster again: consoles on other hosts are up to date".to_string();
+            let text = tr(
+                s.lang,
+                "the journal is mirrored into the cluster again: consoles on other hosts are up to date",
+            )
+            .to_string();
             say(s, LogLevel::Info, text, &mut fx);
         }
         Event::Notified {
@@ -456,7 +462,11 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             s.rebuild(&records);
             s.follow = None;
             let who = s.operator.clone();
-            let text = format!("{who} takes over driving the release, on the journal it followed");
+            let text = trf(
+                s.lang,
+                "{} takes over driving the release, on the journal it followed",
+                &[&who],
+            );
             emit(
                 s,
                 &who,
@@ -469,7 +479,7 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             fx.push(Effect::TakeLease);
         }
         Event::Adopted(Err(why)) => {
-            s.ui.flash = Some(format!("cannot take over: {}", clean(&why)));
+            s.ui.flash = Some(trf(s.lang, "cannot take over: {}", &[&clean(&why)]));
             s.ui.dirty = true;
         }
         Event::Outcome { seq, ok, message } => {
@@ -498,16 +508,10 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 tick_what_the_stage_did(s, &stage, &mut fx);
                 if let Some(i) = s.rb.stage_index(&stage) {
                     let st = &s.rb.stages[i];
-                    let detail = words(
-                        s,
-                        format!(
-                            "{} ({}% of traffic to the new version), driven by {}",
-                            st.title, st.traffic, s.operator
-                        ),
-                        format!(
-                            "{}（新版本承接 {}% 流量），操作人 {}",
-                            st.title, st.traffic, s.operator
-                        ),
+                    let detail = trf(
+                        s.lang,
+                        "{} ({}% of traffic to the new version), driven by {}",
+                        &[&st.title, &st.traffic, &s.operator],
                     );
                     notify(s, NotifyEvent::StageStarted, &detail, &mut fx);
                 }
@@ -534,13 +538,10 @@ fn complete(s: &mut State, fx: &mut Vec<Effect>) {
     }
     emit(s, CONSOLE, Entry::Complete {}, fx);
     let st = &s.rb.stages[i];
-    let text = words(
-        s,
-        format!(
-            "{} held for {}, every required post-deployment check done",
-            st.title, st.hold
-        ),
-        format!("{} 已观察 {}，部署后必需检查全部完成", st.title, st.hold),
+    let text = trf(
+        s.lang,
+        "{} held for {}, every required post-deployment check done",
+        &[&st.title, &st.hold],
     );
     notify(s, NotifyEvent::ReleaseComplete, &text, fx);
 }
@@ -814,7 +815,7 @@ fn verify_now(s: &mut State, only: Option<usize>, fx: &mut Vec<Effect>) {
     };
     if due.is_empty() {
         s.ui.flash = Some(
-            "no verification applies now: each runs while the stage it gates is the next one (post-deployment checks at the last stage, post-rollback checks after a rollback)"
+            tr(s.lang, "no verification applies now: each runs while the stage it gates is the next one (post-deployment checks at the last stage, post-rollback checks after a rollback)")
                 .into(),
         );
         return;
@@ -824,16 +825,22 @@ fn verify_now(s: &mut State, only: Option<usize>, fx: &mut Vec<Effect>) {
         verify_item(s, i, true, fx);
     }
     s.ui.flash = Some(match only {
-        Some(i) if !s.verify_due(i) => format!(
+        Some(i) if !s.verify_due(i) => trf(
+            s.lang,
             "verifying “{}” now, though it does not apply yet: its verdict ticks nothing until it does",
-            crate::text::fit(&s.checklist.items[i].text, 40)
+            &[&crate::text::fit(&s.checklist.items[i].text, 40)],
         ),
-        Some(i) => format!(
+        Some(i) => trf(
+            s.lang,
             "verifying “{}”: the console ticks it when the check passes",
-            crate::text::fit(&s.checklist.items[i].text, 40)
+            &[&crate::text::fit(&s.checklist.items[i].text, 40)],
         ),
-        None if due.len() == 1 => "verifying the one check that applies now".into(),
-        None => format!("verifying the {} checks that apply now", due.len()),
+        None if due.len() == 1 => tr(s.lang, "verifying the one check that applies now").into(),
+        None => trf(
+            s.lang,
+            "verifying the {} checks that apply now",
+            &[&due.len()],
+        ),
     });
 }
 
@@ -993,9 +1000,15 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
     if all_now && !all_before && live_link && s.stages.pending.is_none() {
         s.checklist.collapsed[phase] = false;
         let text = if s.checklist.items.iter().any(|i| i.after_rollback) {
-            "the rollback is done in the cluster: every step confirmed; the post-rollback checks apply now"
+            tr(
+                s.lang,
+                "the rollback is done in the cluster: every step confirmed; the post-rollback checks apply now",
+            )
         } else {
-            "the rollback is done in the cluster: every step confirmed"
+            tr(
+                s.lang,
+                "the rollback is done in the cluster: every step confirmed",
+            )
         };
         say(s, LogLevel::Info, text.into(), fx);
     }
@@ -1169,7 +1182,8 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             let name = clean(name.trim()).into_owned();
             let item = *item;
             if name.is_empty() {
-                s.ui.flash = Some("type the name of whoever signs off, then Enter".into());
+                s.ui.flash =
+                    Some(tr(s.lang, "type the name of whoever signs off, then Enter").into());
                 return;
             }
             s.ui.mode = Mode::Normal;
@@ -1178,11 +1192,11 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             let role = s.checklist.items[item]
                 .role
                 .as_deref()
-                .unwrap_or("sign-off");
-            let detail = words(
-                s,
-                format!("{name} signed off as {role} (entered by {who})"),
-                format!("{name} 以{role}身份签字确认（由 {who} 录入）"),
+                .unwrap_or(tr(s.lang, "sign-off"));
+            let detail = trf(
+                s.lang,
+                "{} signed off as {} (entered by {})",
+                &[&name, &role, &who],
             );
             emit(
                 s,
@@ -1198,7 +1212,7 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         (Mode::Signer { .. }, Action::Cancel | Action::Quit) => {
             s.ui.mode = Mode::Normal;
-            s.ui.flash = Some("not signed off: nothing was recorded".into());
+            s.ui.flash = Some(tr(s.lang, "not signed off: nothing was recorded").into());
         }
         (Mode::Signer { .. }, _) => {}
         (Mode::Note(_), Action::Cancel) => s.ui.mode = Mode::Normal,
@@ -1224,7 +1238,7 @@ fn act(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         (Mode::Confirm(_), Action::Cancel) => {
             s.ui.mode = Mode::Normal;
-            s.ui.flash = Some("cancelled: nothing was done".into());
+            s.ui.flash = Some(tr(s.lang, "cancelled: nothing was done").into());
         }
         (Mode::Confirm(_), Action::Quit) => s.ui.mode = Mode::Normal,
         (Mode::Confirm(_) | Mode::Note(_), _) => {}
@@ -1266,7 +1280,7 @@ fn commit(s: &mut State, fx: &mut Vec<Effect>) {
         None => shown.clone(),
         Some(Err(why)) => {
             s.ui.mode = Mode::Normal;
-            s.ui.flash = Some(format!("{why}: nothing was done"));
+            s.ui.flash = Some(trf(s.lang, "{}: nothing was done", &[&why]));
             return;
         }
         Some(Ok(mut fresh)) => {
@@ -1279,8 +1293,11 @@ fn commit(s: &mut State, fx: &mut Vec<Effect>) {
                 fresh.replanned = true;
                 s.ui.mode = Mode::Confirm(fresh);
                 s.ui.flash = Some(
-                    "the situation changed since this was shown: read it again; nothing was done"
-                        .into(),
+                    tr(
+                        s.lang,
+                        "the situation changed since this was shown: read it again; nothing was done",
+                    )
+                    .into(),
                 );
                 return;
             }
@@ -1289,19 +1306,27 @@ fn commit(s: &mut State, fx: &mut Vec<Effect>) {
         }
     };
     if !c.blockers.is_empty() {
-        s.ui.flash = Some("blocked: see the confirmation for why".into());
+        s.ui.flash = Some(tr(s.lang, "blocked: see the confirmation for why").into());
         return;
     }
     let reason = c.reason.as_deref().map(str::trim).unwrap_or_default();
     if !c.unknown.is_empty() && !c.overriding {
         s.ui.flash = Some(
-            "health is unknown: press o to override with a reason, or wait for fresh data".into(),
+            tr(
+                s.lang,
+                "health is unknown: press o to override with a reason, or wait for fresh data",
+            )
+            .into(),
         );
         return;
     }
     if c.reason.is_some() && reason.is_empty() {
         s.ui.flash = Some(
-            "type a reason first: it goes to the journal, the log and the cluster's Events".into(),
+            tr(
+                s.lang,
+                "type a reason first: it goes to the journal, the log and the cluster's Events",
+            )
+            .into(),
         );
         return;
     }
@@ -1381,7 +1406,7 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             if s.refusal().is_some() =>
         {
             let why = s.refusal().unwrap_or_default();
-            s.ui.flash = Some(format!("{why}: nothing was done"));
+            s.ui.flash = Some(trf(s.lang, "{}: nothing was done", &[&why]));
         }
         Action::Advance => {
             // The gate's verifications run again before it is decided; the dialog follows
@@ -1419,8 +1444,11 @@ fn normal(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 }
                 _ => {
                     s.ui.flash = Some(
-                        "select a pod in the rollout pane first (Tab to it, ↑/↓ to pick one)"
-                            .into(),
+                        tr(
+                            s.lang,
+                            "select a pod in the rollout pane first (Tab to it, ↑/↓ to pick one)",
+                        )
+                        .into(),
                     )
                 }
             }
@@ -1446,7 +1474,15 @@ pub const DRIVES: &str = "drives the release";
 
 /// Whether a log line says who drives (a console took the Lease, or took over).
 pub fn drives(text: &str) -> bool {
-    text.contains(DRIVES) || text.contains("takes over driving the release")
+    // In either language the console writes its log in.
+    [
+        DRIVES,
+        "takes over driving the release",
+        "主导本次发布",
+        "接管本次发布",
+    ]
+    .into_iter()
+    .any(|w| text.contains(w))
 }
 
 /// Why a following console does not act, and who does.
@@ -1462,13 +1498,17 @@ pub fn following_refusal(s: &State) -> String {
         .as_ref()
         .and_then(|f| f.leader.clone())
         .or(holder)
-        .unwrap_or_else(|| "the driving console".into());
+        .unwrap_or_else(|| tr(s.lang, "the driving console").into());
     match &s.driver {
-        Driver::Free { .. } => format!(
-            "read-only: this console follows {leader}'s journal and nobody drives now: press T to take over; nothing was done"
+        Driver::Free { .. } => trf(
+            s.lang,
+            "read-only: this console follows {}'s journal and nobody drives now: press T to take over; nothing was done",
+            &[&leader],
         ),
-        _ => format!(
-            "read-only: this console follows {leader}'s journal: decisions are taken at the driving console; nothing was done"
+        _ => trf(
+            s.lang,
+            "read-only: this console follows {}'s journal: decisions are taken at the driving console; nothing was done",
+            &[&leader],
         ),
     }
 }
@@ -1482,16 +1522,24 @@ fn quit(s: &mut State, fx: &mut Vec<Effect>) {
     }
     if s.in_progress() {
         s.ui.mode = Mode::Confirm(Confirm::new(
-            format!("Quit while {} is in progress?", s.stage_name()),
+            trf(s.lang, "Quit while {} is in progress?", &[&s.stage_name()]),
             if s.simulated {
                 vec![
-                    "This is the demo: the simulated cluster ends with the console, and only the journal is kept.".into(),
-                    "Run `warroom demo` again for a fresh cluster.".into(),
+                    tr(s.lang, "This is the demo: the simulated cluster ends with the console, and only the journal is kept.").into(),
+                    tr(s.lang, "Run `warroom demo` again for a fresh cluster.").into(),
                 ]
             } else {
                 vec![
-                    "The cluster stays exactly as it is; nothing is rolled back.".into(),
-                    "Start the console again with the same journal to carry on.".into(),
+                    tr(
+                        s.lang,
+                        "The cluster stays exactly as it is; nothing is rolled back.",
+                    )
+                    .into(),
+                    tr(
+                        s.lang,
+                        "Start the console again with the same journal to carry on.",
+                    )
+                    .into(),
                 ]
             },
             vec![],
@@ -1505,7 +1553,7 @@ fn quit(s: &mut State, fx: &mut Vec<Effect>) {
 /// The session ends: the journal says so, then the console quits.
 fn close(s: &mut State, fx: &mut Vec<Effect>) {
     let who = s.operator.clone();
-    let text = format!("closed the console at {}", s.stage_name());
+    let text = trf(s.lang, "closed the console at {}", &[&s.stage_name()]);
     emit(
         s,
         &who,
@@ -1546,14 +1594,20 @@ fn move_cursor(s: &mut State, step: isize) {
 
 fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
     if s.ui.focus != Pane::Checklist {
-        s.ui.flash = Some("select an item in the checklist first (Tab to the checklist)".into());
+        s.ui.flash = Some(
+            tr(
+                s.lang,
+                "select an item in the checklist first (Tab to the checklist)",
+            )
+            .into(),
+        );
         return;
     }
     let i = match s.checklist.selected() {
         Some(Row::Item(i)) => i,
         Some(Row::Live(_)) => {
             s.ui.flash = Some(
-                "the console performs this step of the rollback: it is ticked when the cluster shows it done"
+                tr(s.lang, "the console performs this step of the rollback: it is ticked when the cluster shows it done")
                     .into(),
             );
             return;
@@ -1566,9 +1620,10 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
     };
     let item = &s.checklist.items[i];
     if !item.kind.tickable() {
-        s.ui.flash = Some(format!(
+        s.ui.flash = Some(trf(
+            s.lang,
             "“{}” is for reading, not ticking",
-            crate::text::fit(&item.text, 40)
+            &[&crate::text::fit(&item.text, 40)],
         ));
         return;
     }
@@ -1579,9 +1634,10 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         .collect();
     if !kids.is_empty() {
         let open = kids.iter().filter(|&&c| !s.checklist.settled(c)).count();
-        s.ui.flash = Some(format!(
-            "“{}” follows its sub-items ({open} still open): tick those",
-            crate::text::fit(&item.text, 40)
+        s.ui.flash = Some(trf(
+            s.lang,
+            "“{}” follows its sub-items ({} still open): tick those",
+            &[&crate::text::fit(&item.text, 40), &open],
         ));
         return;
     }
@@ -1591,11 +1647,14 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
     }
     if item.computed.is_some() {
         let open = s.checklist.computed_open(i);
-        s.ui.flash = Some(format!(
+        s.ui.flash = Some(trf(
+            s.lang,
             "“{}” is the console's to settle: it is done when every other required check gating {} is ({} open)",
-            crate::text::fit(&item.text, 30),
-            item.gates.as_deref().unwrap_or("its stage"),
-            open.len()
+            &[
+                &crate::text::fit(&item.text, 30),
+                &item.gates.as_deref().unwrap_or(tr(s.lang, "its stage")),
+                &open.len(),
+            ],
         ));
         return;
     }
@@ -1610,7 +1669,7 @@ fn mark_selected(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::Skip => {
             if item.kind == ItemKind::Signoff {
-                s.ui.flash = Some("a sign-off cannot be skipped".into());
+                s.ui.flash = Some(tr(s.lang, "a sign-off cannot be skipped").into());
                 return;
             }
             if cur == Mark::Skipped {
@@ -1676,18 +1735,15 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             };
             let to = stage.id.clone();
             let overrode = override_reason.as_ref().map(|why| {
-                words(
-                    s,
-                    format!(
-                        "{who} advanced to {} over unknown health ({}): {why}",
-                        stage.title,
-                        overridden.join("; ")
-                    ),
-                    format!(
-                        "{who} 在健康状态未知时推进到 {}（{}）：{why}",
-                        stage.title,
-                        overridden.join("；")
-                    ),
+                trf(
+                    s.lang,
+                    "{} advanced to {} over unknown health ({}): {}",
+                    &[
+                        &who,
+                        &stage.title,
+                        &overridden.join(s.lang.semicolon()),
+                        &why,
+                    ],
                 )
             });
             let seq = emit(
@@ -1711,7 +1767,7 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
                 .kinds
                 .get(c.kind)
                 .cloned()
-                .unwrap_or_else(|| ("manual".into(), "manual rollback".into()));
+                .unwrap_or_else(|| ("manual".into(), tr(s.lang, "manual rollback").into()));
             let typed = c.reason.clone().unwrap_or_default();
             let reason = format!("{words} — {who}: “{typed}”{}", evidence(s));
             rollback(s, &who, (kind, None), reason, plan, op, fx);
@@ -1736,10 +1792,10 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             let id = s.rb.rollback_triggers[trigger].id.clone();
             let reason = c.reason.clone().unwrap_or_default();
             let what = &s.rb.rollback_triggers[trigger].text;
-            let detail = words(
-                s,
-                format!("{who} stopped the automatic rollback ({what}): {reason}"),
-                format!("{who} 取消了自动回滚（{what}）：{reason}"),
+            let detail = trf(
+                s.lang,
+                "{} stopped the automatic rollback ({}): {}",
+                &[&who, &what, &reason],
             );
             emit(
                 s,
@@ -1763,7 +1819,7 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
             fx.push(Effect::Adopt { records });
         }
         Proposal::TakeOver => {
-            let text = format!("{who} takes over driving the release");
+            let text = trf(s.lang, "{} takes over driving the release", &[&who]);
             emit(
                 s,
                 &who,
@@ -1791,7 +1847,11 @@ fn confirmed(s: &mut State, c: Confirm, fx: &mut Vec<Effect>) {
 /// out (each names its signer), as are parents (they follow their children).
 pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
     if s.ui.focus != Pane::Checklist {
-        return Err("select a group in the checklist first (Tab to the checklist)".into());
+        return Err(tr(
+            s.lang,
+            "select a group in the checklist first (Tab to the checklist)",
+        )
+        .into());
     }
     let c = &s.checklist;
     let (phase, group) = match c.selected() {
@@ -1800,11 +1860,11 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         Some(Row::Item(i)) => (c.items[i].phase, c.items[i].group.clone()),
         Some(Row::Live(_)) => {
             return Err(
-                "the console performs the rollback: its steps are ticked as the cluster shows them done"
+                tr(s.lang, "the console performs the rollback: its steps are ticked as the cluster shows them done")
                     .into(),
             );
         }
-        None => return Err("nothing selected".into()),
+        None => return Err(tr(s.lang, "nothing selected").into()),
     };
     // The procedure the console is performing is not ticked by hand.
     let live = c.live.as_ref().map(|l| (l.phase, l.group.clone()));
@@ -1813,7 +1873,7 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         && lg.as_ref() == Some(g)
     {
         return Err(
-            "the console performs the rollback: its steps are ticked as the cluster shows them done"
+            tr(s.lang, "the console performs the rollback: its steps are ticked as the cluster shows them done")
                 .into(),
         );
     }
@@ -1838,7 +1898,7 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         })
         .collect();
     if items.is_empty() {
-        return Err(format!("nothing open to tick in {scope}"));
+        return Err(trf(s.lang, "nothing open to tick in {}", &[&scope]));
     }
     let mut plan: Vec<String> = items
         .iter()
@@ -1853,8 +1913,10 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         })
         .count();
     if signoffs > 0 {
-        plan.push(format!(
-            "({signoffs} sign-offs left out: each asks whose it is; tick them one by one)"
+        plan.push(trf(
+            s.lang,
+            "({} sign-offs left out: each asks whose it is; tick them one by one)",
+            &[&signoffs],
         ));
     }
     let computed = (0..c.items.len())
@@ -1865,8 +1927,10 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         })
         .count();
     if computed > 0 {
-        plan.push(format!(
-            "({computed} left to the console: it settles them from the other checks)"
+        plan.push(trf(
+            s.lang,
+            "({} left to the console: it settles them from the other checks)",
+            &[&computed],
         ));
     }
     let verified = (0..c.items.len())
@@ -1878,16 +1942,18 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
         })
         .count();
     if verified > 0 {
-        plan.push(format!(
-            "({verified} left to the console: it verifies them and ticks them with the evidence)"
+        plan.push(trf(
+            s.lang,
+            "({} left to the console: it verifies them and ticks them with the evidence)",
+            &[&verified],
         ));
     }
     Ok(Confirm::new(
-        format!(
-            "Tick {} {} of {scope}?",
-            items.len(),
-            if items.len() == 1 { "item" } else { "items" }
-        ),
+        if items.len() == 1 {
+            trf(s.lang, "Tick 1 item of {}?", &[&scope])
+        } else {
+            trf(s.lang, "Tick {} items of {}?", &[&items.len(), &scope])
+        },
         plan,
         Vec::new(),
         Proposal::TickGroup { scope, items },
@@ -1898,27 +1964,29 @@ pub fn plan_tick_group(s: &State) -> Result<Confirm, String> {
 pub fn plan_take_over(s: &State) -> Result<Confirm, String> {
     let Driver::Free { why } = &s.driver else {
         return Err(match s.refusal() {
-            Some(r) => format!("nothing to take over: {r}"),
-            None => "this console already drives the release".into(),
+            Some(r) => trf(s.lang, "nothing to take over: {}", &[&r]),
+            None => tr(s.lang, "this console already drives the release").into(),
         });
     };
     let mut plan = vec![format!("{why}.")];
     if let Some(f) = &s.follow {
-        plan.push(format!(
+        plan.push(trf(
+            s.lang,
             "This console first takes the journal it follows ({}) for its own, as the driving console held it; that fails while a console on this host still has it open.",
-            f.source
+            &[&f.source],
         ));
     }
     plan.extend([
-            "This console claims the release's Lease. If another console claims it first, this one stays read-only and says who drives."
+            tr(s.lang, "This console claims the release's Lease. If another console claims it first, this one stays read-only and says who drives.")
                 .into(),
-            format!(
+            trf(
+                s.lang,
                 "The journal here says the release is at {}; the rollout pane shows the cluster as it is. Check both before acting.",
-                s.stage_name()
+                &[&s.stage_name()],
             ),
     ]);
     Ok(Confirm::new(
-        "Take over driving this release?".into(),
+        tr(s.lang, "Take over driving this release?").into(),
         plan,
         Vec::new(),
         Proposal::TakeOver,
@@ -2000,14 +2068,16 @@ fn reconcile(s: &mut State, fx: &mut Vec<Effect>) {
     };
     let ok = done.cluster_disagreement().is_none() && paused_as_asked;
     let message = if ok {
-        format!(
+        trf(
+            s.lang,
             "reconciled after a restart: the cluster shows action #{} done",
-            p.seq
+            &[&p.seq],
         )
     } else {
-        format!(
+        trf(
+            s.lang,
             "reconciled after a restart: the cluster does not show action #{} done; the stage stays as it was",
-            p.seq
+            &[&p.seq],
         )
     };
     if ok {
@@ -2085,10 +2155,10 @@ fn continue_stage(s: &mut State, fx: &mut Vec<Effect>) {
         .last()
         .map(|&t| s.rb.targets[t].name().to_string())
         .unwrap_or_default();
-    let plan = format!(
-        "{}: {} ({before}'s is done in the cluster)",
-        k.name(),
-        step.title
+    let plan = trf(
+        s.lang,
+        "{}: {} ({}'s is done in the cluster)",
+        &[&k.name(), &step.title, &before],
     );
     let audit = Audit {
         reason: "WarroomAdvance".into(),
@@ -2127,9 +2197,10 @@ fn common_blockers(s: &State) -> Vec<String> {
         b.push(why);
     }
     if let Some(p) = &s.stages.pending {
-        b.push(format!(
+        b.push(trf(
+            s.lang,
             "the last action (#{}) has no answer from the API yet",
-            p.seq
+            &[&p.seq],
         ));
     }
     b
@@ -2213,25 +2284,30 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                         &[text, &o.evidence],
                     )),
                     V::Pass if age <= FRESH_SECS => {}
-                    V::Pass => vunknown.push(format!(
-                        "{text}: last verified at {} ({}), not since{}",
-                        s.zone.hms(*at),
-                        crate::format::fmt_secs(age),
-                        if c.asked.is_some() {
-                            ": checking again now"
-                        } else {
-                            ""
-                        }
+                    V::Pass if c.asked.is_some() => vunknown.push(trf(
+                        s.lang,
+                        "{}: last verified at {} ({}), not since: checking again now",
+                        &[text, &s.zone.hms(*at), &crate::format::fmt_secs(age)],
+                    )),
+                    V::Pass => vunknown.push(trf(
+                        s.lang,
+                        "{}: last verified at {} ({}), not since",
+                        &[text, &s.zone.hms(*at), &crate::format::fmt_secs(age)],
                     )),
                     // Failed when last known: losing the data does not loosen the gate.
                     V::Unknown if s.checklist.marks[i].mark == Mark::Failed => {
                         let m = &s.checklist.marks[i];
-                        blockers.push(format!(
-                            "verification failed: {text}: {}{}, and it cannot be checked now: {}",
-                            m.evidence.as_deref().unwrap_or("failed"),
-                            m.at.map(|t| format!(" (at {})", s.zone.hms(t)))
-                                .unwrap_or_default(),
-                            o.evidence
+                        blockers.push(trf(
+                            s.lang,
+                            "verification failed: {}: {}{}, and it cannot be checked now: {}",
+                            &[
+                                text,
+                                &m.evidence.as_deref().unwrap_or(tr(s.lang, "failed")),
+                                &m.at
+                                    .map(|t| trf(s.lang, " (at {})", &[&s.zone.hms(t)]))
+                                    .unwrap_or_default(),
+                                &o.evidence,
+                            ],
                         ))
                     }
                     V::Unknown => match vfold.iter_mut().find(|(why, _)| *why == o.evidence) {
@@ -2262,8 +2338,10 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         blockers.push(tr(s.lang, "the rollout is paused: press p to resume first").into());
     }
     if let Some(why) = &s.stages.stopped {
-        blockers.push(format!(
-            "the stage stopped before it moved every target ({why}): roll back (R)"
+        blockers.push(trf(
+            s.lang,
+            "the stage stopped before it moved every target ({}): roll back (R)",
+            &[why],
         ));
     } else if !s.stages.queue.is_empty() {
         let names: Vec<&str> = s
@@ -2272,9 +2350,10 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             .iter()
             .map(|&t| rb.targets[t].name())
             .collect();
-        blockers.push(format!(
+        blockers.push(trf(
+            s.lang,
             "{} still to move at this stage, one after another; its hold starts when the last has",
-            names.join(", ")
+            &[&names.join(", ")],
         ));
     }
     if let Some(i) = s.stages.current.filter(|_| s.stages.queue.is_empty()) {
@@ -2305,7 +2384,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         if let Some(m) = &t.met {
             let lost = m
                 .data_lost
-                .map(|at| format!(", data lost since {}", s.zone.hms(at)))
+                .map(|at| trf(s.lang, ", data lost since {}", &[&s.zone.hms(at)]))
                 .unwrap_or_default();
             blockers.push(trf(
                 s.lang,
@@ -2345,34 +2424,38 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
                         None => failing.push((e.clone(), vec![def.title.clone()], since)),
                     }
                 }
-                _ => unknown.push(gauge_unknown(m, def, s.zone)),
+                _ => unknown.push(gauge_unknown(m, def, s.zone, s.lang)),
             },
             _ => {}
         }
     }
     for (why, names) in vfold {
         vunknown.push(if names.len() == 1 {
-            format!("{}: cannot be verified: {why}", names[0])
+            trf(s.lang, "{}: cannot be verified: {}", &[&names[0], &why])
         } else {
-            format!(
-                "{} checks ({}): cannot be verified: {why}",
-                names.len(),
-                names.join(", ")
+            trf(
+                s.lang,
+                "{} checks ({}): cannot be verified: {}",
+                &[&names.len(), &names.join(", "), &why],
             )
         });
     }
     unknown.extend(vunknown);
     for (reason, names, since) in failing {
         let since = since
-            .map(|at| format!(", no fresh value since {}", s.zone.hms(at)))
+            .map(|at| trf(s.lang, ", no fresh value since {}", &[&s.zone.hms(at)]))
             .unwrap_or_default();
         unknown.push(if names.len() == 1 {
-            format!("{}: the query fails{since}: {reason}", names[0])
+            trf(
+                s.lang,
+                "{}: the query fails{}: {}",
+                &[&names[0], &since, &reason],
+            )
         } else {
-            format!(
-                "{} gauges ({}): the query fails{since}: {reason}",
-                names.len(),
-                names.join(", ")
+            trf(
+                s.lang,
+                "{} gauges ({}): the query fails{}: {}",
+                &[&names.len(), &names.join(", "), &since, &reason],
             )
         });
     }
@@ -2383,18 +2466,18 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         for (c, cond) in t.conds.iter().zip(&def.conditions) {
             let since = c
                 .unknown_since
-                .map(|at| format!(" since {}", s.zone.hms(at)))
+                .map(|at| trf(s.lang, " since {}", &[&s.zone.hms(at)]))
                 .unwrap_or_default();
             let why = match (fresh_verdict(s, c), &c.verdict) {
                 (Some(Verdict::Unknown { why }), _) => why.clone(),
                 (Some(_), _) => continue,
-                (None, None) => "not evaluated yet".to_string(),
-                (None, Some(_)) => "no fresh evaluation".to_string(),
+                (None, None) => tr(s.lang, "not evaluated yet").to_string(),
+                (None, Some(_)) => tr(s.lang, "no fresh evaluation").to_string(),
             };
-            unknown.push(format!(
-                "trigger {}: whether {} holds is unknown{since}: {why}",
-                def.id,
-                condition_text(s, cond, None)
+            unknown.push(trf(
+                s.lang,
+                "trigger {}: whether {} holds is unknown{}: {}",
+                &[&def.id, &condition_text(s, cond, None), &since, &why],
             ));
         }
     }
@@ -2406,22 +2489,23 @@ fn gauge_unknown(
     m: &crate::state::metrics::MetricState,
     def: &crate::runbook::Metric,
     zone: crate::format::Zone,
+    lang: crate::runbook::Lang,
 ) -> String {
     let last = m.last_value.map(|(v, at)| {
-        format!(
+        trf(
+            lang,
             "no fresh value since {} (last {})",
-            zone.hms(at),
-            crate::format::format_value(def, Some(v))
+            &[&zone.hms(at), &crate::format::format_value(def, Some(v))],
         )
     });
     let what = match (&m.reading, last) {
-        (Some(Reading::Error(e)), Some(l)) => format!("{l}; the query fails: {e}"),
-        (Some(Reading::Error(e)), None) => format!("the query fails: {e}"),
-        (Some(Reading::NoData), _) => "no data: the query matched no series".into(),
+        (Some(Reading::Error(e)), Some(l)) => trf(lang, "{}; the query fails: {}", &[&l, e]),
+        (Some(Reading::Error(e)), None) => trf(lang, "the query fails: {}", &[e]),
+        (Some(Reading::NoData), _) => tr(lang, "no data: the query matched no series").into(),
         (_, Some(l)) => l,
-        (_, None) => "no answer from Prometheus yet".into(),
+        (_, None) => tr(lang, "no answer from Prometheus yet").into(),
     };
-    format!("{}: {what}", def.title)
+    format!("{}{}{what}", def.title, lang.colon())
 }
 
 pub fn plan_advance(s: &State) -> Result<Confirm, String> {
@@ -2499,7 +2583,7 @@ pub fn plan_rollback(s: &State) -> Result<Confirm, String> {
         },
         s.lang,
     )?;
-    pause_note(&mut plan, &paused);
+    pause_note(s.lang, &mut plan, &paused);
     Ok(rollback_confirm(
         s,
         title,
@@ -2516,7 +2600,7 @@ pub fn plan_rollback_of(s: &State, name: &str) -> Result<Confirm, String> {
         s.rb.targets
             .iter()
             .position(|k| k.name() == name)
-            .ok_or_else(|| format!("no target is called {name}"))?;
+            .ok_or_else(|| trf(s.lang, "no target is called {}", &[&name]))?;
     let k = &s.rb.targets[t];
     let (_, promoted) = s.expected(t);
     let started = s.stages.current.is_some() || s.stages.pending.is_some();
@@ -2531,10 +2615,12 @@ pub fn plan_rollback_of(s: &State, name: &str) -> Result<Confirm, String> {
         op,
         blockers,
     } = canary::rollback(k, &s.cluster, promoted, started, s.lang)?;
-    plan.push(format!(
-        "Only {name} goes back; the other targets stay at the stage in force and go on without it."
+    plan.push(trf(
+        s.lang,
+        "Only {} goes back; the other targets stay at the stage in force and go on without it.",
+        &[&name],
     ));
-    pause_note(&mut plan, &paused);
+    pause_note(s.lang, &mut plan, &paused);
     Ok(rollback_confirm(
         s,
         format!("{name}: {title}"),
@@ -2558,16 +2644,21 @@ fn resume_first(paused: &[String], op: KubeOp) -> KubeOp {
     ])
 }
 
-fn pause_note(plan: &mut Vec<String>, paused: &[String]) {
+fn pause_note(lang: crate::runbook::Lang, plan: &mut Vec<String>, paused: &[String]) {
     if !paused.is_empty() {
-        plan.push(format!(
-            "{} paused: the rollback resumes it first, so it completes and nothing stays paused.",
-            if paused.len() == 1 {
-                format!("{} is", paused[0])
-            } else {
-                format!("{} are", paused.join(" and "))
-            }
-        ));
+        plan.push(if paused.len() == 1 {
+            trf(
+                lang,
+                "{} is paused: the rollback resumes it first, so it completes and nothing stays paused.",
+                &[&paused[0]],
+            )
+        } else {
+            trf(
+                lang,
+                "{} are paused: the rollback resumes them first, so it completes and nothing stays paused.",
+                &[&paused.join(tr(lang, " and "))],
+            )
+        });
     }
 }
 
@@ -2590,7 +2681,8 @@ fn rollback_confirm(
         .map(|t| (t.id.clone(), t.text.clone()))
         .collect();
     if c.kinds.is_empty() {
-        c.kinds.push(("manual".into(), "Manual rollback".into()));
+        c.kinds
+            .push(("manual".into(), tr(s.lang, "Manual rollback").into()));
     }
     let id_of = |i: usize| s.rb.rollback_triggers[i].id.clone();
     let met = s.triggers.iter().position(|t| t.met.is_some()).map(id_of);
@@ -2610,7 +2702,7 @@ fn rollback_confirm(
 /// Stop the automatic rollback counting down now, with a typed reason.
 pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
     let Some((i, deadline)) = countdown_running(s) else {
-        return Err("no automatic rollback is counting down".into());
+        return Err(tr(s.lang, "no automatic rollback is counting down").into());
     };
     let t = &s.rb.rollback_triggers[i];
     let met = s.triggers[i]
@@ -2619,13 +2711,14 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
         .map(|m| m.evidence.clone())
         .unwrap_or_default();
     let mut c = Confirm::new(
-        format!(
+        trf(
+            s.lang,
             "Cancel the automatic rollback due at {}?",
-            s.zone.hms(deadline)
+            &[&s.zone.hms(deadline)],
         ),
         vec![
-            format!("Trigger: {} ({met})", t.text),
-            "The canary keeps serving. The trigger stays met and keeps blocking advancing; R still rolls back. Your reason goes to the journal and the log."
+            trf(s.lang, "Trigger: {} ({})", &[&t.text, &met]),
+            tr(s.lang, "The canary keeps serving. The trigger stays met and keeps blocking advancing; R still rolls back. Your reason goes to the journal and the log.")
                 .into(),
         ],
         common_blockers(s),
@@ -2638,15 +2731,32 @@ pub fn plan_cancel(s: &State) -> Result<Confirm, String> {
 pub fn plan_pause(s: &State) -> Result<Confirm, String> {
     let (deployments, _) = canary::objects(&s.rb.targets);
     let paused = !s.stages.paused;
-    let verb = if paused { "Pause" } else { "Resume" };
-    let title = format!(
-        "{verb} the rollout: set spec.paused={paused} on {}",
-        deployments.join(" and ")
-    );
-    let plan = vec![if paused {
-        "Rolling updates stop where they are; the stage's hold clock stops.".into()
+    let on = deployments.join(tr(s.lang, " and "));
+    let title = if paused {
+        trf(
+            s.lang,
+            "Pause the rollout: set spec.paused=true on {}",
+            &[&on],
+        )
     } else {
-        "Rolling updates continue; the stage's hold clock runs again.".into()
+        trf(
+            s.lang,
+            "Resume the rollout: set spec.paused=false on {}",
+            &[&on],
+        )
+    };
+    let plan = vec![if paused {
+        tr(
+            s.lang,
+            "Rolling updates stop where they are; the stage's hold clock stops.",
+        )
+        .into()
+    } else {
+        tr(
+            s.lang,
+            "Rolling updates continue; the stage's hold clock runs again.",
+        )
+        .into()
     }];
     Ok(Confirm::new(
         title,
@@ -2716,12 +2826,8 @@ fn compare_with_cluster(s: &mut State, fx: &mut Vec<Effect>) {
             s.mismatch = None;
             s.ui.dirty = true;
             if announced {
-                say(
-                    s,
-                    LogLevel::Info,
-                    "the cluster matches the stage again".into(),
-                    fx,
-                );
+                let text = tr(s.lang, "the cluster matches the stage again").into();
+                say(s, LogLevel::Info, text, fx);
             }
         }
         (Some(what), None) => {
@@ -2735,9 +2841,10 @@ fn compare_with_cluster(s: &mut State, fx: &mut Vec<Effect>) {
             m.what = what;
             if !m.announced && (s.now - m.since).num_seconds() >= MISMATCH_GRACE {
                 m.announced = true;
-                let text = format!(
+                let text = trf(
+                    s.lang,
                     "the cluster does not match this console's stage: {}. The rollout pane shows the cluster as it is; check who changed it before acting.",
-                    m.what
+                    &[&m.what],
                 );
                 s.ui.dirty = true;
                 say(s, LogLevel::Warn, text, fx);
@@ -2831,38 +2938,36 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                         if deadline <= s.now {
                             // Met while no console watched (a restart, an outage): the
                             // countdown is already over.
-                            format!(
+                            trf(
+                                s.lang,
                                 "Its countdown ended at {}: the driving console rolls back now.",
-                                s.zone.hms(deadline)
+                                &[&s.zone.hms(deadline)],
                             )
                         } else {
-                            format!(
+                            trf(
+                                s.lang,
                                 "The console rolls back at {} unless the lead cancels (c).",
-                                s.zone.hms(deadline)
+                                &[&s.zone.hms(deadline)],
                             )
                         }
                     }
-                    _ => "Press R to roll back.".into(),
+                    _ => tr(s.lang, "Press R to roll back.").into(),
                 };
-                let text = format!("ROLLBACK TRIGGER MET: {} ({evidence}). {then}", t.text);
+                let text = trf(
+                    s.lang,
+                    "ROLLBACK TRIGGER MET: {} ({}). {}",
+                    &[&t.text, &evidence, &then],
+                );
                 say(s, LogLevel::Error, text, fx);
                 let detail = format!("{} ({evidence})", t.text);
                 notify(s, NotifyEvent::TriggerMet, &detail, fx);
                 open_emergency(s, crate::runbook::Situation::Trigger);
                 if t.action == Some(TriggerAction::Rollback) {
                     let deadline = at + chrono::Duration::seconds(t.countdown().secs() as i64);
-                    let detail = words(
-                        s,
-                        format!(
-                            "{}: the driving console rolls back at {} unless the lead cancels",
-                            t.text,
-                            s.zone.hms(deadline)
-                        ),
-                        format!(
-                            "{}：除非负责人取消，操作控制台将于 {} 自动回滚",
-                            t.text,
-                            s.zone.hms(deadline)
-                        ),
+                    let detail = trf(
+                        s.lang,
+                        "{}: the driving console rolls back at {} unless the lead cancels",
+                        &[&t.text, &s.zone.hms(deadline)],
                     );
                     notify(s, NotifyEvent::CountdownStarted, &detail, fx);
                 }
@@ -2871,9 +2976,10 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                 let _ = m;
                 state.met = None;
                 s.ui.dirty = true;
-                let text = format!(
+                let text = trf(
+                    s.lang,
                     "rollback trigger no longer holds (fresh data shows it clear): {}",
-                    t.text
+                    &[&t.text],
                 );
                 say(s, LogLevel::Warn, text, fx);
             }
@@ -2887,10 +2993,10 @@ fn evaluate_triggers(s: &mut State, fx: &mut Vec<Effect>) {
                     let since = lost.unwrap_or(s.now);
                     m.data_lost = Some(since);
                     s.ui.dirty = true;
-                    let text = format!(
+                    let text = trf(
+                        s.lang,
                         "rollback trigger still counts as met, but its data is lost since {}: {}",
-                        s.zone.hms(since),
-                        t.text
+                        &[&s.zone.hms(since), &t.text],
                     );
                     say(s, LogLevel::Warn, text, fx);
                 }
@@ -2917,9 +3023,14 @@ fn condition_text(s: &State, c: &crate::runbook::Condition, value: Option<f64>) 
     let (dir, bound) = c.bound();
     let part: String = c.series.values().map(|v| format!(" {v}")).collect();
     let (v, b) = crate::format::format_pair(def, value, bound);
+    let title = format!("{}{part}", def.title);
     match value {
-        Some(_) => format!("{}{part} {v} {dir} {b} for {}", def.title, c.for_),
-        None => format!("{}{part} {dir} {b} for {}", def.title, c.for_),
+        Some(_) => trf(
+            s.lang,
+            "{} {} {} {} for {}",
+            &[&title, &v, &dir, &b, &c.for_],
+        ),
+        None => trf(s.lang, "{} {} {} for {}", &[&title, &dir, &b, &c.for_]),
     }
 }
 
@@ -2970,16 +3081,18 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     // soon as it can.
     let held = s.refusal().or_else(|| {
         s.stages.pending.as_ref().map(|p| {
-            format!(
+            trf(
+                s.lang,
                 "the last action (#{}) has no answer from the API yet",
-                p.seq
+                &[&p.seq],
             )
         })
     });
     if let Some(why) = held {
-        let text = format!(
-            "The countdown of {} ran out, but this console cannot roll back now: {why}. It rolls back as soon as it can; R rolls back by hand.",
-            s.rb.rollback_triggers[i].id
+        let text = trf(
+            s.lang,
+            "The countdown of {} ran out, but this console cannot roll back now: {}. It rolls back as soon as it can; R rolls back by hand.",
+            &[&s.rb.rollback_triggers[i].id, &why],
         );
         held_back(s, why, text, fx);
         return;
@@ -3000,13 +3113,14 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     };
     let why = match &planned {
         Err(e) => Some(e.clone()),
-        Ok(c) if !c.blockers.is_empty() => Some(c.blockers.join("; ")),
+        Ok(c) if !c.blockers.is_empty() => Some(c.blockers.join(s.lang.semicolon())),
         Ok(_) => None,
     };
     if let Some(why) = why {
-        let text = format!(
-            "The countdown of {} ran out, but the rollback cannot be sent: {why}.",
-            s.rb.rollback_triggers[i].id
+        let text = trf(
+            s.lang,
+            "The countdown of {} ran out, but the rollback cannot be sent: {}.",
+            &[&s.rb.rollback_triggers[i].id, &why],
         );
         held_back(s, why, text, fx);
         return;
@@ -3020,10 +3134,10 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
         .as_ref()
         .map(|m| m.evidence.clone())
         .unwrap_or_default();
-    let reason = format!(
-        "{} ({evidence}); the {} countdown ran out with no cancel",
-        t.text,
-        t.countdown()
+    let reason = trf(
+        s.lang,
+        "{} ({}); the {} countdown ran out with no cancel",
+        &[&t.text, &evidence, &t.countdown()],
     );
     let Proposal::Rollback { op } = c.proposal else {
         return;
@@ -3066,15 +3180,15 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
     let text = match (level, &m.reading) {
         (Level::Critical | Level::Warn, _) => {
             let (thr, word) = if level == Level::Critical {
-                (def.critical, "critical")
+                (def.critical, tr(s.lang, "critical"))
             } else {
-                (def.warn, "warn")
+                (def.warn, tr(s.lang, "warn"))
             };
             let (value, thr) = crate::format::format_pair(def, m.last_value.map(|v| v.0), thr);
             let dir = if def.bad == crate::runbook::Bad::Above {
-                "above"
+                tr(s.lang, "above")
             } else {
-                "below"
+                tr(s.lang, "below")
             };
             Some((
                 if level == Level::Critical {
@@ -3082,10 +3196,10 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
                 } else {
                     LogLevel::Warn
                 },
-                format!(
-                    "{} is {} at {value}: {dir} its {word} threshold {thr}",
-                    def.title,
-                    level.word(),
+                trf(
+                    s.lang,
+                    "{} is {} at {}: {} its {} threshold {}",
+                    &[&def.title, &level.word(), &value, &dir, &word, &thr],
                 ),
             ))
         }
@@ -3101,29 +3215,45 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
                     .reduce(|a, b| crate::state::metrics::worse(def, a, b)),
                 _ => m.last_value.map(|v| v.0),
             };
-            let aside = idle.map(|k| format!(" ({k} idle)")).unwrap_or_default();
+            let aside = idle
+                .map(|k| trf(s.lang, " ({} idle)", &[&k]))
+                .unwrap_or_default();
             Some((
                 LogLevel::Info,
-                format!(
-                    "{} is back to OK at {}{aside}",
-                    def.title,
-                    crate::format::format_pair(def, value, def.warn).0
+                trf(
+                    s.lang,
+                    "{} is back to OK at {}{}",
+                    &[
+                        &def.title,
+                        &crate::format::format_pair(def, value, def.warn).0,
+                        &aside,
+                    ],
                 ),
             ))
         }
-        (Level::Unknown, Some(Reading::Error(e))) => {
-            Some((LogLevel::Warn, format!("{}: query failed: {e}", def.title)))
-        }
+        (Level::Unknown, Some(Reading::Error(e))) => Some((
+            LogLevel::Warn,
+            format!(
+                "{}{}{}",
+                def.title,
+                s.lang.colon(),
+                trf(s.lang, "query failed: {}", &[e])
+            ),
+        )),
         (Level::Unknown, Some(Reading::NoData)) => Some((
             LogLevel::Warn,
-            format!("{}: no data (the query matched no series)", def.title),
+            trf(
+                s.lang,
+                "{}: no data (the query matched no series)",
+                &[&def.title],
+            ),
         )),
         (Level::Unknown, Some(Reading::Value { .. })) => Some((
             LogLevel::Warn,
-            format!(
+            trf(
+                s.lang,
                 "{}: no fresh value for {}s; showing the last one as stale",
-                def.title,
-                m.age(s.now).unwrap_or(0)
+                &[&def.title, &m.age(s.now).unwrap_or(0)],
             ),
         )),
         _ => None,
@@ -3131,7 +3261,7 @@ fn announce_change(s: &mut State, index: usize, level: Level, first: bool, fx: &
     s.metrics[index].announced = Some(level);
     // One Prometheus outage fails every gauge at once with the same words: say it once.
     if let (Some(Reading::Error(e)), Some(last)) = (&s.metrics[index].reading, s.comms.last())
-        && last.text.ends_with(&format!("query failed: {e}"))
+        && last.text.ends_with(&trf(s.lang, "query failed: {}", &[e]))
         && (s.now - last.at).num_seconds().abs() < 5
     {
         return;

@@ -118,10 +118,12 @@ async fn promote_keeps_ready_pods(scenario: &str, runbook: &str) {
         "ready pods dropped to {low} during the promotion"
     );
     let log = common::log(&app);
-    assert!(
-        log.contains("Retire the canary: scale erp-backend-canary to 0"),
-        "{log}"
-    );
+    // Said in the runbook's language.
+    let retired = match app.state.lang {
+        warroom::runbook::Lang::En => "Retire the canary: scale erp-backend-canary to 0",
+        warroom::runbook::Lang::Zh => "下线灰度版：将 erp-backend-canary 缩至 0",
+    };
+    assert!(log.contains(retired), "{log}");
     sim.shutdown().await;
 }
 

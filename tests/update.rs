@@ -1610,7 +1610,7 @@ fn a_rollback_asks_its_kind_and_resumes_a_paused_rollout_first() {
     assert!(
         c.plan
             .iter()
-            .any(|p| p.contains("the rollback resumes it first")),
+            .any(|p| p.contains("the rollback resumes them first")),
         "{:?}",
         c.plan
     );
@@ -2068,7 +2068,7 @@ fn a_parent_follows_its_children_and_skipped_required_items_are_not_done() {
         s.ui.flash
             .as_deref()
             .unwrap_or("")
-            .contains("follows its sub-items (5 still open)"),
+            .contains("随其子项而定（仍有 5 项未完成）"),
         "{:?}",
         s.ui.flash
     );
@@ -2096,7 +2096,7 @@ fn a_parent_follows_its_children_and_skipped_required_items_are_not_done() {
     assert!(
         s.comms
             .last()
-            .is_some_and(|c| c.text == "✔ 告警规则设置 (all its sub-items are done)"),
+            .is_some_and(|c| c.text == "✔ 告警规则设置（其子项已全部完成）"),
         "{:?}",
         s.comms.last()
     );
@@ -2865,7 +2865,7 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     assert!(ch(&mut s, ' ').is_empty());
     assert_eq!(
         s.ui.flash.as_deref(),
-        Some("nothing open to tick in 最终确认 › 部署授权")
+        Some("最终确认 › 部署授权 中没有未完成、可勾选的项")
     );
     // On 部署前最终检查: Space asks, listing the five items.
     s.checklist.cursor = row(&s, "部署前最终检查");
@@ -2877,12 +2877,9 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
         panic!("{:?}", s.ui.flash)
     };
     // 所有检查项已完成 is the console's: left out, and said so.
-    assert_eq!(c.title, "Tick 4 items of 最终确认 › 部署前最终检查?");
+    assert_eq!(c.title, "勾选 4 项（最终确认 › 部署前最终检查）？");
     assert_eq!(c.plan[0], "✔ 风险评估已完成");
-    assert_eq!(
-        c.plan.last().unwrap(),
-        "(1 left to the console: it settles them from the other checks)"
-    );
+    assert_eq!(c.plan.last().unwrap(), "（1 项由控制台根据其他检查判定）");
     let before = s.comms.len();
     let fx = ch(&mut s, 'y');
     let Entry::Ticks { scope, items } = journaled(&fx)[0] else {
@@ -2893,7 +2890,7 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     assert_eq!(s.comms.len(), before + 1, "one line in the log");
     assert_eq!(
         s.comms.last().unwrap().text,
-        "✔ 4 items of 最终确认 › 部署前最终检查 in one confirmation"
+        "✔ 一次确认勾选了 4 项（最终确认 › 部署前最终检查）"
     );
     for id in items {
         let i = s.checklist.index_of(id).unwrap();
@@ -2911,7 +2908,9 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     assert!(
         s.ui.flash
             .as_deref()
-            .is_some_and(|f| f.starts_with("nothing open to tick"))
+            .is_some_and(|f| f.ends_with("中没有未完成、可勾选的项")),
+        "{:?}",
+        s.ui.flash
     );
     // An item row ticks its own group: 基础设施准备's Kubernetes集群, five items of which
     // the console verifies two (the version, the nodes' capacity).
@@ -2927,12 +2926,9 @@ fn a_group_is_ticked_in_one_confirmation_that_lists_each_item_and_one_log_line()
     let Mode::Confirm(c) = &s.ui.mode else {
         panic!("{:?}", s.ui.flash)
     };
-    assert_eq!(c.title, "Tick 3 items of 基础设施准备 › Kubernetes集群?");
+    assert_eq!(c.title, "勾选 3 项（基础设施准备 › Kubernetes集群）？");
     assert!(!c.plan.iter().any(|p| p.contains("v1.25")), "{:?}", c.plan);
-    assert_eq!(
-        c.plan.last().unwrap(),
-        "(2 left to the console: it verifies them and ticks them with the evidence)"
-    );
+    assert_eq!(c.plan.last().unwrap(), "（2 项由控制台验证，并附证据勾选）");
 }
 
 #[test]
@@ -2942,7 +2938,7 @@ fn all_checks_complete_is_the_consoles_to_settle() {
     select_item(&mut s, "so-all-checks");
     assert!(ch(&mut s, ' ').is_empty());
     let flash = s.ui.flash.clone().unwrap();
-    assert!(flash.contains("is the console's to settle"), "{flash}");
+    assert!(flash.contains("由控制台判定"), "{flash}");
     assert_eq!(s.checklist.marks[all].mark, Mark::Todo);
     // Every other required check gating 10 % ticked (sign-offs are not checks): done, by
     // the console.

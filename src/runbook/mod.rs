@@ -1351,6 +1351,14 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// What follows a name before what is said of it: `: ` in English, `：` in Chinese.
+    pub fn colon(self) -> &'static str {
+        match self {
+            Lang::En => ": ",
+            Lang::Zh => "：",
+        }
+    }
+
     /// What joins the parts of one sentence: `; ` in English, `；` in Chinese.
     pub fn semicolon(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod triggers;
 pub mod verify;
 
+use crate::i18n::{tr, trf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -899,7 +900,11 @@ impl State {
                     log(
                         self,
                         LogLevel::Warn,
-                        format!("journal names item `{item}`, which this runbook does not have"),
+                        trf(
+                            self.lang,
+                            "journal names item `{}`, which this runbook does not have",
+                            &[item],
+                        ),
                     );
                     return;
                 };
@@ -914,17 +919,23 @@ impl State {
                 let it = &self.checklist.items[i];
                 if let (Mark::Done, Some(name)) = (mark, &signer) {
                     // The signer and the role they sign for; the entry's `who` typed it.
-                    let role = it.role.as_deref().unwrap_or("sign-off");
-                    let text = format!("✍ {name} signed off as {role} ({})", it.text);
+                    let role = it.role.as_deref().unwrap_or(tr(self.lang, "sign-off"));
+                    let text = trf(
+                        self.lang,
+                        "✍ {} signed off as {} ({})",
+                        &[name, &role, &it.text],
+                    );
                     log(self, LogLevel::Info, text);
                     return;
                 }
                 let sym = match mark {
-                    Mark::Done if it.kind == crate::runbook::ItemKind::Signoff => "signed off",
+                    Mark::Done if it.kind == crate::runbook::ItemKind::Signoff => {
+                        tr(self.lang, "signed off")
+                    }
                     Mark::Done => "✔",
-                    Mark::Todo => "☐ unticked",
-                    Mark::Skipped => "skipped",
-                    Mark::Failed => "✘ FAILED",
+                    Mark::Todo => tr(self.lang, "☐ unticked"),
+                    Mark::Skipped => tr(self.lang, "skipped"),
+                    Mark::Failed => tr(self.lang, "✘ FAILED"),
                 };
                 let text = format!("{sym} {}", it.text);
                 let level = if *mark == Mark::Failed {
@@ -944,9 +955,10 @@ impl State {
                 for (&p, was) in parents.iter().zip(before) {
                     let now = self.checklist.marks[p].mark;
                     if now != was && now == Mark::Done {
-                        let text = format!(
+                        let text = trf(
+                            self.lang,
                             "✔ {} (all its sub-items are done)",
-                            self.checklist.items[p].text
+                            &[&self.checklist.items[p].text],
                         );
                         log(self, LogLevel::Info, text);
                     }
@@ -972,10 +984,15 @@ impl State {
                 log(
                     self,
                     LogLevel::Info,
-                    format!(
-                        "✔ {done} {} of {scope} in one confirmation",
-                        if done == 1 { "item" } else { "items" }
-                    ),
+                    if done == 1 {
+                        trf(self.lang, "✔ 1 item of {} in one confirmation", &[scope])
+                    } else {
+                        trf(
+                            self.lang,
+                            "✔ {} items of {} in one confirmation",
+                            &[&done, scope],
+                        )
+                    },
                 );
             }
             Entry::Complete {} => {
@@ -983,8 +1000,11 @@ impl State {
                 log(
                     self,
                     LogLevel::Info,
-                    "RELEASE COMPLETE: every stage held, every required post-deployment check done"
-                        .into(),
+                    tr(
+                        self.lang,
+                        "RELEASE COMPLETE: every stage held, every required post-deployment check done",
+                    )
+                    .into(),
                 );
             }
             Entry::Note { text } => {
@@ -993,10 +1013,10 @@ impl State {
                 // keeps it whole.
                 let max = MAX_NOTE;
                 let shown = match text.char_indices().nth(max) {
-                    Some((cut, _)) => format!(
+                    Some((cut, _)) => trf(
+                        self.lang,
                         "“{}…” ({} more characters in the journal)",
-                        &text[..cut],
-                        text[cut..].chars().count()
+                        &[&&text[..cut], &text[cut..].chars().count()],
                     ),
                     None => format!("“{text}”"),
                 };
@@ -1016,18 +1036,20 @@ impl State {
                     at: rec.at,
                 });
                 let verb = match &rec.entry {
-                    Entry::Rollback { reason, .. } => format!("ROLLBACK ({reason}): "),
+                    Entry::Rollback { reason, .. } => trf(self.lang, "ROLLBACK ({}): ", &[reason]),
                     Entry::Advance {
                         overridden,
                         override_reason: Some(why),
                         ..
-                    } => format!(
-                        "OVERRIDE of unknown health ({}), because “{why}”: ",
-                        overridden.join("; ")
+                    } => trf(
+                        self.lang,
+                        "OVERRIDE of unknown health ({}), because “{}”: ",
+                        &[&overridden.join(self.lang.semicolon()), why],
                     ),
                     _ => String::new(),
                 };
-                log(self, LogLevel::Info, format!("{verb}{plan} — sent"));
+                let text = trf(self.lang, "{}{} — sent", &[&verb, plan]);
+                log(self, LogLevel::Info, text);
             }
             Entry::Outcome { of, ok, message } => {
                 let pending = self.stages.pending.take_if(|p| p.seq == *of);
@@ -1043,18 +1065,30 @@ impl State {
                 }) = &pending
                     && !*ok
                 {
-                    self.stages.stopped = Some(format!("{t}'s step failed: {message}"));
+                    self.stages.stopped =
+                        Some(trf(self.lang, "{}'s step failed: {}", &[t, message]));
                 }
                 let level = if *ok { LogLevel::Info } else { LogLevel::Error };
-                let head = if *ok { "done" } else { "FAILED" };
+                let head = if *ok {
+                    tr(self.lang, "done")
+                } else {
+                    tr(self.lang, "FAILED")
+                };
                 // How long the API took, from the intent's record to the answer's.
                 let took = pending
                     .as_ref()
                     .map(|p| (rec.at - p.at).num_milliseconds())
                     .filter(|ms| *ms > 0)
-                    .map(|ms| format!(" (answered in {:.1} s)", ms as f64 / 1000.0))
+                    .map(|ms| {
+                        trf(
+                            self.lang,
+                            " (answered in {} s)",
+                            &[&format!("{:.1}", ms as f64 / 1000.0)],
+                        )
+                    })
                     .unwrap_or_default();
-                log(self, level, format!("{head}: {message}{took}"));
+                let text = format!("{head}{}{message}{took}", self.lang.colon());
+                log(self, level, text);
             }
             Entry::Cancel { trigger, reason } => {
                 if let Some(i) = self
@@ -1072,7 +1106,11 @@ impl State {
                 log(
                     self,
                     LogLevel::Warn,
-                    format!("cancelled the automatic rollback ({trigger}): “{reason}”"),
+                    trf(
+                        self.lang,
+                        "cancelled the automatic rollback ({}): “{}”",
+                        &[trigger, reason],
+                    ),
                 );
             }
             Entry::System { level, text } => log(self, *level, text.clone()),
@@ -1081,7 +1119,7 @@ impl State {
             } => log(
                 self,
                 LogLevel::Info,
-                format!("told {} of {event}", channels.join(", ")),
+                trf(self.lang, "told {} of {}", &[&channels.join(", "), event]),
             ),
             // A message delivered is not news; one that could not be is.
             Entry::Delivered { ok: true, .. } => {}
@@ -1094,8 +1132,10 @@ impl State {
             } => log(
                 self,
                 LogLevel::Warn,
-                format!(
-                    "notice #{of} NOT delivered to {channel} after {attempts} attempts: {message}"
+                trf(
+                    self.lang,
+                    "notice #{} NOT delivered to {} after {} attempts: {}",
+                    &[of, channel, attempts, message],
                 ),
             ),
             Entry::Verified {
@@ -1107,16 +1147,28 @@ impl State {
                     log(
                         self,
                         LogLevel::Warn,
-                        format!("journal names item `{item}`, which this runbook does not have"),
+                        trf(
+                            self.lang,
+                            "journal names item `{}`, which this runbook does not have",
+                            &[item],
+                        ),
                     );
                     return;
                 };
                 use crate::journal::Verdict;
                 let evidence = clean(evidence).into_owned();
                 let (mark, level, head) = match verdict {
-                    Verdict::Pass => (Mark::Done, LogLevel::Info, "✔ verified"),
-                    Verdict::Fail => (Mark::Failed, LogLevel::Warn, "✘ verification FAILED"),
-                    Verdict::Unknown => (Mark::Todo, LogLevel::Warn, "? no longer verified"),
+                    Verdict::Pass => (Mark::Done, LogLevel::Info, tr(self.lang, "✔ verified")),
+                    Verdict::Fail => (
+                        Mark::Failed,
+                        LogLevel::Warn,
+                        tr(self.lang, "✘ verification FAILED"),
+                    ),
+                    Verdict::Unknown => (
+                        Mark::Todo,
+                        LogLevel::Warn,
+                        tr(self.lang, "? no longer verified"),
+                    ),
                 };
                 self.checklist.marks[i] = ItemMark {
                     mark,
@@ -1125,7 +1177,11 @@ impl State {
                     signer: None,
                     evidence: Some(evidence.clone()),
                 };
-                let text = format!("{head}: {}: {evidence}", self.checklist.items[i].text);
+                let colon = self.lang.colon();
+                let text = format!(
+                    "{head}{colon}{}{colon}{evidence}",
+                    self.checklist.items[i].text
+                );
                 // Passes reached in the same second (a console starting on a healthy
                 // cluster) are one line in the log; the journal, the item and the report
                 // keep each.
@@ -1133,15 +1189,15 @@ impl State {
                     && self.comms.last().is_some_and(|c| {
                         c.at.timestamp() == rec.at.timestamp()
                             && c.who == rec.who
-                            && c.text.starts_with("✔ verified")
+                            && c.text.starts_with(tr(self.lang, "✔ verified"))
                     });
                 if folds {
                     let names = self.verified_fold.get_or_insert_with(Vec::new);
                     names.push(self.checklist.items[i].text.clone());
                     let n = names.len();
-                    let list = names.join("; ");
+                    let list = names.join(self.lang.semicolon());
                     if let Some(c) = self.comms.last_mut() {
-                        c.text = format!("✔ verified {n} checks: {list}");
+                        c.text = trf(self.lang, "✔ verified {} checks: {}", &[&n, &list]);
                     }
                 } else {
                     self.verified_fold = (*verdict == Verdict::Pass)
@@ -1371,7 +1427,6 @@ impl State {
     }
 
     pub fn stage_name(&self) -> String {
-        use crate::i18n::{tr, trf};
         let lang = self.lang;
         if let Some(p) = &self.stages.pending {
             return match &p.entry {
