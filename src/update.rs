@@ -154,6 +154,9 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
             evaluate_triggers(s, &mut fx);
             countdowns(s, &mut fx);
             compare_with_cluster(s, &mut fx);
+            // What held up the stage's next target (an answer, the Lease, the link) may
+            // have cleared with the cluster quiet.
+            continue_stage(s, &mut fx);
             verifications(s, &mut fx);
             follow_rollback(s, &mut fx);
             let in_stage = s.stages.current.is_some() || s.stages.pending.is_some();
@@ -504,6 +507,8 @@ pub fn update(s: &mut State, ev: Event) -> Vec<Effect> {
                 &mut fx,
             );
             follow_rollback(s, &mut fx);
+            // The cluster may have shown this step done before its answer came.
+            continue_stage(s, &mut fx);
             if let Some(stage) = started {
                 tick_what_the_stage_did(s, &stage, &mut fx);
                 if let Some(i) = s.rb.stage_index(&stage) {

@@ -595,6 +595,34 @@ fn a_stage_in_order_moves_each_target_once_the_one_before_is_done() {
     );
 }
 
+/// On a loaded machine the cluster can show a target's step done before the API's answer
+/// to it arrives; then nothing more comes from the quiet cluster, and the next target
+/// must still move, on the answer.
+#[test]
+fn the_next_target_moves_when_the_answer_comes_after_the_cluster_shows_the_step_done() {
+    let src = RELEASE.replace(
+        "traffic: 10, hold: 1m}",
+        "traffic: 10, hold: 1m, order: [backend, frontend, erp-worker]}",
+    );
+    let mut journal = Vec::new();
+    let mut s = driving_on(&src, &mut journal);
+    tick_backup(&mut s, &mut journal);
+    run(&mut s, &mut journal, press('a'));
+    let (seq, _) = kube_op(&run(&mut s, &mut journal, press('y')));
+    // The backend's canary is up and ready while its answer is still on its way.
+    let early = run(
+        &mut s,
+        &mut journal,
+        Event::Cluster(cluster([(9, 1), (6, 0), (4, 0)], 0)),
+    );
+    assert!(early.iter().all(|e| !matches!(e, Effect::Kube { .. })));
+    let (_, op) = kube_op(&run(&mut s, &mut journal, ok(seq)));
+    assert!(
+        matches!(&op, KubeOp::Weights { route, .. } if route == "erp-frontend"),
+        "{op:?}"
+    );
+}
+
 /// Once the last target has moved, the stage's hold starts.
 #[test]
 fn the_hold_of_a_stage_in_order_starts_when_the_last_target_has_moved() {
