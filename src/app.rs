@@ -665,9 +665,18 @@ pub fn start_sources(
     let me = app.identity.clone();
     let lease = if app.state.follow.is_some() {
         // A follower claims the Lease only when its lead takes over.
-        crate::kube::lease::spawn_following(kube, ns, &lease_name, me, marked, tx)
+        crate::kube::lease::spawn_following(kube, ns, &lease_name, me, marked, app.state.lang, tx)
     } else {
-        crate::kube::lease::spawn(kube, ns, &lease_name, me, read_only, marked, tx)
+        crate::kube::lease::spawn(
+            kube,
+            ns,
+            &lease_name,
+            me,
+            read_only,
+            marked,
+            app.state.lang,
+            tx,
+        )
     };
     app.set_lease(&lease);
     Ok(Sources {

@@ -424,7 +424,7 @@ pub const WORDS: &[(&str, &str)] = &[
     ("{}: press T to take over driving it", "{}：按 T 接管"),
     (
         "the console ended on {} at {} (the terminal or session went away); {}",
-        "控制台因 {} 在{}结束（终端或会话已断开）；{}",
+        "控制台已结束：收到 {}，当时处于{}（终端或会话已断开）；{}",
     ),
     ("the simulated cluster ends with it", "模拟集群随之结束"),
     ("the cluster stays as it is", "集群保持原样"),
@@ -538,7 +538,7 @@ pub const WORDS: &[(&str, &str)] = &[
         "Start the console again with the same journal to carry on.",
         "使用同一日志再次启动控制台即可继续。",
     ),
-    ("closed the console at {}", "在{}关闭了控制台"),
+    ("closed the console at {}", "控制台已关闭，当时处于{}"),
     (
         "select an item in the checklist first (Tab to the checklist)",
         "请先在检查清单中选择一项（Tab 切换到检查清单）",
@@ -837,6 +837,48 @@ pub const WORDS: &[(&str, &str)] = &[
     ("✘ verification FAILED", "✘ 验证失败"),
     ("? no longer verified", "? 不再处于已验证状态"),
     ("✔ verified {} checks: {}", "✔ 已验证 {} 项检查：{}"),
+    (
+        "still claiming the release's Lease from the cluster; actions wait until it is held",
+        "仍在向集群申领本次发布的 Lease；持有之前操作会等待",
+    ),
+    ("read-only: {}", "只读：{}"),
+    ("read-only: {}; press T to take over", "只读：{}；按 T 接管"),
+    (
+        "this console's Lease ran out at {} and has not been renewed (is the API reachable?): another console may drive now",
+        "本控制台的 Lease 已于 {} 到期且未能续约（API 是否可达？）：其他控制台现在可能已在主导",
+    ),
+    ("console started on {} {} ({})", "控制台启动：{} {}（{}）"),
+    (
+        "a new attempt starts its stage checks fresh: {} checks of the rolled-back attempt were cleared (they stay above, as the earlier attempt)",
+        "新一轮尝试的阶段检查从头开始：已清除回滚前那一轮的 {} 项检查（它们仍保留在上方，属于前一轮）",
+    ),
+    // Who drives, as the Lease says (src/kube/lease.rs).
+    (
+        "cannot mark the release's Deployments as driven by this console: {} (the console needs patch on deployments)",
+        "无法将本次发布的 Deployment 标记为由本控制台主导：{}（控制台需要 deployments 的 patch 权限）",
+    ),
+    (
+        "cannot claim the release's Lease {}: {} (the console needs get, create and update on leases)",
+        "无法申领本次发布的 Lease {}：{}（控制台需要 leases 的 get、create 和 update 权限）",
+    ),
+    ("{} took over the Lease {}", "{} 接管了 Lease {}"),
+    (
+        "started with --read-only; {} drives this release",
+        "以 --read-only 启动；{} 正在主导本次发布",
+    ),
+    (
+        "started with --read-only; no console drives this release now",
+        "以 --read-only 启动；目前没有控制台主导本次发布",
+    ),
+    ("{} drives this release", "{} 正在主导本次发布"),
+    (
+        "the Lease of {} ran out: no console drives this release",
+        "{} 的 Lease 已到期：没有控制台主导本次发布",
+    ),
+    (
+        "no console drives this release now",
+        "目前没有控制台主导本次发布",
+    ),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =
@@ -985,6 +1027,34 @@ mod tests {
                 "{}: press T to take over driving it",
                 &[&"x"]
             )));
+        }
+    }
+
+    #[test]
+    fn a_session_that_ended_is_known_in_either_language() {
+        use crate::journal::{Entry, Level};
+        use crate::state::closes;
+        for lang in [Lang::En, Lang::Zh] {
+            for text in [
+                trf(lang, "closed the console at {}", &[&"canary-10"]),
+                trf(
+                    lang,
+                    "the console ended on {} at {} (the terminal or session went away); {}",
+                    &[
+                        &"SIGHUP",
+                        &"canary-10",
+                        &tr(lang, "the cluster stays as it is"),
+                    ],
+                ),
+            ] {
+                assert!(
+                    closes(&Entry::System {
+                        level: Level::Info,
+                        text: text.clone()
+                    }),
+                    "{text}"
+                );
+            }
         }
     }
 

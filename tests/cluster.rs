@@ -41,6 +41,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         first.identity.clone(),
         false,
         warroom::kube::lease::Marked::of(&first.state.rb.targets),
+        warroom::runbook::Lang::En,
         first.sender(),
     );
     until(&mut first, &mut rx1, "the first console driving", |a| {
@@ -55,6 +56,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         second.identity.clone(),
         false,
         warroom::kube::lease::Marked::of(&second.state.rb.targets),
+        warroom::runbook::Lang::En,
         second.sender(),
     );
     until(&mut second, &mut rx2, "the second console read-only", |a| {
@@ -121,6 +123,7 @@ async fn a_second_console_starts_read_only_and_names_the_driver() {
         third.identity.clone(),
         false,
         warroom::kube::lease::Marked::of(&third.state.rb.targets),
+        warroom::runbook::Lang::En,
         third.sender(),
     );
     until(&mut third, &mut rx3, "the next console driving", |a| {

@@ -179,6 +179,7 @@ async fn every_request_of_the_replica_ratio_console_is_allowed() {
             deployments: vec![STABLE.into(), CANARY.into()],
             routes: Vec::new(),
         },
+        warroom::runbook::Lang::En,
         tx.clone(),
     );
     let mut driving = None;
@@ -447,6 +448,7 @@ async fn every_route_request_is_allowed(
             deployments: vec![STABLE.into(), CANARY.into()],
             routes: vec![(kind, STABLE.into())],
         },
+        warroom::runbook::Lang::En,
         ltx,
     );
     let fence = loop {
@@ -593,6 +595,7 @@ async fn a_missing_verb_is_a_plain_403() {
             deployments: vec![STABLE.into(), CANARY.into()],
             routes: Vec::new(),
         },
+        warroom::runbook::Lang::En,
         tx,
     );
     let why = loop {
@@ -639,6 +642,7 @@ async fn without_the_lease_verbs_the_console_is_read_only_and_says_why() {
         "lin@test (pid 1)".into(),
         false,
         Marked::default(),
+        warroom::runbook::Lang::En,
         tx,
     );
     let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -781,6 +785,7 @@ async fn every_request_of_a_console_of_three_services_is_allowed() {
         "lin@test (pid 1)".into(),
         false,
         Marked::of(&rb.targets),
+        warroom::runbook::Lang::En,
         tx,
     );
     let mut fence = None;

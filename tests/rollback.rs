@@ -315,6 +315,7 @@ async fn kubectl_describe_and_history_tell_the_story_of_the_comms_log() {
         app.identity.clone(),
         false,
         warroom::kube::lease::Marked::of(std::slice::from_ref(&k)),
+        warroom::runbook::Lang::En,
         app.sender(),
     );
     common::until(&mut app, &mut rx, "driving, stable ready", |a| {

@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::plain_error;
 use crate::event::Event;
+use crate::i18n::{tr, trf};
+use crate::runbook::Lang;
 use crate::state::Driver;
 
 /// How long a Lease stays ours without renewal.
@@ -119,7 +121,8 @@ impl LeaseTask {
 enum Drove {
     /// Handed back on the way out, or the console is gone.
     Done,
-    /// Another console holds the Lease (`first`: what to say of it).
+    /// Another console holds the Lease: the holder that took it over from this one, if
+    /// this one held it.
     Lost(Option<String>),
 }
 
@@ -127,6 +130,7 @@ enum Drove {
 /// A console that did not ask to be read-only and finds the Lease free says so, and takes
 /// it when the lead asks (`LeaseTask::taker`): with the resourceVersion it read, so of two
 /// consoles taking at once exactly one wins.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     client: Client,
     ns: &str,
@@ -134,6 +138,7 @@ pub fn spawn(
     me: String,
     read_only: bool,
     marked: Marked,
+    lang: Lang,
     tx: UnboundedSender<Event>,
 ) -> LeaseTask {
     let role = if read_only {
@@ -141,7 +146,7 @@ pub fn spawn(
     } else {
         Role::Drive
     };
-    start(client, ns, name, me, role, marked, tx)
+    start(client, (ns, name), me, role, marked, lang, tx)
 }
 
 /// For a console following the driver's journal: say who holds the Lease, and claim it
@@ -152,9 +157,10 @@ pub fn spawn_following(
     name: &str,
     me: String,
     marked: Marked,
+    lang: Lang,
     tx: UnboundedSender<Event>,
 ) -> LeaseTask {
-    start(client, ns, name, me, Role::Follow, marked, tx)
+    start(client, (ns, name), me, Role::Follow, marked, lang, tx)
 }
 
 /// What a console asks of the Lease.
@@ -170,11 +176,11 @@ enum Role {
 
 fn start(
     client: Client,
-    ns: &str,
-    name: &str,
+    (ns, name): (&str, &str),
     me: String,
     role: Role,
     marked: Marked,
+    lang: Lang,
     tx: UnboundedSender<Event>,
 ) -> LeaseTask {
     let api: Api<Lease> = Api::namespaced(client.clone(), ns);
@@ -186,7 +192,16 @@ fn start(
     let (count_tx, mut count_rx) = watch::channel::<Option<String>>(None);
     let handle = tokio::spawn(async move {
         if role == Role::ReadOnly {
-            watch_holder(&api, &name, &tx, true, None, &mut rel_rx, &mut take_rx).await;
+            watch_holder(
+                &api,
+                &name,
+                (&tx, lang),
+                true,
+                None,
+                &mut rel_rx,
+                &mut take_rx,
+            )
+            .await;
             return;
         }
         let mark = Mark {
@@ -206,7 +221,7 @@ fn start(
                     &full,
                     &me,
                     &mark,
-                    &tx,
+                    (&tx, lang),
                     &mut rel_rx,
                     &mut count_rx,
                 )
@@ -216,7 +231,16 @@ fn start(
                     Drove::Lost(first) => first,
                 }
             };
-            let end = watch_holder(&api, &name, &tx, false, first, &mut rel_rx, &mut take_rx).await;
+            let end = watch_holder(
+                &api,
+                &name,
+                (&tx, lang),
+                false,
+                first.map(|holder| (holder, full.clone())),
+                &mut rel_rx,
+                &mut take_rx,
+            )
+            .await;
             if end != Watched::TakeOver {
                 return;
             }
@@ -277,7 +301,7 @@ async fn drive(
     full: &str,
     me: &str,
     mark: &Mark<'_>,
-    tx: &UnboundedSender<Event>,
+    (tx, lang): (&UnboundedSender<Event>, Lang),
     rel_rx: &mut oneshot::Receiver<()>,
     countdown: &mut watch::Receiver<Option<String>>,
 ) -> Drove {
@@ -321,8 +345,10 @@ async fn drive(
                     }) => {
                         give_back(api, name, me).await;
                         send(Driver::ReadOnly {
-                            why: format!(
-                                "cannot mark the release's Deployments as driven by this console: {text} (the console needs patch on deployments)"
+                            why: trf(
+                                lang,
+                                "cannot mark the release's Deployments as driven by this console: {} (the console needs patch on deployments)",
+                                &[&text],
                             ),
                             holder: None,
                         });
@@ -336,8 +362,7 @@ async fn drive(
                 }
             }
             Ok(Claim::Theirs { holder, .. }) => {
-                let first = held_until.map(|_| format!("{holder} took over the Lease {full}"));
-                return Drove::Lost(first);
+                return Drove::Lost(held_until.map(|_| holder));
             }
             Err(Failure {
                 text,
@@ -345,8 +370,10 @@ async fn drive(
             }) => {
                 // Without the Lease this console must not act; say why, once.
                 send(Driver::ReadOnly {
-                    why: format!(
-                        "cannot claim the release's Lease {full}: {text} (the console needs get, create and update on leases)"
+                    why: trf(
+                        lang,
+                        "cannot claim the release's Lease {}: {} (the console needs get, create and update on leases)",
+                        &[&full, &text],
                     ),
                     holder: None,
                 });
@@ -438,30 +465,31 @@ enum Watched {
 
 /// A console that does not drive keeps an eye on who does, so what it says of the driver
 /// stays true: a new holder, or none at all once the driver quits or dies. One read per
-/// renewal period; `first`, when given, is what to say before the first read.
+/// renewal period; `took_over`, when given, is who took the Lease (named `lease`) from
+/// this console: said before the first read.
 async fn watch_holder(
     api: &Api<Lease>,
     name: &str,
-    tx: &UnboundedSender<Event>,
+    (tx, lang): (&UnboundedSender<Event>, Lang),
     asked: bool,
-    first: Option<String>,
+    took_over: Option<(String, String)>,
     release: &mut oneshot::Receiver<()>,
     take: &mut mpsc::UnboundedReceiver<()>,
 ) -> Watched {
     let mut last: Option<Option<String>> = None;
     let mut seen_countdown: Option<Option<crate::state::triggers::RemoteCountdown>> = None;
-    if let Some(why) = first {
-        let holder = why.split(" took over").next().map(str::to_string);
+    if let Some((holder, lease)) = took_over {
+        let why = trf(lang, "{} took over the Lease {}", &[&holder, &lease]);
         if tx
             .send(Event::Lease(Driver::ReadOnly {
                 why,
-                holder: holder.clone(),
+                holder: Some(holder.clone()),
             }))
             .is_err()
         {
             return Watched::Done;
         }
-        last = Some(holder);
+        last = Some(Some(holder));
     }
     loop {
         // An unreadable Lease leaves what was said as it was; the log has the error.
@@ -482,16 +510,23 @@ async fn watch_holder(
                 if last.as_ref() != Some(&holder) {
                     let d = match (&holder, asked) {
                         (Some(h), true) => Driver::ReadOnly {
-                            why: format!("started with --read-only; {h} drives this release"),
+                            why: trf(
+                                lang,
+                                "started with --read-only; {} drives this release",
+                                &[h],
+                            ),
                             holder: holder.clone(),
                         },
                         (None, true) => Driver::ReadOnly {
-                            why: "started with --read-only; no console drives this release now"
-                                .into(),
+                            why: tr(
+                                lang,
+                                "started with --read-only; no console drives this release now",
+                            )
+                            .into(),
                             holder: None,
                         },
                         (Some(h), false) => Driver::ReadOnly {
-                            why: format!("{h} drives this release"),
+                            why: trf(lang, "{} drives this release", &[h]),
                             holder: holder.clone(),
                         },
                         (None, false) => Driver::Free {
@@ -499,11 +534,12 @@ async fn watch_holder(
                                 .as_ref()
                                 .and_then(|l| l.spec.as_ref()?.holder_identity.clone())
                             {
-                                Some(h) if !h.is_empty() => format!(
+                                Some(h) if !h.is_empty() => trf(
+                                    lang,
                                     "the Lease of {} ran out: no console drives this release",
-                                    crate::text::clean(&h)
+                                    &[&crate::text::clean(&h)],
                                 ),
-                                _ => "no console drives this release now".into(),
+                                _ => tr(lang, "no console drives this release now").into(),
                             },
                         },
                     };

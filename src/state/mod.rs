@@ -409,14 +409,14 @@ pub enum Driver {
 
 impl Driver {
     /// Why an action cannot be taken, or None when this console drives.
-    pub fn refusal(&self) -> Option<String> {
+    pub fn refusal(&self, lang: crate::runbook::Lang) -> Option<String> {
         match self {
             Driver::Driving { .. } => None,
             Driver::Claiming => Some(
-                "still claiming the release's Lease from the cluster; actions wait until it is held".into(),
+                tr(lang, "still claiming the release's Lease from the cluster; actions wait until it is held").into(),
             ),
-            Driver::ReadOnly { why, .. } => Some(format!("read-only: {why}")),
-            Driver::Free { why } => Some(format!("read-only: {why}; press T to take over")),
+            Driver::ReadOnly { why, .. } => Some(trf(lang, "read-only: {}", &[why])),
+            Driver::Free { why } => Some(trf(lang, "read-only: {}; press T to take over", &[why])),
         }
     }
 }
@@ -707,12 +707,20 @@ impl Follow {
     }
 }
 
+/// How the lines that end a session begin, in each language the console writes: closed
+/// by the lead, ended by a signal, or a crash.
+pub const SESSION_ENDS: &[&str] = &[
+    "closed the console",
+    "the console ended on",
+    "the console crashed",
+    "控制台已关闭",
+    "控制台已结束",
+];
+
 /// A record that ends a session: closed by the lead, ended by a signal, or a crash.
 pub fn closes(e: &Entry) -> bool {
     matches!(e, Entry::System { text, .. }
-        if text.starts_with("closed the console")
-            || text.starts_with("the console ended on")
-            || text.starts_with("the console crashed"))
+        if SESSION_ENDS.iter().any(|p| text.starts_with(p)))
 }
 
 impl State {
@@ -777,15 +785,16 @@ impl State {
     /// drive, and its Lease must not have run out (less a margin for clocks and the
     /// request in flight), whether or not a renewal is still on its way.
     pub fn refusal(&self) -> Option<String> {
-        if let Some(why) = self.driver.refusal() {
+        if let Some(why) = self.driver.refusal(self.lang) {
             return Some(why);
         }
         let until = self.lease_until?;
         let margin = chrono::Duration::seconds(LEASE_MARGIN_SECS);
         (self.now >= until - margin).then(|| {
-            format!(
+            trf(
+                self.lang,
                 "this console's Lease ran out at {} and has not been renewed (is the API reachable?): another console may drive now",
-                self.zone.hms(until)
+                &[&self.zone.hms(until)],
             )
         })
     }
@@ -892,7 +901,11 @@ impl State {
                 log(
                     self,
                     LogLevel::Info,
-                    format!("console started on {release} {version} ({runbook})"),
+                    trf(
+                        self.lang,
+                        "console started on {} {} ({})",
+                        &[release, version, runbook],
+                    ),
                 );
             }
             Entry::Mark { item, mark, signer } => {
@@ -1318,8 +1331,10 @@ impl State {
                 at,
                 who: CONSOLE.into(),
                 level: LogLevel::Info,
-                text: format!(
-                    "a new attempt starts its stage checks fresh: {cleared} checks of the rolled-back attempt were cleared (they stay above, as the earlier attempt)"
+                text: trf(
+                    self.lang,
+                    "a new attempt starts its stage checks fresh: {} checks of the rolled-back attempt were cleared (they stay above, as the earlier attempt)",
+                    &[&cleared],
                 ),
             });
         }
