@@ -879,6 +879,65 @@ pub const WORDS: &[(&str, &str)] = &[
         "no console drives this release now",
         "目前没有控制台主导本次发布",
     ),
+    // What the console's verifications found (src/state/verify.rs).
+    ("the runbook has no gauge `{}`", "运行手册中没有指标 `{}`"),
+    ("no bound to compare with", "没有可比较的界限"),
+    (
+        "its bound is not in the gauge's unit",
+        "其界限与指标的单位不符",
+    ),
+    (": no fresh value since {}", "：自 {} 起没有新数据"),
+    (": no value yet", "：尚无数值"),
+    (
+        "{}: no series {} in its last answer",
+        "{}：最近一次应答中没有序列 {}",
+    ),
+    ("{}: the query matched no series", "{}：查询未匹配任何序列"),
+    ("{}: the query fails: {}", "{}：查询失败：{}"),
+    ("{}: no value yet", "{}：尚无数值"),
+    (
+        "{}: the query returned NaN (no traffic?)",
+        "{}：查询返回 NaN（没有流量？）",
+    ),
+    (
+        "no answer from the Kubernetes API yet",
+        "Kubernetes API 尚未应答",
+    ),
+    (
+        "the Kubernetes API is unreachable since {}: {}",
+        "Kubernetes API 自 {} 起无法访问：{}",
+    ),
+    (
+        "no canary serves yet: every target waits its turn",
+        "尚无灰度版提供服务：每个目标都在等待轮到自己",
+    ),
+    (
+        "Deployment {} is not in the cluster",
+        "集群中没有 Deployment {}",
+    ),
+    (
+        "{} has 0 replicas: nothing serves",
+        "{} 的副本数为 0：没有任何服务",
+    ),
+    ("{} {}/{} available", "{} {}/{} 可用"),
+    ("{}: {}/{} available", "{}：{}/{} 可用"),
+    ("{}: rolling out: {}", "{}：滚动更新中：{}"),
+    ("{} {}/{} pods ready", "{} {}/{} 个 Pod 就绪"),
+    (
+        "{} {}/{} pods ready; not ready: {}",
+        "{} {}/{} 个 Pod 就绪；未就绪：{}",
+    ),
+    ("{} restarted {}×", "{} 重启了 {} 次"),
+    (
+        "{}: no restarts{} ({} pods)",
+        "{}：{}无重启（共 {} 个 Pod）",
+    ),
+    ("{} runs {}", "{} 运行 {}"),
+    (
+        "{} runs {}, not the release's {}",
+        "{} 运行 {}，而非本次发布的 {}",
+    ),
+    ("not a watched check", "不是一项监视类检查"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

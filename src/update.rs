@@ -2358,7 +2358,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
         blockers.push(trf(
             s.lang,
             "{} still to move at this stage, one after another; its hold starts when the last has",
-            &[&names.join(", ")],
+            &[&names.join(s.lang.list())],
         ));
     }
     if let Some(i) = s.stages.current.filter(|_| s.stages.queue.is_empty()) {
@@ -2441,7 +2441,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             trf(
                 s.lang,
                 "{} checks ({}): cannot be verified: {}",
-                &[&names.len(), &names.join(", "), &why],
+                &[&names.len(), &names.join(s.lang.list()), &why],
             )
         });
     }
@@ -2460,7 +2460,7 @@ pub fn gates(s: &State, next: usize) -> (Vec<String>, Vec<String>) {
             trf(
                 s.lang,
                 "{} gauges ({}): the query fails{}: {}",
-                &[&names.len(), &names.join(", "), &since, &reason],
+                &[&names.len(), &names.join(s.lang.list()), &since, &reason],
             )
         });
     }

@@ -1359,6 +1359,14 @@ impl Lang {
         }
     }
 
+    /// What separates the names of a list: `, ` in English, `、` in Chinese.
+    pub fn list(self) -> &'static str {
+        match self {
+            Lang::En => ", ",
+            Lang::Zh => "、",
+        }
+    }
+
     /// What joins the parts of one sentence: `; ` in English, `；` in Chinese.
     pub fn semicolon(self) -> &'static str {
         match self {

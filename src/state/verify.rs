@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::State;
 use crate::cluster::{DeployView, Link, RolloutStatus, rollout_status};
+use crate::i18n::{tr, trf};
 use crate::journal::Verdict;
 use crate::runbook::Verify;
 use crate::runbook::verify::{KubeCheck, Track};
@@ -124,25 +125,33 @@ impl State {
 
     fn judge_gauge(&self, v: &Verify, id: &str) -> Outcome {
         let Some(gi) = self.rb.metrics.iter().position(|m| m.id == id) else {
-            return Outcome::unknown(format!("the runbook has no gauge `{id}`"));
+            return Outcome::unknown(trf(self.lang, "the runbook has no gauge `{}`", &[&id]));
         };
         let def = &self.rb.metrics[gi];
         let m = &self.metrics[gi];
         let (above, bound) = match (&v.above, &v.below) {
             (Some(b), _) => (true, b.value(Some(def.unit))),
             (None, Some(b)) => (false, b.value(Some(def.unit))),
-            (None, None) => return Outcome::unknown("no bound to compare with".into()),
+            (None, None) => {
+                return Outcome::unknown(tr(self.lang, "no bound to compare with").into());
+            }
         };
         let Ok(bound) = bound else {
-            return Outcome::unknown("its bound is not in the gauge's unit".into());
+            return Outcome::unknown(tr(self.lang, "its bound is not in the gauge's unit").into());
         };
         let fmt = |x: f64| crate::format::format_value(def, Some(x));
         let sym = if above { ">" } else { "<" };
         if m.is_stale(self.now, self.stale_after) || m.last_value.is_none() {
             let since = m
                 .last_value
-                .map(|(_, at)| format!(": no fresh value since {}", self.zone.hms(at)))
-                .unwrap_or_else(|| ": no value yet".into());
+                .map(|(_, at)| {
+                    trf(
+                        self.lang,
+                        ": no fresh value since {}",
+                        &[&self.zone.hms(at)],
+                    )
+                })
+                .unwrap_or_else(|| tr(self.lang, ": no value yet").into());
             return Outcome {
                 // Prometheus has not answered this console yet at all.
                 not_yet: m.last_value.is_none() && m.reading.is_none(),
@@ -160,27 +169,36 @@ impl State {
                     .map(|p| (format!("{} ", p.key), p.value))
                     .collect();
                 if picked.is_empty() {
-                    return Outcome::unknown(format!(
+                    return Outcome::unknown(trf(
+                        self.lang,
                         "{}: no series {} in its last answer",
-                        def.title,
-                        want.map(String::as_str).unwrap_or("")
+                        &[&def.title, &want.map(String::as_str).unwrap_or("")],
                     ));
                 }
                 picked
             }
             Some(Reading::NoData) => {
-                return Outcome::unknown(format!("{}: the query matched no series", def.title));
+                return Outcome::unknown(trf(
+                    self.lang,
+                    "{}: the query matched no series",
+                    &[&def.title],
+                ));
             }
             Some(Reading::Error(e)) => {
-                return Outcome::unknown(format!("{}: the query fails: {e}", def.title));
+                return Outcome::unknown(trf(
+                    self.lang,
+                    "{}: the query fails: {}",
+                    &[&def.title, e],
+                ));
             }
-            None => return Outcome::unknown(format!("{}: no value yet", def.title)),
+            None => return Outcome::unknown(trf(self.lang, "{}: no value yet", &[&def.title])),
         };
         if values.iter().any(|(_, x)| x.is_nan()) {
             // 0/0: a track that serves nothing has no rate to compare.
-            return Outcome::unknown(format!(
+            return Outcome::unknown(trf(
+                self.lang,
                 "{}: the query returned NaN (no traffic?)",
-                def.title
+                &[&def.title],
             ));
         }
         let ok = |x: f64| if above { x > bound } else { x < bound };
@@ -196,10 +214,11 @@ impl State {
                 format!("{k}{} {not} {}", fmt(*x), fmt(bound))
             })
             .collect();
+        let sep = self.lang.list();
         if bad.is_empty() {
-            Outcome::pass(format!("{} {}", def.title, said.join(", ")))
+            Outcome::pass(format!("{} {}", def.title, said.join(sep)))
         } else {
-            Outcome::fail(format!("{} {}", def.title, bad.join(", ")))
+            Outcome::fail(format!("{} {}", def.title, bad.join(sep)))
         }
     }
 
@@ -234,13 +253,16 @@ impl State {
             Link::Connecting => {
                 return Outcome {
                     not_yet: true,
-                    ..Outcome::unknown("no answer from the Kubernetes API yet".into())
+                    ..Outcome::unknown(
+                        tr(self.lang, "no answer from the Kubernetes API yet").into(),
+                    )
                 };
             }
             Link::Lost { since, error } => {
-                return Outcome::unknown(format!(
-                    "the Kubernetes API is unreachable since {}: {error}",
-                    self.zone.hms(*since)
+                return Outcome::unknown(trf(
+                    self.lang,
+                    "the Kubernetes API is unreachable since {}: {}",
+                    &[&self.zone.hms(*since), error],
                 ));
             }
         }
@@ -253,30 +275,44 @@ impl State {
             // Every canary waits its turn at this stage: nothing proves anything yet.
             return Outcome {
                 not_yet: true,
-                ..Outcome::fail("no canary serves yet: every target waits its turn".into())
+                ..Outcome::fail(
+                    tr(
+                        self.lang,
+                        "no canary serves yet: every target waits its turn",
+                    )
+                    .into(),
+                )
             };
         }
         for name in names {
             let Some(d) = self.cluster.deployment(name) else {
-                bad.push(format!("Deployment {name} is not in the cluster"));
+                bad.push(trf(
+                    self.lang,
+                    "Deployment {} is not in the cluster",
+                    &[&name],
+                ));
                 continue;
             };
             // Nothing asked for is not "all ready": 0/0 proves nothing.
             if d.desired == 0 && matches!(check, KubeCheck::Available | KubeCheck::PodsReady) {
-                bad.push(format!("{name} has 0 replicas: nothing serves"));
+                bad.push(trf(self.lang, "{} has 0 replicas: nothing serves", &[&name]));
                 continue;
             }
             match check {
                 KubeCheck::Available => match rollout_status(d) {
-                    RolloutStatus::Complete if d.available >= d.desired => {
-                        seen.push(format!("{name} {}/{} available", d.available, d.desired))
-                    }
-                    RolloutStatus::Complete => {
-                        bad.push(format!("{name}: {}/{} available", d.available, d.desired))
-                    }
+                    RolloutStatus::Complete if d.available >= d.desired => seen.push(trf(
+                        self.lang,
+                        "{} {}/{} available",
+                        &[&name, &d.available, &d.desired],
+                    )),
+                    RolloutStatus::Complete => bad.push(trf(
+                        self.lang,
+                        "{}: {}/{} available",
+                        &[&name, &d.available, &d.desired],
+                    )),
                     RolloutStatus::Waiting(w) if rolling_out(d) => {
                         rolling += 1;
-                        bad.push(format!("{name}: rolling out: {w}"))
+                        bad.push(trf(self.lang, "{}: rolling out: {}", &[&name, &w]))
                     }
                     RolloutStatus::Waiting(w) => bad.push(format!("{name}: {w}")),
                     RolloutStatus::Failed(w) => bad.push(format!("{name}: {w}")),
@@ -297,16 +333,23 @@ impl State {
                         .collect();
                     let before = bad.len();
                     if ready.len() as u32 >= d.desired && not.is_empty() {
-                        seen.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
+                        seen.push(trf(
+                            self.lang,
+                            "{} {}/{} pods ready",
+                            &[&name, &ready.len(), &d.desired],
+                        ));
                     } else if !not.is_empty() {
-                        bad.push(format!(
-                            "{name} {}/{} pods ready; not ready: {}",
-                            ready.len(),
-                            d.desired,
-                            not.join(", ")
+                        bad.push(trf(
+                            self.lang,
+                            "{} {}/{} pods ready; not ready: {}",
+                            &[&name, &ready.len(), &d.desired, &not.join(self.lang.list())],
                         ));
                     } else {
-                        bad.push(format!("{name} {}/{} pods ready", ready.len(), d.desired));
+                        bad.push(trf(
+                            self.lang,
+                            "{} {}/{} pods ready",
+                            &[&name, &ready.len(), &d.desired],
+                        ));
                     }
                     if progressing && bad.len() > before {
                         rolling += 1;
@@ -316,42 +359,60 @@ impl State {
                     let since = self
                         .restart_base
                         .began
-                        .map(|t| format!(" since {}", self.zone.hms(t)))
+                        .map(|t| trf(self.lang, " since {}", &[&self.zone.hms(t)]))
                         .unwrap_or_default();
                     let restarted: Vec<String> = self
                         .cluster
                         .pods_of(&d.name, None)
                         .filter_map(|p| {
                             let base = self.restart_base.counts.get(&p.name).copied().unwrap_or(0);
-                            (p.restarts > base)
-                                .then(|| format!("{} restarted {}×", p.name, p.restarts - base))
+                            (p.restarts > base).then(|| {
+                                trf(
+                                    self.lang,
+                                    "{} restarted {}×",
+                                    &[&p.name, &(p.restarts - base)],
+                                )
+                            })
                         })
                         .collect();
                     if restarted.is_empty() {
                         let n = self.cluster.pods_of(&d.name, None).count();
-                        seen.push(format!("{name}: no restarts{since} ({n} pods)"));
+                        seen.push(trf(
+                            self.lang,
+                            "{}: no restarts{} ({} pods)",
+                            &[&name, &since, &n],
+                        ));
                     } else {
-                        bad.push(format!("{name}{since}: {}", restarted.join(", ")));
+                        bad.push(format!(
+                            "{name}{since}{}{}",
+                            self.lang.colon(),
+                            restarted.join(self.lang.list())
+                        ));
                     }
                 }
                 KubeCheck::Image => {
                     let want = &self.rb.release.version;
                     let tag = crate::runbook::Scenario::tag(&d.image);
                     if tag == want {
-                        seen.push(format!("{name} runs {}", d.image));
+                        seen.push(trf(self.lang, "{} runs {}", &[&name, &d.image]));
                     } else {
-                        bad.push(format!("{name} runs {}, not the release's {want}", d.image));
+                        bad.push(trf(
+                            self.lang,
+                            "{} runs {}, not the release's {}",
+                            &[&name, &d.image, want],
+                        ));
                     }
                 }
-                _ => return Outcome::unknown("not a watched check".into()),
+                _ => return Outcome::unknown(tr(self.lang, "not a watched check").into()),
             }
         }
+        let sep = self.lang.semicolon();
         if bad.is_empty() {
-            Outcome::pass(seen.join("; "))
+            Outcome::pass(seen.join(sep))
         } else {
             Outcome {
                 not_yet: rolling == bad.len(),
-                ..Outcome::fail(bad.join("; "))
+                ..Outcome::fail(bad.join(sep))
             }
         }
     }
