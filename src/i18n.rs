@@ -938,6 +938,39 @@ pub const WORDS: &[(&str, &str)] = &[
         "{} 运行 {}，而非本次发布的 {}",
     ),
     ("not a watched check", "不是一项监视类检查"),
+    // The gauges' and the rollout's words (src/ui/gauges.rs, src/ui/rollout.rs).
+    (
+        "{}: warn {} {}, critical {} {}",
+        "{}：警告 {} {}，严重 {} {}",
+    ),
+    ("sampled {} ({} ago)", "采样于 {}（{} 前）"),
+    ("fresh: sampled within {}", "最新：{} 内采样"),
+    ("no data", "无数据"),
+    ("{} idle", "{} 空闲"),
+    ("idle", "空闲"),
+    ("waiting", "等待中"),
+    (
+        "the journal holds decisions and gauges, not the cluster's objects: the log says what each action did",
+        "日志记录的是决定和指标，而非集群中的对象：沟通记录说明了每个操作做了什么",
+    ),
+    (
+        "no answer from the Kubernetes API yet: {}",
+        "Kubernetes API 尚未应答：{}",
+    ),
+    (
+        "waiting for the Kubernetes API's first answer…",
+        "正在等待 Kubernetes API 的首次应答……",
+    ),
+    ("TRAFFIC by {}", "流量（按{}）"),
+    ("ready pods", "就绪 Pod"),
+    ("no {}", "无 {}"),
+    ("other", "其他"),
+    ("{} pods ({})", "{} 的 Pod（{}）"),
+    ("complete", "完成"),
+    ("desired", "期望"),
+    ("updated", "已更新"),
+    ("ready", "就绪"),
+    ("available", "可用"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

@@ -295,7 +295,11 @@ impl State {
             };
             // Nothing asked for is not "all ready": 0/0 proves nothing.
             if d.desired == 0 && matches!(check, KubeCheck::Available | KubeCheck::PodsReady) {
-                bad.push(trf(self.lang, "{} has 0 replicas: nothing serves", &[&name]));
+                bad.push(trf(
+                    self.lang,
+                    "{} has 0 replicas: nothing serves",
+                    &[&name],
+                ));
                 continue;
             }
             match check {

@@ -1,7 +1,7 @@
 //! Gauges: one per runbook metric, value and unit, level in a word and a colour, a
 //! sparkline of recent history; stale values dimmed with their age, never shown as live.
 
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -138,7 +138,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             m,
             value_room,
             stale,
-            s.not_serving(def),
+            (s.not_serving(def), s.lang),
             theme,
         ));
         spans.push(Span::raw(" "));
@@ -186,11 +186,16 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let mut detail = vec![Line::from(Span::styled("─".repeat(w), theme.border))];
         detail.push(Line::from(Span::styled(
             fit(
-                &format!(
-                    "{}: warn {dir} {}, critical {dir} {}",
-                    def.title,
-                    format_value(def, Some(def.warn)),
-                    format_value(def, Some(def.critical))
+                &trf(
+                    s.lang,
+                    "{}: warn {} {}, critical {} {}",
+                    &[
+                        &def.title,
+                        &dir,
+                        &format_value(def, Some(def.warn)),
+                        &dir,
+                        &format_value(def, Some(def.critical)),
+                    ],
                 ),
                 w,
             )
@@ -200,7 +205,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let mut rest = Vec::new();
         if let Some(Reading::Error(e)) = &m.reading {
             rest.extend(
-                wrap(&format!("query failed: {e}"), w)
+                wrap(&trf(s.lang, "query failed: {}", &[e]), w)
                     .into_iter()
                     .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Red)))),
             );
@@ -249,12 +254,20 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             let age = (s.now - at).num_seconds().max(0);
             spans.push(if stale {
                 Span::styled(
-                    format!("sampled {} ({} ago)", s.zone.hms(at), fmt_secs(age)),
+                    trf(
+                        s.lang,
+                        "sampled {} ({} ago)",
+                        &[&s.zone.hms(at), &fmt_secs(age)],
+                    ),
                     theme.stale,
                 )
             } else {
                 Span::styled(
-                    format!("fresh: sampled within {}", fmt_secs(s.stale_after)),
+                    trf(
+                        s.lang,
+                        "fresh: sampled within {}",
+                        &[&fmt_secs(s.stale_after)],
+                    ),
                     theme.dim,
                 )
             });
@@ -280,7 +293,7 @@ fn value_spans(
     m: &MetricState,
     room: usize,
     stale: bool,
-    idle: Option<&str>,
+    (idle, lang): (Option<&str>, crate::runbook::Lang),
     theme: &Theme,
 ) -> Vec<Span<'static>> {
     let style_for = |l: Level| {
@@ -296,12 +309,12 @@ fn value_spans(
         m.answer_level_skipping(def, idle)
     };
     let single = |text: String, st: Style| {
-        let cell = format!("{text:>10}");
+        let cell = format!("{}{text}", " ".repeat(10usize.saturating_sub(width(&text))));
         vec![Span::styled(cell, st)]
     };
     match &m.reading {
         None => single("…".into(), theme.dim),
-        Some(Reading::NoData) => single("no data".into(), theme.dim),
+        Some(Reading::NoData) => single(tr(lang, "no data").into(), theme.dim),
         Some(Reading::Value { value, .. }) => {
             single(format_value(def, Some(*value)), style_for(level))
         }
@@ -314,7 +327,7 @@ fn value_spans(
                 .map(|p| {
                     if Some(p.key.as_str()) == idle {
                         // Rolled back: this track serves nothing, its figures are history.
-                        return (format!("{} idle", p.key), Level::Unknown);
+                        return (trf(lang, "{} idle", &[&p.key]), Level::Unknown);
                     }
                     (
                         format!("{} {}", p.key, format_value(def, Some(p.value))),
@@ -332,9 +345,9 @@ fn value_spans(
                 if !m.last_parts.iter().any(|p| &p.key == key) {
                     let at = i.min(parts.len());
                     let what = if Some(key.as_str()) == idle {
-                        "idle"
+                        tr(lang, "idle")
                     } else {
-                        "no data"
+                        tr(lang, "no data")
                     };
                     parts.insert(at, (format!("{key} {what}"), Level::Unknown));
                 }
@@ -374,7 +387,7 @@ fn value_spans(
                 style_for(Level::Unknown),
             )
         }
-        Some(Reading::Split(_)) => single("no data".into(), theme.dim),
+        Some(Reading::Split(_)) => single(tr(lang, "no data").into(), theme.dim),
     }
 }
 
@@ -386,7 +399,7 @@ fn describe(
     theme: &Theme,
 ) -> (String, Style) {
     match &m.reading {
-        None => ("waiting".into(), theme.dim),
+        None => (tr(s.lang, "waiting").into(), theme.dim),
         // A failure with a value shown from before: say both, the failure and its age.
         Some(Reading::Error(_)) if stale => (
             format!("ERR {}", fmt_secs(m.age(s.now).unwrap_or(0))),

@@ -1,7 +1,7 @@
 //! The rollout, as the cluster reports it: each Deployment's replica counts as bars, its
 //! ReplicaSets with revision and image, and its pods.
 
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -40,9 +40,11 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
     if s.cluster.updated.is_none() {
         // Nothing known yet: not "missing", just not answered.
         let why = match &s.cluster.link {
-            _ if replay => "the journal holds decisions and gauges, not the cluster's objects: the log says what each action did".into(),
-            Link::Lost { error, .. } => format!("no answer from the Kubernetes API yet: {error}"),
-            _ => "waiting for the Kubernetes API's first answer…".into(),
+            _ if replay => tr(s.lang, "the journal holds decisions and gauges, not the cluster's objects: the log says what each action did").into(),
+            Link::Lost { error, .. } => {
+                trf(s.lang, "no answer from the Kubernetes API yet: {}", &[error])
+            }
+            _ => tr(s.lang, "waiting for the Kubernetes API's first answer…").into(),
         };
         for l in crate::text::wrap(&why, w) {
             lines.push(Line::from(Span::styled(l, theme.dim)));
@@ -106,7 +108,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
             (Some(Ok((by, (sp, cp)))), false) => {
                 let split = format!("{} {sp} · {} {cp}", k.stable, k.canary);
                 lines.push(Line::from(Span::styled(
-                    fit(&format!("TRAFFIC by {by}"), w).into_owned(),
+                    fit(&trf(s.lang, "TRAFFIC by {}", &[&by]), w).into_owned(),
                     theme.dim,
                 )));
                 lines.push(Line::from(Span::styled(
@@ -176,7 +178,7 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         let owner = match targets.get(g / 2) {
             Some(k) if g % 2 == 0 => k.canary.as_str(),
             Some(k) => k.stable.as_str(),
-            None => "other",
+            None => tr(s.lang, "other"),
         };
         let at = pods.row(s, theme, w, (g, counts[g], owner), p, &mut lines);
         if selected == Some(n) {
@@ -213,7 +215,7 @@ fn traffic(
             let (a, b) = (ready(&k.stable)?, ready(&k.canary)?);
             let total = (a + b).max(1) as f64;
             let pct = |n: u32| format!("{:.0}%", 100.0 * n as f64 / total);
-            Some(Ok(("ready pods".into(), (pct(a), pct(b)))))
+            Some(Ok((tr(s.lang, "ready pods").into(), (pct(a), pct(b)))))
         }
         Split::Route {
             kind,
@@ -225,7 +227,7 @@ fn traffic(
                 let pct = |b: &str| {
                     r.percent(b)
                         .map(|p| format!("{p:.0}%"))
-                        .unwrap_or_else(|| format!("no {}", kind.backend()))
+                        .unwrap_or_else(|| trf(s.lang, "no {}", &[&kind.backend()]))
                 };
                 Some(Ok((
                     format!("{} {route}", kind.kind()),
@@ -282,7 +284,7 @@ impl<'a> Pods<'a> {
         }
         if self.shown_group != Some(g) {
             lines.push(Line::from(Span::styled(
-                fit(&format!("{owner} pods ({count})"), w).into_owned(),
+                fit(&trf(s.lang, "{} pods ({})", &[&owner, &count]), w).into_owned(),
                 theme.title,
             )));
             self.shown_group = Some(g);
@@ -365,7 +367,10 @@ fn deployment_line(
     out: &mut Vec<Line<'static>>,
 ) {
     let (word, st) = match rollout_status(d) {
-        RolloutStatus::Complete => ("complete".to_string(), Style::default().fg(Color::Green)),
+        RolloutStatus::Complete => (
+            tr(s.lang, "complete").to_string(),
+            Style::default().fg(Color::Green),
+        ),
         RolloutStatus::Waiting(m) => (m, Style::default().fg(Color::Yellow)),
         RolloutStatus::Failed(m) => (
             m,
@@ -431,7 +436,10 @@ fn deployment(
 ) {
     let status = rollout_status(d);
     let (word, st) = match &status {
-        RolloutStatus::Complete => ("complete".to_string(), Style::default().fg(Color::Green)),
+        RolloutStatus::Complete => (
+            tr(s.lang, "complete").to_string(),
+            Style::default().fg(Color::Green),
+        ),
         RolloutStatus::Waiting(m) => (m.clone(), Style::default().fg(Color::Yellow)),
         RolloutStatus::Failed(m) => (
             m.clone(),
@@ -450,10 +458,10 @@ fn deployment(
     let bar_w = w.saturating_sub(18).min(30);
     let max = scale.max(d.desired).max(d.replicas).max(1);
     for (label, n) in [
-        ("desired", d.desired),
-        ("updated", d.updated),
-        ("ready", d.ready),
-        ("available", d.available),
+        (tr(s.lang, "desired"), d.desired),
+        (tr(s.lang, "updated"), d.updated),
+        (tr(s.lang, "ready"), d.ready),
+        (tr(s.lang, "available"), d.available),
     ] {
         let filled = (n as usize * bar_w).div_ceil(max as usize).min(bar_w);
         let color = if n >= d.desired {
@@ -462,7 +470,13 @@ fn deployment(
             Color::Yellow
         };
         out.push(Line::from(vec![
-            Span::styled(format!(" {label:<9} "), theme.dim),
+            Span::styled(
+                format!(
+                    " {label}{} ",
+                    " ".repeat(9usize.saturating_sub(width(label)))
+                ),
+                theme.dim,
+            ),
             Span::styled("█".repeat(filled), Style::default().fg(color)),
             Span::styled("·".repeat(bar_w - filled), theme.dim),
             Span::raw(format!(" {n:>3}")),
