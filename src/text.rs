@@ -174,13 +174,15 @@ pub fn wrap(s: &str, max: usize) -> Vec<String> {
 
 /// Like `wrap`, with a first line of `first` cells and the rest of `rest` cells. A line
 /// breaks at a space, or between two characters either of which is wide (Chinese text
-/// has no spaces), but never before the punctuation that closes a Chinese clause.
+/// has no spaces), but never before the punctuation that closes a Chinese clause nor
+/// after the one that opens a bracket.
 pub fn wrap_hanging(s: &str, first: usize, rest: usize) -> Vec<String> {
     // Where the line may break: the byte index, and whether a space is dropped there.
     fn may_break_before(prev: Option<char>, c: char) -> bool {
         let wide = |c: char| c.width().unwrap_or(0) > 1;
         let closing = "，。、；：！？）》」』】”’…".contains(c);
-        prev.is_some_and(|p| (wide(p) || wide(c)) && p != ' ') && !closing
+        let opening = |p: char| "（《「『【“‘".contains(p);
+        prev.is_some_and(|p| (wide(p) || wide(c)) && p != ' ' && !opening(p)) && !closing
     }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -297,6 +299,12 @@ mod tests {
             lines.iter().all(|l| !l.starts_with('：') && width(l) <= 12),
             "{lines:?}"
         );
+        // An opening bracket stays with what it opens.
+        let lines = wrap(
+            "控制台启动：ERP系统 v1.0.0（/work/assets/runbooks/erp.zh.yaml）",
+            30,
+        );
+        assert!(lines.iter().all(|l| !l.ends_with('（')), "{lines:?}");
         // English is unchanged: it breaks at spaces only.
         assert_eq!(
             wrap("the query fails: Prometheus did not answer", 16),
