@@ -971,6 +971,29 @@ pub const WORDS: &[(&str, &str)] = &[
     ("updated", "已更新"),
     ("ready", "就绪"),
     ("available", "可用"),
+    // The checklist's detail (src/ui/checklist.rs).
+    (
+        "— (set when the first stage starts)",
+        "—（首个阶段开始时填写）",
+    ),
+    ("todo", "未完成"),
+    (
+        "signed by {}, entered by {} at {}",
+        "由 {} 签字，{} 于 {} 录入",
+    ),
+    ("by {} at {}", "{} 于 {}"),
+    ("role {}", "角色 {}"),
+    ("gates {} (required)", "把关 {}（必需）"),
+    ("not verified yet", "尚未验证"),
+    (" · checking…", " · 检查中……"),
+    (
+        "verified by the console: {} (v: again)",
+        "由控制台验证：{}（v：重新验证）",
+    ),
+    (
+        "the console's rollback, in place of the runbook's steps · the cluster shows: {}",
+        "控制台执行的回滚，代替运行手册的步骤 · 集群显示：{}",
+    ),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

@@ -208,7 +208,7 @@ fn filled(s: &State, fill: crate::runbook::Fill) -> String {
     match fill {
         crate::runbook::Fill::DeploymentTime => match s.stages.first_stage {
             Some(at) => s.zone.date_time(at),
-            None => "— (set when the first stage starts)".into(),
+            None => tr(s.lang, "— (set when the first stage starts)").into(),
         },
     }
 }
@@ -224,23 +224,33 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
             for l in wrap(&it.text, w) {
                 lines.push(Line::from(Span::styled(l, theme.title)));
             }
-            let mut facts = vec![format!("{:?}", m.mark).to_lowercase()];
+            let mark = match m.mark {
+                crate::journal::Mark::Todo => tr(s.lang, "todo"),
+                crate::journal::Mark::Done => tr(s.lang, "done"),
+                crate::journal::Mark::Skipped => tr(s.lang, "skipped"),
+                crate::journal::Mark::Failed => tr(s.lang, "failed"),
+            };
+            let mut facts = vec![mark.to_string()];
             match (&m.signer, &m.by, m.at) {
-                (Some(name), Some(by), Some(at)) => facts.push(format!(
-                    "signed by {name}, entered by {by} at {}",
-                    s.zone.hms(at)
+                (Some(name), Some(by), Some(at)) => facts.push(trf(
+                    s.lang,
+                    "signed by {}, entered by {} at {}",
+                    &[name, by, &s.zone.hms(at)],
                 )),
-                (None, Some(by), Some(at)) => facts.push(format!("by {by} at {}", s.zone.hms(at))),
+                (None, Some(by), Some(at)) => {
+                    facts.push(trf(s.lang, "by {} at {}", &[by, &s.zone.hms(at)]))
+                }
                 _ => {}
             }
             if let Some(r) = &it.role {
-                facts.push(format!("role {r}"));
+                facts.push(trf(s.lang, "role {}", &[r]));
             }
             if let Some(g) = &it.gates {
-                facts.push(format!(
-                    "gates {g}{}",
-                    if it.required { " (required)" } else { "" }
-                ));
+                facts.push(if it.required {
+                    trf(s.lang, "gates {} (required)", &[g])
+                } else {
+                    trf(s.lang, "gates {}", &[g])
+                });
             }
             facts.push(format!("id {}", it.id));
             if let Some(v) = &it.verify {
@@ -258,10 +268,10 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                         (h, st, format!("{} ({})", o.evidence, s.zone.hms(*at)))
                     }
                     (None, Some(e)) => ("·", theme.dim, e.clone()),
-                    (None, None) => ("·", theme.dim, "not verified yet".into()),
+                    (None, None) => ("·", theme.dim, tr(s.lang, "not verified yet").into()),
                 };
                 let asked = if ch.asked.is_some() {
-                    " · checking…"
+                    tr(s.lang, " · checking…")
                 } else {
                     ""
                 };
@@ -274,7 +284,11 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                 ]));
                 facts.insert(
                     0,
-                    format!("verified by the console: {} (v: again)", v.describe()),
+                    trf(
+                        s.lang,
+                        "verified by the console: {} (v: again)",
+                        &[&v.describe()],
+                    ),
                 );
             }
             lines.push(Line::from(Span::styled(
@@ -309,9 +323,10 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                 }
                 lines.push(Line::from(Span::styled(
                     fit(
-                        &format!(
+                        &trf(
+                            s.lang,
                             "the console's rollback, in place of the runbook's steps · the cluster shows: {}",
-                            step.seen
+                            &[&step.seen],
                         ),
                         w,
                     )
