@@ -994,6 +994,27 @@ pub const WORDS: &[(&str, &str)] = &[
         "the console's rollback, in place of the runbook's steps · the cluster shows: {}",
         "控制台执行的回滚，代替运行手册的步骤 · 集群显示：{}",
     ),
+    // The emergency plan and a pod's log (src/ui/overlay.rs), the rollback's steps.
+    ("←/→ also: {}", "←/→ 另有：{}"),
+    (
+        "this runbook has no emergency plan (a phase with emergency: true)",
+        "本运行手册没有应急预案（带 emergency: true 的阶段）",
+    ),
+    (
+        "no contacts in this runbook (a contacts: section)",
+        "本运行手册没有联系人（contacts: 一节）",
+    ),
+    ("(to fill)", "（待填写）"),
+    (" ←/→ situation · Esc closes ", " ←/→ 情形 · Esc 关闭 "),
+    (" Esc closes ", " Esc 关闭 "),
+    (" Log of {} · Esc closes ", " {} 的日志 · Esc 关闭 "),
+    (
+        "✔ rollback step {}/{} confirmed by the cluster: {} ({})",
+        "✔ 回滚第 {}/{} 步已由集群确认：{}（{}）",
+    ),
+    ("reading the log…", "正在读取日志……"),
+    ("the log cannot be read: {}", "无法读取日志：{}"),
+    ("(the log is empty)", "（日志为空）"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

@@ -987,12 +987,10 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
         let was = live.steps.get(k).is_some_and(|p| p.done);
         if st.done && !was && live_link && live.done_at[k].is_none() {
             live.done_at[k] = Some(now);
-            news.push(format!(
+            news.push(trf(
+                s.lang,
                 "✔ rollback step {}/{} confirmed by the cluster: {} ({})",
-                k + 1,
-                steps.len(),
-                st.text,
-                st.seen
+                &[&(k + 1), &steps.len(), &st.text, &st.seen],
             ));
         }
     }

@@ -3071,11 +3071,11 @@ fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
     );
     // The seed's roles and hotline, with what is still to fill said so.
     assert!(
-        screen.contains("☎ 部署负责人: (to fill) · (to fill)"),
+        screen.contains("☎ 部署负责人: （待填写） · （待填写）"),
         "{screen}"
     );
     assert!(
-        screen.contains("☎ 24小时技术支持热线: (to fill) · (to fill)"),
+        screen.contains("☎ 24小时技术支持热线: （待填写） · （待填写）"),
         "{screen}"
     );
     // → the next situation, Esc closes.

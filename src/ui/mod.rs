@@ -165,7 +165,7 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
         Mode::Confirm(c) => overlay::confirm(c, s.lang, theme, f),
         Mode::Note(text) => overlay::note(text, theme, f),
         Mode::Emergency { group } => overlay::emergency(s, *group, theme, f),
-        Mode::PodLog { pod, log } => overlay::pod_log(pod, log.as_ref(), theme, f),
+        Mode::PodLog { pod, log } => overlay::pod_log(s, pod, log.as_ref(), theme, f),
         Mode::Signer { item, name } => {
             let role = s.checklist.items[*item]
                 .role

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use super::Canvas;
 use super::theme::Theme;
 use crate::action::{Action, NORMAL, bindings};
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 use crate::state::{Confirm, Driver, Mode, State};
 use crate::text::{fit, width, wrap};
 
@@ -407,7 +407,7 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
     let inner = w.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
     let phase = s.rb.phases.iter().find(|p| p.emergency);
-    let mut title = " EMERGENCY ".to_string();
+    let mut title = format!(" {} ", tr(s.lang, "EMERGENCY"));
     match phase {
         Some(p) => {
             let n = p.groups.len().max(1);
@@ -436,27 +436,30 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
                 .collect();
             if !others.is_empty() {
                 lines.push(Line::from(Span::styled(
-                    fit(&format!("←/→ also: {}", others.join(" · ")), inner).into_owned(),
+                    fit(&trf(s.lang, "←/→ also: {}", &[&others.join(" · ")]), inner).into_owned(),
                     theme.dim,
                 )));
             }
         }
         None => lines.push(Line::from(Span::styled(
-            "this runbook has no emergency plan (a phase with emergency: true)",
+            tr(
+                s.lang,
+                "this runbook has no emergency plan (a phase with emergency: true)",
+            ),
             theme.dim,
         ))),
     }
     lines.push(Line::from(""));
     if s.rb.contacts.is_empty() {
         lines.push(Line::from(Span::styled(
-            "no contacts in this runbook (a contacts: section)",
+            tr(s.lang, "no contacts in this runbook (a contacts: section)"),
             theme.dim,
         )));
     }
     for c in &s.rb.contacts {
         let or_fill = |v: &str| {
             if v.trim().is_empty() {
-                "(to fill)".to_string()
+                tr(s.lang, "(to fill)").to_string()
             } else {
                 crate::text::clean(v).into_owned()
             }
@@ -489,9 +492,9 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
                 .border_style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
                 .title(fit(&title, inner).into_owned())
                 .title_bottom(if phase.is_some_and(|p| p.groups.len() > 1) {
-                    " ←/→ situation · Esc closes "
+                    tr(s.lang, " ←/→ situation · Esc closes ")
                 } else {
-                    " Esc closes "
+                    tr(s.lang, " Esc closes ")
                 }),
         ),
         area,
@@ -547,20 +550,35 @@ pub fn note(text: &str, _theme: &Theme, f: &mut Canvas) {
 }
 
 /// The last lines of a pod's log, newest at the bottom, as wide as the screen allows.
-pub fn pod_log(pod: &str, log: Option<&Result<String, String>>, theme: &Theme, f: &mut Canvas) {
+pub fn pod_log(
+    s: &State,
+    pod: &str,
+    log: Option<&Result<String, String>>,
+    theme: &Theme,
+    f: &mut Canvas,
+) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(140);
     let h = full.height.saturating_sub(4);
     let inner_w = w.saturating_sub(2) as usize;
     let inner_h = h.saturating_sub(2) as usize;
     let lines: Vec<Line> = match log {
-        None => vec![Line::from(Span::styled("reading the log…", theme.dim))],
-        Some(Err(e)) => wrap(&format!("the log cannot be read: {e}"), inner_w.max(8))
-            .into_iter()
-            .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Yellow))))
-            .collect(),
+        None => vec![Line::from(Span::styled(
+            tr(s.lang, "reading the log…"),
+            theme.dim,
+        ))],
+        Some(Err(e)) => wrap(
+            &trf(s.lang, "the log cannot be read: {}", &[e]),
+            inner_w.max(8),
+        )
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, Style::default().fg(Color::Yellow))))
+        .collect(),
         Some(Ok(text)) if text.trim().is_empty() => {
-            vec![Line::from(Span::styled("(the log is empty)", theme.dim))]
+            vec![Line::from(Span::styled(
+                tr(s.lang, "(the log is empty)"),
+                theme.dim,
+            ))]
         }
         Some(Ok(text)) => {
             let all: Vec<&str> = text.lines().collect();
@@ -581,9 +599,10 @@ pub fn pod_log(pod: &str, log: Option<&Result<String, String>>, theme: &Theme, f
     let area = centered(full, w, h);
     clear_under(area, f);
     f.render_widget(
-        Paragraph::new(lines).block(dialog().title(format!(
+        Paragraph::new(lines).block(dialog().title(trf(
+            s.lang,
             " Log of {} · Esc closes ",
-            fit(pod, inner_w.saturating_sub(20))
+            &[&fit(pod, inner_w.saturating_sub(20))],
         ))),
         area,
     );
