@@ -1015,6 +1015,31 @@ pub const WORDS: &[(&str, &str)] = &[
     ("reading the log…", "正在读取日志……"),
     ("the log cannot be read: {}", "无法读取日志：{}"),
     ("(the log is empty)", "（日志为空）"),
+    // The header's alarms and badges (src/ui/header.rs), and the frames around them.
+    (" ≠ CLUSTER ", " ≠ 集群 "),
+    ("c cancels", "c 取消"),
+    ("the driving console acts", "由操作控制台执行"),
+    (" AUTO ROLLBACK IN {} ", " 自动回滚倒计时 {} "),
+    (" AUTO ROLLBACK NOW ", " 立即自动回滚 "),
+    (" ROLLBACK TRIGGER MET ", " 回滚触发条件成立 "),
+    (" NOBODY DRIVES ", " 无人主导 "),
+    (" T takes over", " T 接管"),
+    (" FOLLOWING ", " 跟随中 "),
+    ("nobody yet", "尚无人"),
+    ("the driver", "操作者"),
+    (" · waiting for its records", " · 等待其记录"),
+    (" · closed at {}", " · 已于 {} 关闭"),
+    (" · live", " · 实时"),
+    (" READ-ONLY ", " 只读 "),
+    (" driven by {}", " 由 {} 主导"),
+    (
+        "terminal too small (need {}x{})",
+        "终端太小（至少需要 {}x{}）",
+    ),
+    (
+        " Who signs off as {}? (Enter signs, Esc cancels) ",
+        " 谁以{}身份签字？（Enter 签字，Esc 取消） ",
+    ),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

@@ -3140,6 +3140,30 @@ fn the_emergency_plan_and_who_to_call_open_on_a_key_and_by_themselves() {
     );
 }
 
+/// The room reads the countdown in its own language: the header's alarm and what stops
+/// it, and the log's line of the trigger met.
+#[test]
+fn a_chinese_room_reads_the_countdown_in_chinese() {
+    let mut s = state();
+    s.lang = Lang::Zh;
+    ten_percent_for_two_minutes(&mut s);
+    let start = s.now;
+    canary_erring_since(&mut s, start - Duration::seconds(80));
+    assert!(warroom::update::countdown_running(&s).is_some());
+    let screen = render(&s, 160, 48);
+    let header = screen.lines().next().unwrap();
+    assert!(header.contains(" 自动回滚倒计时 "), "{header}");
+    assert!(header.contains("c 取消"), "{header}");
+    assert!(
+        s.comms
+            .iter()
+            .any(|c| c.text.starts_with("回滚触发条件成立：")
+                && c.text.contains("除非负责人取消（c），控制台将于")),
+        "{:?}",
+        s.comms.iter().map(|c| &c.text).collect::<Vec<_>>()
+    );
+}
+
 /// A countdown that runs out while this console's Lease has lapsed (a renewal that got
 /// no answer) is not a silent wait: the log says why nothing was sent, once, and the
 /// rollback goes out as soon as the Lease is renewed.

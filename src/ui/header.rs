@@ -253,7 +253,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     if s.mismatch.as_ref().is_some_and(|m| m.announced) {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
-            " ≠ CLUSTER ",
+            tr(s.lang, " ≠ CLUSTER "),
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Yellow)
@@ -272,32 +272,34 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             deadline,
             s.rb.rollback_triggers[i].id.as_str(),
             if driving {
-                "c cancels"
+                tr(s.lang, "c cancels")
             } else {
-                "the driving console acts"
+                tr(s.lang, "the driving console acts")
             },
         )),
-        None => s
-            .remote_countdown
-            .as_ref()
-            .filter(|_| !driving)
-            .map(|c| (c.deadline, c.trigger.as_str(), "the driving console acts")),
+        None => s.remote_countdown.as_ref().filter(|_| !driving).map(|c| {
+            (
+                c.deadline,
+                c.trigger.as_str(),
+                tr(s.lang, "the driving console acts"),
+            )
+        }),
     };
     if let Some((deadline, trigger, who)) = countdown {
         let left = (deadline - s.now).num_seconds().max(0);
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
             if left > 0 {
-                format!(" AUTO ROLLBACK IN {} ", fmt_secs(left))
+                trf(s.lang, " AUTO ROLLBACK IN {} ", &[&fmt_secs(left)])
             } else {
-                " AUTO ROLLBACK NOW ".to_string()
+                tr(s.lang, " AUTO ROLLBACK NOW ").to_string()
             },
             alarm.add_modifier(Modifier::SLOW_BLINK),
         ));
         stage.push(Span::styled(format!(" {trigger} · {who}"), theme.text));
     } else if s.stages.rolled_back.is_none() && s.triggers.iter().any(|t| t.met.is_some()) {
         stage.push(Span::raw("  "));
-        stage.push(Span::styled(" ROLLBACK TRIGGER MET ", alarm));
+        stage.push(Span::styled(tr(s.lang, " ROLLBACK TRIGGER MET "), alarm));
         // Whose health it watches, when it says.
         if let Some(t) = s
             .triggers
@@ -336,13 +338,13 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
     if let Driver::Free { .. } = &s.driver {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
-            " NOBODY DRIVES ",
+            tr(s.lang, " NOBODY DRIVES "),
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         ));
-        stage.push(Span::styled(" T takes over", theme.text));
+        stage.push(Span::styled(tr(s.lang, " T takes over"), theme.text));
     }
     if let Some(r) = s.follow.as_ref().and_then(|f| f.replay.as_ref()) {
         stage.push(Span::raw("  "));
@@ -370,7 +372,7 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         // stopped is said so, with its age, never shown as the release now.
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
-            " FOLLOWING ",
+            tr(s.lang, " FOLLOWING "),
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Cyan)
@@ -385,8 +387,8 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
         let leader = match (&f.leader, holder, f.read) {
             (Some(l), _, _) => l.as_str(),
             (None, Some(h), _) => h,
-            (None, None, Some(_)) => "nobody yet",
-            (None, None, None) => "the driver",
+            (None, None, Some(_)) => tr(s.lang, "nobody yet"),
+            (None, None, None) => tr(s.lang, "the driver"),
         };
         stage.push(Span::styled(format!(" {leader}"), theme.text));
         if let Some((since, _)) = &f.lost {
@@ -401,32 +403,32 @@ pub fn draw(s: &State, theme: &Theme, area: Rect, f: &mut Canvas) {
             ));
         } else if f.read.is_none() {
             stage.push(Span::styled(
-                " · waiting for its records",
+                tr(s.lang, " · waiting for its records"),
                 Style::default()
                     .fg(Color::Yellow)
                     .add_modifier(Modifier::BOLD),
             ));
         } else if let Some(at) = f.closed {
             stage.push(Span::styled(
-                format!(" · closed at {}", s.zone.hms(at)),
+                trf(s.lang, " · closed at {}", &[&s.zone.hms(at)]),
                 Style::default()
                     .fg(Color::Yellow)
                     .add_modifier(Modifier::BOLD),
             ));
         } else {
-            stage.push(Span::styled(" · live", theme.dim));
+            stage.push(Span::styled(tr(s.lang, " · live"), theme.dim));
         }
     } else if let Driver::ReadOnly { holder, .. } = &s.driver {
         stage.push(Span::raw("  "));
         stage.push(Span::styled(
-            " READ-ONLY ",
+            tr(s.lang, " READ-ONLY "),
             Style::default()
                 .fg(Color::Black)
                 .bg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         ));
         if let Some(h) = holder {
-            stage.push(Span::styled(format!(" driven by {h}"), theme.text));
+            stage.push(Span::styled(trf(s.lang, " driven by {}", &[h]), theme.text));
         }
     }
     let rolled_back = s.stages.rolled_back.is_some();

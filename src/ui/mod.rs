@@ -110,7 +110,11 @@ pub fn draw(s: &State, view: &View, f: &mut Canvas) {
     let solved = match fit(&view.layout, &view.compact, area, s.ui.focus) {
         Fit::Fits(solved) => solved,
         Fit::TooSmall { need_w, need_h } => {
-            let msg = format!("terminal too small (need {need_w}x{need_h})");
+            let msg = crate::i18n::trf(
+                s.lang,
+                "terminal too small (need {}x{})",
+                &[&need_w, &need_h],
+            );
             let y = area.height / 2;
             let line = Line::from(crate::text::fit(&msg, area.width as usize).into_owned());
             f.render_widget(
@@ -170,8 +174,8 @@ fn draw_solved(s: &State, solved: &Solved, theme: &Theme, f: &mut Canvas) {
             let role = s.checklist.items[*item]
                 .role
                 .as_deref()
-                .unwrap_or("sign-off");
-            overlay::signer(role, name, theme, f)
+                .unwrap_or(crate::i18n::tr(s.lang, "sign-off"));
+            overlay::signer(s, role, name, theme, f)
         }
         Mode::Normal => {}
     }

@@ -502,14 +502,15 @@ pub fn emergency(s: &State, group: usize, theme: &Theme, f: &mut Canvas) {
 }
 
 /// The name of whoever signs off as `role`, being typed.
-pub fn signer(role: &str, name: &str, _theme: &Theme, f: &mut Canvas) {
+pub fn signer(s: &State, role: &str, name: &str, _theme: &Theme, f: &mut Canvas) {
     let full = f.area();
     let w = full.width.saturating_sub(4).min(70);
     let area = centered(full, w, 3);
     clear_under(area, f);
-    let title = format!(
+    let title = trf(
+        s.lang,
         " Who signs off as {}? (Enter signs, Esc cancels) ",
-        crate::text::clean(role)
+        &[&crate::text::clean(role)],
     );
     f.render_widget(
         Paragraph::new(format!("{name}▏")).block(
