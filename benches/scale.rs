@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench scale`.
 
+mod support;
+use support::rss_kib;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -132,17 +135,6 @@ fn snapshot(flip: usize) -> Snapshot {
     }
     s.pods.sort_by(|a, b| a.name.cmp(&b.name));
     s
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn busy() -> State {

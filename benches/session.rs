@@ -10,6 +10,9 @@
 //! Run: `cargo bench --bench session` (add `-- 4` for four hours, and a scenario file,
 //! `-- assets/scenarios/scale.yaml`, for the simulator's store at 1000 pods).
 
+mod support;
+use support::rss_kib;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,17 +61,6 @@ static ALLOC: Counting = Counting;
 
 fn live_kib() -> usize {
     LIVE.load(Ordering::Relaxed) / 1024
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Every pod of the scenario with the canary at one pod: what the simulator scrapes.
