@@ -1040,6 +1040,11 @@ pub const WORDS: &[(&str, &str)] = &[
         " Who signs off as {}? (Enter signs, Esc cancels) ",
         " 谁以{}身份签字？（Enter 签字，Esc 取消） ",
     ),
+    (
+        "no fresh data for {} of {} gauges ({})",
+        "{}/{} 个指标没有最新数据（{}）",
+    ),
+    ("{}, by {}: {} ({})", "{}，操作人 {}：{}（{}）"),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

@@ -1048,14 +1048,6 @@ fn emit(s: &mut State, who: &str, entry: Entry, fx: &mut Vec<Effect>) -> u64 {
     seq
 }
 
-/// The runbook's language picks the words said to the team.
-fn words(s: &State, en: String, zh: String) -> String {
-    match s.lang {
-        crate::runbook::Lang::Zh => zh,
-        crate::runbook::Lang::En => en,
-    }
-}
-
 /// How many situations the runbook's emergency plan has.
 fn emergency_groups(s: &State) -> usize {
     s.rb.phases
@@ -1118,36 +1110,20 @@ fn monitoring_lost(s: &State) -> Option<String> {
         .map(|i| s.rb.metrics[i].title.as_str())
         .collect();
     if !gone.is_empty() {
-        parts.push(words(
-            s,
-            format!(
-                "no fresh data for {} of {} gauges ({})",
-                gone.len(),
-                s.metrics.len(),
-                gone.join(", ")
-            ),
-            format!(
-                "{}/{} 个指标没有最新数据（{}）",
-                gone.len(),
-                s.metrics.len(),
-                gone.join("、")
-            ),
+        parts.push(trf(
+            s.lang,
+            "no fresh data for {} of {} gauges ({})",
+            &[&gone.len(), &s.metrics.len(), &gone.join(s.lang.list())],
         ));
     }
     if let Link::Lost { since, error } = &s.cluster.link {
-        parts.push(words(
-            s,
-            format!(
-                "the Kubernetes API is unreachable since {}: {error}",
-                s.zone.hms(*since)
-            ),
-            format!(
-                "Kubernetes API 自 {} 起无法访问：{error}",
-                s.zone.hms(*since)
-            ),
+        parts.push(trf(
+            s.lang,
+            "the Kubernetes API is unreachable since {}: {}",
+            &[&s.zone.hms(*since), error],
         ));
     }
-    (!parts.is_empty()).then(|| parts.join("; "))
+    (!parts.is_empty()).then(|| parts.join(s.lang.semicolon()))
 }
 
 /// How often the flight recorder writes the gauges while a stage is in force, when they
@@ -2028,11 +2004,7 @@ fn rollback(
         reason: "WarroomRollback".into(),
         message: format!("{release}: {kind}: {reason}: {plan}"),
     };
-    let detail = words(
-        s,
-        format!("{kind}, by {who}: {reason} ({plan})"),
-        format!("{kind}，操作人 {who}：{reason}（{plan}）"),
-    );
+    let detail = trf(s.lang, "{}, by {}: {} ({})", &[&kind, &who, &reason, &plan]);
     let seq = emit(
         s,
         who,
@@ -2194,19 +2166,20 @@ fn critical_now(s: &State) -> Vec<String> {
         .collect()
 }
 
+/// Why this console cannot act now: it may not (the Lease), or its last action has no
+/// answer yet.
 fn common_blockers(s: &State) -> Vec<String> {
-    let mut b = Vec::new();
-    if let Some(why) = s.refusal() {
-        b.push(why);
-    }
-    if let Some(p) = &s.stages.pending {
-        b.push(trf(
+    s.refusal().into_iter().chain(unanswered(s)).collect()
+}
+
+fn unanswered(s: &State) -> Option<String> {
+    s.stages.pending.as_ref().map(|p| {
+        trf(
             s.lang,
             "the last action (#{}) has no answer from the API yet",
             &[&p.seq],
-        ));
-    }
-    b
+        )
+    })
 }
 
 /// Everything that stands between the release and stage `next`: what blocks it, and what
@@ -3082,15 +3055,7 @@ fn countdowns(s: &mut State, fx: &mut Vec<Effect>) {
     }
     // Ran out, but this console cannot act now: say so (never a silent wait), and act as
     // soon as it can.
-    let held = s.refusal().or_else(|| {
-        s.stages.pending.as_ref().map(|p| {
-            trf(
-                s.lang,
-                "the last action (#{}) has no answer from the API yet",
-                &[&p.seq],
-            )
-        })
-    });
+    let held = s.refusal().or_else(|| unanswered(s));
     if let Some(why) = held {
         let text = trf(
             s.lang,
