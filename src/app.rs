@@ -1,6 +1,7 @@
 //! The driver: events → update → effects → draw. The only place where state, I/O and the
 //! terminal meet.
 
+use crate::i18n::trf;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,32 +118,28 @@ impl App {
         if let Some(last) = replay.records.last()
             && !crate::state::closes(&last.entry)
         {
-            warn(
-                &mut app,
-                format!(
-                    "the previous session ended without closing: its last record was at {}",
-                    zone.hms(last.at)
-                ),
+            let text = trf(
+                app.state.lang,
+                "the previous session ended without closing: its last record was at {}",
+                &[&zone.hms(last.at)],
             );
+            warn(&mut app, text);
         }
         if let Some((line, aside)) = &replay.torn {
-            warn(
-                &mut app,
-                format!(
-                    "line {line} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
-                    aside.display()
-                ),
+            let text = trf(
+                app.state.lang,
+                "line {} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
+                &[line, &aside.display()],
             );
+            warn(&mut app, text);
         }
         if let Some(p) = app.state.stages.pending.take() {
-            warn(
-                &mut app,
-                format!(
-                    "action #{} was sent at {} but its result was never recorded: it is checked against the cluster as soon as the cluster is seen",
-                    p.seq,
-                    zone.hms(p.at)
-                ),
+            let text = trf(
+                app.state.lang,
+                "action #{} was sent at {} but its result was never recorded: it is checked against the cluster as soon as the cluster is seen",
+                &[&p.seq, &zone.hms(p.at)],
             );
+            warn(&mut app, text);
             app.state.unreconciled = Some(p);
         }
         app.run_effects(fx);
@@ -688,7 +685,9 @@ pub fn start_sources(
 
 /// Run the console in the real terminal until the operator quits. The terminal is restored
 /// on every way out: normal exit, error, and panic (ratatui's hook restores, then chains).
-pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
+pub async fn run(mut l: Launch) -> anyhow::Result<PathBuf> {
+    // Chosen before the journal is read, so the log it holds reads in that language too.
+    l.runbook.language = l.lang.or(l.runbook.language);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (mut app, tail) = if l.follow {
         let (app, tail) = App::follow(
@@ -727,9 +726,6 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
     };
     app.state.simulated = l.simulated;
     app.view.plain = l.plain;
-    if let Some(lang) = l.lang {
-        app.state.lang = lang;
-    }
     crash::install_hook();
     // Signals first: from here on an ending signal closes the console the way `q` does,
     // however early it comes.
@@ -774,7 +770,7 @@ pub async fn run(l: Launch) -> anyhow::Result<PathBuf> {
 /// Play a journal again on the full console until the viewer quits. It touches no
 /// cluster: only the clock, the terminal and the signals feed it.
 pub async fn replay(
-    runbook: Runbook,
+    mut runbook: Runbook,
     path: &Path,
     operator: &str,
     layout: Layout,
@@ -782,12 +778,10 @@ pub async fn replay(
     (plain, lang): (crate::ui::plain::Plain, Option<crate::runbook::Lang>),
     speed: f64,
 ) -> anyhow::Result<()> {
+    runbook.language = lang.or(runbook.language);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut app = App::replay(runbook, path, operator, layout, zone, speed, tx.clone())?;
     app.view.plain = plain;
-    if let Some(lang) = lang {
-        app.state.lang = lang;
-    }
     crash::install_hook();
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;

@@ -1045,6 +1045,19 @@ pub const WORDS: &[(&str, &str)] = &[
         "{}/{} 个指标没有最新数据（{}）",
     ),
     ("{}, by {}: {} ({})", "{}，操作人 {}：{}（{}）"),
+    // What a console finds in the journal it opens (src/app.rs).
+    (
+        "the previous session ended without closing: its last record was at {}",
+        "上一次会话未正常关闭：其最后一条记录在 {}",
+    ),
+    (
+        "line {} of the journal, its last, was cut short (a crash mid-write?): its bytes were moved to {} and everything before it was restored",
+        "日志的第 {} 行（最后一行）不完整（写入时崩溃？）：其内容已移至 {}，之前的所有记录均已恢复",
+    ),
+    (
+        "action #{} was sent at {} but its result was never recorded: it is checked against the cluster as soon as the cluster is seen",
+        "操作 #{} 已于 {} 发出，但其结果未被记录：一旦看到集群即与之核对",
+    ),
 ];
 
 static ZH: LazyLock<HashMap<&'static str, &'static str>> =

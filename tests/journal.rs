@@ -278,3 +278,40 @@ fn invisible_controls_are_escaped_in_the_file_and_read_back_exactly() {
     let back = journal::replay(&path).unwrap().records;
     assert_eq!(back, vec![rec]);
 }
+
+/// A journal written by an English console, opened by one that chose Chinese (`--lang
+/// zh`): the whole log reads in Chinese, what the journal held and what the console finds
+/// on opening it alike.
+#[test]
+fn a_journal_reopened_in_another_language_reads_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    {
+        let mut app = open(&path).unwrap();
+        select_open_item(&mut app);
+        app.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char(' '),
+            KeyModifiers::NONE,
+        )));
+        // Dropped without closing: as a console killed mid-release.
+    }
+    let mut rb = parse_runbook(Path::new("demo.yaml"), warroom::builtin::DEMO_RUNBOOK).unwrap();
+    rb.language = Some(warroom::runbook::Lang::Zh);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let app = App::open(
+        rb,
+        "demo",
+        &path,
+        "lin",
+        layout::builtin("war-room"),
+        warroom::format::Zone::Local,
+        tx,
+    )
+    .unwrap();
+    let log: Vec<&str> = app.state.comms.iter().map(|c| c.text.as_str()).collect();
+    assert!(log[0].starts_with("控制台启动："), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("上一次会话未正常关闭")),
+        "{log:?}"
+    );
+}

@@ -1439,9 +1439,13 @@ impl Runbook {
         out
     }
 
-    /// The language the runbook is written in: Chinese when its release name or its
-    /// phases are, else English. What the console writes for the team follows it.
+    /// The language the console writes in for the team: the one chosen (`--lang`), else
+    /// the one the runbook is written in: Chinese when its release name or its phases
+    /// are, else English.
     pub fn lang(&self) -> Lang {
+        if let Some(l) = self.language {
+            return l;
+        }
         let cjk = |s: &str| {
             s.chars().any(|c| {
                 ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)

@@ -32,6 +32,9 @@ pub struct Runbook {
     #[serde(default)]
     pub contacts: Vec<Contact>,
     pub phases: Vec<Phase>,
+    /// The language chosen over the runbook's own (`--lang`); not written in the file.
+    #[serde(skip)]
+    pub language: Option<super::Lang>,
 }
 
 /// A person or line to call in an incident. A name or number left empty is shown as
