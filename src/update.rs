@@ -964,6 +964,11 @@ fn follow_rollback(s: &mut State, fx: &mut Vec<Effect>) {
     );
     let live_link = s.cluster.link == Link::Live;
     let now = s.now;
+    if s.checklist.live.is_none() && s.cluster.updated.is_none() {
+        // Found on a restart before the cluster is seen: its steps are not known yet,
+        // and what the first look shows done is not news either.
+        return;
+    }
     let Some(live) = &mut s.checklist.live else {
         // Begun now (or found on a restart): what is already done is not news.
         s.checklist.collapsed[phase] = false;

@@ -900,6 +900,53 @@ fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_con
     assert!(s.checklist.rows().contains(&Row::Item(seed)));
 }
 
+/// A console restarted on a journal whose rollback is done in the cluster does not say
+/// each step again: until it sees the cluster it does not know them, and what its first
+/// look shows done is not news.
+#[test]
+fn a_restart_after_a_rollback_does_not_announce_its_steps_again() {
+    let mut s = at_ten_percent();
+    ch(&mut s, 'R');
+    for c in "canary errors".chars() {
+        ch(&mut s, c);
+    }
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
+    else {
+        panic!("the rollback is sent: {fx:?}")
+    };
+    let seq = *seq;
+    update(
+        &mut s,
+        Event::Outcome {
+            seq,
+            ok: true,
+            message: "scaled".into(),
+        },
+    );
+    // The restart: the journal's story, nothing seen of the cluster yet.
+    s.checklist.live = None;
+    s.cluster = Default::default();
+    let next = s.now + chrono::Duration::seconds(1);
+    let fx = update(&mut s, Event::Tick(next));
+    assert!(
+        s.checklist.live.is_none(),
+        "no steps before the cluster is seen"
+    );
+    assert!(!said(&fx).iter().any(|l| l.contains("rollback step")));
+    let fx = update(&mut s, Event::Cluster(both((10, 10), (0, 0), "erp:v0.9.3")));
+    let live = s.checklist.live.clone().expect("the live rollback");
+    assert!(live.steps.iter().all(|st| st.done), "{:?}", live.steps);
+    let lines = said(&fx);
+    assert!(
+        !lines.iter().any(|l| l.contains("rollback step")),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn after_promotion_the_rollback_plan_is_the_undo_its_rollout_and_its_pods() {
     let mut s = at_ten_percent();
