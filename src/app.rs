@@ -399,14 +399,14 @@ fn same_release(rb: &Runbook, path: &Path, records: &[journal::Record]) -> Resul
     Ok(())
 }
 
-/// Send the clock once a second, on the second.
-pub fn spawn_clock(tx: UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
+/// Send the clock once a second, on the heartbeat.
+pub fn spawn_clock(
+    mut beat: crate::beat::Beat,
+    tx: UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let now = Utc::now();
-            let to_next = 1000 - now.timestamp_subsec_millis().min(999) as u64;
-            tokio::time::sleep(Duration::from_millis(to_next)).await;
-            if tx.send(Event::Tick(Utc::now())).is_err() {
+        while let Some(now) = beat.next().await {
+            if tx.send(Event::Tick(now)).is_err() {
                 return;
             }
         }
@@ -605,12 +605,14 @@ pub fn start_sources(
     app.set_kube(kube.clone());
     app.runner
         .set_probes(prom.as_ref().map(|(p, _)| p.clone()), ns);
+    let (beat, heart) = crate::beat::start();
     let mut tasks = vec![
         {
             let (deployments, routes) = crate::canary::objects(&rb.targets);
             crate::kube::spawn_watch(kube.clone(), ns, deployments, routes, tx.clone())
         },
-        spawn_clock(tx.clone()),
+        heart,
+        spawn_clock(beat.clone(), tx.clone()),
         crate::kube::spawn_pod_events(kube.clone(), ns, tx.clone()),
     ];
     if let Some((prom, refresh)) = prom.filter(|_| !rb.metrics.is_empty()) {
@@ -626,9 +628,16 @@ pub fn start_sources(
             prom.clone(),
             crate::prom::triggers::watches(&rb, refresh),
             refresh,
+            beat.clone().rounds(refresh),
             tx.clone(),
         ));
-        tasks.push(crate::prom::spawn_poller(prom, gauges, refresh, tx.clone()));
+        tasks.push(crate::prom::spawn_poller(
+            prom,
+            gauges,
+            refresh,
+            beat.rounds(refresh),
+            tx.clone(),
+        ));
     }
     // The team's chat: a sender per channel whose URL (and secret) could be read.
     let (ready, problems) = crate::notify::resolve(&rb);
@@ -785,7 +794,13 @@ pub async fn replay(
     crash::install_hook();
     let signals = spawn_signals(tx.clone());
     let mut terminal = screen::enter()?;
-    let tasks = [signals, spawn_clock(tx.clone()), spawn_terminal_events(tx)];
+    let (beat, heart) = crate::beat::start();
+    let tasks = [
+        signals,
+        heart,
+        spawn_clock(beat, tx.clone()),
+        spawn_terminal_events(tx),
+    ];
     let result = drive(&mut app, &mut terminal, &mut rx).await;
     screen::leave(terminal);
     for t in tasks {

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod beat;
 pub mod canary;
 pub mod cli;
 pub mod cluster;

@@ -22,7 +22,8 @@ async fn a_huge_refresh_does_not_overflow_the_poller() {
     }];
     let prom = Prom::new(&Settings::new("http://127.0.0.1:1", refresh)).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let poller = prom::spawn_poller(prom, gauges, refresh, tx);
+    let (beat, _heart) = warroom::beat::start();
+    let poller = prom::spawn_poller(prom, gauges, refresh, beat.rounds(refresh), tx);
     match rx.recv().await {
         Some(Event::Metric { index: 0, .. }) => {}
         other => panic!(

@@ -385,6 +385,7 @@ async fn console_gauges_equal_a_real_prometheus_scraping_the_simulator() {
         Prom::new(&settings).unwrap(),
         gauges(&s.rb),
         Duration::from_secs(1),
+        warroom::beat::start().0.rounds(Duration::from_secs(1)),
         tx,
     );
     pump(
@@ -622,6 +623,7 @@ async fn broken_empty_stopped_and_back() {
         Prom::new(&Settings::new(&prom.url(), Duration::from_secs(1))).unwrap(),
         gauges(&s.rb),
         Duration::from_secs(1),
+        warroom::beat::start().0.rounds(Duration::from_secs(1)),
         tx,
     );
     let i_good = index(&s, "error-rate");
@@ -906,7 +908,13 @@ async fn console_with(dir: &Path, section: &str, o: &Overrides) -> (String, Stri
     )
     .unwrap();
     let gs = gauges(&app.state.rb)[..1].to_vec();
-    let poller = prom::spawn_poller(Prom::new(&settings).unwrap(), gs, settings.refresh, tx);
+    let poller = prom::spawn_poller(
+        Prom::new(&settings).unwrap(),
+        gs,
+        settings.refresh,
+        warroom::beat::start().0.rounds(settings.refresh),
+        tx,
+    );
     let until = Instant::now() + Duration::from_secs(20);
     while app.state.metrics[0].reading.is_none() {
         assert!(Instant::now() < until, "no answer");
@@ -1248,6 +1256,7 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
             Prom::new(&Settings::new(&url, step)).unwrap(),
             prom::triggers::watches(rb, step),
             step,
+            warroom::beat::start().0.rounds(step),
             tx,
         );
         (s, rx, task)

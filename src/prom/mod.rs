@@ -871,13 +871,15 @@ pub struct Gauge {
     pub points: usize,
 }
 
-/// Fill the sparklines, then query every gauge each `refresh`, sending each answer as it
-/// arrives. At most [`CONCURRENCY`] queries run at once, each bounded by the timeout, so a
-/// slow Prometheus delays only the gauges' next answers, never the screen.
+/// Fill the sparklines (at the `refresh` step), then query every gauge each round,
+/// sending each answer as it arrives. At most [`CONCURRENCY`] queries run at once, each
+/// bounded by the timeout, so a slow Prometheus delays only the gauges' next answers,
+/// never the screen.
 pub fn spawn_poller(
     prom: Prom,
     gauges: Vec<Gauge>,
     refresh: Duration,
+    mut rounds: crate::beat::Rounds,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -912,10 +914,7 @@ pub fn spawn_poller(
                 ),
             }
         }
-        let mut tick = tokio::time::interval(refresh);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        while rounds.next().await.is_some() {
             let mut answers = futures::stream::iter(gauges.clone().into_iter().enumerate())
                 .map(|(i, g)| {
                     let prom = prom.clone();

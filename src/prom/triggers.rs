@@ -110,22 +110,21 @@ pub fn judge(w: &Watch, series: Vec<super::Points>, end: DateTime<Utc>, step: Du
     }
 }
 
-/// Judge every condition each `step`, sending each verdict as it arrives.
+/// Judge every condition each round, on the grid of `step`, sending each verdict as it
+/// arrives.
 pub fn spawn(
     prom: Prom,
     watches: Vec<Watch>,
     step: Duration,
+    mut rounds: crate::beat::Rounds,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if watches.is_empty() {
             return;
         }
-        let mut tick = tokio::time::interval(step);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let end = grid_end(Utc::now(), step);
+        while let Some(now) = rounds.next().await {
+            let end = grid_end(now, step);
             let mut answers = futures::stream::iter(watches.iter().cloned())
                 .map(|w| {
                     let prom = prom.clone();
