@@ -4,7 +4,7 @@
 use crate::i18n::trf;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -30,6 +30,12 @@ const RELEASE_LIMIT: Duration = Duration::from_secs(5);
 
 /// At most this many frames a second.
 const FRAME: Duration = Duration::from_millis(33);
+
+/// How long news from the sources (answers, the cluster's changes, the clock) waits to be
+/// drawn, so news that comes together is drawn once: the gauges and the triggers are asked
+/// together on the heartbeat and their answers come back over some tens of milliseconds,
+/// which drawn one by one cost a frame each. Keys are drawn within a frame.
+const SETTLE: Duration = Duration::from_millis(100);
 
 pub struct App {
     pub state: State,
@@ -465,12 +471,15 @@ pub fn spawn_terminal_events(tx: UnboundedSender<Event>) -> tokio::task::JoinHan
 }
 
 /// The loop: wait for events, apply them in batches, draw at most ~30 times a second and
-/// only when something changed.
+/// only when something changed: what the operator did within a frame, news from the
+/// sources once it has settled.
 pub async fn drive<B: Backend>(
     app: &mut App,
     terminal: &mut Terminal<B>,
     rx: &mut UnboundedReceiver<Event>,
 ) -> Result<(), B::Error> {
+    // The runtime's clock, which a test can hold still.
+    use tokio::time::Instant;
     let mut last_draw = Instant::now() - FRAME;
     if let Err(e) = app.draw(terminal) {
         lost_terminal(app, rx).await;
@@ -480,28 +489,39 @@ pub async fn drive<B: Backend>(
         let Some(ev) = rx.recv().await else {
             return Ok(());
         };
+        let mut operator = by_operator(&ev);
         app.handle(ev);
         // Once the operator has quit, nothing after it counts: keys typed meanwhile must
         // not become notes or actions.
         while !app.state.ui.quit
             && let Ok(ev) = rx.try_recv()
         {
+            operator |= by_operator(&ev);
             app.handle(ev);
         }
         if app.state.ui.quit {
             return Ok(());
         }
         if app.state.ui.dirty {
-            let since = last_draw.elapsed();
-            if since < FRAME {
-                tokio::time::sleep(FRAME - since).await;
-                while !app.state.ui.quit
-                    && let Ok(ev) = rx.try_recv()
-                {
-                    app.handle(ev);
-                }
-                if app.state.ui.quit {
-                    return Ok(());
+            let frame = last_draw + FRAME;
+            let mut due = if operator {
+                frame
+            } else {
+                frame.max(Instant::now() + SETTLE)
+            };
+            // Until then, keep the state current; a key brings the frame forward.
+            while Instant::now() < due {
+                match tokio::time::timeout_at(due, rx.recv()).await {
+                    Ok(Some(ev)) => {
+                        if by_operator(&ev) {
+                            due = due.min(frame);
+                        }
+                        app.handle(ev);
+                        if app.state.ui.quit {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
                 }
             }
             if let Err(e) = app.draw(terminal) {
@@ -511,6 +531,11 @@ pub async fn drive<B: Backend>(
             last_draw = Instant::now();
         }
     }
+}
+
+/// What the operator did (a key, a paste, a resized window), as against news.
+fn by_operator(ev: &Event) -> bool {
+    matches!(ev, Event::Key(_) | Event::Paste(_) | Event::Resize)
 }
 
 /// How long a console whose terminal cannot be written waits for the hang-up that

@@ -122,23 +122,24 @@ mod keys {
     }
 }
 
-/// A terminal that stops taking writes, as a dropped SSH session's does: every draw after
-/// the first fails.
-struct Gone {
+/// A terminal that notes when each frame was sent, and can stop taking writes after some,
+/// as a dropped SSH session's does.
+struct Frames {
     inner: ratatui::backend::TestBackend,
-    draws: usize,
+    sent: Vec<tokio::time::Instant>,
+    fails_after: Option<usize>,
 }
 
-impl ratatui::backend::Backend for Gone {
+impl ratatui::backend::Backend for Frames {
     type Error = std::io::Error;
     fn draw<'a, I>(&mut self, content: I) -> std::io::Result<()>
     where
         I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
     {
-        self.draws += 1;
-        if self.draws > 1 {
+        if self.fails_after.is_some_and(|n| self.sent.len() >= n) {
             return Err(std::io::Error::from_raw_os_error(5));
         }
+        self.sent.push(tokio::time::Instant::now());
         let _ = self.inner.draw(content);
         Ok(())
     }
@@ -177,19 +178,34 @@ impl ratatui::backend::Backend for Gone {
     }
 }
 
+/// The demo console, its events, and a 120x40 terminal that notes its frames.
+fn on_screen(
+    fails_after: Option<usize>,
+) -> (
+    tempfile::TempDir,
+    warroom::app::App,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+    ratatui::Terminal<Frames>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, rx) = common::demo_app(dir.path(), "lin");
+    let term = ratatui::Terminal::new(Frames {
+        inner: ratatui::backend::TestBackend::new(120, 40),
+        sent: Vec::new(),
+        fails_after,
+    })
+    .unwrap();
+    (dir, app, rx, term)
+}
+
 /// The session drops: the next frame cannot be written, and the hang-up comes a moment
 /// later. The console closes as the hang-up says, and journals it, rather than leaving
 /// on the write error with nothing said.
 #[tokio::test]
 async fn a_terminal_gone_before_its_hang_up_still_closes_by_the_hang_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut app, mut rx) = common::demo_app(dir.path(), "lin");
+    // every draw after the first fails
+    let (dir, mut app, mut rx, mut term) = on_screen(Some(1));
     let tx = app.sender();
-    let mut term = ratatui::Terminal::new(Gone {
-        inner: ratatui::backend::TestBackend::new(120, 40),
-        draws: 0,
-    })
-    .unwrap();
     // A change to draw (the write fails), then the hang-up, as a dropped session sends
     // them; and a key typed meanwhile, which must count for nothing.
     tx.send(Event::Tick(
@@ -212,4 +228,63 @@ async fn a_terminal_gone_before_its_hang_up_still_closes_by_the_hang_up() {
     let last = journal.lines().last().unwrap();
     assert!(last.contains("the console ended on SIGHUP"), "{journal}");
     assert!(!journal.contains("\"kind\":\"note\""), "{journal}");
+}
+
+/// The answers of one round come in over some tens of milliseconds: the screen is drawn
+/// once for all of them, after the last, not once per answer; a key is drawn within a
+/// frame (33 ms) all the same.
+#[tokio::test(start_paused = true)]
+async fn news_that_comes_together_is_drawn_once_and_a_key_within_a_frame() {
+    use tokio::time::{Instant, sleep};
+    use warroom::state::metrics::Reading;
+    let (_dir, mut app, mut rx, mut term) = on_screen(None);
+    let tx = app.sender();
+    let start = Instant::now();
+    let feed = tokio::spawn(async move {
+        // the round: five answers 10 ms apart, each a new value of the first gauge
+        for v in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            let at = chrono::Utc::now();
+            let reading = Reading::Value { value: v, at };
+            tx.send(Event::Metric {
+                index: 0,
+                at,
+                reading,
+            })
+            .unwrap();
+            sleep(Duration::from_millis(10)).await;
+        }
+        let last_answer = Instant::now() - Duration::from_millis(10);
+        sleep(Duration::from_secs(1)).await;
+        let key = Instant::now();
+        tx.send(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)))
+            .unwrap();
+        sleep(Duration::from_secs(1)).await;
+        tx.send(Event::Signal("SIGTERM")).unwrap();
+        (last_answer, key)
+    });
+    warroom::app::drive(&mut app, &mut term, &mut rx)
+        .await
+        .unwrap();
+    let (last_answer, key) = feed.await.unwrap();
+    let sent = &term.backend().sent;
+    // the first frame, before any news
+    assert_eq!(sent.first(), Some(&start), "{sent:?}");
+    let round: Vec<_> = sent[1..].iter().filter(|t| **t < key).collect();
+    assert_eq!(round.len(), 1, "the round was drawn {} times", round.len());
+    assert!(
+        *round[0] >= last_answer,
+        "the round was drawn before its last answer"
+    );
+    let after_key: Vec<_> = sent.iter().filter(|t| **t >= key).collect();
+    assert_eq!(
+        after_key.len(),
+        1,
+        "the key was drawn {} times",
+        after_key.len()
+    );
+    assert!(
+        *after_key[0] - key <= Duration::from_millis(33),
+        "the key was drawn {:?} after it was typed",
+        *after_key[0] - key
+    );
 }
