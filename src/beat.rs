@@ -134,14 +134,24 @@ impl Seconds {
 /// A timerfd on the wall clock that expires at every whole second from the next one on.
 #[cfg(target_os = "linux")]
 fn timerfd() -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
-    use rustix::time::{
-        Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
-        timerfd_settime,
-    };
+    use rustix::time::{TimerfdClockId, TimerfdFlags, timerfd_create};
     let fd = timerfd_create(
         TimerfdClockId::Realtime,
         TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
     )?;
+    arm(&fd)?;
+    // SAFETY: an `OwnedFd` is a valid, open descriptor that only it closes, and it is
+    // moved into the `AsyncFd`: it stays open and the same until the `AsyncFd` drops it.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(std::io::Error::from)
+}
+
+/// Expire at the wall clock's next whole second and every second after it. Should the
+/// clock be set (stepped back an hour, say), the timer says so rather than wait for a
+/// second that is now an hour away.
+#[cfg(target_os = "linux")]
+fn arm(fd: &std::os::fd::OwnedFd) -> std::io::Result<()> {
+    use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec, timerfd_settime};
     let spec = Itimerspec {
         it_interval: Timespec {
             tv_sec: 1,
@@ -152,14 +162,16 @@ fn timerfd() -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> 
             tv_nsec: 0,
         },
     };
-    timerfd_settime(&fd, TimerfdTimerFlags::ABSTIME, &spec)?;
-    // SAFETY: an `OwnedFd` is a valid, open descriptor that only it closes, and it is
-    // moved into the `AsyncFd`: it stays open and the same until the `AsyncFd` drops it.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
-        .map_err(std::io::Error::from)
+    timerfd_settime(
+        fd,
+        TimerfdTimerFlags::ABSTIME | TimerfdTimerFlags::CANCEL_ON_SET,
+        &spec,
+    )?;
+    Ok(())
 }
 
-/// Wait until the timer has expired at least once, and take its count of expirations.
+/// Wait until the timer has expired at least once, and take its count of expirations. A
+/// clock that was set is a beat too, and the timer is armed again on the new clock.
 #[cfg(target_os = "linux")]
 async fn read_expirations(
     fd: &tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
@@ -167,9 +179,11 @@ async fn read_expirations(
     loop {
         let mut ready = fd.readable().await?;
         let mut count = [0u8; 8];
-        match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut count)?)) {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => return Err(e),
+        match ready.try_io(|fd| match rustix::io::read(fd.get_ref(), &mut count) {
+            Err(rustix::io::Errno::CANCELED) => arm(fd.get_ref()),
+            r => r.map(drop).map_err(std::io::Error::from),
+        }) {
+            Ok(r) => return r,
             Err(_would_block) => continue,
         }
     }
