@@ -784,22 +784,26 @@ fn said(fx: &[Effect]) -> Vec<String> {
         .collect()
 }
 
+/// `R` at 10%, with a reason: the rollback's request is sent; its record's number.
+fn roll_back(s: &mut State) -> u64 {
+    ch(s, 'R');
+    for c in "canary errors".chars() {
+        ch(s, c);
+    }
+    let fx = update(
+        s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    match fx.iter().find(|e| matches!(e, Effect::Kube { .. })) {
+        Some(Effect::Kube { seq, .. }) => *seq,
+        _ => panic!("the rollback is sent: {fx:?}"),
+    }
+}
+
 #[test]
 fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_confirms() {
     let mut s = at_ten_percent();
-    ch(&mut s, 'R');
-    for c in "canary errors".chars() {
-        ch(&mut s, c);
-    }
-    let fx = update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    );
-    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
-    else {
-        panic!("the rollback is sent: {fx:?}")
-    };
-    let seq = *seq;
+    let seq = roll_back(&mut s);
     // In the rollback plan's place: the console's own three steps, none done yet.
     let live = s.checklist.live.clone().expect("the live rollback");
     assert!(!s.stages.rollback_undo);
@@ -906,19 +910,7 @@ fn the_rollback_plan_shows_what_the_console_does_and_ticks_it_as_the_cluster_con
 #[test]
 fn a_restart_after_a_rollback_does_not_announce_its_steps_again() {
     let mut s = at_ten_percent();
-    ch(&mut s, 'R');
-    for c in "canary errors".chars() {
-        ch(&mut s, c);
-    }
-    let fx = update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    );
-    let Some(Effect::Kube { seq, .. }) = fx.iter().find(|e| matches!(e, Effect::Kube { .. }))
-    else {
-        panic!("the rollback is sent: {fx:?}")
-    };
-    let seq = *seq;
+    let seq = roll_back(&mut s);
     update(
         &mut s,
         Event::Outcome {
