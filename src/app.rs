@@ -353,6 +353,7 @@ impl App {
         }
         self.run_effects(fx);
         self.runner.publish_countdown(&self.state);
+        self.runner.publish_armed(&self.state);
     }
 
     /// Draw if the state changed, and send the frame only if a cell changed: even an
@@ -649,11 +650,15 @@ pub fn start_sources(
                 points: crate::state::metrics::window_points(&rb, m),
             })
             .collect();
+        let (armed, armed_rx) =
+            tokio::sync::watch::channel(crate::update::armed_triggers(&app.state));
+        app.runner.set_armed(armed);
         tasks.push(crate::prom::triggers::spawn(
             prom.clone(),
             crate::prom::triggers::watches(&rb, refresh),
             refresh,
             beat.clone().rounds(refresh),
+            armed_rx,
             tx.clone(),
         ));
         tasks.push(crate::prom::spawn_poller(

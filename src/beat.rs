@@ -66,7 +66,8 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    /// When the next round begins; `None` once the heartbeat stopped.
+    /// When the next round begins; `None` once the heartbeat stopped. Cancel-safe: a
+    /// round is taken only when it is returned.
     pub async fn next(&mut self) -> Option<DateTime<Utc>> {
         if self.last.is_none() {
             // The period of the latest beat counts as this round's.

@@ -35,6 +35,9 @@ pub struct Runner {
     lease_take: Option<UnboundedSender<()>>,
     /// Where the driver's countdown is published on the Lease for every console.
     lease_countdown: Option<tokio::sync::watch::Sender<Option<String>>>,
+    /// Where the triggers' source learns which triggers are armed, so that it asks
+    /// Prometheus about those alone.
+    armed: Option<tokio::sync::watch::Sender<Vec<bool>>>,
     /// Where the journal's records go to be mirrored into the cluster, and the mark under
     /// which the whole journal was last handed over.
     mirror: Option<UnboundedSender<crate::kube::mirror::Publish>>,
@@ -74,6 +77,7 @@ impl Runner {
             identity,
             lease_take: None,
             lease_countdown: None,
+            armed: None,
             mirror: None,
             mirrored: None,
             notify: std::collections::HashMap::new(),
@@ -267,6 +271,25 @@ impl Runner {
 
     pub fn sender(&self) -> UnboundedSender<Event> {
         self.tx.clone()
+    }
+
+    /// Tell the triggers' source which triggers are armed now (see
+    /// [`crate::update::armed_triggers`]); it hears only of a change.
+    pub fn set_armed(&mut self, tx: tokio::sync::watch::Sender<Vec<bool>>) {
+        self.armed = Some(tx);
+    }
+
+    pub fn publish_armed(&self, state: &State) {
+        let Some(tx) = &self.armed else { return };
+        let now = crate::update::armed_triggers(state);
+        tx.send_if_modified(|v| {
+            if *v != now {
+                *v = now;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     /// Say on the Lease which automatic rollback this console counts down to, when it

@@ -2834,6 +2834,12 @@ fn compare_with_cluster(s: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Which of the runbook's triggers watch what runs now, by index: only their conditions
+/// are worth asking Prometheus about.
+pub fn armed_triggers(s: &State) -> Vec<bool> {
+    s.rb.rollback_triggers.iter().map(|t| armed(s, t)).collect()
+}
+
 /// Whether a trigger watches what runs now: a stage is in force (not rolled back, no
 /// rollback on its way) and the trigger is armed at it.
 fn armed(s: &State, t: &crate::runbook::Trigger) -> bool {

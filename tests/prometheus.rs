@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use warroom::event::Event;
 use warroom::layout::{self, Pane};
 use warroom::prom::{self, Answer, Gauge, Overrides, Prom, Settings};
@@ -1221,6 +1221,103 @@ fn answers_become_readings() {
     }
 }
 
+/// Prometheus is asked about the triggers armed at the stage in force, and no others: before
+/// the canary nothing, at 10 % the canary's trigger, at 100 % the full stage's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_armed_triggers_are_asked_about() {
+    let sim = simulator().await;
+    let rb = demo_runbook();
+    let step = Duration::from_secs(1);
+    let mut s = state_for(rb.clone());
+    let at = |s: &mut State, stage: Option<usize>| {
+        s.stages.current = stage;
+        s.stages.since = stage.map(|_| Utc::now());
+        warroom::update::armed_triggers(s)
+    };
+    let (armed, armed_rx) = watch::channel(at(&mut s, None));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let beat = warroom::beat::start().0;
+    let task = prom::triggers::spawn(
+        Prom::new(&Settings::new(&sim.prom_url, step)).unwrap(),
+        prom::triggers::watches(&rb, step),
+        step,
+        beat.clone().rounds(step),
+        armed_rx,
+        tx,
+    );
+    // The source's rounds, counted on the same heartbeat.
+    let mut rounds = beat.rounds(step);
+    let mut wait_rounds = async |n: usize| {
+        for _ in 0..n {
+            rounds.next().await.unwrap();
+        }
+    };
+    // Which conditions were judged since the last look.
+    let heard_now = |rx: &mut mpsc::UnboundedReceiver<Event>| {
+        let mut heard = std::collections::BTreeSet::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let Event::Trigger { trigger, cond, .. } = ev {
+                heard.insert((trigger, cond));
+            }
+        }
+        heard
+    };
+    // Wait until each of `want` is judged, refusing any other; however loaded the machine.
+    async fn hear_all(rx: &mut mpsc::UnboundedReceiver<Event>, want: [(usize, usize); 2]) {
+        let mut left: std::collections::BTreeSet<_> = want.into();
+        while !left.is_empty() {
+            let ev = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+                .await
+                .expect("no verdict within 120 s")
+                .unwrap();
+            if let Event::Trigger { trigger, cond, .. } = ev {
+                assert!(
+                    want.contains(&(trigger, cond)),
+                    "asked about {trigger}/{cond}"
+                );
+                left.remove(&(trigger, cond));
+            }
+        }
+    }
+    let id = |i: usize| rb.rollback_triggers[i].id.as_str();
+    assert_eq!((id(0), id(1)), ("auto-canary", "auto-full"));
+
+    wait_rounds(3).await;
+    assert_eq!(
+        heard_now(&mut rx),
+        Default::default(),
+        "asked before the canary"
+    );
+
+    armed.send(at(&mut s, Some(0))).unwrap();
+    hear_all(&mut rx, [(0, 0), (0, 1)]).await;
+    wait_rounds(2).await;
+    assert!(
+        heard_now(&mut rx).iter().all(|&(t, _)| t == 0),
+        "at 10 % the canary's trigger alone"
+    );
+
+    armed.send(at(&mut s, Some(1))).unwrap();
+    // A round on its way when the stage changed ends first: its verdicts come before any
+    // of the next stage's.
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("no verdict within 120 s")
+            .unwrap();
+        if let Event::Trigger { trigger: 1, .. } = ev {
+            break;
+        }
+    }
+    hear_all(&mut rx, [(1, 0), (1, 1)]).await;
+    wait_rounds(2).await;
+    assert!(
+        heard_now(&mut rx).iter().all(|&(t, _)| t == 1),
+        "at 100 % the full stage's trigger alone"
+    );
+    task.abort();
+}
+
 /// A met trigger against a real Prometheus: Prometheus is stopped while the trigger is
 /// met and the trigger stays met ("data lost"); when Prometheus comes back the trigger
 /// is met at the same moment as before, and a console started afresh reads the same
@@ -1257,6 +1354,7 @@ async fn a_met_trigger_survives_a_prometheus_outage_and_a_restart_reads_the_same
             prom::triggers::watches(rb, step),
             step,
             warroom::beat::start().0.rounds(step),
+            watch::channel(warroom::update::armed_triggers(&s)).1,
             tx,
         );
         (s, rx, task)

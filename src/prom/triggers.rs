@@ -110,22 +110,50 @@ pub fn judge(w: &Watch, series: Vec<super::Points>, end: DateTime<Utc>, step: Du
     }
 }
 
-/// Judge every condition each round, on the grid of `step`, sending each verdict as it
-/// arrives.
+fn is_on(on: &[bool], w: &Watch) -> bool {
+    on.get(w.trigger).copied().unwrap_or(false)
+}
+
+/// Judge the conditions of the armed triggers each round, on the grid of `step`, sending
+/// each verdict as it arrives. `armed` says which triggers are armed (by index, as the
+/// console's state has it): a trigger armed afresh is judged at once, on the grid's last
+/// step, and one that is not armed costs Prometheus nothing.
 pub fn spawn(
     prom: Prom,
     watches: Vec<Watch>,
     step: Duration,
     mut rounds: crate::beat::Rounds,
+    mut armed: tokio::sync::watch::Receiver<Vec<bool>>,
     tx: UnboundedSender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if watches.is_empty() {
             return;
         }
-        while let Some(now) = rounds.next().await {
+        let mut on = armed.borrow_and_update().clone();
+        // With the console's state gone, the last word on what is armed stands.
+        let mut listening = true;
+        loop {
+            let now = tokio::select! {
+                r = rounds.next() => match r {
+                    Some(now) => now,
+                    None => return,
+                },
+                c = armed.changed(), if listening => {
+                    if c.is_err() {
+                        listening = false;
+                        continue;
+                    }
+                    let was = std::mem::replace(&mut on, armed.borrow_and_update().clone());
+                    if !watches.iter().any(|w| is_on(&on, w) && !is_on(&was, w)) {
+                        continue;
+                    }
+                    Utc::now()
+                }
+            };
             let end = grid_end(now, step);
-            let mut answers = futures::stream::iter(watches.iter().cloned())
+            let judged: Vec<Watch> = watches.iter().filter(|w| is_on(&on, w)).cloned().collect();
+            let mut answers = futures::stream::iter(judged)
                 .map(|w| {
                     let prom = prom.clone();
                     async move {
