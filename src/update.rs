@@ -2767,7 +2767,9 @@ fn metric(
         Reading::Error(e) => Reading::Error(clean(&e).into_owned()),
         r => r,
     };
-    let changed = m.record(&s.rb.metrics[index], reading, at, s.now, s.stale_after);
+    let def = &s.rb.metrics[index];
+    let points = crate::state::metrics::window_points(&s.rb, def);
+    let changed = m.record(def, reading, at, (s.now, s.stale_after), points);
     if changed {
         s.ui.dirty = true;
     }

@@ -867,38 +867,37 @@ fn a_quiet_second_redraws_nothing() {
     );
     update(&mut s, Event::Tick(t0() + Duration::seconds(60)));
     assert!(s.ui.dirty, "a new minute shows");
-    // the same value again changes nothing on screen; a new one does
-    let at = s.now;
-    update(
-        &mut s,
-        Event::Metric {
-            index: 0,
-            at,
-            reading: Reading::Value { value: 0.2, at },
-        },
-    );
-    s.ui.dirty = false;
-    update(
-        &mut s,
-        Event::Metric {
-            index: 0,
-            at: at + Duration::seconds(2),
-            reading: Reading::Value {
-                value: 0.2,
-                at: at + Duration::seconds(2),
+    // An answer shows only if its value or its sparkline changes. The sparkline spans
+    // the gauge's window; it moves until the whole window holds one value.
+    let points = warroom::state::metrics::window_points(&s.rb, &s.rb.metrics[0]);
+    assert!(points > 10, "{points}");
+    let start = s.now;
+    let answer = |s: &mut State, k: usize, value: f64| {
+        let at = start + Duration::seconds(2 * k as i64);
+        s.ui.dirty = false;
+        update(
+            s,
+            Event::Metric {
+                index: 0,
+                at,
+                reading: Reading::Value { value, at },
             },
-        },
+        );
+        s.ui.dirty
+    };
+    assert!(answer(&mut s, 0, 0.3));
+    for k in 1..=points {
+        assert!(
+            answer(&mut s, k, 0.2),
+            "answer {k}: the sparkline still shows 0.3 or is still filling its {points} points"
+        );
+    }
+    assert!(
+        !answer(&mut s, points + 1, 0.2),
+        "the window holds 0.2 alone: the same value again changes nothing on screen"
     );
-    assert!(!s.ui.dirty);
-    update(
-        &mut s,
-        Event::Metric {
-            index: 0,
-            at,
-            reading: Reading::Value { value: 0.3, at },
-        },
-    );
-    assert!(s.ui.dirty);
+    assert!(!answer(&mut s, points + 2, 0.2));
+    assert!(answer(&mut s, points + 3, 0.3), "a new value shows");
 }
 
 #[test]

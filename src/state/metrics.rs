@@ -183,14 +183,15 @@ impl MetricState {
         }
     }
 
-    /// Take one answer fetched at `fetched`; whether anything on screen changes.
+    /// Take one answer fetched at `fetched`; whether anything on screen changes. `points`
+    /// is how many of the latest values the sparkline spans ([`window_points`]).
     pub fn record(
         &mut self,
         m: &Metric,
         reading: Reading,
         fetched: DateTime<Utc>,
-        now: DateTime<Utc>,
-        stale_after: i64,
+        (now, stale_after): (DateTime<Utc>, i64),
+        points: usize,
     ) -> bool {
         // Only a different value, kind of answer, or sparkline changes what is on screen;
         // the sample time alone is not shown while the value is fresh.
@@ -218,7 +219,16 @@ impl MetricState {
         };
         if let Some((value, at)) = sample {
             if value.is_finite() {
-                changed |= self.history.iter().any(|v| *v != value);
+                // The sparkline moves unless its whole span already holds this value:
+                // then the value that scrolls out equals the one that comes in.
+                let span = points.clamp(1, HISTORY);
+                changed |= self.history.len() < span
+                    || self
+                        .history
+                        .iter()
+                        .rev()
+                        .take(span)
+                        .any(|v| v.to_bits() != value.to_bits());
                 self.push_history(value);
             }
             changed |= self.last_value.map(|v| v.0.to_bits()) != Some(value.to_bits());
