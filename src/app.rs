@@ -46,6 +46,8 @@ pub struct App {
     pub identity: String,
     /// The last frame sent to the terminal.
     shown: Option<Buffer>,
+    /// Where the next frame is drawn, kept from one frame to the next.
+    scratch: Buffer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ impl App {
             runner: Runner::new(journal, tx, identity.clone()),
             identity,
             shown: None,
+            scratch: Buffer::default(),
         };
         let mut fx = Vec::new();
         let session = app.state.record(
@@ -277,6 +280,7 @@ impl App {
             runner: crate::runner::Runner::following(journal_path, tx, identity.clone()),
             identity,
             shown: None,
+            scratch: Buffer::default(),
         }
     }
 
@@ -367,20 +371,30 @@ impl App {
             crate::logger::collect();
         }
         let size = terminal.size()?;
-        let mut next = Buffer::empty(Rect::new(0, 0, size.width, size.height));
-        ui::draw_into(&self.state, &self.view, &mut next);
-        if self.shown.as_ref() == Some(&next) {
+        let area = Rect::new(0, 0, size.width, size.height);
+        let next = &mut self.scratch;
+        if next.area == area {
+            next.reset();
+        } else {
+            *next = Buffer::empty(area);
+        }
+        ui::draw_into(&self.state, &self.view, next);
+        if self.shown.as_ref() == Some(next) {
             return Ok(());
         }
         terminal.draw(|f| {
             if f.area() == next.area {
-                f.buffer_mut().clone_from(&next);
+                f.buffer_mut().clone_from(next);
             } else {
                 // resized between the two calls: draw for the new size
                 ui::draw_into(&self.state, &self.view, f.buffer_mut());
             }
         })?;
-        self.shown = Some(next);
+        // The frame shown becomes the one kept; the one it replaces is drawn over next.
+        match &mut self.shown {
+            Some(shown) => std::mem::swap(shown, next),
+            None => self.shown = Some(std::mem::take(next)),
+        }
         Ok(())
     }
 }
