@@ -288,9 +288,23 @@ pub(crate) fn from_file(path: &Path, what: &str) -> Result<Secret, String> {
 #[derive(Clone)]
 pub struct Prom {
     http: reqwest::Client,
-    base: String,
+    base: Arc<str>,
+    /// The two endpoints, parsed once: each round asks a dozen queries.
+    endpoints: Arc<Endpoints>,
     timeout: Duration,
     secrets: Redactor,
+}
+
+struct Endpoints {
+    query: reqwest::Url,
+    query_range: reqwest::Url,
+}
+
+/// What a request asks of the API.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Query,
+    QueryRange,
 }
 
 #[derive(Deserialize)]
@@ -409,9 +423,18 @@ impl Prom {
         let http = b
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let base = s.url.trim_end_matches('/');
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}"))
+                .map_err(|e| format!("the Prometheus URL {base} is not valid: {e}"))
+        };
         Ok(Prom {
             http,
-            base: s.url.trim_end_matches('/').to_string(),
+            endpoints: Arc::new(Endpoints {
+                query: parse("/api/v1/query")?,
+                query_range: parse("/api/v1/query_range")?,
+            }),
+            base: base.into(),
             timeout: s.timeout,
             secrets,
         })
@@ -423,7 +446,7 @@ impl Prom {
 
     /// One API call, retried with backoff while the query's time allows and the failure
     /// is one that passes (unreachable, overloaded); a bad query is never retried.
-    async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Data, String> {
+    async fn get(&self, path: Endpoint, params: &[(&str, String)]) -> Result<Data, String> {
         let start = Instant::now();
         let mut wait = BACKOFF;
         let mut tries = 0;
@@ -445,16 +468,19 @@ impl Prom {
 
     async fn get_once(
         &self,
-        path: &str,
+        path: Endpoint,
         params: &[(&str, String)],
         timeout: Duration,
     ) -> Result<Data, Failure> {
-        let url = format!("{}{path}", self.base);
+        let mut url = match path {
+            Endpoint::Query => self.endpoints.query.clone(),
+            Endpoint::QueryRange => self.endpoints.query_range.clone(),
+        };
+        url.query_pairs_mut().extend_pairs(params);
         let fail = |message: String, retry: bool| Failure { message, retry };
         let resp = self
             .http
-            .get(&url)
-            .query(params)
+            .get(url)
             .timeout(timeout.max(Duration::from_millis(1)))
             .send()
             .await
@@ -584,7 +610,7 @@ impl Prom {
         if let Some(t) = time {
             params.push(("time", secs(t)));
         }
-        let data = self.get("/api/v1/query", &params).await?;
+        let data = self.get(Endpoint::Query, &params).await?;
         match data.result_type.as_str() {
             "scalar" => {
                 let (at, value) = sample(&data.result)?;
@@ -647,7 +673,7 @@ impl Prom {
     ) -> Result<Vec<Points>, String> {
         let data = self
             .get(
-                "/api/v1/query_range",
+                Endpoint::QueryRange,
                 &[
                     ("query", query.to_string()),
                     ("start", secs(start)),
