@@ -259,13 +259,16 @@ async fn run_controllers(sim: Arc<Sim>, tick: Duration, mut shutdown: watch::Rec
     }
 }
 
-/// Seconds of metric history the simulator starts with.
-const HISTORY_SECS: usize = 600;
+/// Seconds of metric history the simulator starts with: a sparkline's default ten
+/// minutes, and the five minutes before them that a `rate(…[5m])` at their first point
+/// reads, so that a console's backfill shows the steady figures a long-running Prometheus
+/// would, not the ramp of a history that begins.
+const HISTORY_SECS: usize = 900;
 
-/// The history a cluster of `pods` pods starts with: ten minutes up to a hundred pods;
-/// beyond, as much as ten minutes of a hundred pods costs to write (each pod's series
-/// are written every second), but never less than two minutes, so a `[1m]` window is
-/// full from the start.
+/// The history a cluster of `pods` pods starts with: fifteen minutes up to a hundred
+/// pods; beyond, as much as fifteen minutes of a hundred pods costs to write (each pod's
+/// series are written every second), but never less than two minutes, so a `[1m]` window
+/// is full from the start.
 fn history_secs(pods: usize) -> usize {
     (HISTORY_SECS * 100 / pods.max(100)).max(120)
 }
