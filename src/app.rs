@@ -643,8 +643,9 @@ pub fn start_sources(
         Err(e) => anyhow::bail!("Prometheus: {e}"),
     };
     app.set_kube(kube.clone());
+    let lang = app.state.lang;
     app.runner
-        .set_probes(prom.as_ref().map(|(p, _)| p.clone()), ns);
+        .set_probes(prom.as_ref().map(|(p, _)| p.clone()), ns, lang);
     let (beat, heart) = crate::beat::start();
     let mut tasks = vec![
         {

@@ -1045,6 +1045,98 @@ pub const WORDS: &[(&str, &str)] = &[
         "{}/{} 个指标没有最新数据（{}）",
     ),
     ("{}, by {}: {} ({})", "{}，操作人 {}：{}（{}）"),
+    // What the probes find (src/probe.rs).
+    (
+        "the Kubernetes API did not answer within {}s",
+        "Kubernetes API 在 {} 秒内未应答",
+    ),
+    ("nothing the console can probe", "控制台无可探测之处"),
+    (
+        "no Prometheus is configured (prometheus.url or --prometheus)",
+        "未配置 Prometheus（prometheus.url 或 --prometheus）",
+    ),
+    ("the bound is not a number", "界限不是数字"),
+    (
+        "the query matched no series: no data is not a pass",
+        "查询未匹配任何序列：没有数据不算通过",
+    ),
+    (
+        "the query returned NaN: no value to compare",
+        "查询返回 NaN：没有可比较的值",
+    ),
+    (" and {} more series", "，另有 {} 个序列"),
+    (
+        "no Kubernetes client is configured",
+        "未配置 Kubernetes 客户端",
+    ),
+    ("`{}` is not a version", "`{}` 不是版本号"),
+    (
+        "cannot read the server's version: {}",
+        "无法读取服务器版本：{}",
+    ),
+    (
+        "the API server runs {} (at least {})",
+        "API 服务器运行 {}（不低于 {}）",
+    ),
+    (
+        "the API server runs {}, older than {}",
+        "API 服务器运行 {}，低于 {}",
+    ),
+    (
+        "the server's version `{}` cannot be read",
+        "无法识别服务器版本 `{}`",
+    ),
+    (
+        "settled from the watches, not probed",
+        "由监视数据判定，不做探测",
+    ),
+    ("{} exists", "{} 存在"),
+    ("{} does not exist", "{} 不存在"),
+    ("cannot read {}: {}", "无法读取 {}：{}"),
+    ("cannot list the nodes: {}", "无法列出节点：{}"),
+    (
+        "{} Ready nodes of {}: {} cores, {} GiB allocatable",
+        "{} 个就绪节点（共 {} 个）：可分配 {} 核、{} GiB",
+    ),
+    ("CPU {} < {} cores", "CPU {} < {} 核"),
+    ("memory {} GiB < {}", "内存 {} GiB < {}"),
+    ("cannot read the CA file {}: {}", "无法读取 CA 文件 {}：{}"),
+    ("{} holds no PEM certificate", "{} 中没有 PEM 证书"),
+    (
+        "cannot build the HTTP client: {}",
+        "无法创建 HTTP 客户端：{}",
+    ),
+    (
+        "{} is not set: export it where the console runs (the service's address), and nothing is probed until it is",
+        "{} 未设置：请在控制台运行之处导出它（服务的地址），设置之前不做任何探测",
+    ),
+    ("no answer within {}", "{} 内无应答"),
+    ("cannot connect: {}", "无法连接：{}"),
+    (
+        "GET {}: {}, but the body did not arrive: {}",
+        "GET {}：{}，但响应体未到达：{}",
+    ),
+    ("GET {}: {} in {}", "GET {}：{}，用时 {}"),
+    ("status {}, not {}", "状态 {}，而非 {}"),
+    ("status {}, not 2xx", "状态 {}，而非 2xx"),
+    ("answered in {}, slower than {}", "应答用时 {}，慢于 {}"),
+    ("body contains “{}”", "响应体包含“{}”"),
+    ("the body does not contain “{}”", "响应体不包含“{}”"),
+    ("(not text)", "（非文本）"),
+    ("no {} header", "没有 {} 响应头"),
+    ("no server certificate was seen", "未见到服务器证书"),
+    (
+        "the server's certificate cannot be read",
+        "无法读取服务器证书",
+    ),
+    (
+        "certificate valid until {} ({} days)",
+        "证书有效期至 {}（{} 天）",
+    ),
+    (
+        "the certificate expires {}, in {} days (fewer than {})",
+        "证书于 {} 到期，还剩 {} 天（少于 {} 天）",
+    ),
     // What a console finds in the journal it opens (src/app.rs).
     (
         "the previous session ended without closing: its last record was at {}",

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::i18n::{tr, trf};
 use crate::prom::{Answer, Prom};
-use crate::runbook::Verify;
 use crate::runbook::verify::{Exists, HttpCheck, KubeCheck, Nodes, ObjectKind, bytes, cores};
+use crate::runbook::{Lang, Verify};
 use crate::state::verify::Outcome;
 
 /// What a probe may use: the console's clients, when it has them.
@@ -19,6 +20,8 @@ pub struct Probes {
     pub namespace: String,
     /// The most a one-off read may take.
     pub timeout: Option<Duration>,
+    /// The language the findings are written in.
+    pub lang: Lang,
 }
 
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,43 +33,49 @@ impl Probes {
             return self.promql(q, v).await;
         }
         if let Some(h) = &v.http {
-            return http(h).await;
+            return http(h, self.lang).await;
         }
         match &v.kube {
             Some(k) => {
                 let limit = self.timeout.unwrap_or(READ_TIMEOUT);
                 match tokio::time::timeout(limit, self.kube(k)).await {
                     Ok(o) => o,
-                    Err(_) => Outcome::unknown(format!(
+                    Err(_) => Outcome::unknown(trf(
+                        self.lang,
                         "the Kubernetes API did not answer within {}s",
-                        limit.as_secs()
+                        &[&limit.as_secs()],
                     )),
                 }
             }
-            None => Outcome::unknown("nothing the console can probe".into()),
+            None => Outcome::unknown(tr(self.lang, "nothing the console can probe").into()),
         }
     }
 
     async fn promql(&self, q: &str, v: &Verify) -> Outcome {
+        let lang = self.lang;
         let Some(prom) = &self.prom else {
             return Outcome::unknown(
-                "no Prometheus is configured (prometheus.url or --prometheus)".into(),
+                tr(
+                    lang,
+                    "no Prometheus is configured (prometheus.url or --prometheus)",
+                )
+                .into(),
             );
         };
         let (above, bound) = match (&v.above, &v.below) {
             (Some(b), _) => (true, b.value(None)),
             (None, Some(b)) => (false, b.value(None)),
-            _ => return Outcome::unknown("no bound to compare with".into()),
+            _ => return Outcome::unknown(tr(lang, "no bound to compare with").into()),
         };
         let Ok(bound) = bound else {
-            return Outcome::unknown("the bound is not a number".into());
+            return Outcome::unknown(tr(lang, "the bound is not a number").into());
         };
         let values: Vec<(String, f64)> = match prom.instant(q).await {
-            Err(e) => return Outcome::unknown(format!("the query fails: {e}")),
+            Err(e) => return Outcome::unknown(trf(lang, "the query fails: {}", &[&e])),
             Ok(Answer::Scalar { value, .. }) => vec![(String::new(), value)],
             Ok(Answer::Vector(v)) if v.is_empty() => {
                 return Outcome::unknown(
-                    "the query matched no series: no data is not a pass".into(),
+                    tr(lang, "the query matched no series: no data is not a pass").into(),
                 );
             }
             Ok(Answer::Vector(v)) => v
@@ -87,7 +96,9 @@ impl Probes {
                 .collect(),
         };
         if values.iter().any(|(_, x)| x.is_nan()) {
-            return Outcome::unknown("the query returned NaN: no value to compare".into());
+            return Outcome::unknown(
+                tr(lang, "the query returned NaN: no value to compare").into(),
+            );
         }
         let (sym, not) = if above { (">", "≤") } else { ("<", "≥") };
         let ok = |x: f64| if above { x > bound } else { x < bound };
@@ -104,19 +115,20 @@ impl Probes {
                 .collect();
             let more = values.len().saturating_sub(3);
             let more = if more > 0 {
-                format!(" and {more} more series")
+                trf(lang, " and {} more series", &[&more])
             } else {
                 String::new()
             };
-            Outcome::pass(format!("{}{more}", seen.join(", ")))
+            Outcome::pass(format!("{}{more}", seen.join(lang.list())))
         } else {
-            Outcome::fail(bad.join(", "))
+            Outcome::fail(bad.join(lang.list()))
         }
     }
 
     async fn kube(&self, k: &KubeCheck) -> Outcome {
+        let lang = self.lang;
         let Some(client) = &self.kube else {
-            return Outcome::unknown("no Kubernetes client is configured".into());
+            return Outcome::unknown(tr(lang, "no Kubernetes client is configured").into());
         };
         match k {
             KubeCheck::Version(want) => {
@@ -125,10 +137,12 @@ impl Probes {
                     crate::runbook::verify::Bound::Number(n) => n.to_string(),
                 };
                 let Some(min) = crate::runbook::verify::version(&want) else {
-                    return Outcome::unknown(format!("`{want}` is not a version"));
+                    return Outcome::unknown(trf(lang, "`{}` is not a version", &[&want]));
                 };
                 match client.apiserver_version().await {
-                    Err(e) => Outcome::unknown(format!("cannot read the server's version: {e}")),
+                    Err(e) => {
+                        Outcome::unknown(trf(lang, "cannot read the server's version: {}", &[&e]))
+                    }
                     Ok(info) => {
                         let got = crate::runbook::verify::version(&format!(
                             "{}.{}",
@@ -136,25 +150,28 @@ impl Probes {
                             info.minor.trim_end_matches('+')
                         ));
                         match got {
-                            Some(g) if g >= min => Outcome::pass(format!(
-                                "the API server runs {} (at least {want})",
-                                info.git_version
+                            Some(g) if g >= min => Outcome::pass(trf(
+                                lang,
+                                "the API server runs {} (at least {})",
+                                &[&info.git_version, &want],
                             )),
-                            Some(_) => Outcome::fail(format!(
-                                "the API server runs {}, older than {want}",
-                                info.git_version
+                            Some(_) => Outcome::fail(trf(
+                                lang,
+                                "the API server runs {}, older than {}",
+                                &[&info.git_version, &want],
                             )),
-                            None => Outcome::unknown(format!(
+                            None => Outcome::unknown(trf(
+                                lang,
                                 "the server's version `{}` cannot be read",
-                                info.git_version
+                                &[&info.git_version],
                             )),
                         }
                     }
                 }
             }
             KubeCheck::Exists(Exists { kind, name }) => self.exists(client, *kind, name).await,
-            KubeCheck::Nodes(n) => nodes(client, n).await,
-            _ => Outcome::unknown("settled from the watches, not probed".into()),
+            KubeCheck::Nodes(n) => nodes(client, n, lang).await,
+            _ => Outcome::unknown(tr(lang, "settled from the watches, not probed").into()),
         }
     }
 
@@ -187,18 +204,20 @@ impl Probes {
                 .map(|o| o.is_some()),
         };
         let what = format!("{} {ns}/{name}", kind.name());
+        let lang = self.lang;
         match r {
-            Ok(true) => Outcome::pass(format!("{what} exists")),
-            Ok(false) => Outcome::fail(format!("{what} does not exist")),
-            Err(e) => Outcome::unknown(format!(
-                "cannot read {what}: {}",
-                crate::kube::plain_error(&e)
+            Ok(true) => Outcome::pass(trf(lang, "{} exists", &[&what])),
+            Ok(false) => Outcome::fail(trf(lang, "{} does not exist", &[&what])),
+            Err(e) => Outcome::unknown(trf(
+                lang,
+                "cannot read {}: {}",
+                &[&what, &crate::kube::plain_error(&e)],
             )),
         }
     }
 }
 
-async fn nodes(client: &kube::Client, want: &Nodes) -> Outcome {
+async fn nodes(client: &kube::Client, want: &Nodes, lang: Lang) -> Outcome {
     use k8s_openapi::api::core::v1::Node;
     use kube::Api;
     let list = match Api::<Node>::all(client.clone())
@@ -207,9 +226,10 @@ async fn nodes(client: &kube::Client, want: &Nodes) -> Outcome {
     {
         Ok(l) => l,
         Err(e) => {
-            return Outcome::unknown(format!(
+            return Outcome::unknown(trf(
+                lang,
                 "cannot list the nodes: {}",
-                crate::kube::plain_error(&e)
+                &[&crate::kube::plain_error(&e)],
             ));
         }
     };
@@ -231,33 +251,41 @@ async fn nodes(client: &kube::Client, want: &Nodes) -> Outcome {
         }
     }
     let gib = |b: f64| b / (1024.0 * 1024.0 * 1024.0);
-    let seen = format!(
-        "{ready} Ready nodes of {}: {} cores, {:.1} GiB allocatable",
-        list.items.len(),
-        num(cpu),
-        gib(mem)
+    let seen = trf(
+        lang,
+        "{} Ready nodes of {}: {} cores, {} GiB allocatable",
+        &[
+            &ready,
+            &list.items.len(),
+            &num(cpu),
+            &format!("{:.1}", gib(mem)),
+        ],
     );
     let mut short = Vec::new();
     if let Some(c) = want.cpu
         && cpu < c
     {
-        short.push(format!("CPU {} < {} cores", num(cpu), num(c)));
+        short.push(trf(lang, "CPU {} < {} cores", &[&num(cpu), &num(c)]));
     }
     if let Some(m) = &want.memory
         && let Some(b) = bytes(m)
         && mem < b
     {
-        short.push(format!("memory {:.1} GiB < {m}", gib(mem)));
+        short.push(trf(
+            lang,
+            "memory {} GiB < {}",
+            &[&format!("{:.1}", gib(mem)), m],
+        ));
     }
     if short.is_empty() {
         Outcome::pass(seen)
     } else {
-        Outcome::fail(format!("{}: {seen}", short.join(", ")))
+        Outcome::fail(format!("{}{}{seen}", short.join(lang.list()), lang.colon()))
     }
 }
 
 /// An HTTP probe: one GET, no redirect followed, the whole answer within its limit.
-pub async fn http(h: &HttpCheck) -> Outcome {
+pub async fn http(h: &HttpCheck, lang: Lang) -> Outcome {
     crate::install_crypto();
     let within = h.within();
     let mut b = reqwest::Client::builder()
@@ -269,27 +297,37 @@ pub async fn http(h: &HttpCheck) -> Outcome {
         let pem = match std::fs::read(ca) {
             Ok(p) => p,
             Err(e) => {
-                return Outcome::unknown(format!(
+                return Outcome::unknown(trf(
+                    lang,
                     "cannot read the CA file {}: {}",
-                    ca.display(),
-                    e.kind()
+                    &[&ca.display(), &e.kind()],
                 ));
             }
         };
         match reqwest::Certificate::from_pem_bundle(&pem) {
             Ok(c) if !c.is_empty() => b = b.tls_certs_only(c),
-            _ => return Outcome::unknown(format!("{} holds no PEM certificate", ca.display())),
+            _ => {
+                return Outcome::unknown(trf(
+                    lang,
+                    "{} holds no PEM certificate",
+                    &[&ca.display()],
+                ));
+            }
         }
     }
     let client = match b.build() {
         Ok(c) => c,
-        Err(e) => return Outcome::unknown(format!("cannot build the HTTP client: {e}")),
+        Err(e) => {
+            return Outcome::unknown(trf(lang, "cannot build the HTTP client: {}", &[&e]));
+        }
     };
     let url = match h.resolve(|n| std::env::var(n).ok()) {
         Ok(u) => u,
         Err(name) => {
-            return Outcome::unknown(format!(
-                "{name} is not set: export it where the console runs (the service's address), and nothing is probed until it is"
+            return Outcome::unknown(trf(
+                lang,
+                "{} is not set: export it where the console runs (the service's address), and nothing is probed until it is",
+                &[&name],
             ));
         }
     };
@@ -299,9 +337,9 @@ pub async fn http(h: &HttpCheck) -> Outcome {
         Ok(r) => r,
         Err(e) => {
             let why = if e.is_timeout() {
-                format!("no answer within {}", secs(within))
+                trf(lang, "no answer within {}", &[&secs(within)])
             } else if e.is_connect() {
-                format!("cannot connect: {}", cause(&e))
+                trf(lang, "cannot connect: {}", &[&cause(&e)])
             } else {
                 cause(&e)
             };
@@ -318,64 +356,81 @@ pub async fn http(h: &HttpCheck) -> Outcome {
     let body = match resp.text().await {
         Ok(b) => b,
         Err(e) => {
-            return Outcome::fail(format!(
-                "GET {url}: {status}, but the body did not arrive: {}",
-                cause(&e)
+            return Outcome::fail(trf(
+                lang,
+                "GET {}: {}, but the body did not arrive: {}",
+                &[url, &status, &cause(&e)],
             ));
         }
     };
     let took = start.elapsed();
-    let mut seen = vec![format!("GET {url}: {status} in {}", ms(took))];
+    let mut seen = vec![trf(lang, "GET {}: {} in {}", &[url, &status, &ms(took)])];
     let mut bad = Vec::new();
     match h.status {
-        Some(want) if status.as_u16() != want => bad.push(format!("status {status}, not {want}")),
-        None if !status.is_success() => bad.push(format!("status {status}, not 2xx")),
+        Some(want) if status.as_u16() != want => {
+            bad.push(trf(lang, "status {}, not {}", &[&status, &want]))
+        }
+        None if !status.is_success() => bad.push(trf(lang, "status {}, not 2xx", &[&status])),
         _ => {}
     }
     if let Some(limit) = &h.within
         && let Ok(l) = limit.seconds()
         && took.as_secs_f64() > l
     {
-        bad.push(format!(
+        bad.push(trf(
+            lang,
             "answered in {}, slower than {}",
-            ms(took),
-            secs_f(l)
+            &[&ms(took), &secs_f(l)],
         ));
     }
     if let Some(text) = &h.contains {
         if body.contains(text.as_str()) {
-            seen.push(format!("body contains “{text}”"));
+            seen.push(trf(lang, "body contains “{}”", &[text]));
         } else {
-            bad.push(format!("the body does not contain “{text}”"));
+            bad.push(trf(lang, "the body does not contain “{}”", &[text]));
         }
     }
     for name in &h.headers {
         match headers.get(name.as_str()) {
-            Some(v) => seen.push(format!("{name}: {}", v.to_str().unwrap_or("(not text)"))),
-            None => bad.push(format!("no {name} header")),
+            Some(v) => seen.push(format!(
+                "{name}{}{}",
+                lang.colon(),
+                v.to_str().unwrap_or(tr(lang, "(not text)"))
+            )),
+            None => bad.push(trf(lang, "no {} header", &[name])),
         }
     }
     if let Some(days) = h.cert_days {
         match der.as_deref().map(not_after) {
-            None => bad.push("no server certificate was seen".into()),
-            Some(None) => bad.push("the server's certificate cannot be read".into()),
+            None => bad.push(tr(lang, "no server certificate was seen").into()),
+            Some(None) => bad.push(tr(lang, "the server's certificate cannot be read").into()),
             Some(Some(end)) => {
                 let left = (end - Utc::now()).num_days();
                 let when = end.format("%Y-%m-%d");
                 if left >= days as i64 {
-                    seen.push(format!("certificate valid until {when} ({left} days)"));
+                    seen.push(trf(
+                        lang,
+                        "certificate valid until {} ({} days)",
+                        &[&when, &left],
+                    ));
                 } else {
-                    bad.push(format!(
-                        "the certificate expires {when}, in {left} days (fewer than {days})"
+                    bad.push(trf(
+                        lang,
+                        "the certificate expires {}, in {} days (fewer than {})",
+                        &[&when, &left, &days],
                     ));
                 }
             }
         }
     }
     if bad.is_empty() {
-        Outcome::pass(seen.join(", "))
+        Outcome::pass(seen.join(lang.list()))
     } else {
-        Outcome::fail(format!("GET {url}: {}", bad.join(", ")))
+        Outcome::fail(format!(
+            "GET {url}{}{}",
+            lang.colon(),
+            bad.join(lang.list())
+        ))
     }
 }
 

@@ -142,8 +142,14 @@ impl Runner {
 
     /// The Prometheus the verifications' PromQL is asked of, and the release's namespace
     /// their one-off reads look in.
-    pub fn set_probes(&mut self, prom: Option<crate::prom::Prom>, namespace: &str) {
+    pub fn set_probes(
+        &mut self,
+        prom: Option<crate::prom::Prom>,
+        namespace: &str,
+        lang: crate::runbook::Lang,
+    ) {
         self.probes.prom = prom;
+        self.probes.lang = lang;
         self.probes.namespace = namespace.to_string();
     }
 

@@ -15,7 +15,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use warroom::journal::Verdict;
 use warroom::probe::Probes;
-use warroom::runbook::Verify;
+use warroom::runbook::{Lang, Verify};
 use warroom::state::verify::Outcome;
 
 /// `/health` answers 200 "status: ok" with HSTS; `/plain` 200 without it; `/slow` after
@@ -144,6 +144,20 @@ async fn http_probes_check_status_body_headers_and_latency() {
         o.evidence.contains("no Strict-Transport-Security header"),
         "{o:?}"
     );
+    let zh = Probes {
+        lang: Lang::Zh,
+        ..Probes::default()
+    };
+    let o = run(
+        &zh,
+        &format!("{{http: {{url: \"{base}/plain\", contains: \"status: ok\", headers: [Strict-Transport-Security]}}}}"),
+    )
+    .await;
+    is(&o, Verdict::Fail, "响应体不包含“status: ok”");
+    assert!(
+        o.evidence.contains("没有 Strict-Transport-Security 响应头"),
+        "{o:?}"
+    );
     let o = run(
         &p,
         &format!("{{http: {{url: \"{base}/slow\", within: 500ms}}}}"),
@@ -231,6 +245,7 @@ async fn promql_and_cluster_probes_against_the_simulator() {
         prom: Some(prom),
         namespace: "erp-production".into(),
         timeout: None,
+        lang: Lang::En,
     };
     // PromQL: the scenario's 1250 active users.
     let users = "sum(erp_active_users{job=\\\"erp-backend\\\"})";
@@ -318,6 +333,41 @@ async fn promql_and_cluster_probes_against_the_simulator() {
     );
     let o = run(&p, "{kube: {nodes: {cpu: 32}}}").await;
     is(&o, Verdict::Fail, "CPU 24 < 32 cores");
+
+    // With a Chinese runbook, the findings are written in Chinese.
+    let zh = Probes {
+        lang: Lang::Zh,
+        ..p.clone()
+    };
+    is(
+        &run(&zh, "{kube: {version: \"1.25\"}}").await,
+        Verdict::Pass,
+        "API 服务器运行 v1.32.0（不低于 1.25）",
+    );
+    is(
+        &run(&zh, "{kube: {nodes: {cpu: 32}}}").await,
+        Verdict::Fail,
+        "CPU 24 < 32 核：3 个就绪节点",
+    );
+    is(
+        &run(&zh, "{kube: {nodes: {cpu: 8}}}").await,
+        Verdict::Pass,
+        "3 个就绪节点（共 3 个）：可分配 24 核、96.0 GiB",
+    );
+    is(
+        &run(
+            &zh,
+            "{kube: {exists: {kind: Secret, name: erp-backend-nope}}}",
+        )
+        .await,
+        Verdict::Fail,
+        "Secret erp-production/erp-backend-nope 不存在",
+    );
+    is(
+        &run(&zh, "{promql: 'sum(no_such_metric)', below: 1}").await,
+        Verdict::Unknown,
+        "查询未匹配任何序列：没有数据不算通过",
+    );
     sim.shutdown().await;
 }
 

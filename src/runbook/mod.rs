@@ -1344,8 +1344,9 @@ pub(crate) fn list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// A language the console writes in for the team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
+    #[default]
     En,
     Zh,
 }
