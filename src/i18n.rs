@@ -1045,6 +1045,49 @@ pub const WORDS: &[(&str, &str)] = &[
         "{}/{} 个指标没有最新数据（{}）",
     ),
     ("{}, by {}: {} ({})", "{}，操作人 {}：{}（{}）"),
+    // What an action did, or why it failed (src/kube/mod.rs).
+    (
+        "refused by the API server: another console has taken over this release ({} is marked {}={}, not this console's {}); nothing was changed",
+        "被 API 服务器拒绝：另一个控制台已接管此次发布（{} 的标记为 {}={}，而非本控制台的 {}）；未做任何更改",
+    ),
+    (
+        "refused by the API server: {} no longer carries this console's mark ({}={}), so it was replaced or relabelled after this console took the Lease; nothing was changed; restart the console to drive it again",
+        "被 API 服务器拒绝：{} 已不带本控制台的标记（{}={}），它在本控制台取得 Lease 之后被替换或改了标签；未做任何更改；请重启控制台以再次主导发布",
+    ),
+    ("scale {} to {}", "将 {} 扩缩到 {}"),
+    ("{} scaled to {}", "{} 已扩缩到 {}"),
+    ("read {}", "读取 {}"),
+    ("update {}", "更新 {}"),
+    (
+        "{} now rolls out {}; {} holds {} pods until that rollout is complete",
+        "{} 正在发布 {}；在该发布完成之前 {} 保持 {} 个 Pod",
+    ),
+    ("read {} {}", "读取 {} {}"),
+    ("set the weights of {} {}", "设置 {} {} 的权重"),
+    ("now {}", "现为 {}"),
+    ("pause {}", "暂停 {}"),
+    ("resume {}", "恢复 {}"),
+    ("{} paused", "{} 已暂停"),
+    ("{} resumed", "{} 已恢复"),
+    (
+        "{} is paused: resume it before rolling back (kubectl refuses too)",
+        "{} 已暂停：回滚之前请先恢复它（kubectl 同样拒绝）",
+    ),
+    ("list ReplicaSets of {}", "列出 {} 的 ReplicaSet"),
+    (
+        "no rollout history found for {}: there is no earlier revision to go back to",
+        "未找到 {} 的发布历史：没有可以回退到的更早版本",
+    ),
+    ("revision {} has no pod template", "版本 {} 没有 Pod 模板"),
+    (
+        "skipped rollback: {} already runs revision {}'s template",
+        "已跳过回滚：{} 已在运行版本 {} 的模板",
+    ),
+    ("roll back {}", "回滚 {}"),
+    (
+        "{} rolled back to revision {} ({})",
+        "{} 已回滚到版本 {}（{}）",
+    ),
     // What the probes find (src/probe.rs).
     (
         "the Kubernetes API did not answer within {}s",

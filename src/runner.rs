@@ -388,10 +388,11 @@ impl Runner {
                     match (self.kube.clone(), fence) {
                         (Some(client), Some(fence)) => {
                             log::info!("action #{seq}: {op}");
+                            let lang = state.lang;
                             tokio::spawn(async move {
                                 let r = match tokio::time::timeout(
                                     limit,
-                                    crate::kube::run(&client, &ns, &op, &fence),
+                                    crate::kube::run(&client, &ns, &op, (&fence, lang)),
                                 )
                                 .await
                                 {

@@ -8,6 +8,7 @@ mod common;
 
 use common::{Relay, confirm, demo_app as open, key, log, tick_gates, until};
 use warroom::app::{App, start_sources};
+use warroom::runbook::Lang;
 use warroom::state::{Driver, Mode};
 
 const CANARY: &str = "erp-backend-canary";
@@ -204,17 +205,25 @@ async fn a_write_under_a_stale_mark_is_refused_in_plain_words() {
     let op = warroom::effect::KubeOp::Scale {
         targets: vec![(CANARY.into(), 1), (STABLE.into(), 9)],
     };
-    let err = warroom::kube::run(&client, "erp-production", &op, "1-0000abcd")
+    let err = warroom::kube::run(&client, "erp-production", &op, ("1-0000abcd", Lang::En))
         .await
         .unwrap_err();
     assert_eq!(
         err,
         "scale erp-backend-canary to 1: refused by the API server: another console has taken over this release (erp-backend-canary is marked warroom.io/driver=2-0000beef, not this console's 1-0000abcd); nothing was changed"
     );
+    // A Chinese runbook's console says the same in Chinese.
+    let err = warroom::kube::run(&client, "erp-production", &op, ("1-0000abcd", Lang::Zh))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "将 erp-backend-canary 扩缩到 1：被 API 服务器拒绝：另一个控制台已接管此次发布（erp-backend-canary 的标记为 warroom.io/driver=2-0000beef，而非本控制台的 1-0000abcd）；未做任何更改"
+    );
     assert_eq!(replicas(&sim, CANARY), 0);
     assert_eq!(replicas(&sim, STABLE), 10);
     // Under the mark it carries, the same write goes through.
-    let done = warroom::kube::run(&client, "erp-production", &op, "2-0000beef")
+    let done = warroom::kube::run(&client, "erp-production", &op, ("2-0000beef", Lang::En))
         .await
         .unwrap();
     assert_eq!(

@@ -12,6 +12,7 @@ use warroom::cluster::RouteKind;
 use warroom::effect::{Audit, KubeOp};
 use warroom::event::Event;
 use warroom::kube::lease::Marked;
+use warroom::runbook::Lang;
 use warroom::runbook::scenario::parse_role_rules;
 use warroom::sim::{Options, SimHandle};
 
@@ -74,7 +75,7 @@ async fn enforced_with(
 
 /// Run an action as the console does, under its mark: the change, then its Events.
 async fn act(client: &kube::Client, ns: &str, fence: &str, op: KubeOp) -> String {
-    let r = warroom::kube::run(client, ns, &op, fence).await;
+    let r = warroom::kube::run(client, ns, &op, (fence, Lang::En)).await;
     let audit = Audit {
         reason: "WarroomTest".into(),
         message: "lin: test".into(),
@@ -569,7 +570,7 @@ async fn a_missing_verb_is_a_plain_403() {
         &KubeOp::Scale {
             targets: vec![(CANARY.into(), 1)],
         },
-        "1-0000abcd",
+        ("1-0000abcd", Lang::En),
     )
     .await
     .unwrap_err();

@@ -11,6 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::Value;
 use warroom::effect::KubeOp;
 use warroom::event::Event;
+use warroom::runbook::Lang;
 use warroom::sim::SimHandle;
 use warroom::state::cluster::{RolloutStatus, rollout_status};
 
@@ -186,7 +187,7 @@ async fn undo_both(a: &Cluster, b: &Cluster, kubectl: &Path) -> String {
         &KubeOp::Undo {
             deployment: STABLE.into(),
         },
-        FENCE,
+        (FENCE, Lang::En),
     )
     .await
     .unwrap();
@@ -236,7 +237,7 @@ async fn console_undo_equals_kubectl_rollout_undo() {
                 replicas: 10,
                 cause: "lin: advance to full (100%)".into(),
             },
-            FENCE,
+            (FENCE, Lang::En),
         )
         .await
         .unwrap();

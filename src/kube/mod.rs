@@ -23,6 +23,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::cluster::{DeployView, PodView, RouteKind, RouteView, RsView, Snapshot};
 use crate::effect::{Audit, KubeOp};
 use crate::event::Event;
+use crate::i18n::{tr, trf};
+use crate::runbook::Lang;
 use crate::text::clean;
 
 pub mod lease;
@@ -583,7 +585,7 @@ async fn patch_fenced<K>(
     name: &str,
     fence: &str,
     ops: Vec<Value>,
-    what: &str,
+    (what, lang): (&str, Lang),
 ) -> Result<K, String>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -597,31 +599,32 @@ where
         Ok(o) => Ok(o),
         Err(e) => {
             if matches!(&e, kube::Error::Api(s) if s.code == 422)
-                && let Some(why) = fence_refusal(api, name, fence).await
+                && let Some(why) = fence_refusal(api, name, fence, lang).await
             {
-                return Err(format!("{what}: {why}"));
+                return Err(format!("{what}{}{why}", lang.colon()));
             }
-            Err(format!("{what}: {}", plain_error(&e)))
+            Err(format!("{what}{}{}", lang.colon(), plain_error(&e)))
         }
     }
 }
 
 /// Why a write under `fence` was refused, when the object no longer carries that mark.
-async fn fence_refusal<K>(api: &Api<K>, name: &str, fence: &str) -> Option<String>
+async fn fence_refusal<K>(api: &Api<K>, name: &str, fence: &str, lang: Lang) -> Option<String>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let obj = api.get(name).await.ok()?;
     match obj.labels().get(lease::FENCE_LABEL) {
         Some(v) if v == fence => None,
-        Some(v) => Some(format!(
-            "refused by the API server: another console has taken over this release ({name} is marked {}={}, not this console's {fence}); nothing was changed",
-            lease::FENCE_LABEL,
-            clean(v)
+        Some(v) => Some(trf(
+            lang,
+            "refused by the API server: another console has taken over this release ({} is marked {}={}, not this console's {}); nothing was changed",
+            &[&name, &lease::FENCE_LABEL, &clean(v), &fence],
         )),
-        None => Some(format!(
-            "refused by the API server: {name} no longer carries this console's mark ({}={fence}), so it was replaced or relabelled after this console took the Lease; nothing was changed; restart the console to drive it again",
-            lease::FENCE_LABEL
+        None => Some(trf(
+            lang,
+            "refused by the API server: {} no longer carries this console's mark ({}={}), so it was replaced or relabelled after this console took the Lease; nothing was changed; restart the console to drive it again",
+            &[&name, &lease::FENCE_LABEL, &fence],
         )),
     }
 }
@@ -651,23 +654,28 @@ fn merge_ops(current: &Value, patch: &Value, path: &str, out: &mut Vec<Value>) {
 }
 
 /// Carry out an action under this console's mark (`fence`). Ok is what was done, in a
-/// sentence; Err says what failed.
-pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<String, String> {
+/// sentence in `lang`; Err says what failed.
+pub async fn run(
+    client: &Client,
+    ns: &str,
+    op: &KubeOp,
+    (fence, lang): (&str, Lang),
+) -> Result<String, String> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let err = |what: &str| {
         let what = what.to_string();
-        move |e: kube::Error| format!("{what}: {}", plain_error(&e))
+        move |e: kube::Error| format!("{what}{}{}", lang.colon(), plain_error(&e))
     };
     let set_replicas = |n: u32| vec![json!({"op": "add", "path": "/spec/replicas", "value": n})];
     match op {
         KubeOp::Scale { targets, .. } => {
             let mut done = Vec::new();
             for (name, n) in targets {
-                let what = format!("scale {name} to {n}");
-                patch_fenced(&api, name, fence, set_replicas(*n), &what).await?;
-                done.push(format!("{name} scaled to {n}"));
+                let what = trf(lang, "scale {} to {}", &[name, n]);
+                patch_fenced(&api, name, fence, set_replicas(*n), (&what, lang)).await?;
+                done.push(trf(lang, "{} scaled to {}", &[name, n]));
             }
-            Ok(done.join(", "))
+            Ok(done.join(lang.list()))
         }
         KubeOp::Promote {
             stable,
@@ -678,11 +686,11 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
             let c = api
                 .get(canary)
                 .await
-                .map_err(err(&format!("read {canary}")))?;
+                .map_err(err(&trf(lang, "read {}", &[canary])))?;
             let s = api
                 .get(stable)
                 .await
-                .map_err(err(&format!("read {stable}")))?;
+                .map_err(err(&trf(lang, "read {}", &[stable])))?;
             let patch = promotion_patch(&s, &c, *replicas, cause)?;
             // Capacity first: the stable rollout may take down up to its maxUnavailable
             // pods at once, so the canary (the same new version) grows by that many, and
@@ -692,13 +700,13 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
             let extra = max_unavailable(&s, *replicas);
             let want = now + extra;
             if extra > 0 {
-                let what = format!("scale {canary} to {want}");
-                patch_fenced(&api, canary, fence, set_replicas(want), &what).await?;
+                let what = trf(lang, "scale {} to {}", &[canary, &want]);
+                patch_fenced(&api, canary, fence, set_replicas(want), (&what, lang)).await?;
                 loop {
                     let d = api
                         .get(canary)
                         .await
-                        .map_err(err(&format!("read {canary}")))?;
+                        .map_err(err(&trf(lang, "read {}", &[canary])))?;
                     let ready = d
                         .status
                         .as_ref()
@@ -718,13 +726,20 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
                 "",
                 &mut ops,
             );
-            patch_fenced(&api, stable, fence, ops, &format!("update {stable}")).await?;
-            Ok(format!(
-                "{stable} now rolls out {}; {canary} holds {want} pods until that rollout is complete",
-                first_image(c.spec.as_ref().map(|s| &s.template))
+            let what = trf(lang, "update {}", &[stable]);
+            patch_fenced(&api, stable, fence, ops, (&what, lang)).await?;
+            Ok(trf(
+                lang,
+                "{} now rolls out {}; {} holds {} pods until that rollout is complete",
+                &[
+                    stable,
+                    &first_image(c.spec.as_ref().map(|s| &s.template)),
+                    canary,
+                    &want,
+                ],
             ))
         }
-        KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, fence).await,
+        KubeOp::Undo { deployment, .. } => undo(&api, client, ns, deployment, (fence, lang)).await,
         KubeOp::Weights {
             kind,
             route,
@@ -735,16 +750,17 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
         } => {
             let mut done = Vec::new();
             if let Some(n) = canary_replicas {
-                let what = format!("scale {canary} to {n}");
-                patch_fenced(&api, canary, fence, set_replicas(*n), &what).await?;
-                done.push(format!("{canary} scaled to {n}"));
+                let what = trf(lang, "scale {} to {}", &[canary, n]);
+                patch_fenced(&api, canary, fence, set_replicas(*n), (&what, lang)).await?;
+                done.push(trf(lang, "{} scaled to {}", &[canary, n]));
             }
             let routes: Api<DynamicObject> =
                 Api::namespaced_with(client.clone(), ns, &route_resource(*kind));
-            let r = routes
-                .get(route)
-                .await
-                .map_err(err(&format!("read {} {route}", kind.kind())))?;
+            let r = routes.get(route).await.map_err(err(&trf(
+                lang,
+                "read {} {}",
+                &[&kind.kind(), route],
+            )))?;
             let patch = weights_patch(*kind, &r, weights)?;
             let mut ops = Vec::new();
             merge_ops(
@@ -753,10 +769,10 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
                 "",
                 &mut ops,
             );
-            let what = format!("set the weights of {} {route}", kind.kind());
-            let r = patch_fenced(&routes, route, fence, ops, &what).await?;
-            done.push(format!("now {}", route_view(*kind, &r).describe()));
-            Ok(done.join("; "))
+            let what = trf(lang, "set the weights of {} {}", &[&kind.kind(), route]);
+            let r = patch_fenced(&routes, route, fence, ops, (&what, lang)).await?;
+            done.push(trf(lang, "now {}", &[&route_view(*kind, &r).describe()]));
+            Ok(done.join(lang.semicolon()))
         }
         KubeOp::Pause {
             deployments,
@@ -774,21 +790,26 @@ pub async fn run(client: &Client, ns: &str, op: &KubeOp, fence: &str) -> Result<
                 ]
             };
             for name in deployments {
-                let what = format!("{} {name}", if *paused { "pause" } else { "resume" });
-                patch_fenced(&api, name, fence, ops.clone(), &what).await?;
+                let what = if *paused {
+                    trf(lang, "pause {}", &[name])
+                } else {
+                    trf(lang, "resume {}", &[name])
+                };
+                patch_fenced(&api, name, fence, ops.clone(), (&what, lang)).await?;
             }
-            Ok(format!(
-                "{} {}",
-                deployments.join(" and "),
-                if *paused { "paused" } else { "resumed" }
-            ))
+            let names = deployments.join(tr(lang, " and "));
+            Ok(if *paused {
+                trf(lang, "{} paused", &[&names])
+            } else {
+                trf(lang, "{} resumed", &[&names])
+            })
         }
         KubeOp::Steps(ops) => {
             let mut done = Vec::new();
             for o in ops {
-                done.push(Box::pin(run(client, ns, o, fence)).await?);
+                done.push(Box::pin(run(client, ns, o, (fence, lang))).await?);
             }
-            Ok(done.join("; "))
+            Ok(done.join(lang.semicolon()))
         }
     }
 }
@@ -1015,15 +1036,21 @@ async fn undo(
     client: &Client,
     ns: &str,
     name: &str,
-    fence: &str,
+    (fence, lang): (&str, Lang),
 ) -> Result<String, String> {
-    let d = api
-        .get(name)
-        .await
-        .map_err(|e| format!("read {name}: {}", plain_error(&e)))?;
+    let d = api.get(name).await.map_err(|e| {
+        format!(
+            "{}{}{}",
+            trf(lang, "read {}", &[&name]),
+            lang.colon(),
+            plain_error(&e)
+        )
+    })?;
     if d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false) {
-        return Err(format!(
-            "{name} is paused: resume it before rolling back (kubectl refuses too)"
+        return Err(trf(
+            lang,
+            "{} is paused: resume it before rolling back (kubectl refuses too)",
+            &[&name],
         ));
     }
     let uid = d.meta().uid.clone().unwrap_or_default();
@@ -1040,7 +1067,14 @@ async fn undo(
     let list = rsapi
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|e| format!("list ReplicaSets of {name}: {}", plain_error(&e)))?;
+        .map_err(|e| {
+            format!(
+                "{}{}{}",
+                trf(lang, "list ReplicaSets of {}", &[&name]),
+                lang.colon(),
+                plain_error(&e)
+            )
+        })?;
     let mut owned: Vec<(i64, ReplicaSet)> = list
         .items
         .into_iter()
@@ -1058,15 +1092,17 @@ async fn undo(
         .collect();
     owned.sort_by_key(|(n, _)| *n);
     if owned.len() < 2 {
-        return Err(format!(
-            "no rollout history found for {name}: there is no earlier revision to go back to"
+        return Err(trf(
+            lang,
+            "no rollout history found for {}: there is no earlier revision to go back to",
+            &[&name],
         ));
     }
     let (rev, rs) = owned.swap_remove(owned.len() - 2);
     let mut template = rs
         .spec
         .and_then(|s| s.template)
-        .ok_or_else(|| format!("revision {rev} has no pod template"))?;
+        .ok_or_else(|| trf(lang, "revision {} has no pod template", &[&rev]))?;
     if let Some(l) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         l.remove("pod-template-hash");
     }
@@ -1076,8 +1112,10 @@ async fn undo(
         .map(|s| s.template.clone())
         .unwrap_or_default();
     if serde_json::to_value(&template).ok() == serde_json::to_value(&current).ok() {
-        return Ok(format!(
-            "skipped rollback: {name} already runs revision {rev}'s template"
+        return Ok(trf(
+            lang,
+            "skipped rollback: {} already runs revision {}'s template",
+            &[&name, &rev],
         ));
     }
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
@@ -1096,10 +1134,12 @@ async fn undo(
         json!({"op": "replace", "path": "/spec/template", "value": template}),
         json!({"op": "replace", "path": "/metadata/annotations", "value": annotations}),
     ];
-    patch_fenced(api, name, fence, ops, &format!("roll back {name}")).await?;
-    Ok(format!(
-        "{name} rolled back to revision {rev} ({})",
-        first_image(Some(&template))
+    let what = trf(lang, "roll back {}", &[&name]);
+    patch_fenced(api, name, fence, ops, (&what, lang)).await?;
+    Ok(trf(
+        lang,
+        "{} rolled back to revision {} ({})",
+        &[&name, &rev, &first_image(Some(&template))],
     ))
 }
 
