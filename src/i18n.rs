@@ -1088,6 +1088,25 @@ pub const WORDS: &[(&str, &str)] = &[
         "{} rolled back to revision {} ({})",
         "{} 已回滚到版本 {}（{}）",
     ),
+    // What a verification checks, in words (src/state/verify.rs).
+    (" above {}", " 高于 {}"),
+    (" below {}", " 低于 {}"),
+    ("gauge {}{}{}", "指标 {}{}{}"),
+    ("status {}", "状态 {}"),
+    ("within {}", "{} 之内"),
+    ("contains “{}”", "包含“{}”"),
+    ("header {}", "响应头 {}"),
+    ("certificate ≥ {} days", "证书 ≥ {} 天"),
+    ("Deployment available{}", "Deployment 可用{}"),
+    ("all pods ready{}", "所有 Pod 就绪{}"),
+    (
+        "no restarts since the stage began{}",
+        "本阶段开始以来无重启{}",
+    ),
+    ("image is the release's version{}", "镜像为本次发布的版本{}"),
+    ("Kubernetes at least {}", "Kubernetes 不低于 {}"),
+    ("{} cores", "{} 核"),
+    ("nodes allocatable ≥ {}", "节点可分配 ≥ {}"),
     // What the probes find (src/probe.rs).
     (
         "the Kubernetes API did not answer within {}s",

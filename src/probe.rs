@@ -344,7 +344,7 @@ pub async fn http(h: &HttpCheck, lang: Lang) -> Outcome {
                 cause(&e)
             };
             // An answer that never came is a failed probe: the service is not reachable.
-            return Outcome::fail(format!("GET {url}: {why}"));
+            return Outcome::fail(format!("GET {url}{}{why}", lang.colon()));
         }
     };
     let status = resp.status();

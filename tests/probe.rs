@@ -385,3 +385,36 @@ async fn without_a_client_a_probe_is_unknown_not_passed() {
         "no Prometheus is configured",
     );
 }
+
+/// What a verification checks is said in the runbook's language, as the checklist's
+/// detail shows it ("verified by the console: …").
+#[test]
+fn what_a_verification_checks_is_said_in_either_language() {
+    use warroom::state::verify::describe;
+    for (yaml, en, zh) in [
+        (
+            "{kube: {version: \"1.25\"}}",
+            "Kubernetes at least 1.25",
+            "Kubernetes 不低于 1.25",
+        ),
+        (
+            "{kube: {nodes: {cpu: 8, memory: 16Gi}}}",
+            "nodes allocatable ≥ 8 cores, 16Gi",
+            "节点可分配 ≥ 8 核、16Gi",
+        ),
+        (
+            "{http: {url: \"https://erp.example/health\", status: 200, within: 500ms}}",
+            "GET https://erp.example/health (status 200, within 500ms)",
+            "GET https://erp.example/health (状态 200、500ms 之内)",
+        ),
+        (
+            "{gauge: error-rate, below: 1%}",
+            "gauge error-rate below 1%",
+            "指标 error-rate 低于 1%",
+        ),
+    ] {
+        let v = verify(yaml);
+        assert_eq!(describe(&v, Lang::En), en);
+        assert_eq!(describe(&v, Lang::Zh), zh);
+    }
+}

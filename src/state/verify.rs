@@ -442,3 +442,68 @@ impl State {
         };
     }
 }
+
+/// What the console checks, in words: `gauge page-load below 2s`.
+pub fn describe(v: &Verify, lang: crate::runbook::Lang) -> String {
+    let bound = match (&v.above, &v.below) {
+        (Some(b), _) => trf(lang, " above {}", &[&b.text()]),
+        (None, Some(b)) => trf(lang, " below {}", &[&b.text()]),
+        _ => String::new(),
+    };
+    if let Some(g) = &v.gauge {
+        let series: Vec<String> = v.series.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let series = if series.is_empty() {
+            String::new()
+        } else {
+            format!(" {{{}}}", series.join(","))
+        };
+        return trf(lang, "gauge {}{}{}", &[g, &series, &bound]);
+    }
+    if let Some(q) = &v.promql {
+        return format!("PromQL {q}{bound}");
+    }
+    if let Some(h) = &v.http {
+        let mut what = Vec::new();
+        match h.status {
+            Some(s) => what.push(trf(lang, "status {}", &[&s])),
+            None => what.push("2xx".into()),
+        }
+        if let Some(w) = &h.within {
+            what.push(trf(lang, "within {}", &[&w.text()]));
+        }
+        if let Some(c) = &h.contains {
+            what.push(trf(lang, "contains “{}”", &[c]));
+        }
+        for hd in &h.headers {
+            what.push(trf(lang, "header {}", &[hd]));
+        }
+        if let Some(d) = h.cert_days {
+            what.push(trf(lang, "certificate ≥ {} days", &[&d]));
+        }
+        return format!("GET {} ({})", h.url, what.join(lang.list()));
+    }
+    let which = match v.deployment {
+        Some(Track::Stable) => " (stable)",
+        Some(Track::Canary) => " (canary)",
+        None => "",
+    };
+    match &v.kube {
+        Some(KubeCheck::Available) => trf(lang, "Deployment available{}", &[&which]),
+        Some(KubeCheck::PodsReady) => trf(lang, "all pods ready{}", &[&which]),
+        Some(KubeCheck::NoRestarts) => trf(lang, "no restarts since the stage began{}", &[&which]),
+        Some(KubeCheck::Image) => trf(lang, "image is the release's version{}", &[&which]),
+        Some(KubeCheck::Exists(e)) => trf(lang, "{} {} exists", &[&e.kind.name(), &e.name]),
+        Some(KubeCheck::Version(b)) => trf(lang, "Kubernetes at least {}", &[&b.text()]),
+        Some(KubeCheck::Nodes(n)) => {
+            let mut w = Vec::new();
+            if let Some(c) = n.cpu {
+                w.push(trf(lang, "{} cores", &[&c]));
+            }
+            if let Some(m) = &n.memory {
+                w.push(m.clone());
+            }
+            trf(lang, "nodes allocatable ≥ {}", &[&w.join(lang.list())])
+        }
+        None => String::new(),
+    }
+}

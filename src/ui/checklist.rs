@@ -287,7 +287,7 @@ fn draw_detail(s: &State, selected: Option<&Row>, theme: &Theme, area: Rect, f: 
                     trf(
                         s.lang,
                         "verified by the console: {} (v: again)",
-                        &[&v.describe()],
+                        &[&crate::state::verify::describe(v, s.lang)],
                     ),
                 );
             }
