@@ -1054,8 +1054,8 @@ pub const WORDS: &[(&str, &str)] = &[
         "refused by the API server: {} no longer carries this console's mark ({}={}), so it was replaced or relabelled after this console took the Lease; nothing was changed; restart the console to drive it again",
         "被 API 服务器拒绝：{} 已不带本控制台的标记（{}={}），它在本控制台取得 Lease 之后被替换或改了标签；未做任何更改；请重启控制台以再次主导发布",
     ),
-    ("scale {} to {}", "将 {} 扩缩到 {}"),
-    ("{} scaled to {}", "{} 已扩缩到 {}"),
+    ("scale {} to {}", "将 {} 扩缩至 {}"),
+    ("{} scaled to {}", "{} 已扩缩至 {}"),
     ("read {}", "读取 {}"),
     ("update {}", "更新 {}"),
     (
@@ -1088,6 +1088,8 @@ pub const WORDS: &[(&str, &str)] = &[
         "{} rolled back to revision {} ({})",
         "{} 已回滚到版本 {}（{}）",
     ),
+    // How near a trigger is to being met (src/ui/header.rs).
+    ("▲ {} {} {} {} for {} of {}", "▲ {} {} {} {} 已持续 {}/{}"),
     // What a verification checks, in words (src/state/verify.rs).
     (" above {}", " 高于 {}"),
     (" below {}", " 低于 {}"),

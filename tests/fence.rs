@@ -218,7 +218,7 @@ async fn a_write_under_a_stale_mark_is_refused_in_plain_words() {
         .unwrap_err();
     assert_eq!(
         err,
-        "将 erp-backend-canary 扩缩到 1：被 API 服务器拒绝：另一个控制台已接管此次发布（erp-backend-canary 的标记为 warroom.io/driver=2-0000beef，而非本控制台的 1-0000abcd）；未做任何更改"
+        "将 erp-backend-canary 扩缩至 1：被 API 服务器拒绝：另一个控制台已接管此次发布（erp-backend-canary 的标记为 warroom.io/driver=2-0000beef，而非本控制台的 1-0000abcd）；未做任何更改"
     );
     assert_eq!(replicas(&sim, CANARY), 0);
     assert_eq!(replicas(&sim, STABLE), 10);

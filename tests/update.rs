@@ -1244,6 +1244,12 @@ fn a_trigger_met_in_prometheus_history_counts_down_then_rolls_back_by_itself() {
         warroom::ui::header::trigger_progress(&s).as_deref(),
         Some("▲ canary Error rate by track 6.00 % > 5.00 % for 40s of 1m")
     );
+    s.lang = Lang::Zh;
+    assert_eq!(
+        warroom::ui::header::trigger_progress(&s).as_deref(),
+        Some("▲ canary Error rate by track 6.00 % > 5.00 % 已持续 40s/1m")
+    );
+    s.lang = Lang::En;
     // The history says it has held for 1m since 20 s ago: met then, rollback 30 s later.
     let fx = canary_erring_since(&mut s, start - Duration::seconds(80));
     let met_at = start - Duration::seconds(20);

@@ -544,10 +544,17 @@ pub fn trigger_progress(s: &State) -> Option<String> {
             } else {
                 format!("{} {}", part.join(" "), m.title)
             };
-            let text = format!(
-                "▲ {name} {vv} {dir} {bb} for {} of {}",
-                fmt_secs(held.min(cond.for_.secs() as i64)),
-                cond.for_
+            let text = trf(
+                s.lang,
+                "▲ {} {} {} {} for {} of {}",
+                &[
+                    &name,
+                    &vv,
+                    &dir,
+                    &bb,
+                    &fmt_secs(held.min(cond.for_.secs() as i64)),
+                    &cond.for_,
+                ],
             );
             if best.as_ref().is_none_or(|(b, _)| share > *b) {
                 best = Some((share, text));
