@@ -1107,6 +1107,7 @@ pub const WORDS: &[(&str, &str)] = &[
     ),
     ("image is the release's version{}", "镜像为本次发布的版本{}"),
     ("Kubernetes at least {}", "Kubernetes 不低于 {}"),
+    ("{} {} exists", "{} {} 存在"),
     ("{} cores", "{} 核"),
     ("nodes allocatable ≥ {}", "节点可分配 ≥ {}"),
     // What the probes find (src/probe.rs).

@@ -408,6 +408,11 @@ fn what_a_verification_checks_is_said_in_either_language() {
             "GET https://erp.example/health (状态 200、500ms 之内)",
         ),
         (
+            "{kube: {exists: {kind: Secret, name: erp-backend-tls}}}",
+            "Secret erp-backend-tls exists",
+            "Secret erp-backend-tls 存在",
+        ),
+        (
             "{gauge: error-rate, below: 1%}",
             "gauge error-rate below 1%",
             "指标 error-rate 低于 1%",
