@@ -5,7 +5,9 @@
 # is given a new image (kubectl set image: 1000 pods roll), and over the window the script
 # reports the console's and the simulator's CPU, the console's wake-ups per second, the
 # time the simulated Prometheus takes to answer a gauge's query while the pods roll, and
-# both processes' RSS at the end.
+# both processes' RSS at the end. Where kdash is on the PATH (`cargo install kdash
+# --locked`), it watches the same simulator at 160x48 over the same window, and its CPU
+# is printed beside the console's.
 #
 #   benches/scale.sh [SECONDS]     (default 60; needs tmux, kubectl, curl)
 set -euo pipefail
@@ -43,9 +45,15 @@ tmux -L "$sock" new-session -d -s run -x 160 -y 48 \
 pid=
 for _ in $(seq 100); do pid=$(pgrep -f "^$bin run assets/runbooks/scale.yaml" | head -1 || true); [ -n "$pid" ] && break; sleep 0.1; done
 [ -n "$pid" ] || { echo "the console did not start" >&2; exit 1; }
+kpid=
+if command -v kdash > /dev/null; then
+  tmux -L "$sock" new-session -d -s kdash -x 160 -y 48 "env KUBECONFIG=$dir/kc kdash"
+  for _ in $(seq 100); do kpid=$(pgrep -f '^kdash' | head -1 || true); [ -n "$kpid" ] && break; sleep 0.1; done
+fi
 sleep "$warm"
 
 c0=$(ticks "$pid"); s0=$(ticks "$simpid"); w0=$(switches "$pid"); t0=$(date +%s.%N)
+k0=0; [ -n "$kpid" ] && k0=$(ticks "$kpid")
 for n in 0 1 2 3 4 5 6 7 8 9; do
   kubectl --kubeconfig "$dir/kc" set image "deploy/erp-svc0$n" "erp-svc0$n=registry.local/erp-svc0$n:v2.0.0" > /dev/null
 done
@@ -53,6 +61,7 @@ done
 end=$(( $(date +%s) + secs ))
 while [ "$(date +%s)" -lt "$end" ]; do ask >> "$dir/latency"; sleep 2; done
 c1=$(ticks "$pid"); s1=$(ticks "$simpid"); w1=$(switches "$pid"); t1=$(date +%s.%N)
+k1=0; [ -n "$kpid" ] && k1=$(ticks "$kpid")
 rolled=$(kubectl --kubeconfig "$dir/kc" get deploy -o jsonpath='{range .items[*]}{.status.updatedReplicas}{" "}{end}' | tr ' ' '\n' | awk '{n += $1} END {print n}')
 awk -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v w="$((w1 - w0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v rolled="$rolled" 'BEGIN {
   dt = t1 - t0
@@ -60,6 +69,14 @@ awk -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v w="$((w1 - w0))" -v hz="$hz" -v t
   printf "  console CPU: %.2f s, %.2f%% of one core; %.1f wake-ups/s\n", c / hz, 100 * c / hz / dt, w / dt
   printf "  simulator CPU: %.2f s, %.2f%% of one core\n", s / hz, 100 * s / hz / dt
 }'
+if [ -n "$kpid" ]; then
+  awk -v c="$((c1 - c0))" -v k="$((k1 - k0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+    dt = t1 - t0
+    printf "  kdash CPU, same window: %.2f s, %.2f%% of one core (console %.2f× kdash)\n", k / hz, 100 * k / hz / dt, (k > 0 ? c / k : 0)
+  }'
+else
+  echo "  kdash is not installed (cargo install kdash --locked): no side-by-side figure"
+fi
 sort -n "$dir/latency" | awk '{v[NR] = $1} END {printf "  query latency during the rollout: median %.0f ms, max %.0f ms (%d queries)\n", 1000 * v[int((NR + 1) / 2)], 1000 * v[NR], NR}'
 printf '  RSS: console %d KiB, simulator %d KiB\n' "$(rss_kb "$pid")" "$(rss_kb "$simpid")"
 tmux -L "$sock" send-keys -t run q
