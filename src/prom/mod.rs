@@ -300,13 +300,6 @@ struct Endpoints {
     query_range: reqwest::Url,
 }
 
-/// What a request asks of the API.
-#[derive(Clone, Copy)]
-enum Endpoint {
-    Query,
-    QueryRange,
-}
-
 #[derive(Deserialize)]
 struct ApiResponse {
     status: String,
@@ -446,14 +439,18 @@ impl Prom {
 
     /// One API call, retried with backoff while the query's time allows and the failure
     /// is one that passes (unreachable, overloaded); a bad query is never retried.
-    async fn get(&self, path: Endpoint, params: &[(&str, String)]) -> Result<Data, String> {
+    async fn get(
+        &self,
+        endpoint: &reqwest::Url,
+        params: &[(&str, String)],
+    ) -> Result<Data, String> {
         let start = Instant::now();
         let mut wait = BACKOFF;
         let mut tries = 0;
         loop {
             tries += 1;
             let left = self.timeout.saturating_sub(start.elapsed());
-            match self.get_once(path, params, left).await {
+            match self.get_once(endpoint, params, left).await {
                 Ok(d) => return Ok(d),
                 Err(f) => {
                     if !f.retry || tries >= TRIES || start.elapsed() + wait >= self.timeout {
@@ -468,14 +465,11 @@ impl Prom {
 
     async fn get_once(
         &self,
-        path: Endpoint,
+        endpoint: &reqwest::Url,
         params: &[(&str, String)],
         timeout: Duration,
     ) -> Result<Data, Failure> {
-        let mut url = match path {
-            Endpoint::Query => self.endpoints.query.clone(),
-            Endpoint::QueryRange => self.endpoints.query_range.clone(),
-        };
+        let mut url = endpoint.clone();
         url.query_pairs_mut().extend_pairs(params);
         let fail = |message: String, retry: bool| Failure { message, retry };
         let resp = self
@@ -610,7 +604,7 @@ impl Prom {
         if let Some(t) = time {
             params.push(("time", secs(t)));
         }
-        let data = self.get(Endpoint::Query, &params).await?;
+        let data = self.get(&self.endpoints.query, &params).await?;
         match data.result_type.as_str() {
             "scalar" => {
                 let (at, value) = sample(&data.result)?;
@@ -673,7 +667,7 @@ impl Prom {
     ) -> Result<Vec<Points>, String> {
         let data = self
             .get(
-                Endpoint::QueryRange,
+                &self.endpoints.query_range,
                 &[
                     ("query", query.to_string()),
                     ("start", secs(start)),
