@@ -286,16 +286,9 @@ impl Runner {
     }
 
     pub fn publish_armed(&self, state: &State) {
-        let Some(tx) = &self.armed else { return };
-        let now = crate::update::armed_triggers(state);
-        tx.send_if_modified(|v| {
-            if *v != now {
-                *v = now;
-                true
-            } else {
-                false
-            }
-        });
+        if let Some(tx) = &self.armed {
+            send_if_changed(tx, crate::update::armed_triggers(state));
+        }
     }
 
     /// Say on the Lease which automatic rollback this console counts down to, when it
@@ -318,14 +311,7 @@ impl Runner {
                         .unwrap_or_default(),
                 })
             });
-        tx.send_if_modified(|v| {
-            if *v != value {
-                *v = value;
-                true
-            } else {
-                false
-            }
-        });
+        send_if_changed(tx, value);
     }
 
     pub fn run(&mut self, state: &mut State, fx: Vec<Effect>) {
@@ -515,4 +501,16 @@ impl Runner {
             }
         }
     }
+}
+
+/// Put `value` on the watch channel if it differs from what is there: whoever waits on
+/// it hears only of a change.
+fn send_if_changed<T: PartialEq>(tx: &tokio::sync::watch::Sender<T>, value: T) {
+    tx.send_if_modified(|v| {
+        let changed = *v != value;
+        if changed {
+            *v = value;
+        }
+        changed
+    });
 }
