@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::event::Event;
@@ -315,7 +315,70 @@ struct ApiResponse {
 struct Data {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Value,
+    result: Vec<Item>,
+}
+
+/// One element of an answer's `result`, read straight into its own type (no JSON tree
+/// in between): a series of a vector or a matrix, or one half of a scalar's
+/// `[time, "value"]`.
+enum Item {
+    Time(f64),
+    Text(String),
+    Series(Series),
+}
+
+#[derive(Deserialize)]
+struct Series {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    /// A vector's sample.
+    #[serde(default)]
+    value: Option<(f64, String)>,
+    /// A matrix's samples.
+    #[serde(default)]
+    values: Option<Vec<(f64, String)>>,
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a series, a time or a value")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Item, E> {
+                Ok(Item::Time(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Item, E> {
+                Ok(Item::Time(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Item, E> {
+                Ok(Item::Time(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Item, E> {
+                Ok(Item::Text(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
+                Series::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Item::Series)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Data {
+    /// The series of a vector or a matrix answer; `what` names the answer for the error.
+    fn series(self, what: &str) -> Result<Vec<Series>, String> {
+        self.result
+            .into_iter()
+            .map(|i| match i {
+                Item::Series(s) => Ok(s),
+                _ => Err(format!("a {what} result that is not a list of series")),
+            })
+            .collect()
+    }
 }
 
 /// One series of an instant answer.
@@ -606,28 +669,27 @@ impl Prom {
         }
         let data = self.get(&self.endpoints.query, &params).await?;
         match data.result_type.as_str() {
-            "scalar" => {
-                let (at, value) = sample(&data.result)?;
-                Ok(Answer::Scalar { value, at })
-            }
-            "vector" => {
-                let series = data
-                    .result
-                    .as_array()
-                    .ok_or("a vector result that is not a list")?;
-                series
-                    .iter()
-                    .map(|s| {
-                        let (at, value) = sample(&s["value"])?;
-                        Ok(Sample {
-                            labels: labels(&s["metric"]),
-                            value,
-                            at,
-                        })
+            "scalar" => match data.result.as_slice() {
+                [Item::Time(t), Item::Text(v)] => {
+                    let (at, value) = sample(*t, v)?;
+                    Ok(Answer::Scalar { value, at })
+                }
+                _ => Err("a scalar result that is not [time, value]".into()),
+            },
+            "vector" => data
+                .series("vector")?
+                .into_iter()
+                .map(|s| {
+                    let (t, v) = s.value.ok_or("a sample without a value")?;
+                    let (at, value) = sample(t, &v)?;
+                    Ok(Sample {
+                        labels: s.metric,
+                        value,
+                        at,
                     })
-                    .collect::<Result<Vec<_>, String>>()
-                    .map(Answer::Vector)
-            }
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map(Answer::Vector),
             other => Err(format!(
                 "the query returned a {other}; a gauge needs an instant vector or a scalar"
             )),
@@ -680,19 +742,17 @@ impl Prom {
             "matrix" => {}
             other => return Err(format!("a range query returned a {other}")),
         }
-        data.result
-            .as_array()
-            .ok_or("a range result that is not a list")?
-            .iter()
+        data.series("range")?
+            .into_iter()
             .map(|s| {
-                let points = s["values"]
-                    .as_array()
+                let points = s
+                    .values
                     .ok_or("a matrix without values")?
                     .iter()
-                    .map(|p| sample(p).map(|(t, v)| (t.timestamp_millis(), v)))
+                    .map(|(t, v)| sample(*t, v).map(|(at, v)| (at.timestamp_millis(), v)))
                     .collect::<Result<Vec<_>, String>>()?;
                 Ok(Points {
-                    labels: labels(&s["metric"]),
+                    labels: s.metric,
                     points,
                 })
             })
@@ -731,26 +791,8 @@ fn excerpt(secrets: &Redactor, body: &[u8]) -> String {
     format!(": {}{more}", clean(&cut))
 }
 
-fn labels(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `[unix_seconds, "value"]` → (time, value); values may be "NaN", "+Inf", "-Inf".
-fn sample(v: &Value) -> Result<(DateTime<Utc>, f64), String> {
-    let t = v
-        .get(0)
-        .and_then(Value::as_f64)
-        .ok_or("a sample without a time")?;
-    let s = v
-        .get(1)
-        .and_then(Value::as_str)
-        .ok_or("a sample without a value")?;
+/// `(unix_seconds, "value")` → (time, value); values may be "NaN", "+Inf", "-Inf".
+fn sample(t: f64, s: &str) -> Result<(DateTime<Utc>, f64), String> {
     let value = match s {
         "NaN" => f64::NAN,
         "+Inf" | "Inf" => f64::INFINITY,
@@ -935,12 +977,14 @@ pub fn spawn_poller(
             }
         }
         while rounds.next().await.is_some() {
-            let mut answers = futures::stream::iter(gauges.clone().into_iter().enumerate())
-                .map(|(i, g)| {
-                    let prom = prom.clone();
+            // Each query holds the gauges by reference count: a round copies no gauge.
+            let mut answers = futures::stream::iter(0..gauges.len())
+                .map(|i| {
+                    let (prom, gauges) = (prom.clone(), gauges.clone());
                     async move {
-                        let r = prom.instant(&g.metric.query).await;
-                        (i, r.map(|a| reading_for(&g.metric, a)))
+                        let m = &gauges[i].metric;
+                        let r = prom.instant(&m.query).await;
+                        (i, r.map(|a| reading_for(m, a)))
                     }
                 })
                 .buffer_unordered(CONCURRENCY);
