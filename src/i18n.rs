@@ -949,6 +949,10 @@ pub const WORDS: &[(&str, &str)] = &[
     ("{} idle", "{} 空闲"),
     ("idle", "空闲"),
     ("waiting", "等待中"),
+    ("ERROR", "错误"),
+    ("NO DATA", "无数据"),
+    ("ERR {}", "错{}"),
+    ("{} old", "{}前"),
     (
         "the journal holds decisions and gauges, not the cluster's objects: the log says what each action did",
         "日志记录的是决定和指标，而非集群中的对象：沟通记录说明了每个操作做了什么",

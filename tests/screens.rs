@@ -285,6 +285,13 @@ fn text(b: &Buffer) -> String {
     out
 }
 
+/// Prometheus' answer for the gauge `id`, arriving now.
+fn answer(s: &mut State, id: &str, reading: Reading) {
+    let index = s.rb.metrics.iter().position(|m| m.id == id).unwrap();
+    let at = s.now;
+    update(s, Event::Metric { index, at, reading });
+}
+
 fn find(b: &Buffer, needle: &str) -> Option<(u16, u16)> {
     let t = text(b);
     for (y, line) in t.lines().enumerate() {
@@ -357,6 +364,41 @@ fn meaning_carrying_colours() {
     let (x, y) = find(&b, "0/1 CrashLoopBackOff").unwrap();
     let x = x + 4;
     assert_eq!(b[(x, y)].fg, Color::Red);
+}
+
+/// In a Chinese console a gauge's status column says what it knows in Chinese (a failed
+/// query, no series, a value of a given age), and, since those words are twice as wide as
+/// they are long, the sparklines after them still start in one column.
+#[test]
+fn a_gauges_status_speaks_chinese_and_keeps_the_sparklines_in_line() {
+    let mut s = busy_state("demo");
+    s.lang = warroom::runbook::Lang::Zh;
+    answer(&mut s, "cpu", Reading::Error("connection refused".into()));
+    // at 80x24 one pane fills the screen: the gauges'
+    s.ui.focus = Pane::Gauges;
+    for (w, h) in [(200, 60), (80, 24)] {
+        let b = render(&s, "war-room", w, h);
+        let screen = text(&b);
+        let mut starts = Vec::new();
+        // (padded, so neither a title like 错误率 nor a split gauge's part matches)
+        for word in ["1m31s前  ", "无数据   ", "错误     ", "CRITICAL "] {
+            let (x, y) = find(&b, word).unwrap_or_else(|| panic!("{w}x{h}: no {word}:\n{screen}"));
+            for english in ["NO DATA", "ERROR", " old"] {
+                let line = screen.lines().nth(y as usize).unwrap();
+                assert!(!line.contains(english), "{w}x{h}: {line}");
+            }
+            // the sparkline starts after the status column, wherever the word ends (a
+            // gauge with no values yet has none)
+            if let Some(spark) = (x + 1..w).find(|&x| "▁▂▃▄▅▆▇█".contains(b[(x, y)].symbol()))
+            {
+                starts.push((word, spark));
+            }
+        }
+        assert!(
+            starts.len() >= 2 && starts.iter().all(|&(_, x)| x == starts[0].1),
+            "{w}x{h}: sparklines start in different columns: {starts:?}\n{screen}"
+        );
+    }
 }
 
 #[test]
@@ -467,25 +509,14 @@ fn help_fits_at_80x24() {
 fn a_split_gauge_shows_a_missing_part_as_no_data() {
     use warroom::state::metrics::Part;
     let mut s = busy_state("demo");
-    let i =
-        s.rb.metrics
-            .iter()
-            .position(|m| m.id == "canary-error-rate")
-            .unwrap();
     let at = s.now;
     // Before the canary takes traffic Prometheus has only the stable series.
-    update(
-        &mut s,
-        Event::Metric {
-            index: i,
-            at,
-            reading: Reading::Split(vec![Part {
-                key: "stable".into(),
-                value: 0.05,
-                at,
-            }]),
-        },
-    );
+    let stable = Part {
+        key: "stable".into(),
+        value: 0.05,
+        at,
+    };
+    answer(&mut s, "canary-error-rate", Reading::Split(vec![stable]));
     let screen = text(&render(&s, "war-room", 200, 60));
     let row = screen
         .lines()

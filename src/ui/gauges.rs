@@ -99,7 +99,7 @@ fn bar(m: &Metric, v: Option<f64>, w: usize, level: Level, theme: &Theme) -> Lin
     Line::from(spans)
 }
 
-/// Width of the level word column: `CRITICAL`, `NO DATA`, `1m31s old`.
+/// Width, in cells, of the status column: `CRITICAL`, `NO DATA`, `1m31s old` (无数据, 1m31s前).
 const WORD_W: usize = 9;
 
 pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas) {
@@ -143,7 +143,9 @@ pub fn draw(s: &State, theme: &Theme, focused: bool, area: Rect, f: &mut Canvas)
         ));
         spans.push(Span::raw(" "));
         let used: usize = spans.iter().map(|sp| width(&sp.content)).sum();
-        spans.push(Span::styled(format!("{word:<WORD_W$}"), word_style));
+        // Padded by cells, not characters: a Chinese word is twice as wide as it is long.
+        let pad = " ".repeat(WORD_W.saturating_sub(width(&word)));
+        spans.push(Span::styled(format!("{word}{pad}"), word_style));
         spans.push(Span::raw(" "));
         let spark_w = w.saturating_sub(used + WORD_W + 1);
         let points = window_points(&s.rb, def);
@@ -402,14 +404,14 @@ fn describe(
         None => (tr(s.lang, "waiting").into(), theme.dim),
         // A failure with a value shown from before: say both, the failure and its age.
         Some(Reading::Error(_)) if stale => (
-            format!("ERR {}", fmt_secs(m.age(s.now).unwrap_or(0))),
+            trf(s.lang, "ERR {}", &[&fmt_secs(m.age(s.now).unwrap_or(0))]),
             Style::default().fg(Color::Red),
         ),
-        Some(Reading::Error(_)) => ("ERROR".into(), Style::default().fg(Color::Red)),
-        Some(Reading::NoData) => ("NO DATA".into(), theme.dim),
+        Some(Reading::Error(_)) => (tr(s.lang, "ERROR").into(), Style::default().fg(Color::Red)),
+        Some(Reading::NoData) => (tr(s.lang, "NO DATA").into(), theme.dim),
         Some(Reading::Value { .. } | Reading::Split(_)) if stale => {
             let age = m.age(s.now).unwrap_or(0);
-            (format!("{} old", fmt_secs(age)), theme.stale)
+            (trf(s.lang, "{} old", &[&fmt_secs(age)]), theme.stale)
         }
         Some(Reading::Value { .. } | Reading::Split(_)) => {
             (level.word().into(), theme.level_badge(level))
