@@ -389,8 +389,11 @@ fn a_gauges_status_speaks_chinese_and_keeps_the_sparklines_in_line() {
             }
             // the sparkline starts after the status column, wherever the word ends (a
             // gauge with no values yet has none)
-            if let Some(spark) = (x + 1..w).find(|&x| "▁▂▃▄▅▆▇█".contains(b[(x, y)].symbol()))
-            {
+            let bar = |x: u16| {
+                let sym = b[(x, y)].symbol();
+                !sym.is_empty() && "▁▂▃▄▅▆▇█".contains(sym)
+            };
+            if let Some(spark) = (x + 1..w).find(|&x| bar(x)) {
                 starts.push((word, spark));
             }
         }
