@@ -529,6 +529,14 @@ fn a_split_gauge_shows_a_missing_part_as_no_data() {
         row.contains("stable 0.05 % │ canary no data"),
         "the canary's part is missing, not fine: {row}"
     );
+    // Too narrow for both parts: the one shown is the missing one, and the row says
+    // there is one more, never the fine stable part alone.
+    let screen = text(&render(&s, "war-room", 160, 48));
+    let row = screen.lines().find(|l| l.contains("5xx by track")).unwrap();
+    assert!(
+        row.contains("canary no data +1") && !row.contains("stable"),
+        "{row}"
+    );
 }
 
 /// A dialog over the Chinese checklist: no wide character straddles its left border (the

@@ -370,12 +370,22 @@ fn value_spans(
                 }
                 out
             } else {
+                // Too narrow for every part: the one that most needs the lead's eye (a
+                // part that is unknown ranks above one that is fine), and how many more
+                // there are, so a hidden part never reads as absent.
+                let rank = |l: Level| match l {
+                    Level::Ok => 0,
+                    Level::Unknown => 1,
+                    Level::Warn => 2,
+                    Level::Critical => 3,
+                };
+                let more = format!(" +{}", parts.len() - 1);
                 let (t, l) = parts
                     .into_iter()
-                    .max_by_key(|(_, l)| *l)
+                    .max_by_key(|(_, l)| rank(*l))
                     .unwrap_or((String::new(), Level::Unknown));
-                let t = fit(&t, room.max(10)).into_owned();
-                single(t, style_for(l))
+                let t = fit(&t, room.max(10).saturating_sub(width(&more)).max(1));
+                single(format!("{t}{more}"), style_for(l))
             }
         }
         Some(Reading::Error(_)) => {
